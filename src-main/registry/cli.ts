@@ -1,0 +1,86 @@
+/**
+ * wsp-registry: the standalone registry.
+ *   wsp-registry [--host H] [--port P] [--data-dir D] [--public-url URL] [--web-root DIR]
+ *   wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir D] [--public-url URL]
+ */
+import { parseArgs } from 'node:util';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { createRegistry } from './registry';
+import { InviteAuthority, loadOrCreateSecret } from './invites';
+import { parseDuration } from './duration';
+import { formatInviteLink } from '../../src-shared/invite';
+
+const DEFAULT_PORT = 7420;
+const USAGE = `usage:
+  wsp-registry [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.wsp-registry] [--public-url URL] [--web-root DIR]
+  wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir DIR] [--public-url URL]`;
+
+export async function main(argv: string[]): Promise<number> {
+  const command = argv[0] === 'invite' ? 'invite' : 'serve';
+  const { values } = parseArgs({
+    args: command === 'invite' ? argv.slice(1) : argv,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: String(DEFAULT_PORT) },
+      'data-dir': { type: 'string', default: process.env.WSP_REGISTRY_DATA_DIR ?? join(homedir(), '.wsp-registry') },
+      'public-url': { type: 'string' },
+      'web-root': { type: 'string' },
+      project: { type: 'string' },
+      ttl: { type: 'string', default: '7d' },
+      'max-uses': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, not ${values.port}`);
+  const dataDir = resolve(values['data-dir']);
+
+  if (command === 'invite') {
+    if (!values.project) throw new UsageError('invite needs --project NAME');
+    const authority = new InviteAuthority(loadOrCreateSecret(dataDir), dataDir);
+    const maxUses = values['max-uses'] === undefined ? undefined : Number(values['max-uses']);
+    const token = await authority.issue({ project: values.project, ttlMs: parseDuration(values.ttl), maxUses });
+    console.log(formatInviteLink(values['public-url'] ?? `http://${values.host}:${port}`, token));
+    return 0;
+  }
+
+  const webRoot = values['web-root'] ?? defaultWebRoot();
+  const registry = await createRegistry({
+    host: values.host,
+    port,
+    dataDir,
+    ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
+    ...(webRoot ? { webRoot } : {}),
+  });
+  console.log(`wsp-registry listening on ${registry.httpUrl} (signaling ${registry.url})`);
+  const stop = () => void registry.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return new Promise<number>(() => {}); // serve until a signal
+}
+
+/** The web console built next to this file (out/renderer), if it exists. */
+function defaultWebRoot(): string | undefined {
+  const candidate = resolve(__dirname, '../renderer');
+  return existsSync(join(candidate, 'index.html')) ? candidate : undefined;
+}
+
+export class UsageError extends Error {}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      console.error(`wsp-registry: ${error.message}`);
+      if (error instanceof UsageError || error.name === 'TypeError') console.error(USAGE);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,255 @@
+/**
+ * One WebSocket connection's life: challenge → hello (invite + key proof) → member of a project,
+ * routing signaling frames by to_peer_id. Every refusal is an `error` frame with a documented
+ * code; refusals that end the connection close it with the code's close code.
+ */
+import { randomBytes } from 'node:crypto';
+import type { WebSocket, RawData } from 'ws';
+import type { Logger } from 'pino';
+import { encodeFrame, decodeClientFrame } from '../../src-shared/protocol/codec';
+import { ERRORS, type ErrorCode } from '../../src-shared/protocol/errors';
+import {
+  PROTOCOL_VERSION,
+  SIGNAL_TYPES,
+  type ClientFrame,
+  type HelloFrame,
+  type IceServer,
+  type PeerInfo,
+  type ServerFrame,
+} from '../../src-shared/protocol/signaling';
+import { derivePeerId, ed25519Verify, signedMessage } from '../../src-shared/identity';
+import type { InviteAuthority } from './invites';
+import type { Member, ProjectDirectory } from './projects';
+import type { RegistryMetrics } from './metrics';
+import { TokenBucket } from './token-bucket';
+
+export interface RegistryLimits {
+  maxFrameBytes: number;
+  framesPerSecond: number;
+  burst: number;
+  /** Rate-limited frames tolerated before the connection is closed (FLOOD). */
+  floodTolerance: number;
+  /** Malformed frames tolerated from an authenticated console before it is closed. */
+  badFrameTolerance: number;
+  authTimeoutMs: number;
+  heartbeatMs: number;
+  maxPeersPerProject: number;
+  /** Queued bytes towards a console above which routed frames to it are dropped. */
+  maxQueuedBytes: number;
+}
+
+export interface ConnectionContext {
+  limits: RegistryLimits;
+  invites: InviteAuthority;
+  directory: ProjectDirectory;
+  metrics: RegistryMetrics;
+  logger: Logger;
+  now: () => number;
+  iceServersFor: (peerId: string) => IceServer[];
+}
+
+type Phase = 'awaiting-hello' | 'authenticating' | 'member' | 'closed';
+
+export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heartbeat(): void } {
+  const { limits, metrics, directory, now } = ctx;
+  const nonce = new Uint8Array(randomBytes(32));
+  const bucket = new TokenBucket(limits.framesPerSecond, limits.burst, now);
+  let phase: Phase = 'awaiting-hello';
+  let member: Member | undefined;
+  let project = '';
+  let floodStrikes = 0;
+  let badFrames = 0;
+  let lastRateLimitNotice = -Infinity;
+  let alive = true;
+  let leaveReason: 'closed' | 'timeout' = 'closed';
+  let log = ctx.logger;
+
+  metrics.connections.inc();
+
+  const send = (frame: ServerFrame): void => {
+    if (ws.readyState !== ws.OPEN) return;
+    const data = encodeFrame(frame);
+    metrics.frames.inc({ direction: 'out', type: frame.type });
+    metrics.bytes.inc({ direction: 'out' }, data.length);
+    ws.send(data);
+  };
+
+  const refuse = (code: ErrorCode, message: string, refType?: string): void => {
+    metrics.errors.inc({ code });
+    send({ type: 'error', code, message, ...(refType ? { ref_type: refType } : {}) });
+    const close = ERRORS[code].close;
+    if (close !== null) {
+      log.info({ code }, 'connection refused');
+      phase = 'closed';
+      ws.close(close, code);
+    }
+  };
+
+  const authTimer = setTimeout(() => {
+    if (phase === 'awaiting-hello' || phase === 'authenticating') refuse('AUTH_TIMEOUT', ERRORS.AUTH_TIMEOUT.text);
+  }, limits.authTimeoutMs);
+
+  send({ type: 'challenge', protocol: PROTOCOL_VERSION, nonce });
+
+  ws.on('pong', () => {
+    alive = true;
+  });
+
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (phase === 'closed') return;
+    const bytes = toBytes(data);
+    metrics.frames.inc({ direction: 'in', type: 'any' });
+    metrics.bytes.inc({ direction: 'in' }, bytes.length);
+
+    if (!bucket.take()) {
+      floodStrikes++;
+      if (floodStrikes > limits.floodTolerance) return refuse('FLOOD', ERRORS.FLOOD.text);
+      // One notice per second at most: answering every dropped frame would amplify the flood.
+      if (now() - lastRateLimitNotice >= 1000) {
+        lastRateLimitNotice = now();
+        refuse('RATE_LIMITED', `dropped: more than ${limits.framesPerSecond} frames/s (burst ${limits.burst})`);
+      } else {
+        metrics.errors.inc({ code: 'RATE_LIMITED' });
+      }
+      return;
+    }
+    if (bytes.length > limits.maxFrameBytes) {
+      return rejectFrame('FRAME_TOO_LARGE', `frame of ${bytes.length} bytes exceeds the maximum of ${limits.maxFrameBytes}`);
+    }
+    if (!isBinary) return rejectFrame('BAD_FRAME', 'text frames are not accepted: send binary MessagePack');
+    const decoded = decodeClientFrame(bytes);
+    if (!decoded.ok) return rejectFrame('BAD_FRAME', decoded.message, decoded.type);
+    onFrame(decoded.frame);
+  });
+
+  ws.on('close', () => {
+    clearTimeout(authTimer);
+    metrics.connections.dec();
+    phase = 'closed';
+    if (member && directory.remove(project, member)) {
+      directory.broadcast(project, { type: 'peer_left', peer_id: member.info.peer_id, reason: leaveReason });
+      log.info({ reason: leaveReason }, 'console left');
+    }
+    updateGauges();
+  });
+
+  ws.on('error', (error) => log.warn({ err: error.message }, 'socket error'));
+
+  function rejectFrame(code: 'BAD_FRAME' | 'FRAME_TOO_LARGE', message: string, refType?: string): void {
+    if (phase !== 'member') return refuse('AUTH_REQUIRED', `the first frame must be a valid hello (${message})`, refType);
+    badFrames++;
+    if (badFrames > limits.badFrameTolerance) return refuse('TOO_MANY_BAD_FRAMES', ERRORS.TOO_MANY_BAD_FRAMES.text);
+    refuse(code, message, refType);
+  }
+
+  function onFrame(frame: ClientFrame): void {
+    if (frame.type === 'hello') {
+      if (phase === 'member') return refuse('ALREADY_AUTHENTICATED', ERRORS.ALREADY_AUTHENTICATED.text, 'hello');
+      if (phase === 'authenticating') return refuse('AUTH_REQUIRED', 'hello is already being checked');
+      phase = 'authenticating';
+      void authenticate(frame).catch((error: unknown) => {
+        log.error({ err: (error as Error).message }, 'authentication crashed');
+        refuse('INVITE_INVALID', 'the registry could not check this invite');
+      });
+      return;
+    }
+    if (phase !== 'member') return refuse('AUTH_REQUIRED', ERRORS.AUTH_REQUIRED.text, frame.type);
+    if ((SIGNAL_TYPES as readonly string[]).includes(frame.type)) route(frame);
+  }
+
+  async function authenticate(hello: HelloFrame): Promise<void> {
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      return refuse('PROTOCOL_UNSUPPORTED', `this registry speaks protocol ${PROTOCOL_VERSION}, the console sent ${hello.protocol}`);
+    }
+    const invite = await ctx.invites.check(hello.invite);
+    if (phase !== 'authenticating') return; // closed or timed out meanwhile
+    if (!invite.ok) return refuse(invite.code, invite.message);
+
+    const peerId = derivePeerId(hello.signing_key);
+    const [nonceOk, boxKeyOk] = await Promise.all([
+      ed25519Verify(hello.signing_key, signedMessage('registryAuth', nonce), hello.nonce_sig),
+      ed25519Verify(hello.signing_key, signedMessage('boxKey', hello.box_key), hello.box_key_sig),
+    ]);
+    if (phase !== 'authenticating') return;
+    if (!nonceOk) return refuse('BAD_SIGNATURE', 'the challenge signature does not match the signing key');
+    if (!boxKeyOk) return refuse('BAD_SIGNATURE', 'the box key is not signed by the signing key');
+
+    const existing = directory.get(invite.project, peerId);
+    if (!existing && directory.size(invite.project) >= limits.maxPeersPerProject) {
+      return refuse('PROJECT_FULL', `project ${invite.project} already has ${limits.maxPeersPerProject} consoles`);
+    }
+    if (!ctx.invites.consumeUse(invite.inviteId, invite.maxUses, peerId)) {
+      return refuse('INVITE_EXHAUSTED', ERRORS.INVITE_EXHAUSTED.text);
+    }
+
+    clearTimeout(authTimer);
+    project = invite.project;
+    log = ctx.logger.child({ project, peer_id: peerId });
+    const info: PeerInfo = {
+      peer_id: peerId,
+      display_name: hello.display_name,
+      signing_key: hello.signing_key,
+      box_key: hello.box_key,
+      box_key_sig: hello.box_key_sig,
+      joined_at: now(),
+    };
+    member = { info, send, queuedBytes: () => ws.bufferedAmount, kick: () => refuse('REPLACED', ERRORS.REPLACED.text) };
+    const replaced = directory.put(project, member);
+    replaced?.kick();
+    phase = 'member';
+    send({
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      peer_id: peerId,
+      project_id: project,
+      peers: directory.members(project).filter((m) => m !== member).map((m) => m.info),
+      ice_servers: ctx.iceServersFor(peerId),
+      limits: {
+        max_frame_bytes: limits.maxFrameBytes,
+        frames_per_second: limits.framesPerSecond,
+        burst: limits.burst,
+        heartbeat_ms: limits.heartbeatMs,
+      },
+    });
+    // A replacing connection is announced again so peers refresh name and keys.
+    directory.broadcast(project, { type: 'peer_joined', peer: info }, peerId);
+    updateGauges();
+    log.info({ replaced: Boolean(replaced) }, 'console joined');
+  }
+
+  function route(frame: Extract<ClientFrame, { to_peer_id: string }>): void {
+    const target = directory.get(project, frame.to_peer_id);
+    if (!target || target === member) {
+      return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, frame.type);
+    }
+    if (target.queuedBytes() > limits.maxQueuedBytes) {
+      return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; frame dropped`, frame.type);
+    }
+    metrics.signalingBytes.inc(frame.payload.length);
+    target.send({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload });
+  }
+
+  function updateGauges(): void {
+    metrics.consoles.set(directory.memberCount);
+    metrics.projects.set(directory.projectCount);
+  }
+
+  return {
+    heartbeat() {
+      if (!alive) {
+        leaveReason = 'timeout';
+        log.info('no pong within a heartbeat: terminating');
+        ws.terminate();
+        return;
+      }
+      alive = false;
+      ws.ping();
+    },
+  };
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}

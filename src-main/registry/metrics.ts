@@ -1,0 +1,18 @@
+/** Prometheus metrics of one registry instance (its own prom-client Registry, not the global one). */
+import { Counter, Gauge, Registry as PromRegistry } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new PromRegistry();
+  const metrics = {
+    registry,
+    connections: new Gauge({ name: 'wsp_registry_connections', help: 'Open WebSocket connections (authenticated or not)', registers: [registry] }),
+    consoles: new Gauge({ name: 'wsp_registry_consoles', help: 'Authenticated consoles', registers: [registry] }),
+    projects: new Gauge({ name: 'wsp_registry_projects', help: 'Projects with at least one console', registers: [registry] }),
+    frames: new Counter({ name: 'wsp_registry_frames_total', help: 'Frames received and sent', labelNames: ['direction', 'type'] as const, registers: [registry] }),
+    bytes: new Counter({ name: 'wsp_registry_bytes_total', help: 'Frame bytes received and sent', labelNames: ['direction'] as const, registers: [registry] }),
+    signalingBytes: new Counter({ name: 'wsp_registry_signaling_bytes_total', help: 'Opaque signaling payload bytes routed', registers: [registry] }),
+    errors: new Counter({ name: 'wsp_registry_errors_total', help: 'Errors sent to clients, by code', labelNames: ['code'] as const, registers: [registry] }),
+  };
+  return metrics;
+}
+export type RegistryMetrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,59 @@
+/** Which consoles are in which project. Projects never see each other. */
+import type { PeerInfo, ServerFrame } from '../../src-shared/protocol/signaling';
+
+export interface Member {
+  info: PeerInfo;
+  send(frame: ServerFrame): void;
+  /** Bytes queued towards this console and not yet sent (a slow consumer has many). */
+  queuedBytes(): number;
+  /** Ends this connection because a newer one took over its peer_id. */
+  kick(): void;
+}
+
+export class ProjectDirectory {
+  private readonly projects = new Map<string, Map<string, Member>>();
+
+  get projectCount(): number {
+    return this.projects.size;
+  }
+
+  get memberCount(): number {
+    let count = 0;
+    for (const members of this.projects.values()) count += members.size;
+    return count;
+  }
+
+  members(project: string): Member[] {
+    return [...(this.projects.get(project)?.values() ?? [])];
+  }
+
+  get(project: string, peerId: string): Member | undefined {
+    return this.projects.get(project)?.get(peerId);
+  }
+
+  size(project: string): number {
+    return this.projects.get(project)?.size ?? 0;
+  }
+
+  /** Adds or replaces; returns the member it replaced (same peer_id), if any. */
+  put(project: string, member: Member): Member | undefined {
+    let members = this.projects.get(project);
+    if (!members) this.projects.set(project, (members = new Map()));
+    const previous = members.get(member.info.peer_id);
+    members.set(member.info.peer_id, member);
+    return previous;
+  }
+
+  /** Removes `member` only if it is still the current holder of its peer_id. */
+  remove(project: string, member: Member): boolean {
+    const members = this.projects.get(project);
+    if (members?.get(member.info.peer_id) !== member) return false;
+    members.delete(member.info.peer_id);
+    if (members.size === 0) this.projects.delete(project);
+    return true;
+  }
+
+  broadcast(project: string, frame: ServerFrame, except?: string): void {
+    for (const member of this.members(project)) if (member.info.peer_id !== except) member.send(frame);
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The registry's composition root: `createRegistry(options)` builds the HTTP server (health,
+ * metrics, web console), the WebSocket signaling endpoint and their parts, and returns a handle.
+ * Used alike by the desktop app's embedded registry and the standalone `wsp-registry` CLI.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import pino, { type Logger } from 'pino';
+import { SIGNALING_PATH, type IceServer } from '../../src-shared/protocol/signaling';
+import { formatInviteLink } from '../../src-shared/invite';
+import { ERRORS } from '../../src-shared/protocol/errors';
+import { InviteAuthority, loadOrCreateSecret, type InviteOptions } from './invites';
+import { ProjectDirectory } from './projects';
+import { createMetrics } from './metrics';
+import { handleConnection, type RegistryLimits } from './connection';
+import { serveStatic } from './static-files';
+
+export interface RegistryOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Folder for the invite secret and invite use counts; without it (and without
+   * `inviteSecret`) the secret lives in memory and invites die with the process. */
+  dataDir?: string;
+  inviteSecret?: Uint8Array;
+  /** The http(s) origin teammates reach this registry at, used in invite links. */
+  publicUrl?: string;
+  /** Folder of the built web console, served at `/`. */
+  webRoot?: string;
+  iceServers?: IceServer[];
+  limits?: Partial<RegistryLimits>;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export interface RegistryHandle {
+  /** ws://host:port/ws */
+  url: string;
+  /** http://host:port */
+  httpUrl: string;
+  port: number;
+  createInvite(options: InviteOptions): Promise<{ token: string; link: string }>;
+  stats(): { connections: number; consoles: number; projects: number };
+  close(): Promise<void>;
+}
+
+export const DEFAULT_LIMITS: RegistryLimits = {
+  maxFrameBytes: 64 * 1024,
+  framesPerSecond: 50,
+  burst: 200,
+  floodTolerance: 500,
+  badFrameTolerance: 20,
+  authTimeoutMs: 10_000,
+  heartbeatMs: 15_000,
+  maxPeersPerProject: 64,
+  maxQueuedBytes: 1024 * 1024,
+};
+
+export async function createRegistry(options: RegistryOptions = {}): Promise<RegistryHandle> {
+  const limits: RegistryLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const now = options.now ?? Date.now;
+  const logger = options.logger ?? pino({ name: 'wsp-registry' });
+  const secret = options.inviteSecret ?? (options.dataDir ? loadOrCreateSecret(options.dataDir) : crypto.getRandomValues(new Uint8Array(32)));
+  const invites = new InviteAuthority(secret, options.dataDir, now);
+  const directory = new ProjectDirectory();
+  const metrics = createMetrics();
+  const iceServers = options.iceServers ?? [];
+  const connections = new Map<WebSocket, { heartbeat(): void }>();
+
+  const http = createServer((req, res) => void onRequest(req, res));
+  // Frames up to 4× the limit get a FRAME_TOO_LARGE error and the connection lives; beyond that
+  // ws closes with 1009 before buffering them.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 4 });
+
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname !== SIGNALING_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const connection = handleConnection(ws, {
+        limits,
+        invites,
+        directory,
+        metrics,
+        logger,
+        now,
+        iceServersFor: () => iceServers,
+      });
+      connections.set(ws, connection);
+      ws.on('close', () => connections.delete(ws));
+    });
+  });
+
+  const heartbeat = setInterval(() => {
+    for (const connection of connections.values()) connection.heartbeat();
+  }, limits.heartbeatMs);
+  heartbeat.unref();
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', ...stats() }));
+      return;
+    }
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+      return;
+    }
+    if (options.webRoot && serveStatic(options.webRoot, path, res)) return;
+    res.writeHead(404, { 'content-type': 'text/plain' }).end(options.webRoot || path !== '/' ? 'not found\n' : 'WSP registry: no web console built (run npm run build)\n');
+  }
+
+  function stats() {
+    return { connections: connections.size, consoles: directory.memberCount, projects: directory.projectCount };
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const address = http.address() as AddressInfo;
+  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const httpUrl = `http://${hostForUrl}:${address.port}`;
+  const publicUrl = options.publicUrl ?? httpUrl;
+  logger.info({ url: httpUrl }, 'registry listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `ws://${hostForUrl}:${address.port}${SIGNALING_PATH}`,
+    httpUrl,
+    port: address.port,
+    stats,
+    async createInvite(inviteOptions) {
+      const token = await invites.issue(inviteOptions);
+      return { token, link: formatInviteLink(publicUrl, token) };
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        clearInterval(heartbeat);
+        for (const ws of connections.keys()) ws.close(ERRORS.SHUTTING_DOWN.close, 'SHUTTING_DOWN');
+        wss.close();
+        http.close(() => resolve());
+        http.closeAllConnections();
+        // Sockets that do not answer the close handshake are cut after a moment.
+        setTimeout(() => {
+          for (const ws of connections.keys()) ws.terminate();
+        }, 1000).unref();
+      });
+      return closing;
+    },
+  };
+}
+

@@ -1,0 +1,47 @@
+/** Serves the built web console (a folder of static files) with a strict CSP; nothing outside it. */
+import { createReadStream, statSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+};
+
+export const WEB_CONSOLE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
+  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** Returns false when the path is not a file under `root` (the caller answers 404). */
+export function serveStatic(root: string, urlPath: string, res: ServerResponse): boolean {
+  let relative: string;
+  try {
+    relative = decodeURIComponent(urlPath.split('?')[0]!);
+  } catch {
+    return false;
+  }
+  if (relative.endsWith('/')) relative += 'index.html';
+  const resolvedRoot = normalize(root + sep);
+  const file = normalize(join(resolvedRoot, relative));
+  if (!file.startsWith(resolvedRoot)) return false; // ../ escapes
+  try {
+    if (!statSync(file).isFile()) return false;
+  } catch {
+    return false;
+  }
+  res.writeHead(200, {
+    'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+    'content-security-policy': WEB_CONSOLE_CSP,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cache-control': extname(file) === '.html' ? 'no-cache' : 'public, max-age=3600',
+  });
+  createReadStream(file).pipe(res);
+  return true;
+}

@@ -1,0 +1,73 @@
+/**
+ * Invites as users see them: a link `http(s)://registry-host:port/#invite=<JWT>`. Opening it in a
+ * browser starts the web console with the invite filled in; pasting it into a desktop console
+ * tells that console both where the registry is and which project to join.
+ * Only the registry can verify the JWT; here we read its claims for display.
+ */
+import { fromBase64Url, utf8 } from './bytes';
+import { SIGNALING_PATH } from './protocol/signaling';
+
+export interface InviteClaims {
+  project: string;
+  expiresAt: number; // ms since epoch
+  maxUses?: number;
+}
+
+export interface ParsedInvite {
+  token: string;
+  /** The registry's WebSocket URL, from the link. */
+  registryUrl: string;
+  claims: InviteClaims;
+}
+
+export class InviteError extends Error {}
+
+export function formatInviteLink(httpOrigin: string, token: string): string {
+  return `${httpOrigin.replace(/\/+$/, '')}/#invite=${token}`;
+}
+
+/** ws(s)://host:port/ws for an http(s)://host:port origin. */
+export function signalingUrlFor(httpOrigin: string): string {
+  const url = new URL(httpOrigin);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.pathname = SIGNALING_PATH;
+  url.hash = '';
+  url.search = '';
+  return url.toString();
+}
+
+export function readInviteClaims(token: string): InviteClaims {
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new InviteError('this is not an invite (expected a signed token)');
+  let payload: Record<string, unknown>;
+  try {
+    payload = JSON.parse(utf8.decode(fromBase64Url(parts[1]!)));
+  } catch {
+    throw new InviteError('this invite is damaged (its contents cannot be read)');
+  }
+  if (typeof payload.project !== 'string' || typeof payload.exp !== 'number') {
+    throw new InviteError('this invite names no project or expiry');
+  }
+  return {
+    project: payload.project,
+    expiresAt: payload.exp * 1000,
+    ...(typeof payload.max_uses === 'number' ? { maxUses: payload.max_uses } : {}),
+  };
+}
+
+/** Accepts the invite link a registry prints. Throws InviteError with a user-facing message. */
+export function parseInvite(text: string): ParsedInvite {
+  const trimmed = text.trim();
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    throw new InviteError('paste the whole invite link (it starts with http:// or https://)');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InviteError('an invite link starts with http:// or https://');
+  }
+  const token = new URLSearchParams(url.hash.slice(1)).get('invite');
+  if (!token) throw new InviteError('this link carries no invite (#invite=… is missing)');
+  return { token, registryUrl: signalingUrlFor(url.origin), claims: readInviteClaims(token) };
+}

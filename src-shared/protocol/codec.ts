@@ -1,0 +1,35 @@
+/** MessagePack framing with schema validation: bytes in, a typed frame or a coded error out. */
+import { Decoder, encode } from '@msgpack/msgpack';
+import type { z } from 'zod';
+import { clientFrameSchema, serverFrameSchema, type ClientFrame, type ServerFrame } from './signaling';
+
+export type DecodeResult<T> =
+  | { ok: true; frame: T }
+  | { ok: false; code: 'BAD_FRAME'; message: string; type?: string };
+
+// Bounds stop a small frame from expanding into a huge object graph while decoding.
+const decoder = new Decoder({ maxStrLength: 64 * 1024, maxBinLength: 1024 * 1024, maxArrayLength: 4096, maxMapLength: 64 });
+
+export function encodeFrame(frame: ClientFrame | ServerFrame): Uint8Array {
+  return encode(frame);
+}
+
+function decodeWith<T>(schema: z.ZodType<T>, data: Uint8Array): DecodeResult<T> {
+  let raw: unknown;
+  try {
+    raw = decoder.decode(data);
+  } catch (error) {
+    return { ok: false, code: 'BAD_FRAME', message: `not MessagePack: ${(error as Error).message}` };
+  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return { ok: true, frame: parsed.data };
+  const type = typeof raw === 'object' && raw !== null && typeof (raw as { type?: unknown }).type === 'string'
+    ? (raw as { type: string }).type
+    : undefined;
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+  return { ok: false, code: 'BAD_FRAME', message: `invalid ${type ?? 'frame'}: ${where}${issue?.message ?? 'invalid'}`, type };
+}
+
+export const decodeClientFrame = (data: Uint8Array) => decodeWith<ClientFrame>(clientFrameSchema, data);
+export const decodeServerFrame = (data: Uint8Array) => decodeWith<ServerFrame>(serverFrameSchema, data);

@@ -1,0 +1,123 @@
+/**
+ * Registry ⇄ console wire protocol: binary MessagePack frames with a `type` field.
+ * Schemas validate every frame in both directions; types are inferred from them.
+ * Signaling payloads are opaque bytes: the registry routes them and never parses SDP.
+ */
+import { z } from 'zod';
+import { ERROR_CODES } from './errors';
+import { PEER_ID_PATTERN } from '../identity';
+
+export const PROTOCOL_VERSION = 1;
+/** Path of the WebSocket endpoint on a registry's HTTP server. */
+export const SIGNALING_PATH = '/ws';
+
+const bytes = (length?: { exact?: number; max?: number }) =>
+  z.instanceof(Uint8Array).refine(
+    (b) => (length?.exact === undefined || b.length === length.exact) && (length?.max === undefined || b.length <= length.max),
+    length?.exact !== undefined ? `must be ${length.exact} bytes` : `must be at most ${length?.max} bytes`,
+  );
+
+export const peerIdSchema = z.string().regex(PEER_ID_PATTERN, 'not a peer_id');
+export const projectIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'project: 1–63 letters, digits, dot, dash, underscore');
+export const displayNameSchema = z.string().trim().min(1).max(64);
+
+export const peerInfoSchema = z.object({
+  peer_id: peerIdSchema,
+  display_name: displayNameSchema,
+  signing_key: bytes({ exact: 32 }),
+  box_key: bytes({ exact: 32 }),
+  box_key_sig: bytes({ exact: 64 }),
+  joined_at: z.number().int().nonnegative(),
+});
+export type PeerInfo = z.infer<typeof peerInfoSchema>;
+
+export const iceServerSchema = z.object({
+  urls: z.array(z.string()).min(1),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+});
+export type IceServer = z.infer<typeof iceServerSchema>;
+
+export const SIGNAL_TYPES = ['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candidate'] as const;
+export type SignalType = (typeof SIGNAL_TYPES)[number];
+/** Largest opaque signaling payload (an SDP with many candidates stays well below this). */
+export const MAX_SIGNAL_PAYLOAD_BYTES = 32 * 1024;
+
+// --- console → registry ---------------------------------------------------------------------
+
+export const helloSchema = z.object({
+  type: z.literal('hello'),
+  protocol: z.number().int(),
+  invite: z.string().min(1).max(4096),
+  display_name: displayNameSchema,
+  signing_key: bytes({ exact: 32 }),
+  box_key: bytes({ exact: 32 }),
+  box_key_sig: bytes({ exact: 64 }),
+  /** Ed25519 signature over signedMessage('registryAuth', challenge nonce). */
+  nonce_sig: bytes({ exact: 64 }),
+});
+
+const outgoingSignalSchema = <T extends SignalType>(type: T) =>
+  z.object({ type: z.literal(type), to_peer_id: peerIdSchema, payload: bytes({ max: MAX_SIGNAL_PAYLOAD_BYTES }) });
+
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  helloSchema,
+  outgoingSignalSchema('webrtc_offer'),
+  outgoingSignalSchema('webrtc_answer'),
+  outgoingSignalSchema('webrtc_ice_candidate'),
+]);
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+export type HelloFrame = z.infer<typeof helloSchema>;
+
+// --- registry → console ---------------------------------------------------------------------
+
+const incomingSignalSchema = <T extends SignalType>(type: T) =>
+  z.object({
+    type: z.literal(type),
+    from_peer_id: peerIdSchema,
+    to_peer_id: peerIdSchema,
+    payload: bytes({ max: MAX_SIGNAL_PAYLOAD_BYTES }),
+  });
+
+export const serverFrameSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('challenge'),
+    protocol: z.number().int(),
+    nonce: bytes({ exact: 32 }),
+  }),
+  z.object({
+    type: z.literal('welcome'),
+    protocol: z.number().int(),
+    peer_id: peerIdSchema,
+    project_id: projectIdSchema,
+    peers: z.array(peerInfoSchema),
+    ice_servers: z.array(iceServerSchema),
+    limits: z.object({
+      max_frame_bytes: z.number().int().positive(),
+      frames_per_second: z.number().positive(),
+      burst: z.number().int().positive(),
+      heartbeat_ms: z.number().int().positive(),
+    }),
+  }),
+  z.object({ type: z.literal('peer_joined'), peer: peerInfoSchema }),
+  z.object({
+    type: z.literal('peer_left'),
+    peer_id: peerIdSchema,
+    reason: z.enum(['closed', 'timeout', 'kicked']),
+  }),
+  incomingSignalSchema('webrtc_offer'),
+  incomingSignalSchema('webrtc_answer'),
+  incomingSignalSchema('webrtc_ice_candidate'),
+  z.object({
+    type: z.literal('error'),
+    code: z.enum(ERROR_CODES as [string, ...string[]]),
+    message: z.string(),
+    /** The type of the client frame that caused it, when known. */
+    ref_type: z.string().optional(),
+  }),
+]);
+export type ServerFrame = z.infer<typeof serverFrameSchema>;
+export type WelcomeFrame = Extract<ServerFrame, { type: 'welcome' }>;
+export type IncomingSignal = Extract<ServerFrame, { type: SignalType }>;
