@@ -11,8 +11,9 @@ export const PROTOCOL_VERSION = 1;
 /** Path of the WebSocket endpoint on a registry's HTTP server. */
 export const SIGNALING_PATH = '/ws';
 
-const bytes = (length?: { exact?: number; max?: number }) =>
-  z.instanceof(Uint8Array).refine(
+/** Binary fields (MessagePack bin → Uint8Array), optionally of an exact or maximum length. */
+export const bytes = (length?: { exact?: number; max?: number }) =>
+  z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'must be binary').refine(
     (b) => (length?.exact === undefined || b.length === length.exact) && (length?.max === undefined || b.length <= length.max),
     length?.exact !== undefined ? `must be ${length.exact} bytes` : `must be at most ${length?.max} bytes`,
   );

@@ -1,0 +1,80 @@
+// Lint, and the process boundaries the architecture depends on (see docs/ARCHITECTURE.md).
+import tseslint from 'typescript-eslint';
+import vue from 'eslint-plugin-vue';
+import vueParser from 'vue-eslint-parser';
+
+const NODE_BUILTINS = ['node:*', 'fs', 'path', 'os', 'crypto', 'http', 'https', 'net', 'stream', 'url', 'util', 'child_process', 'worker_threads', 'events', 'buffer'];
+const nodeImports = NODE_BUILTINS.map((name) => ({ group: [name], message: 'src-shared runs in every process: no Node built-ins.' }));
+
+export default tseslint.config(
+  { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', '.test-output/**'] },
+  ...tseslint.configs.recommended,
+  ...vue.configs['flat/recommended'],
+  {
+    files: ['**/*.vue'],
+    languageOptions: { parser: vueParser, parserOptions: { parser: tseslint.parser, sourceType: 'module' } },
+  },
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      'vue/max-attributes-per-line': 'off',
+      'vue/singleline-html-element-content-newline': 'off',
+      'vue/html-self-closing': 'off',
+      'vue/multi-word-component-names': 'off',
+    },
+  },
+  {
+    files: ['bin/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // Wire protocol, identity and the IPC contract: no Node, no DOM-only APIs, no Electron, no UI.
+    files: ['src-shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'electron', message: 'src-shared must not import Electron.' },
+          { name: 'vue', message: 'src-shared must not import Vue.' },
+          { name: 'pinia', message: 'src-shared must not import Pinia.' },
+          { name: 'ws', message: 'src-shared must not import ws.' },
+        ],
+        patterns: [...nodeImports, { group: ['**/src-main/**', '**/src-renderer/**', '**/src-preload/**'], message: 'src-shared depends on nothing but itself.' }],
+      }],
+      'no-restricted-globals': ['error',
+        { name: 'window', message: 'src-shared must not touch the DOM.' },
+        { name: 'document', message: 'src-shared must not touch the DOM.' },
+        { name: 'localStorage', message: 'src-shared must not touch browser storage.' },
+        { name: 'Buffer', message: 'src-shared must not use Node’s Buffer: use Uint8Array.' },
+        { name: 'process', message: 'src-shared must not use Node’s process.' },
+      ],
+    },
+  },
+  {
+    // Node-only main-process logic (everything but the Electron glue in src-main/index.ts).
+    files: ['src-main/**/*.ts'],
+    ignores: ['src-main/index.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'Only src-main/index.ts may import Electron: keep this module testable in Node.' }],
+        patterns: [{ group: ['**/src-renderer/**', '**/src-preload/**'], message: 'main does not import renderer or preload code.' }],
+      }],
+    },
+  },
+  {
+    files: ['src-renderer/**/*.{ts,vue}'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'The renderer reaches the host only through HostApi.' }, { name: 'ws', message: 'The renderer uses the browser WebSocket.' }],
+        patterns: [...NODE_BUILTINS.map((name) => ({ group: [name], message: 'The renderer runs in Chromium: no Node built-ins.' })), { group: ['**/src-main/**', '**/src-preload/**'], message: 'The renderer does not import main or preload code.' }],
+      }],
+    },
+  },
+  {
+    files: ['src-preload/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['zod', '**/src-shared/ipc', '!**/src-shared/ipc-channels'], message: 'The sandboxed preload stays tiny: import only ipc-channels (types from ipc are fine).', allowTypeImports: true }] }],
+    },
+  },
+);

@@ -1,0 +1,91 @@
+/**
+ * Electron glue: the only main-process file that imports `electron`. It wires the Node-only
+ * modules (stores, embedded registry, IPC dispatcher, security rules) to Electron's APIs.
+ */
+import { app, BrowserWindow, ipcMain, safeStorage, session, shell } from 'electron';
+import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import pino from 'pino';
+import { IPC_ARGS, type IpcChannel } from '../src-shared/ipc';
+import { IdentityStore } from './identity-store';
+import { SettingsStore } from './settings-store';
+import { EmbeddedRegistry } from './embedded-registry';
+import { createIpcDispatcher, createIpcHandlers } from './ipc-handlers';
+import { createSenderCheck, isNavigationAllowed, secureWebPreferences } from './security';
+import { plainFileCodec, type SecretCodec } from './secret-codec';
+
+const logger = pino({ name: 'wsp-console', level: process.env.WSP_LOG_LEVEL ?? 'info' });
+
+// Tests and several consoles on one machine use separate profiles: WSP_USER_DATA=/some/dir.
+if (process.env.WSP_USER_DATA) app.setPath('userData', process.env.WSP_USER_DATA);
+
+function secretCodec(): SecretCodec {
+  if (!safeStorage.isEncryptionAvailable()) return plainFileCodec;
+  return {
+    description: 'OS keychain (Electron safeStorage)',
+    encrypted: true,
+    seal: (plain) => safeStorage.encryptString(plain).toString('base64'),
+    open: (sealed) => safeStorage.decryptString(Buffer.from(sealed, 'base64')),
+  };
+}
+
+function rendererUrl(): string {
+  const devServer = process.env.ELECTRON_RENDERER_URL;
+  if (!app.isPackaged && devServer) return devServer;
+  return new URL(`file://${join(__dirname, '../renderer/index.html')}`).toString();
+}
+
+async function start(): Promise<void> {
+  const dataDir = app.getPath('userData');
+  const identity = await IdentityStore.open(dataDir, secretCodec());
+  const settings = new SettingsStore(dataDir, userInfo().username || 'me');
+  const registry = new EmbeddedRegistry({
+    port: () => Number(process.env.WSP_REGISTRY_PORT ?? settings.get().embeddedRegistry.port),
+    defaultProject: () => settings.get().embeddedRegistry.project,
+    dataDir: join(dataDir, 'registry'),
+    webRoot: join(__dirname, '../renderer'),
+    logger: logger.child({ component: 'registry' }),
+  });
+  if (settings.get().embeddedRegistry.enabled) await registry.start();
+
+  const url = rendererUrl();
+  const dispatch = createIpcDispatcher(createIpcHandlers({ identity, settings, registry }), createSenderCheck(url), logger);
+  for (const channel of Object.keys(IPC_ARGS) as IpcChannel[]) {
+    ipcMain.handle(channel, (event, ...args: unknown[]) => dispatch(channel, event.senderFrame?.url, args));
+  }
+
+  // WebRTC data channels need no camera, microphone or any other permission.
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+
+  const window = new BrowserWindow({
+    width: 1280,
+    height: 800,
+    title: 'WSP Console',
+    show: false,
+    webPreferences: secureWebPreferences(join(__dirname, '../preload/index.js')),
+  });
+  window.once('ready-to-show', () => window.show());
+  await window.loadURL(url);
+
+  app.on('before-quit', () => void registry.stop());
+}
+
+app.on('web-contents-created', (_event, contents) => {
+  contents.on('will-navigate', (event, target) => {
+    if (!isNavigationAllowed(target, rendererUrl())) event.preventDefault();
+  });
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => {
+    // Links to the web open in the user's browser, never inside the app.
+    if (url.startsWith('https://')) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+});
+
+app.whenReady().then(start).catch((error: Error) => {
+  logger.fatal({ err: error.message }, 'console failed to start');
+  app.exit(1);
+});
+
+app.on('window-all-closed', () => app.quit());

@@ -1,0 +1,202 @@
+/**
+ * The console's connection to its registry: authenticates (invite + signed challenge), reports
+ * presence and incoming signaling, and reconnects with backoff and jitter until the registry
+ * refuses it for good (bad or expired invite, bad key, replaced by another connection).
+ * Knows nothing of Vue; the WebSocket constructor can be injected.
+ */
+import { decodeServerFrame, encodeFrame } from '../../src-shared/protocol/codec';
+import { ERRORS, type ErrorCode } from '../../src-shared/protocol/errors';
+import {
+  PROTOCOL_VERSION,
+  type ClientFrame,
+  type IncomingSignal,
+  type PeerInfo,
+  type ServerFrame,
+  type SignalType,
+  type WelcomeFrame,
+} from '../../src-shared/protocol/signaling';
+import { Emitter } from './emitter';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
+
+export type RegistryState =
+  | { phase: 'idle' }
+  | { phase: 'connecting'; attempt: number }
+  | { phase: 'connected'; since: number }
+  | { phase: 'reconnecting'; attempt: number; retryAt: number; reason: string }
+  | { phase: 'rejected'; code: string; message: string };
+
+/** Refusals that retrying cannot fix: the user must act (new invite, other console closed…). */
+const FINAL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'PROTOCOL_UNSUPPORTED',
+  'INVITE_INVALID',
+  'INVITE_EXPIRED',
+  'INVITE_EXHAUSTED',
+  'BAD_SIGNATURE',
+  'REPLACED',
+  'PROJECT_FULL',
+]);
+
+export interface SignalingClientOptions {
+  url: string;
+  invite: string;
+  displayName: string;
+  signingPublicKey: Uint8Array;
+  boxPublicKey: Uint8Array;
+  boxKeySignature: Uint8Array;
+  signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
+  createSocket?: (url: string) => WebSocket;
+  backoff?: BackoffPolicy;
+  random?: () => number;
+}
+
+type Events = {
+  state: RegistryState;
+  welcome: WelcomeFrame;
+  peer_joined: PeerInfo;
+  peer_left: { peerId: string; reason: string };
+  signal: IncomingSignal;
+  /** An error frame that did not end the connection (e.g. UNKNOWN_PEER, RATE_LIMITED). */
+  error: { code: string; message: string; refType?: string };
+};
+
+export class SignalingClient extends Emitter<Events> {
+  private socket: WebSocket | undefined;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = true;
+  private lastError: { code: string; message: string } | undefined;
+  private current: RegistryState = { phase: 'idle' };
+
+  constructor(private readonly options: SignalingClientOptions) {
+    super();
+  }
+
+  get state(): RegistryState {
+    return this.current;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  /** Closes for good; idempotent. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.close(1000, 'console left');
+    this.setState({ phase: 'idle' });
+  }
+
+  /** Sends a signaling payload to a peer; false when not connected (the caller retries later). */
+  sendSignal(type: SignalType, toPeerId: string, payload: Uint8Array): boolean {
+    return this.send({ type, to_peer_id: toPeerId, payload });
+  }
+
+  private send(frame: ClientFrame): boolean {
+    if (this.socket?.readyState !== WebSocket.OPEN || (this.current.phase !== 'connected' && frame.type !== 'hello')) return false;
+    this.socket.send(encodeFrame(frame));
+    return true;
+  }
+
+  private connect(): void {
+    this.attempt++;
+    this.lastError = undefined;
+    this.setState({ phase: 'connecting', attempt: this.attempt });
+    let socket: WebSocket;
+    try {
+      socket = (this.options.createSocket ?? ((url) => new WebSocket(url)))(this.options.url);
+    } catch (error) {
+      this.scheduleRetry(`cannot open ${this.options.url}: ${(error as Error).message}`);
+      return;
+    }
+    socket.binaryType = 'arraybuffer';
+    this.socket = socket;
+    socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
+      if (!(event.data instanceof ArrayBuffer)) return;
+      const decoded = decodeServerFrame(new Uint8Array(event.data));
+      if (!decoded.ok) {
+        this.emit('error', { code: 'BAD_FRAME', message: `registry sent ${decoded.message}` });
+        return;
+      }
+      void this.onFrame(socket, decoded.frame);
+    };
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      if (this.stopped) return;
+      const error = this.lastError ?? errorForClose(event.code, event.reason);
+      if (error && FINAL_CODES.has(error.code)) {
+        this.stopped = true;
+        this.setState({ phase: 'rejected', code: error.code, message: error.message });
+        return;
+      }
+      this.scheduleRetry(error ? `${error.code}: ${error.message}` : `connection closed (${event.code})`);
+    };
+  }
+
+  private async onFrame(socket: WebSocket, frame: ServerFrame): Promise<void> {
+    switch (frame.type) {
+      case 'challenge': {
+        if (frame.protocol !== PROTOCOL_VERSION) {
+          this.lastError = { code: 'PROTOCOL_UNSUPPORTED', message: `the registry speaks protocol ${frame.protocol}, this console ${PROTOCOL_VERSION}` };
+          socket.close();
+          return;
+        }
+        const nonceSig = await this.options.signChallenge(frame.nonce);
+        if (this.socket !== socket) return;
+        this.send({
+          type: 'hello',
+          protocol: PROTOCOL_VERSION,
+          invite: this.options.invite,
+          display_name: this.options.displayName,
+          signing_key: this.options.signingPublicKey,
+          box_key: this.options.boxPublicKey,
+          box_key_sig: this.options.boxKeySignature,
+          nonce_sig: nonceSig,
+        });
+        return;
+      }
+      case 'welcome':
+        this.attempt = 0;
+        this.setState({ phase: 'connected', since: Date.now() });
+        this.emit('welcome', frame);
+        return;
+      case 'peer_joined':
+        this.emit('peer_joined', frame.peer);
+        return;
+      case 'peer_left':
+        this.emit('peer_left', { peerId: frame.peer_id, reason: frame.reason });
+        return;
+      case 'error':
+        if (ERRORS[frame.code as ErrorCode]?.close != null) this.lastError = { code: frame.code, message: frame.message };
+        else this.emit('error', { code: frame.code, message: frame.message, ...(frame.ref_type ? { refType: frame.ref_type } : {}) });
+        return;
+      default:
+        this.emit('signal', frame);
+    }
+  }
+
+  private scheduleRetry(reason: string): void {
+    const delay = backoffDelay(this.attempt, this.options.backoff ?? DEFAULT_BACKOFF, this.options.random);
+    this.setState({ phase: 'reconnecting', attempt: this.attempt, retryAt: Date.now() + delay, reason });
+    this.retryTimer = setTimeout(() => {
+      if (!this.stopped) this.connect();
+    }, delay);
+  }
+
+  private setState(state: RegistryState): void {
+    this.current = state;
+    this.emit('state', state);
+  }
+}
+
+function errorForClose(code: number, reason: string): { code: string; message: string } | undefined {
+  const known = Object.entries(ERRORS).find(([name, e]) => e.close === code && (reason === '' || reason === name));
+  return known ? { code: known[0], message: known[1].text } : undefined;
+}

@@ -1,0 +1,70 @@
+/**
+ * HostApi for the web console (a plain browser tab): settings in localStorage, the identity in
+ * sessionStorage — each tab is its own console (two tabs sharing one key would replace each
+ * other at the registry), and a reload keeps it. There is no embedded registry in a tab.
+ */
+import { createIdentity, derivePeerId, ed25519Sign, keyFingerprint, signedMessage, type SecretIdentity } from '../../src-shared/identity';
+import { fromBase64Url, toBase64Url } from '../../src-shared/bytes';
+import { settingsPatchSchema, settingsSchema, type HostApi, type Settings } from '../../src-shared/ipc';
+
+const IDENTITY_KEY = 'wsp.identity.v1';
+const SETTINGS_KEY = 'wsp.settings.v1';
+type StoredIdentity = Record<Exclude<keyof SecretIdentity, 'peerId'>, string>;
+
+async function loadIdentity(storage: Storage): Promise<SecretIdentity> {
+  const saved = storage.getItem(IDENTITY_KEY);
+  if (saved) {
+    const s = JSON.parse(saved) as StoredIdentity;
+    const signingPublicKey = fromBase64Url(s.signingPublicKey);
+    return {
+      peerId: derivePeerId(signingPublicKey),
+      signingPublicKey,
+      signingSecretKey: fromBase64Url(s.signingSecretKey),
+      boxPublicKey: fromBase64Url(s.boxPublicKey),
+      boxSecretKey: fromBase64Url(s.boxSecretKey),
+      boxKeySignature: fromBase64Url(s.boxKeySignature),
+    };
+  }
+  const identity = await createIdentity();
+  const { peerId: _peerId, ...keys } = identity;
+  storage.setItem(IDENTITY_KEY, JSON.stringify(Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, toBase64Url(v)]))));
+  return identity;
+}
+
+function loadSettings(storage: Storage, peerId: string): Settings {
+  const parsed = settingsSchema.safeParse(JSON.parse(storage.getItem(SETTINGS_KEY) ?? 'null'));
+  if (parsed.success) return parsed.data;
+  return { displayName: `Web console ${peerId.slice(0, 4)}`, embeddedRegistry: { enabled: false, port: 0, project: 'team' } };
+}
+
+export async function createWebHost(settingsStorage: Storage = localStorage, identityStorage: Storage = sessionStorage): Promise<HostApi> {
+  const identity = await loadIdentity(identityStorage);
+  let settings = loadSettings(settingsStorage, identity.peerId);
+  const noRegistry = { available: false, running: false, error: 'a web console has no embedded registry' } as const;
+  return {
+    kind: 'web',
+    async getIdentity() {
+      const { peerId, signingPublicKey, boxPublicKey, boxKeySignature } = identity;
+      return { peerId, signingPublicKey, boxPublicKey, boxKeySignature, fingerprint: keyFingerprint(signingPublicKey), storage: 'this browser tab (session storage)' };
+    },
+    signChallenge: (nonce) => ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', nonce)),
+    async getSettings() {
+      return structuredClone(settings);
+    },
+    async updateSettings(patch) {
+      const { invite, embeddedRegistry, ...rest } = settingsPatchSchema.parse(patch);
+      const next = settingsSchema.parse({ ...settings, ...rest, embeddedRegistry: { ...settings.embeddedRegistry, ...embeddedRegistry } });
+      if (invite === null) delete next.invite;
+      else if (invite !== undefined) next.invite = invite;
+      settingsStorage.setItem(SETTINGS_KEY, JSON.stringify(next));
+      settings = next;
+      return structuredClone(settings);
+    },
+    registryStatus: async () => noRegistry,
+    startRegistry: async () => noRegistry,
+    stopRegistry: async () => noRegistry,
+    createInvite: async () => {
+      throw new Error('a web console cannot create invites: ask the registry’s operator or a desktop console');
+    },
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * IPC channel names and the HostApi method each backs. Kept free of zod so the sandboxed preload
+ * bundles only this table; the argument schemas live in ipc.ts.
+ */
+export const IPC_METHODS = {
+  'identity:get': 'getIdentity',
+  'identity:sign-challenge': 'signChallenge',
+  'settings:get': 'getSettings',
+  'settings:update': 'updateSettings',
+  'registry:status': 'registryStatus',
+  'registry:start': 'startRegistry',
+  'registry:stop': 'stopRegistry',
+  'registry:create-invite': 'createInvite',
+} as const;
+
+export type IpcChannel = keyof typeof IPC_METHODS;
+
+/** The name of the preload's bridge on `window`. */
+export const BRIDGE_GLOBAL = 'wsp';

@@ -1,0 +1,100 @@
+/**
+ * The one IPC contract between the renderer and the Electron main process. Main validates every
+ * argument against these schemas (`satisfies IpcHandlers`), the preload exposes one method per
+ * channel (`satisfies HostBridge`), and the web console implements the same `HostApi` over
+ * browser storage. Errors cross as `{ code, message }`, never as stack traces.
+ */
+import { z } from 'zod';
+import { bytes, displayNameSchema, projectIdSchema } from './protocol/signaling';
+import { IPC_METHODS, type IpcChannel } from './ipc-channels';
+
+export type { IpcChannel };
+
+export const settingsSchema = z.object({
+  displayName: displayNameSchema,
+  /** The invite link this console last joined with; rejoined on start. */
+  invite: z.string().max(4096).optional(),
+  embeddedRegistry: z.object({
+    /** Start the embedded registry with the app (the default). */
+    enabled: z.boolean(),
+    port: z.number().int().min(0).max(65535),
+    /** Project this console's own registry invites to. */
+    project: projectIdSchema,
+  }),
+});
+export type Settings = z.infer<typeof settingsSchema>;
+
+export const settingsPatchSchema = z.object({
+  displayName: displayNameSchema.optional(),
+  invite: z.string().max(4096).nullable().optional(),
+  embeddedRegistry: settingsSchema.shape.embeddedRegistry.partial().optional(),
+}).strict();
+export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
+
+export const inviteRequestSchema = z.object({
+  project: projectIdSchema.optional(),
+  ttlMs: z.number().int().min(60_000).max(365 * 86_400_000),
+  maxUses: z.number().int().positive().max(10_000).optional(),
+}).strict();
+export type InviteRequest = z.infer<typeof inviteRequestSchema>;
+
+export interface IdentityInfo {
+  peerId: string;
+  signingPublicKey: Uint8Array;
+  boxPublicKey: Uint8Array;
+  boxKeySignature: Uint8Array;
+  fingerprint: string;
+  /** Where the secret keys are kept, e.g. "OS keychain (safeStorage)" or "browser session storage". */
+  storage: string;
+}
+
+export interface EmbeddedRegistryStatus {
+  available: boolean;
+  running: boolean;
+  /** ws:// URL consoles connect to, when running. */
+  url?: string;
+  httpUrl?: string;
+  consoles?: number;
+  error?: string;
+}
+
+export interface HostApi {
+  kind: 'desktop' | 'web';
+  getIdentity(): Promise<IdentityInfo>;
+  /** Signs a registry's challenge nonce; the secret key never leaves the host. */
+  signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
+  getSettings(): Promise<Settings>;
+  updateSettings(patch: SettingsPatch): Promise<Settings>;
+  registryStatus(): Promise<EmbeddedRegistryStatus>;
+  startRegistry(): Promise<EmbeddedRegistryStatus>;
+  stopRegistry(): Promise<EmbeddedRegistryStatus>;
+  createInvite(request: InviteRequest): Promise<{ link: string }>;
+}
+
+/** Channel → argument schema. The tuple is exactly what the preload passes to invoke(). */
+export const IPC_ARGS = {
+  'identity:get': z.tuple([]),
+  'identity:sign-challenge': z.tuple([bytes({ exact: 32 })]),
+  'settings:get': z.tuple([]),
+  'settings:update': z.tuple([settingsPatchSchema]),
+  'registry:status': z.tuple([]),
+  'registry:start': z.tuple([]),
+  'registry:stop': z.tuple([]),
+  'registry:create-invite': z.tuple([inviteRequestSchema]),
+} as const satisfies Record<IpcChannel, z.ZodType>;
+
+
+export { IPC_METHODS, BRIDGE_GLOBAL } from './ipc-channels';
+
+type MethodOf<C extends IpcChannel> = HostApi[(typeof IPC_METHODS)[C]];
+export type IpcResult<C extends IpcChannel> = Awaited<ReturnType<MethodOf<C>>>;
+
+export type IpcError = { code: 'INVALID_ARGUMENT' | 'FORBIDDEN_SENDER' | 'FAILED' | 'UNAVAILABLE'; message: string };
+export type IpcEnvelope<T> = { ok: true; value: T } | { ok: false; error: IpcError };
+
+/** What main registers: one handler per channel, taking validated arguments. */
+export type IpcHandlers = { [C in IpcChannel]: (...args: z.infer<(typeof IPC_ARGS)[C]>) => Promise<IpcResult<C>> };
+
+/** What the preload exposes as `window.wsp`: one method per channel, returning the envelope. */
+export type HostBridge = { [C in IpcChannel as (typeof IPC_METHODS)[C]]: (...args: z.infer<(typeof IPC_ARGS)[C]>) => Promise<IpcEnvelope<IpcResult<C>>> };
+

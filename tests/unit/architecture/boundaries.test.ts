@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { ESLint } from 'eslint';
+import { resolve } from 'node:path';
+
+const eslint = new ESLint({ cwd: resolve(__dirname, '../../..') });
+
+async function violations(filePath: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: resolve(__dirname, '../../..', filePath) });
+  return result!.messages.filter((m) => m.ruleId?.startsWith('no-restricted')).map((m) => m.message);
+}
+
+describe('process boundaries (lint)', () => {
+  it('src-shared may not import Node built-ins, Electron or renderer code, nor use DOM or Buffer globals', async () => {
+    const nodeImport = await violations('src-shared/x.ts', "import { readFileSync } from 'node:fs';\nexport const a = readFileSync;");
+    expect(nodeImport).toHaveLength(1);
+    expect(nodeImport[0]).toContain('src-shared runs in every process: no Node built-ins.');
+    expect(await violations('src-shared/x.ts', "import { app } from 'electron';\nexport const a = app;")).toHaveLength(1);
+    expect(await violations('src-shared/x.ts', "import { x } from '../src-renderer/y';\nexport const a = x;")).toHaveLength(1);
+    expect(await violations('src-shared/x.ts', 'export const a = document.title + Buffer.from("x");')).toHaveLength(2);
+    expect(await violations('src-shared/x.ts', "import nacl from 'tweetnacl';\nexport const a = nacl;")).toEqual([]);
+  });
+
+  it('the registry and other main-process logic may not import Electron; only the glue may', async () => {
+    expect(await violations('src-main/registry/x.ts', "import { app } from 'electron';\nexport const a = app;")).toHaveLength(1);
+    expect(await violations('src-main/settings-store.ts', "import { app } from 'electron';\nexport const a = app;")).toHaveLength(1);
+    expect(await violations('src-main/index.ts', "import { app } from 'electron';\nexport const a = app;")).toEqual([]);
+  });
+
+  it('the renderer may not import Electron or Node built-ins', async () => {
+    expect(await violations('src-renderer/x.ts', "import { ipcRenderer } from 'electron';\nexport const a = ipcRenderer;")).toHaveLength(1);
+    expect(await violations('src-renderer/x.ts', "import { join } from 'node:path';\nexport const a = join;")).toHaveLength(1);
+  });
+
+  it('the whole tree passes the lint', async () => {
+    const results = await eslint.lintFiles(['src-shared', 'src-main', 'src-preload', 'src-renderer']);
+    const problems = results.flatMap((r) => r.messages.map((m) => `${r.filePath}:${m.line} ${m.message}`));
+    expect(problems).toEqual([]);
+  });
+});
