@@ -49,6 +49,9 @@ export interface SignalingClientOptions {
   random?: () => number;
 }
 
+/** WebSocket.OPEN, without touching a global Node 20 lacks. */
+const SOCKET_OPEN = 1;
+
 type Events = {
   state: RegistryState;
   welcome: WelcomeFrame;
@@ -98,7 +101,7 @@ export class SignalingClient extends Emitter<Events> {
   }
 
   private send(frame: ClientFrame): boolean {
-    if (this.socket?.readyState !== WebSocket.OPEN || (this.current.phase !== 'connected' && frame.type !== 'hello')) return false;
+    if (this.socket?.readyState !== SOCKET_OPEN || (this.current.phase !== 'connected' && frame.type !== 'hello')) return false;
     this.socket.send(encodeFrame(frame));
     return true;
   }

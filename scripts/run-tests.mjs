@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// `npm test`: lint, type checks, build, unit tests (Vitest), browser and Electron tests
+// (Playwright), then one summary line "N passed, N failed, N skipped" that CI reads.
+// Browser tests run in a private network namespace with only loopback (unshare -n), so no
+// WebRTC or mDNS traffic can reach a real interface; that needs root (CI is root).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+
+const OUT = '.test-output';
+rmSync(OUT, { recursive: true, force: true });
+mkdirSync(OUT, { recursive: true });
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const failures = [];
+const skips = [];
+
+function run(title, command, args, options = {}) {
+  console.log(`\n=== ${title}: ${[command, ...args].join(' ')}`);
+  const result = spawnSync(command, args, { stdio: 'inherit', ...options });
+  return result.status === 0;
+}
+
+/** A step that is one check: it passes or fails as a whole. */
+function check(title, command, args) {
+  if (run(title, command, args)) totals.passed++;
+  else {
+    totals.failed++;
+    failures.push(title);
+  }
+}
+
+check('lint', 'npx', ['eslint', '.']);
+check('typecheck (main, preload, shared, tests)', 'npx', ['vue-tsc', '--noEmit', '-p', 'tsconfig.node.json']);
+check('typecheck (renderer)', 'npx', ['vue-tsc', '--noEmit', '-p', 'tsconfig.web.json']);
+check('build', 'npx', ['electron-vite', 'build']);
+
+// --- unit tests -------------------------------------------------------------------------------
+run('unit tests (vitest)', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${OUT}/vitest.json`]);
+if (existsSync(`${OUT}/vitest.json`)) {
+  const report = JSON.parse(readFileSync(`${OUT}/vitest.json`, 'utf8'));
+  totals.passed += report.numPassedTests;
+  totals.failed += report.numFailedTests;
+  totals.skipped += report.numPendingTests + (report.numTodoTests ?? 0);
+  for (const file of report.testResults) {
+    for (const t of file.assertionResults) if (t.status === 'failed') failures.push(`vitest: ${t.fullName}`);
+    // A file that failed to load has no assertions but is a failure.
+    if (file.status === 'failed' && file.assertionResults.length === 0) {
+      totals.failed++;
+      failures.push(`vitest: ${file.name} did not run: ${file.message}`);
+    }
+  }
+} else {
+  totals.failed++;
+  failures.push('vitest produced no report');
+}
+
+// --- browser and Electron tests -----------------------------------------------------------------
+const isRoot = process.getuid?.() === 0;
+const haveUnshare = spawnSync('sh', ['-c', 'command -v unshare && command -v ip'], { stdio: 'ignore' }).status === 0;
+const playwright = 'npx playwright test';
+let ran;
+if (isRoot && haveUnshare && process.env.WSP_NO_NETNS !== '1') {
+  ran = run('browser + electron tests (playwright, loopback-only network namespace)', 'unshare', ['-n', '--', 'sh', '-c', `ip link set lo up && exec ${playwright}`]);
+} else {
+  console.log('\n(not root or no unshare/ip: browser tests run in the normal network namespace; they use loopback only)');
+  ran = run('browser + electron tests (playwright)', 'sh', ['-c', playwright]);
+}
+if (existsSync(`${OUT}/playwright.json`)) {
+  const report = JSON.parse(readFileSync(`${OUT}/playwright.json`, 'utf8'));
+  totals.passed += report.stats.expected + report.stats.flaky;
+  totals.failed += report.stats.unexpected;
+  totals.skipped += report.stats.skipped;
+  const walk = (suite, path) => {
+    for (const spec of suite.specs ?? []) {
+      for (const t of spec.tests) {
+        const name = `${t.projectName}: ${[...path, spec.title].join(' › ')}`;
+        if (t.status === 'unexpected') failures.push(`playwright ${name}`);
+        if (t.status === 'skipped') {
+          const reason = t.annotations?.find((a) => a.type === 'skip')?.description ?? 'no reason given';
+          skips.push(`${name} — ${reason}`);
+        }
+      }
+    }
+    for (const child of suite.suites ?? []) walk(child, [...path, child.title]);
+  };
+  for (const suite of report.suites) walk(suite, []);
+  if (report.errors?.length) {
+    totals.failed += report.errors.length;
+    failures.push(...report.errors.map((e) => `playwright: ${e.message?.split('\n')[0]}`));
+  }
+} else {
+  totals.failed++;
+  failures.push(`playwright produced no report (exit ${ran ? 0 : 'non-zero'})`);
+}
+
+console.log('\n=== summary');
+for (const s of skips) console.log(`skipped: ${s}`);
+for (const f of failures) console.log(`FAILED: ${f}`);
+console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(totals.failed === 0 ? 0 : 1);

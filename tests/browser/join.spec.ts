@@ -1,0 +1,84 @@
+import { test, expect } from '@playwright/test';
+import pino from 'pino';
+import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
+import { InviteAuthority } from '../../src-main/registry/invites';
+import { formatInviteLink } from '../../src-shared/invite';
+import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
+
+const silent = pino({ level: 'silent' });
+let registry: RegistryHandle | undefined;
+
+test.beforeAll(assertWebConsoleBuilt);
+test.afterEach(async () => {
+  await registry?.close();
+  registry = undefined;
+});
+
+test('two web consoles that join the same invite list each other, and one sees the other leave', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'alpha', ttlMs: 3_600_000 });
+
+  // Ada opens the console and pastes the invite; Bob simply opens the invite link.
+  const ada = await WebConsole.open(browser, registry.httpUrl + '/');
+  await ada.pasteInvite(link);
+  await ada.expectConnected();
+  await expect(ada.status()).toContainText('project alpha');
+  await expect(ada.page.getByText('No teammates online yet')).toBeVisible();
+
+  const bob = await WebConsole.open(browser, link);
+  await bob.expectConnected();
+  const [adaId, bobId] = [await ada.peerId(), await bob.peerId()];
+  expect(adaId).not.toBe(bobId);
+
+  await expect(ada.peerRow(bobId)).toContainText(bobId);
+  await expect(bob.peerRow(adaId)).toContainText(adaId);
+  await expect(bob.peerRow(adaId)).toContainText(/([a-z2-7]{4} ){5}[a-z2-7]{4}/); // key fingerprint
+
+  // A display name change reaches the teammate.
+  await bob.rename('Bob');
+  await expect(ada.peerRow(bobId)).toContainText('Bob');
+
+  await bob.close();
+  await expect(ada.peerRow(bobId)).toHaveCount(0);
+  await expect(ada.page.getByText('No teammates online yet')).toBeVisible();
+  await ada.close();
+});
+
+test('a bad invite is explained to the user and nothing is joined', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const c = await WebConsole.open(browser, registry.httpUrl + '/');
+
+  await c.pasteInvite('hello there');
+  await expect(c.page.getByRole('alert')).toContainText('paste the whole invite link');
+  await expect(c.status()).toHaveAttribute('data-phase', 'idle');
+
+  // Well-formed, but signed by another registry: the registry refuses, the console says why and stops.
+  const forged = await new InviteAuthority(crypto.getRandomValues(new Uint8Array(32))).issue({ project: 'alpha', ttlMs: 3_600_000 });
+  await c.pasteInvite(formatInviteLink(registry.httpUrl, forged));
+  await expect(c.status()).toHaveAttribute('data-phase', 'rejected');
+  await expect(c.status()).toContainText('INVITE_INVALID');
+  await c.close();
+});
+
+test('consoles reconnect with backoff when the registry restarts, and see each other again', async ({ browser }) => {
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, inviteSecret: secret });
+  const port = registry.port;
+  const { link } = await registry.createInvite({ project: 'alpha', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  const bob = await WebConsole.open(browser, link);
+  await ada.expectConnected();
+  const bobId = await bob.peerId();
+  await expect(ada.peerRow(bobId)).toHaveCount(1);
+
+  await registry.close();
+  await expect(ada.status()).toHaveAttribute('data-phase', 'reconnecting');
+  await expect(ada.status()).toContainText(/retry in \d+ s/);
+
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, inviteSecret: secret, port });
+  await ada.expectConnected();
+  await bob.expectConnected();
+  await expect(ada.peerRow(bobId)).toHaveCount(1);
+  await ada.close();
+  await bob.close();
+});

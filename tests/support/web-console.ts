@@ -1,0 +1,56 @@
+/** Page objects for the web console, as a user sees it (labels and roles, not internals). */
+import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+
+export const WEB_ROOT = resolve(__dirname, '../../out/renderer');
+
+export function assertWebConsoleBuilt(): void {
+  if (!existsSync(resolve(WEB_ROOT, 'index.html'))) throw new Error('out/renderer is missing: run `npm run build` first');
+}
+
+export class WebConsole {
+  private constructor(readonly context: BrowserContext, readonly page: Page) {}
+
+  /** A console in its own browser context (own storage, so its own identity). */
+  static async open(browser: Browser, url: string): Promise<WebConsole> {
+    const context = await browser.newContext({ permissions: [] });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
+    await page.goto(url);
+    return new WebConsole(context, page);
+  }
+
+  status() {
+    return this.page.getByTestId('registry-status');
+  }
+
+  async peerId(): Promise<string> {
+    const id = this.page.getByTestId('own-peer-id');
+    await expect(id).toHaveText(/^[a-z2-7]{26}$/);
+    return (await id.textContent())!;
+  }
+
+  async pasteInvite(link: string): Promise<void> {
+    await this.page.getByLabel('Invite link').fill(link);
+    await this.page.getByRole('button', { name: 'Join', exact: true }).click();
+  }
+
+  async rename(name: string): Promise<void> {
+    await this.page.getByTitle('Change your display name').click();
+    await this.page.getByLabel('Display name').fill(name);
+    await this.page.getByRole('button', { name: 'Save' }).click();
+  }
+
+  peerRow(peerId: string) {
+    return this.page.locator(`tr[data-peer-id="${peerId}"]`);
+  }
+
+  async expectConnected(): Promise<void> {
+    await expect(this.status()).toHaveAttribute('data-phase', 'connected');
+  }
+
+  close(): Promise<void> {
+    return this.context.close();
+  }
+}

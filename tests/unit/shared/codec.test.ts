@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import { encode } from '@msgpack/msgpack';
+import { decodeClientFrame, decodeServerFrame, encodeFrame } from '../../../src-shared/protocol/codec';
+import { MAX_SIGNAL_PAYLOAD_BYTES, PROTOCOL_VERSION, type ClientFrame, type PeerInfo, type ServerFrame } from '../../../src-shared/protocol/signaling';
+
+const ADA = 'a'.repeat(26);
+const BOB = 'b2b2b2b2b2b2b2b2b2b2b2b2b2';
+const bytes = (length: number, fill = 7) => new Uint8Array(length).fill(fill);
+
+const hello: ClientFrame = {
+  type: 'hello',
+  protocol: PROTOCOL_VERSION,
+  invite: 'header.payload.signature',
+  display_name: 'Ada',
+  signing_key: bytes(32, 1),
+  box_key: bytes(32, 2),
+  box_key_sig: bytes(64, 3),
+  nonce_sig: bytes(64, 4),
+};
+
+const clientFrames: ClientFrame[] = [
+  hello,
+  { type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(100) },
+  { type: 'webrtc_answer', to_peer_id: BOB, payload: bytes(50) },
+  { type: 'webrtc_ice_candidate', to_peer_id: BOB, payload: bytes(10) },
+];
+
+const peer: PeerInfo = {
+  peer_id: ADA,
+  display_name: 'Ada',
+  signing_key: bytes(32, 1),
+  box_key: bytes(32, 2),
+  box_key_sig: bytes(64, 3),
+  joined_at: 1_700_000_000_000,
+};
+
+const serverFrames: ServerFrame[] = [
+  { type: 'challenge', protocol: PROTOCOL_VERSION, nonce: bytes(32, 9) },
+  {
+    type: 'welcome',
+    protocol: PROTOCOL_VERSION,
+    peer_id: BOB,
+    project_id: 'team-alpha',
+    peers: [peer],
+    ice_servers: [{ urls: ['stun:stun.example.org:3478'] }, { urls: ['turn:turn.example.org'], username: 'u', credential: 'p' }],
+    limits: { max_frame_bytes: 65536, frames_per_second: 20, burst: 40, heartbeat_ms: 15000 },
+  },
+  { type: 'peer_joined', peer },
+  { type: 'peer_left', peer_id: ADA, reason: 'timeout' },
+  { type: 'webrtc_offer', from_peer_id: ADA, to_peer_id: BOB, payload: bytes(100) },
+  { type: 'webrtc_answer', from_peer_id: BOB, to_peer_id: ADA, payload: bytes(100) },
+  { type: 'webrtc_ice_candidate', from_peer_id: ADA, to_peer_id: BOB, payload: bytes(1) },
+  { type: 'error', code: 'UNKNOWN_PEER', message: 'to_peer_id is not a console of this project', ref_type: 'webrtc_offer' },
+  { type: 'error', code: 'RATE_LIMITED', message: 'slow down' },
+];
+
+type Failure = { ok: false; code: 'BAD_FRAME'; message: string; type?: string };
+
+/** Decodes with both decoders' failure contract: never throws, always BAD_FRAME with a message. */
+function expectBadClientFrame(data: Uint8Array): Failure {
+  let result: ReturnType<typeof decodeClientFrame> | undefined;
+  expect(() => (result = decodeClientFrame(data))).not.toThrow();
+  expect(result).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+  const failure = result as Failure;
+  expect(failure.message.length).toBeGreaterThan(0);
+  return failure;
+}
+
+describe('round trip', () => {
+  it.each(clientFrames.map((f) => [f.type, f] as const))('client frame %s survives encode → decodeClientFrame', (_type, frame) => {
+    expect(decodeClientFrame(encodeFrame(frame))).toEqual({ ok: true, frame });
+  });
+
+  it.each(serverFrames.map((f, i) => [`${f.type} #${i}`, f] as const))('server frame %s survives encode → decodeServerFrame', (_type, frame) => {
+    expect(decodeServerFrame(encodeFrame(frame))).toEqual({ ok: true, frame });
+  });
+
+  it('binary fields come back as Uint8Array, not as arrays or strings', () => {
+    const result = decodeClientFrame(encodeFrame(hello));
+    expect(result.ok && result.frame.type === 'hello' && result.frame.signing_key).toBeInstanceOf(Uint8Array);
+  });
+
+  it('a client frame is not accepted as a server frame (no from_peer_id) and vice versa', () => {
+    expect(decodeServerFrame(encodeFrame(clientFrames[1]!))).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+    expect(decodeClientFrame(encodeFrame(serverFrames[0]!))).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+  });
+});
+
+describe('malformed input gives BAD_FRAME, never a throw', () => {
+  it('garbage bytes', () => {
+    const failure = expectBadClientFrame(new Uint8Array([0xc1, 0xff, 0x00, 0x13]));
+    expect(failure.message).toMatch(/MessagePack/);
+    expect(decodeServerFrame(new Uint8Array([0xc1]))).toMatchObject({ ok: false, code: 'BAD_FRAME', message: expect.stringMatching(/MessagePack/) });
+  });
+
+  it('an empty frame', () => {
+    expect(expectBadClientFrame(new Uint8Array(0)).message).toMatch(/MessagePack/);
+  });
+
+  it('truncated MessagePack', () => {
+    const full = encodeFrame(hello);
+    const failure = expectBadClientFrame(full.subarray(0, full.length - 10));
+    expect(failure.message).toMatch(/MessagePack/);
+  });
+
+  it('a truncated frame does not disturb the next, valid one', () => {
+    const full = encodeFrame(hello);
+    expectBadClientFrame(full.subarray(0, 20));
+    expect(decodeClientFrame(full)).toEqual({ ok: true, frame: hello });
+  });
+
+  it('a value that is not a map', () => {
+    for (const value of [42, 'hello', [1, 2, 3], null, new Uint8Array([1])]) {
+      const failure = expectBadClientFrame(encode(value));
+      expect(failure.message).toMatch(/^invalid frame: /);
+      expect(failure.type).toBeUndefined();
+    }
+  });
+
+  it('an unknown type', () => {
+    const failure = expectBadClientFrame(encode({ type: 'shutdown_registry', to_peer_id: BOB }));
+    expect(failure.message).toContain('type');
+    expect(failure.type).toBe('shutdown_registry');
+  });
+
+  it('a map without a type', () => {
+    expect(expectBadClientFrame(encode({ to_peer_id: BOB, payload: bytes(1) })).message).toContain('type');
+  });
+
+  it('wrong field types name the field', () => {
+    const asString = expectBadClientFrame(encode({ ...hello, protocol: '1' }));
+    expect(asString.message).toMatch(/^invalid hello: protocol: /);
+    expect(asString.type).toBe('hello');
+
+    // A payload sent as an array of numbers instead of MessagePack bin.
+    const asArray = expectBadClientFrame(encode({ type: 'webrtc_offer', to_peer_id: BOB, payload: [1, 2, 3] }));
+    expect(asArray.message).toBe('invalid webrtc_offer: payload: must be binary');
+
+    const badPeer = expectBadClientFrame(encode({ type: 'webrtc_answer', to_peer_id: 'not-a-peer', payload: bytes(1) }));
+    expect(badPeer.message).toMatch(/^invalid webrtc_answer: to_peer_id: /);
+    expect(badPeer.message).toContain('peer_id');
+  });
+
+  it('a nested field error names the path', () => {
+    const welcome = serverFrames[1] as Extract<ServerFrame, { type: 'welcome' }>;
+    const result = decodeServerFrame(encode({ ...welcome, peers: [{ ...peer, box_key: bytes(31) }] }));
+    expect(result).toMatchObject({ ok: false, code: 'BAD_FRAME', type: 'welcome' });
+    expect(!result.ok && result.message).toBe('invalid welcome: peers.0.box_key: must be 32 bytes');
+  });
+
+  it('a 31-byte signing_key', () => {
+    const failure = expectBadClientFrame(encode({ ...hello, signing_key: bytes(31) }));
+    expect(failure.message).toBe('invalid hello: signing_key: must be 32 bytes');
+  });
+
+  it('a signaling payload over MAX_SIGNAL_PAYLOAD_BYTES', () => {
+    const atLimit = { type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(MAX_SIGNAL_PAYLOAD_BYTES) } as const;
+    expect(decodeClientFrame(encodeFrame(atLimit)).ok).toBe(true);
+    const failure = expectBadClientFrame(encode({ ...atLimit, payload: bytes(MAX_SIGNAL_PAYLOAD_BYTES + 1) }));
+    expect(failure.message).toBe(`invalid webrtc_offer: payload: must be at most ${MAX_SIGNAL_PAYLOAD_BYTES} bytes`);
+  });
+
+  it('an unknown error code from a registry', () => {
+    const result = decodeServerFrame(encode({ type: 'error', code: 'TEAPOT', message: 'x' }));
+    expect(result).toMatchObject({ ok: false, code: 'BAD_FRAME', type: 'error', message: expect.stringContaining('code') });
+  });
+});
+
+describe('unknown fields', () => {
+  it('a client cannot forge from_peer_id: it is stripped from a client webrtc_offer', () => {
+    const result = decodeClientFrame(encode({ type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(3), from_peer_id: ADA }));
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.frame).toEqual({ type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(3) });
+    expect('from_peer_id' in result.frame).toBe(false);
+  });
+
+  it('extra fields on a hello and a server frame are dropped', () => {
+    const client = decodeClientFrame(encode({ ...hello, admin: true }));
+    expect(client).toEqual({ ok: true, frame: hello });
+    const server = decodeServerFrame(encode({ type: 'peer_left', peer_id: ADA, reason: 'closed', extra: 'x' }));
+    expect(server).toEqual({ ok: true, frame: { type: 'peer_left', peer_id: ADA, reason: 'closed' } });
+  });
+});
