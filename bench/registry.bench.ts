@@ -1,0 +1,101 @@
+/**
+ * Registry benchmarks: what one console costs the registry to admit, and what the registry adds
+ * to a signaling message. Medians over many runs, each against a baseline from the same run.
+ */
+import { it } from 'vitest';
+import { WebSocketServer, WebSocket } from 'ws';
+import pino from 'pino';
+import nacl from 'tweetnacl';
+import { createRegistry } from '../src-main/registry/registry';
+import { createIdentity, ed25519Sign, ed25519Verify, signedMessage } from '../src-shared/identity';
+import { TestClient } from '../tests/support/registry-client';
+import { median, report } from './stats';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
+
+it('registry', async () => {
+  const rows: Parameters<typeof report>[0] = [];
+
+  // 1. Signature verification: native WebCrypto Ed25519 (used) vs tweetnacl (baseline).
+  const id = await createIdentity();
+  const message = signedMessage('registryAuth', crypto.getRandomValues(new Uint8Array(32)));
+  const signature = await ed25519Sign(id.signingSecretKey, message);
+  const time = async (fn: () => unknown | Promise<unknown>, n: number) => {
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const start = performance.now();
+      await fn();
+      samples.push(performance.now() - start);
+    }
+    return median(samples);
+  };
+  const naclVerify = await time(() => nacl.sign.detached.verify(message, signature, id.signingPublicKey), Math.min(ROUNDS, 60));
+  const nativeVerify = await time(() => ed25519Verify(id.signingPublicKey, message, signature), ROUNDS);
+  rows.push({ name: 'ed25519_verify_native_ms', median: nativeVerify, unit: 'ms', baseline: 'faster than tweetnacl', ratio: naclVerify / nativeVerify });
+  rows.push({ name: 'ed25519_verify_tweetnacl_ms (baseline)', median: naclVerify, unit: 'ms' });
+
+  // 2. Join: WebSocket open → welcome, including invite check and key proof.
+  const registry = await createRegistry({ logger: pino({ level: 'silent' }), limits: { maxPeersPerProject: ROUNDS + 10, framesPerSecond: 1e6, burst: 1e6 } });
+  const { token } = await registry.createInvite({ project: 'bench', ttlMs: 3_600_000 });
+  const identities = await Promise.all(Array.from({ length: ROUNDS }, () => createIdentity()));
+  const joinTimes: number[] = [];
+  const openTimes: number[] = [];
+  for (const identity of identities.slice(0, ROUNDS / 2)) {
+    // Baseline: a bare WebSocket open + close on the same server.
+    let start = performance.now();
+    const bare = new WebSocket(registry.url);
+    await new Promise((resolve) => bare.once('message', resolve)); // the challenge
+    openTimes.push(performance.now() - start);
+    bare.terminate();
+    start = performance.now();
+    const client = await TestClient.join(registry.url, token, { identity });
+    joinTimes.push(performance.now() - start);
+    client.ws.terminate();
+  }
+  const open = median(openTimes);
+  const join = median(joinTimes);
+  rows.push({ name: 'registry_join_ms', median: join, unit: 'ms', baseline: 'of a bare WebSocket open', ratio: join / open });
+  rows.push({ name: 'registry_ws_open_ms (baseline)', median: open, unit: 'ms' });
+
+  // 3. Signaling relay latency A → registry → B, against a bare ws forwarder on the same machine.
+  const a = await TestClient.join(registry.url, token, { identity: identities[ROUNDS - 1] });
+  const b = await TestClient.join(registry.url, token, { identity: identities[ROUNDS - 2] });
+  const payload = new Uint8Array(600); // about an SDP's size
+  const relayTimes: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const from = b.frames.length;
+    const start = performance.now();
+    a.send({ type: 'webrtc_ice_candidate', to_peer_id: b.identity.peerId, payload });
+    await b.waitFor((f) => f.type === 'webrtc_ice_candidate', 5000, from);
+    relayTimes.push(performance.now() - start);
+  }
+  const forwarder = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => forwarder.once('listening', resolve));
+  const sockets: WebSocket[] = [];
+  forwarder.on('connection', (ws) => {
+    sockets.push(ws);
+    ws.on('message', (data) => sockets.find((s) => s !== ws)?.send(data));
+  });
+  const port = (forwarder.address() as { port: number }).port;
+  const [x, y] = [new WebSocket(`ws://127.0.0.1:${port}`), new WebSocket(`ws://127.0.0.1:${port}`)];
+  await Promise.all([x, y].map((s) => new Promise((resolve) => s.once('open', resolve))));
+  const bareTimes: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const start = performance.now();
+    x.send(payload);
+    await new Promise((resolve) => y.once('message', resolve));
+    bareTimes.push(performance.now() - start);
+  }
+  const relay = median(relayTimes);
+  const bare = median(bareTimes);
+  rows.push({ name: 'registry_signal_relay_ms', median: relay, unit: 'ms', baseline: 'of a bare ws forwarder', ratio: relay / bare });
+  rows.push({ name: 'bare_ws_forward_ms (baseline)', median: bare, unit: 'ms' });
+
+  x.terminate();
+  y.terminate();
+  forwarder.close();
+  a.ws.terminate();
+  b.ws.terminate();
+  await registry.close();
+  report(rows);
+});
