@@ -34,7 +34,10 @@ export function createSenderCheck(rendererUrl: string): (frameUrl: string | unde
     } catch {
       return false;
     }
-    if (expected.protocol === 'file:') return actual.protocol === 'file:' && actual.pathname === expected.pathname;
+    if (expected.protocol === 'file:') {
+      // host too: file://server/share/… is a network path (UNC) on Windows.
+      return actual.protocol === 'file:' && actual.host === expected.host && actual.pathname === expected.pathname;
+    }
     return actual.origin === expected.origin;
   };
 }

@@ -15,8 +15,14 @@ export class SettingsStore {
 
   constructor(dir: string, fallbackName: string) {
     this.path = join(dir, 'settings.json');
-    const saved = settingsSchema.safeParse(readJson(this.path));
-    // A damaged or outdated file falls back to defaults rather than stopping the app.
+    // A damaged (e.g. truncated) or outdated file falls back to defaults rather than stopping the app.
+    let raw: unknown;
+    try {
+      raw = readJson(this.path);
+    } catch {
+      raw = undefined;
+    }
+    const saved = settingsSchema.safeParse(raw);
     this.current = saved.success ? saved.data : defaultSettings(fallbackName);
   }
 

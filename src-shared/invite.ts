@@ -39,12 +39,17 @@ export function signalingUrlFor(httpOrigin: string): string {
 export function readInviteClaims(token: string): InviteClaims {
   const parts = token.split('.');
   if (parts.length !== 3) throw new InviteError('this is not an invite (expected a signed token)');
-  let payload: Record<string, unknown>;
+  let payload: unknown;
   try {
     payload = JSON.parse(utf8.decode(fromBase64Url(parts[1]!)));
   } catch {
     throw new InviteError('this invite is damaged (its contents cannot be read)');
   }
+  if (typeof payload !== 'object' || payload === null) throw new InviteError('this invite is damaged (its contents cannot be read)');
+  return claimsOf(payload as Record<string, unknown>);
+}
+
+function claimsOf(payload: Record<string, unknown>): InviteClaims {
   if (typeof payload.project !== 'string' || typeof payload.exp !== 'number') {
     throw new InviteError('this invite names no project or expiry');
   }

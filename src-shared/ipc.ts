@@ -27,7 +27,7 @@ export type Settings = z.infer<typeof settingsSchema>;
 export const settingsPatchSchema = z.object({
   displayName: displayNameSchema.optional(),
   invite: z.string().max(4096).nullable().optional(),
-  embeddedRegistry: settingsSchema.shape.embeddedRegistry.partial().optional(),
+  embeddedRegistry: settingsSchema.shape.embeddedRegistry.partial().strict().optional(),
 }).strict();
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 

@@ -94,11 +94,6 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     });
   });
 
-  const heartbeat = setInterval(() => {
-    for (const connection of connections.values()) connection.heartbeat();
-  }, limits.heartbeatMs);
-  heartbeat.unref();
-
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -122,12 +117,20 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   }
 
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
+    http.once('error', (error) => {
+      wss.close();
+      reject(error);
+    });
     http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      http.off('error', reject);
+      http.removeAllListeners('error');
       resolve();
     });
   });
+  http.on('error', (error) => logger.error({ err: error.message }, 'http server error'));
+  const heartbeat = setInterval(() => {
+    for (const connection of connections.values()) connection.heartbeat();
+  }, limits.heartbeatMs);
+  heartbeat.unref();
   const address = http.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const httpUrl = `http://${hostForUrl}:${address.port}`;
