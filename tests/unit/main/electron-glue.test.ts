@@ -1,0 +1,141 @@
+/**
+ * The Electron glue (src-main/index.ts) wired to a fake `electron` module, so that what the
+ * desktop app does at start-up is checked here too, where no Electron binary can run: every IPC
+ * channel is registered and checks its sender, the window is locked down, navigation and new
+ * windows are refused, permissions are denied, and the embedded registry starts by default.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IPC_ARGS } from '../../../src-shared/ipc';
+
+type Handler = (...args: unknown[]) => unknown;
+const fake = vi.hoisted(() => {
+  const appHandlers = new Map<string, Handler[]>();
+  const state = {
+    userData: '',
+    ipc: new Map<string, Handler>(),
+    windows: [] as Array<{ options: { webPreferences: Record<string, unknown> }; url?: string }>,
+    permissionRequest: undefined as Handler | undefined,
+    permissionCheck: undefined as Handler | undefined,
+    appHandlers,
+    ready: Promise.resolve(),
+  };
+  class BrowserWindow {
+    url?: string;
+    constructor(readonly options: { webPreferences: Record<string, unknown> }) {
+      state.windows.push(this);
+    }
+    once() {}
+    show() {}
+    async loadURL(url: string) {
+      this.url = url;
+    }
+  }
+  return {
+    state,
+    module: {
+      app: {
+        isPackaged: false,
+        setPath: (_name: string, path: string) => (state.userData = path),
+        getPath: () => state.userData,
+        whenReady: () => state.ready,
+        on: (event: string, handler: Handler) => appHandlers.set(event, [...(appHandlers.get(event) ?? []), handler]),
+        exit: (code: number) => {
+          throw new Error(`app.exit(${code})`);
+        },
+        quit: () => {},
+      },
+      BrowserWindow,
+      ipcMain: { handle: (channel: string, handler: Handler) => state.ipc.set(channel, handler) },
+      safeStorage: { isEncryptionAvailable: () => false },
+      session: {
+        defaultSession: {
+          setPermissionRequestHandler: (h: Handler) => (state.permissionRequest = h),
+          setPermissionCheckHandler: (h: Handler) => (state.permissionCheck = h),
+        },
+      },
+      shell: { openExternal: vi.fn(async () => {}) },
+    },
+  };
+});
+vi.mock('electron', () => fake.module);
+
+const rendererUrl = () => fake.state.windows[0]!.url!;
+const call = (channel: string, senderUrl: string, ...args: unknown[]) =>
+  fake.state.ipc.get(channel)!({ senderFrame: { url: senderUrl } }, ...args) as Promise<{ ok: boolean; value?: never; error?: { code: string } }>;
+
+beforeAll(async () => {
+  process.env.WSP_USER_DATA = mkdtempSync(join(tmpdir(), 'wsp-glue-'));
+  process.env.WSP_REGISTRY_PORT = '0';
+  process.env.WSP_LOG_LEVEL = 'silent';
+  await import('../../../src-main/index');
+  await vi.waitFor(() => expect(fake.state.windows[0]?.url).toBeDefined());
+});
+
+afterAll(async () => {
+  await call('registry:stop', rendererUrl());
+});
+
+describe('desktop app start-up (Electron glue)', () => {
+  it('registers one handler per IPC channel of the contract', () => {
+    expect([...fake.state.ipc.keys()].sort()).toEqual(Object.keys(IPC_ARGS).sort());
+  });
+
+  it('creates a locked-down window showing the app’s own page', () => {
+    const prefs = fake.state.windows[0]!.options.webPreferences;
+    expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webviewTag: false });
+    expect(String(prefs.preload)).toMatch(/preload[/\\]index\.js$/);
+    expect(rendererUrl()).toMatch(/^file:\/\/.*\/renderer\/index\.html$/);
+  });
+
+  it('answers the app’s page and refuses any other sender', async () => {
+    const ok = await call('identity:get', rendererUrl());
+    expect(ok.ok).toBe(true);
+    const refused = await call('identity:get', 'https://evil.example/');
+    expect(refused).toMatchObject({ ok: false, error: { code: 'FORBIDDEN_SENDER' } });
+  });
+
+  it('starts the embedded registry by default, with the identity kept in the profile folder', async () => {
+    const status = await call('registry:status', rendererUrl());
+    expect(status).toMatchObject({ ok: true, value: { running: true } });
+    const { value } = (await call('registry:status', rendererUrl())) as unknown as { value: { url: string } };
+    expect(value.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
+  });
+
+  it('denies every permission request (data channels need no camera or microphone)', () => {
+    const callback = vi.fn();
+    fake.state.permissionRequest!({}, 'media', callback);
+    expect(callback).toHaveBeenCalledWith(false);
+    expect(fake.state.permissionCheck!()).toBe(false);
+  });
+
+  it('refuses navigation away from the app and opens no new windows', () => {
+    const contentsHandlers = new Map<string, Handler>();
+    let openHandler: Handler | undefined;
+    const contents = {
+      on: (event: string, handler: Handler) => contentsHandlers.set(event, handler),
+      setWindowOpenHandler: (handler: Handler) => (openHandler = handler),
+    };
+    for (const handler of fake.state.appHandlers.get('web-contents-created') ?? []) handler({}, contents);
+
+    const navigate = (url: string) => {
+      const event = { preventDefault: vi.fn() };
+      contentsHandlers.get('will-navigate')!(event, url);
+      return event.preventDefault.mock.calls.length === 0;
+    };
+    expect(navigate('https://evil.example/')).toBe(false);
+    expect(navigate('file:///etc/passwd')).toBe(false);
+    expect(navigate(rendererUrl() + '#peers')).toBe(true);
+
+    expect(openHandler!({ url: 'https://docs.example/' })).toEqual({ action: 'deny' });
+    expect(fake.module.shell.openExternal).toHaveBeenCalledWith('https://docs.example/');
+    expect(openHandler!({ url: 'file:///etc/passwd' })).toEqual({ action: 'deny' });
+    expect(fake.module.shell.openExternal).toHaveBeenCalledTimes(1);
+
+    const attach = { preventDefault: vi.fn() };
+    contentsHandlers.get('will-attach-webview')!(attach);
+    expect(attach.preventDefault).toHaveBeenCalled();
+  });
+});
