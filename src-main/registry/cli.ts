@@ -6,15 +6,19 @@
 import { parseArgs } from 'node:util';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRegistry } from './registry';
 import { InviteAuthority, loadOrCreateSecret } from './invites';
 import { parseDuration } from './duration';
 import { formatInviteLink } from '../../src-shared/invite';
 
 const DEFAULT_PORT = 7420;
+/** For real users; tests pass --no-stun or their own server and never reach a public one. */
+const DEFAULT_STUN_URL = 'stun:stun.l.google.com:19302';
 const USAGE = `usage:
   wsp-registry [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.wsp-registry] [--public-url URL] [--web-root DIR]
+               [--stun-url URL]... [--no-stun] [--turn-url URL]... [--turn-secret S | --turn-secret-file F] [--turn-ttl 1h]
+               [--relay-pair-bytes-per-second N] [--relay-project-bytes-per-day N]
   wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir DIR] [--public-url URL]`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -27,6 +31,14 @@ export async function main(argv: string[]): Promise<number> {
       'data-dir': { type: 'string', default: process.env.WSP_REGISTRY_DATA_DIR ?? join(homedir(), '.wsp-registry') },
       'public-url': { type: 'string' },
       'web-root': { type: 'string' },
+      'stun-url': { type: 'string', multiple: true },
+      'no-stun': { type: 'boolean' },
+      'turn-url': { type: 'string', multiple: true },
+      'turn-secret': { type: 'string' },
+      'turn-secret-file': { type: 'string' },
+      'turn-ttl': { type: 'string', default: '1h' },
+      'relay-pair-bytes-per-second': { type: 'string' },
+      'relay-project-bytes-per-day': { type: 'string' },
       project: { type: 'string' },
       ttl: { type: 'string', default: '7d' },
       'max-uses': { type: 'string' },
@@ -52,10 +64,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const webRoot = values['web-root'] ?? defaultWebRoot();
+  const turnSecret = values['turn-secret-file'] ? readFileSync(values['turn-secret-file'], 'utf8').trim() : (values['turn-secret'] ?? process.env.WSP_TURN_SECRET);
+  const turnUrls = values['turn-url'] ?? [];
+  if (turnUrls.length && !turnSecret) throw new UsageError('--turn-url needs --turn-secret, --turn-secret-file or WSP_TURN_SECRET (the coturn static-auth-secret)');
   const registry = await createRegistry({
     host: values.host,
     port,
     dataDir,
+    stunUrls: values['no-stun'] ? [] : (values['stun-url'] ?? [DEFAULT_STUN_URL]),
+    ...(turnUrls.length ? { turn: { urls: turnUrls, secret: turnSecret!, ttlSeconds: parseDuration(values['turn-ttl']) / 1000 } } : {}),
+    relayBudget: {
+      ...(values['relay-pair-bytes-per-second'] ? { pairBytesPerSecond: positiveNumber('--relay-pair-bytes-per-second', values['relay-pair-bytes-per-second']) } : {}),
+      ...(values['relay-project-bytes-per-day'] ? { projectBytesPerDay: positiveNumber('--relay-project-bytes-per-day', values['relay-project-bytes-per-day']) } : {}),
+    },
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     ...(webRoot ? { webRoot } : {}),
   });
@@ -64,6 +85,12 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return new Promise<number>(() => {}); // serve until a signal
+}
+
+function positiveNumber(option: string, text: string): number {
+  const value = Number(text);
+  if (!(value > 0)) throw new UsageError(`${option} must be a positive number, not ${text}`);
+  return value;
 }
 
 /** The web console built next to this file (out/renderer), if it exists. */

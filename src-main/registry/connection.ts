@@ -22,6 +22,7 @@ import type { InviteAuthority } from './invites';
 import type { Member, ProjectDirectory } from './projects';
 import type { RegistryMetrics } from './metrics';
 import { TokenBucket } from './token-bucket';
+import type { RelayAccounting } from './relay-accounting';
 
 export interface RegistryLimits {
   maxFrameBytes: number;
@@ -36,6 +37,8 @@ export interface RegistryLimits {
   maxPeersPerProject: number;
   /** Queued bytes towards a console above which routed frames to it are dropped. */
   maxQueuedBytes: number;
+  /** Relay frames have their own frame budget (their bytes are limited by the relay budget). */
+  relayFramesPerSecond: number;
 }
 
 export interface ConnectionContext {
@@ -45,7 +48,8 @@ export interface ConnectionContext {
   metrics: RegistryMetrics;
   logger: Logger;
   now: () => number;
-  iceServersFor: (peerId: string) => IceServer[];
+  iceServersFor: (peerId: string) => { servers: IceServer[]; expiresAt: number };
+  relay: RelayAccounting;
 }
 
 type Phase = 'awaiting-hello' | 'authenticating' | 'member' | 'closed';
@@ -54,6 +58,8 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
   const { limits, metrics, directory, now } = ctx;
   const nonce = new Uint8Array(randomBytes(32));
   const bucket = new TokenBucket(limits.framesPerSecond, limits.burst, now);
+  const relayBucket = new TokenBucket(limits.relayFramesPerSecond, limits.relayFramesPerSecond, now);
+  let iceRefresh: ReturnType<typeof setTimeout> | undefined;
   let phase: Phase = 'awaiting-hello';
   let member: Member | undefined;
   let project = '';
@@ -101,32 +107,39 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     metrics.frames.inc({ direction: 'in', type: 'any' });
     metrics.bytes.inc({ direction: 'in' }, bytes.length);
 
-    if (!bucket.take()) {
-      floodStrikes++;
-      if (floodStrikes > limits.floodTolerance) return refuse('FLOOD', ERRORS.FLOOD.text);
-      // One notice per second at most: answering every dropped frame would amplify the flood.
-      if (now() - lastRateLimitNotice >= 1000) {
-        lastRateLimitNotice = now();
-        refuse('RATE_LIMITED', `dropped: more than ${limits.framesPerSecond} frames/s (burst ${limits.burst})`);
-      } else {
-        metrics.errors.inc({ code: 'RATE_LIMITED' });
-      }
-      return;
-    }
     if (bytes.length > limits.maxFrameBytes) {
+      if (!bucket.take()) return rateLimited();
       return rejectFrame('FRAME_TOO_LARGE', `frame of ${bytes.length} bytes exceeds the maximum of ${limits.maxFrameBytes}`);
     }
-    if (!isBinary) return rejectFrame('BAD_FRAME', 'text frames are not accepted: send binary MessagePack');
+    if (!isBinary) {
+      if (!bucket.take()) return rateLimited();
+      return rejectFrame('BAD_FRAME', 'text frames are not accepted: send binary MessagePack');
+    }
     const decoded = decodeClientFrame(bytes);
+    if (!(decoded.ok && decoded.frame.type === 'relay' && phase === 'member' ? relayBucket : bucket).take()) return rateLimited();
     if (!decoded.ok) return rejectFrame('BAD_FRAME', decoded.message, decoded.type);
     onFrame(decoded.frame);
   });
 
+  function rateLimited(): void {
+    floodStrikes++;
+    if (floodStrikes > limits.floodTolerance) return refuse('FLOOD', ERRORS.FLOOD.text);
+    // One notice per second at most: answering every dropped frame would amplify the flood.
+    if (now() - lastRateLimitNotice >= 1000) {
+      lastRateLimitNotice = now();
+      refuse('RATE_LIMITED', `dropped: more than ${limits.framesPerSecond} frames/s (burst ${limits.burst})`);
+    } else {
+      metrics.errors.inc({ code: 'RATE_LIMITED' });
+    }
+  }
+
   ws.on('close', () => {
     clearTimeout(authTimer);
+    clearTimeout(iceRefresh);
     metrics.connections.dec();
     phase = 'closed';
     if (member && directory.remove(project, member)) {
+      ctx.relay.forgetPeer(project, member.info.peer_id);
       directory.broadcast(project, { type: 'peer_left', peer_id: member.info.peer_id, reason: leaveReason });
       log.info({ reason: leaveReason }, 'console left');
     }
@@ -154,6 +167,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       return;
     }
     if (phase !== 'member') return refuse('AUTH_REQUIRED', ERRORS.AUTH_REQUIRED.text, frame.type);
+    if (frame.type === 'relay') return routeRelay(frame);
     if ((SIGNAL_TYPES as readonly string[]).includes(frame.type)) route(frame);
   }
 
@@ -197,13 +211,16 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     const replaced = directory.put(project, member);
     replaced?.kick();
     phase = 'member';
+    const ice = ctx.iceServersFor(peerId);
+    scheduleIceRefresh(ice.expiresAt);
     send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
       peer_id: peerId,
       project_id: project,
       peers: directory.members(project).filter((m) => m !== member).map((m) => m.info),
-      ice_servers: ctx.iceServersFor(peerId),
+      ice_servers: ice.servers,
+      ice_servers_expire_at: ice.expiresAt,
       limits: {
         max_frame_bytes: limits.maxFrameBytes,
         frames_per_second: limits.framesPerSecond,
@@ -227,6 +244,44 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     }
     metrics.signalingBytes.inc(frame.payload.length);
     target.send({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload });
+  }
+
+  function routeRelay(frame: Extract<ClientFrame, { type: 'relay' }>): void {
+    const target = directory.get(project, frame.to_peer_id);
+    if (!target || target === member) return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, 'relay');
+    if (target.queuedBytes() > limits.maxQueuedBytes) {
+      return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; relay frame dropped`, 'relay');
+    }
+    const from = member!.info.peer_id;
+    const charged = ctx.relay.charge(project, from, frame.to_peer_id, frame.payload.length);
+    if (!charged.ok) return refuse('RELAY_OVER_BUDGET', charged.reason, 'relay');
+    metrics.relayBytes.inc(frame.payload.length);
+    target.send({ type: 'relay', from_peer_id: from, to_peer_id: frame.to_peer_id, payload: frame.payload });
+    const report = charged.report;
+    if (report) {
+      const usage = (peerId: string) => ({
+        type: 'relay_usage' as const,
+        peer_id: peerId,
+        pair_bytes: report.pairBytes,
+        pair_bytes_per_s: report.pairBytesPerSecond,
+        project_bytes_today: report.projectBytesToday,
+        pair_budget_bytes_per_s: report.budget.pairBytesPerSecond,
+        project_budget_bytes_per_day: report.budget.projectBytesPerDay,
+      });
+      send(usage(frame.to_peer_id));
+      target.send(usage(from));
+    }
+  }
+
+  /** Sends fresh TURN credentials at half their lifetime, for as long as the console stays. */
+  function scheduleIceRefresh(expiresAt: number): void {
+    if (!expiresAt) return;
+    iceRefresh = setTimeout(() => {
+      if (phase !== 'member' || !member) return;
+      const ice = ctx.iceServersFor(member.info.peer_id);
+      send({ type: 'ice_servers', ice_servers: ice.servers, expires_at: ice.expiresAt });
+      scheduleIceRefresh(ice.expiresAt);
+    }, Math.max(1000, (expiresAt - now()) / 2));
   }
 
   function updateGauges(): void {

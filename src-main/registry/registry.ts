@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import pino, { type Logger } from 'pino';
-import { SIGNALING_PATH, type IceServer } from '../../src-shared/protocol/signaling';
+import { SIGNALING_PATH } from '../../src-shared/protocol/signaling';
 import { formatInviteLink } from '../../src-shared/invite';
 import { ERRORS } from '../../src-shared/protocol/errors';
 import { InviteAuthority, loadOrCreateSecret, type InviteOptions } from './invites';
@@ -16,6 +16,8 @@ import { ProjectDirectory } from './projects';
 import { createMetrics } from './metrics';
 import { handleConnection, type RegistryLimits } from './connection';
 import { serveStatic } from './static-files';
+import { iceServersFor, type TurnOptions } from './turn-credentials';
+import { DEFAULT_RELAY_BUDGET, RelayAccounting, type RelayBudget } from './relay-accounting';
 
 export interface RegistryOptions {
   host?: string;
@@ -29,7 +31,11 @@ export interface RegistryOptions {
   publicUrl?: string;
   /** Folder of the built web console, served at `/`. */
   webRoot?: string;
-  iceServers?: IceServer[];
+  /** STUN servers handed to consoles (none by default; the CLI defaults to a public one). */
+  stunUrls?: string[];
+  /** TURN servers sharing a REST secret with this registry (coturn `use-auth-secret`). */
+  turn?: TurnOptions;
+  relayBudget?: Partial<RelayBudget>;
   limits?: Partial<RegistryLimits>;
   logger?: Logger;
   now?: () => number;
@@ -56,6 +62,7 @@ export const DEFAULT_LIMITS: RegistryLimits = {
   heartbeatMs: 15_000,
   maxPeersPerProject: 64,
   maxQueuedBytes: 1024 * 1024,
+  relayFramesPerSecond: 2000,
 };
 
 export async function createRegistry(options: RegistryOptions = {}): Promise<RegistryHandle> {
@@ -66,7 +73,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   const invites = new InviteAuthority(secret, options.dataDir, now);
   const directory = new ProjectDirectory();
   const metrics = createMetrics();
-  const iceServers = options.iceServers ?? [];
+  const relay = new RelayAccounting({ ...DEFAULT_RELAY_BUDGET, ...options.relayBudget }, now);
   const connections = new Map<WebSocket, { heartbeat(): void }>();
 
   const http = createServer((req, res) => void onRequest(req, res));
@@ -87,7 +94,8 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         metrics,
         logger,
         now,
-        iceServersFor: () => iceServers,
+        iceServersFor: (peerId) => iceServersFor(peerId, options.stunUrls ?? [], options.turn, now()),
+        relay,
       });
       connections.set(ws, connection);
       ws.on('close', () => connections.delete(ws));

@@ -10,7 +10,10 @@ import {
   PROTOCOL_VERSION,
   type ClientFrame,
   type IncomingSignal,
+  type IceServer,
   type PeerInfo,
+  type RelayFrame,
+  type RelayUsageFrame,
   type ServerFrame,
   type SignalType,
   type WelcomeFrame,
@@ -58,6 +61,9 @@ type Events = {
   peer_joined: PeerInfo;
   peer_left: { peerId: string; reason: string };
   signal: IncomingSignal;
+  relay: RelayFrame;
+  relay_usage: RelayUsageFrame;
+  ice_servers: { servers: IceServer[]; expiresAt: number };
   /** An error frame that did not end the connection (e.g. UNKNOWN_PEER, RATE_LIMITED). */
   error: { code: string; message: string; refType?: string };
 };
@@ -98,6 +104,16 @@ export class SignalingClient extends Emitter<Events> {
   /** Sends a signaling payload to a peer; false when not connected (the caller retries later). */
   sendSignal(type: SignalType, toPeerId: string, payload: Uint8Array): boolean {
     return this.send({ type, to_peer_id: toPeerId, payload });
+  }
+
+  /** Sends a sealed relay blob to a peer; false when not connected. */
+  sendRelay(toPeerId: string, payload: Uint8Array): boolean {
+    return this.send({ type: 'relay', to_peer_id: toPeerId, payload });
+  }
+
+  /** Bytes queued in the WebSocket and not yet sent (for relay flow control). */
+  get bufferedAmount(): number {
+    return this.socket?.bufferedAmount ?? 0;
   }
 
   private send(frame: ClientFrame): boolean {
@@ -179,6 +195,15 @@ export class SignalingClient extends Emitter<Events> {
       case 'error':
         if (ERRORS[frame.code as ErrorCode]?.close != null) this.lastError = { code: frame.code, message: frame.message };
         else this.emit('error', { code: frame.code, message: frame.message, ...(frame.ref_type ? { refType: frame.ref_type } : {}) });
+        return;
+      case 'relay':
+        this.emit('relay', frame);
+        return;
+      case 'relay_usage':
+        this.emit('relay_usage', frame);
+        return;
+      case 'ice_servers':
+        this.emit('ice_servers', { servers: frame.ice_servers, expiresAt: frame.expires_at });
         return;
       default:
         this.emit('signal', frame);

@@ -19,6 +19,7 @@ export const ERRORS = {
   BAD_FRAME: { close: null, text: 'the frame is not valid MessagePack of a known type and shape' },
   FRAME_TOO_LARGE: { close: null, text: 'the frame exceeds the maximum frame size' },
   RATE_LIMITED: { close: null, text: 'the frame was dropped: rate limit exceeded' },
+  RELAY_OVER_BUDGET: { close: null, text: 'the relay frame was not delivered: the pair or project relay budget is used up' },
   UNKNOWN_PEER: { close: null, text: 'to_peer_id is not a console of this project' },
   PEER_BACKLOGGED: { close: null, text: 'the recipient is not reading its frames; this one was dropped' },
   ALREADY_AUTHENTICATED: { close: null, text: 'hello was already accepted on this connection' },

@@ -45,6 +45,8 @@ export const SIGNAL_TYPES = ['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candid
 export type SignalType = (typeof SIGNAL_TYPES)[number];
 /** Largest opaque signaling payload (an SDP with many candidates stays well below this). */
 export const MAX_SIGNAL_PAYLOAD_BYTES = 32 * 1024;
+/** Absolute cap on a sealed relay blob; the registry's max frame size (in `welcome`) is lower. */
+export const MAX_RELAY_PAYLOAD_BYTES = 1024 * 1024;
 
 // --- console → registry ---------------------------------------------------------------------
 
@@ -68,6 +70,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   outgoingSignalSchema('webrtc_offer'),
   outgoingSignalSchema('webrtc_answer'),
   outgoingSignalSchema('webrtc_ice_candidate'),
+  /** An end-to-end sealed blob for another console (the registry relay): opaque to the registry. */
+  z.object({ type: z.literal('relay'), to_peer_id: peerIdSchema, payload: bytes({ max: MAX_RELAY_PAYLOAD_BYTES }) }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type HelloFrame = z.infer<typeof helloSchema>;
@@ -95,6 +99,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     project_id: projectIdSchema,
     peers: z.array(peerInfoSchema),
     ice_servers: z.array(iceServerSchema),
+    /** When the TURN credentials in ice_servers expire (ms since epoch); 0 when there are none. */
+    ice_servers_expire_at: z.number().int().nonnegative(),
     limits: z.object({
       max_frame_bytes: z.number().int().positive(),
       frames_per_second: z.number().positive(),
@@ -112,6 +118,24 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   incomingSignalSchema('webrtc_answer'),
   incomingSignalSchema('webrtc_ice_candidate'),
   z.object({
+    type: z.literal('relay'),
+    from_peer_id: peerIdSchema,
+    to_peer_id: peerIdSchema,
+    payload: bytes({ max: MAX_RELAY_PAYLOAD_BYTES }),
+  }),
+  /** Relay bytes between this console and `peer_id`, and the project's, against the budgets. */
+  z.object({
+    type: z.literal('relay_usage'),
+    peer_id: peerIdSchema,
+    pair_bytes: z.number().nonnegative(),
+    pair_bytes_per_s: z.number().nonnegative(),
+    project_bytes_today: z.number().nonnegative(),
+    pair_budget_bytes_per_s: z.number().positive(),
+    project_budget_bytes_per_day: z.number().positive(),
+  }),
+  /** Fresh ICE servers (new TURN credentials) before the previous ones expire. */
+  z.object({ type: z.literal('ice_servers'), ice_servers: z.array(iceServerSchema), expires_at: z.number().int().nonnegative() }),
+  z.object({
     type: z.literal('error'),
     code: z.enum(ERROR_CODES as [string, ...string[]]),
     message: z.string(),
@@ -122,3 +146,5 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
 export type ServerFrame = z.infer<typeof serverFrameSchema>;
 export type WelcomeFrame = Extract<ServerFrame, { type: 'welcome' }>;
 export type IncomingSignal = Extract<ServerFrame, { type: SignalType }>;
+export type RelayFrame = Extract<ServerFrame, { type: 'relay' }>;
+export type RelayUsageFrame = Extract<ServerFrame, { type: 'relay_usage' }>;

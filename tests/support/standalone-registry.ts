@@ -17,7 +17,7 @@ export interface StandaloneRegistry {
 
 export async function startStandaloneRegistry(): Promise<StandaloneRegistry> {
   const dataDir = mkdtempSync(join(tmpdir(), 'wsp-standalone-'));
-  const child = spawn(process.execPath, [BIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--no-stun'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const httpUrl = await new Promise<string>((resolveUrl, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`wsp-registry did not start: ${out}`)), 10_000);

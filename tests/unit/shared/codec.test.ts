@@ -23,6 +23,7 @@ const clientFrames: ClientFrame[] = [
   { type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(100) },
   { type: 'webrtc_answer', to_peer_id: BOB, payload: bytes(50) },
   { type: 'webrtc_ice_candidate', to_peer_id: BOB, payload: bytes(10) },
+  { type: 'relay', to_peer_id: BOB, payload: bytes(2000) },
 ];
 
 const peer: PeerInfo = {
@@ -43,9 +44,21 @@ const serverFrames: ServerFrame[] = [
     project_id: 'team-alpha',
     peers: [peer],
     ice_servers: [{ urls: ['stun:stun.example.org:3478'] }, { urls: ['turn:turn.example.org'], username: 'u', credential: 'p' }],
+    ice_servers_expire_at: 1_700_000_360_000,
     limits: { max_frame_bytes: 65536, frames_per_second: 20, burst: 40, heartbeat_ms: 15000 },
   },
   { type: 'peer_joined', peer },
+  { type: 'relay', from_peer_id: ADA, to_peer_id: BOB, payload: bytes(300) },
+  {
+    type: 'relay_usage',
+    peer_id: ADA,
+    pair_bytes: 1000,
+    pair_bytes_per_s: 100,
+    project_bytes_today: 5000,
+    pair_budget_bytes_per_s: 2_097_152,
+    project_budget_bytes_per_day: 1e10,
+  },
+  { type: 'ice_servers', ice_servers: [{ urls: ['turn:t'], username: '1:x', credential: 'c' }], expires_at: 1 },
   { type: 'peer_left', peer_id: ADA, reason: 'timeout' },
   { type: 'webrtc_offer', from_peer_id: ADA, to_peer_id: BOB, payload: bytes(100) },
   { type: 'webrtc_answer', from_peer_id: BOB, to_peer_id: ADA, payload: bytes(100) },
