@@ -71,4 +71,8 @@ export class IdentityStore {
   signChallenge(nonce: Uint8Array): Promise<Uint8Array> {
     return ed25519Sign(this.identity.signingSecretKey, signedMessage('registryAuth', nonce));
   }
+
+  signSessionKey(publicKey: Uint8Array): Promise<Uint8Array> {
+    return ed25519Sign(this.identity.signingSecretKey, signedMessage('sessionKey', publicKey));
+  }
 }

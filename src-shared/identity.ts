@@ -29,6 +29,8 @@ export const PEER_ID_PATTERN = /^[a-z2-7]{26}$/;
 export const SIGNATURE_CONTEXT = {
   registryAuth: 'wsp/v1/registry-auth',
   boxKey: 'wsp/v1/box-key',
+  /** A console's per-session X25519 key for the relay, signed so peers know it is the console's. */
+  sessionKey: 'wsp/v1/session-key',
 } as const;
 export type SignaturePurpose = keyof typeof SIGNATURE_CONTEXT;
 

@@ -48,6 +48,7 @@ export async function createWebHost(settingsStorage: Storage = localStorage, ide
       return { peerId, signingPublicKey, boxPublicKey, boxKeySignature, fingerprint: keyFingerprint(signingPublicKey), storage: 'this browser tab (session storage)' };
     },
     signChallenge: (nonce) => ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', nonce)),
+    signSessionKey: (publicKey) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', publicKey)),
     async getSettings() {
       return structuredClone(settings);
     },

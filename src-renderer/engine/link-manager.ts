@@ -1,0 +1,143 @@
+/**
+ * Keeps one PeerLink per teammate: creates links from the registry's presence, routes signaling
+ * and relay frames from the SignalingClient to them, and hands fresh ICE servers on. Links that
+ * are up survive a registry outage; a link whose peer left and that is not up is closed.
+ */
+import type { PeerInfo, IceServer } from '../../src-shared/protocol/signaling';
+import { Emitter } from './emitter';
+import type { SignalingClient } from './signaling-client';
+import { PeerLink, type LinkConfig, type LinkSnapshot, type SessionKey } from './link/peer-link';
+
+/** Room the registry's `relay` frame needs around a relay payload is accounted in PeerLink. */
+const RELAY_HIGH_WATER_BYTES = 1024 * 1024;
+
+type ManagerEvents = {
+  change: LinkSnapshot;
+  open: { peerId: string };
+  message: { peerId: string; message: unknown };
+  error: { peerId: string; code: string; message: string };
+  closed: { peerId: string };
+};
+
+export interface LinkManagerOptions {
+  client: SignalingClient;
+  session: SessionKey;
+  config?: Partial<LinkConfig>;
+  createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
+}
+
+export class LinkManager extends Emitter<ManagerEvents> {
+  private readonly links = new Map<string, { link: PeerLink; signingKey: Uint8Array }>();
+  private localPeerId = '';
+  private iceServers: RTCIceServer[] = [];
+  private maxFrameBytes = 64 * 1024;
+  private config: Partial<LinkConfig>;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(private readonly options: LinkManagerOptions) {
+    super();
+    this.config = { ...options.config };
+    const { client } = options;
+    this.unsubscribe.push(
+      client.on('welcome', (welcome) => {
+        const reconnect = this.localPeerId === welcome.peer_id;
+        this.localPeerId = welcome.peer_id;
+        this.iceServers = toRtcIceServers(welcome.ice_servers);
+        this.maxFrameBytes = welcome.limits.max_frame_bytes;
+        const present = new Set(welcome.peers.map((p) => p.peer_id));
+        for (const [peerId, entry] of this.links) {
+          if (!present.has(peerId) && entry.link.snapshot().state !== 'direct' && entry.link.snapshot().state !== 'turn') this.drop(peerId);
+        }
+        for (const peer of welcome.peers) this.ensureLink(peer);
+        if (reconnect) for (const { link } of this.links.values()) link.signalingRestored();
+      }),
+      client.on('peer_joined', (peer) => this.ensureLink(peer)),
+      client.on('peer_left', ({ peerId }) => {
+        const state = this.links.get(peerId)?.link.snapshot().state;
+        // A peer whose registry connection dropped may still be linked directly: keep that link.
+        if (state !== 'direct' && state !== 'turn') this.drop(peerId);
+      }),
+      client.on('signal', (frame) => this.links.get(frame.from_peer_id)?.link.handleSignal(frame.type, frame.payload)),
+      client.on('relay', (frame) => this.links.get(frame.from_peer_id)?.link.handleRelay(frame.payload)),
+      client.on('ice_servers', ({ servers }) => {
+        this.iceServers = toRtcIceServers(servers);
+        for (const { link } of this.links.values()) link.updateIceServers(this.iceServers);
+      }),
+    );
+  }
+
+  /** Sends to one peer; rejects if there is no link to it. */
+  send(peerId: string, message: unknown): Promise<void> {
+    const entry = this.links.get(peerId);
+    if (!entry) return Promise.reject(new Error(`no link to ${peerId}`));
+    return entry.link.send(message);
+  }
+
+  peerIds(): string[] {
+    return [...this.links.keys()];
+  }
+
+  snapshot(peerId: string): LinkSnapshot | undefined {
+    return this.links.get(peerId)?.link.snapshot();
+  }
+
+  snapshots(): LinkSnapshot[] {
+    return [...this.links.values()].map(({ link }) => link.snapshot());
+  }
+
+  /** Diagnostics and tests: forbid or allow direct paths on every link, now and later. */
+  setBlockDirect(block: boolean): void {
+    this.config = { ...this.config, blockDirect: block };
+    for (const { link } of this.links.values()) link.setBlockDirect(block);
+  }
+
+  close(): void {
+    for (const off of this.unsubscribe) off();
+    for (const peerId of [...this.links.keys()]) this.drop(peerId);
+    this.removeAllListeners();
+  }
+
+  private ensureLink(peer: PeerInfo): void {
+    const existing = this.links.get(peer.peer_id);
+    if (existing && equalBytes(existing.signingKey, peer.signing_key)) return;
+    if (existing) this.drop(peer.peer_id);
+    const { client } = this.options;
+    const peerId = peer.peer_id;
+    const link = new PeerLink({
+      localPeerId: this.localPeerId,
+      remotePeerId: peerId,
+      remoteSigningKey: peer.signing_key,
+      session: this.options.session,
+      config: { ...this.config, iceServers: this.iceServers },
+      ...(this.options.createPeerConnection ? { createPeerConnection: this.options.createPeerConnection } : {}),
+      port: {
+        sendSignal: (type, payload) => client.sendSignal(type, peerId, payload),
+        sendRelay: (payload) => client.sendRelay(peerId, payload),
+        relayWritable: () => client.bufferedAmount < RELAY_HIGH_WATER_BYTES,
+        relayMaxFrameBytes: () => this.maxFrameBytes,
+      },
+    });
+    link.on('change', (snapshot) => this.emit('change', snapshot));
+    link.on('open', () => this.emit('open', { peerId }));
+    link.on('message', (message) => this.emit('message', { peerId, message }));
+    link.on('error', (error) => this.emit('error', { peerId, ...error }));
+    this.links.set(peerId, { link, signingKey: peer.signing_key });
+    link.start();
+  }
+
+  private drop(peerId: string): void {
+    const entry = this.links.get(peerId);
+    if (!entry) return;
+    this.links.delete(peerId);
+    entry.link.close();
+    this.emit('closed', { peerId });
+  }
+}
+
+function toRtcIceServers(servers: IceServer[]): RTCIceServer[] {
+  return servers.map((s) => ({ urls: s.urls, ...(s.username ? { username: s.username } : {}), ...(s.credential ? { credential: s.credential } : {}) }));
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}

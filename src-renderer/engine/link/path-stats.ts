@@ -1,0 +1,52 @@
+/** Reads which ICE candidate pair a connection uses, from getStats(): the link's path and RTT. */
+
+export type PathKind = 'host' | 'srflx' | 'prflx' | 'turn' | 'registry-relay';
+
+export interface PathInfo {
+  kind: PathKind;
+  /** Transport between this console and its first hop: udp/tcp, or for TURN the protocol to the TURN server (udp/tcp/tls). */
+  protocol?: string;
+  local?: string;
+  remote?: string;
+  rttMs?: number;
+}
+
+interface CandidateStats {
+  candidateType?: string;
+  protocol?: string;
+  relayProtocol?: string;
+  address?: string;
+  port?: number;
+}
+
+/** The selected pair's path, or undefined while none is selected. */
+export async function readSelectedPath(pc: RTCPeerConnection): Promise<PathInfo | undefined> {
+  const report = await pc.getStats();
+  let pairId: string | undefined;
+  report.forEach((stat: { type: string; selectedCandidatePairId?: string }) => {
+    if (stat.type === 'transport' && stat.selectedCandidatePairId) pairId = stat.selectedCandidatePairId;
+  });
+  if (!pairId) {
+    // Fallback for stacks without transport stats: the nominated, succeeded pair.
+    report.forEach((stat: { type: string; id: string; nominated?: boolean; state?: string }) => {
+      if (!pairId && stat.type === 'candidate-pair' && stat.nominated && stat.state === 'succeeded') pairId = stat.id;
+    });
+  }
+  const pair = pairId ? (report.get(pairId) as { localCandidateId: string; remoteCandidateId: string; currentRoundTripTime?: number } | undefined) : undefined;
+  if (!pair) return undefined;
+  const local = report.get(pair.localCandidateId) as CandidateStats | undefined;
+  const remote = report.get(pair.remoteCandidateId) as CandidateStats | undefined;
+  if (!local || !remote) return undefined;
+  // Either side relaying through TURN makes the path TURN; otherwise the local candidate's type
+  // says how this side reaches the peer (host, server-reflexive or peer-reflexive).
+  const viaTurn = local.candidateType === 'relay' || remote.candidateType === 'relay';
+  const kind: PathKind = viaTurn ? 'turn' : ((['host', 'srflx', 'prflx'] as const).find((t) => t === local.candidateType) ?? 'host');
+  const protocol = local.candidateType === 'relay' ? (local.relayProtocol ?? local.protocol) : local.protocol;
+  return {
+    kind,
+    ...(protocol ? { protocol } : {}),
+    ...(local.address ? { local: `${local.address}:${local.port}` } : {}),
+    ...(remote.address ? { remote: `${remote.address}:${remote.port}` } : {}),
+    ...(pair.currentRoundTripTime !== undefined ? { rttMs: pair.currentRoundTripTime * 1000 } : {}),
+  };
+}

@@ -1,0 +1,672 @@
+/**
+ * PeerLink: one console's link to one peer. It holds a working path whatever the network allows —
+ * a WebRTC DataChannel (direct, or via TURN) or the registry's end-to-end sealed relay — and says
+ * which. Above it, the application sends and receives messages and cannot tell the paths apart:
+ * a ReliableStream numbers every chunk, so moving between paths loses, duplicates and reorders
+ * nothing.
+ *
+ * Knows nothing of Vue or WebSocket: signaling and relay go through a small `LinkPort`, and the
+ * RTCPeerConnection constructor can be injected.
+ *
+ * Negotiation is MDN's "perfect negotiation": the polite side (the greater peer id) yields on glare.
+ * Both sides create the DataChannel pre-negotiated (id 0), so neither waits for the other's.
+ */
+import { decode, encode } from '@msgpack/msgpack';
+import nacl from 'tweetnacl';
+import { ed25519Verify, signedMessage } from '../../../src-shared/identity';
+import type { SignalType } from '../../../src-shared/protocol/signaling';
+import { Emitter } from '../emitter';
+import { backoffDelay, type BackoffPolicy } from '../backoff';
+import { ReliableStream, type StreamPath } from './reliable-stream';
+import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
+import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
+import { decodeLinkSignal, encodeLinkSignal, newConnectionId, type LinkSignal } from './signal-codec';
+import { readSelectedPath, type PathInfo } from './path-stats';
+
+export const CHANNEL_LABEL = 'workstream-v1';
+export const RELAY_PATH_ID = 'relay';
+const CHUNK_BYTES = 48 * 1024;
+/** Room for the `relay` frame's own MessagePack fields around the sealed blob. */
+const RELAY_FRAME_OVERHEAD = 128;
+const HISTORY_LENGTH = 50;
+const STATS_INTERVAL_MS = 2000;
+
+export type LinkState = 'signaling' | 'checking' | 'direct' | 'turn' | 'relay' | 'closed';
+
+export interface LinkConfig {
+  iceServers: RTCIceServer[];
+  iceTransportPolicy: RTCIceTransportPolicy;
+  /** No DataChannel this long after negotiation starts → relay through the registry. */
+  fallbackAfterMs: number;
+  /** `disconnected` this long → ICE restart. */
+  disconnectGraceMs: number;
+  /** While relayed, how often to try direct again. */
+  directRetry: BackoffPolicy;
+  /** Largest message accepted from the peer. */
+  maxMessageBytes: number;
+  /** Diagnostics and tests: drop every ICE candidate both ways, so no direct path can form. */
+  blockDirect: boolean;
+}
+
+export const DEFAULT_LINK_CONFIG: LinkConfig = {
+  iceServers: [],
+  iceTransportPolicy: 'all',
+  fallbackAfterMs: 10_000,
+  disconnectGraceMs: 2_000,
+  directRetry: { baseMs: 5_000, maxMs: 60_000 },
+  maxMessageBytes: 64 * 1024 * 1024,
+  blockDirect: false,
+};
+
+/** What a link needs from the registry connection. */
+export interface LinkPort {
+  sendSignal(type: SignalType, payload: Uint8Array): boolean;
+  sendRelay(payload: Uint8Array): boolean;
+  /** False while the registry socket has too much queued. */
+  relayWritable(): boolean;
+  /** The registry's max frame size (from welcome). */
+  relayMaxFrameBytes(): number;
+}
+
+export interface SessionKey {
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+  /** Ed25519 signature by this console's identity key over signedMessage('sessionKey', publicKey). */
+  signature: Uint8Array;
+}
+
+export interface PeerLinkOptions {
+  localPeerId: string;
+  remotePeerId: string;
+  remoteSigningKey: Uint8Array;
+  session: SessionKey;
+  port: LinkPort;
+  config?: Partial<LinkConfig>;
+  createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
+}
+
+export interface LinkHistoryEntry {
+  at: number;
+  event: string;
+  detail: string;
+}
+
+export interface LinkSnapshot {
+  peerId: string;
+  state: LinkState;
+  path?: PathInfo;
+  rttMs?: number;
+  bytesSent: number;
+  bytesReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+  /** Stream frames sent again (after a lost path or a timeout) and duplicates received. */
+  retransmittedFrames: number;
+  duplicateFrames: number;
+  iceConnectionState: string;
+  connectionState: string;
+  iceRestarts: number;
+  reconnects: number;
+  relayFallbacks: number;
+  history: LinkHistoryEntry[];
+  errors: Array<{ at: number; code: string; message: string }>;
+}
+
+export type LinkErrorCode =
+  | 'BAD_SIGNAL'
+  | 'BAD_SESSION_KEY'
+  | 'RELAY_TAMPERED'
+  | 'RELAY_REPLAYED'
+  | 'RELAY_STALE_KEY'
+  | 'MALFORMED_FRAME'
+  | 'MESSAGE_TOO_LARGE'
+  | 'BAD_MESSAGE'
+  | 'NEGOTIATION_FAILED'
+  | 'DATACHANNEL_ERROR';
+
+type LinkEvents = {
+  /** A path is usable (once per session of the peer). */
+  open: void;
+  message: unknown;
+  /** Something a user or the GUI may want to show: every state, path and error change. */
+  change: LinkSnapshot;
+  error: { code: LinkErrorCode; message: string };
+  /** The peer restarted (new session key): messages in flight to its old session are gone. */
+  reset: void;
+};
+
+const MSG_APP = 0;
+const MSG_PING = 1;
+const MSG_PONG = 2;
+
+export class PeerLink extends Emitter<LinkEvents> {
+  readonly polite: boolean;
+  private readonly config: LinkConfig;
+  private pc: RTCPeerConnection | undefined;
+  private pcId = '';
+  private remotePcId: string | undefined;
+  private readonly retiredRemotePcIds = new Set<string>();
+  private remoteDescribed = false;
+  private makingOffer = false;
+  private ignoreOffer = false;
+  private pendingCandidates: RTCIceCandidateInit[] = [];
+  private dcPath: DataChannelPath | undefined;
+  private stream: ReliableStream;
+  private seal: RelaySeal | undefined;
+  private remoteSessionKey: Uint8Array | undefined;
+  private relayActive = false;
+  private opened = false;
+  private closed = false;
+  private inbox: Promise<void> = Promise.resolve();
+  private path: PathInfo | undefined;
+  private rttMs: number | undefined;
+  private state: LinkState = 'signaling';
+  private readonly history: LinkHistoryEntry[] = [];
+  private readonly errors: LinkSnapshot['errors'] = [];
+  private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, retryAttempt: 0 };
+  private timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private relayPumpTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly relayPath: StreamPath;
+
+  constructor(private readonly options: PeerLinkOptions) {
+    super();
+    this.config = { ...DEFAULT_LINK_CONFIG, ...options.config };
+    this.polite = options.localPeerId > options.remotePeerId;
+    this.stream = this.createStream();
+    const relayMaxFrameBytes = () => options.port.relayMaxFrameBytes() - RELAY_FRAME_OVERHEAD - SEAL_OVERHEAD;
+    this.relayPath = {
+      id: RELAY_PATH_ID,
+      get maxFrameBytes() {
+        return relayMaxFrameBytes();
+      },
+      canSend: () => options.port.relayWritable(),
+      send: (frame: Uint8Array) => {
+        if (!this.seal) throw new Error('no session key from the peer yet');
+        if (!options.port.sendRelay(this.seal.seal(frame))) throw new Error('the registry is not connected');
+      },
+    };
+  }
+
+  get peerId(): string {
+    return this.options.remotePeerId;
+  }
+
+  start(): void {
+    this.record('start', this.polite ? 'polite side' : 'impolite side');
+    this.createConnection('start');
+  }
+
+  /** Sends an application message (any MessagePack value). Resolves once it is queued within the window. */
+  send(message: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('link closed'));
+    return this.stream.send(encode([MSG_APP, message]));
+  }
+
+  /** A signaling payload from this peer, via the registry. */
+  handleSignal(_type: SignalType, payload: Uint8Array): void {
+    this.inbox = this.inbox.then(() => this.processSignal(payload)).catch((error: Error) => this.fail('NEGOTIATION_FAILED', error.message));
+  }
+
+  /** A sealed relay blob from this peer, via the registry. */
+  handleRelay(blob: Uint8Array): void {
+    if (this.closed) return;
+    if (!this.seal) return this.fail('RELAY_STALE_KEY', 'relay blob before the peer’s session key is known');
+    const opened = this.seal.open(blob);
+    if (!opened.ok) return this.fail(opened.code, opened.message);
+    if (!this.relayActive && !this.dcPath) this.activateRelay('the peer relays');
+    this.stream.receive(opened.plaintext, RELAY_PATH_ID);
+  }
+
+  /** The registry connection is back: resume negotiation if the link is not up. */
+  signalingRestored(): void {
+    if (this.closed || this.dcPath) return;
+    if (!this.polite) this.createConnection('registry reconnected');
+  }
+
+  /** New ICE servers (fresh TURN credentials) for current and future connections. */
+  updateIceServers(iceServers: RTCIceServer[]): void {
+    this.config.iceServers = iceServers;
+    try {
+      this.pc?.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
+    } catch (error) {
+      this.record('ice-servers', `not applied to the current connection: ${(error as Error).message}`);
+    }
+  }
+
+  /** Diagnostics and tests: allow or forbid direct paths from now on. */
+  setBlockDirect(block: boolean): void {
+    this.config.blockDirect = block;
+    this.record('config', block ? 'direct paths blocked' : 'direct paths allowed');
+  }
+
+  snapshot(): LinkSnapshot {
+    const s = this.stream.stats();
+    return {
+      peerId: this.options.remotePeerId,
+      state: this.state,
+      ...(this.path ? { path: this.path } : {}),
+      ...(this.rttMs !== undefined ? { rttMs: this.rttMs } : {}),
+      bytesSent: s.bytesSent,
+      bytesReceived: s.bytesReceived,
+      messagesSent: s.messagesSent,
+      messagesReceived: s.messagesReceived,
+      retransmittedFrames: s.retransmittedFrames,
+      duplicateFrames: s.duplicateFrames,
+      iceConnectionState: this.pc?.iceConnectionState ?? 'closed',
+      connectionState: this.pc?.connectionState ?? 'closed',
+      iceRestarts: this.counters.iceRestarts,
+      reconnects: this.counters.reconnects,
+      relayFallbacks: this.counters.relayFallbacks,
+      history: [...this.history],
+      errors: [...this.errors],
+    };
+  }
+
+  /** Closes for good; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    clearInterval(this.statsTimer);
+    clearInterval(this.relayPumpTimer);
+    this.closeConnection();
+    this.stream.close();
+    this.setState('closed', 'link closed');
+    this.removeAllListeners();
+  }
+
+  // --- the RTCPeerConnection ------------------------------------------------------------------
+
+  private createConnection(reason: string): void {
+    if (this.closed) return;
+    const hadConnection = Boolean(this.pc);
+    this.closeConnection();
+    if (hadConnection) this.counters.reconnects++;
+    const pc = (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))({
+      iceServers: this.config.iceServers,
+      iceTransportPolicy: this.config.iceTransportPolicy,
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    });
+    this.pc = pc;
+    this.pcId = newConnectionId();
+    this.remotePcId = undefined;
+    this.remoteDescribed = false;
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.pendingCandidates = [];
+    this.record('connection', `new RTCPeerConnection (${reason})`);
+
+    const channel = pc.createDataChannel(CHANNEL_LABEL, { negotiated: true, id: 0, ordered: true, protocol: CHANNEL_LABEL });
+    channel.binaryType = 'arraybuffer';
+    channel.onopen = () => this.pc === pc && this.onChannelOpen(pc, channel);
+    channel.onclose = () => this.onChannelClosed(channel);
+    channel.onerror = (event) => {
+      const error = (event as RTCErrorEvent).error;
+      if (this.pc === pc && channel.readyState === 'open') this.fail('DATACHANNEL_ERROR', error?.message ?? 'DataChannel error');
+    };
+    channel.onmessage = (event) => this.onChannelMessage(channel, event.data as ArrayBuffer);
+    channel.onbufferedamountlow = () => this.stream.pump();
+
+    pc.onnegotiationneeded = async () => {
+      try {
+        this.makingOffer = true;
+        await pc.setLocalDescription();
+        if (this.pc !== pc || !pc.localDescription) return;
+        this.sendDescription(pc.localDescription);
+      } catch (error) {
+        if (this.pc === pc) this.fail('NEGOTIATION_FAILED', `creating an offer failed: ${(error as Error).message}`);
+      } finally {
+        this.makingOffer = false;
+      }
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (this.pc !== pc || this.config.blockDirect) return;
+      this.sendSignal('webrtc_ice_candidate', { candidate: candidate ? toCandidateInit(candidate) : null });
+    };
+    pc.oniceconnectionstatechange = () => this.pc === pc && this.onIceState(pc);
+    pc.onconnectionstatechange = () => {
+      if (this.pc !== pc) return;
+      this.record('connection-state', pc.connectionState);
+      if (pc.connectionState === 'failed') this.onFailed('connection failed');
+      this.updateState();
+    };
+
+    if (!this.dcPath) this.armFallback();
+    this.updateState();
+  }
+
+  private closeConnection(): void {
+    const pc = this.pc;
+    this.pc = undefined;
+    this.clearTimer('disconnect');
+    if (!pc) return;
+    pc.onnegotiationneeded = pc.onicecandidate = pc.oniceconnectionstatechange = pc.onconnectionstatechange = null;
+    pc.close();
+  }
+
+  private onIceState(pc: RTCPeerConnection): void {
+    const state = pc.iceConnectionState;
+    this.record('ice-state', state);
+    if (state === 'disconnected') {
+      // Often transient (a lost packet or two); a network change needs an ICE restart.
+      this.setTimer('disconnect', this.config.disconnectGraceMs, () => {
+        if (this.pc === pc && pc.iceConnectionState === 'disconnected') {
+          this.counters.iceRestarts++;
+          this.record('ice-restart', `disconnected for ${this.config.disconnectGraceMs} ms`);
+          pc.restartIce();
+        }
+      });
+    } else {
+      this.clearTimer('disconnect');
+    }
+    if (state === 'failed') this.onFailed('ICE failed');
+    if (state === 'connected' || state === 'completed') void this.refreshStats();
+    this.updateState();
+  }
+
+  private onFailed(reason: string): void {
+    if (this.timers.has('retry-direct')) return;
+    // ICE failing (again) means no direct path for now: relay right away, retry direct later.
+    this.activateRelay(reason);
+    this.scheduleDirectRetry(reason);
+  }
+
+  private armFallback(): void {
+    this.setTimer('fallback', this.config.fallbackAfterMs, () => {
+      if (this.dcPath || this.closed) return;
+      this.activateRelay(`no DataChannel ${this.config.fallbackAfterMs} ms after negotiation started`);
+      this.scheduleDirectRetry('fallback');
+    });
+  }
+
+  /** While relayed, try a fresh direct connection with backoff (the impolite side drives it). */
+  private scheduleDirectRetry(reason: string): void {
+    if (this.closed || this.dcPath) return;
+    const delay = backoffDelay(++this.counters.retryAttempt, this.config.directRetry);
+    this.setTimer('retry-direct', delay, () => {
+      if (this.closed || this.dcPath) return;
+      if (!this.polite) this.createConnection(`retry direct (${reason})`);
+      this.scheduleDirectRetry(reason);
+    });
+  }
+
+  // --- signaling --------------------------------------------------------------------------------
+
+  private sendDescription(description: RTCSessionDescription): void {
+    const type = description.type === 'offer' ? 'webrtc_offer' : 'webrtc_answer';
+    this.sendSignal(type, {
+      description: { type: description.type as 'offer' | 'answer', sdp: description.sdp },
+      session: { key: this.options.session.publicKey, sig: this.options.session.signature },
+    });
+  }
+
+  private sendSignal(type: SignalType, body: Pick<LinkSignal, 'description' | 'candidate' | 'session'>): void {
+    const payload = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, ...body });
+    if (!this.options.port.sendSignal(type, payload)) this.record('signal-lost', `${type} not sent: the registry is not connected`);
+  }
+
+  private async processSignal(payload: Uint8Array): Promise<void> {
+    if (this.closed) return;
+    const signal = decodeLinkSignal(payload);
+    if ('error' in signal) return this.fail('BAD_SIGNAL', signal.error);
+    if (signal.session && !(await this.adoptSessionKey(signal.session.key, signal.session.sig))) return;
+    if (this.closed || this.retiredRemotePcIds.has(signal.from)) return; // late news from a replaced connection
+    if (signal.to && signal.to !== this.pcId && signal.description?.type !== 'offer') return; // for our replaced connection
+
+    if (this.remotePcId && signal.from !== this.remotePcId) {
+      // The peer replaced its connection: ours was paired with the old one, so start afresh.
+      this.retiredRemotePcIds.add(this.remotePcId);
+      if (this.remoteDescribed) this.createConnection('the peer started a new connection');
+    }
+    this.remotePcId = signal.from;
+    const pc = this.pc;
+    if (!pc) return;
+
+    if (signal.description) {
+      const description = signal.description;
+      const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
+      this.ignoreOffer = !this.polite && collision;
+      if (this.ignoreOffer) {
+        this.record('glare', 'ignored the peer’s offer (impolite side)');
+        return;
+      }
+      if (description.type === 'answer' && pc.signalingState !== 'have-local-offer') return; // stale answer
+      await pc.setRemoteDescription(description);
+      if (this.pc !== pc) return;
+      this.remoteDescribed = true;
+      for (const candidate of this.pendingCandidates.splice(0)) await this.addCandidate(pc, candidate);
+      if (description.type === 'offer') {
+        await pc.setLocalDescription();
+        if (this.pc !== pc || !pc.localDescription) return;
+        this.sendDescription(pc.localDescription);
+      }
+      return;
+    }
+    if (signal.candidate !== undefined) {
+      if (this.config.blockDirect) return;
+      const candidate: RTCIceCandidateInit = signal.candidate ?? { candidate: '' };
+      // Candidates that arrive before the remote description wait for it.
+      if (!pc.remoteDescription) this.pendingCandidates.push(candidate);
+      else await this.addCandidate(pc, candidate);
+    }
+  }
+
+  private async addCandidate(pc: RTCPeerConnection, candidate: RTCIceCandidateInit): Promise<void> {
+    try {
+      await pc.addIceCandidate(candidate);
+    } catch (error) {
+      if (!this.ignoreOffer) this.record('candidate-rejected', (error as Error).message);
+    }
+  }
+
+  /** Verifies and adopts the peer's session relay key; a new key means the peer restarted. */
+  private async adoptSessionKey(key: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    if (this.remoteSessionKey && equalBytes(this.remoteSessionKey, key)) return true;
+    const valid = await ed25519Verify(this.options.remoteSigningKey, signedMessage('sessionKey', key), signature);
+    if (!valid) {
+      this.fail('BAD_SESSION_KEY', 'a session key not signed by this peer was offered: ignored (possible tampering registry)');
+      return false;
+    }
+    const restarted = Boolean(this.remoteSessionKey);
+    this.remoteSessionKey = key;
+    this.seal = new RelaySeal(this.options.session.publicKey, this.options.session.secretKey, key);
+    if (restarted) {
+      this.record('peer-restarted', 'new session key: starting a new stream');
+      this.stream.close();
+      this.stream = this.createStream();
+      this.opened = false;
+      if (this.dcPath) this.stream.setPath(this.dcPath);
+      else if (this.relayActive) this.stream.setPath(this.relayPath);
+      this.emit('reset', undefined);
+    }
+    if (this.relayActive && !this.dcPath) this.useRelayPath();
+    return true;
+  }
+
+  // --- paths ---------------------------------------------------------------------------------------
+
+  private onChannelOpen(pc: RTCPeerConnection, channel: RTCDataChannel): void {
+    this.clearTimer('fallback');
+    this.clearTimer('retry-direct');
+    this.counters.retryAttempt = 0;
+    const wasRelayed = this.relayActive;
+    this.relayActive = false;
+    clearInterval(this.relayPumpTimer);
+    this.dcPath = new DataChannelPath(channel, pc.sctp?.maxMessageSize, this.config.maxMessageBytes + 1024);
+    this.stream.setPath(this.dcPath);
+    this.record('datachannel-open', wasRelayed ? 'moved back from the registry relay to a direct path' : 'DataChannel open');
+    clearInterval(this.statsTimer);
+    this.statsTimer = setInterval(() => void this.refreshStats(), STATS_INTERVAL_MS);
+    void this.refreshStats();
+    this.markOpen();
+  }
+
+  private onChannelClosed(channel: RTCDataChannel): void {
+    if (this.dcPath?.channel === channel) this.dropDataChannel();
+  }
+
+  private dropDataChannel(): void {
+    if (!this.dcPath) return;
+    this.dcPath = undefined;
+    clearInterval(this.statsTimer);
+    this.stream.pathLost(DATACHANNEL_PATH_ID);
+    this.record('datachannel-closed', 'DataChannel closed');
+    // It was working a moment ago: relay at once rather than leave the application waiting.
+    this.activateRelay('the DataChannel closed');
+    this.scheduleDirectRetry('DataChannel closed');
+  }
+
+  private onChannelMessage(channel: RTCDataChannel, data: ArrayBuffer): void {
+    const path = this.dcPath;
+    if (!path || path.channel !== channel) return;
+    const frame = path.receive(data);
+    if (!frame) return;
+    if ('error' in frame) return this.fail('MALFORMED_FRAME', frame.error);
+    this.stream.receive(frame, DATACHANNEL_PATH_ID);
+  }
+
+  private activateRelay(reason: string): void {
+    if (this.closed || this.dcPath || this.relayActive) return;
+    this.relayActive = true;
+    this.counters.relayFallbacks++;
+    this.record('relay', `registry relay (${reason})`);
+    this.useRelayPath();
+    this.updateState();
+  }
+
+  private useRelayPath(): void {
+    if (!this.seal) return; // set up when the peer's session key arrives
+    this.stream.setPath(this.relayPath);
+    this.path = { kind: 'registry-relay' };
+    // The registry socket has no "drained" event: poll while the relay carries traffic.
+    clearInterval(this.relayPumpTimer);
+    this.relayPumpTimer = setInterval(() => {
+      const s = this.stream.stats();
+      if (s.queuedBytes > 0 || s.unackedBytes > 0) this.stream.pump();
+    }, 10);
+    this.markOpen();
+  }
+
+  private markOpen(): void {
+    this.updateState();
+    if (this.opened) return;
+    this.opened = true;
+    this.emit('open', undefined);
+    this.setTimer('ping', 0, () => this.ping());
+  }
+
+  private ping(): void {
+    if (this.closed) return;
+    void this.stream.send(encode([MSG_PING, performance.now()])).catch(() => undefined);
+    this.setTimer('ping', STATS_INTERVAL_MS, () => this.ping());
+  }
+
+  private async refreshStats(): Promise<void> {
+    const pc = this.pc;
+    if (!pc || !this.dcPath) return;
+    try {
+      const path = await readSelectedPath(pc);
+      if (this.pc !== pc || !this.dcPath || !path) return;
+      const changed = path.kind !== this.path?.kind || path.protocol !== this.path?.protocol;
+      this.path = path;
+      if (path.rttMs !== undefined) this.rttMs = path.rttMs;
+      if (changed) this.record('path', `${path.kind}${path.protocol ? `/${path.protocol}` : ''} ${path.local ?? ''} ⇄ ${path.remote ?? ''}`);
+      this.updateState();
+    } catch {
+      // getStats on a closing connection: nothing to report
+    }
+  }
+
+  private createStream(): ReliableStream {
+    // The limit is on the application message; the stream also carries its small envelope.
+    const stream = new ReliableStream({ chunkBytes: CHUNK_BYTES, maxMessageBytes: this.config.maxMessageBytes + 1024 });
+    stream.on('message', (bytes) => this.onStreamMessage(bytes));
+    stream.on('error', (error) => this.fail(error.code, error.message));
+    return stream;
+  }
+
+  private onStreamMessage(bytes: Uint8Array): void {
+    let decoded: unknown;
+    try {
+      decoded = decode(bytes);
+    } catch {
+      return this.fail('BAD_MESSAGE', 'a message from the peer is not MessagePack');
+    }
+    if (!Array.isArray(decoded) || typeof decoded[0] !== 'number') return this.fail('BAD_MESSAGE', 'a message from the peer has no kind');
+    const [kind, body] = decoded as [number, unknown];
+    if (kind === MSG_APP) this.emit('message', body);
+    else if (kind === MSG_PING) void this.stream.send(encode([MSG_PONG, body])).catch(() => undefined);
+    else if (kind === MSG_PONG && typeof body === 'number') {
+      // Over a DataChannel, ICE's own RTT (getStats) is more precise; over the relay this is all there is.
+      if (!this.dcPath) this.rttMs = performance.now() - body;
+      this.updateState();
+    }
+  }
+
+  // --- state and reporting ---------------------------------------------------------------------
+
+  private updateState(): void {
+    let next: LinkState;
+    if (this.closed) next = 'closed';
+    else if (this.dcPath) next = this.path?.kind === 'turn' ? 'turn' : 'direct';
+    else if (this.relayActive && this.seal) next = 'relay';
+    else next = this.pc && ['checking', 'disconnected', 'failed'].includes(this.pc.iceConnectionState) ? 'checking' : 'signaling';
+    if (next !== 'relay' && !this.dcPath && this.path?.kind === 'registry-relay') this.path = undefined;
+    this.setState(next, '');
+  }
+
+  private setState(state: LinkState, reason: string): void {
+    if (state !== this.state) {
+      this.record('state', `${this.state} → ${state}${reason ? ` (${reason})` : ''}`);
+      this.state = state;
+    }
+    this.emit('change', this.snapshot());
+  }
+
+  private fail(code: LinkErrorCode, message: string): void {
+    this.errors.push({ at: Date.now(), code, message });
+    if (this.errors.length > HISTORY_LENGTH) this.errors.shift();
+    this.record('error', `${code}: ${message}`);
+    this.emit('error', { code, message });
+  }
+
+  private record(event: string, detail: string): void {
+    this.history.push({ at: Date.now(), event, detail });
+    if (this.history.length > HISTORY_LENGTH) this.history.shift();
+  }
+
+  private setTimer(name: string, ms: number, fn: () => void): void {
+    this.clearTimer(name);
+    this.timers.set(name, setTimeout(() => {
+      this.timers.delete(name);
+      fn();
+    }, ms));
+  }
+
+  private clearTimer(name: string): void {
+    const timer = this.timers.get(name);
+    if (timer !== undefined) clearTimeout(timer);
+    this.timers.delete(name);
+  }
+}
+
+function toCandidateInit(candidate: RTCIceCandidate): NonNullable<LinkSignal['candidate']> {
+  return {
+    candidate: candidate.candidate,
+    sdpMid: candidate.sdpMid,
+    sdpMLineIndex: candidate.sdpMLineIndex,
+    usernameFragment: candidate.usernameFragment,
+  };
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** A fresh relay key pair for this console's session, to be signed by the host. */
+export function createSessionKeyPair(): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  return nacl.box.keyPair();
+}

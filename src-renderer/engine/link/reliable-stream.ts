@@ -1,0 +1,572 @@
+/**
+ * The transport-independent heart of a peer link. Application messages (Uint8Arrays of any size)
+ * are cut into numbered DATA frames sent on whichever path is current (a WebRTC DataChannel, the
+ * encrypted relay…); the receiver acknowledges them cumulatively, reorders, deduplicates and
+ * reassembles them, so every message arrives exactly once and in order even when the sender
+ * switches paths mid-stream and frames on the old path are lost, late or duplicated.
+ *
+ * Memory stays bounded: at most `windowBytes` of payload (and at most `maxReorderFrames` frames)
+ * are unacknowledged at a time, `send()` applies backpressure beyond that, and the receiver keeps
+ * at most `maxReorderFrames` out-of-order frames and one message of at most `maxMessageBytes`.
+ *
+ * Wire format (MessagePack arrays):
+ * - DATA `[0, seq, more, chunk]`: seq starts at 1, +1 per frame; `more` is true when the message
+ *   continues in seq + 1; chunk is bin. A 0-byte message is one frame with an empty chunk.
+ * - ACK `[1, cumulativeSeq]`: every frame up to and including cumulativeSeq arrived (0 = none).
+ *
+ * Plain TypeScript (no Node or DOM APIs): runs in Chromium and in Node. Timers can be injected.
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Emitter } from '../emitter';
+
+/** Frame type codes (first element of every frame). */
+export const FRAME_DATA = 0;
+export const FRAME_ACK = 1;
+
+/**
+ * Bytes a DATA frame adds around its chunk: fixarray (1) + type (1) + seq as uint64 (9) + bool (1)
+ * + bin32 header (5) = 17; 32 leaves room to spare. A path must accept chunkBytes + this.
+ */
+export const HEADER_ALLOWANCE = 32;
+/** Default payload per DATA frame, so that a frame fits a 16 KiB DataChannel message. */
+export const DEFAULT_CHUNK_BYTES = 16_384 - HEADER_ALLOWANCE;
+
+export interface StreamPath {
+  /** e.g. 'datachannel' or 'relay'. */
+  readonly id: string;
+  /** Largest frame this path accepts; must be >= chunkBytes + HEADER_ALLOWANCE. */
+  readonly maxFrameBytes: number;
+  /** False while the path's own buffer is full (e.g. bufferedAmount >= threshold). */
+  canSend(): boolean;
+  /**
+   * Sends one frame. May throw: the stream then stops using this path until setPath is called
+   * again. The frame may be sent again later (retransmission): do not mutate or transfer it.
+   */
+  send(frame: Uint8Array): void;
+}
+
+export interface ReliableStreamOptions {
+  /** Max bytes of sent-but-unacknowledged chunk payload; default 8 MiB. */
+  windowBytes?: number;
+  /** Largest message accepted when receiving (reassembled); default 64 MiB. */
+  maxMessageBytes?: number;
+  /** The receiver sends a cumulative ACK at most this long after receiving data; default 20. */
+  ackDelayMs?: number;
+  /** ...or immediately after this many data frames since the last ACK; default 16. */
+  ackEveryFrames?: number;
+  /** Resend all unacked frames if no ACK progress for this long while unacked exist; default 1000. */
+  retransmitAfterMs?: number;
+  /**
+   * Out-of-order frames kept while waiting for a gap to fill; default 1024. Also caps the number
+   * of unacknowledged frames this side sends (both ends are expected to use the same options).
+   */
+  maxReorderFrames?: number;
+  /** Payload bytes per DATA frame; default 16384 - 32. Every path must fit chunkBytes + HEADER_ALLOWANCE. */
+  chunkBytes?: number;
+  /** Injectable timer, default setTimeout. */
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  /** Default clearTimeout. */
+  clearTimer?: (handle: unknown) => void;
+}
+
+export type StreamErrorCode = 'MALFORMED_FRAME' | 'MESSAGE_TOO_LARGE';
+
+export type StreamEvents = {
+  /** A whole message, exactly once, in order. */
+  message: Uint8Array;
+  /** Bad input from the peer; the stream keeps working. */
+  error: { code: StreamErrorCode; message: string };
+};
+
+export interface ReliableStreamStats {
+  /** Messages whose every frame has been handed to a path at least once. */
+  messagesSent: number;
+  /** Messages delivered through the 'message' event. */
+  messagesReceived: number;
+  /** Payload bytes handed to paths for the first time (retransmissions excluded). */
+  bytesSent: number;
+  /** Payload bytes of delivered messages. */
+  bytesReceived: number;
+  /** Payload bytes cut into frames and not yet acknowledged. */
+  unackedBytes: number;
+  /** Payload bytes of send() calls not yet cut into frames (waiting for the window). */
+  queuedBytes: number;
+  /** Frames sent again (path lost, path broken or retransmit timer). */
+  retransmittedFrames: number;
+  /** DATA frames received that had already been received. */
+  duplicateFrames: number;
+}
+
+export type StreamFrame =
+  | { type: typeof FRAME_DATA; seq: number; more: boolean; chunk: Uint8Array }
+  | { type: typeof FRAME_ACK; cumulativeSeq: number };
+
+export type StreamFrameDecodeResult = { ok: true; frame: StreamFrame } | { ok: false; message: string };
+
+// Bounds keep a garbage frame from expanding into a large object graph while decoding.
+const decoderOptions = { maxStrLength: 1024, maxArrayLength: 16, maxMapLength: 16, maxExtLength: 1024 };
+
+/** Decodes and validates one stream frame; never throws. */
+export function decodeStreamFrame(bytes: Uint8Array, decoder: Decoder = new Decoder(decoderOptions)): StreamFrameDecodeResult {
+  let raw: unknown;
+  try {
+    raw = decoder.decode(bytes);
+  } catch (error) {
+    return { ok: false, message: `not MessagePack: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  if (!Array.isArray(raw) || raw.length === 0) return { ok: false, message: 'not a non-empty array' };
+  const items = raw as readonly unknown[];
+  const type = items[0];
+  if (type === FRAME_DATA) {
+    if (items.length !== 4) return { ok: false, message: `DATA frame has ${items.length} elements, expected 4` };
+    const [, seq, more, chunk] = items;
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return { ok: false, message: 'DATA seq is not a positive integer' };
+    if (typeof more !== 'boolean') return { ok: false, message: 'DATA more is not a boolean' };
+    if (!(chunk instanceof Uint8Array)) return { ok: false, message: 'DATA chunk is not binary' };
+    return { ok: true, frame: { type: FRAME_DATA, seq, more, chunk } };
+  }
+  if (type === FRAME_ACK) {
+    if (items.length !== 2) return { ok: false, message: `ACK frame has ${items.length} elements, expected 2` };
+    const cumulativeSeq = items[1];
+    if (typeof cumulativeSeq !== 'number' || !Number.isSafeInteger(cumulativeSeq) || cumulativeSeq < 0) {
+      return { ok: false, message: 'ACK seq is not a non-negative integer' };
+    }
+    return { ok: true, frame: { type: FRAME_ACK, cumulativeSeq } };
+  }
+  const shown = typeof type === 'number' || typeof type === 'boolean' || type === null ? String(type) : typeof type === 'string' ? JSON.stringify(type.slice(0, 32)) : typeof type;
+  return { ok: false, message: `unknown frame type ${shown}` };
+}
+
+interface OutFrame {
+  readonly seq: number;
+  readonly more: boolean;
+  readonly payload: number;
+  /** Encoded once when cut; resent as is. */
+  readonly encoded: Uint8Array;
+  /** Id of the path it was last handed to (undefined: never sent). */
+  lastPath: string | undefined;
+  /** Must be sent again (path lost or broken, retransmit timer). */
+  resend: boolean;
+}
+
+interface PendingSend {
+  readonly data: Uint8Array;
+  offset: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface InFrame {
+  readonly more: boolean;
+  readonly chunk: Uint8Array;
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`ReliableStream: ${name} must be an integer >= ${min} (got ${v})`);
+  return v;
+}
+
+export class ReliableStream extends Emitter<StreamEvents> {
+  private readonly windowBytes: number;
+  private readonly maxMessageBytes: number;
+  private readonly ackDelayMs: number;
+  private readonly ackEveryFrames: number;
+  private readonly retransmitAfterMs: number;
+  private readonly maxReorderFrames: number;
+  private readonly chunkBytes: number;
+  private readonly setTimer: (fn: () => void, ms: number) => unknown;
+  private readonly clearTimer: (handle: unknown) => void;
+  private readonly encoder = new Encoder();
+  private readonly decoder = new Decoder(decoderOptions);
+
+  private path: StreamPath | undefined;
+  private closed = false;
+  private pumping = false;
+  private pumpAgain = false;
+
+  // --- sending ---
+  /** send() calls not fully cut into frames yet, in call order (from queueHead). */
+  private queue: (PendingSend | undefined)[] = [];
+  private queueHead = 0;
+  private queuedBytes = 0;
+  /** Unacked frames, seq ackedThrough + 1 at index outHead, contiguous. */
+  private out: (OutFrame | undefined)[] = [];
+  private outHead = 0;
+  private ackedThrough = 0;
+  /** Seq of the first frame never handed to a path (frames below it were sent at least once). */
+  private freshSeq = 1;
+  /** No frame below this seq is flagged for resend. */
+  private resendFrom = 1;
+  private unackedBytes = 0;
+  private retransmitTimer: unknown;
+  private retransmitArmed = false;
+
+  // --- receiving ---
+  private expected = 1;
+  private readonly reorder = new Map<number, InFrame>();
+  private parts: Uint8Array[] = [];
+  private partsBytes = 0;
+  /** Dropping the rest of a message that exceeded maxMessageBytes. */
+  private discarding = false;
+  private framesSinceAck = 0;
+  private ackTimer: unknown;
+  private ackArmed = false;
+  private ackPending = false;
+
+  private counters = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, retransmittedFrames: 0, duplicateFrames: 0 };
+
+  constructor(options: ReliableStreamOptions = {}) {
+    super();
+    this.windowBytes = positiveInt('windowBytes', options.windowBytes, 8 * 1024 * 1024);
+    this.maxMessageBytes = positiveInt('maxMessageBytes', options.maxMessageBytes, 64 * 1024 * 1024, 0);
+    this.ackDelayMs = positiveInt('ackDelayMs', options.ackDelayMs, 20, 0);
+    this.ackEveryFrames = positiveInt('ackEveryFrames', options.ackEveryFrames, 16);
+    this.retransmitAfterMs = positiveInt('retransmitAfterMs', options.retransmitAfterMs, 1000);
+    this.maxReorderFrames = positiveInt('maxReorderFrames', options.maxReorderFrames, 1024);
+    this.chunkBytes = positiveInt('chunkBytes', options.chunkBytes, DEFAULT_CHUNK_BYTES);
+    this.setTimer = options.setTimer ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
+    this.clearTimer = options.clearTimer ?? ((handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>));
+  }
+
+  /** The path to send on from now on (undefined: none, queue until one is set). Nothing sent earlier is forgotten. */
+  setPath(path: StreamPath | undefined): void {
+    if (this.closed) return;
+    if (path && !(path.maxFrameBytes >= this.chunkBytes + HEADER_ALLOWANCE)) {
+      throw new Error(
+        `ReliableStream: path '${path.id}' accepts frames of ${path.maxFrameBytes} bytes, but frames need up to ${this.chunkBytes + HEADER_ALLOWANCE} (chunkBytes ${this.chunkBytes} + ${HEADER_ALLOWANCE})`,
+      );
+    }
+    this.path = path;
+    this.pump();
+  }
+
+  /**
+   * That path died: every unacked frame last sent on it is resent on the current path now (or when
+   * one is set). If the current path has this id it is dropped too (a dead path cannot carry the
+   * resends): to replace a path by a new one with the same id, call pathLost first, then setPath.
+   */
+  pathLost(pathId: string): void {
+    if (this.closed) return;
+    if (this.path?.id === pathId) this.path = undefined;
+    this.markForResend((frame) => frame.lastPath === pathId);
+    this.pump();
+  }
+
+  /**
+   * Queues a message. Resolves once all of it has been cut into frames within the window
+   * (backpressure); the caller must not modify it before then. Messages go out in call order.
+   */
+  send(message: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('stream closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ data: message, offset: 0, resolve, reject });
+      this.queuedBytes += message.length;
+      this.pump();
+    });
+  }
+
+  /** A frame from the peer, on any path. Never throws on bad input: emits 'error' instead. */
+  receive(frame: Uint8Array, pathId: string): void {
+    if (this.closed) return;
+    const decoded = decodeStreamFrame(frame, this.decoder);
+    if (!decoded.ok) {
+      this.emit('error', { code: 'MALFORMED_FRAME', message: `malformed frame on ${pathId}: ${decoded.message}` });
+      return;
+    }
+    const f = decoded.frame;
+    if (f.type === FRAME_ACK) this.onAck(f.cumulativeSeq, pathId);
+    else this.onData(f.seq, f.more, f.chunk);
+  }
+
+  /** Sends what the window and the path allow; call when the path becomes writable again. */
+  pump(): void {
+    if (this.closed) return;
+    if (this.pumping) {
+      this.pumpAgain = true; // re-entered from path.send (e.g. an ACK delivered synchronously)
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.fillWindow();
+        if (this.ackPending && this.path) this.sendAck();
+        this.transmit();
+      } while (this.pumpAgain && !this.closed);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  stats(): ReliableStreamStats {
+    return { ...this.counters, unackedBytes: this.unackedBytes, queuedBytes: this.queuedBytes };
+  }
+
+  /** Idempotent: clears timers, rejects pending sends, ignores later input. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.disarmRetransmit();
+    this.disarmAck();
+    const pending = this.queue.slice(this.queueHead);
+    this.queue = [];
+    this.queueHead = 0;
+    this.queuedBytes = 0;
+    this.out = [];
+    this.outHead = 0;
+    this.unackedBytes = 0;
+    this.reorder.clear();
+    this.parts = [];
+    this.partsBytes = 0;
+    this.path = undefined;
+    for (const p of pending) p?.reject(new Error('stream closed'));
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private get nextSeq(): number {
+    return this.ackedThrough + 1 + (this.out.length - this.outHead);
+  }
+
+  private frameAt(seq: number): OutFrame | undefined {
+    return this.out[this.outHead + (seq - this.ackedThrough - 1)];
+  }
+
+  /** Cuts queued messages into frames while the window has room, resolving fully cut sends. */
+  private fillWindow(): void {
+    while (
+      this.queueHead < this.queue.length &&
+      this.unackedBytes < this.windowBytes &&
+      this.out.length - this.outHead < this.maxReorderFrames
+    ) {
+      const head = this.queue[this.queueHead]!;
+      const n = Math.min(this.chunkBytes, head.data.length - head.offset);
+      // Encoding copies the bytes: the caller may reuse its buffer once send() resolves.
+      const chunk = head.data.subarray(head.offset, head.offset + n);
+      head.offset += n;
+      this.queuedBytes -= n;
+      const more = head.offset < head.data.length;
+      const seq = this.nextSeq;
+      const encoded = this.encoder.encode([FRAME_DATA, seq, more, chunk]);
+      this.out.push({ seq, more, payload: n, encoded, lastPath: undefined, resend: false });
+      this.unackedBytes += n;
+      if (!more) {
+        this.queue[this.queueHead] = undefined; // release the message
+        this.queueHead += 1;
+        if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+          this.queue = this.queue.slice(this.queueHead);
+          this.queueHead = 0;
+        }
+        head.resolve();
+      }
+    }
+  }
+
+  /** The next frame to put on the wire: flagged resends first (in seq order), then fresh frames. */
+  private nextToSend(): OutFrame | undefined {
+    let s = Math.max(this.resendFrom, this.ackedThrough + 1);
+    for (; s < this.freshSeq; s++) {
+      const frame = this.frameAt(s);
+      if (frame?.resend) {
+        this.resendFrom = s;
+        return frame;
+      }
+    }
+    this.resendFrom = s;
+    return this.freshSeq < this.nextSeq ? this.frameAt(this.freshSeq) : undefined;
+  }
+
+  private transmit(): void {
+    for (;;) {
+      const path = this.path;
+      if (!path || this.closed) return;
+      const frame = this.nextToSend();
+      if (!frame || !path.canSend()) return;
+      const isResend = frame.seq < this.freshSeq;
+      try {
+        path.send(frame.encoded);
+      } catch {
+        this.breakPath(path);
+        return;
+      }
+      if (this.closed) return;
+      frame.lastPath = path.id;
+      frame.resend = false;
+      if (isResend) {
+        this.counters.retransmittedFrames += 1;
+      } else {
+        this.counters.bytesSent += frame.payload;
+        if (!frame.more) this.counters.messagesSent += 1;
+        this.freshSeq = Math.max(this.freshSeq, frame.seq + 1);
+      }
+      this.armRetransmit();
+    }
+  }
+
+  /** path.send threw: stop using the path; what was sent on it counts as lost. */
+  private breakPath(path: StreamPath): void {
+    if (this.path === path) this.path = undefined;
+    this.markForResend((frame) => frame.lastPath === path.id);
+  }
+
+  private markForResend(predicate: (frame: OutFrame) => boolean): void {
+    for (let s = this.ackedThrough + 1; s < this.freshSeq; s++) {
+      const frame = this.frameAt(s);
+      if (frame && !frame.resend && predicate(frame)) {
+        frame.resend = true;
+        if (s < this.resendFrom) this.resendFrom = s;
+      }
+    }
+  }
+
+  private onAck(cumulativeSeq: number, pathId: string): void {
+    if (cumulativeSeq <= this.ackedThrough) return; // stale or repeated: no progress
+    if (cumulativeSeq >= this.nextSeq) {
+      this.emit('error', { code: 'MALFORMED_FRAME', message: `ACK on ${pathId} for seq ${cumulativeSeq}, beyond the last frame sent (${this.nextSeq - 1})` });
+      return;
+    }
+    while (this.ackedThrough < cumulativeSeq) {
+      const frame = this.out[this.outHead];
+      this.out[this.outHead] = undefined;
+      this.outHead += 1;
+      this.ackedThrough += 1;
+      this.unackedBytes -= frame?.payload ?? 0;
+    }
+    if (this.outHead === this.out.length) {
+      this.out = [];
+      this.outHead = 0;
+    } else if (this.outHead > 1024 && this.outHead * 2 > this.out.length) {
+      this.out = this.out.slice(this.outHead);
+      this.outHead = 0;
+    }
+    // Only possible if a send that threw had in fact delivered the frame.
+    if (this.freshSeq <= cumulativeSeq) this.freshSeq = cumulativeSeq + 1;
+    this.disarmRetransmit();
+    if (this.freshSeq > this.ackedThrough + 1) this.armRetransmit();
+    this.pump();
+  }
+
+  private armRetransmit(): void {
+    if (this.retransmitArmed || this.closed) return;
+    this.retransmitArmed = true;
+    this.retransmitTimer = this.setTimer(() => this.onRetransmitTimer(), this.retransmitAfterMs);
+  }
+
+  private disarmRetransmit(): void {
+    if (!this.retransmitArmed) return;
+    this.retransmitArmed = false;
+    this.clearTimer(this.retransmitTimer);
+    this.retransmitTimer = undefined;
+  }
+
+  /** No ACK progress for retransmitAfterMs: go back N. Re-armed by the resends themselves. */
+  private onRetransmitTimer(): void {
+    this.retransmitArmed = false;
+    this.retransmitTimer = undefined;
+    if (this.closed || this.freshSeq <= this.ackedThrough + 1) return;
+    this.markForResend(() => true);
+    this.pump();
+  }
+
+  // -------------------------------------------------------------- receiving
+
+  private onData(seq: number, more: boolean, chunk: Uint8Array): void {
+    if (seq < this.expected || this.reorder.has(seq)) {
+      this.counters.duplicateFrames += 1;
+      this.sendAck(); // the sender probably retransmitted: tell it at once where we are
+      return;
+    }
+    if (seq - this.expected <= this.maxReorderFrames) this.reorder.set(seq, { more, chunk });
+    // else: too far ahead to buffer; dropped, the sender will retransmit it.
+    try {
+      this.drain();
+    } finally {
+      this.noteDataForAck();
+    }
+  }
+
+  /** Delivers frames from `expected` on while they are there. State is updated before each emit. */
+  private drain(): void {
+    while (!this.closed) {
+      const frame = this.reorder.get(this.expected);
+      if (!frame) return;
+      this.reorder.delete(this.expected);
+      this.expected += 1;
+      this.accept(frame.more, frame.chunk);
+    }
+  }
+
+  private accept(more: boolean, chunk: Uint8Array): void {
+    if (this.discarding) {
+      if (!more) this.discarding = false;
+      return;
+    }
+    if (this.partsBytes + chunk.length > this.maxMessageBytes) {
+      const size = this.partsBytes + chunk.length;
+      this.parts = [];
+      this.partsBytes = 0;
+      this.discarding = more;
+      this.emit('error', {
+        code: 'MESSAGE_TOO_LARGE',
+        message: `incoming message exceeds maxMessageBytes (${this.maxMessageBytes}): ${more ? 'at least ' : ''}${size} bytes; discarded`,
+      });
+      return;
+    }
+    if (chunk.length > 0) this.parts.push(chunk);
+    this.partsBytes += chunk.length;
+    if (more) return;
+    const message = new Uint8Array(this.partsBytes);
+    let offset = 0;
+    for (const part of this.parts) {
+      message.set(part, offset);
+      offset += part.length;
+    }
+    this.parts = [];
+    this.partsBytes = 0;
+    this.counters.messagesReceived += 1;
+    this.counters.bytesReceived += message.length;
+    this.emit('message', message);
+  }
+
+  private noteDataForAck(): void {
+    if (this.closed) return;
+    this.framesSinceAck += 1;
+    if (this.framesSinceAck >= this.ackEveryFrames) {
+      this.sendAck();
+    } else if (!this.ackArmed) {
+      this.ackArmed = true;
+      this.ackTimer = this.setTimer(() => {
+        this.ackArmed = false;
+        this.ackTimer = undefined;
+        if (!this.closed && this.framesSinceAck > 0) this.sendAck();
+      }, this.ackDelayMs);
+    }
+  }
+
+  private disarmAck(): void {
+    if (!this.ackArmed) return;
+    this.ackArmed = false;
+    this.clearTimer(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
+  /** ACKs ignore the window and canSend() (they are tiny); without a path, one is sent when a path is set. */
+  private sendAck(): void {
+    if (this.closed) return;
+    this.disarmAck();
+    this.framesSinceAck = 0;
+    const path = this.path;
+    if (!path) {
+      this.ackPending = true;
+      return;
+    }
+    this.ackPending = false;
+    try {
+      path.send(this.encoder.encode([FRAME_ACK, this.expected - 1]));
+    } catch {
+      this.ackPending = true;
+      this.breakPath(path);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+/** Builds the link harness page (tests/browser/harness) and drives it from Playwright. */
+import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { resolve } from 'node:path';
+import type { Harness } from '../browser/harness/main';
+import type { LinkConfig } from '../../src-renderer/engine/link/peer-link';
+
+export const HARNESS_ROOT = resolve(__dirname, '../../.test-output/harness');
+
+export async function buildHarness(): Promise<void> {
+  const { build } = await import('vite');
+  await build({
+    root: resolve(__dirname, '../browser/harness'),
+    base: './',
+    logLevel: 'warn',
+    build: { outDir: HARNESS_ROOT, emptyOutDir: true, minify: false },
+  });
+}
+
+type Fn<K extends keyof Harness> = Harness[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+
+/** One console running the harness in its own browser context. */
+export class HarnessConsole {
+  peerId = '';
+  private constructor(readonly context: BrowserContext, readonly page: Page) {}
+
+  static async open(browser: Browser, origin: string): Promise<HarnessConsole> {
+    // Loopback candidates are only gathered for an origin with camera/microphone permission.
+    const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => console.error(`[harness page error] ${error.message}`));
+    await page.goto(`${origin}/index.html`);
+    await page.waitForFunction(() => 'harness' in window);
+    return new HarnessConsole(context, page);
+  }
+
+  call<K extends keyof Harness>(name: K, ...args: Parameters<Fn<K>>): ReturnType<Fn<K>> {
+    return this.page.evaluate(([n, a]) => (window as unknown as { harness: Record<string, (...x: unknown[]) => unknown> }).harness[n as string]!(...(a as unknown[])), [name, args] as const) as ReturnType<Fn<K>>;
+  }
+
+  async join(link: string, name: string, config: Partial<LinkConfig> = {}): Promise<string> {
+    this.peerId = await this.call('join', link, name, config);
+    return this.peerId;
+  }
+
+  async waitForState(peerId: string, states: string[], timeout = 20_000): Promise<string> {
+    let state = '';
+    await expect
+      .poll(async () => (state = (await this.call('snapshot', peerId))?.state ?? 'none'), { timeout, intervals: [50, 100, 250] })
+      .toMatch(new RegExp(`^(${states.join('|')})$`));
+    return state;
+  }
+
+  close(): Promise<void> {
+    return this.context.close();
+  }
+}
