@@ -2,6 +2,8 @@ import { test, expect } from '@playwright/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../support/harness';
+import { startTapProxy } from '../support/tap-proxy';
+import { formatInviteLink } from '../../src-shared/invite';
 
 const silent = pino({ level: 'silent' });
 let registry: RegistryHandle | undefined;
@@ -70,4 +72,101 @@ test('a 64 MiB message arrives intact while the DataChannel buffer stays bounded
   // High-water mark (1 MiB) plus at most one stream frame (48 KiB + header).
   expect(await a!.call('maxBufferedAmount')).toBeLessThanOrEqual(1024 * 1024 + 48 * 1024 + 64);
   expect(await a!.call('maxBufferedAmount')).toBeGreaterThan(0);
+});
+
+test('no direct path: the link relays through the registry sealed end to end, then moves back to direct mid-stream without loss', async ({ browser }) => {
+  test.setTimeout(90_000);
+  registry = await createRegistry({ webRoot: HARNESS_ROOT, logger: silent });
+  const proxy = await startTapProxy(registry.port);
+  try {
+    const { token } = await registry.createInvite({ project: 'relay', ttlMs: 3_600_000 });
+    const link = formatInviteLink(proxy.url, token);
+    const config = { blockDirect: true, fallbackAfterMs: 2000, directRetry: { baseMs: 1000, maxMs: 2000 } };
+    const [a, b] = (consoles = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, proxy.url))));
+    const joinedAt = Date.now();
+    const [idA, idB] = await Promise.all([a!.join(link, 'A', config), b!.join(link, 'B', config)]);
+    await a!.waitForState(idB, ['relay']);
+    await b!.waitForState(idA, ['relay']);
+    expect(Date.now() - joinedAt).toBeLessThan(config.fallbackAfterMs + 4000);
+    expect((await a!.call('snapshot', idB))!.path?.kind).toBe('registry-relay');
+
+    const marker = 'PLAINTEXT-MARKER-7f3a';
+    await a!.call('sendSeq', idB, 1, 100, marker);
+    await b!.call('sendSeq', idA, 1, 50, marker);
+    await expect.poll(async () => (await b!.call('received', idA)).seqs.length).toBe(100);
+    await expect.poll(async () => (await a!.call('received', idB)).seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    const wire = proxy.downstream();
+    expect(wire.length).toBeGreaterThan(100 * marker.length);
+    expect(wire.includes(Buffer.from(marker))).toBe(false);
+    expect(wire.includes(Buffer.from('PLAINTEXT'))).toBe(false);
+    const metrics = await (await fetch(`${registry.httpUrl}/metrics`)).text();
+    expect(Number(/^wsp_registry_relay_bytes_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(100 * marker.length);
+
+    // Keep streaming while direct paths become possible again: the link moves back mid-stream.
+    const streaming = a!.page.evaluate(async (peer) => {
+      const h = (window as unknown as { harness: { sendSeq(p: string, f: number, t: number, x?: string): Promise<void> } }).harness;
+      for (let seq = 101; seq <= 1200; seq += 10) {
+        await h.sendSeq(peer, seq, seq + 9, 'x'.repeat(500));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }, idB);
+    let streamingDone = false;
+    void streaming.then(() => (streamingDone = true));
+    await Promise.all([a!.call('setBlockDirect', false), b!.call('setBlockDirect', false)]);
+    await a!.waitForState(idB, ['direct']);
+    expect(streamingDone).toBe(false); // the move happened mid-stream
+    await streaming;
+    await expect.poll(async () => (await b!.call('received', idA)).seqs.length, { timeout: 20_000 }).toBe(1200);
+    expect((await b!.call('received', idA)).seqs).toEqual(Array.from({ length: 1200 }, (_, i) => i + 1));
+    const history = (await a!.call('snapshot', idB))!.history.map((h) => h.detail);
+    expect(history).toContain('moved back from the registry relay to a direct path');
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('bad input from a peer (garbage, oversized, forged relay) is reported and the link survives', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: HARNESS_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'bad', ttlMs: 3_600_000 });
+  const [a, b] = (consoles = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry!.httpUrl))));
+  const [idA, idB] = await Promise.all([a!.join(link, 'A', { maxMessageBytes: 64 * 1024 }), b!.join(link, 'B', { maxMessageBytes: 64 * 1024 })]);
+  await a!.waitForState(idB, ['direct']);
+
+  // Garbage on the DataChannel: no valid fragment header, then a valid header around non-MessagePack.
+  await a!.call('rawDataChannelSend', idB, [7, 1, 2, 3]);
+  await a!.call('rawDataChannelSend', idB, [0, 0xc1, 0xc1]);
+  // A relay blob sealed with a key that is not the peer's.
+  expect(await a!.call('forgedRelaySend', idB, Array.from({ length: 120 }, (_, i) => (i === 0 ? 1 : i)))).toBe(true);
+  // A message over B's limit (64 KiB).
+  await a!.call('sendBlob', idB, 100 * 1024);
+  await expect.poll(async () => (await b!.call('errors')).map((e) => e.code).sort()).toEqual(['MALFORMED_FRAME', 'MALFORMED_FRAME', 'MESSAGE_TOO_LARGE', 'RELAY_STALE_KEY']);
+
+  await a!.call('sendSeq', idB, 1, 20);
+  await expect.poll(async () => (await b!.call('received', idA)).seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  expect(await b!.call('snapshot', idA)).toMatchObject({ state: 'direct' });
+  expect((await b!.call('received', idA)).blobs).toEqual([]);
+});
+
+test('the registry restarting does not interrupt an open DataChannel; presence comes back', async ({ browser }) => {
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  registry = await createRegistry({ webRoot: HARNESS_ROOT, logger: silent, inviteSecret: secret });
+  const port = registry.port;
+  const { link } = await registry.createInvite({ project: 'restart', ttlMs: 3_600_000 });
+  const [a, b] = (consoles = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry!.httpUrl))));
+  const [idA, idB] = await Promise.all([a!.join(link, 'A'), b!.join(link, 'B')]);
+  await a!.waitForState(idB, ['direct']);
+
+  await registry.close();
+  await expect.poll(() => a!.call('registryState')).toBe('reconnecting');
+  await a!.call('sendSeq', idB, 1, 100);
+  await expect.poll(async () => (await b!.call('received', idA)).seqs.length).toBe(100);
+  expect(await a!.call('snapshot', idB)).toMatchObject({ state: 'direct' });
+
+  registry = await createRegistry({ webRoot: HARNESS_ROOT, logger: silent, inviteSecret: secret, port });
+  await expect.poll(() => a!.call('registryState'), { timeout: 15_000 }).toBe('connected');
+  await expect.poll(() => b!.call('registryState'), { timeout: 15_000 }).toBe('connected');
+  await expect.poll(async () => registry!.stats().consoles).toBe(2);
+  await a!.call('sendSeq', idB, 101, 150);
+  await expect.poll(async () => (await b!.call('received', idA)).seqs).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+  expect((await b!.call('snapshot', idA))!.history.filter((h) => h.event === 'datachannel-open')).toHaveLength(1);
 });
