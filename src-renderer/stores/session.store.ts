@@ -10,12 +10,38 @@ import { InviteError, parseInvite, type ParsedInvite } from '../../src-shared/in
 import { keyFingerprint } from '../../src-shared/identity';
 import type { PeerInfo } from '../../src-shared/protocol/signaling';
 import { SignalingClient, type RegistryState } from '../engine/signaling-client';
+import { LinkManager } from '../engine/link-manager';
+import { createSessionKeyPair, type LinkSnapshot, type SessionKey } from '../engine/link/peer-link';
+import type { PathInfo } from '../engine/link/path-stats';
+
+/** What the GUI shows of a link (serializable; the live PeerLink stays in the engine). */
+export interface LinkView {
+  state: LinkSnapshot['state'];
+  path?: PathInfo;
+  rttMs?: number;
+  bytesSent: number;
+  bytesReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+}
 
 export interface PeerRow {
   peerId: string;
   displayName: string;
   fingerprint: string;
   onlineSince: number;
+}
+
+function toLinkView(s: LinkSnapshot): LinkView {
+  return {
+    state: s.state,
+    ...(s.path ? { path: s.path } : {}),
+    ...(s.rttMs !== undefined ? { rttMs: s.rttMs } : {}),
+    bytesSent: s.bytesSent,
+    bytesReceived: s.bytesReceived,
+    messagesSent: s.messagesSent,
+    messagesReceived: s.messagesReceived,
+  };
 }
 
 function toRow(peer: PeerInfo): PeerRow {
@@ -31,9 +57,21 @@ export const useSessionStore = defineStore('session', () => {
   const invite = ref<ParsedInvite>();
   const peers = ref<Record<string, PeerRow>>({});
   const notices = ref<Array<{ at: number; code: string; message: string }>>([]);
+  const links = ref<Record<string, LinkView>>({});
   let client: SignalingClient | undefined;
+  let manager: LinkManager | undefined;
+  let session: Promise<SessionKey> | undefined;
 
   const peerList = computed(() => Object.values(peers.value).sort((a, b) => a.displayName.localeCompare(b.displayName) || a.peerId.localeCompare(b.peerId)));
+
+  /** One relay key pair per console session; the host signs it with the identity key. */
+  function sessionKey(api: HostApi): Promise<SessionKey> {
+    session ??= (async () => {
+      const keys = createSessionKeyPair();
+      return { ...keys, signature: await api.signSessionKey(keys.publicKey) };
+    })();
+    return session;
+  }
 
   async function init(api: HostApi): Promise<void> {
     host.value = api;
@@ -62,6 +100,16 @@ export const useSessionStore = defineStore('session', () => {
       signChallenge: (nonce) => api.signChallenge(nonce),
     });
     client = c;
+    const m = new LinkManager({ client: c, session: await sessionKey(api) });
+    manager = m;
+    m.on('change', (snapshot) => {
+      links.value = { ...links.value, [snapshot.peerId]: toLinkView(snapshot) };
+    });
+    m.on('closed', ({ peerId }) => {
+      const { [peerId]: _gone, ...rest } = links.value;
+      links.value = rest;
+    });
+    m.on('error', (error) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), code: error.code, message: `link to ${error.peerId.slice(0, 6)}: ${error.message}` }]));
     c.on('state', (state) => (registryState.value = state));
     c.on('welcome', (welcome) => {
       project.value = welcome.project_id;
@@ -78,9 +126,12 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   function leave(): void {
+    manager?.close();
+    manager = undefined;
     client?.stop();
     client = undefined;
     peers.value = {};
+    links.value = {};
     registryState.value = { phase: 'idle' };
   }
 
@@ -97,5 +148,5 @@ export const useSessionStore = defineStore('session', () => {
     if (settings.value.invite && client) await join(settings.value.invite);
   }
 
-  return { host, identity, settings, registryState, project, invite, peers, peerList, notices, init, join, leave, forgetInvite, rename };
+  return { host, identity, settings, registryState, project, invite, peers, peerList, links, notices, init, join, leave, forgetInvite, rename };
 });

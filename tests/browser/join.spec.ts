@@ -34,6 +34,11 @@ test('two web consoles that join the same invite list each other, and one sees t
   await expect(bob.peerRow(adaId)).toContainText(adaId);
   await expect(bob.peerRow(adaId)).toContainText(/([a-z2-7]{4} ){5}[a-z2-7]{4}/); // key fingerprint
 
+  // Their link comes up directly, and the row says so.
+  await expect(ada.peerRow(bobId).locator('[data-col="state"]')).toHaveText('direct');
+  await expect(ada.peerRow(bobId).locator('[data-col="path"]')).toHaveText('direct (host)');
+  await expect(bob.peerRow(adaId).locator('[data-col="rtt"]')).toHaveText(/^\d+ ms$/);
+
   // A display name change reaches the teammate.
   await bob.rename('Bob');
   await expect(ada.peerRow(bobId)).toContainText('Bob');

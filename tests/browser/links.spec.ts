@@ -3,6 +3,7 @@ import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../support/harness';
 import { startTapProxy } from '../support/tap-proxy';
+import { coturnAvailable, startCoturn } from '../support/coturn';
 import { formatInviteLink } from '../../src-shared/invite';
 
 const silent = pino({ level: 'silent' });
@@ -170,3 +171,31 @@ test('the registry restarting does not interrupt an open DataChannel; presence c
   await expect.poll(async () => (await b!.call('received', idA)).seqs).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
   expect((await b!.call('snapshot', idA))!.history.filter((h) => h.event === 'datachannel-open')).toHaveLength(1);
 });
+
+for (const transport of ['udp', 'tcp'] as const) {
+  test(`TURN over ${transport}: with coturn and ICE policy "relay", the link opens and reports the TURN path`, async ({ browser }) => {
+    // In CI coturn is always installed (.ci/run), so a missing one fails there instead of skipping.
+    test.skip(!coturnAvailable() && !process.env.CI, 'coturn is not installed (apt-get install -y coturn; .ci/run installs it)');
+    const turn = await startCoturn();
+    try {
+      registry = await createRegistry({
+        webRoot: HARNESS_ROOT,
+        logger: silent,
+        turn: { urls: [`turn:127.0.0.1:${turn.port}?transport=${transport}`], secret: turn.secret, ttlSeconds: 600 },
+      });
+      const { link } = await registry.createInvite({ project: 'turn', ttlMs: 3_600_000 });
+      const [a, b] = (consoles = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry!.httpUrl))));
+      const config = { iceTransportPolicy: 'relay' as const, fallbackAfterMs: 20_000 };
+      const [idA, idB] = await Promise.all([a!.join(link, 'A', config), b!.join(link, 'B', config)]);
+      await a!.waitForState(idB, ['turn']);
+      await b!.waitForState(idA, ['turn']);
+      const path = (await a!.call('snapshot', idB))!.path!;
+      expect(path.kind).toBe('turn');
+      expect(path.protocol).toBe(transport);
+      await a!.call('sendSeq', idB, 1, 50);
+      await expect.poll(async () => (await b!.call('received', idA)).seqs.length).toBe(50);
+    } finally {
+      await turn.stop();
+    }
+  });
+}

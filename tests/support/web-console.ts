@@ -14,7 +14,9 @@ export class WebConsole {
 
   /** A console in its own browser context (own storage, so its own identity). */
   static async open(browser: Browser, url: string): Promise<WebConsole> {
-    const context = await browser.newContext({ permissions: [] });
+    // Inside the loopback-only test namespace, Chromium gathers ICE candidates only for an origin
+    // with camera/microphone permission (the console itself never asks for either).
+    const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
     const page = await context.newPage();
     page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
     await page.goto(url);
