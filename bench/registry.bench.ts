@@ -9,12 +9,11 @@ import nacl from 'tweetnacl';
 import { createRegistry } from '../src-main/registry/registry';
 import { createIdentity, ed25519Sign, ed25519Verify, signedMessage } from '../src-shared/identity';
 import { TestClient } from '../tests/support/registry-client';
-import { median, report } from './stats';
+import { median, recordResult } from './stats';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (process.env.BENCH_QUICK === '1' ? 40 : 200));
 
 it('registry', async () => {
-  const rows: Parameters<typeof report>[0] = [];
 
   // 1. Signature verification: native WebCrypto Ed25519 (used) vs tweetnacl (baseline).
   const id = await createIdentity();
@@ -31,8 +30,7 @@ it('registry', async () => {
   };
   const naclVerify = await time(() => nacl.sign.detached.verify(message, signature, id.signingPublicKey), Math.min(ROUNDS, 60));
   const nativeVerify = await time(() => ed25519Verify(id.signingPublicKey, message, signature), ROUNDS);
-  rows.push({ name: 'ed25519_verify_native_ms', median: nativeVerify, unit: 'ms', baseline: 'faster than tweetnacl', ratio: naclVerify / nativeVerify });
-  rows.push({ name: 'ed25519_verify_tweetnacl_ms (baseline)', median: naclVerify, unit: 'ms' });
+  recordResult('ed25519_verify', nativeVerify, naclVerify, 'ms (baseline: tweetnacl)');
 
   // 2. Join: WebSocket open → welcome, including invite check and key proof.
   const registry = await createRegistry({ logger: pino({ level: 'silent' }), limits: { maxPeersPerProject: ROUNDS + 10, framesPerSecond: 1e6, burst: 1e6 } });
@@ -54,8 +52,7 @@ it('registry', async () => {
   }
   const open = median(openTimes);
   const join = median(joinTimes);
-  rows.push({ name: 'registry_join_ms', median: join, unit: 'ms', baseline: 'of a bare WebSocket open', ratio: join / open });
-  rows.push({ name: 'registry_ws_open_ms (baseline)', median: open, unit: 'ms' });
+  recordResult('registry_join', join, open, 'ms (baseline: bare WebSocket open)');
 
   // 3. Signaling relay latency A → registry → B, against a bare ws forwarder on the same machine.
   const a = await TestClient.join(registry.url, token, { identity: identities[ROUNDS - 1] });
@@ -88,8 +85,7 @@ it('registry', async () => {
   }
   const relay = median(relayTimes);
   const bare = median(bareTimes);
-  rows.push({ name: 'registry_signal_relay_ms', median: relay, unit: 'ms', baseline: 'of a bare ws forwarder', ratio: relay / bare });
-  rows.push({ name: 'bare_ws_forward_ms (baseline)', median: bare, unit: 'ms' });
+  recordResult('registry_signal_relay', relay, bare, 'ms (baseline: bare ws forwarder)');
 
   x.terminate();
   y.terminate();
@@ -97,5 +93,4 @@ it('registry', async () => {
   a.ws.terminate();
   b.ws.terminate();
   await registry.close();
-  report(rows);
 });

@@ -65,7 +65,7 @@ test('a 64 MiB message arrives intact while the DataChannel buffer stays bounded
   const [idA, idB] = await Promise.all([a!.join(link, 'A'), b!.join(link, 'B')]);
   await a!.waitForState(idB, ['direct']);
   const started = Date.now();
-  const hash = await a!.call('sendBlob', idB, 64 * 1024 * 1024);
+  const { hash } = await a!.call('sendBlob', idB, 64 * 1024 * 1024);
   const queued = Date.now();
   await expect.poll(async () => (await b!.call('received', idA)).blobs, { timeout: 90_000 }).toEqual([hash]);
   const s = (await a!.call('snapshot', idB))!;

@@ -29,6 +29,8 @@ const CHUNK_BYTES = 48 * 1024;
 /** Room for the `relay` frame's own MessagePack fields around the sealed blob. */
 const RELAY_FRAME_OVERHEAD = 128;
 const HISTORY_LENGTH = 50;
+/** How long the polite side waits for the impolite side's offer before offering itself. */
+const POLITE_OFFER_DELAY_MS = 1500;
 const STATS_INTERVAL_MS = 2000;
 
 export type LinkState = 'signaling' | 'checking' | 'direct' | 'turn' | 'relay' | 'closed';
@@ -165,6 +167,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   private readonly errors: LinkSnapshot['errors'] = [];
   private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, retryAttempt: 0 };
   private timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly channels = new WeakMap<RTCPeerConnection, RTCDataChannel>();
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private relayPumpTimer: ReturnType<typeof setInterval> | undefined;
   private readonly relayPath: StreamPath;
@@ -299,16 +302,11 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.pendingCandidates = [];
     this.record('connection', `new RTCPeerConnection (${reason})`);
 
-    const channel = pc.createDataChannel(CHANNEL_LABEL, { negotiated: true, id: 0, ordered: true, protocol: CHANNEL_LABEL });
-    channel.binaryType = 'arraybuffer';
-    channel.onopen = () => this.pc === pc && this.onChannelOpen(pc, channel);
-    channel.onclose = () => this.onChannelClosed(channel);
-    channel.onerror = (event) => {
-      const error = (event as RTCErrorEvent).error;
-      if (this.pc === pc && channel.readyState === 'open') this.fail('DATACHANNEL_ERROR', error?.message ?? 'DataChannel error');
-    };
-    channel.onmessage = (event) => this.onChannelMessage(channel, event.data as ArrayBuffer);
-    channel.onbufferedamountlow = () => this.stream.pump();
+    // The impolite side offers at once. The polite side creates its (pre-negotiated) channel when
+    // the offer arrives, so the usual start has no glare and costs one round trip less; if no offer
+    // comes soon, it offers itself and perfect negotiation sorts out any collision.
+    if (this.polite) this.setTimer('polite-offer', POLITE_OFFER_DELAY_MS, () => this.pc === pc && this.openChannel(pc));
+    else this.openChannel(pc);
 
     pc.onnegotiationneeded = async () => {
       try {
@@ -336,6 +334,22 @@ export class PeerLink extends Emitter<LinkEvents> {
 
     if (!this.dcPath) this.armFallback();
     this.updateState();
+  }
+
+  private openChannel(pc: RTCPeerConnection): void {
+    if (this.channels.has(pc)) return;
+    this.clearTimer('polite-offer');
+    const channel = pc.createDataChannel(CHANNEL_LABEL, { negotiated: true, id: 0, ordered: true, protocol: CHANNEL_LABEL });
+    this.channels.set(pc, channel);
+    channel.binaryType = 'arraybuffer';
+    channel.onopen = () => this.pc === pc && this.onChannelOpen(pc, channel);
+    channel.onclose = () => this.onChannelClosed(channel);
+    channel.onerror = (event) => {
+      const error = (event as RTCErrorEvent).error;
+      if (this.pc === pc && channel.readyState === 'open') this.fail('DATACHANNEL_ERROR', error?.message ?? 'DataChannel error');
+    };
+    channel.onmessage = (event) => this.onChannelMessage(channel, event.data as ArrayBuffer);
+    channel.onbufferedamountlow = () => this.stream.pump();
   }
 
   private closeConnection(): void {
@@ -437,6 +451,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       await pc.setRemoteDescription(description);
       if (this.pc !== pc) return;
       this.remoteDescribed = true;
+      if (description.type === 'offer') this.openChannel(pc);
       for (const candidate of this.pendingCandidates.splice(0)) await this.addCandidate(pc, candidate);
       if (description.type === 'offer') {
         await pc.setLocalDescription();

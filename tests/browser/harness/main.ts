@@ -19,6 +19,9 @@ interface Received {
 let identity: SecretIdentity;
 let client: SignalingClient;
 let manager: LinkManager;
+const firstOfferAt = new Map<string, number>();
+const openedAt = new Map<string, number>();
+const preciseNow = () => performance.timeOrigin + performance.now();
 const received = new Map<string, Received>();
 const errors: Array<{ peerId: string; code: string; message: string }> = [];
 let maxBuffered = 0;
@@ -29,7 +32,7 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 }
 
 const harness = {
-  async join(link: string, name: string, config: Partial<LinkConfig> = {}): Promise<string> {
+  async join(link: string, name: string, config: Partial<LinkConfig> = {}, mode: 'engine' | 'raw' = 'engine'): Promise<string> {
     identity = await createIdentity();
     const invite = parseInvite(link);
     const keys = createSessionKeyPair();
@@ -44,12 +47,35 @@ const harness = {
       signChallenge: (nonce) => ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', nonce)),
       backoff: { baseMs: 200, maxMs: 1000 },
     });
-    manager = new LinkManager({ client, session, config });
-    manager.on('message', ({ peerId, message }) => void record(peerId, message));
-    manager.on('error', (error) => errors.push(error));
+    const sendSignal = client.sendSignal.bind(client);
+    client.sendSignal = (type, to, payload) => {
+      if (type === 'webrtc_offer' && !firstOfferAt.has(to)) firstOfferAt.set(to, preciseNow());
+      return sendSignal(type, to, payload);
+    };
+    if (mode === 'raw') {
+      raw.attach(client);
+    } else {
+      manager = new LinkManager({ client, session, config });
+      manager.on('message', ({ peerId, message }) => void record(peerId, message));
+      manager.on('error', (error) => errors.push(error));
+      manager.on('open', ({ peerId }) => openedAt.set(peerId, preciseNow()));
+    }
     client.start();
     return identity.peerId;
   },
+
+  /** Setup timing: when this console first offered to `peerId`, and when its link opened (epoch ms, sub-ms precision). */
+  timing: (peerId: string) => ({ offer: firstOfferAt.get(peerId), open: openedAt.get(peerId) ?? raw.openedAt.get(peerId) }),
+
+  /** Receive timing for throughput: when the last byte of a transfer arrived (epoch ms). */
+  receivedAt: () => lastReceiveAt,
+  now: preciseNow,
+
+  // --- baselines: a minimal hand-written exchange over the same registry, no engine -------------
+  rawOffer: (peerId: string) => raw.offer(peerId),
+  rawSendBulk: (peerId: string, bytes: number, chunk: number) => raw.sendBulk(peerId, bytes, chunk),
+  rawReceivedBytes: () => raw.receivedBytes,
+  rawRelayBulk: (peerId: string, bytes: number, chunk: number) => raw.relayBulk(peerId, bytes, chunk),
 
   registryState: () => client.state.phase,
   peers: () => manager.peerIds(),
@@ -65,13 +91,12 @@ const harness = {
     for (let seq = from; seq <= to; seq++) await manager.send(peerId, { seq, text });
   },
 
-  /** Sends `count` random blobs of `bytes` each and returns their SHA-256s; samples bufferedAmount. */
-  async sendBlob(peerId: string, bytes: number): Promise<string> {
+  /** Sends one random blob of `bytes` and returns its SHA-256 and when sending began; samples bufferedAmount. */
+  async sendBlob(peerId: string, bytes: number): Promise<{ hash: string; startedAt: number }> {
     const blob = new Uint8Array(bytes);
     for (let offset = 0; offset < bytes; offset += 65536) crypto.getRandomValues(blob.subarray(offset, Math.min(bytes, offset + 65536)));
     const hash = await sha256(blob);
     const channel = (manager as unknown as { links: Map<string, { link: { dcPath?: { channel: RTCDataChannel } } }> }).links.get(peerId)?.link.dcPath?.channel;
-    const sampler = setInterval(() => (maxBuffered = Math.max(maxBuffered, channel?.bufferedAmount ?? 0)), 1);
     const originalSend = channel?.send.bind(channel);
     if (channel && originalSend) {
       // Sample right after every send: the highest the buffer ever gets.
@@ -80,12 +105,9 @@ const harness = {
         maxBuffered = Math.max(maxBuffered, channel.bufferedAmount);
       }) as RTCDataChannel['send'];
     }
-    try {
-      await manager.send(peerId, { blob });
-    } finally {
-      clearInterval(sampler);
-    }
-    return hash;
+    const startedAt = preciseNow();
+    await manager.send(peerId, { blob });
+    return { hash, startedAt };
   },
 
   /** Attacks, as a misbehaving peer: raw bytes on the DataChannel, or a relay blob under a wrong key. */
@@ -101,10 +123,91 @@ const harness = {
   leave(): void {
     manager?.close();
     client?.stop();
+    for (const pc of raw.pcs.values()) pc.close();
+    raw.pcs.clear();
+    raw.channels.clear();
+    raw.openedAt.clear();
+    raw.receivedBytes = 0;
+  },
+
+  /** The link's history, for diagnosing a slow or failed setup. */
+  history: (peerId: string) => manager?.snapshot(peerId)?.history ?? [],
+};
+
+let lastReceiveAt = 0;
+
+/** The baseline: plain RTCPeerConnection + DataChannel, plain relay frames, nothing else. */
+const raw = {
+  pcs: new Map<string, RTCPeerConnection>(),
+  channels: new Map<string, RTCDataChannel>(),
+  openedAt: new Map<string, number>(),
+  receivedBytes: 0,
+  client: undefined as SignalingClient | undefined,
+
+  attach(c: SignalingClient) {
+    this.client = c;
+    c.on('signal', (frame) => void this.onSignal(frame.from_peer_id, frame.type, frame.payload));
+    c.on('relay', (frame) => this.count(frame.payload.length));
+  },
+  pc(peerId: string): RTCPeerConnection {
+    let pc = this.pcs.get(peerId);
+    if (pc) return pc;
+    pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.pcs.set(peerId, pc);
+    pc.onicecandidate = ({ candidate }) => {
+      if (candidate) this.client!.sendSignal('webrtc_ice_candidate', peerId, new TextEncoder().encode(JSON.stringify(candidate.toJSON())));
+    };
+    const channel = pc.createDataChannel('raw', { negotiated: true, id: 0 });
+    channel.binaryType = 'arraybuffer';
+    channel.onopen = () => this.openedAt.set(peerId, preciseNow());
+    channel.onmessage = (event) => this.count((event.data as ArrayBuffer).byteLength);
+    this.channels.set(peerId, channel);
+    return pc;
+  },
+  count(bytes: number) {
+    this.receivedBytes += bytes;
+    lastReceiveAt = preciseNow();
+  },
+  async offer(peerId: string) {
+    const pc = this.pc(peerId);
+    await pc.setLocalDescription(await pc.createOffer());
+    this.client!.sendSignal('webrtc_offer', peerId, new TextEncoder().encode(pc.localDescription!.sdp));
+  },
+  async onSignal(peerId: string, type: string, payload: Uint8Array) {
+    const pc = this.pc(peerId);
+    const text = new TextDecoder().decode(payload);
+    if (type === 'webrtc_offer') {
+      await pc.setRemoteDescription({ type: 'offer', sdp: text });
+      await pc.setLocalDescription(await pc.createAnswer());
+      this.client!.sendSignal('webrtc_answer', peerId, new TextEncoder().encode(pc.localDescription!.sdp));
+    } else if (type === 'webrtc_answer') {
+      await pc.setRemoteDescription({ type: 'answer', sdp: text });
+    } else {
+      await pc.addIceCandidate(JSON.parse(text)).catch(() => undefined);
+    }
+  },
+  /** Same chunk size and flow control as the engine's DataChannel path. */
+  async sendBulk(peerId: string, bytes: number, chunk: number) {
+    const channel = this.channels.get(peerId)!;
+    channel.bufferedAmountLowThreshold = 256 * 1024;
+    const data = crypto.getRandomValues(new Uint8Array(chunk));
+    for (let sent = 0; sent < bytes; sent += chunk) {
+      if (channel.bufferedAmount >= 1024 * 1024) await new Promise((resolve) => (channel.onbufferedamountlow = resolve));
+      channel.send(data.subarray(0, Math.min(chunk, bytes - sent)));
+    }
+  },
+  /** Unsealed relay frames through the same registry, with the engine's relay flow control. */
+  async relayBulk(peerId: string, bytes: number, chunk: number) {
+    const data = crypto.getRandomValues(new Uint8Array(chunk));
+    for (let sent = 0; sent < bytes; sent += chunk) {
+      while (this.client!.bufferedAmount >= 1024 * 1024) await new Promise((resolve) => setTimeout(resolve, 10));
+      this.client!.sendRelay(peerId, data.subarray(0, Math.min(chunk, bytes - sent)));
+    }
   },
 };
 
 async function record(peerId: string, message: unknown): Promise<void> {
+  lastReceiveAt = preciseNow();
   let entry = received.get(peerId);
   if (!entry) received.set(peerId, (entry = { count: 0, seqs: [], blobs: [] }));
   entry.count++;

@@ -1,0 +1,143 @@
+/**
+ * Link benchmarks in Debian's Chromium against a real registry on loopback, each against a
+ * baseline measured in the same run on the same browser:
+ *   link_setup_p50/p95   first offer → DataChannel open on both sides, over N links,
+ *                        vs a minimal hand-written RTCPeerConnection exchange over the same registry
+ *   datachannel_throughput  one 64 MiB message through PeerLink vs a raw DataChannel
+ *                        (same chunk size, same bufferedAmount flow control)
+ *   relay_throughput     PeerLink relayed (sealed, reliable stream) vs unsealed relay frames
+ *                        through the same registry
+ */
+import { it } from 'vitest';
+import { chromium, type Browser } from '@playwright/test';
+import pino from 'pino';
+import { createRegistry, type RegistryHandle } from '../src-main/registry/registry';
+import { CHROMIUM_ARGS, chromiumPath } from '../tests/support/chromium';
+import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../tests/support/harness';
+import { median, percentile, recordResult } from './stats';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const SETUP_LINKS = QUICK ? 6 : 30;
+const BULK_BYTES = (QUICK ? 8 : 64) * 1024 * 1024;
+const RELAY_BYTES = (QUICK ? 2 : 16) * 1024 * 1024;
+const CHUNK = 48 * 1024;
+
+async function pair(browser: Browser, registry: RegistryHandle) {
+  return Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry.httpUrl)));
+}
+
+/** Polls gently: page.evaluate round trips compete for the same two cores as the transfer. */
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000, pollMs = 10): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('benchmark step timed out');
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+it('links', async () => {
+  await buildHarness();
+  const registry = await createRegistry({
+    webRoot: HARNESS_ROOT,
+    logger: pino({ level: 'silent' }),
+    limits: { maxPeersPerProject: 1000 },
+    relayBudget: { pairBytesPerSecond: 1024 ** 3, projectBytesPerDay: 1024 ** 4 },
+  });
+  const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
+  const { link } = await registry.createInvite({ project: 'bench', ttlMs: 3_600_000 });
+  const [a, b] = await pair(browser, registry);
+  try {
+    // --- setup time: ours and the raw exchange, interleaved so drift hits both alike -------------
+    const ours: number[] = [];
+    const rawTimes: number[] = [];
+    for (let i = 0; i < SETUP_LINKS; i++) {
+      {
+        const idA = await a!.join(link, 'A');
+        await waitFor(async () => (await a!.call('registryState')) === 'connected');
+        const idB = await b!.join(link, 'B');
+        await waitFor(async () => (await a!.call('timing', idB)).open !== undefined && (await b!.call('timing', idA)).open !== undefined);
+        const [ta, tb] = [await a!.call('timing', idB), await b!.call('timing', idA)];
+        const offer = Math.min(...[ta.offer, tb.offer].filter((t): t is number => t !== undefined));
+        ours.push(Math.max(ta.open!, tb.open!) - offer);
+        if (ours.at(-1)! > 1000) {
+          // A slow setup is worth a look: say what happened on both sides.
+          console.warn(`slow setup (${ours.at(-1)!.toFixed(0)} ms)`, JSON.stringify(await a!.call('history', idB)), JSON.stringify(await b!.call('history', idA)));
+        }
+        await Promise.all([a!.call('leave'), b!.call('leave')]);
+      }
+      {
+        const idA = await a!.join(link, 'A', {}, 'raw');
+        await waitFor(async () => (await a!.call('registryState')) === 'connected');
+        const idB = await b!.join(link, 'B', {}, 'raw');
+        await waitFor(async () => (await b!.call('registryState')) === 'connected');
+        await a!.call('rawOffer', idB);
+        await waitFor(async () => (await a!.call('timing', idB)).open !== undefined && (await b!.call('timing', idA)).open !== undefined);
+        const [ta, tb] = [await a!.call('timing', idB), await b!.call('timing', idA)];
+        rawTimes.push(Math.max(ta.open!, tb.open!) - ta.offer!);
+        await Promise.all([a!.call('leave'), b!.call('leave')]);
+      }
+    }
+    recordResult('link_setup_p50', percentile(ours, 50), percentile(rawTimes, 50), 'ms');
+    recordResult('link_setup_p95', percentile(ours, 95), percentile(rawTimes, 95), 'ms');
+
+    // --- DataChannel throughput ------------------------------------------------------------------
+    const throughput: number[] = [];
+    const rawThroughput: number[] = [];
+    for (let round = 0; round < (QUICK ? 1 : 3); round++) {
+      {
+        const [c, d] = await pair(browser, registry);
+        const idC = await c!.join(link, 'C');
+        const idD = await d!.join(link, 'D');
+        await c!.waitForState(idD, ['direct']);
+        const { hash, startedAt } = await c!.call('sendBlob', idD, BULK_BYTES);
+        await waitFor(async () => (await d!.call("received", idC)).blobs.includes(hash), 120_000, 250);
+        throughput.push(BULK_BYTES / 1024 ** 2 / (((await d!.call('receivedAt')) - startedAt) / 1000));
+        await Promise.all([c!.close(), d!.close()]);
+      }
+      {
+        const [c, d] = await pair(browser, registry);
+        await c!.join(link, 'C', {}, 'raw');
+        await waitFor(async () => (await c!.call('registryState')) === 'connected');
+        const idD = await d!.join(link, 'D', {}, 'raw');
+        await waitFor(async () => (await d!.call('registryState')) === 'connected');
+        await c!.call('rawOffer', idD);
+        await waitFor(async () => (await c!.call('timing', idD)).open !== undefined);
+        const startedAt = await c!.call('now');
+        await c!.call('rawSendBulk', idD, BULK_BYTES, CHUNK);
+        await waitFor(async () => (await d!.call("rawReceivedBytes")) >= BULK_BYTES, 120_000, 250);
+        rawThroughput.push(BULK_BYTES / 1024 ** 2 / (((await d!.call('receivedAt')) - startedAt) / 1000));
+        await Promise.all([c!.close(), d!.close()]);
+      }
+    }
+    recordResult('datachannel_throughput', median(throughput), median(rawThroughput), 'MiB/s');
+
+    // --- relay throughput ----------------------------------------------------------------------------
+    {
+      const [c, d] = await pair(browser, registry);
+      const config = { blockDirect: true, fallbackAfterMs: 300, directRetry: { baseMs: 600_000, maxMs: 600_000 } };
+      const idC = await c!.join(link, 'C', config);
+      const idD = await d!.join(link, 'D', config);
+      await c!.waitForState(idD, ['relay']);
+      await d!.waitForState(idC, ['relay']);
+      const { hash, startedAt } = await c!.call('sendBlob', idD, RELAY_BYTES);
+      await waitFor(async () => (await d!.call("received", idC)).blobs.includes(hash), 120_000, 250);
+      const oursRelay = RELAY_BYTES / 1024 ** 2 / (((await d!.call('receivedAt')) - startedAt) / 1000);
+      await Promise.all([c!.close(), d!.close()]);
+
+      const [e, f] = await pair(browser, registry);
+      await e!.join(link, 'E', {}, 'raw');
+      await waitFor(async () => (await e!.call('registryState')) === 'connected');
+      const idF = await f!.join(link, 'F', {}, 'raw');
+      await waitFor(async () => (await f!.call('registryState')) === 'connected');
+      const rawStart = await e!.call('now');
+      await e!.call('rawRelayBulk', idF, RELAY_BYTES, CHUNK);
+      await waitFor(async () => (await f!.call("rawReceivedBytes")) >= RELAY_BYTES, 120_000, 250);
+      const rawRelay = RELAY_BYTES / 1024 ** 2 / (((await f!.call('receivedAt')) - rawStart) / 1000);
+      await Promise.all([e!.close(), f!.close()]);
+      recordResult('relay_throughput', oursRelay, rawRelay, 'MiB/s');
+    }
+  } finally {
+    await browser.close();
+    await registry.close();
+  }
+}, 600_000);
