@@ -80,9 +80,9 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     ws.send(data);
   };
 
-  const refuse = (code: ErrorCode, message: string, refType?: string): void => {
+  const refuse = (code: ErrorCode, message: string, refType?: string, refPeerId?: string): void => {
     metrics.errors.inc({ code });
-    send({ type: 'error', code, message, ...(refType ? { ref_type: refType } : {}) });
+    send({ type: 'error', code, message, ...(refType ? { ref_type: refType } : {}), ...(refPeerId ? { ref_peer_id: refPeerId } : {}) });
     const close = ERRORS[code].close;
     if (close !== null) {
       log.info({ code }, 'connection refused');
@@ -237,10 +237,10 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
   function route(frame: Extract<ClientFrame, { to_peer_id: string }>): void {
     const target = directory.get(project, frame.to_peer_id);
     if (!target || target === member) {
-      return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, frame.type);
+      return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, frame.type, frame.to_peer_id);
     }
     if (target.queuedBytes() > limits.maxQueuedBytes) {
-      return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; frame dropped`, frame.type);
+      return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; frame dropped`, frame.type, frame.to_peer_id);
     }
     metrics.signalingBytes.inc(frame.payload.length);
     target.send({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload });
@@ -248,13 +248,13 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
 
   function routeRelay(frame: Extract<ClientFrame, { type: 'relay' }>): void {
     const target = directory.get(project, frame.to_peer_id);
-    if (!target || target === member) return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, 'relay');
+    if (!target || target === member) return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, 'relay', frame.to_peer_id);
     if (target.queuedBytes() > limits.maxQueuedBytes) {
-      return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; relay frame dropped`, 'relay');
+      return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; relay frame dropped`, 'relay', frame.to_peer_id);
     }
     const from = member!.info.peer_id;
     const charged = ctx.relay.charge(project, from, frame.to_peer_id, frame.payload.length);
-    if (!charged.ok) return refuse('RELAY_OVER_BUDGET', charged.reason, 'relay');
+    if (!charged.ok) return refuse('RELAY_OVER_BUDGET', charged.reason, 'relay', frame.to_peer_id);
     metrics.relayBytes.inc(frame.payload.length);
     target.send({ type: 'relay', from_peer_id: from, to_peer_id: frame.to_peer_id, payload: frame.payload });
     const report = charged.report;

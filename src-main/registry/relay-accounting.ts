@@ -26,6 +26,7 @@ interface PairState {
   bytes: number;
   lastReportAt: number;
   bytesAtLastReport: number;
+  reported: boolean;
 }
 
 export class RelayAccounting {
@@ -44,7 +45,7 @@ export class RelayAccounting {
     let pair = this.pairs.get(key);
     if (!pair) {
       // Burst of two seconds' worth, so short spikes pass and sustained excess does not.
-      pair = { bucket: new TokenBucket(this.budget.pairBytesPerSecond, this.budget.pairBytesPerSecond * 2, this.now), bytes: 0, lastReportAt: now, bytesAtLastReport: 0 };
+      pair = { bucket: new TokenBucket(this.budget.pairBytesPerSecond, this.budget.pairBytesPerSecond * 2, this.now), bytes: 0, lastReportAt: now, bytesAtLastReport: 0, reported: false };
       this.pairs.set(key, pair);
     }
     const day = Math.floor(now / 86_400_000);
@@ -59,8 +60,9 @@ export class RelayAccounting {
     }
     pair.bytes += bytes;
     usage.bytes += bytes;
-    if (now - pair.lastReportAt < USAGE_INTERVAL_MS && pair.bytesAtLastReport > 0) return { ok: true };
-    const elapsed = Math.max(1, now - pair.lastReportAt);
+    if (pair.reported && now - pair.lastReportAt < USAGE_INTERVAL_MS) return { ok: true };
+    // The first report comes at once, its rate taken over a whole interval: never more than was sent.
+    const elapsed = Math.max(USAGE_INTERVAL_MS, now - pair.lastReportAt);
     const report: RelayUsage = {
       pairBytes: pair.bytes,
       pairBytesPerSecond: Math.round(((pair.bytes - pair.bytesAtLastReport) * 1000) / elapsed),
@@ -69,6 +71,7 @@ export class RelayAccounting {
     };
     pair.lastReportAt = now;
     pair.bytesAtLastReport = pair.bytes;
+    pair.reported = true;
     return { ok: true, report };
   }
 

@@ -59,6 +59,10 @@ export class LinkManager extends Emitter<ManagerEvents> {
       }),
       client.on('signal', (frame) => this.links.get(frame.from_peer_id)?.link.handleSignal(frame.type, frame.payload)),
       client.on('relay', (frame) => this.links.get(frame.from_peer_id)?.link.handleRelay(frame.payload)),
+      client.on('error', (error) => {
+        // The registry refused a relay frame (peer backlogged, budget used up): that link backs off and resends.
+        if (error.refType === 'relay' && error.refPeerId) this.links.get(error.refPeerId)?.link.relayRefused(error.code, error.message);
+      }),
       client.on('ice_servers', ({ servers }) => {
         this.iceServers = toRtcIceServers(servers);
         for (const { link } of this.links.values()) link.updateIceServers(this.iceServers);

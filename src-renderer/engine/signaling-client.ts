@@ -65,7 +65,7 @@ type Events = {
   relay_usage: RelayUsageFrame;
   ice_servers: { servers: IceServer[]; expiresAt: number };
   /** An error frame that did not end the connection (e.g. UNKNOWN_PEER, RATE_LIMITED). */
-  error: { code: string; message: string; refType?: string };
+  error: { code: string; message: string; refType?: string; refPeerId?: string };
 };
 
 export class SignalingClient extends Emitter<Events> {
@@ -194,7 +194,14 @@ export class SignalingClient extends Emitter<Events> {
         return;
       case 'error':
         if (ERRORS[frame.code as ErrorCode]?.close != null) this.lastError = { code: frame.code, message: frame.message };
-        else this.emit('error', { code: frame.code, message: frame.message, ...(frame.ref_type ? { refType: frame.ref_type } : {}) });
+        else {
+          this.emit('error', {
+            code: frame.code,
+            message: frame.message,
+            ...(frame.ref_type ? { refType: frame.ref_type } : {}),
+            ...(frame.ref_peer_id ? { refPeerId: frame.ref_peer_id } : {}),
+          });
+        }
         return;
       case 'relay':
         this.emit('relay', frame);

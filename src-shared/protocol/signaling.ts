@@ -141,6 +141,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     message: z.string(),
     /** The type of the client frame that caused it, when known. */
     ref_type: z.string().optional(),
+    /** The to_peer_id of the refused frame, for frames routed to a peer. */
+    ref_peer_id: peerIdSchema.optional(),
   }),
 ]);
 export type ServerFrame = z.infer<typeof serverFrameSchema>;

@@ -124,6 +124,7 @@ export type LinkErrorCode =
   | 'MESSAGE_TOO_LARGE'
   | 'BAD_MESSAGE'
   | 'NEGOTIATION_FAILED'
+  | 'RELAY_OVER_BUDGET'
   | 'DATACHANNEL_ERROR';
 
 type LinkEvents = {
@@ -219,6 +220,21 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (!opened.ok) return this.fail(opened.code, opened.message);
     if (!this.relayActive && !this.dcPath) this.activateRelay('the peer relays');
     this.stream.receive(opened.plaintext, RELAY_PATH_ID);
+  }
+
+  /**
+   * The registry refused one of this link's relay frames. The stream stops using the relay for a
+   * moment (the recipient is behind, or the budget needs to refill), then resends what is unacked.
+   */
+  relayRefused(code: string, message: string): void {
+    if (this.closed || this.timers.has('relay-backoff')) return;
+    const overBudget = code === 'RELAY_OVER_BUDGET';
+    if (overBudget) this.fail('RELAY_OVER_BUDGET', message);
+    else this.record('relay-refused', `${code}: ${message}`);
+    this.stream.pathLost(RELAY_PATH_ID);
+    this.setTimer('relay-backoff', overBudget ? 1000 : 50, () => {
+      if (this.relayActive && !this.dcPath) this.stream.setPath(this.relayPath);
+    });
   }
 
   /** The registry connection is back: resume negotiation if the link is not up. */

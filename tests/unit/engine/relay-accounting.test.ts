@@ -237,3 +237,20 @@ describe('RelayAccounting forgetPeer', () => {
     expect(relay.charge('p', ADA, BOB, 1).ok).toBe(false);
   });
 });
+
+describe('first report of a new pair', () => {
+  it('reports at once, with a rate never above the bytes actually sent', () => {
+    const accounting = new RelayAccounting(undefined, () => 1_000_000);
+    const result = accounting.charge('p', 'a', 'b', 65536);
+    expect(result.ok && result.report?.pairBytesPerSecond).toBe(65536);
+  });
+
+  it('a zero-byte first charge does not turn off the once-per-interval limit', () => {
+    let now = 1_000_000;
+    const accounting = new RelayAccounting(undefined, () => now);
+    accounting.charge('p', 'a', 'b', 0);
+    now += 10;
+    const second = accounting.charge('p', 'a', 'b', 100);
+    expect(second.ok && second.report).toBeUndefined();
+  });
+});
