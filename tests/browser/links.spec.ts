@@ -199,3 +199,16 @@ for (const transport of ['udp', 'tcp'] as const) {
     }
   });
 }
+
+test('a relayed transfer over the relay budget is slowed, told why, and still arrives whole', async ({ browser }) => {
+  test.setTimeout(60_000);
+  registry = await createRegistry({ webRoot: HARNESS_ROOT, logger: silent, relayBudget: { pairBytesPerSecond: 256 * 1024 } });
+  const { link } = await registry.createInvite({ project: 'budget', ttlMs: 3_600_000 });
+  const [a, b] = (consoles = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry!.httpUrl))));
+  const config = { blockDirect: true, fallbackAfterMs: 500, directRetry: { baseMs: 600_000, maxMs: 600_000 } };
+  const [idA, idB] = await Promise.all([a!.join(link, 'A', config), b!.join(link, 'B', config)]);
+  await a!.waitForState(idB, ['relay']);
+  const { hash } = await a!.call('sendBlob', idB, 1536 * 1024); // ~3 s of budget after the 2 s burst
+  await expect.poll(async () => (await b!.call('received', idA)).blobs, { timeout: 30_000 }).toEqual([hash]);
+  expect((await a!.call('errors')).some((e) => e.code === 'RELAY_OVER_BUDGET')).toBe(true);
+});
