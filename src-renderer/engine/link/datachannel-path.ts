@@ -1,8 +1,9 @@
 /**
- * A StreamPath over an RTCDataChannel. Stream frames larger than the negotiated maxMessageSize
- * (16 KiB when the stack does not say) are cut into fragments, each prefixed with one byte
- * (1 = more follow, 0 = last); the channel is reliable and ordered, so reassembly is a simple
- * concatenation. Sending stops while bufferedAmount is at or above the high-water mark and
+ * A StreamPath over an RTCDataChannel. A stream frame that fits the negotiated maxMessageSize
+ * (16 KiB when the stack does not say) is sent as it is, without a copy; a larger one is cut into
+ * fragments, each prefixed with one byte (1 = more follow, 0 = last). The two are told apart by the
+ * first byte: a stream frame is a MessagePack array (0x90–0x9f), never 0 or 1. The channel is
+ * reliable and ordered, so reassembly is a simple concatenation. Sending stops while bufferedAmount is at or above the high-water mark and
  * resumes on `bufferedamountlow`, so memory stays bounded however much the caller sends.
  */
 import { concatBytes } from '../../../src-shared/bytes';
@@ -36,6 +37,10 @@ export class DataChannelPath implements StreamPath {
   }
 
   send(frame: Uint8Array): void {
+    if (frame.length <= this.fragmentBytes + 1 && frame.length > 0 && frame[0]! > 1) {
+      this.channel.send(frame as Uint8Array<ArrayBuffer>);
+      return;
+    }
     for (let offset = 0; offset < frame.length || offset === 0; offset += this.fragmentBytes) {
       const end = Math.min(frame.length, offset + this.fragmentBytes);
       const fragment = new Uint8Array(end - offset + 1);
@@ -49,6 +54,7 @@ export class DataChannelPath implements StreamPath {
   /** Feeds one DataChannel message; returns a whole stream frame when one is complete. */
   receive(data: ArrayBuffer): Uint8Array | { error: string } | undefined {
     const bytes = new Uint8Array(data);
+    if (bytes.length > 0 && bytes[0]! > 1 && this.pending.length === 0) return bytes; // a whole frame
     if (bytes.length === 0 || bytes[0]! > 1) {
       this.pending = [];
       this.pendingBytes = 0;
