@@ -40,7 +40,8 @@ it('links', async () => {
   const registry = await createRegistry({
     webRoot: HARNESS_ROOT,
     logger: pino({ level: 'silent' }),
-    limits: { maxPeersPerProject: 1000 },
+    // A large per-console backlog, so the naive relay baseline (which cannot resend) loses nothing.
+    limits: { maxPeersPerProject: 1000, maxQueuedBytes: 256 * 1024 * 1024 },
     relayBudget: { pairBytesPerSecond: 1024 ** 3, projectBytesPerDay: 1024 ** 4 },
   });
   const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
