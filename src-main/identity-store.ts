@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { createIdentity, derivePeerId, ed25519Sign, keyFingerprint, signedMessage, verifyPublicIdentity, type SecretIdentity } from '../src-shared/identity';
 import { fromBase64Url, toBase64Url } from '../src-shared/bytes';
 import type { IdentityInfo } from '../src-shared/ipc';
+import { parseCertificateBody } from '../src-shared/session-certificate';
 import type { SecretCodec } from './secret-codec';
 import { readJson, writeJsonAtomic } from './json-file';
 
@@ -72,7 +73,9 @@ export class IdentityStore {
     return ed25519Sign(this.identity.signingSecretKey, signedMessage('registryAuth', nonce));
   }
 
-  signSessionKey(publicKey: Uint8Array): Promise<Uint8Array> {
-    return ed25519Sign(this.identity.signingSecretKey, signedMessage('sessionKey', publicKey));
+  /** Signs a session certificate body, and nothing else (checked: two 32-byte keys, the current time). */
+  certifySession(body: Uint8Array, now = Date.now()): Promise<Uint8Array> {
+    parseCertificateBody(body, now);
+    return ed25519Sign(this.identity.signingSecretKey, signedMessage('sessionKey', body));
   }
 }

@@ -19,7 +19,7 @@ export function createIpcHandlers({ identity, settings, registry }: IpcDeps): Ip
   return {
     'identity:get': async () => identity.info(),
     'identity:sign-challenge': (nonce) => identity.signChallenge(nonce),
-    'identity:sign-session-key': (publicKey) => identity.signSessionKey(publicKey),
+    'identity:certify-session': (body) => identity.certifySession(body),
     'settings:get': async () => settings.get(),
     'settings:update': async (patch) => settings.update(patch),
     'registry:status': async () => registry.status(),

@@ -29,8 +29,10 @@ export const PEER_ID_PATTERN = /^[a-z2-7]{26}$/;
 export const SIGNATURE_CONTEXT = {
   registryAuth: 'wsp/v1/registry-auth',
   boxKey: 'wsp/v1/box-key',
-  /** A console's per-session X25519 key for the relay, signed so peers know it is the console's. */
+  /** A console session's certificate (its signaling and relay keys), signed by the identity key. */
   sessionKey: 'wsp/v1/session-key',
+  /** One signaling message, signed by the session's signaling key. */
+  signal: 'wsp/v1/signal',
 } as const;
 export type SignaturePurpose = keyof typeof SIGNATURE_CONTEXT;
 
@@ -109,12 +111,46 @@ export async function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): P
   return new Uint8Array(await subtle!.sign('Ed25519', key, message as BufferSource));
 }
 
+/**
+ * A signer for one secret key that imports it into WebCrypto once: signing on a hot path
+ * (every signaling message) then costs the signature alone.
+ */
+export function createEd25519Signer(secretKey: Uint8Array): (message: Uint8Array) => Promise<Uint8Array> {
+  let key: Promise<CryptoKey | undefined> | undefined;
+  return async (message) => {
+    key ??= hasNativeEd25519().then((native) =>
+      native
+        ? subtle!.importKey(
+            'jwk',
+            { kty: 'OKP', crv: 'Ed25519', d: toBase64Url(secretKey.subarray(0, 32)), x: toBase64Url(secretKey.subarray(32)) },
+            { name: 'Ed25519' },
+            false,
+            ['sign'],
+          )
+        : undefined,
+    );
+    const cryptoKey = await key;
+    return cryptoKey ? new Uint8Array(await subtle!.sign('Ed25519', cryptoKey, message as BufferSource)) : nacl.sign.detached(message, secretKey);
+  };
+}
+
+/** Imported public keys, so that verifying many messages from one peer imports its key once. */
+const verifyKeys = new Map<string, Promise<CryptoKey>>();
+const MAX_CACHED_KEYS = 1024;
+
 export async function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   if (!(await hasNativeEd25519())) return nacl.sign.detached.verify(message, signature, publicKey);
   try {
-    const key = await subtle!.importKey('raw', publicKey as BufferSource, { name: 'Ed25519' }, false, ['verify']);
-    return await subtle!.verify('Ed25519', key, signature as BufferSource, message as BufferSource);
+    const id = toBase64Url(publicKey);
+    let key = verifyKeys.get(id);
+    if (!key) {
+      if (verifyKeys.size >= MAX_CACHED_KEYS) verifyKeys.delete(verifyKeys.keys().next().value!);
+      key = subtle!.importKey('raw', publicKey as BufferSource, { name: 'Ed25519' }, false, ['verify']);
+      verifyKeys.set(id, key);
+      key.catch(() => verifyKeys.delete(id));
+    }
+    return await subtle!.verify('Ed25519', await key, signature as BufferSource, message as BufferSource);
   } catch {
     return false; // a malformed point is a failed verification, not a crash
   }

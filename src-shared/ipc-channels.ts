@@ -5,7 +5,7 @@
 export const IPC_METHODS = {
   'identity:get': 'getIdentity',
   'identity:sign-challenge': 'signChallenge',
-  'identity:sign-session-key': 'signSessionKey',
+  'identity:certify-session': 'certifySession',
   'settings:get': 'getSettings',
   'settings:update': 'updateSettings',
   'registry:status': 'registryStatus',

@@ -63,8 +63,11 @@ export interface HostApi {
   getIdentity(): Promise<IdentityInfo>;
   /** Signs a registry's challenge nonce; the secret key never leaves the host. */
   signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
-  /** Signs this session's relay public key (X25519), so peers can trust it. */
-  signSessionKey(publicKey: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Signs this session's certificate body (its signaling and relay public keys and start time,
+   * see session-certificate.ts) with the identity key; the host refuses anything else.
+   */
+  certifySession(body: Uint8Array): Promise<Uint8Array>;
   getSettings(): Promise<Settings>;
   updateSettings(patch: SettingsPatch): Promise<Settings>;
   registryStatus(): Promise<EmbeddedRegistryStatus>;
@@ -77,7 +80,7 @@ export interface HostApi {
 export const IPC_ARGS = {
   'identity:get': z.tuple([]),
   'identity:sign-challenge': z.tuple([bytes({ exact: 32 })]),
-  'identity:sign-session-key': z.tuple([bytes({ exact: 32 })]),
+  'identity:certify-session': z.tuple([bytes({ max: 128 })]),
   'settings:get': z.tuple([]),
   'settings:update': z.tuple([settingsPatchSchema]),
   'registry:status': z.tuple([]),

@@ -6,7 +6,9 @@
 import type { PeerInfo, IceServer } from '../../src-shared/protocol/signaling';
 import { Emitter } from './emitter';
 import type { SignalingClient } from './signaling-client';
-import { PeerLink, type LinkConfig, type LinkSnapshot, type SessionKey } from './link/peer-link';
+import { PeerLink, type LinkConfig, type LinkSnapshot } from './link/peer-link';
+import { createEd25519Signer, verifyPublicIdentity } from '../../src-shared/identity';
+import type { SessionSecrets } from '../../src-shared/session-certificate';
 
 /** Room the registry's `relay` frame needs around a relay payload is accounted in PeerLink. */
 const RELAY_HIGH_WATER_BYTES = 1024 * 1024;
@@ -16,18 +18,25 @@ type ManagerEvents = {
   open: { peerId: string };
   message: { peerId: string; message: unknown };
   error: { peerId: string; code: string; message: string };
+  /** A console whose identity does not hold together (peer_id not its key's, box key unsigned): no link. */
+  untrusted: { peerId: string; reason: string };
   closed: { peerId: string };
 };
 
 export interface LinkManagerOptions {
   client: SignalingClient;
-  session: SessionKey;
+  session: SessionSecrets;
   config?: Partial<LinkConfig>;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
 }
 
 export class LinkManager extends Emitter<ManagerEvents> {
   private readonly links = new Map<string, { link: PeerLink; signingKey: Uint8Array }>();
+  /** Frames for peers whose identity is being checked, replayed once the link exists. */
+  private readonly waiting = new Map<string, Array<(link: PeerLink) => void>>();
+  private readonly sign: (message: Uint8Array) => Promise<Uint8Array>;
+  private seq = 0;
+  private projectId = '';
   private localPeerId = '';
   private iceServers: RTCIceServer[] = [];
   private maxFrameBytes = 64 * 1024;
@@ -37,11 +46,13 @@ export class LinkManager extends Emitter<ManagerEvents> {
   constructor(private readonly options: LinkManagerOptions) {
     super();
     this.config = { ...options.config };
+    this.sign = createEd25519Signer(options.session.signSecretKey);
     const { client } = options;
     this.unsubscribe.push(
       client.on('welcome', (welcome) => {
         const reconnect = this.localPeerId === welcome.peer_id;
         this.localPeerId = welcome.peer_id;
+        this.projectId = welcome.project_id;
         this.iceServers = toRtcIceServers(welcome.ice_servers);
         this.maxFrameBytes = welcome.limits.max_frame_bytes;
         const present = new Set(welcome.peers.map((p) => p.peer_id));
@@ -57,8 +68,8 @@ export class LinkManager extends Emitter<ManagerEvents> {
         // A peer whose registry connection dropped may still be linked directly: keep that link.
         if (state !== 'direct' && state !== 'turn') this.drop(peerId);
       }),
-      client.on('signal', (frame) => this.links.get(frame.from_peer_id)?.link.handleSignal(frame.type, frame.payload)),
-      client.on('relay', (frame) => this.links.get(frame.from_peer_id)?.link.handleRelay(frame.payload)),
+      client.on('signal', (frame) => this.deliver(frame.from_peer_id, (link) => link.handleSignal(frame.type, frame.payload))),
+      client.on('relay', (frame) => this.deliver(frame.from_peer_id, (link) => link.handleRelay(frame.payload))),
       client.on('error', (error) => {
         // The registry refused a relay frame (peer backlogged, budget used up): that link backs off and resends.
         if (error.refType === 'relay' && error.refPeerId) this.links.get(error.refPeerId)?.link.relayRefused(error.code, error.message);
@@ -96,22 +107,52 @@ export class LinkManager extends Emitter<ManagerEvents> {
   }
 
   close(): void {
+    this.waiting.clear();
     for (const off of this.unsubscribe) off();
     for (const peerId of [...this.links.keys()]) this.drop(peerId);
     this.removeAllListeners();
   }
 
+  private deliver(peerId: string, action: (link: PeerLink) => void): void {
+    const link = this.links.get(peerId)?.link;
+    if (link) return action(link);
+    this.waiting.get(peerId)?.push(action);
+  }
+
+  /**
+   * Links to a peer once its identity holds together: its peer_id is its key's and its box key is
+   * signed by that key. A registry could accept anything; peers check for themselves.
+   */
   private ensureLink(peer: PeerInfo): void {
     const existing = this.links.get(peer.peer_id);
     if (existing && equalBytes(existing.signingKey, peer.signing_key)) return;
-    if (existing) this.drop(peer.peer_id);
+    if (this.waiting.has(peer.peer_id)) return;
+    this.waiting.set(peer.peer_id, []);
+    void verifyPublicIdentity({ peerId: peer.peer_id, signingPublicKey: peer.signing_key, boxPublicKey: peer.box_key, boxKeySignature: peer.box_key_sig }).then((valid) => {
+      const queued = this.waiting.get(peer.peer_id);
+      this.waiting.delete(peer.peer_id);
+      if (!queued) return; // the manager closed meanwhile
+      if (!valid) {
+        this.emit('untrusted', { peerId: peer.peer_id, reason: 'its peer_id is not derived from its key, or its box key is not signed by it (possible tampering registry)' });
+        return;
+      }
+      if (this.links.has(peer.peer_id)) this.drop(peer.peer_id);
+      const link = this.createLink(peer);
+      for (const action of queued) action(link);
+    });
+  }
+
+  private createLink(peer: PeerInfo): PeerLink {
     const { client } = this.options;
     const peerId = peer.peer_id;
     const link = new PeerLink({
       localPeerId: this.localPeerId,
       remotePeerId: peerId,
       remoteSigningKey: peer.signing_key,
+      projectId: this.projectId,
       session: this.options.session,
+      sign: this.sign,
+      nextSeq: () => ++this.seq,
       config: { ...this.config, iceServers: this.iceServers },
       ...(this.options.createPeerConnection ? { createPeerConnection: this.options.createPeerConnection } : {}),
       port: {
@@ -127,6 +168,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
     link.on('error', (error) => this.emit('error', { peerId, ...error }));
     this.links.set(peerId, { link, signingKey: peer.signing_key });
     link.start();
+    return link;
   }
 
   private drop(peerId: string): void {

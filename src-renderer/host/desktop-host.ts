@@ -18,7 +18,7 @@ export function createDesktopHost(bridge: HostBridge): HostApi {
     kind: 'desktop',
     getIdentity: () => unwrap(bridge.getIdentity()),
     signChallenge: (nonce) => unwrap(bridge.signChallenge(nonce)),
-    signSessionKey: (publicKey) => unwrap(bridge.signSessionKey(publicKey)),
+    certifySession: (body) => unwrap(bridge.certifySession(body)),
     getSettings: () => unwrap(bridge.getSettings()),
     updateSettings: (patch) => unwrap(bridge.updateSettings(patch)),
     registryStatus: () => unwrap(bridge.registryStatus()),

@@ -5,6 +5,7 @@
  */
 import { createIdentity, derivePeerId, ed25519Sign, keyFingerprint, signedMessage, type SecretIdentity } from '../../src-shared/identity';
 import { fromBase64Url, toBase64Url } from '../../src-shared/bytes';
+import { parseCertificateBody } from '../../src-shared/session-certificate';
 import { settingsPatchSchema, settingsSchema, type HostApi, type Settings } from '../../src-shared/ipc';
 
 const IDENTITY_KEY = 'wsp.identity.v1';
@@ -48,7 +49,10 @@ export async function createWebHost(settingsStorage: Storage = localStorage, ide
       return { peerId, signingPublicKey, boxPublicKey, boxKeySignature, fingerprint: keyFingerprint(signingPublicKey), storage: 'this browser tab (session storage)' };
     },
     signChallenge: (nonce) => ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', nonce)),
-    signSessionKey: (publicKey) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', publicKey)),
+    certifySession: async (body) => {
+      parseCertificateBody(body, Date.now());
+      return ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body));
+    },
     async getSettings() {
       return structuredClone(settings);
     },

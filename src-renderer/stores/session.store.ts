@@ -9,9 +9,10 @@ import type { HostApi, IdentityInfo, Settings } from '../../src-shared/ipc';
 import { InviteError, parseInvite, type ParsedInvite } from '../../src-shared/invite';
 import { keyFingerprint } from '../../src-shared/identity';
 import type { PeerInfo } from '../../src-shared/protocol/signaling';
-import { SignalingClient, type RegistryState } from '../engine/signaling-client';
-import { LinkManager } from '../engine/link-manager';
-import { createSessionKeyPair, type LinkSnapshot, type SessionKey } from '../engine/link/peer-link';
+import type { RegistryState } from '../engine/signaling-client';
+import { createConsoleSession, type ConsoleSession } from '../engine/console-session';
+import type { LinkSnapshot } from '../engine/link/peer-link';
+import type { SessionSecrets } from '../../src-shared/session-certificate';
 import type { PathInfo } from '../engine/link/path-stats';
 
 /** What the GUI shows of a link (serializable; the live PeerLink stays in the engine). */
@@ -58,20 +59,11 @@ export const useSessionStore = defineStore('session', () => {
   const peers = ref<Record<string, PeerRow>>({});
   const notices = ref<Array<{ at: number; code: string; message: string }>>([]);
   const links = ref<Record<string, LinkView>>({});
-  let client: SignalingClient | undefined;
-  let manager: LinkManager | undefined;
-  let session: Promise<SessionKey> | undefined;
+  const untrusted = ref<Record<string, string>>({});
+  let current: ConsoleSession | undefined;
+  let session: SessionSecrets | undefined;
 
   const peerList = computed(() => Object.values(peers.value).sort((a, b) => a.displayName.localeCompare(b.displayName) || a.peerId.localeCompare(b.peerId)));
-
-  /** One relay key pair per console session; the host signs it with the identity key. */
-  function sessionKey(api: HostApi): Promise<SessionKey> {
-    session ??= (async () => {
-      const keys = createSessionKeyPair();
-      return { ...keys, signature: await api.signSessionKey(keys.publicKey) };
-    })();
-    return session;
-  }
 
   async function init(api: HostApi): Promise<void> {
     host.value = api;
@@ -90,18 +82,17 @@ export const useSessionStore = defineStore('session', () => {
     project.value = parsed.claims.project;
     settings.value = await api.updateSettings({ invite: link.trim() });
     const me = identity.value;
-    const c = new SignalingClient({
-      url: parsed.registryUrl,
-      invite: parsed.token,
+    const started = await createConsoleSession({
+      invite: parsed,
       displayName: settings.value.displayName,
-      signingPublicKey: me.signingPublicKey,
-      boxPublicKey: me.boxPublicKey,
-      boxKeySignature: me.boxKeySignature,
+      identity: me,
       signChallenge: (nonce) => api.signChallenge(nonce),
+      certifySession: (body) => api.certifySession(body),
+      ...(session ? { session } : {}),
     });
-    client = c;
-    const m = new LinkManager({ client: c, session: await sessionKey(api) });
-    manager = m;
+    session = started.session; // one certificate per console session
+    current = started;
+    const { client: c, links: m } = started;
     m.on('change', (snapshot) => {
       links.value = { ...links.value, [snapshot.peerId]: toLinkView(snapshot) };
     });
@@ -110,6 +101,10 @@ export const useSessionStore = defineStore('session', () => {
       links.value = rest;
     });
     m.on('error', (error) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), code: error.code, message: `link to ${error.peerId.slice(0, 6)}: ${error.message}` }]));
+    m.on('untrusted', ({ peerId, reason }) => {
+      untrusted.value = { ...untrusted.value, [peerId]: reason };
+      notices.value = [...notices.value.slice(-19), { at: Date.now(), code: 'IDENTITY_INVALID', message: `${peerId.slice(0, 6)}: ${reason}` }];
+    });
     c.on('state', (state) => (registryState.value = state));
     c.on('welcome', (welcome) => {
       project.value = welcome.project_id;
@@ -122,14 +117,12 @@ export const useSessionStore = defineStore('session', () => {
       peers.value = rest;
     });
     c.on('error', (error) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), ...error }]));
-    c.start();
+    started.start();
   }
 
   function leave(): void {
-    manager?.close();
-    manager = undefined;
-    client?.stop();
-    client = undefined;
+    current?.stop();
+    current = undefined;
     peers.value = {};
     links.value = {};
     registryState.value = { phase: 'idle' };
@@ -145,8 +138,8 @@ export const useSessionStore = defineStore('session', () => {
   async function rename(displayName: string): Promise<void> {
     if (!host.value) return;
     settings.value = await host.value.updateSettings({ displayName });
-    if (settings.value.invite && client) await join(settings.value.invite);
+    if (settings.value.invite && current) await join(settings.value.invite);
   }
 
-  return { host, identity, settings, registryState, project, invite, peers, peerList, links, notices, init, join, leave, forgetInvite, rename };
+  return { host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, notices, init, join, leave, forgetInvite, rename };
 });

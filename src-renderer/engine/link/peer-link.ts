@@ -12,15 +12,15 @@
  * Both sides create the DataChannel pre-negotiated (id 0), so neither waits for the other's.
  */
 import { decode, encode } from '@msgpack/msgpack';
-import nacl from 'tweetnacl';
-import { ed25519Verify, signedMessage } from '../../../src-shared/identity';
+import { ed25519Verify } from '../../../src-shared/identity';
+import { verifyCertificate, type SessionCertificate, type SessionSecrets } from '../../../src-shared/session-certificate';
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import { Emitter } from '../emitter';
 import { backoffDelay, type BackoffPolicy } from '../backoff';
 import { ReliableStream, type StreamPath } from './reliable-stream';
 import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
 import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
-import { decodeLinkSignal, encodeLinkSignal, newConnectionId, type LinkSignal } from './signal-codec';
+import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, newConnectionId, signalSignedBytes, type LinkSignal } from './signal-codec';
 import { readSelectedPath, type PathInfo } from './path-stats';
 
 export const CHANNEL_LABEL = 'workstream-v1';
@@ -70,18 +70,18 @@ export interface LinkPort {
   relayMaxFrameBytes(): number;
 }
 
-export interface SessionKey {
-  publicKey: Uint8Array;
-  secretKey: Uint8Array;
-  /** Ed25519 signature by this console's identity key over signedMessage('sessionKey', publicKey). */
-  signature: Uint8Array;
-}
-
 export interface PeerLinkOptions {
   localPeerId: string;
   remotePeerId: string;
+  /** The peer's identity key (its peer_id derives from it): everything it signs is checked against it. */
   remoteSigningKey: Uint8Array;
-  session: SessionKey;
+  projectId: string;
+  /** This console's session: certificate and secret keys. */
+  session: SessionSecrets;
+  /** Signs with the session's signaling key. */
+  sign: (message: Uint8Array) => Promise<Uint8Array>;
+  /** This session's signaling sequence: strictly increasing across all its links. */
+  nextSeq: () => number;
   port: LinkPort;
   config?: Partial<LinkConfig>;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
@@ -110,13 +110,16 @@ export interface LinkSnapshot {
   iceRestarts: number;
   reconnects: number;
   relayFallbacks: number;
+  /** Signaling messages refused as forged or replayed: a sign of a tampering registry. */
+  rejectedSignals: number;
   history: LinkHistoryEntry[];
   errors: Array<{ at: number; code: string; message: string }>;
 }
 
 export type LinkErrorCode =
   | 'BAD_SIGNAL'
-  | 'BAD_SESSION_KEY'
+  | 'SIGNAL_FORGED'
+  | 'SIGNAL_REPLAYED'
   | 'RELAY_TAMPERED'
   | 'RELAY_REPLAYED'
   | 'RELAY_STALE_KEY'
@@ -156,7 +159,9 @@ export class PeerLink extends Emitter<LinkEvents> {
   private dcPath: DataChannelPath | undefined;
   private stream: ReliableStream;
   private seal: RelaySeal | undefined;
-  private remoteSessionKey: Uint8Array | undefined;
+  private remoteCertificate: SessionCertificate | undefined;
+  private lastRemoteSeq = 0;
+  private outbox: Promise<void> = Promise.resolve();
   private relayActive = false;
   private opened = false;
   private closed = false;
@@ -166,7 +171,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   private state: LinkState = 'signaling';
   private readonly history: LinkHistoryEntry[] = [];
   private readonly errors: LinkSnapshot['errors'] = [];
-  private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, retryAttempt: 0 };
+  private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, retryAttempt: 0, rejectedSignals: 0 };
   private timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly channels = new WeakMap<RTCPeerConnection, RTCDataChannel>();
   private statsTimer: ReturnType<typeof setInterval> | undefined;
@@ -208,8 +213,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   /** A signaling payload from this peer, via the registry. */
-  handleSignal(_type: SignalType, payload: Uint8Array): void {
-    this.inbox = this.inbox.then(() => this.processSignal(payload)).catch((error: Error) => this.fail('NEGOTIATION_FAILED', error.message));
+  handleSignal(type: SignalType, payload: Uint8Array): void {
+    this.inbox = this.inbox.then(() => this.processSignal(type, payload)).catch((error: Error) => this.fail('NEGOTIATION_FAILED', error.message));
   }
 
   /** A sealed relay blob from this peer, via the registry. */
@@ -277,6 +282,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       iceRestarts: this.counters.iceRestarts,
       reconnects: this.counters.reconnects,
       relayFallbacks: this.counters.relayFallbacks,
+      rejectedSignals: this.counters.rejectedSignals,
       history: [...this.history],
       errors: [...this.errors],
     };
@@ -427,23 +433,67 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   private sendDescription(description: RTCSessionDescription): void {
     const type = description.type === 'offer' ? 'webrtc_offer' : 'webrtc_answer';
-    this.sendSignal(type, {
-      description: { type: description.type as 'offer' | 'answer', sdp: description.sdp },
-      session: { key: this.options.session.publicKey, sig: this.options.session.signature },
-    });
+    this.sendSignal(type, { description: { type: description.type as 'offer' | 'answer', sdp: description.sdp } });
   }
 
-  private sendSignal(type: SignalType, body: Pick<LinkSignal, 'description' | 'candidate' | 'session'>): void {
-    const payload = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, ...body });
-    if (!this.options.port.sendSignal(type, payload)) this.record('signal-lost', `${type} not sent: the registry is not connected`);
+  /** Signs and sends, in call order (the sequence number is taken now, the signature a moment later). */
+  private sendSignal(type: SignalType, body: Pick<LinkSignal, 'description' | 'candidate'>): void {
+    const inner = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, ...body });
+    const seq = this.options.nextSeq();
+    const { localPeerId, remotePeerId, projectId, session } = this.options;
+    this.outbox = this.outbox
+      .then(async () => {
+        const signature = await this.options.sign(signalSignedBytes(type, localPeerId, remotePeerId, projectId, seq, inner));
+        if (this.closed) return;
+        const payload = encodeEnvelope({ certificate: session.certificate, seq, body: inner, signature });
+        if (!this.options.port.sendSignal(type, payload)) this.record('signal-lost', `${type} not sent: the registry is not connected`);
+      })
+      .catch((error: Error) => this.fail('NEGOTIATION_FAILED', `signing failed: ${error.message}`));
   }
 
-  private async processSignal(payload: Uint8Array): Promise<void> {
+  /** Refuses a signaling message that this peer did not send, or sent before. Never applied. */
+  private reject(code: 'SIGNAL_FORGED' | 'SIGNAL_REPLAYED', message: string): void {
+    this.counters.rejectedSignals++;
+    this.fail(code, message);
+    this.updateState();
+  }
+
+  /**
+   * Checks that a signaling message comes from this peer, unaltered, meant for this console in this
+   * project, and not seen before: the session certificate verifies against the peer's identity key
+   * and is not older than the one we know, the sequence number is new, and the signature covers
+   * type, sender, recipient, project, sequence and body.
+   */
+  private async authenticate(type: SignalType, payload: Uint8Array): Promise<Uint8Array | undefined> {
+    const envelope = decodeEnvelope(payload);
+    if ('error' in envelope) return void this.fail('BAD_SIGNAL', envelope.error);
+    const { certificate } = envelope;
+    const known = this.remoteCertificate;
+    const newSession = !known || !equalBytes(known.signKey, certificate.signKey);
+    if (newSession) {
+      if (known && certificate.startedAt <= known.startedAt) return void this.reject('SIGNAL_REPLAYED', 'a signaling message from an older session of this peer was resent');
+      if (!(await verifyCertificate(certificate, this.options.remoteSigningKey))) {
+        return void this.reject('SIGNAL_FORGED', 'a session certificate not signed by this peer (possible tampering registry)');
+      }
+    } else if (envelope.seq <= this.lastRemoteSeq) {
+      return void this.reject('SIGNAL_REPLAYED', `signaling message ${envelope.seq} was already received (replay)`);
+    }
+    const { localPeerId, remotePeerId, projectId } = this.options;
+    const valid = await ed25519Verify(certificate.signKey, signalSignedBytes(type, remotePeerId, localPeerId, projectId, envelope.seq, envelope.body), envelope.signature);
+    if (!valid) return void this.reject('SIGNAL_FORGED', `a ${type} whose signature does not verify (altered on the way: possible tampering registry)`);
+    if (this.closed) return undefined;
+    if (newSession) this.adoptCertificate(certificate);
+    this.lastRemoteSeq = envelope.seq;
+    return envelope.body;
+  }
+
+  private async processSignal(type: SignalType, payload: Uint8Array): Promise<void> {
     if (this.closed) return;
-    const signal = decodeLinkSignal(payload);
+    const body = await this.authenticate(type, payload);
+    if (!body || this.closed) return;
+    const signal = decodeLinkSignal(body);
     if ('error' in signal) return this.fail('BAD_SIGNAL', signal.error);
-    if (signal.session && !(await this.adoptSessionKey(signal.session.key, signal.session.sig))) return;
-    if (this.closed || this.retiredRemotePcIds.has(signal.from)) return; // late news from a replaced connection
+    if (this.retiredRemotePcIds.has(signal.from)) return; // late news from a replaced connection
     if (signal.to && signal.to !== this.pcId && signal.description?.type !== 'offer') return; // for our replaced connection
 
     if (this.remotePcId && signal.from !== this.remotePcId) {
@@ -493,17 +543,11 @@ export class PeerLink extends Emitter<LinkEvents> {
     }
   }
 
-  /** Verifies and adopts the peer's session relay key; a new key means the peer restarted. */
-  private async adoptSessionKey(key: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    if (this.remoteSessionKey && equalBytes(this.remoteSessionKey, key)) return true;
-    const valid = await ed25519Verify(this.options.remoteSigningKey, signedMessage('sessionKey', key), signature);
-    if (!valid) {
-      this.fail('BAD_SESSION_KEY', 'a session key not signed by this peer was offered: ignored (possible tampering registry)');
-      return false;
-    }
-    const restarted = Boolean(this.remoteSessionKey);
-    this.remoteSessionKey = key;
-    this.seal = new RelaySeal(this.options.session.publicKey, this.options.session.secretKey, key);
+  /** Adopts the peer's (verified) session certificate; a new one means the peer restarted. */
+  private adoptCertificate(certificate: SessionCertificate): void {
+    const restarted = Boolean(this.remoteCertificate);
+    this.remoteCertificate = certificate;
+    this.seal = new RelaySeal(this.options.session.certificate.boxKey, this.options.session.boxSecretKey, certificate.boxKey);
     if (restarted) {
       this.record('peer-restarted', 'new session key: starting a new stream');
       this.stream.close();
@@ -514,7 +558,6 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.emit('reset', undefined);
     }
     if (this.relayActive && !this.dcPath) this.useRelayPath();
-    return true;
   }
 
   // --- paths ---------------------------------------------------------------------------------------
@@ -697,7 +740,3 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
-/** A fresh relay key pair for this console's session, to be signed by the host. */
-export function createSessionKeyPair(): { publicKey: Uint8Array; secretKey: Uint8Array } {
-  return nacl.box.keyPair();
-}

@@ -4,9 +4,10 @@
  */
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { parseInvite } from '../../../src-shared/invite';
-import { SignalingClient } from '../../../src-renderer/engine/signaling-client';
-import { LinkManager } from '../../../src-renderer/engine/link-manager';
-import { createSessionKeyPair, type LinkConfig, type LinkSnapshot } from '../../../src-renderer/engine/link/peer-link';
+import type { SignalingClient } from '../../../src-renderer/engine/signaling-client';
+import type { LinkManager } from '../../../src-renderer/engine/link-manager';
+import { createConsoleSession } from '../../../src-renderer/engine/console-session';
+import type { LinkConfig, LinkSnapshot } from '../../../src-renderer/engine/link/peer-link';
 
 interface Received {
   count: number;
@@ -35,30 +36,30 @@ const harness = {
   async join(link: string, name: string, config: Partial<LinkConfig> = {}, mode: 'engine' | 'raw' = 'engine'): Promise<string> {
     identity = await createIdentity();
     const invite = parseInvite(link);
-    const keys = createSessionKeyPair();
-    const session = { ...keys, signature: await ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', keys.publicKey)) };
-    client = new SignalingClient({
-      url: invite.registryUrl,
-      invite: invite.token,
+    const started = await createConsoleSession({
+      invite,
       displayName: name,
-      signingPublicKey: identity.signingPublicKey,
-      boxPublicKey: identity.boxPublicKey,
-      boxKeySignature: identity.boxKeySignature,
+      identity,
       signChallenge: (nonce) => ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', nonce)),
+      certifySession: (body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)),
+      linkConfig: config,
       backoff: { baseMs: 200, maxMs: 1000 },
     });
+    client = started.client;
     const sendSignal = client.sendSignal.bind(client);
     client.sendSignal = (type, to, payload) => {
       if (type === 'webrtc_offer' && !firstOfferAt.has(to)) firstOfferAt.set(to, preciseNow());
       return sendSignal(type, to, payload);
     };
     if (mode === 'raw') {
+      started.links.close(); // the baseline: no engine links, just the registry connection
       raw.attach(client);
     } else {
-      manager = new LinkManager({ client, session, config });
+      manager = started.links;
       manager.on('message', ({ peerId, message }) => void record(peerId, message));
       manager.on('error', (error) => errors.push(error));
       manager.on('open', ({ peerId }) => openedAt.set(peerId, preciseNow()));
+      manager.on('untrusted', ({ peerId, reason }) => errors.push({ peerId, code: 'IDENTITY_INVALID', message: reason }));
     }
     client.start();
     return identity.peerId;

@@ -1,7 +1,7 @@
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 
-import { decodeLinkSignal, encodeLinkSignal, linkSignalSchema, newConnectionId, type LinkSignal } from '../../../src-renderer/engine/link/signal-codec';
+import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, linkSignalSchema, newConnectionId, signalSignedBytes, type LinkSignal } from '../../../src-renderer/engine/link/signal-codec';
 
 const FROM = 'conn_A-12345678';
 const TO = 'connB_87654321-x';
@@ -13,7 +13,6 @@ const description: LinkSignal = {
   v: 1,
   from: FROM,
   to: null,
-  session: { key: bytes(32, 1), sig: bytes(64, 2) },
   description: { type: 'offer', sdp: SDP },
 };
 
@@ -42,14 +41,10 @@ function expectError(result: ReturnType<typeof decodeLinkSignal>): string {
 }
 
 describe('link signal round trip', () => {
-  it('a description signal with the session key', () => {
+  it('a description signal', () => {
     const decoded = decodeLinkSignal(encodeLinkSignal(description));
     expect(decoded).toEqual(description);
-    const signal = decoded as LinkSignal;
-    expect(signal.session!.key).toBeInstanceOf(Uint8Array);
-    expect(signal.session!.key).toEqual(bytes(32, 1));
-    expect(signal.session!.sig).toEqual(bytes(64, 2));
-    expect(signal.description).toEqual({ type: 'offer', sdp: SDP });
+    expect((decoded as LinkSignal).description).toEqual({ type: 'offer', sdp: SDP });
   });
 
   it('an answer addressed to a known connection', () => {
@@ -98,11 +93,6 @@ describe('decodeLinkSignal refuses bad payloads without throwing', () => {
     ['a bad `to` connection id', encode({ ...base(), to: 'short' })],
     ['an SDP over 30000 characters', encode({ ...base(), description: { type: 'offer', sdp: 'a'.repeat(30_001) } })],
     ['an unknown description type', encode({ ...base(), description: { type: 'pranswer', sdp: SDP } })],
-    ['a session key of 31 bytes', encode({ ...base(), session: { key: bytes(31), sig: bytes(64) } })],
-    ['a session key of 33 bytes', encode({ ...base(), session: { key: bytes(33), sig: bytes(64) } })],
-    ['a session key given as a string', encode({ ...base(), session: { key: 'a'.repeat(32), sig: bytes(64) } })],
-    ['a session key of null', encode({ ...base(), session: { key: null, sig: bytes(64) } })],
-    ['a signature of 63 bytes', encode({ ...base(), session: { key: bytes(32), sig: bytes(63) } })],
     ['an sdpMLineIndex out of range', encode({ ...base(), candidate: { ...candidate.candidate!, sdpMLineIndex: 256 } })],
   ];
 
@@ -115,9 +105,48 @@ describe('decodeLinkSignal refuses bad payloads without throwing', () => {
   }
 
   it('the error names the field that is wrong', () => {
-    expect(expectError(decodeLinkSignal(encode({ ...base(), session: { key: bytes(31), sig: bytes(64) } })))).toContain('session.key');
     expect(expectError(decodeLinkSignal(encode({ ...base(), from: 'bad id!!' })))).toContain('from');
     expect(expectError(decodeLinkSignal(new Uint8Array([0xc1])))).toMatch(/MessagePack/);
+  });
+});
+
+describe('signed envelope', () => {
+  const certificate = { signKey: bytes(32, 1), boxKey: bytes(32, 2), startedAt: 1_700_000_000_000, signature: bytes(64, 3) };
+  const envelope = { certificate, seq: 7, body: encodeLinkSignal(description), signature: bytes(64, 4) };
+  const raw = () => ({ v: 2, cert: { sign_key: bytes(32), box_key: bytes(32), started_at: 1, sig: bytes(64) }, seq: 1, body: bytes(10), sig: bytes(64) }) as Record<string, unknown>;
+
+  it('round-trips certificate, sequence, body and signature', () => {
+    expect(decodeEnvelope(encodeEnvelope(envelope))).toEqual(envelope);
+  });
+
+  it('the signed bytes bind type, sender, recipient, project and sequence', () => {
+    const signed = (over: Partial<{ type: string; from: string; to: string; project: string; seq: number }>) => {
+      const v = { type: 'webrtc_offer', from: 'a', to: 'b', project: 'p', seq: 1, ...over };
+      return Buffer.from(signalSignedBytes(v.type, v.from, v.to, v.project, v.seq, bytes(4))).toString('hex');
+    };
+    const reference = signed({});
+    for (const change of [{ type: 'webrtc_answer' }, { from: 'c' }, { to: 'c' }, { project: 'q' }, { seq: 2 }]) expect(signed(change)).not.toBe(reference);
+  });
+
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['version 1 (unsigned)', { ...raw(), v: 1 }],
+    ['a session signing key of 31 bytes', { ...raw(), cert: { ...(raw().cert as object), sign_key: bytes(31) } }],
+    ['a box key given as a string', { ...raw(), cert: { ...(raw().cert as object), box_key: 'a'.repeat(32) } }],
+    ['a certificate signature of 63 bytes', { ...raw(), cert: { ...(raw().cert as object), sig: bytes(63) } }],
+    ['sequence 0', { ...raw(), seq: 0 }],
+    ['a fractional sequence', { ...raw(), seq: 1.5 }],
+    ['a message signature of 65 bytes', { ...raw(), sig: bytes(65) }],
+    ['no body', { ...raw(), body: undefined }],
+  ];
+  for (const [name, value] of bad) {
+    it(`refuses ${name} with an error naming it, without throwing`, () => {
+      let result: ReturnType<typeof decodeEnvelope> | undefined;
+      expect(() => (result = decodeEnvelope(encode(value)))).not.toThrow();
+      expect(result).toHaveProperty('error');
+    });
+  }
+  it('refuses bytes that are not MessagePack', () => {
+    expect(decodeEnvelope(new Uint8Array([0xc1]))).toEqual({ error: 'signaling payload is not MessagePack' });
   });
 });
 

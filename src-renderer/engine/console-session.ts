@@ -1,0 +1,57 @@
+/**
+ * A console in a project: the registry connection and the links to every teammate, wired
+ * together. The GUI store and the test harness both start consoles through this one function.
+ */
+import type { ParsedInvite } from '../../src-shared/invite';
+import { createSession, type SessionSecrets } from '../../src-shared/session-certificate';
+import type { BackoffPolicy } from './backoff';
+import { LinkManager } from './link-manager';
+import type { LinkConfig } from './link/peer-link';
+import { SignalingClient } from './signaling-client';
+
+export interface ConsoleSessionOptions {
+  invite: ParsedInvite;
+  displayName: string;
+  identity: { signingPublicKey: Uint8Array; boxPublicKey: Uint8Array; boxKeySignature: Uint8Array };
+  signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
+  /** The host signing a session certificate body with the identity key (see HostApi). */
+  certifySession(body: Uint8Array): Promise<Uint8Array>;
+  /** Reuse this session's keys (one certificate per console session); made when absent. */
+  session?: SessionSecrets;
+  linkConfig?: Partial<LinkConfig>;
+  backoff?: BackoffPolicy;
+}
+
+export interface ConsoleSession {
+  client: SignalingClient;
+  links: LinkManager;
+  session: SessionSecrets;
+  /** Not started until called, so the caller can subscribe to events first. */
+  start(): void;
+  stop(): void;
+}
+
+export async function createConsoleSession(options: ConsoleSessionOptions): Promise<ConsoleSession> {
+  const session = options.session ?? (await createSession(options.certifySession));
+  const client = new SignalingClient({
+    url: options.invite.registryUrl,
+    invite: options.invite.token,
+    displayName: options.displayName,
+    signingPublicKey: options.identity.signingPublicKey,
+    boxPublicKey: options.identity.boxPublicKey,
+    boxKeySignature: options.identity.boxKeySignature,
+    signChallenge: options.signChallenge,
+    ...(options.backoff ? { backoff: options.backoff } : {}),
+  });
+  const links = new LinkManager({ client, session, ...(options.linkConfig ? { config: options.linkConfig } : {}) });
+  return {
+    client,
+    links,
+    session,
+    start: () => client.start(),
+    stop() {
+      links.close();
+      client.stop();
+    },
+  };
+}
