@@ -74,7 +74,7 @@ export class IdentityStore {
   }
 
   /** Signs a session certificate body, and nothing else (checked: two 32-byte keys, the current time). */
-  certifySession(body: Uint8Array, now = Date.now()): Promise<Uint8Array> {
+  async certifySession(body: Uint8Array, now = Date.now()): Promise<Uint8Array> {
     parseCertificateBody(body, now);
     return ed25519Sign(this.identity.signingSecretKey, signedMessage('sessionKey', body));
   }
