@@ -50,7 +50,12 @@ export interface ConnectionContext {
   now: () => number;
   iceServersFor: (peerId: string) => { servers: IceServer[]; expiresAt: number };
   relay: RelayAccounting;
+  /** Tests only: lets a test play a malicious registry (see RegistryOptions.interceptOutgoing). */
+  interceptOutgoing?: OutgoingInterceptor;
 }
+
+/** Rewrites, drops (empty array) or adds to what the registry sends one console. */
+export type OutgoingInterceptor = (frame: ServerFrame, recipientPeerId: string | undefined) => ServerFrame[];
 
 type Phase = 'awaiting-hello' | 'authenticating' | 'member' | 'closed';
 
@@ -74,10 +79,13 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
 
   const send = (frame: ServerFrame): void => {
     if (ws.readyState !== ws.OPEN) return;
-    const data = encodeFrame(frame);
-    metrics.frames.inc({ direction: 'out', type: frame.type });
-    metrics.bytes.inc({ direction: 'out' }, data.length);
-    ws.send(data);
+    const frames = ctx.interceptOutgoing ? ctx.interceptOutgoing(frame, member?.info.peer_id) : [frame];
+    for (const out of frames) {
+      const data = encodeFrame(out);
+      metrics.frames.inc({ direction: 'out', type: out.type });
+      metrics.bytes.inc({ direction: 'out' }, data.length);
+      ws.send(data);
+    }
   };
 
   const refuse = (code: ErrorCode, message: string, refType?: string, refPeerId?: string): void => {

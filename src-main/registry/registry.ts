@@ -14,7 +14,7 @@ import { ERRORS } from '../../src-shared/protocol/errors';
 import { InviteAuthority, loadOrCreateSecret, type InviteOptions } from './invites';
 import { ProjectDirectory } from './projects';
 import { createMetrics } from './metrics';
-import { handleConnection, type RegistryLimits } from './connection';
+import { handleConnection, type OutgoingInterceptor, type RegistryLimits } from './connection';
 import { serveStatic } from './static-files';
 import { iceServersFor, type TurnOptions } from './turn-credentials';
 import { DEFAULT_RELAY_BUDGET, RelayAccounting, type RelayBudget } from './relay-accounting';
@@ -36,6 +36,11 @@ export interface RegistryOptions {
   /** TURN servers sharing a REST secret with this registry (coturn `use-auth-secret`). */
   turn?: TurnOptions;
   relayBudget?: Partial<RelayBudget>;
+  /**
+   * For tests of consoles against a malicious registry only: every frame this registry sends goes
+   * through it and may be rewritten, dropped or multiplied. Never set it in a real deployment.
+   */
+  interceptOutgoing?: OutgoingInterceptor;
   limits?: Partial<RegistryLimits>;
   logger?: Logger;
   now?: () => number;
@@ -96,6 +101,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         now,
         iceServersFor: (peerId) => iceServersFor(peerId, options.stunUrls ?? [], options.turn, now()),
         relay,
+        ...(options.interceptOutgoing ? { interceptOutgoing: options.interceptOutgoing } : {}),
       });
       connections.set(ws, connection);
       ws.on('close', () => connections.delete(ws));

@@ -24,6 +24,8 @@ export interface LinkView {
   bytesReceived: number;
   messagesSent: number;
   messagesReceived: number;
+  /** Signaling this peer supposedly sent that failed its signature or was a replay. */
+  rejectedSignals: number;
 }
 
 export interface PeerRow {
@@ -42,6 +44,7 @@ function toLinkView(s: LinkSnapshot): LinkView {
     bytesReceived: s.bytesReceived,
     messagesSent: s.messagesSent,
     messagesReceived: s.messagesReceived,
+    rejectedSignals: s.rejectedSignals,
   };
 }
 

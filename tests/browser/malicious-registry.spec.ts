@@ -1,0 +1,149 @@
+/**
+ * A registry that tampers with what it carries. Each attack must be detected, nothing forged may be
+ * applied, and the honest path must work again when the tampering stops.
+ */
+import { test, expect } from '@playwright/test';
+import pino from 'pino';
+import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
+import type { ServerFrame } from '../../src-shared/protocol/signaling';
+import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../support/harness';
+import { WebConsole, WEB_ROOT } from '../support/web-console';
+import { flipRelayByte, swapCandidateAddress, swapCertificateBoxKey, swapFingerprint, swapPresenceBoxKey } from '../support/tamper';
+
+const silent = pino({ level: 'silent' });
+let registry: RegistryHandle | undefined;
+let consoles: HarnessConsole[] = [];
+/** The attack in force: rewrites (or multiplies) each frame the registry sends. */
+let attack: ((frame: ServerFrame, to: string | undefined) => ServerFrame[]) | undefined;
+
+test.beforeAll(buildHarness);
+test.afterEach(async () => {
+  attack = undefined;
+  await Promise.all(consoles.map((c) => c.close()));
+  consoles = [];
+  await registry?.close();
+  registry = undefined;
+});
+
+async function start(browser: import('@playwright/test').Browser, config = {}) {
+  registry = await createRegistry({ webRoot: HARNESS_ROOT, logger: silent, interceptOutgoing: (frame, to) => (attack ? attack(frame, to) : [frame]) });
+  const { link } = await registry.createInvite({ project: 'mitm', ttlMs: 3_600_000 });
+  consoles = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry!.httpUrl)));
+  return { link, a: consoles[0]!, b: consoles[1]!, config: { fallbackAfterMs: 3000, directRetry: { baseMs: 1000, maxMs: 2000 }, ...config } };
+}
+
+const codes = async (c: HarnessConsole) => (await c.call('errors')).map((e) => e.code);
+
+test('a swapped DTLS fingerprint (man in the middle) is detected and never applied; direct works once it stops', async ({ browser }) => {
+  const { link, a, b, config } = await start(browser);
+  attack = (frame) => [frame.type === 'webrtc_offer' || frame.type === 'webrtc_answer' ? swapFingerprint(frame) : frame];
+  const [idA, idB] = await Promise.all([a.join(link, 'A', config), b.join(link, 'B', config)]);
+  await expect.poll(async () => [...(await codes(a)), ...(await codes(b))]).toContain('SIGNAL_FORGED');
+  // No tampered description was applied, so no direct link can form while it lasts.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  for (const [c, peer] of [[a, idB], [b, idA]] as const) expect((await c.call('snapshot', peer))!.state).not.toMatch(/direct|turn/);
+  const rejected = (await a.call('snapshot', idB))!.rejectedSignals + (await b.call('snapshot', idA))!.rejectedSignals;
+  expect(rejected).toBeGreaterThan(0);
+
+  attack = undefined;
+  await a.waitForState(idB, ['direct'], 30_000);
+  await a.call('sendSeq', idB, 1, 5);
+  await expect.poll(async () => (await b.call('received', idA)).seqs).toEqual([1, 2, 3, 4, 5]);
+});
+
+test('a candidate pointed at another address is refused', async ({ browser }) => {
+  const { link, a, b, config } = await start(browser);
+  attack = (frame) => [frame.type === 'webrtc_ice_candidate' ? swapCandidateAddress(frame) : frame];
+  const [idA, idB] = await Promise.all([a.join(link, 'A', config), b.join(link, 'B', config)]);
+  await expect.poll(async () => [...(await codes(a)), ...(await codes(b))]).toContain('SIGNAL_FORGED');
+  attack = undefined;
+  await a.waitForState(idB, ['direct', 'relay'], 30_000);
+  await b.waitForState(idA, ['direct', 'relay'], 30_000);
+  await a.call('sendSeq', idB, 1, 3);
+  await expect.poll(async () => (await b.call('received', idA)).seqs).toEqual([1, 2, 3]);
+});
+
+test('a substituted box key — in presence or in a session certificate — is detected and never used', async ({ browser }) => {
+  const { link, a, b, config } = await start(browser);
+  attack = (frame) => [swapPresenceBoxKey(frame)];
+  const idA = await a.join(link, 'A', config);
+  await expect.poll(() => a.call('registryState')).toBe('connected');
+  const idB = await b.join(link, 'B', config);
+  await expect.poll(async () => codes(a)).toContain('IDENTITY_INVALID');
+  await expect.poll(async () => codes(b)).toContain('IDENTITY_INVALID');
+  expect(await a.call('peers')).toEqual([]);
+  expect(await b.call('peers')).toEqual([]);
+
+  // Presence honest again, but the relay key in certificates swapped: signaling is refused.
+  attack = (frame) => [frame.type === 'webrtc_offer' || frame.type === 'webrtc_answer' || frame.type === 'webrtc_ice_candidate' ? swapCertificateBoxKey(frame) : frame];
+  await b.call('leave');
+  const idB2 = await b.join(link, 'B', config);
+  await expect.poll(async () => codes(a)).toContain('SIGNAL_FORGED');
+  expect((await a.call('snapshot', idB2))?.state ?? 'none').not.toMatch(/direct|relay/);
+
+  attack = undefined;
+  await b.call('leave');
+  const idB3 = await b.join(link, 'B', config);
+  await a.waitForState(idB3, ['direct'], 30_000);
+  void idA;
+  void idB;
+});
+
+test('an old offer resent later is refused as a replay and changes nothing', async ({ browser }) => {
+  const { link, a, b, config } = await start(browser);
+  const recorded: Array<{ frame: ServerFrame; to: string | undefined }> = [];
+  attack = (frame, to) => {
+    if (frame.type === 'webrtc_offer') recorded.push({ frame, to });
+    return [frame];
+  };
+  const [idA, idB] = await Promise.all([a.join(link, 'A', config), b.join(link, 'B', config)]);
+  await a.waitForState(idB, ['direct']);
+  await b.waitForState(idA, ['direct']);
+  expect(recorded.length).toBeGreaterThan(0);
+  // Resend each recorded offer to its recipient, alongside the next frame that recipient gets.
+  attack = (frame, to) => [frame, ...recorded.filter((r) => r.to === to).map((r) => r.frame)];
+  const carol = await HarnessConsole.open(browser, registry!.httpUrl);
+  consoles.push(carol);
+  await carol.join(link, 'C', config); // presence news for A and B, to carry the replays
+  await expect.poll(async () => [...(await codes(a)), ...(await codes(b))], { timeout: 10_000 }).toContain('SIGNAL_REPLAYED');
+  attack = undefined;
+  // Nothing was renegotiated: the link is up, on its first DataChannel.
+  for (const [c, peer] of [[a, idB], [b, idA]] as const) {
+    const snapshot = (await c.call('snapshot', peer))!;
+    expect(snapshot.state).toBe('direct');
+    expect(snapshot.history.filter((h) => h.event === 'datachannel-open')).toHaveLength(1);
+  }
+});
+
+test('a tampered relay blob is refused; relayed messages arrive whole once tampering stops', async ({ browser }) => {
+  const { link, a, b } = await start(browser);
+  const config = { blockDirect: true, fallbackAfterMs: 500, directRetry: { baseMs: 600_000, maxMs: 600_000 } };
+  const [idA, idB] = await Promise.all([a.join(link, 'A', config), b.join(link, 'B', config)]);
+  await a.waitForState(idB, ['relay']);
+  await b.waitForState(idA, ['relay']);
+  attack = (frame) => [frame.type === 'relay' ? flipRelayByte(frame) : frame];
+  await a.call('sendSeq', idB, 1, 20);
+  await expect.poll(async () => codes(b)).toContain('RELAY_TAMPERED');
+  expect((await b.call('received', idA)).seqs).toEqual([]);
+  attack = undefined;
+  // The stream resends what was never acknowledged.
+  await expect.poll(async () => (await b.call('received', idA)).seqs, { timeout: 15_000 }).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+});
+
+test('the web console shows a tampering warning on the peer’s row', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, interceptOutgoing: (frame, to) => (attack ? attack(frame, to) : [frame]) });
+  const { link } = await registry.createInvite({ project: 'mitm-gui', ttlMs: 3_600_000 });
+  attack = (frame) => [frame.type === 'webrtc_offer' || frame.type === 'webrtc_answer' ? swapFingerprint(frame) : frame];
+  const ada = await WebConsole.open(browser, link);
+  const bob = await WebConsole.open(browser, link);
+  try {
+    const [adaId, bobId] = [await ada.peerId(), await bob.peerId()];
+    const warnings = [ada.peerRow(bobId), bob.peerRow(adaId)].map((row) => row.getByRole('alert'));
+    await expect.poll(async () => (await warnings[0]!.count()) + (await warnings[1]!.count())).toBeGreaterThan(0);
+    const shown = (await warnings[0]!.count()) ? warnings[0]! : warnings[1]!;
+    await expect(shown).toContainText('tampering suspected');
+  } finally {
+    await ada.close();
+    await bob.close();
+  }
+});
