@@ -10,6 +10,7 @@ import { IPC_ARGS, type IpcChannel } from '../src-shared/ipc';
 import { IdentityStore } from './identity-store';
 import { SettingsStore } from './settings-store';
 import { EmbeddedRegistry } from './embedded-registry';
+import { TrustStore } from './trust-store';
 import { createIpcDispatcher, createIpcHandlers } from './ipc-handlers';
 import { createSenderCheck, isNavigationAllowed, secureWebPreferences } from './security';
 import { plainFileCodec, type SecretCodec } from './secret-codec';
@@ -49,7 +50,7 @@ async function start(): Promise<void> {
   if (settings.get().embeddedRegistry.enabled) await registry.start();
 
   const url = rendererUrl();
-  const dispatch = createIpcDispatcher(createIpcHandlers({ identity, settings, registry }), createSenderCheck(url), logger);
+  const dispatch = createIpcDispatcher(createIpcHandlers({ identity, settings, registry, trust: new TrustStore(dataDir) }), createSenderCheck(url), logger);
   for (const channel of Object.keys(IPC_ARGS) as IpcChannel[]) {
     ipcMain.handle(channel, (event, ...args: unknown[]) => dispatch(channel, event.senderFrame?.url, args));
   }

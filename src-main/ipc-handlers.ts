@@ -8,14 +8,16 @@ import { IPC_ARGS, type IpcChannel, type IpcEnvelope, type IpcHandlers } from '.
 import type { IdentityStore } from './identity-store';
 import type { SettingsStore } from './settings-store';
 import type { EmbeddedRegistry } from './embedded-registry';
+import type { TrustStore } from './trust-store';
 
 export interface IpcDeps {
   identity: IdentityStore;
   settings: SettingsStore;
   registry: EmbeddedRegistry;
+  trust: TrustStore;
 }
 
-export function createIpcHandlers({ identity, settings, registry }: IpcDeps): IpcHandlers {
+export function createIpcHandlers({ identity, settings, registry, trust }: IpcDeps): IpcHandlers {
   return {
     'identity:get': async () => identity.info(),
     'identity:sign-challenge': (nonce) => identity.signChallenge(nonce),
@@ -26,6 +28,8 @@ export function createIpcHandlers({ identity, settings, registry }: IpcDeps): Ip
     'registry:start': () => registry.start(),
     'registry:stop': () => registry.stop(),
     'registry:create-invite': (request) => registry.createInvite(request),
+    'trust:load': async () => trust.load(),
+    'trust:save': async (records) => trust.save(records),
   };
 }
 

@@ -81,6 +81,26 @@ export function keyFingerprint(signingPublicKey: Uint8Array): string {
   return (digest.slice(0, 24).match(/.{4}/g) ?? []).join(' ');
 }
 
+/**
+ * A safety code for a pair of consoles: the same on both sides (the keys are sorted), so two people
+ * can read it to each other out of band. 20 digits in groups of five.
+ */
+export function safetyCode(keyA: Uint8Array, keyB: Uint8Array): string {
+  const [first, second] = compareBytes(keyA, keyB) <= 0 ? [keyA, keyB] : [keyB, keyA];
+  const digest = nacl.hash(concatBytes(utf8.encode('wsp/v1/safety-code\0'), first, second));
+  let digits = '';
+  for (let i = 0; digits.length < 20; i += 4) {
+    const chunk = ((digest[i]! << 24) | (digest[i + 1]! << 16) | (digest[i + 2]! << 8) | digest[i + 3]!) >>> 0;
+    digits += String(chunk % 100_000).padStart(5, '0');
+  }
+  return (digits.match(/.{5}/g) ?? []).join(' ');
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
 // --- Ed25519 over WebCrypto, with tweetnacl as the fallback -----------------------------------
 
 const subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle;

@@ -12,6 +12,8 @@ export const IPC_METHODS = {
   'registry:start': 'startRegistry',
   'registry:stop': 'stopRegistry',
   'registry:create-invite': 'createInvite',
+  'trust:load': 'loadTrust',
+  'trust:save': 'saveTrust',
 } as const;
 
 export type IpcChannel = keyof typeof IPC_METHODS;

@@ -38,6 +38,21 @@ export const inviteRequestSchema = z.object({
 }).strict();
 export type InviteRequest = z.infer<typeof inviteRequestSchema>;
 
+/** A pinned console (trust on first use). Keys in base64url. */
+export const trustRecordSchema = z.object({
+  peerId: z.string().max(64),
+  displayName: z.string().max(64),
+  signingKey: z.string().max(64),
+  firstSeen: z.number().int().nonnegative(),
+  verified: z.boolean(),
+  /** The user's answer when this console took over a known display name. */
+  decision: z.enum(['accepted', 'rejected']).optional(),
+  /** Set when a newer console with the same name was accepted instead. */
+  replacedBy: z.string().max(64).optional(),
+}).strict();
+export type TrustRecord = z.infer<typeof trustRecordSchema>;
+export const trustRecordsSchema = z.array(trustRecordSchema).max(10_000);
+
 export interface IdentityInfo {
   peerId: string;
   signingPublicKey: Uint8Array;
@@ -74,6 +89,9 @@ export interface HostApi {
   startRegistry(): Promise<EmbeddedRegistryStatus>;
   stopRegistry(): Promise<EmbeddedRegistryStatus>;
   createInvite(request: InviteRequest): Promise<{ link: string }>;
+  /** Pinned keys and verified marks (trust on first use), kept across restarts. */
+  loadTrust(): Promise<TrustRecord[]>;
+  saveTrust(records: TrustRecord[]): Promise<void>;
 }
 
 /** Channel → argument schema. The tuple is exactly what the preload passes to invoke(). */
@@ -87,6 +105,8 @@ export const IPC_ARGS = {
   'registry:start': z.tuple([]),
   'registry:stop': z.tuple([]),
   'registry:create-invite': z.tuple([inviteRequestSchema]),
+  'trust:load': z.tuple([]),
+  'trust:save': z.tuple([trustRecordsSchema]),
 } as const satisfies Record<IpcChannel, z.ZodType>;
 
 

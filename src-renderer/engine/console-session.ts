@@ -3,6 +3,7 @@
  * together. The GUI store and the test harness both start consoles through this one function.
  */
 import type { ParsedInvite } from '../../src-shared/invite';
+import type { PeerInfo } from '../../src-shared/protocol/signaling';
 import { createSession, type SessionSecrets } from '../../src-shared/session-certificate';
 import type { BackoffPolicy } from './backoff';
 import { LinkManager } from './link-manager';
@@ -20,6 +21,8 @@ export interface ConsoleSessionOptions {
   session?: SessionSecrets;
   linkConfig?: Partial<LinkConfig>;
   backoff?: BackoffPolicy;
+  /** Trust on first use: link to this console? (see TrustBook) */
+  admit?: (peer: PeerInfo) => boolean;
 }
 
 export interface ConsoleSession {
@@ -43,7 +46,12 @@ export async function createConsoleSession(options: ConsoleSessionOptions): Prom
     signChallenge: options.signChallenge,
     ...(options.backoff ? { backoff: options.backoff } : {}),
   });
-  const links = new LinkManager({ client, session, ...(options.linkConfig ? { config: options.linkConfig } : {}) });
+  const links = new LinkManager({
+    client,
+    session,
+    ...(options.linkConfig ? { config: options.linkConfig } : {}),
+    ...(options.admit ? { admit: options.admit } : {}),
+  });
   return {
     client,
     links,

@@ -20,6 +20,8 @@ type ManagerEvents = {
   error: { peerId: string; code: string; message: string };
   /** A console whose identity does not hold together (peer_id not its key's, box key unsigned): no link. */
   untrusted: { peerId: string; reason: string };
+  /** A console the application did not admit (e.g. a pinned name with a new key): no link until released. */
+  held: { peerId: string };
   closed: { peerId: string };
 };
 
@@ -28,6 +30,8 @@ export interface LinkManagerOptions {
   session: SessionSecrets;
   config?: Partial<LinkConfig>;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
+  /** Decides whether to link to a console whose identity verified (trust on first use). */
+  admit?: (peer: PeerInfo) => boolean;
 }
 
 export class LinkManager extends Emitter<ManagerEvents> {
@@ -35,6 +39,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
   /** Frames for peers whose identity is being checked, replayed once the link exists. */
   private readonly waiting = new Map<string, Array<(link: PeerLink) => void>>();
   private readonly sign: (message: Uint8Array) => Promise<Uint8Array>;
+  private readonly held = new Map<string, PeerInfo>();
   private seq = 0;
   private projectId = '';
   private localPeerId = '';
@@ -64,6 +69,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
       }),
       client.on('peer_joined', (peer) => this.ensureLink(peer)),
       client.on('peer_left', ({ peerId }) => {
+        this.held.delete(peerId);
         const state = this.links.get(peerId)?.link.snapshot().state;
         // A peer whose registry connection dropped may still be linked directly: keep that link.
         if (state !== 'direct' && state !== 'turn') this.drop(peerId);
@@ -88,6 +94,14 @@ export class LinkManager extends Emitter<ManagerEvents> {
     return entry.link.send(message);
   }
 
+  /** Links to a console that was held back, now that the user accepted it. */
+  release(peerId: string): void {
+    const peer = this.held.get(peerId);
+    if (!peer) return;
+    this.held.delete(peerId);
+    if (!this.links.has(peerId)) this.createLink(peer);
+  }
+
   peerIds(): string[] {
     return [...this.links.keys()];
   }
@@ -108,6 +122,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
 
   close(): void {
     this.waiting.clear();
+    this.held.clear();
     for (const off of this.unsubscribe) off();
     for (const peerId of [...this.links.keys()]) this.drop(peerId);
     this.removeAllListeners();
@@ -137,6 +152,11 @@ export class LinkManager extends Emitter<ManagerEvents> {
         return;
       }
       if (this.links.has(peer.peer_id)) this.drop(peer.peer_id);
+      if (this.options.admit && !this.options.admit(peer)) {
+        this.held.set(peer.peer_id, peer);
+        this.emit('held', { peerId: peer.peer_id });
+        return;
+      }
       const link = this.createLink(peer);
       for (const action of queued) action(link);
     });

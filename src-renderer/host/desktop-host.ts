@@ -25,5 +25,7 @@ export function createDesktopHost(bridge: HostBridge): HostApi {
     startRegistry: () => unwrap(bridge.startRegistry()),
     stopRegistry: () => unwrap(bridge.stopRegistry()),
     createInvite: (request) => unwrap(bridge.createInvite(request)),
+    loadTrust: () => unwrap(bridge.loadTrust()),
+    saveTrust: (records) => unwrap(bridge.saveTrust(records)),
   };
 }

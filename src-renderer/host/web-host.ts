@@ -6,10 +6,11 @@
 import { createIdentity, derivePeerId, ed25519Sign, keyFingerprint, signedMessage, type SecretIdentity } from '../../src-shared/identity';
 import { fromBase64Url, toBase64Url } from '../../src-shared/bytes';
 import { parseCertificateBody } from '../../src-shared/session-certificate';
-import { settingsPatchSchema, settingsSchema, type HostApi, type Settings } from '../../src-shared/ipc';
+import { settingsPatchSchema, settingsSchema, trustRecordsSchema, type HostApi, type Settings } from '../../src-shared/ipc';
 
 const IDENTITY_KEY = 'wsp.identity.v1';
 const SETTINGS_KEY = 'wsp.settings.v1';
+const TRUST_KEY = 'wsp.trust.v1';
 type StoredIdentity = Record<Exclude<keyof SecretIdentity, 'peerId'>, string>;
 
 async function loadIdentity(storage: Storage): Promise<SecretIdentity> {
@@ -70,6 +71,14 @@ export async function createWebHost(settingsStorage: Storage = localStorage, ide
     stopRegistry: async () => noRegistry,
     createInvite: async () => {
       throw new Error('a web console cannot create invites: ask the registry’s operator or a desktop console');
+    },
+    async loadTrust() {
+      // Keyed by this tab's identity: pins belong to the console that made them.
+      const parsed = trustRecordsSchema.safeParse(JSON.parse(settingsStorage.getItem(`${TRUST_KEY}.${identity.peerId}`) ?? '[]'));
+      return parsed.success ? parsed.data : [];
+    },
+    async saveTrust(records) {
+      settingsStorage.setItem(`${TRUST_KEY}.${identity.peerId}`, JSON.stringify(trustRecordsSchema.parse(records)));
     },
   };
 }

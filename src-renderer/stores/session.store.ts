@@ -7,7 +7,8 @@ import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { HostApi, IdentityInfo, Settings } from '../../src-shared/ipc';
 import { InviteError, parseInvite, type ParsedInvite } from '../../src-shared/invite';
-import { keyFingerprint } from '../../src-shared/identity';
+import { keyFingerprint, safetyCode } from '../../src-shared/identity';
+import { TrustBook } from '../engine/trust-book';
 import type { PeerInfo } from '../../src-shared/protocol/signaling';
 import type { RegistryState } from '../engine/signaling-client';
 import { createConsoleSession, type ConsoleSession } from '../engine/console-session';
@@ -33,6 +34,12 @@ export interface PeerRow {
   displayName: string;
   fingerprint: string;
   onlineSince: number;
+  /** Marked verified by the user after comparing fingerprints or the safety code. */
+  verified: boolean;
+  /** Trust on first use: 'conflict' = a known name with a new key, held until the user decides. */
+  trust: 'ok' | 'conflict' | 'rejected';
+  /** Who had this display name before, when trust is 'conflict'. */
+  previousPeerId?: string;
 }
 
 function toLinkView(s: LinkSnapshot): LinkView {
@@ -49,7 +56,7 @@ function toLinkView(s: LinkSnapshot): LinkView {
 }
 
 function toRow(peer: PeerInfo): PeerRow {
-  return { peerId: peer.peer_id, displayName: peer.display_name, fingerprint: keyFingerprint(peer.signing_key), onlineSince: peer.joined_at };
+  return { peerId: peer.peer_id, displayName: peer.display_name, fingerprint: keyFingerprint(peer.signing_key), onlineSince: peer.joined_at, verified: false, trust: 'ok' };
 }
 
 export const useSessionStore = defineStore('session', () => {
@@ -63,6 +70,9 @@ export const useSessionStore = defineStore('session', () => {
   const notices = ref<Array<{ at: number; code: string; message: string }>>([]);
   const links = ref<Record<string, LinkView>>({});
   const untrusted = ref<Record<string, string>>({});
+  /** Keys of peers seen this session, for safety codes and trust decisions (not reactive). */
+  const peerKeys = new Map<string, PeerInfo>();
+  let book: TrustBook | undefined;
   let current: ConsoleSession | undefined;
   let session: SessionSecrets | undefined;
 
@@ -72,6 +82,8 @@ export const useSessionStore = defineStore('session', () => {
     host.value = api;
     identity.value = await api.getIdentity();
     settings.value = await api.getSettings();
+    book = new TrustBook({ load: () => api.loadTrust(), save: (records) => api.saveTrust(records) });
+    await book.load().catch(() => undefined);
   }
 
   /** Joins with an invite link; throws InviteError (with a user-facing message) if it is not one. */
@@ -92,6 +104,7 @@ export const useSessionStore = defineStore('session', () => {
       signChallenge: (nonce) => api.signChallenge(nonce),
       certifySession: (body) => api.certifySession(body),
       ...(session ? { session } : {}),
+      admit,
     });
     session = started.session; // one certificate per console session
     current = started;
@@ -112,15 +125,79 @@ export const useSessionStore = defineStore('session', () => {
     c.on('welcome', (welcome) => {
       project.value = welcome.project_id;
       // A (re)connect's welcome is the truth: peers that left while we were away disappear.
-      peers.value = Object.fromEntries(welcome.peers.map((p) => [p.peer_id, toRow(p)]));
+      for (const p of welcome.peers) peerKeys.set(p.peer_id, p);
+      peers.value = Object.fromEntries(welcome.peers.map((p) => [p.peer_id, withTrust(toRow(p))]));
     });
-    c.on('peer_joined', (peer) => (peers.value = { ...peers.value, [peer.peer_id]: toRow(peer) }));
+    c.on('peer_joined', (peer) => {
+      peerKeys.set(peer.peer_id, peer);
+      peers.value = { ...peers.value, [peer.peer_id]: withTrust(toRow(peer)) };
+    });
     c.on('peer_left', ({ peerId }) => {
       const { [peerId]: _gone, ...rest } = peers.value;
       peers.value = rest;
     });
     c.on('error', (error) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), ...error }]));
     started.start();
+  }
+
+  /** Trust on first use: pin new consoles; hold back a known name that comes with a new key. */
+  function admit(peer: PeerInfo): boolean {
+    peerKeys.set(peer.peer_id, peer);
+    if (!book) return true;
+    const status = book.assess(peer.peer_id, peer.display_name, peer.signing_key);
+    if (status.kind === 'conflict' || status.kind === 'rejected') {
+      updateRow(peer.peer_id, {
+        trust: status.kind,
+        ...(status.kind === 'conflict' ? { previousPeerId: status.previous.peerId } : {}),
+      });
+      return false;
+    }
+    book.pin(peer.peer_id, peer.display_name, peer.signing_key);
+    updateRow(peer.peer_id, { trust: 'ok', verified: status.kind === 'known' && status.verified });
+    return true;
+  }
+
+  function updateRow(peerId: string, patch: Partial<PeerRow>): void {
+    const row = peers.value[peerId];
+    if (row) peers.value = { ...peers.value, [peerId]: { ...row, ...patch } };
+  }
+
+  /** The person confirmed the new key (e.g. a reinstall): pin it and link. */
+  function acceptPeer(peerId: string): void {
+    const peer = peerKeys.get(peerId);
+    if (!peer || !book) return;
+    book.accept(peerId, peer.display_name, peer.signing_key);
+    updateRow(peerId, { trust: 'ok', verified: false });
+    current?.links.release(peerId);
+  }
+
+  function rejectPeer(peerId: string): void {
+    const peer = peerKeys.get(peerId);
+    if (!peer || !book) return;
+    book.reject(peerId, peer.display_name, peer.signing_key);
+    updateRow(peerId, { trust: 'rejected' });
+  }
+
+  function setVerified(peerId: string, verified: boolean): void {
+    book?.setVerified(peerId, verified);
+    updateRow(peerId, { verified });
+  }
+
+  /** The pair's safety code: the same on both consoles. */
+  function safetyCodeWith(peerId: string): string | undefined {
+    const peer = peerKeys.get(peerId);
+    return peer && identity.value ? safetyCode(identity.value.signingPublicKey, peer.signing_key) : undefined;
+  }
+
+  function withTrust(row: PeerRow): PeerRow {
+    const record = book?.get(row.peerId);
+    const status = book && peerKeys.get(row.peerId) ? book.assess(row.peerId, row.displayName, peerKeys.get(row.peerId)!.signing_key) : undefined;
+    return {
+      ...row,
+      verified: record?.verified ?? false,
+      trust: status?.kind === 'conflict' ? 'conflict' : status?.kind === 'rejected' ? 'rejected' : 'ok',
+      ...(status?.kind === 'conflict' ? { previousPeerId: status.previous.peerId } : {}),
+    };
   }
 
   function leave(): void {
@@ -144,5 +221,5 @@ export const useSessionStore = defineStore('session', () => {
     if (settings.value.invite && current) await join(settings.value.invite);
   }
 
-  return { host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, notices, init, join, leave, forgetInvite, rename };
+  return { host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith };
 });

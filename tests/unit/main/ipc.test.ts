@@ -8,6 +8,7 @@ import { EmbeddedRegistry } from '../../../src-main/embedded-registry';
 import { IdentityStore } from '../../../src-main/identity-store';
 import { createIpcDispatcher, createIpcHandlers } from '../../../src-main/ipc-handlers';
 import { plainFileCodec } from '../../../src-main/secret-codec';
+import { TrustStore } from '../../../src-main/trust-store';
 import { createSenderCheck, isNavigationAllowed, secureWebPreferences } from '../../../src-main/security';
 import { SettingsStore } from '../../../src-main/settings-store';
 import { ed25519Verify, signedMessage } from '../../../src-shared/identity';
@@ -38,8 +39,9 @@ async function setup(port: () => number = () => 0) {
     logger,
   });
   registries.push(registry);
-  const dispatch = createIpcDispatcher(createIpcHandlers({ identity, settings, registry }), createSenderCheck(RENDERER), logger);
-  return { dispatch, identity, settings, registry };
+  const trust = new TrustStore(dir);
+  const dispatch = createIpcDispatcher(createIpcHandlers({ identity, settings, registry, trust }), createSenderCheck(RENDERER), logger);
+  return { dispatch, identity, settings, registry, trust, dir };
 }
 
 function value<T>(envelope: IpcEnvelope<unknown>): T {
@@ -259,5 +261,24 @@ describe('window security', () => {
     expect(check('file://otherhost/app/out/renderer/index.html')).toBe(false); // a UNC share on Windows
     expect(check('http://localhost:5173/app/out/renderer/index.html')).toBe(false);
     expect(check('')).toBe(false);
+  });
+});
+
+describe('trust storage over IPC', () => {
+  const record = { peerId: 'b'.repeat(26), displayName: 'Bob', signingKey: 'x'.repeat(43), firstSeen: 1, verified: true };
+
+  it('pins saved through IPC survive a restart of the store', async () => {
+    const { dispatch, dir } = await setup();
+    expect(await dispatch('trust:save', RENDERER, [[record]])).toEqual({ ok: true, value: undefined });
+    expect(new TrustStore(dir).load()).toEqual([record]);
+    expect(await dispatch('trust:load', RENDERER, [])).toEqual({ ok: true, value: [record] });
+  });
+
+  it('refuses malformed records and keeps what was stored', async () => {
+    const { dispatch, dir } = await setup();
+    await dispatch('trust:save', RENDERER, [[record]]);
+    const bad = await dispatch('trust:save', RENDERER, [[{ ...record, verified: 'yes' }]]);
+    expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    expect(new TrustStore(dir).load()).toEqual([record]);
   });
 });

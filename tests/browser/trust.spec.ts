@@ -1,0 +1,66 @@
+import { test, expect } from '@playwright/test';
+import pino from 'pino';
+import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
+import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
+
+const silent = pino({ level: 'silent' });
+let registry: RegistryHandle | undefined;
+
+test.beforeAll(assertWebConsoleBuilt);
+test.afterEach(async () => {
+  await registry?.close();
+  registry = undefined;
+});
+
+test('fingerprints and the safety code are the same on both consoles; a verified mark survives a reload', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'trust', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  const bob = await WebConsole.open(browser, link);
+  const [adaId, bobId] = [await ada.peerId(), await bob.peerId()];
+  await ada.peerRow(bobId).click();
+  await bob.peerRow(adaId).click();
+  const adaDetails = ada.page.getByTestId('peer-details');
+  const bobDetails = bob.page.getByTestId('peer-details');
+  const code = await adaDetails.getByTestId('safety-code').textContent();
+  expect(code).toMatch(/^\d{5} \d{5} \d{5} \d{5}$/);
+  await expect(bobDetails.getByTestId('safety-code')).toHaveText(code!);
+  // Each sees the other's fingerprint as the other sees its own.
+  await expect(adaDetails.getByTestId('peer-fingerprint')).toHaveText((await bob.page.locator('.me .mono').textContent())!);
+
+  await adaDetails.getByRole('button', { name: 'Mark as verified' }).click();
+  await expect(ada.peerRow(bobId)).toContainText('✓ verified');
+  await ada.page.reload();
+  await expect(ada.peerRow(bobId)).toContainText('✓ verified');
+  await ada.close();
+  await bob.close();
+});
+
+test('a known name coming back with a new key is a loud warning, and no link until the user accepts', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'pin', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  const bob = await WebConsole.open(browser, registry.httpUrl + '/');
+  await bob.rename('Bob');
+  await bob.pasteInvite(link);
+  const bobId = await bob.peerId();
+  await expect(ada.peerRow(bobId).locator('[data-col="state"]')).toHaveText('direct');
+  await bob.close();
+
+  // "Bob" again, but a different console (new key).
+  const impostor = await WebConsole.open(browser, registry.httpUrl + '/');
+  await impostor.rename('Bob');
+  await impostor.pasteInvite(link);
+  const impostorId = await impostor.peerId();
+  const warning = ada.page.getByRole('alert').filter({ hasText: 'is using a new key' });
+  await expect(warning).toContainText('“Bob” is using a new key');
+  await expect(ada.peerRow(impostorId)).toContainText('new key for this name: not linked');
+  await ada.page.waitForTimeout(1500);
+  await expect(ada.peerRow(impostorId).locator('[data-col="state"]')).toHaveText('—');
+
+  await warning.getByRole('button', { name: 'Accept the new key' }).click();
+  await expect(warning).toHaveCount(0);
+  await expect(ada.peerRow(impostorId).locator('[data-col="state"]')).toHaveText('direct');
+  await ada.close();
+  await impostor.close();
+});
