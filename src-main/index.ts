@@ -2,8 +2,9 @@
  * Electron glue: the only main-process file that imports `electron`. It wires the Node-only
  * modules (stores, embedded registry, IPC dispatcher, security rules) to Electron's APIs.
  */
-import { app, BrowserWindow, ipcMain, safeStorage, session, shell } from 'electron';
-import { join } from 'node:path';
+import { app, BrowserWindow, ipcMain, protocol, safeStorage, session, shell } from 'electron';
+import { readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
 import { userInfo } from 'node:os';
 import pino from 'pino';
 import { IPC_ARGS, type IpcChannel } from '../src-shared/ipc';
@@ -12,7 +13,7 @@ import { SettingsStore } from './settings-store';
 import { EmbeddedRegistry } from './embedded-registry';
 import { TrustStore } from './trust-store';
 import { createIpcDispatcher, createIpcHandlers } from './ipc-handlers';
-import { createSenderCheck, isNavigationAllowed, secureWebPreferences } from './security';
+import { APP_ORIGIN, APP_SCHEME, appFilePath, createSenderCheck, desktopCsp, isNavigationAllowed, registryOrigin, secureWebPreferences } from './security';
 import { plainFileCodec, type SecretCodec } from './secret-codec';
 
 const logger = pino({ name: 'wsp-console', level: process.env.WSP_LOG_LEVEL ?? 'info' });
@@ -30,10 +31,16 @@ function secretCodec(): SecretCodec {
   };
 }
 
+// The renderer is served from app://console/ (privileged like https), not file://.
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+
+const RENDERER_DIR = join(__dirname, '../renderer');
+const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
+
 function rendererUrl(): string {
   const devServer = process.env.ELECTRON_RENDERER_URL;
   if (!app.isPackaged && devServer) return devServer;
-  return new URL(`file://${join(__dirname, '../renderer/index.html')}`).toString();
+  return `${APP_ORIGIN}/index.html`;
 }
 
 async function start(): Promise<void> {
@@ -48,6 +55,23 @@ async function start(): Promise<void> {
     logger: logger.child({ component: 'registry' }),
   });
   if (settings.get().embeddedRegistry.enabled) await registry.start();
+
+  // Each load of the page gets a CSP naming exactly the registries configured now; the renderer
+  // reloads after the user joins a registry at a new address.
+  protocol.handle(APP_SCHEME, async (request) => {
+    const path = appFilePath(RENDERER_DIR, request.url);
+    if (!path) return new Response('not found', { status: 404 });
+    try {
+      const body = await readFile(path);
+      const status = registry.status();
+      const origins = [registryOrigin(status.url), registryOrigin(settings.get().invite)].filter((o): o is string => Boolean(o));
+      return new Response(body, {
+        headers: { 'content-type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream', 'content-security-policy': desktopCsp(origins) },
+      });
+    } catch {
+      return new Response('not found', { status: 404 });
+    }
+  });
 
   const url = rendererUrl();
   const dispatch = createIpcDispatcher(createIpcHandlers({ identity, settings, registry, trust: new TrustStore(dataDir) }), createSenderCheck(url), logger);

@@ -38,7 +38,8 @@ export function createSenderCheck(rendererUrl: string): (frameUrl: string | unde
       // host too: file://server/share/… is a network path (UNC) on Windows.
       return actual.protocol === 'file:' && actual.host === expected.host && actual.pathname === expected.pathname;
     }
-    return actual.origin === expected.origin;
+    // protocol + host, not .origin: for custom schemes such as app:// the origin is "null".
+    return actual.protocol === expected.protocol && actual.host === expected.host;
   };
 }
 
@@ -55,4 +56,49 @@ function stripHash(url: string): string {
   const u = new URL(url);
   u.hash = '';
   return u.toString();
+}
+
+/** The scheme the desktop renderer is served from (instead of file://, where every local file shares an origin). */
+export const APP_SCHEME = 'app';
+export const APP_ORIGIN = `${APP_SCHEME}://console`;
+
+/**
+ * The desktop renderer's Content-Security-Policy: its own files only, and WebSocket connections to
+ * exactly the registries the user configured (the embedded one and the one of the saved invite).
+ */
+export function desktopCsp(registryOrigins: string[]): string {
+  const connect = [...new Set(registryOrigins.filter((o) => /^wss?:\/\/[^\s;'"]+$/.test(o)))];
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    `connect-src 'self'${connect.length ? ` ${connect.join(' ')}` : ''}`,
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+    "object-src 'none'",
+  ].join('; ');
+}
+
+/** The WebSocket origin (ws://host:port) of a registry URL or invite link, if it is one. */
+export function registryOrigin(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const parsed = new URL(url);
+    const scheme = parsed.protocol === 'https:' || parsed.protocol === 'wss:' ? 'wss:' : parsed.protocol === 'http:' || parsed.protocol === 'ws:' ? 'ws:' : undefined;
+    return scheme ? `${scheme}//${parsed.host}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves a path of the app: URL inside the renderer folder; undefined if it would escape it. */
+export function appFilePath(rendererDir: string, requestUrl: string): string | undefined {
+  const url = new URL(requestUrl);
+  if (url.host !== 'console') return undefined;
+  const relative = decodeURIComponent(url.pathname).replace(/^\/+/, '') || 'index.html';
+  if (relative.split('/').some((part) => part === '..' || part.includes('\\'))) return undefined;
+  return `${rendererDir.replace(/\/+$/, '')}/${relative}`;
 }

@@ -19,7 +19,7 @@ async function boot(): Promise<void> {
   const link = fromLink ?? session.settings?.invite;
   if (link) {
     if (fromLink) history.replaceState(null, '', location.pathname); // keep the token out of the address bar
-    await session.join(link).catch((error: Error) => console.warn(`could not rejoin: ${error.message}`));
+    await session.join(link, { startup: true }).catch((error: Error) => console.warn(`could not rejoin: ${error.message}`));
   }
 }
 

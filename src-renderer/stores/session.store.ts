@@ -42,6 +42,14 @@ export interface PeerRow {
   previousPeerId?: string;
 }
 
+function registryHost(link: string | undefined): string | undefined {
+  try {
+    return link ? new URL(link).host : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function toLinkView(s: LinkSnapshot): LinkView {
   return {
     state: s.state,
@@ -87,11 +95,18 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   /** Joins with an invite link; throws InviteError (with a user-facing message) if it is not one. */
-  async function join(link: string): Promise<void> {
+  async function join(link: string, options: { startup?: boolean } = {}): Promise<void> {
     const api = host.value;
     if (!api || !identity.value || !settings.value) throw new Error('the console is not ready yet');
     const parsed = parseInvite(link);
     if (parsed.claims.expiresAt < Date.now()) throw new InviteError('this invite has expired: ask for a new one');
+    if (api.kind === 'desktop' && !options.startup && registryHost(settings.value.invite) !== registryHost(link)) {
+      // The desktop window's CSP names the configured registries when the page loads: save the
+      // invite and reload, and the page rejoins with the new registry allowed (and only it).
+      await api.updateSettings({ invite: link.trim() });
+      location.reload();
+      return;
+    }
     leave();
     invite.value = parsed;
     project.value = parsed.claims.project;

@@ -21,6 +21,8 @@ const fake = vi.hoisted(() => {
     permissionCheck: undefined as Handler | undefined,
     appHandlers,
     ready: Promise.resolve(),
+    privileged: undefined as unknown,
+    protocols: new Map<string, Handler>(),
   };
   class BrowserWindow {
     url?: string;
@@ -57,6 +59,10 @@ const fake = vi.hoisted(() => {
         },
       },
       shell: { openExternal: vi.fn(async () => {}) },
+      protocol: {
+        registerSchemesAsPrivileged: (schemes: unknown) => (state.privileged = schemes),
+        handle: (scheme: string, handler: Handler) => state.protocols.set(scheme, handler),
+      },
     },
   };
 });
@@ -87,7 +93,8 @@ describe('desktop app start-up (Electron glue)', () => {
     const prefs = fake.state.windows[0]!.options.webPreferences;
     expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webviewTag: false });
     expect(String(prefs.preload)).toMatch(/preload[/\\]index\.js$/);
-    expect(rendererUrl()).toMatch(/^file:\/\/.*\/renderer\/index\.html$/);
+    expect(rendererUrl()).toBe('app://console/index.html');
+    expect(fake.state.privileged).toEqual([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
   });
 
   it('answers the app’s page and refuses any other sender', async () => {
@@ -102,6 +109,19 @@ describe('desktop app start-up (Electron glue)', () => {
     expect(status).toMatchObject({ ok: true, value: { running: true } });
     const { value } = (await call('registry:status', rendererUrl())) as unknown as { value: { url: string } };
     expect(value.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
+  });
+
+  it('serves the app from app://console with a CSP that allows only the configured registries', async () => {
+    const handler = fake.state.protocols.get('app')!;
+    const response = (await handler({ url: 'app://console/no-such-file.js' })) as Response;
+    expect(response.status).toBe(404);
+    const escape = (await handler({ url: 'app://console/..%2F..%2Fpackage.json' })) as Response;
+    expect(escape.status).toBe(404);
+    const status = ((await call('registry:status', rendererUrl())) as unknown as { value: { url: string } }).value;
+    const { registryOrigin, desktopCsp } = await import('../../../src-main/security');
+    const csp = desktopCsp([registryOrigin(status.url)!]);
+    expect(csp).toContain(`connect-src 'self' ${registryOrigin(status.url)}`);
+    expect(csp).not.toMatch(/connect-src[^;]*(ws:|wss:)(;|$| )/); // no bare scheme wildcard
   });
 
   it('denies every permission request (data channels need no camera or microphone)', () => {
