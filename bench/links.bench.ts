@@ -21,6 +21,8 @@ const SETUP_LINKS = QUICK ? 6 : 30;
 const BULK_BYTES = (QUICK ? 8 : 64) * 1024 * 1024;
 const RELAY_BYTES = (QUICK ? 2 : 16) * 1024 * 1024;
 const CHUNK = 48 * 1024;
+/** BENCH_ONLY=setup runs only the setup benchmark (for quick iterations on negotiation). */
+const ONLY_SETUP = process.env.BENCH_ONLY === 'setup';
 
 async function pair(browser: Browser, registry: RegistryHandle) {
   return Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry.httpUrl)));
@@ -81,6 +83,7 @@ it('links', async () => {
     recordResult('link_setup_p50', percentile(ours, 50), percentile(rawTimes, 50), 'ms');
     recordResult('link_setup_p95', percentile(ours, 95), percentile(rawTimes, 95), 'ms');
 
+    if (ONLY_SETUP) return;
     // --- DataChannel throughput ------------------------------------------------------------------
     const throughput: number[] = [];
     const rawThroughput: number[] = [];

@@ -141,6 +141,10 @@ type LinkEvents = {
   reset: void;
 };
 
+type CheckedSignal =
+  | { error: string }
+  | { envelope: Exclude<ReturnType<typeof decodeEnvelope>, { error: string }>; certificateOk: boolean; signatureOk: boolean };
+
 const MSG_APP = 0;
 const MSG_PING = 1;
 const MSG_PONG = 2;
@@ -214,7 +218,9 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   /** A signaling payload from this peer, via the registry. */
   handleSignal(type: SignalType, payload: Uint8Array): void {
-    this.inbox = this.inbox.then(() => this.processSignal(type, payload)).catch((error: Error) => this.fail('NEGOTIATION_FAILED', error.message));
+    // Signature checks start at once and run side by side; messages are then applied in order.
+    const checked = this.checkSignatures(type, payload);
+    this.inbox = this.inbox.then(() => this.processSignal(type, checked)).catch((error: Error) => this.fail('NEGOTIATION_FAILED', error.message));
   }
 
   /** A sealed relay blob from this peer, via the registry. */
@@ -441,9 +447,11 @@ export class PeerLink extends Emitter<LinkEvents> {
     const inner = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, ...body });
     const seq = this.options.nextSeq();
     const { localPeerId, remotePeerId, projectId, session } = this.options;
+    // Signing starts at once (several run side by side); sending keeps the call order.
+    const signing = this.options.sign(signalSignedBytes(type, localPeerId, remotePeerId, projectId, seq, inner));
     this.outbox = this.outbox
       .then(async () => {
-        const signature = await this.options.sign(signalSignedBytes(type, localPeerId, remotePeerId, projectId, seq, inner));
+        const signature = await signing;
         if (this.closed) return;
         const payload = encodeEnvelope({ certificate: session.certificate, seq, body: inner, signature });
         if (!this.options.port.sendSignal(type, payload)) this.record('signal-lost', `${type} not sent: the registry is not connected`);
@@ -464,32 +472,50 @@ export class PeerLink extends Emitter<LinkEvents> {
    * and is not older than the one we know, the sequence number is new, and the signature covers
    * type, sender, recipient, project, sequence and body.
    */
-  private async authenticate(type: SignalType, payload: Uint8Array): Promise<Uint8Array | undefined> {
+  /** The expensive, stateless part of authentication: decoding and both signature checks. */
+  private checkSignatures(type: SignalType, payload: Uint8Array): Promise<CheckedSignal> {
     const envelope = decodeEnvelope(payload);
-    if ('error' in envelope) return void this.fail('BAD_SIGNAL', envelope.error);
+    if ('error' in envelope) return Promise.resolve({ error: envelope.error });
+    const { localPeerId, remotePeerId, projectId } = this.options;
+    const known = this.remoteCertificate;
+    const certificateValid =
+      known && equalBytes(known.signKey, envelope.certificate.signKey) && equalBytes(known.signature, envelope.certificate.signature)
+        ? Promise.resolve(true)
+        : verifyCertificate(envelope.certificate, this.options.remoteSigningKey);
+    const signatureValid = ed25519Verify(envelope.certificate.signKey, signalSignedBytes(type, remotePeerId, localPeerId, projectId, envelope.seq, envelope.body), envelope.signature);
+    return Promise.all([certificateValid, signatureValid]).then(([certificateOk, signatureOk]) => ({ envelope, certificateOk, signatureOk }));
+  }
+
+  /**
+   * Checks, in arrival order, that a signaling message comes from this peer, unaltered, meant for
+   * this console in this project, and not seen before: the session certificate verifies against
+   * the peer's identity key and is not older than the one we know, the sequence number is new,
+   * and the signature covers type, sender, recipient, project, sequence and body.
+   */
+  private async authenticate(type: SignalType, checking: Promise<CheckedSignal>): Promise<Uint8Array | undefined> {
+    const checked = await checking;
+    if ('error' in checked) return void this.fail('BAD_SIGNAL', checked.error);
+    const { envelope, certificateOk, signatureOk } = checked;
     const { certificate } = envelope;
     const known = this.remoteCertificate;
     const newSession = !known || !equalBytes(known.signKey, certificate.signKey);
-    if (newSession) {
-      if (known && certificate.startedAt <= known.startedAt) return void this.reject('SIGNAL_REPLAYED', 'a signaling message from an older session of this peer was resent');
-      if (!(await verifyCertificate(certificate, this.options.remoteSigningKey))) {
-        return void this.reject('SIGNAL_FORGED', 'a session certificate not signed by this peer (possible tampering registry)');
-      }
-    } else if (envelope.seq <= this.lastRemoteSeq) {
+    if (newSession && known && certificate.startedAt <= known.startedAt) {
+      return void this.reject('SIGNAL_REPLAYED', 'a signaling message from an older session of this peer was resent');
+    }
+    if (!certificateOk) return void this.reject('SIGNAL_FORGED', 'a session certificate not signed by this peer (possible tampering registry)');
+    if (!newSession && envelope.seq <= this.lastRemoteSeq) {
       return void this.reject('SIGNAL_REPLAYED', `signaling message ${envelope.seq} was already received (replay)`);
     }
-    const { localPeerId, remotePeerId, projectId } = this.options;
-    const valid = await ed25519Verify(certificate.signKey, signalSignedBytes(type, remotePeerId, localPeerId, projectId, envelope.seq, envelope.body), envelope.signature);
-    if (!valid) return void this.reject('SIGNAL_FORGED', `a ${type} whose signature does not verify (altered on the way: possible tampering registry)`);
+    if (!signatureOk) return void this.reject('SIGNAL_FORGED', `a ${type} whose signature does not verify (altered on the way: possible tampering registry)`);
     if (this.closed) return undefined;
     if (newSession) this.adoptCertificate(certificate);
     this.lastRemoteSeq = envelope.seq;
     return envelope.body;
   }
 
-  private async processSignal(type: SignalType, payload: Uint8Array): Promise<void> {
+  private async processSignal(type: SignalType, checked: Promise<CheckedSignal>): Promise<void> {
     if (this.closed) return;
-    const body = await this.authenticate(type, payload);
+    const body = await this.authenticate(type, checked);
     if (!body || this.closed) return;
     const signal = decodeLinkSignal(body);
     if ('error' in signal) return this.fail('BAD_SIGNAL', signal.error);
