@@ -158,6 +158,11 @@ export function createEd25519Signer(secretKey: Uint8Array): (message: Uint8Array
 const verifyKeys = new Map<string, Promise<CryptoKey>>();
 const MAX_CACHED_KEYS = 1024;
 
+/** Imports a public key ahead of time, so a later verification costs the check alone. */
+export function warmVerifyKey(publicKey: Uint8Array): void {
+  void ed25519Verify(publicKey, new Uint8Array(0), new Uint8Array(64)).catch(() => undefined);
+}
+
 export async function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   if (!(await hasNativeEd25519())) return nacl.sign.detached.verify(message, signature, publicKey);

@@ -52,6 +52,24 @@ export async function createSession(certify: (body: Uint8Array) => Promise<Uint8
   };
 }
 
+/** The certificate as bytes (for presence), and back; decoding never throws. */
+export function encodeCertificate(c: SessionCertificate): Uint8Array {
+  return encode([1, c.signKey, c.boxKey, c.startedAt, c.signature]);
+}
+
+export function decodeCertificate(bytes: Uint8Array): SessionCertificate | undefined {
+  try {
+    const value = decode(bytes) as unknown;
+    if (!Array.isArray(value) || value.length !== 5 || value[0] !== 1) return undefined;
+    const [, signKey, boxKey, startedAt, signature] = value as unknown[];
+    const isBytes = (b: unknown, n: number): b is Uint8Array => b instanceof Uint8Array && b.length === n;
+    if (!isBytes(signKey, 32) || !isBytes(boxKey, 32) || !isBytes(signature, 64) || typeof startedAt !== 'number') return undefined;
+    return { signKey, boxKey, startedAt, signature };
+  } catch {
+    return undefined;
+  }
+}
+
 export function verifyCertificate(certificate: SessionCertificate, identityKey: Uint8Array): Promise<boolean> {
   return ed25519Verify(
     identityKey,

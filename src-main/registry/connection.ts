@@ -213,6 +213,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       signing_key: hello.signing_key,
       box_key: hello.box_key,
       box_key_sig: hello.box_key_sig,
+      ...(hello.session_cert ? { session_cert: hello.session_cert } : {}),
       joined_at: now(),
     };
     member = { info, send, queuedBytes: () => ws.bufferedAmount, kick: () => refuse('REPLACED', ERRORS.REPLACED.text) };

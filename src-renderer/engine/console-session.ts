@@ -4,7 +4,7 @@
  */
 import type { ParsedInvite } from '../../src-shared/invite';
 import type { PeerInfo } from '../../src-shared/protocol/signaling';
-import { createSession, type SessionSecrets } from '../../src-shared/session-certificate';
+import { createSession, encodeCertificate, type SessionSecrets } from '../../src-shared/session-certificate';
 import type { BackoffPolicy } from './backoff';
 import { LinkManager } from './link-manager';
 import type { LinkConfig } from './link/peer-link';
@@ -44,6 +44,7 @@ export async function createConsoleSession(options: ConsoleSessionOptions): Prom
     boxPublicKey: options.identity.boxPublicKey,
     boxKeySignature: options.identity.boxKeySignature,
     signChallenge: options.signChallenge,
+    sessionCertificate: encodeCertificate(session.certificate),
     ...(options.backoff ? { backoff: options.backoff } : {}),
   });
   const links = new LinkManager({

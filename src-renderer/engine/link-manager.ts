@@ -8,7 +8,8 @@ import { Emitter } from './emitter';
 import type { SignalingClient } from './signaling-client';
 import { PeerLink, type LinkConfig, type LinkSnapshot } from './link/peer-link';
 import { createEd25519Signer, verifyPublicIdentity } from '../../src-shared/identity';
-import type { SessionSecrets } from '../../src-shared/session-certificate';
+import { decodeCertificate, verifyCertificate, type SessionCertificate, type SessionSecrets } from '../../src-shared/session-certificate';
+import { warmVerifyKey } from '../../src-shared/identity';
 
 /** Room the registry's `relay` frame needs around a relay payload is accounted in PeerLink. */
 const RELAY_HIGH_WATER_BYTES = 1024 * 1024;
@@ -143,7 +144,20 @@ export class LinkManager extends Emitter<ManagerEvents> {
     if (existing && equalBytes(existing.signingKey, peer.signing_key)) return;
     if (this.waiting.has(peer.peer_id)) return;
     this.waiting.set(peer.peer_id, []);
-    void verifyPublicIdentity({ peerId: peer.peer_id, signingPublicKey: peer.signing_key, boxPublicKey: peer.box_key, boxKeySignature: peer.box_key_sig }).then((valid) => {
+    // The presence certificate is checked now, off the critical path of the first offer: its
+    // signaling key is imported ahead, so checking the offer's signature costs the check alone.
+    const certificate = peer.session_cert ? decodeCertificate(peer.session_cert) : undefined;
+    const certificateCheck: Promise<SessionCertificate | undefined> = certificate
+      ? verifyCertificate(certificate, peer.signing_key).then((ok) => {
+          if (!ok) return undefined; // ignored: the signaling path checks certificates itself
+          warmVerifyKey(certificate.signKey);
+          return certificate;
+        })
+      : Promise.resolve(undefined);
+    void Promise.all([
+      verifyPublicIdentity({ peerId: peer.peer_id, signingPublicKey: peer.signing_key, boxPublicKey: peer.box_key, boxKeySignature: peer.box_key_sig }),
+      certificateCheck,
+    ]).then(([valid, verifiedCertificate]) => {
       const queued = this.waiting.get(peer.peer_id);
       this.waiting.delete(peer.peer_id);
       if (!queued) return; // the manager closed meanwhile
@@ -157,12 +171,12 @@ export class LinkManager extends Emitter<ManagerEvents> {
         this.emit('held', { peerId: peer.peer_id });
         return;
       }
-      const link = this.createLink(peer);
+      const link = this.createLink(peer, verifiedCertificate);
       for (const action of queued) action(link);
     });
   }
 
-  private createLink(peer: PeerInfo): PeerLink {
+  private createLink(peer: PeerInfo, remoteCertificate?: SessionCertificate): PeerLink {
     const { client } = this.options;
     const peerId = peer.peer_id;
     const link = new PeerLink({
@@ -173,6 +187,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
       session: this.options.session,
       sign: this.sign,
       nextSeq: () => ++this.seq,
+      ...(remoteCertificate ? { remoteCertificate } : {}),
       config: { ...this.config, iceServers: this.iceServers },
       ...(this.options.createPeerConnection ? { createPeerConnection: this.options.createPeerConnection } : {}),
       port: {

@@ -46,6 +46,8 @@ export interface SignalingClientOptions {
   signingPublicKey: Uint8Array;
   boxPublicKey: Uint8Array;
   boxKeySignature: Uint8Array;
+  /** Published in presence (opaque to the registry), so peers verify it before any signaling. */
+  sessionCertificate?: Uint8Array;
   signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
   createSocket?: (url: string) => WebSocket;
   backoff?: BackoffPolicy;
@@ -177,6 +179,7 @@ export class SignalingClient extends Emitter<Events> {
           signing_key: this.options.signingPublicKey,
           box_key: this.options.boxPublicKey,
           box_key_sig: this.options.boxKeySignature,
+          ...(this.options.sessionCertificate ? { session_cert: this.options.sessionCertificate } : {}),
           nonce_sig: nonceSig,
         });
         return;

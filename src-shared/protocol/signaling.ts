@@ -10,6 +10,8 @@ import { PEER_ID_PATTERN } from '../identity';
 export const PROTOCOL_VERSION = 1;
 /** Path of the WebSocket endpoint on a registry's HTTP server. */
 export const SIGNALING_PATH = '/ws';
+/** Cap on the opaque session certificate a console publishes in presence. */
+export const MAX_SESSION_CERT_BYTES = 256;
 
 /** Binary fields (MessagePack bin → Uint8Array), optionally of an exact or maximum length. */
 export const bytes = (length?: { exact?: number; max?: number }) =>
@@ -30,6 +32,8 @@ export const peerInfoSchema = z.object({
   signing_key: bytes({ exact: 32 }),
   box_key: bytes({ exact: 32 }),
   box_key_sig: bytes({ exact: 64 }),
+  /** The console's session certificate, opaque to the registry (consoles verify it; see PEER-PROTOCOL.md). */
+  session_cert: bytes({ max: MAX_SESSION_CERT_BYTES }).optional(),
   joined_at: z.number().int().nonnegative(),
 });
 export type PeerInfo = z.infer<typeof peerInfoSchema>;
@@ -58,6 +62,8 @@ export const helloSchema = z.object({
   signing_key: bytes({ exact: 32 }),
   box_key: bytes({ exact: 32 }),
   box_key_sig: bytes({ exact: 64 }),
+  /** Opaque to the registry: published in presence so peers can check it before signaling starts. */
+  session_cert: bytes({ max: MAX_SESSION_CERT_BYTES }).optional(),
   /** Ed25519 signature over signedMessage('registryAuth', challenge nonce). */
   nonce_sig: bytes({ exact: 64 }),
 });

@@ -82,6 +82,8 @@ export interface PeerLinkOptions {
   sign: (message: Uint8Array) => Promise<Uint8Array>;
   /** This session's signaling sequence: strictly increasing across all its links. */
   nextSeq: () => number;
+  /** The peer's session certificate from presence, already verified against its identity key. */
+  remoteCertificate?: SessionCertificate;
   port: LinkPort;
   config?: Partial<LinkConfig>;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
@@ -187,6 +189,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.config = { ...DEFAULT_LINK_CONFIG, ...options.config };
     this.polite = options.localPeerId > options.remotePeerId;
     this.stream = this.createStream();
+    if (options.remoteCertificate) this.adoptCertificate(options.remoteCertificate);
     const relayMaxFrameBytes = () => options.port.relayMaxFrameBytes() - RELAY_FRAME_OVERHEAD - SEAL_OVERHEAD;
     this.relayPath = {
       id: RELAY_PATH_ID,
@@ -478,10 +481,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     if ('error' in envelope) return Promise.resolve({ error: envelope.error });
     const { localPeerId, remotePeerId, projectId } = this.options;
     const known = this.remoteCertificate;
-    const certificateValid =
-      known && equalBytes(known.signKey, envelope.certificate.signKey) && equalBytes(known.signature, envelope.certificate.signature)
-        ? Promise.resolve(true)
-        : verifyCertificate(envelope.certificate, this.options.remoteSigningKey);
+    const certificateValid = known && sameCertificate(known, envelope.certificate) ? Promise.resolve(true) : verifyCertificate(envelope.certificate, this.options.remoteSigningKey);
     const signatureValid = ed25519Verify(envelope.certificate.signKey, signalSignedBytes(type, remotePeerId, localPeerId, projectId, envelope.seq, envelope.body), envelope.signature);
     return Promise.all([certificateValid, signatureValid]).then(([certificateOk, signatureOk]) => ({ envelope, certificateOk, signatureOk }));
   }
@@ -760,6 +760,10 @@ function toCandidateInit(candidate: RTCIceCandidate): NonNullable<LinkSignal['ca
     sdpMLineIndex: candidate.sdpMLineIndex,
     usernameFragment: candidate.usernameFragment,
   };
+}
+
+function sameCertificate(a: SessionCertificate, b: SessionCertificate): boolean {
+  return a.startedAt === b.startedAt && equalBytes(a.signKey, b.signKey) && equalBytes(a.boxKey, b.boxKey) && equalBytes(a.signature, b.signature);
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
