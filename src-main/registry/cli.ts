@@ -19,6 +19,7 @@ const USAGE = `usage:
   wsp-registry [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.wsp-registry] [--public-url URL] [--web-root DIR]
                [--stun-url URL]... [--no-stun] [--turn-url URL]... [--turn-secret S | --turn-secret-file F] [--turn-ttl 1h]
                [--relay-pair-bytes-per-second N] [--relay-project-bytes-per-day N]
+               [--redis redis://host:port[/db]] [--heartbeat 15s]
   wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir DIR] [--public-url URL]`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -39,6 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       'turn-ttl': { type: 'string', default: '1h' },
       'relay-pair-bytes-per-second': { type: 'string' },
       'relay-project-bytes-per-day': { type: 'string' },
+      redis: { type: 'string' },
+      heartbeat: { type: 'string' },
       project: { type: 'string' },
       ttl: { type: 'string', default: '7d' },
       'max-uses': { type: 'string' },
@@ -73,6 +76,8 @@ export async function main(argv: string[]): Promise<number> {
     dataDir,
     stunUrls: values['no-stun'] ? [] : (values['stun-url'] ?? [DEFAULT_STUN_URL]),
     ...(turnUrls.length ? { turn: { urls: turnUrls, secret: turnSecret!, ttlSeconds: parseDuration(values['turn-ttl']) / 1000 } } : {}),
+    ...(values.redis ? { redis: values.redis } : {}),
+    ...(values.heartbeat ? { limits: { heartbeatMs: parseDuration(values.heartbeat) } } : {}),
     relayBudget: {
       ...(values['relay-pair-bytes-per-second'] ? { pairBytesPerSecond: positiveNumber('--relay-pair-bytes-per-second', values['relay-pair-bytes-per-second']) } : {}),
       ...(values['relay-project-bytes-per-day'] ? { projectBytesPerDay: positiveNumber('--relay-project-bytes-per-day', values['relay-project-bytes-per-day']) } : {}),

@@ -23,6 +23,7 @@ import type { Member, ProjectDirectory } from './projects';
 import type { RegistryMetrics } from './metrics';
 import { TokenBucket } from './token-bucket';
 import type { RelayAccounting } from './relay-accounting';
+import type { Cluster } from './cluster/cluster';
 
 export interface RegistryLimits {
   maxFrameBytes: number;
@@ -50,6 +51,8 @@ export interface ConnectionContext {
   now: () => number;
   iceServersFor: (peerId: string) => { servers: IceServer[]; expiresAt: number };
   relay: RelayAccounting;
+  /** Other registry instances sharing the project space (`--redis`); undefined for one process. */
+  cluster?: Cluster;
   /** Tests only: lets a test play a malicious registry (see RegistryOptions.interceptOutgoing). */
   interceptOutgoing?: OutgoingInterceptor;
 }
@@ -149,6 +152,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     if (member && directory.remove(project, member)) {
       ctx.relay.forgetPeer(project, member.info.peer_id);
       directory.broadcast(project, { type: 'peer_left', peer_id: member.info.peer_id, reason: leaveReason });
+      ctx.cluster?.announceLeave(project, member.info.peer_id, leaveReason).catch((error: Error) => log.warn({ err: error.message }, 'could not announce a departure to the cluster'));
       log.info({ reason: leaveReason }, 'console left');
     }
     updateGauges();
@@ -196,8 +200,17 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     if (!nonceOk) return refuse('BAD_SIGNATURE', 'the challenge signature does not match the signing key');
     if (!boxKeyOk) return refuse('BAD_SIGNATURE', 'the box key is not signed by the signing key');
 
+    const cluster = ctx.cluster;
+    if (cluster && !cluster.healthy()) return refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
+    let remote: PeerInfo[] = [];
+    try {
+      remote = cluster ? (await cluster.remoteMembers(invite.project)).filter((p) => p.peer_id !== peerId) : [];
+    } catch {
+      return refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
+    }
+    if (phase !== 'authenticating') return;
     const existing = directory.get(invite.project, peerId);
-    if (!existing && directory.size(invite.project) >= limits.maxPeersPerProject) {
+    if (!existing && directory.size(invite.project) + remote.length >= limits.maxPeersPerProject) {
       return refuse('PROJECT_FULL', `project ${invite.project} already has ${limits.maxPeersPerProject} consoles`);
     }
     if (!ctx.invites.consumeUse(invite.inviteId, invite.maxUses, peerId)) {
@@ -219,6 +232,17 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     member = { info, send, queuedBytes: () => ws.bufferedAmount, kick: () => refuse('REPLACED', ERRORS.REPLACED.text) };
     const replaced = directory.put(project, member);
     replaced?.kick();
+    if (cluster) {
+      // Registered in the shared state before welcome: from then on every instance can route to it.
+      try {
+        await cluster.announceJoin(project, info);
+      } catch {
+        directory.remove(project, member);
+        member = undefined;
+        return refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
+      }
+      if (phase !== 'authenticating') return;
+    }
     phase = 'member';
     const ice = ctx.iceServersFor(peerId);
     scheduleIceRefresh(ice.expiresAt);
@@ -227,7 +251,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       protocol: PROTOCOL_VERSION,
       peer_id: peerId,
       project_id: project,
-      peers: directory.members(project).filter((m) => m !== member).map((m) => m.info),
+      peers: [...directory.members(project).filter((m) => m !== member).map((m) => m.info), ...remote.filter((p) => !directory.get(project, p.peer_id))],
       ice_servers: ice.servers,
       ice_servers_expire_at: ice.expiresAt,
       limits: {
@@ -243,10 +267,24 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     log.info({ replaced: Boolean(replaced) }, 'console joined');
   }
 
+  /** Delivers to a member on another instance; refuses with UNKNOWN_PEER if none has it. */
+  function routeRemote(frame: ServerFrame, refType: string, toPeerId: string): void {
+    const cluster = ctx.cluster;
+    if (!cluster) return refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
+    cluster.route(project, toPeerId, frame).then(
+      (delivered) => {
+        if (!delivered) refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
+      },
+      () => refuse('REGISTRY_UNAVAILABLE', 'the frame could not cross to another registry instance', refType, toPeerId),
+    );
+  }
+
   function route(frame: Extract<ClientFrame, { to_peer_id: string }>): void {
     const target = directory.get(project, frame.to_peer_id);
-    if (!target || target === member) {
-      return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, frame.type, frame.to_peer_id);
+    if (target === member) return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, frame.type, frame.to_peer_id);
+    if (!target) {
+      metrics.signalingBytes.inc(frame.payload.length);
+      return routeRemote({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, frame.type, frame.to_peer_id);
     }
     if (target.queuedBytes() > limits.maxQueuedBytes) {
       return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; frame dropped`, frame.type, frame.to_peer_id);
@@ -257,17 +295,28 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
 
   function routeRelay(frame: Extract<ClientFrame, { type: 'relay' }>): void {
     const target = directory.get(project, frame.to_peer_id);
-    if (!target || target === member) return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, 'relay', frame.to_peer_id);
-    if (target.queuedBytes() > limits.maxQueuedBytes) {
+    if (target === member || (!target && !ctx.cluster)) return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, 'relay', frame.to_peer_id);
+    if (target && target.queuedBytes() > limits.maxQueuedBytes) {
       return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; relay frame dropped`, 'relay', frame.to_peer_id);
     }
     const from = member!.info.peer_id;
     const charged = ctx.relay.charge(project, from, frame.to_peer_id, frame.payload.length);
     if (!charged.ok) return refuse('RELAY_OVER_BUDGET', charged.reason, 'relay', frame.to_peer_id);
     metrics.relayBytes.inc(frame.payload.length);
-    target.send({ type: 'relay', from_peer_id: from, to_peer_id: frame.to_peer_id, payload: frame.payload });
+    const relayed: ServerFrame = { type: 'relay', from_peer_id: from, to_peer_id: frame.to_peer_id, payload: frame.payload };
+    if (target) target.send(relayed);
+    else routeRemote(relayed, 'relay', frame.to_peer_id);
+    // With several instances the pair and project totals live in Redis: counted once, where the frame entered.
+    const shared = ctx.cluster?.countRelay(project, pairKey(from, frame.to_peer_id), frame.payload.length).catch(() => undefined);
     const report = charged.report;
     if (report) {
+      const sendUsage = (totals: { pairBytes: number; projectBytesToday: number } | undefined) => {
+        if (totals) Object.assign(report, { pairBytes: totals.pairBytes, projectBytesToday: totals.projectBytesToday });
+        send(usage(frame.to_peer_id));
+        const peerFrame = usage(from);
+        if (target) target.send(peerFrame);
+        else routeRemote(peerFrame, 'relay_usage', frame.to_peer_id);
+      };
       const usage = (peerId: string) => ({
         type: 'relay_usage' as const,
         peer_id: peerId,
@@ -277,8 +326,8 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
         pair_budget_bytes_per_s: report.budget.pairBytesPerSecond,
         project_budget_bytes_per_day: report.budget.projectBytesPerDay,
       });
-      send(usage(frame.to_peer_id));
-      target.send(usage(from));
+      if (shared) void shared.then(sendUsage);
+      else sendUsage(undefined);
     }
   }
 
@@ -310,6 +359,10 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       ws.ping();
     },
   };
+}
+
+function pairKey(a: string, b: string): string {
+  return a < b ? `${a}:${b}` : `${b}:${a}`;
 }
 
 function toBytes(data: RawData): Uint8Array {

@@ -23,6 +23,10 @@ export class ProjectDirectory {
     return count;
   }
 
+  projectIds(): string[] {
+    return [...this.projects.keys()];
+  }
+
   members(project: string): Member[] {
     return [...(this.projects.get(project)?.values() ?? [])];
   }

@@ -18,6 +18,8 @@ import { handleConnection, type OutgoingInterceptor, type RegistryLimits } from 
 import { serveStatic } from './static-files';
 import { iceServersFor, type TurnOptions } from './turn-credentials';
 import { DEFAULT_RELAY_BUDGET, RelayAccounting, type RelayBudget } from './relay-accounting';
+import { RedisCluster } from './cluster/redis-cluster';
+import type { Cluster } from './cluster/cluster';
 
 export interface RegistryOptions {
   host?: string;
@@ -36,6 +38,12 @@ export interface RegistryOptions {
   /** TURN servers sharing a REST secret with this registry (coturn `use-auth-secret`). */
   turn?: TurnOptions;
   relayBudget?: Partial<RelayBudget>;
+  /**
+   * Share presence, routing and relay accounting with other instances through Redis
+   * (`redis://host:port[/db]`). Instances must share the invite secret (`inviteSecret` or the
+   * same secret file). Without it: one process, in memory.
+   */
+  redis?: string;
   /**
    * For tests of consoles against a malicious registry only: every frame this registry sends goes
    * through it and may be rewritten, dropped or multiplied. Never set it in a real deployment.
@@ -80,6 +88,31 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   const metrics = createMetrics();
   const relay = new RelayAccounting({ ...DEFAULT_RELAY_BUDGET, ...options.relayBudget }, now);
   const connections = new Map<WebSocket, { heartbeat(): void }>();
+  const cluster: Cluster | undefined = options.redis
+    ? await RedisCluster.connect({
+        url: options.redis,
+        heartbeatMs: limits.heartbeatMs,
+        logger: logger.child({ component: 'cluster' }),
+        inbound: {
+          presence(project, frame, subject) {
+            for (const m of directory.members(project)) if (m.info.peer_id !== subject) m.send(frame);
+          },
+          deliver(project, toPeerId, frame) {
+            const target = directory.get(project, toPeerId);
+            target?.send(frame);
+            return Boolean(target);
+          },
+          kick(project, peerId) {
+            directory.get(project, peerId)?.kick();
+          },
+          recovered() {
+            for (const project of directory.projectIds()) {
+              for (const m of directory.members(project)) void cluster?.announceJoin(project, m.info).catch(() => undefined);
+            }
+          },
+        },
+      })
+    : undefined;
 
   const http = createServer((req, res) => void onRequest(req, res));
   // Frames up to 4× the limit get a FRAME_TOO_LARGE error and the connection lives; beyond that
@@ -101,6 +134,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         now,
         iceServersFor: (peerId) => iceServersFor(peerId, options.stunUrls ?? [], options.turn, now()),
         relay,
+        ...(cluster ? { cluster } : {}),
         ...(options.interceptOutgoing ? { interceptOutgoing: options.interceptOutgoing } : {}),
       });
       connections.set(ws, connection);
@@ -115,7 +149,10 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       return;
     }
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', ...stats() }));
+      const healthy = !cluster || cluster.healthy();
+      res
+        .writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: healthy ? 'ok' : 'unhealthy', ...(cluster ? { redis: healthy ? 'up' : 'down', instance: cluster.instanceId } : {}), ...stats() }));
       return;
     }
     if (path === '/metrics') {
@@ -143,6 +180,10 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   http.on('error', (error) => logger.error({ err: error.message }, 'http server error'));
   const heartbeat = setInterval(() => {
     for (const connection of connections.values()) connection.heartbeat();
+    if (cluster) {
+      const local = directory.projectIds().flatMap((project) => directory.members(project).map((m) => ({ project, peerId: m.info.peer_id })));
+      cluster.heartbeat(local).catch((error: Error) => logger.warn({ err: error.message }, 'cluster heartbeat failed'));
+    }
   }, limits.heartbeatMs);
   heartbeat.unref();
   const address = http.address() as AddressInfo;
@@ -162,8 +203,15 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       return { token, link: formatInviteLink(publicUrl, token) };
     },
     close() {
-      closing ??= new Promise<void>((resolve) => {
+      closing ??= (async () => {
         clearInterval(heartbeat);
+        // Tell the other instances first, so they need not wait for the members to expire.
+        if (cluster?.healthy()) {
+          await Promise.allSettled(
+            directory.projectIds().flatMap((project) => directory.members(project).map((m) => cluster.announceLeave(project, m.info.peer_id, 'closed'))),
+          );
+        }
+        await new Promise<void>((resolve) => {
         for (const ws of connections.keys()) ws.close(ERRORS.SHUTTING_DOWN.close, 'SHUTTING_DOWN');
         wss.close();
         http.close(() => resolve());
@@ -172,7 +220,9 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         setTimeout(() => {
           for (const ws of connections.keys()) ws.terminate();
         }, 1000).unref();
-      });
+        });
+        await cluster?.close();
+      })();
       return closing;
     },
   };

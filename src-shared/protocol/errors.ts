@@ -16,6 +16,7 @@ export const ERRORS = {
   FLOOD: { close: 4010, text: 'the connection kept exceeding its rate limit' },
   TOO_MANY_BAD_FRAMES: { close: 4011, text: 'the connection kept sending malformed frames' },
   SHUTTING_DOWN: { close: 1001, text: 'the registry is shutting down' },
+  REGISTRY_UNAVAILABLE: { close: 1013, text: 'the registry cannot reach its shared state (Redis) now: try again later or another instance' },
   BAD_FRAME: { close: null, text: 'the frame is not valid MessagePack of a known type and shape' },
   FRAME_TOO_LARGE: { close: null, text: 'the frame exceeds the maximum frame size' },
   RATE_LIMITED: { close: null, text: 'the frame was dropped: rate limit exceeded' },

@@ -13,11 +13,12 @@ export interface StandaloneRegistry {
   process: ChildProcess;
   invite(project: string, ...extra: string[]): Promise<string>;
   stop(): Promise<void>;
+  /** Kills it without warning (SIGKILL), as a crash would. */
+  kill(): Promise<void>;
 }
 
-export async function startStandaloneRegistry(): Promise<StandaloneRegistry> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'wsp-standalone-'));
-  const child = spawn(process.execPath, [BIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--no-stun'], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startStandaloneRegistry(extraArgs: string[] = [], dataDir = mkdtempSync(join(tmpdir(), 'wsp-standalone-'))): Promise<StandaloneRegistry> {
+  const child = spawn(process.execPath, [BIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--no-stun', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   const httpUrl = await new Promise<string>((resolveUrl, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`wsp-registry did not start: ${out}`)), 10_000);
@@ -42,9 +43,15 @@ export async function startStandaloneRegistry(): Promise<StandaloneRegistry> {
     },
     stop: () =>
       new Promise((resolveStop) => {
-        if (child.exitCode !== null) return resolveStop();
+        if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
         child.once('exit', () => resolveStop());
         child.kill('SIGTERM');
+      }),
+    kill: () =>
+      new Promise((resolveKill) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolveKill();
+        child.once('exit', () => resolveKill());
+        child.kill('SIGKILL');
       }),
   };
 }

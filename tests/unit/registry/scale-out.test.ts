@@ -1,0 +1,140 @@
+/** Several registry instances on one real Redis (started by the test on loopback). */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { startTestRegistry } from '../../support/registry-fixture';
+import { TestClient } from '../../support/registry-client';
+import { redisAvailable, startRedis, type RedisServer } from '../../support/redis-server';
+import { createIdentity } from '../../../src-shared/identity';
+import type { RegistryHandle, RegistryOptions } from '../../../src-main/registry/registry';
+import type { ServerFrame } from '../../../src-shared/protocol/signaling';
+import { startStandaloneRegistry } from '../../support/standalone-registry';
+import { loadOrCreateSecret } from '../../../src-main/registry/invites';
+
+// CI installs redis-server (.ci/run); elsewhere the suite says why it does not run.
+const run = redisAvailable() || process.env.CI ? describe : describe.skip;
+
+let redis: RedisServer;
+let registries: RegistryHandle[] = [];
+let clients: TestClient[] = [];
+const secret = crypto.getRandomValues(new Uint8Array(32));
+
+async function instance(options: RegistryOptions = {}) {
+  const r = await startTestRegistry({ redis: redis.url, inviteSecret: secret, ...options });
+  registries.push(r);
+  return r;
+}
+async function joinAt(r: RegistryHandle, token: string, name: string, identity?: Awaited<ReturnType<typeof createIdentity>>) {
+  const c = await TestClient.join(r.url, token, { name, identity });
+  clients.push(c);
+  return c;
+}
+type Of<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
+
+run('registry scale-out on Redis', () => {
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    for (const c of clients) c.ws.terminate();
+    await Promise.all(registries.map((r) => r.close()));
+    registries = [];
+    clients = [];
+    const flush = new Redis(redis.url);
+    await flush.flushall();
+    flush.disconnect();
+  });
+
+  it('consoles on different instances list each other and see each other leave', async () => {
+    const [one, two, three] = [await instance(), await instance(), await instance()];
+    const { token } = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const ada = await joinAt(one, token, 'Ada');
+    const bob = await joinAt(two, token, 'Bob');
+    expect(bob.welcome.peers.map((p) => p.display_name)).toEqual(['Ada']);
+    const joined = await ada.waitFor<Of<'peer_joined'>>((f) => f.type === 'peer_joined');
+    expect(joined.peer.display_name).toBe('Bob');
+    const carol = await joinAt(three, token, 'Carol');
+    expect(carol.welcome.peers.map((p) => p.display_name).sort()).toEqual(['Ada', 'Bob']);
+    await bob.close();
+    await ada.waitFor((f) => f.type === 'peer_left' && f.peer_id === bob.identity.peerId);
+    await carol.waitFor((f) => f.type === 'peer_left' && f.peer_id === bob.identity.peerId);
+  });
+
+  it('routes signaling across instances with from_peer_id set, and refuses unknown peers', async () => {
+    const [one, two] = [await instance(), await instance()];
+    const { token } = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const ada = await joinAt(one, token, 'Ada');
+    const bob = await joinAt(two, token, 'Bob');
+    for (const type of ['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candidate'] as const) {
+      ada.send({ type, to_peer_id: bob.identity.peerId, payload: new Uint8Array([1, 2, 3]) });
+      expect(await bob.waitFor((f) => f.type === type)).toEqual({ type, from_peer_id: ada.identity.peerId, to_peer_id: bob.identity.peerId, payload: new Uint8Array([1, 2, 3]) });
+    }
+    ada.send({ type: 'webrtc_offer', to_peer_id: 'z'.repeat(26), payload: new Uint8Array(1) });
+    await ada.waitFor((f) => f.type === 'error' && f.code === 'UNKNOWN_PEER');
+  });
+
+  it('relays across instances and counts a pair’s bytes once, wherever its frames enter', async () => {
+    const [one, two] = [await instance(), await instance()];
+    const { token } = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const ada = await joinAt(one, token, 'Ada');
+    const bob = await joinAt(two, token, 'Bob');
+    ada.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(3000) });
+    await bob.waitFor((f) => f.type === 'relay');
+    bob.send({ type: 'relay', to_peer_id: ada.identity.peerId, payload: new Uint8Array(2000) });
+    await ada.waitFor((f) => f.type === 'relay');
+    const reports = await bob.waitFor<Of<'relay_usage'>>((f) => f.type === 'relay_usage' && f.pair_bytes === 5000, 5000).catch(async () =>
+      ada.waitFor<Of<'relay_usage'>>((f) => f.type === 'relay_usage' && f.pair_bytes === 5000, 5000),
+    );
+    expect(reports.project_bytes_today).toBe(5000);
+  });
+
+  it('a console connecting to another instance with the same key replaces the older connection', async () => {
+    const [one, two] = [await instance(), await instance()];
+    const { token } = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const identity = await createIdentity();
+    const old = await joinAt(one, token, 'Laptop', identity);
+    await joinAt(two, token, 'Laptop', identity);
+    await old.waitFor((f) => f.type === 'error' && f.code === 'REPLACED');
+    expect(await old.waitForClose()).toBe(4009);
+  });
+
+  it('Redis going away: health turns red, new joins are refused with REGISTRY_UNAVAILABLE, and it recovers by itself', async () => {
+    const one = await instance();
+    const { token } = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const ada = await joinAt(one, token, 'Ada');
+    expect((await fetch(`${one.httpUrl}/healthz`)).status).toBe(200);
+    await redis.stop();
+    await expect.poll(async () => (await fetch(`${one.httpUrl}/healthz`)).status, { timeout: 5000 }).toBe(503);
+    const refused = await joinAt(one, token, 'Bob');
+    expect(refused.errors()[0]?.code).toBe('REGISTRY_UNAVAILABLE');
+    expect(await refused.waitForClose()).toBe(1013);
+    expect(ada.closeCode).toBeUndefined(); // consoles already here keep their connection
+
+    await redis.start();
+    await expect.poll(async () => (await fetch(`${one.httpUrl}/healthz`)).status, { timeout: 10_000 }).toBe(200);
+    const two = await instance();
+    const bob = await joinAt(two, token, 'Bob');
+    // The recovered instance announced its members again: a console on another instance sees Ada.
+    await expect.poll(() => bob.welcome.peers.map((p) => p.display_name).concat(bob.frames.filter((f): f is Of<'peer_joined'> => f.type === 'peer_joined').map((f) => f.peer.display_name)), { timeout: 5000 }).toContain('Ada');
+  });
+
+  it('members of an instance that dies (SIGKILL) expire within the heartbeat window and peers see them leave', { timeout: 30_000 }, async () => {
+    const doomed = await startStandaloneRegistry(['--redis', redis.url, '--heartbeat', '1s']);
+    try {
+      const survivor = await instance({ inviteSecret: loadOrCreateSecret(doomed.dataDir), limits: { heartbeatMs: 1000 } });
+      const token = new URLSearchParams((await doomed.invite('scale')).split('#')[1]).get('invite')!;
+      const ada = await joinAt(survivor, token, 'Ada');
+      const bob = await joinAt({ url: doomed.httpUrl.replace('http', 'ws') + '/ws' } as RegistryHandle, token, 'Bob');
+      await ada.waitFor((f) => f.type === 'peer_joined' && f.peer.peer_id === bob.identity.peerId);
+      await doomed.kill(); // a crash: not a word to Redis
+      const started = Date.now();
+      await ada.waitFor((f) => f.type === 'peer_left' && f.peer_id === bob.identity.peerId, 10_000);
+      // Liveness keys live 3 heartbeats; the survivor's next heartbeat notices.
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await doomed.kill();
+    }
+  });
+});
