@@ -13,7 +13,7 @@ import { SettingsStore } from './settings-store';
 import { EmbeddedRegistry } from './embedded-registry';
 import { TrustStore } from './trust-store';
 import { createIpcDispatcher, createIpcHandlers } from './ipc-handlers';
-import { APP_ORIGIN, APP_SCHEME, appFilePath, createSenderCheck, desktopCsp, isNavigationAllowed, registryOrigin, secureWebPreferences } from './security';
+import { APP_ORIGIN, APP_SCHEME, appFilePath, createSenderCheck, desktopCsp, inviteOrigins, isNavigationAllowed, registryOrigin, secureWebPreferences } from './security';
 import { plainFileCodec, type SecretCodec } from './secret-codec';
 
 const logger = pino({ name: 'wsp-console', level: process.env.WSP_LOG_LEVEL ?? 'info' });
@@ -64,7 +64,7 @@ async function start(): Promise<void> {
     try {
       const body = await readFile(path);
       const status = registry.status();
-      const origins = [registryOrigin(status.url), registryOrigin(settings.get().invite)].filter((o): o is string => Boolean(o));
+      const origins = [registryOrigin(status.url), ...inviteOrigins(settings.get().invite)].filter((o): o is string => Boolean(o));
       return new Response(body, {
         headers: { 'content-type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream', 'content-security-policy': desktopCsp(origins) },
       });

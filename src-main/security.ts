@@ -1,3 +1,5 @@
+import { parseInvite } from '../src-shared/invite';
+
 /**
  * The desktop window's security settings, kept apart from Electron so tests can check them:
  * context isolation, sandbox, no Node in the renderer, no navigation, and the rule for which
@@ -91,6 +93,16 @@ export function registryOrigin(url: string | undefined): string | undefined {
     return scheme ? `${scheme}//${parsed.host}` : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** The WebSocket origins of every registry instance an invite link names (primary and alternates). */
+export function inviteOrigins(link: string | undefined): string[] {
+  if (!link) return [];
+  try {
+    return parseInvite(link).registryUrls.map((u) => registryOrigin(u)).filter((o): o is string => Boolean(o));
+  } catch {
+    return [];
   }
 }
 

@@ -17,13 +17,17 @@ export interface ParsedInvite {
   token: string;
   /** The registry's WebSocket URL, from the link. */
   registryUrl: string;
+  /** The same, then the other instances sharing its project space (`alt=`), to fail over to. */
+  registryUrls: string[];
   claims: InviteClaims;
 }
 
 export class InviteError extends Error {}
 
-export function formatInviteLink(httpOrigin: string, token: string): string {
-  return `${httpOrigin.replace(/\/+$/, '')}/#invite=${token}`;
+/** The link for an invite; `alternates` are other instances of the same registry (failover). */
+export function formatInviteLink(httpOrigin: string, token: string, alternates: string[] = []): string {
+  const alt = alternates.length ? `&alt=${alternates.map((a) => encodeURIComponent(a.replace(/\/+$/, ''))).join(',')}` : '';
+  return `${httpOrigin.replace(/\/+$/, '')}/#invite=${token}${alt}`;
 }
 
 /** ws(s)://host:port/ws for an http(s)://host:port origin. */
@@ -72,7 +76,20 @@ export function parseInvite(text: string): ParsedInvite {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new InviteError('an invite link starts with http:// or https://');
   }
-  const token = new URLSearchParams(url.hash.slice(1)).get('invite');
+  const params = new URLSearchParams(url.hash.slice(1));
+  const token = params.get('invite');
   if (!token) throw new InviteError('this link carries no invite (#invite=… is missing)');
-  return { token, registryUrl: signalingUrlFor(url.origin), claims: readInviteClaims(token) };
+  const registryUrl = signalingUrlFor(url.origin);
+  const alternates = (params.get('alt') ?? '')
+    .split(',')
+    .filter(Boolean)
+    .flatMap((a) => {
+      try {
+        const u = new URL(decodeURIComponent(a));
+        return u.protocol === 'http:' || u.protocol === 'https:' ? [signalingUrlFor(u.origin)] : [];
+      } catch {
+        return [];
+      }
+    });
+  return { token, registryUrl, registryUrls: [...new Set([registryUrl, ...alternates])], claims: readInviteClaims(token) };
 }

@@ -19,7 +19,7 @@ const USAGE = `usage:
   wsp-registry [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.wsp-registry] [--public-url URL] [--web-root DIR]
                [--stun-url URL]... [--no-stun] [--turn-url URL]... [--turn-secret S | --turn-secret-file F] [--turn-ttl 1h]
                [--relay-pair-bytes-per-second N] [--relay-project-bytes-per-day N]
-               [--redis redis://host:port[/db]] [--heartbeat 15s]
+               [--redis redis://host:port[/db]] [--alternate-url URL]... [--heartbeat 15s]
   wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir DIR] [--public-url URL]`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: String(DEFAULT_PORT) },
       'data-dir': { type: 'string', default: process.env.WSP_REGISTRY_DATA_DIR ?? join(homedir(), '.wsp-registry') },
-      'public-url': { type: 'string' },
+      'public-url': { type: 'string', multiple: true },
       'web-root': { type: 'string' },
       'stun-url': { type: 'string', multiple: true },
       'no-stun': { type: 'boolean' },
@@ -41,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       'relay-pair-bytes-per-second': { type: 'string' },
       'relay-project-bytes-per-day': { type: 'string' },
       redis: { type: 'string' },
+      'alternate-url': { type: 'string', multiple: true },
       heartbeat: { type: 'string' },
       project: { type: 'string' },
       ttl: { type: 'string', default: '7d' },
@@ -62,7 +63,9 @@ export async function main(argv: string[]): Promise<number> {
     const authority = new InviteAuthority(loadOrCreateSecret(dataDir), dataDir);
     const maxUses = values['max-uses'] === undefined ? undefined : Number(values['max-uses']);
     const token = await authority.issue({ project: values.project, ttlMs: parseDuration(values.ttl), maxUses });
-    console.log(formatInviteLink(values['public-url'] ?? `http://${values.host}:${port}`, token));
+    // Several --public-url: one registry of several instances; the first is tried first, then the others.
+    const [primary, ...alternates] = values['public-url'] ?? [`http://${values.host}:${port}`];
+    console.log(formatInviteLink(primary!, token, alternates));
     return 0;
   }
 
@@ -77,12 +80,13 @@ export async function main(argv: string[]): Promise<number> {
     stunUrls: values['no-stun'] ? [] : (values['stun-url'] ?? [DEFAULT_STUN_URL]),
     ...(turnUrls.length ? { turn: { urls: turnUrls, secret: turnSecret!, ttlSeconds: parseDuration(values['turn-ttl']) / 1000 } } : {}),
     ...(values.redis ? { redis: values.redis } : {}),
+    ...(values['alternate-url'] ? { alternateUrls: values['alternate-url'] } : {}),
     ...(values.heartbeat ? { limits: { heartbeatMs: parseDuration(values.heartbeat) } } : {}),
     relayBudget: {
       ...(values['relay-pair-bytes-per-second'] ? { pairBytesPerSecond: positiveNumber('--relay-pair-bytes-per-second', values['relay-pair-bytes-per-second']) } : {}),
       ...(values['relay-project-bytes-per-day'] ? { projectBytesPerDay: positiveNumber('--relay-project-bytes-per-day', values['relay-project-bytes-per-day']) } : {}),
     },
-    ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
+    ...(values['public-url']?.[0] ? { publicUrl: values['public-url'][0] } : {}),
     ...(webRoot ? { webRoot } : {}),
   });
   console.log(`wsp-registry listening on ${registry.httpUrl} (signaling ${registry.url})`);

@@ -15,7 +15,7 @@ import { InviteAuthority, loadOrCreateSecret, type InviteOptions } from './invit
 import { ProjectDirectory } from './projects';
 import { createMetrics } from './metrics';
 import { handleConnection, type OutgoingInterceptor, type RegistryLimits } from './connection';
-import { serveStatic } from './static-files';
+import { serveStatic, webConsoleCsp } from './static-files';
 import { iceServersFor, type TurnOptions } from './turn-credentials';
 import { DEFAULT_RELAY_BUDGET, RelayAccounting, type RelayBudget } from './relay-accounting';
 import { RedisCluster } from './cluster/redis-cluster';
@@ -33,6 +33,11 @@ export interface RegistryOptions {
   publicUrl?: string;
   /** Folder of the built web console, served at `/`. */
   webRoot?: string;
+  /**
+   * The public http(s) URLs of the other instances of this registry (with `redis`): invites name
+   * them as alternates and the web console may fail over to them.
+   */
+  alternateUrls?: string[];
   /** STUN servers handed to consoles (none by default; the CLI defaults to a public one). */
   stunUrls?: string[];
   /** TURN servers sharing a REST secret with this registry (coturn `use-auth-secret`). */
@@ -114,6 +119,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       })
     : undefined;
 
+  const csp = webConsoleCsp(options.alternateUrls ?? []);
   const http = createServer((req, res) => void onRequest(req, res));
   // Frames up to 4× the limit get a FRAME_TOO_LARGE error and the connection lives; beyond that
   // ws closes with 1009 before buffering them.
@@ -159,7 +165,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
       return;
     }
-    if (options.webRoot && serveStatic(options.webRoot, path, res)) return;
+    if (options.webRoot && serveStatic(options.webRoot, path, res, csp)) return;
     res.writeHead(404, { 'content-type': 'text/plain' }).end(options.webRoot || path !== '/' ? 'not found\n' : 'WSP registry: no web console built (run npm run build)\n');
   }
 
@@ -200,7 +206,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     stats,
     async createInvite(inviteOptions) {
       const token = await invites.issue(inviteOptions);
-      return { token, link: formatInviteLink(publicUrl, token) };
+      return { token, link: formatInviteLink(publicUrl, token, options.alternateUrls ?? []) };
     },
     close() {
       closing ??= (async () => {

@@ -14,12 +14,24 @@ const CONTENT_TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-export const WEB_CONSOLE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
-  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/** The web console may connect to this registry and to the other instances of it, nothing else. */
+export function webConsoleCsp(otherInstances: string[] = []): string {
+  const origins = otherInstances.flatMap((url) => {
+    try {
+      const u = new URL(url);
+      return [`${u.protocol === 'https:' ? 'wss:' : 'ws:'}//${u.host}`];
+    } catch {
+      return [];
+    }
+  });
+  return (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
+    `connect-src 'self'${origins.length ? ` ${origins.join(' ')}` : ''}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
+  );
+}
 
 /** Returns false when the path is not a file under `root` (the caller answers 404). */
-export function serveStatic(root: string, urlPath: string, res: ServerResponse): boolean {
+export function serveStatic(root: string, urlPath: string, res: ServerResponse, csp = webConsoleCsp()): boolean {
   let relative: string;
   try {
     relative = decodeURIComponent(urlPath.split('?')[0]!);
@@ -37,7 +49,7 @@ export function serveStatic(root: string, urlPath: string, res: ServerResponse):
   }
   res.writeHead(200, {
     'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-    'content-security-policy': WEB_CONSOLE_CSP,
+    'content-security-policy': csp,
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
     'cache-control': extname(file) === '.html' ? 'no-cache' : 'public, max-age=3600',

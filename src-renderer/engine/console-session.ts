@@ -37,7 +37,7 @@ export interface ConsoleSession {
 export async function createConsoleSession(options: ConsoleSessionOptions): Promise<ConsoleSession> {
   const session = options.session ?? (await createSession(options.certifySession));
   const client = new SignalingClient({
-    url: options.invite.registryUrl,
+    url: options.invite.registryUrls,
     invite: options.invite.token,
     displayName: options.displayName,
     signingPublicKey: options.identity.signingPublicKey,

@@ -40,7 +40,8 @@ const FINAL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
 ]);
 
 export interface SignalingClientOptions {
-  url: string;
+  /** The registry, or several instances of it: each reconnect attempt tries the next. */
+  url: string | string[];
   invite: string;
   displayName: string;
   signingPublicKey: Uint8Array;
@@ -77,9 +78,18 @@ export class SignalingClient extends Emitter<Events> {
   private stopped = true;
   private lastError: { code: string; message: string } | undefined;
   private current: RegistryState = { phase: 'idle' };
+  private readonly urls: string[];
+  private urlIndex = 0;
 
   constructor(private readonly options: SignalingClientOptions) {
     super();
+    this.urls = Array.isArray(options.url) ? options.url : [options.url];
+    if (this.urls.length === 0) throw new Error('a registry URL is needed');
+  }
+
+  /** The registry instance used by the current (or last) connection. */
+  get url(): string {
+    return this.urls[this.urlIndex]!;
   }
 
   get state(): RegistryState {
@@ -125,18 +135,22 @@ export class SignalingClient extends Emitter<Events> {
   }
 
   private connect(): void {
+    // After a failure, the next instance of the registry (if several are known).
+    if (this.attempt > 0) this.urlIndex = (this.urlIndex + 1) % this.urls.length;
     this.attempt++;
     this.lastError = undefined;
     this.setState({ phase: 'connecting', attempt: this.attempt });
     let socket: WebSocket;
     try {
-      socket = (this.options.createSocket ?? ((url) => new WebSocket(url)))(this.options.url);
+      socket = (this.options.createSocket ?? ((url) => new WebSocket(url)))(this.url);
     } catch (error) {
-      this.scheduleRetry(`cannot open ${this.options.url}: ${(error as Error).message}`);
+      this.scheduleRetry(`cannot open ${this.url}: ${(error as Error).message}`);
       return;
     }
     socket.binaryType = 'arraybuffer';
     this.socket = socket;
+    // A failed connection reports an error and then a close; the close decides what happens next.
+    socket.onerror = () => undefined;
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
       if (!(event.data instanceof ArrayBuffer)) return;
@@ -185,6 +199,7 @@ export class SignalingClient extends Emitter<Events> {
         return;
       }
       case 'welcome':
+        // Connected: the next failure moves on to the next instance (attempt > 0).
         this.attempt = 0;
         this.setState({ phase: 'connected', since: Date.now() });
         this.emit('welcome', frame);

@@ -96,3 +96,14 @@ describe('invite errors a user can act on', () => {
     expect(readInviteClaims(fakeToken({ project: 'p', exp: 10, max_uses: 2 }))).toEqual({ project: 'p', expiresAt: 10_000, maxUses: 2 });
   });
 });
+
+describe('invites naming several registry instances', () => {
+  it('carry alternates after the primary, in order, and ignore anything that is not http(s)', async () => {
+    const token = await new InviteAuthority(new Uint8Array(32).fill(9)).issue({ project: 'team', ttlMs: 60_000 });
+    const link = formatInviteLink('https://a.example.org', token, ['https://b.example.org:8443', 'http://10.0.0.7:7420']);
+    const parsed = parseInvite(link);
+    expect(parsed.registryUrl).toBe('wss://a.example.org/ws');
+    expect(parsed.registryUrls).toEqual(['wss://a.example.org/ws', 'wss://b.example.org:8443/ws', 'ws://10.0.0.7:7420/ws']);
+    expect(parseInvite(`${link},javascript%3Aalert(1),not-a-url`).registryUrls).toHaveLength(3);
+  });
+});

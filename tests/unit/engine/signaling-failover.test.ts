@@ -1,0 +1,49 @@
+/** The console's registry connection fails over between instances of one registry. */
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import pino from 'pino';
+import { createRegistry, type RegistryHandle } from '../../../src-main/registry/registry';
+import { SignalingClient, type RegistryState } from '../../../src-renderer/engine/signaling-client';
+import { createIdentity, ed25519Sign, signedMessage } from '../../../src-shared/identity';
+
+let registries: RegistryHandle[] = [];
+let client: SignalingClient | undefined;
+afterEach(async () => {
+  client?.stop();
+  await Promise.all(registries.map((r) => r.close()));
+  registries = [];
+});
+
+describe('registry failover', () => {
+  it('a console whose instance goes away reconnects to the next instance it knows', async () => {
+    const inviteSecret = crypto.getRandomValues(new Uint8Array(32));
+    const [one, two] = [await createRegistry({ inviteSecret, logger: pino({ level: 'silent' }) }), await createRegistry({ inviteSecret, logger: pino({ level: 'silent' }) })];
+    registries.push(one, two);
+    const { token } = await one.createInvite({ project: 'team', ttlMs: 60_000 });
+    const id = await createIdentity();
+    const states: RegistryState['phase'][] = [];
+    client = new SignalingClient({
+      url: [one.url, two.url],
+      invite: token,
+      displayName: 'Ada',
+      signingPublicKey: id.signingPublicKey,
+      boxPublicKey: id.boxPublicKey,
+      boxKeySignature: id.boxKeySignature,
+      signChallenge: (nonce) => ed25519Sign(id.signingSecretKey, signedMessage('registryAuth', nonce)),
+      createSocket: (url) => new WebSocket(url) as unknown as globalThis.WebSocket,
+      backoff: { baseMs: 50, maxMs: 200 },
+    });
+    client.on('state', (s) => states.push(s.phase));
+    client.start();
+    await expect.poll(() => client!.state.phase).toBe('connected');
+    expect(client.url).toBe(one.url);
+    expect(one.stats().consoles).toBe(1);
+
+    await one.close();
+    await expect.poll(() => client!.state.phase).not.toBe('connected');
+    await expect.poll(() => client!.state.phase, { timeout: 5000 }).toBe('connected');
+    expect(client.url).toBe(two.url);
+    expect(two.stats().consoles).toBe(1);
+    expect(states).toContain('reconnecting');
+  });
+});
