@@ -10,8 +10,11 @@ import { createRegistry } from '../src-main/registry/registry';
 import { createIdentity, ed25519Sign, ed25519Verify, signedMessage } from '../src-shared/identity';
 import { TestClient } from '../tests/support/registry-client';
 import { median, recordResult } from './stats';
+import { redisAvailable, startRedis } from '../tests/support/redis-server';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (process.env.BENCH_QUICK === '1' ? 40 : 200));
+const QUICK = process.env.BENCH_QUICK === '1';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 40 : 200));
 
 it('registry', async () => {
 
@@ -93,4 +96,71 @@ it('registry', async () => {
   a.ws.terminate();
   b.ws.terminate();
   await registry.close();
+
+  // 4. Scale-out on Redis: what --redis costs one instance, and what crossing instances adds.
+  if (!redisAvailable()) {
+    console.warn('redis-server not installed: scale-out benchmarks skipped');
+    return;
+  }
+  const redis = await startRedis();
+  try {
+    const secret = crypto.getRandomValues(new Uint8Array(32));
+    // No rate limit and room to queue: the benchmark floods on purpose.
+    const fast = { maxPeersPerProject: 1000, framesPerSecond: 1e6, burst: 1e6, maxQueuedBytes: 1e9, floodTolerance: 1e9 };
+    const plain = await createRegistry({ logger: pino({ level: 'silent' }), inviteSecret: secret, limits: fast });
+    const [one, two] = [
+      await createRegistry({ logger: pino({ level: 'silent' }), inviteSecret: secret, limits: fast, redis: redis.url }),
+      await createRegistry({ logger: pino({ level: 'silent' }), inviteSecret: secret, limits: fast, redis: redis.url }),
+    ];
+    const FRAMES = QUICK ? 2000 : 10_000;
+    const rate = async (from: string, to: string) => {
+      const sender = await TestClient.join(from, token, {});
+      const receiver = await TestClient.join(to, token, {});
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      let count = 0;
+      const done = new Promise<void>((resolve) => receiver.ws.on('message', () => ++count >= FRAMES && resolve()));
+      const start = performance.now();
+      for (let i = 0; i < FRAMES; i++) sender.send({ type: 'webrtc_ice_candidate', to_peer_id: receiver.identity.peerId, payload });
+      await done;
+      const perSecond = FRAMES / ((performance.now() - start) / 1000);
+      sender.ws.terminate();
+      receiver.ws.terminate();
+      return perSecond;
+    };
+    const { token } = await plain.createInvite({ project: 'bench', ttlMs: 3_600_000 });
+    const withoutRedis: number[] = [];
+    const withRedis: number[] = [];
+    const crossInstance: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      withoutRedis.push(await rate(plain.url, plain.url));
+      withRedis.push(await rate(one.url, one.url));
+      crossInstance.push(await rate(one.url, two.url));
+    }
+    recordResult('registry_frames_per_s_redis', median(withRedis), median(withoutRedis), 'frames/s (baseline: same instance without --redis)');
+    recordResult('registry_cross_instance_frames_per_s', median(crossInstance), median(withoutRedis), 'frames/s (baseline: one instance without --redis)');
+
+    // Latency: A on one instance, B on the other, against both on one instance.
+    const latency = async (from: string, to: string) => {
+      const p = await TestClient.join(from, token, {});
+      const q = await TestClient.join(to, token, {});
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const samples: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        const arrived = new Promise((resolve) => q.ws.once('message', resolve));
+        const start = performance.now();
+        p.send({ type: 'webrtc_ice_candidate', to_peer_id: q.identity.peerId, payload });
+        await arrived;
+        samples.push(performance.now() - start);
+      }
+      p.ws.terminate();
+      q.ws.terminate();
+      return median(samples);
+    };
+    const same = await latency(one.url, one.url);
+    const cross = await latency(one.url, two.url);
+    recordResult('registry_cross_instance_p50_ms', cross - same, same, 'ms added by crossing instances (baseline: same-instance p50)');
+    await Promise.all([plain.close(), one.close(), two.close()]);
+  } finally {
+    await redis.stop();
+  }
 });

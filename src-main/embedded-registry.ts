@@ -7,6 +7,8 @@ export interface EmbeddedRegistryOptions {
   host?: string;
   port: () => number;
   defaultProject: () => string;
+  /** Redis URL when the embedded registry is one instance of several. */
+  redis?: () => string | undefined;
   dataDir: string;
   webRoot?: string;
   logger: Logger;
@@ -34,6 +36,7 @@ export class EmbeddedRegistry {
           port: this.options.port(),
           dataDir: this.options.dataDir,
           logger: this.options.logger,
+          ...(this.options.redis?.() ? { redis: this.options.redis()! } : {}),
           ...(this.options.webRoot ? { webRoot: this.options.webRoot } : {}),
         });
         this.lastError = undefined;

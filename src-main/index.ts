@@ -50,6 +50,7 @@ async function start(): Promise<void> {
   const registry = new EmbeddedRegistry({
     port: () => Number(process.env.WSP_REGISTRY_PORT ?? settings.get().embeddedRegistry.port),
     defaultProject: () => settings.get().embeddedRegistry.project,
+    redis: () => settings.get().embeddedRegistry.redis,
     dataDir: join(dataDir, 'registry'),
     webRoot: join(__dirname, '../renderer'),
     logger: logger.child({ component: 'registry' }),

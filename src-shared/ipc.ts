@@ -20,6 +20,8 @@ export const settingsSchema = z.object({
     port: z.number().int().min(0).max(65535),
     /** Project this console's own registry invites to. */
     project: projectIdSchema,
+    /** Share the project space with other registry instances through Redis (redis://host:port[/db]). */
+    redis: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// URL').optional(),
   }),
 });
 export type Settings = z.infer<typeof settingsSchema>;

@@ -300,7 +300,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; relay frame dropped`, 'relay', frame.to_peer_id);
     }
     const from = member!.info.peer_id;
-    const charged = ctx.relay.charge(project, from, frame.to_peer_id, frame.payload.length);
+    const charged = ctx.relay.charge(project, from, frame.to_peer_id, frame.payload.length, ctx.cluster?.projectBytesToday(project));
     if (!charged.ok) return refuse('RELAY_OVER_BUDGET', charged.reason, 'relay', frame.to_peer_id);
     metrics.relayBytes.inc(frame.payload.length);
     const relayed: ServerFrame = { type: 'relay', from_peer_id: from, to_peer_id: frame.to_peer_id, payload: frame.payload };

@@ -39,7 +39,7 @@ export class RelayAccounting {
    * Charges `bytes` to the pair; returns the refusal reason, or the usage to report when an update
    * is due (at most once per USAGE_INTERVAL_MS per pair).
    */
-  charge(project: string, a: string, b: string, bytes: number): { ok: false; reason: string } | { ok: true; report?: RelayUsage } {
+  charge(project: string, a: string, b: string, bytes: number, sharedProjectBytesToday = 0): { ok: false; reason: string } | { ok: true; report?: RelayUsage } {
     const now = this.now();
     const key = `${project}\u0000${a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`}`;
     let pair = this.pairs.get(key);
@@ -52,7 +52,8 @@ export class RelayAccounting {
     let usage = this.projects.get(project);
     if (!usage || usage.day !== day) this.projects.set(project, (usage = { day, bytes: 0 }));
 
-    if (usage.bytes + bytes > this.budget.projectBytesPerDay) {
+    // With several instances, the project's bytes today are the shared total (if larger than ours).
+    if (Math.max(usage.bytes, sharedProjectBytesToday) + bytes > this.budget.projectBytesPerDay) {
       return { ok: false, reason: `project ${project} has used its relay budget of ${this.budget.projectBytesPerDay} bytes today` };
     }
     if (!pair.bucket.take(bytes)) {

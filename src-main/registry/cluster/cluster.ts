@@ -26,6 +26,8 @@ export interface Cluster {
   announceLeave(project: string, peerId: string, reason: 'closed' | 'timeout'): Promise<void>;
   /** Routes a frame to a member on another instance; false if no instance has it. */
   route(project: string, toPeerId: string, frame: ServerFrame): Promise<boolean>;
+  /** The project's relay bytes today across instances, as last seen (0 when unknown). */
+  projectBytesToday(project: string): number;
   /** Adds relay bytes to the shared counters; resolves with the totals after the addition. */
   countRelay(project: string, pairKey: string, bytes: number): Promise<{ pairBytes: number; projectBytesToday: number } | undefined>;
   /** Keeps this instance's members alive and expires dead instances' members. */

@@ -38,6 +38,7 @@ export class RedisCluster implements Cluster {
   private up = false;
   private readonly localProjects = new Set<string>();
   private readonly ttlMs: number;
+  private readonly projectTotals = new Map<string, { day: number; bytes: number }>();
 
   private constructor(private readonly options: RedisClusterOptions) {
     this.ttlMs = options.heartbeatMs * 3;
@@ -111,7 +112,14 @@ export class RedisCluster implements Cluster {
     const daily = `${PREFIX}relay:day:${project}:${day}`;
     const results = await this.commands.multi().incrby(pair, bytes).pexpire(pair, 30 * 86_400_000).incrby(daily, bytes).pexpire(daily, 2 * 86_400_000).exec();
     if (!results) return undefined;
-    return { pairBytes: Number(results[0]![1]), projectBytesToday: Number(results[2]![1]) };
+    const totals = { pairBytes: Number(results[0]![1]), projectBytesToday: Number(results[2]![1]) };
+    this.projectTotals.set(project, { day, bytes: totals.projectBytesToday });
+    return totals;
+  }
+
+  projectBytesToday(project: string): number {
+    const known = this.projectTotals.get(project);
+    return known && known.day === Math.floor(Date.now() / 86_400_000) ? known.bytes : 0;
   }
 
   async heartbeat(localMembers: Array<{ project: string; peerId: string }>): Promise<void> {

@@ -138,3 +138,36 @@ run('registry scale-out on Redis', () => {
     }
   });
 });
+
+run('relay budgets across instances', () => {
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    for (const c of clients) c.ws.terminate();
+    await Promise.all(registries.map((r) => r.close()));
+    registries = [];
+    clients = [];
+  });
+
+  it('a project’s daily relay budget holds across instances', async () => {
+    const budget = { relayBudget: { projectBytesPerDay: 10_000 } };
+    const [one, two] = [await instance(budget), await instance(budget)];
+    const { token } = await one.createInvite({ project: 'budget', ttlMs: 60_000 });
+    const ada = await joinAt(one, token, 'Ada');
+    const bob = await joinAt(two, token, 'Bob');
+    // 6 000 bytes enter at instance one, then 6 000 at instance two: together over 10 000.
+    ada.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(6000) });
+    await bob.waitFor((f) => f.type === 'relay');
+    await ada.waitFor((f) => f.type === 'relay_usage');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    bob.send({ type: 'relay', to_peer_id: ada.identity.peerId, payload: new Uint8Array(100) });
+    await ada.waitFor((f) => f.type === 'relay');
+    bob.send({ type: 'relay', to_peer_id: ada.identity.peerId, payload: new Uint8Array(6000) });
+    const refused = await bob.waitFor<Of<'error'>>((f) => f.type === 'error' && f.code === 'RELAY_OVER_BUDGET');
+    expect(refused.message).toMatch(/10000 bytes today/);
+  });
+});
