@@ -147,3 +147,22 @@ test('the web console shows a tampering warning on the peer’s row', async ({ b
     await bob.close();
   }
 });
+
+test('an offer lost on the way is recovered at once, without waiting for the relay fallback', async ({ browser }) => {
+  const { link, a, b } = await start(browser, {});
+  let dropped = 0;
+  attack = (frame) => (frame.type === 'webrtc_offer' && dropped++ === 0 ? [] : [frame]);
+  const started = Date.now();
+  const config = { fallbackAfterMs: 10_000 };
+  const [idA, idB] = await Promise.all([a.join(link, 'A', config), b.join(link, 'B', config)]);
+  try {
+    await a.waitForState(idB, ['direct'], 8000);
+    await b.waitForState(idA, ['direct'], 8000);
+  } catch (error) {
+    console.log('A', JSON.stringify((await a.call('history', idB)).map((h) => `${h.event}:${h.detail}`)));
+    console.log('B', JSON.stringify((await b.call('history', idA)).map((h) => `${h.event}:${h.detail}`)));
+    throw error;
+  }
+  expect(dropped).toBeGreaterThan(1);
+  expect(Date.now() - started).toBeLessThan(8000);
+});

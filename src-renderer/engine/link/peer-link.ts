@@ -31,6 +31,8 @@ const RELAY_FRAME_OVERHEAD = 128;
 const HISTORY_LENGTH = 50;
 /** How long the polite side waits for the impolite side's offer before offering itself. */
 const POLITE_OFFER_DELAY_MS = 1500;
+/** An unanswered offer this old, met by the peer's own offer, was lost on the way. */
+const LOST_OFFER_AFTER_MS = 1000;
 const STATS_INTERVAL_MS = 2000;
 
 export type LinkState = 'signaling' | 'checking' | 'direct' | 'turn' | 'relay' | 'closed';
@@ -160,6 +162,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   private readonly retiredRemotePcIds = new Set<string>();
   private remoteDescribed = false;
   private makingOffer = false;
+  private offerSentAt = 0;
   private ignoreOffer = false;
   private pendingCandidates: RTCIceCandidateInit[] = [];
   private dcPath: DataChannelPath | undefined;
@@ -344,6 +347,7 @@ export class PeerLink extends Emitter<LinkEvents> {
         this.makingOffer = true;
         await pc.setLocalDescription();
         if (this.pc !== pc || !pc.localDescription) return;
+        this.offerSentAt = Date.now();
         this.sendDescription(pc.localDescription);
       } catch (error) {
         if (this.pc === pc) this.fail('NEGOTIATION_FAILED', `creating an offer failed: ${(error as Error).message}`);
@@ -537,6 +541,13 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) {
         this.record('glare', 'ignored the peer’s offer (impolite side)');
+        // True glare crosses within milliseconds. A peer that offers long after our offer went out
+        // never got it (lost while the registry was away, or dropped while we were held back):
+        // send it again so the polite peer can roll back and answer.
+        if (pc.localDescription?.type === 'offer' && Date.now() - this.offerSentAt > LOST_OFFER_AFTER_MS) {
+          this.record('offer-resent', 'the peer had not seen our offer');
+          this.sendDescription(pc.localDescription);
+        }
         return;
       }
       if (description.type === 'answer' && pc.signalingState !== 'have-local-offer') return; // stale answer
