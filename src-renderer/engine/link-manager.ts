@@ -115,6 +115,11 @@ export class LinkManager extends Emitter<ManagerEvents> {
     return [...this.links.values()].map(({ link }) => link.snapshot());
   }
 
+  /** Diagnostics: force one link onto the registry relay, or let it go direct again. */
+  forceRelay(peerId: string, on: boolean): void {
+    this.links.get(peerId)?.link.forceRelay(on);
+  }
+
   /** Diagnostics and tests: forbid or allow direct paths on every link, now and later. */
   setBlockDirect(block: boolean): void {
     this.config = { ...this.config, blockDirect: block };

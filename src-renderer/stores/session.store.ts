@@ -4,6 +4,7 @@
  * into this store's serializable state.
  */
 import { defineStore } from 'pinia';
+import { z } from 'zod';
 import { computed, ref, shallowRef } from 'vue';
 import type { HostApi, IdentityInfo, Settings } from '../../src-shared/ipc';
 import { InviteError, parseInvite, type ParsedInvite } from '../../src-shared/invite';
@@ -15,6 +16,30 @@ import { createConsoleSession, type ConsoleSession } from '../engine/console-ses
 import type { LinkSnapshot } from '../engine/link/peer-link';
 import type { SessionSecrets } from '../../src-shared/session-certificate';
 import type { PathInfo } from '../engine/link/path-stats';
+
+/** One console's view of one of its links, as it tells its peers (for the project graph). */
+export interface SharedLinkState {
+  peerId: string;
+  state: string;
+  path?: string;
+  rttMs?: number;
+}
+
+const sharedLinksSchema = z.object({
+  t: z.literal('link-states'),
+  links: z
+    .array(z.object({ peerId: z.string().max(64), state: z.string().max(16), path: z.string().max(32).optional(), rttMs: z.number().nonnegative().optional() }))
+    .max(1000),
+});
+
+export interface RelayUsageView {
+  pairBytes: number;
+  pairBytesPerSecond: number;
+  projectBytesToday: number;
+  pairBudgetPerSecond: number;
+  projectBudgetPerDay: number;
+  at: number;
+}
 
 /** What the GUI shows of a link (serializable; the live PeerLink stays in the engine). */
 export interface LinkView {
@@ -41,6 +66,8 @@ export interface PeerRow {
   /** Who had this display name before, when trust is 'conflict'. */
   previousPeerId?: string;
 }
+
+const LINK_SHARE_INTERVAL_MS = 2000;
 
 function registryHost(link: string | undefined): string | undefined {
   try {
@@ -78,6 +105,11 @@ export const useSessionStore = defineStore('session', () => {
   const notices = ref<Array<{ at: number; code: string; message: string }>>([]);
   const links = ref<Record<string, LinkView>>({});
   const untrusted = ref<Record<string, string>>({});
+  /** Every console's links as it last told us: consoleId → its links (for the project graph). */
+  const projectLinks = ref<Record<string, SharedLinkState[]>>({});
+  const relayUsage = ref<Record<string, RelayUsageView>>({});
+  let shareTimer: ReturnType<typeof setInterval> | undefined;
+  const forcedRelay = ref<Record<string, boolean>>({});
   /** Keys of peers seen this session, for safety codes and trust decisions (not reactive). */
   const peerKeys = new Map<string, PeerInfo>();
   let book: TrustBook | undefined;
@@ -132,6 +164,26 @@ export const useSessionStore = defineStore('session', () => {
       links.value = rest;
     });
     m.on('error', (error) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), code: error.code, message: `link to ${error.peerId.slice(0, 6)}: ${error.message}` }]));
+    m.on('message', ({ peerId, message }) => {
+      const shared = sharedLinksSchema.safeParse(message);
+      if (shared.success) projectLinks.value = { ...projectLinks.value, [peerId]: shared.data.links };
+    });
+    c.on('relay_usage', (u) => {
+      relayUsage.value = {
+        ...relayUsage.value,
+        [u.peer_id]: {
+          pairBytes: u.pair_bytes,
+          pairBytesPerSecond: u.pair_bytes_per_s,
+          projectBytesToday: u.project_bytes_today,
+          pairBudgetPerSecond: u.pair_budget_bytes_per_s,
+          projectBudgetPerDay: u.project_budget_bytes_per_day,
+          at: Date.now(),
+        },
+      };
+    });
+    // Every console tells the others how its links run, so each can draw the whole project.
+    clearInterval(shareTimer);
+    shareTimer = setInterval(() => shareLinkStates(m), LINK_SHARE_INTERVAL_MS);
     m.on('untrusted', ({ peerId, reason }) => {
       untrusted.value = { ...untrusted.value, [peerId]: reason };
       notices.value = [...notices.value.slice(-19), { at: Date.now(), code: 'IDENTITY_INVALID', message: `${peerId.slice(0, 6)}: ${reason}` }];
@@ -153,6 +205,28 @@ export const useSessionStore = defineStore('session', () => {
     });
     c.on('error', (error) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), ...error }]));
     started.start();
+  }
+
+  function ownLinkStates(): SharedLinkState[] {
+    return Object.entries(links.value).map(([peerId, l]) => ({
+      peerId,
+      state: l.state,
+      ...(l.path ? { path: l.path.kind === 'turn' && l.path.protocol ? `turn-${l.path.protocol}` : l.path.kind } : {}),
+      ...(l.rttMs !== undefined ? { rttMs: Math.round(l.rttMs) } : {}),
+    }));
+  }
+
+  function shareLinkStates(m: ConsoleSession['links']): void {
+    const message = { t: 'link-states', links: ownLinkStates() };
+    for (const [peerId, l] of Object.entries(links.value)) {
+      if (l.state === 'direct' || l.state === 'turn' || l.state === 'relay') void m.send(peerId, message).catch(() => undefined);
+    }
+  }
+
+  /** Diagnostics: force the link to a peer onto the registry relay, or let it go direct again. */
+  function forceRelay(peerId: string, on: boolean): void {
+    current?.links.forceRelay(peerId, on);
+    forcedRelay.value = { ...forcedRelay.value, [peerId]: on };
   }
 
   /** Trust on first use: pin new consoles; hold back a known name that comes with a new key. */
@@ -216,6 +290,9 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   function leave(): void {
+    clearInterval(shareTimer);
+    projectLinks.value = {};
+    relayUsage.value = {};
     current?.stop();
     current = undefined;
     peers.value = {};
@@ -236,5 +313,5 @@ export const useSessionStore = defineStore('session', () => {
     if (settings.value.invite && current) await join(settings.value.invite);
   }
 
-  return { host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith };
+  return { host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay };
 });

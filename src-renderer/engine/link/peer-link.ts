@@ -270,6 +270,24 @@ export class PeerLink extends Emitter<LinkEvents> {
     }
   }
 
+  /**
+   * Diagnostics: force this link onto the registry relay (drop the direct path and block new
+   * ones), or let it go direct again at once.
+   */
+  forceRelay(on: boolean): void {
+    if (this.closed) return;
+    this.setBlockDirect(on);
+    this.record('force-relay', on ? 'forced onto the registry relay' : 'direct paths allowed again');
+    if (on) {
+      this.dropDataChannel();
+      this.createConnection('forced relay');
+    } else {
+      this.counters.retryAttempt = 0;
+      this.clearTimer('retry-direct');
+      this.createConnection('direct allowed again');
+    }
+  }
+
   /** Diagnostics and tests: allow or forbid direct paths from now on. */
   setBlockDirect(block: boolean): void {
     this.config.blockDirect = block;

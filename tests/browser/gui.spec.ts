@@ -1,0 +1,56 @@
+import { test, expect } from '@playwright/test';
+import pino from 'pino';
+import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
+import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
+import { resolve } from 'node:path';
+
+/** Screenshots of the real run; `UPDATE_SCREENSHOTS=1` also refreshes the README's (docs/screenshots). */
+async function screenshot(w: WebConsole, name: string): Promise<void> {
+  await w.page.setViewportSize({ width: 1280, height: 800 });
+  const dirs = ['.test-output/screenshots', ...(process.env.UPDATE_SCREENSHOTS === '1' ? ['docs/screenshots'] : [])];
+  for (const dir of dirs) await w.page.screenshot({ path: resolve(__dirname, '../..', dir, `${name}.png`), fullPage: true });
+}
+
+const silent = pino({ level: 'silent' });
+let registry: RegistryHandle | undefined;
+
+test.beforeAll(assertWebConsoleBuilt);
+test.afterEach(async () => {
+  await registry?.close();
+  registry = undefined;
+});
+
+test('three consoles: every graph shows three nodes and three direct edges; forcing one link onto the relay warns both ends and restyles that edge everywhere, and letting it go clears it', async ({ browser }) => {
+  test.setTimeout(90_000);
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'gui', ttlMs: 3_600_000 });
+  const consoles = [await WebConsole.open(browser, link), await WebConsole.open(browser, link), await WebConsole.open(browser, link)];
+  const [a, b, c] = consoles as [WebConsole, WebConsole, WebConsole];
+  const [idA, idB] = [await a.peerId(), await b.peerId()];
+  const edgeAB = [idA, idB].sort().join('|');
+  const edges = (w: WebConsole) => w.page.getByTestId('graph-edges').locator('li');
+
+  for (const w of consoles) {
+    await expect(edges(w)).toHaveCount(3, { timeout: 20_000 });
+    await expect(w.page.locator('[data-testid="graph-edges"] li[data-path="direct"]')).toHaveCount(3, { timeout: 20_000 });
+    await expect(w.page.getByRole('img', { name: /Connection graph of 3 consoles and 3 links/ })).toBeVisible();
+  }
+  // Live numbers in the peer rows.
+  await expect(a.peerRow(idB).locator('[data-col="rtt"]')).toHaveText(/^\d+ ms$/);
+  await screenshot(a, 'console-direct');
+
+  // Force A–B through the registry relay from A's peer details.
+  await a.peerRow(idB).click();
+  await a.page.getByLabel('Force this link through the registry relay (diagnostics)').check();
+  for (const w of [a, b]) await expect(w.page.getByTestId('relay-warning')).toBeVisible({ timeout: 20_000 });
+  await expect(c.page.getByTestId('relay-warning')).toHaveCount(0);
+  for (const w of consoles) await expect(w.page.locator(`[data-edge="${edgeAB}"]`)).toHaveAttribute('data-path', 'relay', { timeout: 20_000 });
+  await expect(a.peerRow(idB).locator('[data-col="path"]')).toHaveText('registry relay');
+  await screenshot(a, 'console-relay-warning');
+
+  // Let it go direct again: the warning clears and the edge is direct on every console.
+  await a.page.getByLabel('Force this link through the registry relay (diagnostics)').uncheck();
+  for (const w of [a, b]) await expect(w.page.getByTestId('relay-warning')).toHaveCount(0, { timeout: 20_000 });
+  for (const w of consoles) await expect(w.page.locator(`[data-edge="${edgeAB}"]`)).toHaveAttribute('data-path', 'direct', { timeout: 20_000 });
+  for (const w of consoles) await w.close();
+});
