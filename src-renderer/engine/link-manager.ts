@@ -103,6 +103,11 @@ export class LinkManager extends Emitter<ManagerEvents> {
     if (!this.links.has(peerId)) this.createLink(peer);
   }
 
+  /** Diagnostics of every link (see PeerLink.diagnostics). */
+  diagnostics(): Promise<Array<Awaited<ReturnType<PeerLink['diagnostics']>>>> {
+    return Promise.all([...this.links.values()].map(({ link }) => link.diagnostics()));
+  }
+
   peerIds(): string[] {
     return [...this.links.keys()];
   }

@@ -223,6 +223,23 @@ export const useSessionStore = defineStore('session', () => {
     }
   }
 
+  /**
+   * A JSON report for bug reports: links with candidates, pairs, state history and errors, the
+   * registry connection and recent notices. No invite, token, key or credential goes in it.
+   */
+  async function diagnosticsReport(): Promise<string> {
+    const report = {
+      generatedAt: new Date().toISOString(),
+      console: { peerId: identity.value?.peerId, fingerprint: identity.value?.fingerprint, runsAs: host.value?.kind, userAgent: navigator.userAgent },
+      project: project.value,
+      registry: { state: registryState.value, url: current?.client.url.replace(/#.*$/, '') },
+      peers: peerList.value.map(({ peerId, displayName, fingerprint, verified, trust }) => ({ peerId, displayName, fingerprint, verified, trust })),
+      links: (await current?.links.diagnostics()) ?? [],
+      notices: notices.value,
+    };
+    return JSON.stringify(report, null, 2);
+  }
+
   /** Diagnostics: force the link to a peer onto the registry relay, or let it go direct again. */
   function forceRelay(peerId: string, on: boolean): void {
     current?.links.forceRelay(peerId, on);
@@ -313,5 +330,5 @@ export const useSessionStore = defineStore('session', () => {
     if (settings.value.invite && current) await join(settings.value.invite);
   }
 
-  return { host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay };
+  return { host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport };
 });

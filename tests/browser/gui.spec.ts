@@ -3,6 +3,7 @@ import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
 import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 
 /** Screenshots of the real run; `UPDATE_SCREENSHOTS=1` also refreshes the README's (docs/screenshots). */
 async function screenshot(w: WebConsole, name: string): Promise<void> {
@@ -53,4 +54,36 @@ test('three consoles: every graph shows three nodes and three direct edges; forc
   for (const w of [a, b]) await expect(w.page.getByTestId('relay-warning')).toHaveCount(0, { timeout: 20_000 });
   for (const w of consoles) await expect(w.page.locator(`[data-edge="${edgeAB}"]`)).toHaveAttribute('data-path', 'direct', { timeout: 20_000 });
   for (const w of consoles) await w.close();
+});
+
+test('the diagnostics export has candidates and state history, and no invite or key material', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link, token } = await registry.createInvite({ project: 'diag', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  const bob = await WebConsole.open(browser, link);
+  const bobId = await bob.peerId();
+  await expect(ada.peerRow(bobId).locator('[data-col="state"]')).toHaveText('direct');
+  const download = ada.page.waitForEvent('download');
+  await ada.page.getByRole('button', { name: 'Export diagnostics' }).click();
+  const file = await (await download).path();
+  const text = readFileSync(file, 'utf8');
+  const report = JSON.parse(text);
+  const linkReport = report.links.find((l: { peerId: string }) => l.peerId === bobId);
+  expect(linkReport.state).toBe('direct');
+  expect(linkReport.candidates.some((c: { side: string; type: string }) => c.side === 'local' && c.type === 'host')).toBe(true);
+  expect(linkReport.candidates.some((c: { side: string }) => c.side === 'remote')).toBe(true);
+  expect(linkReport.history.map((h: { event: string }) => h.event)).toContain('datachannel-open');
+
+  // Nothing secret: not the invite, not a secret key (the web console keeps them in session storage).
+  expect(text).not.toContain(token);
+  expect(text).not.toContain(token.split('.')[2]);
+  const stored = JSON.parse((await ada.page.evaluate(() => sessionStorage.getItem('wsp.identity.v1')))!) as Record<string, string>;
+  for (const secret of [stored.signingSecretKey!, stored.boxSecretKey!]) {
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain(Buffer.from(secret, 'base64url').toString('hex'));
+    expect(text).not.toContain(Buffer.from(secret, 'base64url').toString('base64'));
+  }
+  expect(text).not.toMatch(/"0":\s*\d+,\s*"1":/); // no serialized byte arrays at all
+  await ada.close();
+  await bob.close();
 });

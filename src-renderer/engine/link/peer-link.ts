@@ -145,6 +145,20 @@ type LinkEvents = {
   reset: void;
 };
 
+export interface CandidateInfo {
+  side: 'local' | 'remote';
+  type: string;
+  protocol: string;
+  relayProtocol?: string;
+  address: string;
+}
+
+export interface CandidatePairInfo {
+  state: string;
+  nominated: boolean;
+  rttMs?: number;
+}
+
 type CheckedSignal =
   | { error: string }
   | { envelope: Exclude<ReturnType<typeof decodeEnvelope>, { error: string }>; certificateOk: boolean; signatureOk: boolean };
@@ -316,6 +330,38 @@ export class PeerLink extends Emitter<LinkEvents> {
       history: [...this.history],
       errors: [...this.errors],
     };
+  }
+
+  /**
+   * Diagnostics (like chrome://webrtc-internals, for this link): the snapshot plus the ICE
+   * candidates on both sides and the candidate pairs with their state. Addresses are included;
+   * no keys, SDP fingerprints or credentials are.
+   */
+  async diagnostics(): Promise<LinkSnapshot & { candidates: CandidateInfo[]; pairs: CandidatePairInfo[]; connectionId: string }> {
+    const candidates: CandidateInfo[] = [];
+    const pairs: CandidatePairInfo[] = [];
+    const pc = this.pc;
+    if (pc) {
+      try {
+        const report = await pc.getStats();
+        report.forEach((stat: Record<string, unknown>) => {
+          if (stat.type === 'local-candidate' || stat.type === 'remote-candidate') {
+            candidates.push({
+              side: stat.type === 'local-candidate' ? 'local' : 'remote',
+              type: String(stat.candidateType ?? ''),
+              protocol: String(stat.protocol ?? ''),
+              ...(stat.relayProtocol ? { relayProtocol: String(stat.relayProtocol) } : {}),
+              address: `${String(stat.address ?? stat.ip ?? '?')}:${String(stat.port ?? '?')}`,
+            });
+          } else if (stat.type === 'candidate-pair') {
+            pairs.push({ state: String(stat.state ?? ''), nominated: Boolean(stat.nominated), ...(typeof stat.currentRoundTripTime === 'number' ? { rttMs: stat.currentRoundTripTime * 1000 } : {}) });
+          }
+        });
+      } catch {
+        // a closing connection has no stats
+      }
+    }
+    return { ...this.snapshot(), candidates, pairs, connectionId: this.pcId };
   }
 
   /** Closes for good; idempotent. */
