@@ -6,7 +6,7 @@ import { readJson, writeJsonAtomic } from './json-file';
 export const DEFAULT_REGISTRY_PORT = 7420;
 
 export function defaultSettings(displayName: string): Settings {
-  return { displayName, embeddedRegistry: { enabled: true, port: DEFAULT_REGISTRY_PORT, project: 'team' } };
+  return settingsSchema.parse({ displayName, embeddedRegistry: { enabled: true, port: DEFAULT_REGISTRY_PORT, project: 'team' } });
 }
 
 export class SettingsStore {
@@ -32,10 +32,11 @@ export class SettingsStore {
 
   update(patch: SettingsPatch): Settings {
     const valid = settingsPatchSchema.parse(patch);
-    const { invite, embeddedRegistry, ...rest } = valid;
+    const { invite, embeddedRegistry, links, ...rest } = valid;
     const next: Settings = settingsSchema.parse({
       ...this.current,
       ...rest,
+      links: { ...this.current.links, ...links },
       embeddedRegistry: { ...this.current.embeddedRegistry, ...embeddedRegistry },
       ...(invite === undefined ? {} : { invite: invite ?? undefined }),
     });

@@ -10,8 +10,26 @@ import { IPC_METHODS, type IpcChannel } from './ipc-channels';
 
 export type { IpcChannel };
 
+const iceServerSettingSchema = z.object({
+  urls: z.array(z.string().regex(/^(stun|turn|turns):[^\s]+$/, 'ICE server URLs start with stun:, turn: or turns:')).min(1).max(8),
+  username: z.string().max(256).optional(),
+  credential: z.string().max(256).optional(),
+}).strict();
+
+export const linkSettingsSchema = z.object({
+  /** No DataChannel this long after negotiation starts → registry relay. */
+  fallbackAfterMs: z.number().int().min(1000, 'the relay fallback needs at least 1 s').max(120_000, 'the relay fallback can wait at most 120 s'),
+  iceTransportPolicy: z.enum(['all', 'relay']),
+  /** ICE servers of the user's own, used besides the registry's. */
+  iceServers: z.array(iceServerSettingSchema).max(16),
+}).strict();
+
 export const settingsSchema = z.object({
   displayName: displayNameSchema,
+  links: linkSettingsSchema.default({ fallbackAfterMs: 10_000, iceTransportPolicy: 'all', iceServers: [] }),
+  /** Share of the project's daily relay budget at which the relay warning turns strong. */
+  relayWarningShare: z.number().min(0.05, 'at least 5 %').max(1, 'at most 100 %').default(0.8),
+  theme: z.enum(['system', 'light', 'dark']).default('system'),
   /** The invite link this console last joined with; rejoined on start. */
   invite: z.string().max(4096).optional(),
   embeddedRegistry: z.object({
@@ -28,6 +46,9 @@ export type Settings = z.infer<typeof settingsSchema>;
 
 export const settingsPatchSchema = z.object({
   displayName: displayNameSchema.optional(),
+  links: linkSettingsSchema.partial().strict().optional(),
+  relayWarningShare: z.number().min(0.05, 'at least 5 %').max(1, 'at most 100 %').optional(),
+  theme: z.enum(['system', 'light', 'dark']).optional(),
   invite: z.string().max(4096).nullable().optional(),
   embeddedRegistry: settingsSchema.shape.embeddedRegistry.partial().strict().optional(),
 }).strict();

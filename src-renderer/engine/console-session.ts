@@ -21,6 +21,7 @@ export interface ConsoleSessionOptions {
   session?: SessionSecrets;
   linkConfig?: Partial<LinkConfig>;
   backoff?: BackoffPolicy;
+  extraIceServers?: RTCIceServer[];
   /** Trust on first use: link to this console? (see TrustBook) */
   admit?: (peer: PeerInfo) => boolean;
 }
@@ -52,6 +53,7 @@ export async function createConsoleSession(options: ConsoleSessionOptions): Prom
     session,
     ...(options.linkConfig ? { config: options.linkConfig } : {}),
     ...(options.admit ? { admit: options.admit } : {}),
+    ...(options.extraIceServers ? { extraIceServers: options.extraIceServers } : {}),
   });
   return {
     client,

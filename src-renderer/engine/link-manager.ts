@@ -31,6 +31,8 @@ export interface LinkManagerOptions {
   session: SessionSecrets;
   config?: Partial<LinkConfig>;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
+  /** The user's own ICE servers, used besides the registry's. */
+  extraIceServers?: RTCIceServer[];
   /** Decides whether to link to a console whose identity verified (trust on first use). */
   admit?: (peer: PeerInfo) => boolean;
 }
@@ -59,7 +61,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
         const reconnect = this.localPeerId === welcome.peer_id;
         this.localPeerId = welcome.peer_id;
         this.projectId = welcome.project_id;
-        this.iceServers = toRtcIceServers(welcome.ice_servers);
+        this.iceServers = [...toRtcIceServers(welcome.ice_servers), ...(this.options.extraIceServers ?? [])];
         this.maxFrameBytes = welcome.limits.max_frame_bytes;
         const present = new Set(welcome.peers.map((p) => p.peer_id));
         for (const [peerId, entry] of this.links) {
@@ -82,7 +84,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
         if (error.refType === 'relay' && error.refPeerId) this.links.get(error.refPeerId)?.link.relayRefused(error.code, error.message);
       }),
       client.on('ice_servers', ({ servers }) => {
-        this.iceServers = toRtcIceServers(servers);
+        this.iceServers = [...toRtcIceServers(servers), ...(this.options.extraIceServers ?? [])];
         for (const { link } of this.links.values()) link.updateIceServers(this.iceServers);
       }),
     );

@@ -36,7 +36,7 @@ async function loadIdentity(storage: Storage): Promise<SecretIdentity> {
 function loadSettings(storage: Storage, peerId: string): Settings {
   const parsed = settingsSchema.safeParse(JSON.parse(storage.getItem(SETTINGS_KEY) ?? 'null'));
   if (parsed.success) return parsed.data;
-  return { displayName: `Web console ${peerId.slice(0, 4)}`, embeddedRegistry: { enabled: false, port: 0, project: 'team' } };
+  return settingsSchema.parse({ displayName: `Web console ${peerId.slice(0, 4)}`, embeddedRegistry: { enabled: false, port: 0, project: 'team' } });
 }
 
 export async function createWebHost(settingsStorage: Storage = localStorage, identityStorage: Storage = sessionStorage): Promise<HostApi> {
@@ -58,8 +58,13 @@ export async function createWebHost(settingsStorage: Storage = localStorage, ide
       return structuredClone(settings);
     },
     async updateSettings(patch) {
-      const { invite, embeddedRegistry, ...rest } = settingsPatchSchema.parse(patch);
-      const next = settingsSchema.parse({ ...settings, ...rest, embeddedRegistry: { ...settings.embeddedRegistry, ...embeddedRegistry } });
+      const parsed = settingsPatchSchema.safeParse(patch);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new Error(`${issue?.path.join('.') || 'settings'}: ${issue?.message ?? 'invalid'}`);
+      }
+      const { invite, embeddedRegistry, links, ...rest } = parsed.data;
+      const next = settingsSchema.parse({ ...settings, ...rest, links: { ...settings.links, ...links }, embeddedRegistry: { ...settings.embeddedRegistry, ...embeddedRegistry } });
       if (invite === null) delete next.invite;
       else if (invite !== undefined) next.invite = invite;
       settingsStorage.setItem(SETTINGS_KEY, JSON.stringify(next));

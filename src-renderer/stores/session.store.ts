@@ -6,7 +6,7 @@
 import { defineStore } from 'pinia';
 import { z } from 'zod';
 import { computed, ref, shallowRef } from 'vue';
-import type { HostApi, IdentityInfo, Settings } from '../../src-shared/ipc';
+import type { HostApi, IdentityInfo, Settings, SettingsPatch } from '../../src-shared/ipc';
 import { InviteError, parseInvite, type ParsedInvite } from '../../src-shared/invite';
 import { keyFingerprint, safetyCode } from '../../src-shared/identity';
 import { TrustBook } from '../engine/trust-book';
@@ -152,6 +152,8 @@ export const useSessionStore = defineStore('session', () => {
       certifySession: (body) => api.certifySession(body),
       ...(session ? { session } : {}),
       admit,
+      linkConfig: { fallbackAfterMs: settings.value.links.fallbackAfterMs, iceTransportPolicy: settings.value.links.iceTransportPolicy },
+      extraIceServers: settings.value.links.iceServers,
     });
     session = started.session; // one certificate per console session
     current = started;
@@ -324,11 +326,21 @@ export const useSessionStore = defineStore('session', () => {
     if (host.value) settings.value = await host.value.updateSettings({ invite: null });
   }
 
+  /** Saves settings; throws with the first validation message when a value is refused. */
+  async function saveSettings(patch: SettingsPatch): Promise<void> {
+    if (!host.value) return;
+    const before = settings.value;
+    settings.value = await host.value.updateSettings(patch);
+    const changedLinks = JSON.stringify(before?.links) !== JSON.stringify(settings.value.links) || before?.displayName !== settings.value.displayName;
+    // Links and the name are set when joining: rejoin so they apply.
+    if (changedLinks && settings.value.invite && current) await join(settings.value.invite, { startup: true });
+  }
+
   async function rename(displayName: string): Promise<void> {
     if (!host.value) return;
     settings.value = await host.value.updateSettings({ displayName });
     if (settings.value.invite && current) await join(settings.value.invite);
   }
 
-  return { host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport };
+  return { host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
 });

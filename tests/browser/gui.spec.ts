@@ -87,3 +87,35 @@ test('the diagnostics export has candidates and state history, and no invite or 
   await ada.close();
   await bob.close();
 });
+
+test('settings: invalid values are refused with a message; valid ones persist across a reload and apply', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'settings', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  await ada.expectConnected();
+  const page = ada.page;
+
+  await page.getByLabel('Relay fallback after (seconds)').fill('0');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'Not saved' })).toContainText('at least 1 s');
+  await page.getByLabel('Your own STUN/TURN servers (one per line: URL [user credential])').fill('http://not-a-turn-server');
+  await page.getByLabel('Relay fallback after (seconds)').fill('15');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'Not saved' })).toContainText('stun:, turn: or turns:');
+
+  await page.getByLabel('Your own STUN/TURN servers (one per line: URL [user credential])').fill('turn:127.0.0.1:3478?transport=udp alice s3cret');
+  await page.getByLabel('Display name').fill('Ada Lovelace');
+  await page.getByLabel('Theme').selectOption('dark');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Saved.' })).toBeVisible();
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+
+  await page.reload();
+  await ada.expectConnected();
+  await expect(page.getByLabel('Relay fallback after (seconds)')).toHaveValue('15');
+  await expect(page.getByLabel('Display name')).toHaveValue('Ada Lovelace');
+  await expect(page.getByLabel('Your own STUN/TURN servers (one per line: URL [user credential])')).toHaveValue('turn:127.0.0.1:3478?transport=udp alice s3cret');
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await expect(page.getByTitle('Change your display name')).toHaveText('Ada Lovelace');
+  await ada.close();
+});

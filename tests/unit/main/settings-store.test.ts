@@ -17,12 +17,14 @@ afterEach(() => {
 });
 
 const INVITE = 'http://10.0.0.5:7420/#invite=a.b.c';
+/** What every settings file holds besides name, invite and embedded registry, by default. */
+const DEFAULTS = { links: { fallbackAfterMs: 10_000, iceTransportPolicy: 'all', iceServers: [] }, relayWarningShare: 0.8, theme: 'system' };
 
 describe('SettingsStore', () => {
   it('starts with defaults: the given name and the embedded registry enabled on port 7420', () => {
     const store = new SettingsStore(tempDir(), 'ada');
     expect(DEFAULT_REGISTRY_PORT).toBe(7420);
-    expect(store.get()).toEqual({ displayName: 'ada', embeddedRegistry: { enabled: true, port: 7420, project: 'team' } });
+    expect(store.get()).toEqual({ displayName: 'ada', embeddedRegistry: { enabled: true, port: 7420, project: 'team' }, ...DEFAULTS });
     expect(store.get().invite).toBeUndefined();
   });
 
@@ -34,6 +36,7 @@ describe('SettingsStore', () => {
       displayName: 'Ada Lovelace',
       invite: INVITE,
       embeddedRegistry: { enabled: true, port: 9000, project: 'team' },
+      ...DEFAULTS,
     });
     expect(store.get()).toEqual(updated);
 
@@ -63,7 +66,8 @@ describe('SettingsStore', () => {
     ['port 70000', { embeddedRegistry: { port: 70000 } }],
     ['a fractional port', { embeddedRegistry: { port: 80.5 } }],
     ['an invalid project', { embeddedRegistry: { project: 'no spaces allowed' } }],
-    ['an unknown key', { theme: 'dark' }],
+    ['an unknown key', { colour: 'dark' }],
+    ['an unknown theme', { theme: 'sepia' }],
   ])('refuses %s and leaves the stored settings unchanged', (_name, patch) => {
     const dir = tempDir();
     const store = new SettingsStore(dir, 'ada');
@@ -105,7 +109,7 @@ describe('SettingsStore', () => {
   it('falls back to defaults when settings.json holds valid JSON of the wrong shape', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'settings.json'), JSON.stringify({ displayName: '', embeddedRegistry: { port: 'x' } }));
-    expect(new SettingsStore(dir, 'ada').get()).toEqual({ displayName: 'ada', embeddedRegistry: { enabled: true, port: 7420, project: 'team' } });
+    expect(new SettingsStore(dir, 'ada').get()).toEqual({ displayName: 'ada', embeddedRegistry: { enabled: true, port: 7420, project: 'team' }, ...DEFAULTS });
   });
 
   it('falls back to defaults when settings.json is truncated (not JSON at all)', () => {
@@ -117,5 +121,16 @@ describe('SettingsStore', () => {
   it('rejects unknown keys inside embeddedRegistry', () => {
     const store = new SettingsStore(tempDir(), 'ada');
     expect(() => store.update({ embeddedRegistry: { host: '0.0.0.0' } } as never)).toThrow();
+  });
+
+  it('link settings: a bad fallback or ICE server is refused with a message; a valid one persists', () => {
+    const dir = tempDir();
+    const store = new SettingsStore(dir, 'ada');
+    expect(() => store.update({ links: { fallbackAfterMs: 0 } })).toThrow(/at least 1 s/);
+    expect(() => store.update({ links: { iceServers: [{ urls: ['http://x'] }] } })).toThrow(/stun:, turn: or turns:/);
+    store.update({ links: { fallbackAfterMs: 20_000 }, theme: 'dark' });
+    const reopened = new SettingsStore(dir, 'x').get();
+    expect(reopened.links).toEqual({ fallbackAfterMs: 20_000, iceTransportPolicy: 'all', iceServers: [] });
+    expect(reopened.theme).toBe('dark');
   });
 });
