@@ -104,7 +104,7 @@ test('settings: invalid values are refused with a message; valid ones persist ac
   await expect(page.getByRole('alert').filter({ hasText: 'Not saved' })).toContainText('stun:, turn: or turns:');
 
   await page.getByLabel('Your own STUN/TURN servers (one per line: URL [user credential])').fill('turn:127.0.0.1:3478?transport=udp alice s3cret');
-  await page.getByLabel('Display name').fill('Ada Lovelace');
+  await page.getByRole('region', { name: 'Settings' }).getByLabel('Display name').fill('Ada Lovelace');
   await page.getByLabel('Theme').selectOption('dark');
   await page.getByRole('button', { name: 'Save settings' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Saved.' })).toBeVisible();
@@ -113,7 +113,7 @@ test('settings: invalid values are refused with a message; valid ones persist ac
   await page.reload();
   await ada.expectConnected();
   await expect(page.getByLabel('Relay fallback after (seconds)')).toHaveValue('15');
-  await expect(page.getByLabel('Display name')).toHaveValue('Ada Lovelace');
+  await expect(page.getByRole('region', { name: 'Settings' }).getByLabel('Display name')).toHaveValue('Ada Lovelace');
   await expect(page.getByLabel('Your own STUN/TURN servers (one per line: URL [user credential])')).toHaveValue('turn:127.0.0.1:3478?transport=udp alice s3cret');
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
   await expect(page.getByTitle('Change your display name')).toHaveText('Ada Lovelace');

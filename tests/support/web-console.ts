@@ -40,8 +40,8 @@ export class WebConsole {
 
   async rename(name: string): Promise<void> {
     await this.page.getByTitle('Change your display name').click();
-    await this.page.getByLabel('Display name').fill(name);
-    await this.page.getByRole('button', { name: 'Save' }).click();
+    await this.page.getByRole('banner').getByLabel('Display name').fill(name);
+    await this.page.getByRole('banner').getByRole('button', { name: 'Save', exact: true }).click();
   }
 
   peerRow(peerId: string) {
