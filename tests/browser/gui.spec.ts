@@ -40,6 +40,14 @@ test('three consoles: every graph shows three nodes and three direct edges; forc
   await expect(a.peerRow(idB).locator('[data-col="rtt"]')).toHaveText(/^\d+ ms$/);
   await screenshot(a, 'console-direct');
 
+  // The peer list sorts by a column, both ways, and says so to assistive technology.
+  const names = () => a.page.locator('tbody tr td:first-child').allInnerTexts();
+  const byName = [...(await names())];
+  expect(byName).toEqual([...byName].sort((x, y) => x.localeCompare(y)));
+  await a.page.getByRole('button', { name: /^Name/ }).click();
+  await expect(a.page.getByRole('columnheader', { name: /^Name/ })).toHaveAttribute('aria-sort', 'descending');
+  expect(await names()).toEqual([...byName].reverse());
+
   // Force A–B through the registry relay from A's peer details.
   await a.peerRow(idB).click();
   await a.page.getByLabel('Force this link through the registry relay (diagnostics)').check();
