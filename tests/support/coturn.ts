@@ -2,9 +2,9 @@
  * A real coturn (TURN/STUN) server on 127.0.0.1 for tests, sharing a REST secret with the
  * registry. Started and stopped by the tests; everything lives in a temporary folder.
  */
+import { canConnect } from './ports';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -67,15 +67,4 @@ export async function startCoturn(port = 34780 + Math.floor(Math.random() * 1000
         setTimeout(() => child.kill('SIGKILL'), 3000).unref();
       }),
   };
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

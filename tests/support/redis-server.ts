@@ -1,7 +1,7 @@
 /** A real redis-server on 127.0.0.1 for scale-out tests, started and stopped by the tests. */
+import { canConnect } from './ports';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
 
 export interface RedisServer {
   port: number;
@@ -37,15 +37,4 @@ export async function startRedis(port = 36379 + Math.floor(Math.random() * 1000)
         child.kill('SIGKILL');
       }),
   };
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -137,21 +137,6 @@ run('registry scale-out on Redis', () => {
       await doomed.kill();
     }
   });
-});
-
-run('relay budgets across instances', () => {
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    for (const c of clients) c.ws.terminate();
-    await Promise.all(registries.map((r) => r.close()));
-    registries = [];
-    clients = [];
-  });
 
   it('a project’s daily relay budget holds across instances', async () => {
     const budget = { relayBudget: { projectBytesPerDay: 10_000 } };
