@@ -52,6 +52,12 @@ export interface LinkView {
   messagesReceived: number;
   /** Signaling this peer supposedly sent that failed its signature or was a replay. */
   rejectedSignals: number;
+  iceRestarts: number;
+  reconnects: number;
+  relayFallbacks: number;
+  /** The link's recent events (state changes, path changes, restarts, fallbacks) and errors. */
+  history: LinkSnapshot['history'];
+  errors: LinkSnapshot['errors'];
 }
 
 export interface PeerRow {
@@ -87,6 +93,11 @@ function toLinkView(s: LinkSnapshot): LinkView {
     messagesSent: s.messagesSent,
     messagesReceived: s.messagesReceived,
     rejectedSignals: s.rejectedSignals,
+    iceRestarts: s.iceRestarts,
+    reconnects: s.reconnects,
+    relayFallbacks: s.relayFallbacks,
+    history: s.history,
+    errors: s.errors,
   };
 }
 

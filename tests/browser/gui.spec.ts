@@ -6,8 +6,8 @@ import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 
 /** Screenshots of the real run; `UPDATE_SCREENSHOTS=1` also refreshes the README's (docs/screenshots). */
-async function screenshot(w: WebConsole, name: string): Promise<void> {
-  await w.page.setViewportSize({ width: 1280, height: 800 });
+async function screenshot(w: WebConsole, name: string, size = { width: 1280, height: 800 }): Promise<void> {
+  await w.page.setViewportSize(size);
   const dirs = ['.test-output/screenshots', ...(process.env.UPDATE_SCREENSHOTS === '1' ? ['docs/screenshots'] : [])];
   for (const dir of dirs) await w.page.screenshot({ path: resolve(__dirname, '../..', dir, `${name}.png`), fullPage: true });
 }
@@ -56,6 +56,15 @@ test('three consoles: every graph shows three nodes and three direct edges; forc
   for (const w of consoles) await expect(w.page.locator(`[data-edge="${edgeAB}"]`)).toHaveAttribute('data-path', 'relay', { timeout: 20_000 });
   await expect(a.peerRow(idB).locator('[data-col="path"]')).toHaveText('registry relay');
   await screenshot(a, 'console-relay-warning');
+  // The link's history says what happened, with times.
+  await a.page.getByTestId('link-history').locator('summary').click();
+  await expect(a.page.getByTestId('link-history')).toContainText('force-relay: forced onto the registry relay');
+  await expect(a.page.getByTestId('link-history')).toContainText(/relay fallback\(s\)/);
+  // The dark theme at 1920×1080, for the README.
+  await a.page.emulateMedia({ colorScheme: 'dark' });
+  await expect(a.page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await screenshot(a, 'console-dark-1920', { width: 1920, height: 1080 });
+  await a.page.emulateMedia({ colorScheme: 'light' });
 
   // Let it go direct again: the warning clears and the edge is direct on every console.
   await a.page.getByLabel('Force this link through the registry relay (diagnostics)').uncheck();
