@@ -229,7 +229,11 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       ...(hello.session_cert ? { session_cert: hello.session_cert } : {}),
       joined_at: now(),
     };
-    member = { info, send, queuedBytes: () => ws.bufferedAmount, kick: () => refuse('REPLACED', ERRORS.REPLACED.text) };
+    // Frames for this console that arrive before its welcome (presence from other instances while
+    // it registers) wait, so a console never hears of a peer before it has been welcomed.
+    const early: ServerFrame[] = [];
+    const sendWhenWelcomed = (frame: ServerFrame) => (phase === 'member' ? send(frame) : early.push(frame));
+    member = { info, send: sendWhenWelcomed, queuedBytes: () => ws.bufferedAmount, kick: () => refuse('REPLACED', ERRORS.REPLACED.text) };
     const replaced = directory.put(project, member);
     replaced?.kick();
     if (cluster) {
@@ -240,6 +244,14 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
         directory.remove(project, member);
         member = undefined;
         return refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
+      }
+      if (phase !== 'authenticating') return;
+      // Listed after registering: whoever registered before us is in this list, whoever registers
+      // after us finds us in theirs (and tells us through presence, held in `early` until welcome).
+      try {
+        remote = (await cluster.remoteMembers(project)).filter((p) => p.peer_id !== peerId);
+      } catch {
+        // keep the list from before registering; presence fills in the rest
       }
       if (phase !== 'authenticating') return;
     }
@@ -263,6 +275,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     });
     // A replacing connection is announced again so peers refresh name and keys.
     directory.broadcast(project, { type: 'peer_joined', peer: info }, peerId);
+    for (const frame of early.splice(0)) send(frame);
     updateGauges();
     log.info({ replaced: Boolean(replaced) }, 'console joined');
   }
