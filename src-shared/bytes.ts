@@ -43,6 +43,10 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
 export const utf8 = {
   encode: (text: string): Uint8Array => new TextEncoder().encode(text),
   decode: (bytes: Uint8Array): string => new TextDecoder().decode(bytes),

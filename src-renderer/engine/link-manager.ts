@@ -5,6 +5,7 @@
  */
 import type { PeerInfo, IceServer } from '../../src-shared/protocol/signaling';
 import { Emitter } from './emitter';
+import { equalBytes } from '../../src-shared/bytes';
 import type { SignalingClient } from './signaling-client';
 import { PeerLink, type LinkConfig, type LinkSnapshot } from './link/peer-link';
 import { createEd25519Signer, verifyPublicIdentity } from '../../src-shared/identity';
@@ -231,6 +232,3 @@ function toRtcIceServers(servers: IceServer[]): RTCIceServer[] {
   return servers.map((s) => ({ urls: s.urls, ...(s.username ? { username: s.username } : {}), ...(s.credential ? { credential: s.credential } : {}) }));
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}

@@ -16,6 +16,7 @@ import { ed25519Verify } from '../../../src-shared/identity';
 import { verifyCertificate, type SessionCertificate, type SessionSecrets } from '../../../src-shared/session-certificate';
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import { Emitter } from '../emitter';
+import { equalBytes } from '../../../src-shared/bytes';
 import { backoffDelay, type BackoffPolicy } from '../backoff';
 import { ReliableStream, type StreamPath } from './reliable-stream';
 import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
@@ -841,7 +842,4 @@ function sameCertificate(a: SessionCertificate, b: SessionCertificate): boolean 
   return a.startedAt === b.startedAt && equalBytes(a.signKey, b.signKey) && equalBytes(a.boxKey, b.boxKey) && equalBytes(a.signature, b.signature);
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
 
