@@ -8,12 +8,8 @@ import { extname, join } from 'node:path';
 import { userInfo } from 'node:os';
 import pino from 'pino';
 import { IPC_ARGS, type IpcChannel } from '../src-shared/ipc';
-import { IdentityStore } from './identity-store';
-import { SettingsStore } from './settings-store';
-import { EmbeddedRegistry } from './embedded-registry';
-import { TrustStore } from './trust-store';
-import { createIpcDispatcher, createIpcHandlers } from './ipc-handlers';
-import { APP_ORIGIN, APP_SCHEME, appFilePath, createSenderCheck, desktopCsp, inviteOrigins, isNavigationAllowed, registryOrigin, secureWebPreferences } from './security';
+import { createMainServices } from './main-services';
+import { APP_ORIGIN, APP_SCHEME, appFilePath, desktopCsp, inviteOrigins, isNavigationAllowed, registryOrigin, secureWebPreferences } from './security';
 import { plainFileCodec, type SecretCodec } from './secret-codec';
 
 const logger = pino({ name: 'wsp-console', level: process.env.WSP_LOG_LEVEL ?? 'info' });
@@ -44,18 +40,14 @@ function rendererUrl(): string {
 }
 
 async function start(): Promise<void> {
-  const dataDir = app.getPath('userData');
-  const identity = await IdentityStore.open(dataDir, secretCodec());
-  const settings = new SettingsStore(dataDir, userInfo().username || 'me');
-  const registry = new EmbeddedRegistry({
-    port: () => Number(process.env.WSP_REGISTRY_PORT ?? settings.get().embeddedRegistry.port),
-    defaultProject: () => settings.get().embeddedRegistry.project,
-    redis: () => settings.get().embeddedRegistry.redis,
-    dataDir: join(dataDir, 'registry'),
-    webRoot: join(__dirname, '../renderer'),
-    logger: logger.child({ component: 'registry' }),
+  const { settings, registry, dispatcherFor } = await createMainServices({
+    dataDir: app.getPath('userData'),
+    codec: secretCodec(),
+    username: userInfo().username,
+    rendererDir: RENDERER_DIR,
+    logger,
+    ...(process.env.WSP_REGISTRY_PORT ? { portOverride: Number(process.env.WSP_REGISTRY_PORT) } : {}),
   });
-  if (settings.get().embeddedRegistry.enabled) await registry.start();
 
   // Each load of the page gets a CSP naming exactly the registries configured now; the renderer
   // reloads after the user joins a registry at a new address.
@@ -75,7 +67,7 @@ async function start(): Promise<void> {
   });
 
   const url = rendererUrl();
-  const dispatch = createIpcDispatcher(createIpcHandlers({ identity, settings, registry, trust: new TrustStore(dataDir) }), createSenderCheck(url), logger);
+  const dispatch = dispatcherFor(url);
   for (const channel of Object.keys(IPC_ARGS) as IpcChannel[]) {
     ipcMain.handle(channel, (event, ...args: unknown[]) => dispatch(channel, event.senderFrame?.url, args));
   }

@@ -3,16 +3,26 @@ import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import type { EmbeddedRegistryStatus, HostApi } from '../../src-shared/ipc';
 
+const STATUS_POLL_MS = 3000;
+
 export const useEmbeddedRegistryStore = defineStore('embeddedRegistry', () => {
   const status = ref<EmbeddedRegistryStatus>({ available: false, running: false });
   const busy = ref(false);
   const lastInvite = ref<string>();
   const error = ref<string>();
   let host: HostApi | undefined;
+  let poll: ReturnType<typeof setInterval> | undefined;
 
   async function init(api: HostApi): Promise<void> {
     host = api;
     status.value = await api.registryStatus();
+    // The number of connected consoles changes without the GUI doing anything: keep it current.
+    clearInterval(poll);
+    if (status.value.available) {
+      poll = setInterval(() => {
+        if (!busy.value) void api.registryStatus().then((s) => (busy.value ? undefined : (status.value = s)), () => undefined);
+      }, STATUS_POLL_MS);
+    }
   }
 
   async function run(step: () => Promise<EmbeddedRegistryStatus>): Promise<void> {

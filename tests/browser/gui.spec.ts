@@ -2,6 +2,8 @@ import { test, expect } from '@playwright/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
+import { DesktopConsole } from '../support/desktop-console';
+import { parseInvite } from '../../src-shared/invite';
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 
@@ -135,4 +137,60 @@ test('settings: invalid values are refused with a message; valid ones persist ac
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
   await expect(page.getByTitle('Change your display name')).toHaveText('Ada Lovelace');
   await ada.close();
+});
+
+test('invite: created in the desktop console, pasted into a fresh console, which joins; an expired or garbled invite is explained', async ({ browser }) => {
+  test.setTimeout(120_000);
+  // The desktop renderer against the real main-process services (no Electron binary here).
+  const desk = await DesktopConsole.launch(browser, { username: 'Dora' });
+  await expect(desk.page.getByText('Runs as')).toBeVisible();
+  await expect(desk.page.locator('dd', { hasText: 'desktop app' })).toBeVisible();
+  await expect(desk.page.getByRole('region', { name: 'This console’s registry' })).toContainText('Running');
+  // The bridge is the real dispatcher: arguments are validated, and only the renderer's own page may call.
+  type Bridge = { signChallenge(n: Uint8Array): Promise<{ ok: boolean; value?: Uint8Array; error?: { code: string } }>; getIdentity(): Promise<{ ok: boolean; error?: { code: string } }> };
+  const signed = await desk.page.evaluate(async () => {
+    const r = await (window as unknown as { wsp: Bridge }).wsp.signChallenge(new Uint8Array(32).fill(7));
+    return { ok: r.ok, bytes: r.value instanceof Uint8Array ? r.value.length : -1 };
+  });
+  expect(signed).toEqual({ ok: true, bytes: 64 });
+  expect(await desk.page.evaluate(() => (window as unknown as { wsp: Bridge }).wsp.signChallenge(new Uint8Array(31)).then((r) => r.error?.code))).toBe('INVALID_ARGUMENT');
+  const stranger = await desk.context.newPage();
+  await stranger.goto(`${desk.registryHttpUrl.replace('127.0.0.1', 'localhost')}/`);
+  expect(await stranger.evaluate(() => (window as unknown as { wsp: Bridge }).wsp.getIdentity().then((r) => r.error?.code))).toBe('FORBIDDEN_SENDER');
+  await stranger.close();
+
+  await desk.useOwnRegistry(); // saves its own invite, reloads (new CSP), rejoins
+  await expect(desk.status()).toContainText('project team');
+
+  const link = await desk.createInvite();
+  expect(parseInvite(link).claims.project).toBe('team');
+  await expect(desk.page.getByAltText('The invite link as a QR code')).toBeVisible();
+
+  // A teammate opens a plain web console and pastes the link.
+  const mate = await WebConsole.open(browser, `${desk.registryHttpUrl}/`);
+  await mate.pasteInvite(link);
+  await mate.expectConnected();
+  await expect(mate.status()).toContainText('project team');
+  const [deskId, mateId] = [await desk.peerId(), await mate.peerId()];
+  await expect(desk.peerRow(mateId)).toHaveCount(1, { timeout: 20_000 });
+  await expect(mate.peerRow(deskId)).toContainText('Dora');
+  await expect(desk.page.getByRole('region', { name: 'This console’s registry' })).toContainText('2 console(s)', { timeout: 20_000 });
+  await screenshot(desk, 'desktop-registry-invite');
+
+  // A fresh console given a garbled or an expired invite says so and joins nothing.
+  const late = await WebConsole.open(browser, `${desk.registryHttpUrl}/`);
+  await late.pasteInvite(link.slice(0, link.indexOf('#')));
+  await expect(late.page.getByRole('alert')).toContainText('#invite=… is missing');
+  const { link: shortLived } = await desk.createInviteDirect(1);
+  const expiresAt = parseInvite(shortLived).claims.expiresAt;
+  await expect.poll(() => Date.now(), { timeout: 5_000 }).toBeGreaterThan(expiresAt);
+  await late.pasteInvite(shortLived);
+  await expect(late.page.getByRole('alert')).toContainText('this invite has expired: ask for a new one');
+  await expect(late.status()).toHaveAttribute('data-phase', 'idle');
+  await expect(desk.page.getByRole('region', { name: 'This console’s registry' })).toContainText('2 console(s)');
+
+  await mate.close();
+  await expect(desk.peerRow(mateId)).toHaveCount(0, { timeout: 20_000 });
+  await late.close();
+  await desk.close();
 });

@@ -10,7 +10,7 @@ export function assertWebConsoleBuilt(): void {
 }
 
 export class WebConsole {
-  private constructor(readonly context: BrowserContext, readonly page: Page) {}
+  protected constructor(readonly context: BrowserContext, readonly page: Page) {}
 
   /** A console in its own browser context (own storage, so its own identity). */
   static async open(browser: Browser, url: string): Promise<WebConsole> {
