@@ -33,6 +33,8 @@ export const SIGNATURE_CONTEXT = {
   sessionKey: 'wsp/v1/session-key',
   /** One signaling message, signed by the session's signaling key. */
   signal: 'wsp/v1/signal',
+  /** One workstream log entry, signed by its author's identity key. */
+  workstreamEntry: 'wsp/v1/workstream-entry',
 } as const;
 export type SignaturePurpose = keyof typeof SIGNATURE_CONTEXT;
 

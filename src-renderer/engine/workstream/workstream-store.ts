@@ -1,0 +1,118 @@
+/**
+ * Where a console keeps its workstream: the log's entries and shared files' chunks.
+ *
+ * IndexedDB in the renderer, for the desktop app and the web console alike: a batch of entries is
+ * written in one transaction, so a write interrupted by a crash or a reload leaves all of it or
+ * none of it (never half an entry, never a gap); file chunks stream to disk as they are verified,
+ * without crossing IPC or sitting in the main process's memory. The memory store has the same
+ * contract, for tests in Node.
+ */
+import type { SignedEntry } from '../../../src-shared/workstream/entry';
+
+export interface StoredEntry extends SignedEntry {
+  author: string;
+  seq: number;
+}
+
+export interface WorkstreamStore {
+  loadEntries(): Promise<SignedEntry[]>;
+  /** All or nothing. */
+  appendEntries(entries: StoredEntry[]): Promise<void>;
+  putChunk(sha: string, index: number, data: Uint8Array): Promise<void>;
+  getChunk(sha: string, index: number): Promise<Uint8Array | undefined>;
+  /** Indexes of the chunks held for a file. */
+  chunkIndexes(sha: string): Promise<Set<number>>;
+  close(): void;
+}
+
+export class MemoryWorkstreamStore implements WorkstreamStore {
+  readonly entries = new Map<string, SignedEntry>();
+  readonly chunks = new Map<string, Uint8Array>();
+  /** Tests: make the next append fail as an interrupted write would. */
+  failNextAppend = false;
+
+  async loadEntries(): Promise<SignedEntry[]> {
+    return [...this.entries.values()];
+  }
+
+  async appendEntries(entries: StoredEntry[]): Promise<void> {
+    if (this.failNextAppend) {
+      this.failNextAppend = false;
+      throw new Error('write interrupted');
+    }
+    for (const e of entries) this.entries.set(`${e.author}:${e.seq}`, { b: e.b, s: e.s });
+  }
+
+  async putChunk(sha: string, index: number, data: Uint8Array): Promise<void> {
+    this.chunks.set(`${sha}:${index}`, data.slice());
+  }
+
+  async getChunk(sha: string, index: number): Promise<Uint8Array | undefined> {
+    return this.chunks.get(`${sha}:${index}`);
+  }
+
+  async chunkIndexes(sha: string): Promise<Set<number>> {
+    const found = new Set<number>();
+    for (const key of this.chunks.keys()) if (key.startsWith(`${sha}:`)) found.add(Number(key.slice(sha.length + 1)));
+    return found;
+  }
+
+  close(): void {}
+}
+
+const DB_VERSION = 1;
+
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error('IndexedDB request failed'));
+  });
+}
+
+function done(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+    tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
+  });
+}
+
+/** One database per project; other tabs of the same origin share it (the log is the project's). */
+export async function openIndexedDbStore(project: string): Promise<WorkstreamStore> {
+  const open = indexedDB.open(`wsp-workstream:${project}`, DB_VERSION);
+  open.onupgradeneeded = () => {
+    const db = open.result;
+    if (!db.objectStoreNames.contains('entries')) db.createObjectStore('entries', { keyPath: ['author', 'seq'] });
+    if (!db.objectStoreNames.contains('chunks')) db.createObjectStore('chunks');
+  };
+  const db = await request(open);
+  return {
+    async loadEntries() {
+      const tx = db.transaction('entries', 'readonly');
+      const rows = (await request(tx.objectStore('entries').getAll())) as StoredEntry[];
+      return rows.map(({ b, s }) => ({ b: new Uint8Array(b), s: new Uint8Array(s) }));
+    },
+    async appendEntries(entries) {
+      const tx = db.transaction('entries', 'readwrite');
+      const store = tx.objectStore('entries');
+      for (const { author, seq, b, s } of entries) store.put({ author, seq, b, s });
+      await done(tx);
+    },
+    async putChunk(sha, index, data) {
+      const tx = db.transaction('chunks', 'readwrite');
+      tx.objectStore('chunks').put(data, [sha, index]);
+      await done(tx);
+    },
+    async getChunk(sha, index) {
+      const tx = db.transaction('chunks', 'readonly');
+      const value = (await request(tx.objectStore('chunks').get([sha, index]))) as Uint8Array | undefined;
+      return value ? new Uint8Array(value) : undefined;
+    },
+    async chunkIndexes(sha) {
+      const tx = db.transaction('chunks', 'readonly');
+      const keys = await request(tx.objectStore('chunks').getAllKeys(IDBKeyRange.bound([sha, 0], [sha, Number.MAX_SAFE_INTEGER])));
+      return new Set(keys.map((k) => (k as [string, number])[1]));
+    },
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Replicates the workstream log over the peer links (direct or relayed: this layer cannot tell).
+ *
+ * On every link open the two consoles swap per-author high-water marks (`ws-hello`) and each
+ * sends what the other lacks (`ws-entries`, in order, in batches). New entries are pushed to every
+ * linked console and forwarded by each console that stores them, so a console linked to only some
+ * of the project still receives everything; duplicates are dropped by author + sequence. A gap in
+ * an author's sequence is asked for (`ws-want`) from the console whose entry revealed it.
+ */
+import { z } from 'zod';
+import { peerIdSchema } from '../../../src-shared/protocol/signaling';
+import type { Entry, SignedEntry } from '../../../src-shared/workstream/entry';
+import type { Gap, WorkstreamLog } from './workstream-log';
+
+/** The part of LinkManager replication needs. */
+export interface LinkBus {
+  send(peerId: string, message: unknown): Promise<void>;
+  on(event: 'open' | 'closed', listener: (e: { peerId: string }) => void): () => void;
+  on(event: 'message', listener: (e: { peerId: string; message: unknown }) => void): () => void;
+}
+
+/** Entries per message, and a byte cap (file entries carry up to 32 KiB of chunk hashes). */
+const BATCH_ENTRIES = 256;
+const BATCH_BYTES = 1024 * 1024;
+const MAX_AUTHORS = 10_000;
+
+const seqSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const syncMessageSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('ws-hello'), project: z.string(), heads: z.record(peerIdSchema, seqSchema).refine((h) => Object.keys(h).length <= MAX_AUTHORS, 'too many authors') }),
+  // Entries are checked one by one by the log: a bad one must not hide the good ones.
+  z.object({ t: z.literal('ws-entries'), project: z.string(), entries: z.array(z.unknown()).max(BATCH_ENTRIES) }),
+  z.object({ t: z.literal('ws-want'), project: z.string(), author: peerIdSchema, from: seqSchema, to: seqSchema }),
+]);
+export type SyncMessage = z.infer<typeof syncMessageSchema>;
+
+export interface SyncProblem {
+  peerId: string;
+  code: 'MALFORMED_MESSAGE' | 'WRONG_PROJECT';
+  message: string;
+}
+
+export class WorkstreamSync {
+  private readonly linked = new Set<string>();
+  /** What each linked console is known to hold (its hello, and what went either way since). */
+  private readonly peerHeads = new Map<string, Map<string, number>>();
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(
+    private readonly log: WorkstreamLog,
+    private readonly links: LinkBus,
+    private readonly onProblem: (problem: SyncProblem) => void = () => undefined,
+  ) {
+    this.unsubscribe.push(
+      links.on('open', ({ peerId }) => this.onOpen(peerId)),
+      links.on('closed', ({ peerId }) => {
+        this.linked.delete(peerId);
+        this.peerHeads.delete(peerId);
+      }),
+      links.on('message', ({ peerId, message }) => this.onMessage(peerId, message)),
+      log.on('added', ({ entries, from }) => this.push(entries, from)),
+      // An equivocation is passed on, so that every console refuses it and says so.
+      log.on('rejected', ({ evidence, from }) => {
+        if (!evidence) return;
+        for (const peerId of this.linked) if (peerId !== from) this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries: [evidence] });
+      }),
+    );
+  }
+
+  close(): void {
+    for (const off of this.unsubscribe) off();
+  }
+
+  private onOpen(peerId: string): void {
+    this.linked.add(peerId);
+    this.peerHeads.set(peerId, new Map());
+    this.sendTo(peerId, { t: 'ws-hello', project: this.log.project, heads: this.log.highWaterMarks() });
+  }
+
+  private onMessage(peerId: string, message: unknown): void {
+    const t = (message as { t?: unknown } | null)?.t;
+    if (typeof t !== 'string' || !t.startsWith('ws-')) return; // another application message
+    if (t.startsWith('ws-file')) return; // file transfer (see file-transfers.ts)
+    const parsed = syncMessageSchema.safeParse(message);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return this.onProblem({ peerId, code: 'MALFORMED_MESSAGE', message: `${t}: ${issue?.path.join('.') || 'message'}: ${issue?.message}` });
+    }
+    const m = parsed.data;
+    if (m.project !== this.log.project) return this.onProblem({ peerId, code: 'WRONG_PROJECT', message: `${t} for project ${m.project}` });
+    if (m.t === 'ws-hello') void this.answerHello(peerId, m.heads);
+    else if (m.t === 'ws-want') void this.sendRange(peerId, m.author, m.from, m.to);
+    else void this.receive(peerId, m.entries);
+  }
+
+  private async answerHello(peerId: string, theirs: Record<string, number>): Promise<void> {
+    const known = this.peerHeads.get(peerId) ?? new Map<string, number>();
+    this.peerHeads.set(peerId, known);
+    for (const [author, seq] of Object.entries(theirs)) known.set(author, Math.max(seq, known.get(author) ?? 0));
+    for (const [author, mine] of Object.entries(this.log.highWaterMarks())) {
+      const have = theirs[author] ?? 0;
+      if (mine > have) await this.sendRange(peerId, author, have + 1, mine);
+    }
+  }
+
+  private async sendRange(peerId: string, author: string, from: number, to: number): Promise<void> {
+    const entries = this.log.range(author, from, to);
+    for (let i = 0; i < entries.length; ) {
+      const batch: SignedEntry[] = [];
+      let bytes = 0;
+      while (i < entries.length && batch.length < BATCH_ENTRIES && (batch.length === 0 || bytes + entries[i]!.b.length <= BATCH_BYTES)) {
+        bytes += entries[i]!.b.length;
+        batch.push(entries[i++]!);
+      }
+      this.noteSent(peerId, author, from + i - 1);
+      // Awaiting the link's window paces a large catch-up instead of queueing it all at once.
+      if (!(await this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries: batch }))) return;
+    }
+  }
+
+  private async receive(peerId: string, items: unknown[]): Promise<void> {
+    const { added, gaps } = await this.log.ingest(items, peerId);
+    for (const e of added) this.noteSent(peerId, e.author, e.seq); // it has what it sent us
+    for (const gap of gaps) this.want(peerId, gap);
+  }
+
+  private want(peerId: string, gap: Gap): void {
+    if (gap.to >= gap.from) this.sendTo(peerId, { t: 'ws-want', project: this.log.project, author: gap.author, from: gap.from, to: gap.to });
+  }
+
+  /** New entries go to every linked console that may lack them, except where they came from. */
+  private push(entries: Entry[], from?: string): void {
+    for (const peerId of this.linked) {
+      if (peerId === from) continue;
+      const known = this.peerHeads.get(peerId);
+      const missing = entries.filter((e) => (known?.get(e.author) ?? 0) < e.seq);
+      for (let i = 0; i < missing.length; i += BATCH_ENTRIES) {
+        const batch = missing.slice(i, i + BATCH_ENTRIES);
+        for (const e of batch) this.noteSent(peerId, e.author, e.seq);
+        this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries: batch.map((e) => e.signed) });
+      }
+    }
+  }
+
+  private noteSent(peerId: string, author: string, seq: number): void {
+    const known = this.peerHeads.get(peerId);
+    if (known && (known.get(author) ?? 0) < seq) known.set(author, seq);
+  }
+
+  /** Resolves false if the link is gone; the next hello on a new link makes up for it. */
+  private sendTo(peerId: string, message: SyncMessage): Promise<boolean> {
+    return this.links.send(peerId, message).then(
+      () => true,
+      () => false,
+    );
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Workstream log entries: the signed, immutable records teammates' consoles replicate.
+ *
+ * An entry travels and is stored as `{ b, s }`: `b` the MessagePack-encoded body
+ * `[version, project, authorKey, seq, ts, kind, ref, body]`, `s` the author's Ed25519 signature
+ * over signedMessage('workstreamEntry', b). Signing the encoded bytes (not a re-encoding of a
+ * decoded object) makes verification independent of any encoder's key order, and makes
+ * equivocation a plain byte comparison. The author's peer_id is derived from `authorKey`, so an
+ * entry verifies on its own, even at a console that never saw its author online.
+ */
+import { decode, encode } from '@msgpack/msgpack';
+import { z } from 'zod';
+import { derivePeerId, ed25519Verify, signedMessage } from '../identity';
+import { bytes, projectIdSchema } from '../protocol/signaling';
+
+export const ENTRY_VERSION = 1;
+/** Cap on an entry's encoded body: a file entry's chunk hash list is the largest (32 KiB). */
+export const MAX_ENTRY_BYTES = 64 * 1024;
+/** Files are cut into at most this many chunks, so the chunk hashes fit in one entry. */
+export const MAX_FILE_CHUNKS = 1024;
+export const MIN_CHUNK_BYTES = 256 * 1024;
+
+export const TASK_STATES = ['open', 'claimed', 'progress', 'done'] as const;
+export const AGENT_STATES = ['idle', 'working', 'blocked', 'away'] as const;
+
+const kindSchema = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'kind: lowercase letters, digits, dash');
+/** An entry id: `<author peer_id>:<seq>`. */
+export const entryIdSchema = z.string().regex(/^[a-z2-7]{26}:[1-9]\d{0,15}$/, 'not an entry id');
+
+/** The bodies of the kinds the console knows; other kinds are kept and shown as they are. */
+export const KNOWN_BODIES = {
+  message: z.object({ text: z.string().trim().min(1).max(8000) }).strict(),
+  task: z
+    .object({
+      title: z.string().trim().min(1).max(200).optional(),
+      state: z.enum(TASK_STATES),
+      progress: z.number().int().min(0).max(100).optional(),
+      note: z.string().max(2000).optional(),
+    })
+    .strict(),
+  status: z.object({ state: z.enum(AGENT_STATES), text: z.string().max(200).optional() }).strict(),
+  file: z
+    .object({
+      name: z.string().min(1).max(255).refine((n) => !/[/\\\0]/.test(n), 'a file name, not a path'),
+      size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+      sha256: bytes({ exact: 32 }),
+      chunkBytes: z.number().int().min(MIN_CHUNK_BYTES),
+      /** SHA-256 of each chunk, concatenated: every chunk is verified as it arrives. */
+      chunkHashes: bytes({ max: 32 * MAX_FILE_CHUNKS }),
+      mime: z.string().max(127).optional(),
+    })
+    .strict()
+    .refine((f) => f.chunkHashes.length === 32 * chunkCount(f.size, f.chunkBytes), 'one 32-byte hash per chunk'),
+} as const;
+export type KnownKind = keyof typeof KNOWN_BODIES;
+export type MessageBody = z.infer<(typeof KNOWN_BODIES)['message']>;
+export type TaskBody = z.infer<(typeof KNOWN_BODIES)['task']>;
+export type StatusBody = z.infer<(typeof KNOWN_BODIES)['status']>;
+export type FileBody = z.infer<(typeof KNOWN_BODIES)['file']>;
+
+export function chunkCount(size: number, chunkBytes: number): number {
+  return Math.max(1, Math.ceil(size / chunkBytes));
+}
+
+/** The chunk size for a file: at least 256 KiB, and large enough for at most 1024 chunks. */
+export function chunkBytesFor(size: number): number {
+  const step = 64 * 1024;
+  return Math.max(MIN_CHUNK_BYTES, Math.ceil(size / MAX_FILE_CHUNKS / step) * step);
+}
+
+const bodyTupleSchema = z.tuple([
+  z.literal(ENTRY_VERSION),
+  projectIdSchema,
+  bytes({ exact: 32 }),
+  z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  kindSchema,
+  entryIdSchema.nullable(),
+  z.unknown(),
+]);
+
+/** An entry as signed and stored. */
+export interface SignedEntry {
+  b: Uint8Array;
+  s: Uint8Array;
+}
+
+/** A verified entry, decoded. */
+export interface Entry {
+  id: string;
+  project: string;
+  author: string;
+  authorKey: Uint8Array;
+  seq: number;
+  ts: number;
+  kind: string;
+  ref: string | null;
+  body: unknown;
+  signed: SignedEntry;
+}
+
+export interface EntryDraft {
+  project: string;
+  authorKey: Uint8Array;
+  seq: number;
+  ts: number;
+  kind: string;
+  ref?: string | null;
+  body: unknown;
+}
+
+export type EntryProblem = 'MALFORMED_ENTRY' | 'ENTRY_FORGED' | 'ENTRY_TOO_LARGE' | 'WRONG_PROJECT';
+export type EntryCheck = { ok: true; entry: Entry } | { ok: false; code: EntryProblem; message: string };
+
+export const entryId = (author: string, seq: number): string => `${author}:${seq}`;
+
+/** Encodes a draft's body for signing; throws if it is not a valid entry. */
+export function encodeEntryBody(draft: EntryDraft): Uint8Array {
+  const b = encode([ENTRY_VERSION, draft.project, draft.authorKey, draft.seq, draft.ts, draft.kind, draft.ref ?? null, draft.body]);
+  const parsed = parseEntryBody(b);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return b;
+}
+
+/**
+ * Decodes and validates an entry body (structure, sizes, the known kinds' bodies) without its
+ * signature. Main uses it to sign nothing but entries; `checkEntry` adds the signature.
+ */
+export function parseEntryBody(b: Uint8Array): { ok: true; entry: Omit<Entry, 'signed'> } | { ok: false; code: 'MALFORMED_ENTRY' | 'ENTRY_TOO_LARGE'; message: string } {
+  if (!(b instanceof Uint8Array)) return { ok: false, code: 'MALFORMED_ENTRY', message: 'entry body is not binary' };
+  if (b.length > MAX_ENTRY_BYTES) return { ok: false, code: 'ENTRY_TOO_LARGE', message: `entry of ${b.length} bytes exceeds ${MAX_ENTRY_BYTES}` };
+  let value: unknown;
+  try {
+    value = decode(b);
+  } catch (error) {
+    return { ok: false, code: 'MALFORMED_ENTRY', message: `entry is not MessagePack: ${(error as Error).message}` };
+  }
+  const tuple = bodyTupleSchema.safeParse(value);
+  if (!tuple.success) return { ok: false, code: 'MALFORMED_ENTRY', message: describe(tuple.error) };
+  const [, project, authorKey, seq, ts, kind, ref, body] = tuple.data;
+  const known = KNOWN_BODIES[kind as KnownKind] as z.ZodType | undefined;
+  if (known) {
+    const parsed = known.safeParse(body);
+    if (!parsed.success) return { ok: false, code: 'MALFORMED_ENTRY', message: `${kind}: ${describe(parsed.error)}` };
+    if (kind === 'task' && !ref && !(body as TaskBody).title) return { ok: false, code: 'MALFORMED_ENTRY', message: 'task: a new task needs a title' };
+  }
+  const author = derivePeerId(authorKey);
+  return { ok: true, entry: { id: entryId(author, seq), project, author, authorKey, seq, ts, kind, ref, body } };
+}
+
+/** Everything a console checks before it stores an entry, except equivocation (see WorkstreamLog). */
+export async function checkEntry(signed: unknown, project: string): Promise<EntryCheck> {
+  const shape = z.object({ b: bytes(), s: bytes() }).safeParse(signed);
+  if (!shape.success) return { ok: false, code: 'MALFORMED_ENTRY', message: 'an entry is { b: bytes, s: bytes }' };
+  const { b, s } = shape.data;
+  const parsed = parseEntryBody(b);
+  if (!parsed.ok) return parsed;
+  if (parsed.entry.project !== project) return { ok: false, code: 'WRONG_PROJECT', message: `entry of project ${parsed.entry.project}, not ${project}` };
+  if (!(await ed25519Verify(parsed.entry.authorKey, signedMessage('workstreamEntry', b), s))) {
+    return { ok: false, code: 'ENTRY_FORGED', message: `entry ${parsed.entry.id}: the signature is not its author's` };
+  }
+  return { ok: true, entry: { ...parsed.entry, signed: { b, s } } };
+}
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return `${issue?.path.join('.') || 'entry'}: ${issue?.message ?? 'invalid'}`;
+}
+
+/** The one order every console shows: timestamp, then author, then sequence. */
+export function compareEntries(x: Pick<Entry, 'ts' | 'author' | 'seq'>, y: Pick<Entry, 'ts' | 'author' | 'seq'>): number {
+  return x.ts - y.ts || (x.author < y.author ? -1 : x.author > y.author ? 1 : 0) || x.seq - y.seq;
+}

@@ -1,0 +1,285 @@
+import { describe, expect, it } from 'vitest';
+import { encode } from '@msgpack/msgpack';
+import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
+import { encodeEntryBody } from '../../../src-shared/workstream/entry';
+import { Emitter } from '../../../src-renderer/engine/emitter';
+import { openWorkstream, type Workstream, type WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
+import { MemoryWorkstreamStore } from '../../../src-renderer/engine/workstream/workstream-store';
+import type { LinkBus } from '../../../src-renderer/engine/workstream/workstream-sync';
+
+const PROJECT = 'team';
+
+/** Links between test consoles: messages arrive asynchronously and in order, like a link's stream. */
+class FakeBus extends Emitter<{ open: { peerId: string }; closed: { peerId: string }; message: { peerId: string; message: unknown } }> implements LinkBus {
+  readonly peers = new Map<string, FakeBus>();
+  /** Messages this console sent, for tests that look at the wire. */
+  readonly sent: Array<{ to: string; message: { t: string } }> = [];
+  constructor(readonly id: string) {
+    super();
+  }
+  async send(peerId: string, message: unknown): Promise<void> {
+    const peer = this.peers.get(peerId);
+    if (!peer) throw new Error(`no link to ${peerId}`);
+    this.sent.push({ to: peerId, message: message as { t: string } });
+    // A copy through MessagePack, as on a real link.
+    const copy = structuredClone(message);
+    setTimeout(() => peer.peers.has(this.id) && peer.deliver(this.id, copy), 0);
+  }
+  deliver(from: string, message: unknown): void {
+    this.emit('message', { peerId: from, message });
+  }
+  fireOpen(peerId: string): void {
+    this.emit('open', { peerId });
+  }
+  fireClosed(peerId: string): void {
+    this.emit('closed', { peerId });
+  }
+}
+
+interface TestConsole {
+  identity: SecretIdentity;
+  bus: FakeBus;
+  store: MemoryWorkstreamStore;
+  ws: Workstream;
+  problems: WorkstreamProblem[];
+}
+
+async function makeConsole(options: { maxFileBytes?: number; identity?: SecretIdentity; store?: MemoryWorkstreamStore } = {}): Promise<TestConsole> {
+  const identity = options.identity ?? (await createIdentity());
+  const bus = new FakeBus(identity.peerId);
+  const store = options.store ?? new MemoryWorkstreamStore();
+  const ws = await openWorkstream({
+    project: PROJECT,
+    author: identity,
+    signEntry: (b) => ed25519Sign(identity.signingSecretKey, signedMessage('workstreamEntry', b)),
+    links: bus,
+    maxFileBytes: () => options.maxFileBytes ?? 64 * 1024 * 1024,
+    store,
+  });
+  const problems: WorkstreamProblem[] = [];
+  ws.onProblem((p) => problems.push(p));
+  return { identity, bus, store, ws, problems };
+}
+
+function link(a: TestConsole, b: TestConsole): void {
+  a.bus.peers.set(b.bus.id, b.bus);
+  b.bus.peers.set(a.bus.id, a.bus);
+  a.bus.fireOpen(b.bus.id);
+  b.bus.fireOpen(a.bus.id);
+}
+
+function unlink(a: TestConsole, b: TestConsole): void {
+  a.bus.peers.delete(b.bus.id);
+  b.bus.peers.delete(a.bus.id);
+  a.bus.fireClosed(b.bus.id);
+  b.bus.fireClosed(a.bus.id);
+}
+
+const ids = (c: TestConsole) => c.ws.log.entries().map((e) => e.id);
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** An entry signed by `identity` (valid or not), as a misbehaving console would send it. */
+async function craft(identity: SecretIdentity, seq: number, body: unknown, kind = 'message', signer = identity): Promise<{ b: Uint8Array; s: Uint8Array }> {
+  const b = encode([1, PROJECT, identity.signingPublicKey, seq, Date.now(), kind, null, body]);
+  return { b, s: await ed25519Sign(signer.signingSecretKey, signedMessage('workstreamEntry', b)) };
+}
+
+describe('workstream replication', () => {
+  it('a console that was offline while 200 entries were posted catches up to the same log in the same order', async () => {
+    const [a, b, c] = await Promise.all([makeConsole(), makeConsole(), makeConsole()]);
+    link(b, c);
+    for (let i = 0; i < 100; i++) {
+      await b.ws.post('message', { text: `b${i}` });
+      await c.ws.post('message', { text: `c${i}` });
+    }
+    await until(() => b.ws.log.size === 200 && c.ws.log.size === 200);
+    expect(a.ws.log.size).toBe(0);
+    link(a, b);
+    await until(() => a.ws.log.size === 200);
+    expect(ids(a)).toEqual(ids(b));
+    expect(ids(b)).toEqual(ids(c));
+    expect(a.problems).toEqual([]);
+  });
+
+  it('gossip: a console linked to only one other still receives everything, both ways', async () => {
+    const [a, b, c] = await Promise.all([makeConsole(), makeConsole(), makeConsole()]);
+    link(a, b);
+    link(b, c); // a and c never link
+    await a.ws.post('message', { text: 'from a' });
+    await c.ws.post('task', { title: 'from c', state: 'open' });
+    await until(() => a.ws.log.size === 2 && c.ws.log.size === 2);
+    expect(ids(a)).toEqual(ids(c));
+    expect(a.ws.log.entries().map((e) => e.kind).sort()).toEqual(['message', 'task']);
+  });
+
+  it('a gap in an author’s sequence is fetched, never skipped', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    const author = await createIdentity();
+    const entries = await Promise.all([1, 2, 3, 4].map((seq) => craft(author, seq, { text: `n${seq}` })));
+    // b holds 1–4; a hears of 3 and 4 first (as if 1–2 were lost on the way).
+    await b.ws.log.ingest(entries);
+    a.bus.peers.set(b.bus.id, b.bus);
+    b.bus.peers.set(a.bus.id, a.bus);
+    await a.ws.log.ingest([entries[2], entries[3]], b.bus.id).then(({ gaps }) => expect(gaps).toEqual([{ author: author.peerId, from: 1, to: 2 }]));
+    expect(a.ws.log.size).toBe(0); // held back, not shown out of order
+    a.bus.deliver(b.bus.id, { t: 'ws-entries', project: PROJECT, entries: [entries[3]] });
+    await until(() => a.bus.sent.some((s) => s.message.t === 'ws-want'));
+    await until(() => a.ws.log.size === 4);
+    expect(a.ws.log.entries().map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('a forged entry, an equivocating author and a malformed entry are rejected and reported on every console, and never stored', async () => {
+    const [a, b, c] = await Promise.all([makeConsole(), makeConsole(), makeConsole()]);
+    link(a, b);
+    link(b, c);
+    const mallory = await createIdentity();
+    const honest = await craft(mallory, 1, { text: 'first' });
+    const twin = await craft(mallory, 1, { text: 'a different first' });
+    const forged = await craft(mallory, 2, { text: 'not signed by mallory' }, 'message', a.identity);
+    const malformed = await craft(mallory, 2, { text: '' }); // a message needs text
+    // Mallory tells a one story and c another; both pass them on.
+    a.bus.deliver('mallory', { t: 'ws-entries', project: PROJECT, entries: [honest, forged, malformed] });
+    c.bus.deliver('mallory', { t: 'ws-entries', project: PROJECT, entries: [twin] });
+    await until(() => [a, b, c].every((x) => x.problems.some((p) => p.code === 'EQUIVOCATION')));
+    for (const x of [a, b, c]) {
+      expect(x.ws.log.size).toBe(1);
+      expect(x.ws.log.equivocators.has(mallory.peerId)).toBe(true);
+    }
+    expect(a.problems.map((p) => p.code).sort()).toEqual(['ENTRY_FORGED', 'EQUIVOCATION', 'MALFORMED_ENTRY']);
+    // What was refused is in no store.
+    for (const x of [a, b, c]) expect(x.store.entries.size).toBe(1);
+    // Each console keeps the version it saw first: a and c disagree about mallory's entry 1, and say so.
+    expect(a.ws.log.entries()[0]!.signed.b).not.toEqual(c.ws.log.entries()[0]!.signed.b);
+  });
+
+  it('malformed replication messages are reported and change nothing', async () => {
+    const a = await makeConsole();
+    a.bus.deliver('x', { t: 'ws-entries', project: PROJECT, entries: 'nope' });
+    a.bus.deliver('x', { t: 'ws-want', project: PROJECT, author: 'not-a-peer', from: 1, to: 2 });
+    a.bus.deliver('x', { t: 'ws-entries', project: 'other', entries: [] });
+    a.bus.deliver('x', { t: 'ws-entries', project: PROJECT, entries: [{ b: new Uint8Array([0xc1]), s: new Uint8Array(64) }] });
+    await until(() => a.problems.length === 4);
+    expect(a.problems.map((p) => p.code)).toEqual(['MALFORMED_MESSAGE', 'MALFORMED_MESSAGE', 'WRONG_PROJECT', 'MALFORMED_ENTRY']);
+    expect(a.ws.log.size).toBe(0);
+  });
+});
+
+describe('workstream persistence', () => {
+  it('a restart has everything it had, and its own numbering goes on (no reuse, no equivocation)', async () => {
+    const a = await makeConsole();
+    await a.ws.post('message', { text: 'one' });
+    await a.ws.post('status', { state: 'working', text: 'on it' });
+    a.ws.close();
+    const again = await makeConsole({ identity: a.identity, store: a.store });
+    expect(ids(again)).toEqual(ids(a));
+    const third = await again.ws.post('message', { text: 'three' });
+    expect(third.seq).toBe(3);
+  });
+
+  it('a write interrupted mid-way leaves no partial entry, and the batch is taken again later', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    for (let i = 0; i < 20; i++) await b.ws.post('message', { text: `m${i}` });
+    const batch = b.ws.log.range(b.identity.peerId, 1, 20);
+    a.store.failNextAppend = true;
+    await expect(a.ws.log.ingest(batch, b.bus.id)).rejects.toThrow('write interrupted');
+    expect(a.store.entries.size).toBe(0);
+    expect(a.ws.log.size).toBe(0);
+    // Nothing half: a restart from this store has nothing; the next delivery stores all 20.
+    const restarted = await makeConsole({ identity: a.identity, store: a.store });
+    expect(restarted.ws.log.size).toBe(0);
+    await restarted.ws.log.ingest(batch, b.bus.id);
+    expect(restarted.store.entries.size).toBe(20);
+  });
+
+  it('task updates refer to the task they change', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    link(a, b);
+    const task = await a.ws.post('task', { title: 'write the docs', state: 'open' });
+    await b.ws.post('task', { state: 'claimed' }, task.id);
+    await until(() => a.ws.log.size === 2);
+    expect(a.ws.log.entries()[1]!.ref).toBe(task.id);
+    await expect(a.ws.post('task', { state: 'open' })).rejects.toThrow('a new task needs a title');
+  });
+});
+
+/** Compares a (large) blob with bytes without a deep-equality diff. */
+async function sameBytes(blob: Promise<Blob | undefined>, data: Uint8Array): Promise<boolean> {
+  const b = await blob;
+  return Boolean(b) && Buffer.from(await b!.arrayBuffer()).equals(Buffer.from(data));
+}
+
+describe('workstream files', () => {
+  const file = (bytes: number) => {
+    const data = new Uint8Array(bytes);
+    for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(bytes, i + 65536)));
+    return { data, blob: new Blob([data]) };
+  };
+
+  it('a download interrupted mid-way resumes from the last verified chunk, from another console that has the file', async () => {
+    const [a, b, c] = await Promise.all([makeConsole(), makeConsole(), makeConsole()]);
+    link(a, b);
+    link(a, c);
+    const { data, blob } = file(3 * 1024 * 1024 + 123); // 13 chunks of 256 KiB
+    const entry = await a.ws.share(blob, 'model.bin');
+    await until(() => b.ws.log.size === 1 && c.ws.log.size === 1);
+    await c.ws.files.download(entry.id); // c has it too now
+    link(b, c);
+    // b starts from a; a drops out after 5 chunks.
+    let chunksFromA = 0;
+    const offAfter = b.bus.on('message', ({ peerId, message }) => {
+      if (peerId === a.bus.id && (message as { t: string }).t === 'ws-file-chunk' && ++chunksFromA === 5) unlink(a, b);
+    });
+    await b.ws.files.download(entry.id);
+    offAfter();
+    expect(await sameBytes(b.ws.files.blob(entry.id), data)).toBe(true);
+    // Resumed, not restarted: c did not send again the chunks b had verified before the drop
+    // (the one being checked at that moment may be asked for again).
+    const fromC = c.ws.files.status(entry.id)!.uploads[b.bus.id]!;
+    expect(fromC).toBeGreaterThan(0);
+    expect(fromC).toBeLessThanOrEqual(data.length - 4 * 256 * 1024);
+    expect(b.ws.files.status(entry.id)!.state).toBe('complete');
+  });
+
+  it('a chunk that does not match its hash is discarded, reported, and fetched from someone else', async () => {
+    const [a, b, liar] = await Promise.all([makeConsole(), makeConsole(), makeConsole()]);
+    link(a, liar);
+    const { data, blob } = file(600 * 1024);
+    const entry = await a.ws.share(blob, 'notes.txt');
+    await until(() => liar.ws.log.size === 1);
+    await liar.ws.files.download(entry.id);
+    // The liar's copy of chunk 1 is corrupted; b asks it first (a is not linked to b yet).
+    liar.store.chunks.set(`${a.ws.files.status(entry.id)!.sha}:1`, new Uint8Array(256 * 1024));
+    unlink(a, liar);
+    link(b, liar);
+    await until(() => b.ws.log.size === 1);
+    const download = b.ws.files.download(entry.id);
+    await until(() => b.problems.some((p) => p.code === 'FILE_CHUNK_INVALID'));
+    link(a, b);
+    await download;
+    expect(await sameBytes(b.ws.files.blob(entry.id), data)).toBe(true);
+  });
+
+  it('a file over the size limit is refused with a message, on both sides', async () => {
+    const a = await makeConsole({ maxFileBytes: 1024 * 1024 });
+    await expect(a.ws.share(file(2 * 1024 * 1024).blob, 'big.iso')).rejects.toThrow(/big.iso.*2.0 MiB: files over 1.0 MiB cannot be shared/);
+    expect(a.ws.log.size).toBe(0);
+    const big = await makeConsole();
+    const small = await makeConsole({ maxFileBytes: 1024 * 1024 });
+    link(big, small);
+    const entry = await big.ws.share(file(2 * 1024 * 1024).blob, 'big.iso');
+    await until(() => small.ws.log.size === 1);
+    await expect(small.ws.files.download(entry.id)).rejects.toThrow(/are not downloaded/);
+    expect(small.ws.files.status(entry.id)!.state).toBe('failed');
+  });
+
+  it('an entry body is validated before it is signed', () => {
+    expect(() => encodeEntryBody({ project: PROJECT, authorKey: new Uint8Array(32), seq: 1, ts: 1, kind: 'file', body: { name: 'a/b', size: 1 } })).toThrow(/file/);
+  });
+});
