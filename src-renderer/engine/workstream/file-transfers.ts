@@ -13,7 +13,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { z } from 'zod';
 import { equalBytes } from '../../../src-shared/bytes';
-import { bytes, peerIdSchema } from '../../../src-shared/protocol/signaling';
+import { bytes } from '../../../src-shared/protocol/signaling';
 import { chunkBytesFor, chunkCount, type Entry, type FileBody } from '../../../src-shared/workstream/entry';
 import { Emitter } from '../emitter';
 import type { WorkstreamLog } from './workstream-log';
