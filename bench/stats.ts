@@ -14,8 +14,17 @@ export function percentile(values: number[], p: number): number {
 
 export const RESULTS_FILE = '.test-output/bench-results.jsonl';
 
-/** One result: ours against the baseline from the same run (ratio = ours / baseline). */
-export function recordResult(name: string, ours: number, baseline: number, unit: string): void {
+export interface ResultOptions {
+  /** How the ratio is formed (default ours/baseline, as every earlier entry). */
+  ratio?: 'ours/baseline' | 'baseline/ours';
+  /** Whether a ratio above 1 means we are ahead (said in the table; earlier entries leave it out). */
+  higherIsBetter?: boolean;
+}
+
+/** One result: ours against the baseline from the same run (ratio = ours / baseline unless `options.ratio` says otherwise). */
+export function recordResult(name: string, ours: number, baseline: number, unit: string, options: ResultOptions = {}): void {
   mkdirSync('.test-output', { recursive: true });
-  appendFileSync(RESULTS_FILE, JSON.stringify({ name, ours, baseline, ratio: ours / baseline, unit }) + '\n');
+  const ratio = options.ratio === 'baseline/ours' ? baseline / ours : ours / baseline;
+  const extra = options.ratio ? { ratioOf: options.ratio, ...(options.higherIsBetter !== undefined ? { higherIsBetter: options.higherIsBetter } : {}) } : {};
+  appendFileSync(RESULTS_FILE, JSON.stringify({ name, ours, baseline, ratio, unit, ...extra }) + '\n');
 }

@@ -21,6 +21,9 @@ let identity: SecretIdentity;
 let client: SignalingClient;
 let manager: LinkManager;
 const firstOfferAt = new Map<string, number>();
+/** When this console first learned of a peer (its welcome's member list, or peer_joined): the
+ * moment the engine starts a link, comparable to a PeerJS user's `peer.connect()` (bench/peerjs.bench.ts). */
+const knownAt = new Map<string, number>();
 const openedAt = new Map<string, number>();
 const preciseNow = () => performance.timeOrigin + performance.now();
 const received = new Map<string, Received>();
@@ -51,6 +54,12 @@ const harness = {
       if (type === 'webrtc_offer' && !firstOfferAt.has(to)) firstOfferAt.set(to, preciseNow());
       return sendSignal(type, to, payload);
     };
+    client.on('welcome', (welcome) => {
+      for (const peer of welcome.peers) if (!knownAt.has(peer.peer_id)) knownAt.set(peer.peer_id, preciseNow());
+    });
+    client.on('peer_joined', (peer) => {
+      if (!knownAt.has(peer.peer_id)) knownAt.set(peer.peer_id, preciseNow());
+    });
     if (mode === 'raw') {
       started.links.close(); // the baseline: no engine links, just the registry connection
       raw.attach(client);
@@ -66,7 +75,7 @@ const harness = {
   },
 
   /** Setup timing: when this console first offered to `peerId`, and when its link opened (epoch ms, sub-ms precision). */
-  timing: (peerId: string) => ({ offer: firstOfferAt.get(peerId), open: openedAt.get(peerId) ?? raw.openedAt.get(peerId) }),
+  timing: (peerId: string) => ({ known: knownAt.get(peerId), offer: firstOfferAt.get(peerId), open: openedAt.get(peerId) ?? raw.openedAt.get(peerId) }),
 
   /** Receive timing for throughput: when the last byte of a transfer arrived (epoch ms). */
   receivedAt: () => lastReceiveAt,
