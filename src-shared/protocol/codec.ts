@@ -1,5 +1,5 @@
 /** MessagePack framing with schema validation: bytes in, a typed frame or a coded error out. */
-import { Decoder, encode } from '@msgpack/msgpack';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { z } from 'zod';
 import { clientFrameSchema, serverFrameSchema, type ClientFrame, type ServerFrame } from './signaling';
 
@@ -10,8 +10,15 @@ export type DecodeResult<T> =
 // Bounds stop a small frame from expanding into a huge object graph while decoding.
 const decoder = new Decoder({ maxStrLength: 64 * 1024, maxBinLength: 1024 * 1024, maxArrayLength: 4096, maxMapLength: 64 });
 
+// One encoder for every frame: msgpack's `encode()` builds a new Encoder (and its 2 KiB buffer) per
+// call, about half of the ~4.5 µs the registry spent encoding each relayed frame (found with
+// bench/capacity.bench.ts). `Encoder.encode` returns a copy, so no two frames share bytes, and it
+// guards against re-entry itself. Its buffer grows to the largest frame encoded (a relay frame,
+// at most ~1 MiB) and is kept: one per process.
+const encoder = new Encoder();
+
 export function encodeFrame(frame: ClientFrame | ServerFrame): Uint8Array {
-  return encode(frame);
+  return encoder.encode(frame);
 }
 
 function decodeWith<T>(schema: z.ZodType<T>, data: Uint8Array): DecodeResult<T> {
