@@ -9,6 +9,7 @@ import { createIdentity, derivePeerId, ed25519Sign, keyFingerprint, signedMessag
 import { fromBase64Url, toBase64Url } from '../src-shared/bytes';
 import type { IdentityInfo } from '../src-shared/ipc';
 import { parseCertificateBody } from '../src-shared/session-certificate';
+import { assertEntryToSign } from '../src-shared/workstream/entry';
 import type { SecretCodec } from './secret-codec';
 import { readJson, writeJsonAtomic } from './json-file';
 
@@ -77,5 +78,11 @@ export class IdentityStore {
   async certifySession(body: Uint8Array, now = Date.now()): Promise<Uint8Array> {
     parseCertificateBody(body, now);
     return ed25519Sign(this.identity.signingSecretKey, signedMessage('sessionKey', body));
+  }
+
+  /** Signs a workstream entry of this identity's, written now, and nothing else. */
+  async signEntry(body: Uint8Array, now = Date.now()): Promise<Uint8Array> {
+    assertEntryToSign(body, this.identity.signingPublicKey, now);
+    return ed25519Sign(this.identity.signingSecretKey, signedMessage('workstreamEntry', body));
   }
 }

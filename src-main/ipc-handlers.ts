@@ -22,6 +22,7 @@ export function createIpcHandlers({ identity, settings, registry, trust }: IpcDe
     'identity:get': async () => identity.info(),
     'identity:sign-challenge': (nonce) => identity.signChallenge(nonce),
     'identity:certify-session': (body) => identity.certifySession(body),
+    'identity:sign-entry': (body) => identity.signEntry(body),
     'settings:get': async () => settings.get(),
     'settings:update': async (patch) => settings.update(patch),
     'registry:status': async () => registry.status(),

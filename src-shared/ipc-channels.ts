@@ -6,6 +6,7 @@ export const IPC_METHODS = {
   'identity:get': 'getIdentity',
   'identity:sign-challenge': 'signChallenge',
   'identity:certify-session': 'certifySession',
+  'identity:sign-entry': 'signEntry',
   'settings:get': 'getSettings',
   'settings:update': 'updateSettings',
   'registry:status': 'registryStatus',

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { bytes, displayNameSchema, projectIdSchema } from './protocol/signaling';
 import { IPC_METHODS, type IpcChannel } from './ipc-channels';
+import { MAX_ENTRY_BYTES } from './workstream/entry';
 
 export type { IpcChannel };
 
@@ -106,6 +107,8 @@ export interface HostApi {
    * see session-certificate.ts) with the identity key; the host refuses anything else.
    */
   certifySession(body: Uint8Array): Promise<Uint8Array>;
+  /** Signs a workstream entry body of this identity's, written now; refuses anything else. */
+  signEntry(body: Uint8Array): Promise<Uint8Array>;
   getSettings(): Promise<Settings>;
   updateSettings(patch: SettingsPatch): Promise<Settings>;
   registryStatus(): Promise<EmbeddedRegistryStatus>;
@@ -122,6 +125,7 @@ export const IPC_ARGS = {
   'identity:get': z.tuple([]),
   'identity:sign-challenge': z.tuple([bytes({ exact: 32 })]),
   'identity:certify-session': z.tuple([bytes({ max: 128 })]),
+  'identity:sign-entry': z.tuple([bytes({ max: MAX_ENTRY_BYTES })]),
   'settings:get': z.tuple([]),
   'settings:update': z.tuple([settingsPatchSchema]),
   'registry:status': z.tuple([]),

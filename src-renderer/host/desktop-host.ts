@@ -19,6 +19,7 @@ export function createDesktopHost(bridge: HostBridge): HostApi {
     getIdentity: () => unwrap(bridge.getIdentity()),
     signChallenge: (nonce) => unwrap(bridge.signChallenge(nonce)),
     certifySession: (body) => unwrap(bridge.certifySession(body)),
+    signEntry: (body) => unwrap(bridge.signEntry(body)),
     getSettings: () => unwrap(bridge.getSettings()),
     updateSettings: (patch) => unwrap(bridge.updateSettings(patch)),
     registryStatus: () => unwrap(bridge.registryStatus()),

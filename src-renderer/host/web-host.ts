@@ -6,6 +6,7 @@
 import { createIdentity, derivePeerId, ed25519Sign, keyFingerprint, signedMessage, type SecretIdentity } from '../../src-shared/identity';
 import { fromBase64Url, toBase64Url } from '../../src-shared/bytes';
 import { parseCertificateBody } from '../../src-shared/session-certificate';
+import { assertEntryToSign } from '../../src-shared/workstream/entry';
 import { settingsPatchSchema, settingsSchema, trustRecordsSchema, type HostApi, type Settings } from '../../src-shared/ipc';
 
 const IDENTITY_KEY = 'wsp.identity.v1';
@@ -53,6 +54,10 @@ export async function createWebHost(settingsStorage: Storage = localStorage, ide
     certifySession: async (body) => {
       parseCertificateBody(body, Date.now());
       return ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body));
+    },
+    signEntry: async (body) => {
+      assertEntryToSign(body, identity.signingPublicKey);
+      return ed25519Sign(identity.signingSecretKey, signedMessage('workstreamEntry', body));
     },
     async getSettings() {
       return structuredClone(settings);

@@ -148,6 +148,22 @@ export function parseEntryBody(b: Uint8Array): { ok: true; entry: Omit<Entry, 's
   return { ok: true, entry: { id: entryId(author, seq), project, author, authorKey, seq, ts, kind, ref, body } };
 }
 
+/** How far an entry's timestamp may be from the signer's clock when it is signed. */
+export const MAX_ENTRY_SKEW_MS = 5 * 60_000;
+
+/**
+ * What a host checks before it signs an entry with the identity key: a well-formed entry body,
+ * by this identity, written now. It signs nothing else (the key also signs registry challenges
+ * and session certificates, each under its own context).
+ */
+export function assertEntryToSign(b: Uint8Array, signingPublicKey: Uint8Array, now = Date.now()): void {
+  const parsed = parseEntryBody(b);
+  if (!parsed.ok) throw new Error(`not a workstream entry: ${parsed.message}`);
+  const key = parsed.entry.authorKey;
+  if (key.length !== signingPublicKey.length || key.some((x, i) => x !== signingPublicKey[i])) throw new Error('an entry can only be signed by its author');
+  if (Math.abs(parsed.entry.ts - now) > MAX_ENTRY_SKEW_MS) throw new Error('an entry is signed when it is written: its time is not now');
+}
+
 /** Everything a console checks before it stores an entry, except equivocation (see WorkstreamLog). */
 export async function checkEntry(signed: unknown, project: string): Promise<EntryCheck> {
   const shape = z.object({ b: bytes(), s: bytes() }).safeParse(signed);

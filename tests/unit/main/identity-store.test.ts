@@ -7,6 +7,7 @@ import { IdentityStore } from '../../../src-main/identity-store';
 import { plainFileCodec, type SecretCodec } from '../../../src-main/secret-codec';
 import { ed25519Verify, signedMessage, verifyPublicIdentity } from '../../../src-shared/identity';
 import { toBase64Url } from '../../../src-shared/bytes';
+import { checkEntry, encodeEntryBody } from '../../../src-shared/workstream/entry';
 
 /** Stands in for safeStorage: reversible, but the secrets do not appear in clear text. */
 const fakeKeychain: SecretCodec = {
@@ -87,6 +88,21 @@ describe('IdentityStore', () => {
     // Bound to this nonce and to the registry-auth purpose.
     expect(await ed25519Verify(signingPublicKey, signedMessage('registryAuth', new Uint8Array(32)), signature)).toBe(false);
     expect(await ed25519Verify(signingPublicKey, signedMessage('boxKey', nonce), signature)).toBe(false);
+  });
+
+  it('signs workstream entries of its own, written now, and refuses anything else', async () => {
+    const store = await IdentityStore.open(tempDir(), plainFileCodec);
+    const { signingPublicKey } = store.info();
+    const now = Date.now();
+    const draft = { project: 'team', authorKey: signingPublicKey, seq: 1, ts: now, kind: 'message', body: { text: 'hello' } };
+    const body = encodeEntryBody(draft);
+    const signature = await store.signEntry(body, now);
+    const checked = await checkEntry({ b: body, s: signature }, 'team');
+    expect(checked.ok).toBe(true);
+    // Someone else's entry, an entry from another time, and a registry nonce are refused.
+    await expect(store.signEntry(encodeEntryBody({ ...draft, authorKey: new Uint8Array(32).fill(7) }), now)).rejects.toThrow('only be signed by its author');
+    await expect(store.signEntry(encodeEntryBody({ ...draft, ts: now - 3_600_000 }), now)).rejects.toThrow('its time is not now');
+    await expect(store.signEntry(crypto.getRandomValues(new Uint8Array(32)), now)).rejects.toThrow('not a workstream entry');
   });
 
   it('still signs with the same key after a restart', async () => {
