@@ -6,13 +6,13 @@ import type { LinkConfig } from '../../src-renderer/engine/link/peer-link';
 
 export const HARNESS_ROOT = resolve(__dirname, '../../.test-output/harness');
 
-export async function buildHarness(): Promise<void> {
+export async function buildHarness(outDir = HARNESS_ROOT): Promise<void> {
   const { build } = await import('vite');
   await build({
     root: resolve(__dirname, '../browser/harness'),
     base: './',
     logLevel: 'warn',
-    build: { outDir: HARNESS_ROOT, emptyOutDir: true, minify: false },
+    build: { outDir, emptyOutDir: true, minify: false },
   });
 }
 

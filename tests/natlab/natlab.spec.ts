@@ -1,0 +1,140 @@
+/**
+ * The NAT lab (docs/NATLAB.md): two consoles in headless Chromium, each in its own LAN behind an
+ * iptables NAT router, meet through the registry and link across real NAT behaviour. Each
+ * scenario asserts the path the link reports (from getStats(), read again a moment after open)
+ * and that messages flow both ways, in order, once.
+ */
+import { test, expect } from '@playwright/test';
+import { join } from 'node:path';
+import { HarnessConsole, buildHarness } from '../support/harness';
+import { NatLab, type NatMode } from '../support/natlab/lab';
+import { labUnsupportedReason } from '../support/natlab/netns';
+import { coturnAvailable } from '../support/coturn';
+import type { LinkConfig, LinkSnapshot } from '../../src-renderer/engine/link/peer-link';
+
+const WEB_ROOT = join(__dirname, '../../.test-output/natlab-harness');
+const unsupported = labUnsupportedReason() ?? (coturnAvailable() ? undefined : 'coturn is not installed (apt-get install -y coturn; .ci/run installs it)');
+
+let lab: NatLab | undefined;
+let consoles: HarnessConsole[] = [];
+
+test.skip(unsupported !== undefined, unsupported);
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  await buildHarness(WEB_ROOT);
+  lab = await NatLab.create(WEB_ROOT);
+});
+
+test.afterAll(async () => {
+  await lab?.destroy();
+  lab = undefined;
+});
+
+test.afterEach(async ({}, testInfo) => {
+  if (testInfo.status !== testInfo.expectedStatus) {
+    for (const c of consoles) {
+      const other = consoles.find((o) => o !== c)?.peerId;
+      if (other) await c.call('history', other).then((h) => console.log(`history of ${c.peerId.slice(0, 8)}:\n${h.map((e) => `  ${e.event}: ${e.detail}`).join('\n')}`)).catch(() => undefined);
+    }
+  }
+  await Promise.all(consoles.map((c) => c.close().catch(() => undefined)));
+  consoles = [];
+});
+
+interface Pair {
+  a: HarnessConsole;
+  b: HarnessConsole;
+  idA: string;
+  idB: string;
+  joinedAt: number;
+}
+
+/** Sets both routers, then one console in each LAN joins a fresh project. */
+async function pair(project: string, nat: { a: NatMode; b: NatMode }, config: Partial<LinkConfig> = {}): Promise<Pair> {
+  lab!.setNat('a', nat.a);
+  lab!.setNat('b', nat.b);
+  const link = await lab!.invite(project);
+  const [a, b] = (consoles = await Promise.all([HarnessConsole.open(lab!.sides.a.browser, lab!.origin), HarnessConsole.open(lab!.sides.b.browser, lab!.origin)]));
+  const joinedAt = Date.now();
+  const [idA, idB] = await Promise.all([a!.join(link, 'A', config), b!.join(link, 'B', config)]);
+  return { a: a!, b: b!, idA, idB, joinedAt };
+}
+
+/** Both ends in one of `states`; returns both snapshots. */
+async function bothIn(p: Pair, states: string[], timeout = 30_000): Promise<[LinkSnapshot, LinkSnapshot]> {
+  await Promise.all([p.a.waitForState(p.idB, states, timeout), p.b.waitForState(p.idA, states, timeout)]);
+  return [(await p.a.call('snapshot', p.idB))!, (await p.b.call('snapshot', p.idA))!];
+}
+
+/** The path both ends report from getStats() a moment after open (the link re-reads it every 2 s). */
+async function settledPaths(p: Pair): Promise<[LinkSnapshot, LinkSnapshot]> {
+  await new Promise((r) => setTimeout(r, 2500));
+  return [(await p.a.call('snapshot', p.idB))!, (await p.b.call('snapshot', p.idA))!];
+}
+
+/** Sends seq from..to both ways and waits until each side has received exactly 1..to, in order. */
+async function exchange(p: Pair, from: number, to: number, timeout = 20_000): Promise<void> {
+  await Promise.all([p.a.call('sendSeq', p.idB, from, to, 'x'.repeat(200)), p.b.call('sendSeq', p.idA, from, to, 'y'.repeat(200))]);
+  const expected = Array.from({ length: to }, (_, i) => i + 1);
+  await expect.poll(async () => (await p.b.call('received', p.idA)).seqs, { timeout }).toEqual(expected);
+  await expect.poll(async () => (await p.a.call('received', p.idB)).seqs, { timeout }).toEqual(expected);
+}
+
+const describePath = (s: LinkSnapshot) => `${s.state} ${s.path?.kind}/${s.path?.protocol} ${s.path?.local} ⇄ ${s.path?.remote}`;
+
+test('1. endpoint-independent NAT on both sides: direct, through server-reflexive candidates', async () => {
+  const p = await pair('eim', { a: 'eim', b: 'eim' });
+  await bothIn(p, ['direct']);
+  const [sa, sb] = await settledPaths(p);
+  console.log(`scenario 1: a: ${describePath(sa)}; b: ${describePath(sb)}`);
+  expect(sa.state).toBe('direct');
+  expect(sb.state).toBe('direct');
+  await exchange(p, 1, 100);
+});
+
+test('2. symmetric NAT on both sides: TURN over UDP', async () => {
+  const p = await pair('symmetric', { a: 'symmetric', b: 'symmetric' });
+  await bothIn(p, ['turn']);
+  const [sa, sb] = await settledPaths(p);
+  console.log(`scenario 2: a: ${describePath(sa)}; b: ${describePath(sb)}`);
+  for (const s of [sa, sb]) {
+    expect(s.state).toBe('turn');
+    expect(s.path).toMatchObject({ kind: 'turn', protocol: 'udp' });
+  }
+  await exchange(p, 1, 100);
+});
+
+test('3. UDP blocked at one router: TURN over TCP', async () => {
+  const p = await pair('udp-blocked', { a: 'udp-blocked', b: 'eim' });
+  await bothIn(p, ['turn']);
+  console.log(`scenario 3: open after ${Date.now() - p.joinedAt} ms`);
+  const [sa, sb] = await settledPaths(p);
+  console.log(`scenario 3: a: ${describePath(sa)}; b: ${describePath(sb)}`);
+  if (process.env.NATLAB_DEBUG) for (const s of [sa, sb]) console.log(s.history.map((h) => `  ${h.at - p.joinedAt} ${h.event}: ${h.detail}`).join('\n'));
+  const t0 = Date.now();
+  expect(sa.path).toMatchObject({ kind: 'turn', protocol: 'tcp' });
+  expect(sb.path?.kind).toBe('turn');
+  await exchange(p, 1, 100);
+  console.log(`scenario 3: exchange took ${Date.now() - t0} ms`);
+});
+
+test('4. only the registry reachable: the registry relay, when the link’s fallback timeout expires', async () => {
+  const fallbackAfterMs = 4000;
+  const p = await pair('registry-only', { a: 'registry-only', b: 'registry-only' }, { fallbackAfterMs });
+  const [sa, sb] = await bothIn(p, ['relay'], fallbackAfterMs + 10_000);
+  const elapsed = Date.now() - p.joinedAt;
+  console.log(`scenario 4: relay after ${elapsed} ms; a: ${describePath(sa)}; b: ${describePath(sb)}`);
+  expect(elapsed).toBeGreaterThanOrEqual(fallbackAfterMs);
+  expect(elapsed).toBeLessThan(fallbackAfterMs + 5000);
+  for (const s of [sa, sb]) {
+    expect(s.path?.kind).toBe('registry-relay');
+    expect(s.relayFallbacks).toBeGreaterThanOrEqual(1);
+  }
+  // It was the link's own timeout that moved it, not an ICE failure.
+  const fallbacks = [...sa.history, ...sb.history].filter((h) => h.event === 'relay').map((h) => h.detail);
+  expect(fallbacks.some((d) => d.includes(`no DataChannel ${fallbackAfterMs} ms after negotiation started`))).toBe(true);
+  await exchange(p, 1, 100);
+  const [la, lb] = await settledPaths(p);
+  expect([la.state, lb.state]).toEqual(['relay', 'relay']);
+});
