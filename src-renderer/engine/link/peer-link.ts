@@ -271,7 +271,25 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   /** The registry connection is back: resume negotiation if the link is not up. */
   signalingRestored(): void {
-    if (this.closed || this.dcPath) return;
+    if (this.closed) return;
+    const pc = this.pc;
+    if (this.dcPath && pc) {
+      // Found by the NAT lab: a network change also drops the registry connection, so the ICE
+      // restart it triggers can lose its offer (or answer) on the way, leaving both sides
+      // waiting. Send the pending offer again (its SDP holds the candidates gathered meanwhile),
+      // or restart once more if ICE is still down.
+      if (pc.signalingState === 'have-local-offer' && pc.localDescription) {
+        this.record('offer-resent', 'registry reconnected during negotiation');
+        this.offerSentAt = Date.now();
+        this.sendDescription(pc.localDescription);
+      } else if (!['connected', 'completed'].includes(pc.iceConnectionState)) {
+        this.counters.iceRestarts++;
+        this.record('ice-restart', 'registry reconnected while ICE was down');
+        pc.restartIce();
+      }
+      return;
+    }
+    if (this.dcPath) return;
     if (!this.polite) this.createConnection('registry reconnected');
   }
 
@@ -471,11 +489,20 @@ export class PeerLink extends Emitter<LinkEvents> {
           this.counters.iceRestarts++;
           this.record('ice-restart', `disconnected for ${this.config.disconnectGraceMs} ms`);
           pc.restartIce();
+          // Found by the NAT lab (TURN killed under a TURN-only link): a restart that finds no
+          // path can leave ICE 'disconnected' or 'checking' for good while the DataChannel still
+          // says 'open'. Give the restart the fallback time, then treat the connection as failed.
+          this.setTimer('restart-timeout', this.config.fallbackAfterMs, () => {
+            if (this.pc === pc && !['connected', 'completed'].includes(pc.iceConnectionState)) {
+              this.onFailed(`no path ${this.config.fallbackAfterMs} ms after an ICE restart`);
+            }
+          });
         }
       });
     } else {
       this.clearTimer('disconnect');
     }
+    if (state === 'connected' || state === 'completed') this.clearTimer('restart-timeout');
     if (state === 'failed') this.onFailed('ICE failed');
     if (state === 'connected' || state === 'completed') void this.refreshStats();
     this.updateState();
@@ -483,6 +510,9 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   private onFailed(reason: string): void {
     if (this.timers.has('retry-direct')) return;
+    // A DataChannel over a failed transport carries nothing, though it may still say 'open':
+    // drop it, so the stream resends what it held over the relay (found by the NAT lab).
+    if (this.dcPath) return this.dropDataChannel(reason);
     // ICE failing (again) means no direct path for now: relay right away, retry direct later.
     this.activateRelay(reason);
     this.scheduleDirectRetry(reason);
@@ -684,15 +714,15 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (this.dcPath?.channel === channel) this.dropDataChannel();
   }
 
-  private dropDataChannel(): void {
+  private dropDataChannel(reason = 'DataChannel closed'): void {
     if (!this.dcPath) return;
     this.dcPath = undefined;
     clearInterval(this.statsTimer);
     this.stream.pathLost(DATACHANNEL_PATH_ID);
-    this.record('datachannel-closed', 'DataChannel closed');
+    this.record('datachannel-closed', reason);
     // It was working a moment ago: relay at once rather than leave the application waiting.
-    this.activateRelay('the DataChannel closed');
-    this.scheduleDirectRetry('DataChannel closed');
+    this.activateRelay(reason === 'DataChannel closed' ? 'the DataChannel closed' : `the DataChannel's connection failed: ${reason}`);
+    this.scheduleDirectRetry(reason);
   }
 
   private onChannelMessage(channel: RTCDataChannel, data: ArrayBuffer): void {
