@@ -31,6 +31,8 @@ export const settingsSchema = z.object({
   /** Share of the project's daily relay budget at which the relay warning turns strong. */
   relayWarningShare: z.number().min(0.05, 'at least 5 %').max(1, 'at most 100 %').default(0.8),
   theme: z.enum(['system', 'light', 'dark']).default('system'),
+  /** The largest file this console shares or downloads in the workstream. */
+  maxFileMiB: z.number().int().min(1, 'at least 1 MiB').max(16_384, 'at most 16 GiB').default(1024),
   /** The invite link this console last joined with; rejoined on start. */
   invite: z.string().max(4096).optional(),
   embeddedRegistry: z.object({
@@ -50,6 +52,7 @@ export const settingsPatchSchema = z.object({
   links: linkSettingsSchema.partial().strict().optional(),
   relayWarningShare: z.number().min(0.05, 'at least 5 %').max(1, 'at most 100 %').optional(),
   theme: z.enum(['system', 'light', 'dark']).optional(),
+  maxFileMiB: z.number().int().min(1, 'at least 1 MiB').max(16_384, 'at most 16 GiB').optional(),
   invite: z.string().max(4096).nullable().optional(),
   embeddedRegistry: settingsSchema.shape.embeddedRegistry.partial().strict().optional(),
 }).strict();

@@ -3,6 +3,7 @@
  * peer list. The live SignalingClient stays outside reactivity (a closure variable) and reports
  * into this store's serializable state.
  */
+import { MIB, useWorkstreamStore } from './workstream.store';
 import { defineStore } from 'pinia';
 import { z } from 'zod';
 import { computed, ref, shallowRef } from 'vue';
@@ -169,6 +170,14 @@ export const useSessionStore = defineStore('session', () => {
     session = started.session; // one certificate per console session
     current = started;
     const { client: c, links: m } = started;
+    // The project's workstream replicates over these links (subscribed before they start).
+    await useWorkstreamStore().attach({
+      project: parsed.claims.project,
+      links: m,
+      host: api,
+      author: me,
+      maxFileBytes: () => (settings.value?.maxFileMiB ?? 1024) * MIB,
+    });
     m.on('change', (snapshot) => {
       links.value = { ...links.value, [snapshot.peerId]: toLinkView(snapshot) };
     });
@@ -319,7 +328,15 @@ export const useSessionStore = defineStore('session', () => {
     };
   }
 
+  /** How to show an author of the workstream: online peers, then pinned ones, then the peer_id. */
+  function authorOf(peerId: string): { name: string; verified: boolean; self: boolean } {
+    if (peerId === identity.value?.peerId) return { name: settings.value?.displayName ?? 'me', verified: true, self: true };
+    const known = peers.value[peerId] ?? book?.get(peerId);
+    return known ? { name: known.displayName, verified: known.verified, self: false } : { name: peerId.slice(0, 6), verified: false, self: false };
+  }
+
   function leave(): void {
+    useWorkstreamStore().detach();
     clearInterval(shareTimer);
     projectLinks.value = {};
     relayUsage.value = {};
@@ -353,5 +370,5 @@ export const useSessionStore = defineStore('session', () => {
     if (settings.value.invite && current) await join(settings.value.invite);
   }
 
-  return { host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
+  return { authorOf, host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
 });

@@ -21,7 +21,7 @@ import type { LinkBus } from './workstream-sync';
 import type { WorkstreamStore } from './workstream-store';
 
 /** Chunks asked for at once: enough to keep a link busy, little to redo after a drop. */
-const WINDOW_CHUNKS = 8;
+const WINDOW_CHUNKS = 16;
 /** A source that sends nothing for this long is given up for another. */
 const STALL_MS = 20_000;
 
@@ -303,6 +303,8 @@ class Download {
   private outstanding = new Set<number>();
   /** Every chunk asked for and not yet answered, and whom it was asked of. */
   private readonly asked = new Map<number, string>();
+  /** Chunks arrived and being checked: not asked for again meanwhile, even if their source left. */
+  private readonly checking = new Set<number>();
   private settle!: { resolve: () => void; reject: (e: Error) => void };
   private stallTimer: ReturnType<typeof setTimeout> | undefined;
   private done = false;
@@ -318,21 +320,32 @@ class Download {
     this.wake();
   }
 
-  /** Something changed (a link opened, a console announced the file): ask if idle. */
+  /**
+   * Something changed (a chunk stored, a link opened, a console announced the file): keep a
+   * window of chunks asked for, topping it up when half of it has arrived, so the source never
+   * waits for a request.
+   */
   wake(): void {
-    if (this.done || this.outstanding.size) return;
+    if (this.done) return;
     const held = this.files.held(this.sha);
     if (held.size >= this.count) return void this.complete();
-    this.source = this.files.sourceFor(this.sha, this.badSources, this.entry.author);
-    if (!this.source) return this.files.update(this.entry.id, { state: 'waiting', error: 'waiting for a console that has the file' });
+    if (!this.source) {
+      this.source = this.files.sourceFor(this.sha, this.badSources, this.entry.author);
+      if (!this.source) return this.files.update(this.entry.id, { state: 'waiting', error: 'waiting for a console that has the file' });
+      this.files.update(this.entry.id, { state: 'downloading', source: this.source });
+    }
+    if (this.outstanding.size > WINDOW_CHUNKS / 2) return;
     const wanted: number[] = [];
-    for (let i = 0; i < this.count && wanted.length < WINDOW_CHUNKS; i++) if (!held.has(i)) wanted.push(i);
-    this.outstanding = new Set(wanted);
-    for (const i of wanted) this.asked.set(i, this.source);
-    this.files.update(this.entry.id, { state: 'downloading', source: this.source });
+    for (let i = 0; i < this.count && wanted.length < WINDOW_CHUNKS - this.outstanding.size; i++) if (!held.has(i) && !this.outstanding.has(i) && !this.checking.has(i)) wanted.push(i);
+    if (!wanted.length) return;
+    const source = this.source;
+    for (const i of wanted) {
+      this.outstanding.add(i);
+      this.asked.set(i, source);
+    }
     this.armStallTimer();
-    void this.files.sendTo(this.source, { t: 'ws-file-get', project: this.entry.project, sha: this.sha, indexes: wanted }).then((sent) => {
-      if (!sent) this.sourceLost(this.source ?? '');
+    void this.files.sendTo(source, { t: 'ws-file-get', project: this.entry.project, sha: this.sha, indexes: wanted }).then((sent) => {
+      if (!sent) this.sourceLost(source);
     });
   }
 
@@ -352,21 +365,23 @@ class Download {
     if (current) this.armStallTimer();
     if (m.t === 'ws-file-missing') return current ? this.giveUpOn(peerId, `it does not have chunk ${m.index}`, false) : undefined;
     const expected = this.body.chunkHashes.subarray(32 * m.index, 32 * m.index + 32);
-    if (m.data.length !== chunkSize(this.body, m.index) || !equalBytes(await digest(m.data), expected)) {
+    this.checking.add(m.index);
+    const valid = m.data.length === chunkSize(this.body, m.index) && equalBytes(await digest(m.data), expected);
+    if (!valid) this.checking.delete(m.index);
+    if (!valid) {
       this.files.report({ peerId, code: 'FILE_CHUNK_INVALID', message: `chunk ${m.index} of “${this.body.name}” from ${peerId.slice(0, 6)} does not match its hash: discarded` });
       return this.giveUpOn(peerId, 'it sent a chunk that does not match', true);
     }
     // A verified chunk is kept even if its link dropped while it was being checked.
     if (this.done) return;
     await this.files.storeChunk(this.sha, m.index, m.data);
+    this.checking.delete(m.index);
     this.outstanding.delete(m.index);
     const held = this.files.held(this.sha);
     const bytesHeld = [...held].reduce((sum, i) => sum + chunkSize(this.body, i), 0);
     this.files.update(this.entry.id, { bytes: bytesHeld });
-    if (!this.outstanding.size && this.source) {
-      clearTimeout(this.stallTimer);
-      this.wake();
-    }
+    if (!this.outstanding.size) clearTimeout(this.stallTimer);
+    this.wake();
   }
 
   cancel(reason: string): void {

@@ -8,6 +8,7 @@ import type { SignalingClient } from '../../../src-renderer/engine/signaling-cli
 import type { LinkManager } from '../../../src-renderer/engine/link-manager';
 import { createConsoleSession } from '../../../src-renderer/engine/console-session';
 import type { LinkConfig, LinkSnapshot } from '../../../src-renderer/engine/link/peer-link';
+import './workstream'; // window.wsHarness
 
 interface Received {
   count: number;

@@ -1,0 +1,182 @@
+/**
+ * The workstream as the GUI sees it. The live engine (log, replication, file transfers) stays
+ * outside reactivity; it reports into plain, serializable views here.
+ */
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { Entry, FileBody, StatusBody, TaskBody } from '../../src-shared/workstream/entry';
+import type { HostApi } from '../../src-shared/ipc';
+import type { LinkBus } from '../engine/workstream/workstream-sync';
+import { openWorkstream, type Workstream, type WorkstreamProblem } from '../engine/workstream/workstream';
+import type { FileStatus } from '../engine/workstream/file-transfers';
+
+export interface EntryView {
+  id: string;
+  author: string;
+  seq: number;
+  ts: number;
+  kind: string;
+  ref: string | null;
+  /** One line for the log: the message, the task change, the status, the file name. */
+  summary: string;
+  task?: TaskBody;
+  status?: StatusBody;
+  file?: { name: string; size: number; sha256: string };
+}
+
+/** A task: its creating entry, and its state after every update that refers to it. */
+export interface TaskView {
+  id: string;
+  title: string;
+  state: TaskBody['state'];
+  progress?: number;
+  /** Who claimed it last. */
+  owner?: string;
+  updatedAt: number;
+}
+
+export const MIB = 1024 * 1024;
+
+function view(e: Entry): EntryView {
+  const base = { id: e.id, author: e.author, seq: e.seq, ts: e.ts, kind: e.kind, ref: e.ref };
+  switch (e.kind) {
+    case 'message':
+      return { ...base, summary: (e.body as { text: string }).text };
+    case 'task': {
+      const t = e.body as TaskBody;
+      const change = `${t.state}${t.progress !== undefined ? ` ${t.progress} %` : ''}${t.note ? ` — ${t.note}` : ''}`;
+      return { ...base, task: t, summary: t.title ? `${t.title} (${change})` : change };
+    }
+    case 'status': {
+      const s = e.body as StatusBody;
+      return { ...base, status: s, summary: `${s.state}${s.text ? `: ${s.text}` : ''}` };
+    }
+    case 'file': {
+      const f = e.body as FileBody;
+      const sha256 = Array.from(f.sha256, (x) => x.toString(16).padStart(2, '0')).join('');
+      return { ...base, file: { name: f.name, size: f.size, sha256 }, summary: f.name };
+    }
+    default:
+      return { ...base, summary: `(${e.kind}) ${safeJson(e.body)}` };
+  }
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v)).slice(0, 300);
+  } catch {
+    return '…';
+  }
+}
+
+export const useWorkstreamStore = defineStore('workstream', () => {
+  const project = ref<string>();
+  const entries = shallowRef<EntryView[]>([]);
+  const files = ref<Record<string, FileStatus>>({});
+  const problems = ref<WorkstreamProblem[]>([]);
+  const equivocators = ref<string[]>([]);
+  const error = ref<string>();
+  let ws: Workstream | undefined;
+  /** The latest attach; an older one that finishes opening later closes what it opened. */
+  let current: symbol | undefined;
+
+  const tasks = computed(() => {
+    const byId = new Map<string, TaskView>();
+    for (const e of entries.value) {
+      if (e.kind !== 'task' || !e.task) continue;
+      if (!e.ref && e.task.title) {
+        byId.set(e.id, { id: e.id, title: e.task.title, state: e.task.state, ...(e.task.progress !== undefined ? { progress: e.task.progress } : {}), updatedAt: e.ts });
+        continue;
+      }
+      const task = e.ref ? byId.get(e.ref) : undefined;
+      if (!task) continue; // an update to a task this console does not have (yet)
+      task.state = e.task.state;
+      if (e.task.progress !== undefined) task.progress = e.task.progress;
+      if (e.task.state === 'claimed') task.owner = e.author;
+      if (e.task.title) task.title = e.task.title;
+      task.updatedAt = e.ts;
+    }
+    return byId;
+  });
+
+  /** Opens the project's workstream on the links of a console session (closing any other). */
+  function attach(options: { project: string; links: LinkBus; host: HostApi; author: { peerId: string; signingPublicKey: Uint8Array }; maxFileBytes: () => number }): Promise<void> {
+    detach();
+    project.value = options.project;
+    const token = Symbol('attach');
+    current = token;
+    const attempt = (async () => {
+      const opened = await openWorkstream({
+        project: options.project,
+        author: options.author,
+        signEntry: (b) => options.host.signEntry(b),
+        links: options.links,
+        maxFileBytes: options.maxFileBytes,
+      });
+      if (current !== token) return opened.close(); // detached meanwhile
+      ws = opened;
+      const refresh = () => {
+        entries.value = ws!.log.entries().map(view);
+        equivocators.value = [...ws!.log.equivocators];
+      };
+      ws.log.on('added', refresh);
+      ws.files.on('status', (s) => (files.value = { ...files.value, [s.entryId]: s }));
+      ws.onProblem((p) => {
+        problems.value = [...problems.value.slice(-49), p];
+        equivocators.value = [...ws!.log.equivocators];
+      });
+      refresh();
+      for (const e of ws.log.entries()) if (e.kind === 'file') {
+        const s = ws.files.status(e.id);
+        if (s) files.value = { ...files.value, [e.id]: s };
+      }
+    })();
+    return attempt.catch((e: Error) => {
+      error.value = `the workstream could not be opened: ${e.message}`;
+    });
+  }
+
+  function detach(): void {
+    current = undefined;
+    ws?.close();
+    ws = undefined;
+    entries.value = [];
+    files.value = {};
+    problems.value = [];
+    equivocators.value = [];
+    error.value = undefined;
+  }
+
+  async function act<T>(step: (w: Workstream) => Promise<T>): Promise<T | undefined> {
+    error.value = undefined;
+    if (!ws) {
+      error.value = 'join a project first: the workstream is the project’s';
+      return undefined;
+    }
+    try {
+      return await step(ws);
+    } catch (e) {
+      error.value = (e as Error).message;
+      return undefined;
+    }
+  }
+
+  return {
+    project,
+    entries,
+    tasks,
+    files,
+    problems,
+    equivocators,
+    error,
+    attach,
+    detach,
+    postMessage: (text: string) => act((w) => w.post('message', { text })),
+    createTask: (title: string) => act((w) => w.post('task', { title, state: 'open' })),
+    updateTask: (taskId: string, change: Omit<TaskBody, 'title'>) => act((w) => w.post('task', change, taskId)),
+    setStatus: (status: StatusBody) => act((w) => w.post('status', status)),
+    share: (file: File) => act((w) => w.share(file, file.name)),
+    download: (entryId: string) => act((w) => w.files.download(entryId)),
+    blob: (entryId: string) => act((w) => w.files.blob(entryId)),
+  };
+});

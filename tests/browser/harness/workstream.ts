@@ -1,0 +1,123 @@
+/**
+ * Workstream harness: a console (real engine, real IndexedDB, no GUI) that can leave and come
+ * back with the same identity, and that can misbehave on purpose. Exposed as `window.wsHarness`.
+ */
+import { encode } from '@msgpack/msgpack';
+import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
+import { parseInvite } from '../../../src-shared/invite';
+import type { PeerInfo } from '../../../src-shared/protocol/signaling';
+import { createConsoleSession, type ConsoleSession } from '../../../src-renderer/engine/console-session';
+import type { LinkConfig } from '../../../src-renderer/engine/link/peer-link';
+import { openWorkstream, type Workstream, type WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
+import { openIndexedDbStore } from '../../../src-renderer/engine/workstream/workstream-store';
+import { checkEntry } from '../../../src-shared/workstream/entry';
+
+let identity: SecretIdentity | undefined;
+let session: ConsoleSession | undefined;
+let ws: Workstream | undefined;
+let maxFileBytes = 1024 * 1024 * 1024;
+const problems: WorkstreamProblem[] = [];
+const sign = (b: Uint8Array) => ed25519Sign(identity!.signingSecretKey, signedMessage('workstreamEntry', b));
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+const wsHarness = {
+  /** Joins (again) with the same identity; the workstream is loaded from IndexedDB. */
+  async join(link: string, name: string, options: { onlyLinkTo?: string[]; config?: Partial<LinkConfig> } = {}): Promise<string> {
+    identity ??= await createIdentity();
+    const invite = parseInvite(link);
+    session = await createConsoleSession({
+      invite,
+      displayName: name,
+      identity,
+      signChallenge: (nonce) => ed25519Sign(identity!.signingSecretKey, signedMessage('registryAuth', nonce)),
+      certifySession: (body) => ed25519Sign(identity!.signingSecretKey, signedMessage('sessionKey', body)),
+      backoff: { baseMs: 200, maxMs: 1000 },
+      ...(options.config ? { linkConfig: options.config } : {}),
+      ...(options.onlyLinkTo ? { admit: (peer: PeerInfo) => options.onlyLinkTo!.includes(peer.peer_id) } : {}),
+    });
+    ws = await openWorkstream({
+      project: invite.claims.project,
+      author: identity,
+      signEntry: sign,
+      links: session.links,
+      maxFileBytes: () => maxFileBytes,
+      store: await openIndexedDbStore(invite.claims.project),
+    });
+    ws.onProblem((p) => problems.push(p));
+    session.start();
+    return identity.peerId;
+  },
+
+  /** Goes offline: registry and links closed; what the workstream holds stays in IndexedDB. */
+  leave(): void {
+    ws?.close();
+    session?.stop();
+    ws = undefined;
+    session = undefined;
+  },
+
+  linkStates: () => Object.fromEntries(session!.links.snapshots().map((s) => [s.peerId, s.state])),
+  forceRelay: (peerId: string, on: boolean) => session!.links.forceRelay(peerId, on),
+  setMaxFileBytes: (bytes: number) => void (maxFileBytes = bytes),
+
+  async post(count: number, prefix: string): Promise<void> {
+    for (let i = 0; i < count; i++) await ws!.post('message', { text: `${prefix} ${i}` });
+  },
+  /** Entry ids in the order this console shows them. */
+  ids: () => ws!.log.entries().map((e) => e.id),
+  size: () => ws?.log.size ?? 0,
+  problems: () => problems.map(({ code, message, from }) => ({ code, message, from })),
+  equivocators: () => [...(ws?.log.equivocators ?? [])],
+
+  /**
+   * What IndexedDB holds for a project, checked entry by entry: how many, whether every one
+   * verifies, and whether each author's entries run 1..n without a hole.
+   */
+  async storedCheck(project: string): Promise<{ count: number; allValid: boolean; contiguous: boolean }> {
+    const store = await openIndexedDbStore(project);
+    const rows = await store.loadEntries();
+    store.close();
+    const checked = await Promise.all(rows.map((r) => checkEntry(r, project)));
+    const seqs = new Map<string, number[]>();
+    for (const c of checked) if (c.ok) seqs.set(c.entry.author, [...(seqs.get(c.entry.author) ?? []), c.entry.seq]);
+    const contiguous = [...seqs.values()].every((list) => list.sort((x, y) => x - y).every((seq, i) => seq === i + 1));
+    return { count: rows.length, allValid: checked.every((c) => c.ok), contiguous };
+  },
+
+  // --- files ---------------------------------------------------------------------------------------
+  /** Shares `bytes` of random content; returns the entry id and the content's SHA-256. */
+  async shareRandom(bytes: number, name: string): Promise<{ entryId: string; sha: string }> {
+    const data = new Uint8Array(bytes);
+    for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(bytes, i + 65536)));
+    const sha = hex(new Uint8Array(await crypto.subtle.digest('SHA-256', data)));
+    const entry = await ws!.share(new Blob([data]), name);
+    return { entryId: entry.id, sha };
+  },
+  /** Starts a download; its outcome is read with fileStatus (a test may interrupt it). */
+  download(entryId: string): void {
+    void ws!.files.download(entryId).catch((e: Error) => problems.push({ code: 'DOWNLOAD_FAILED', message: e.message, at: Date.now() }));
+  },
+  fileStatus: (entryId: string) => ws?.files.status(entryId),
+  /** SHA-256 of the verified content, or null if it is not (all) here. */
+  async fileSha(entryId: string): Promise<string | null> {
+    const blob = await ws!.files.blob(entryId);
+    return blob ? hex(new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()))) : null;
+  },
+
+  // --- misbehaving ---------------------------------------------------------------------------------
+  /**
+   * Sends crafted entries of this console's identity straight to one peer: 'forged' (signed by
+   * another key), 'malformed' (a message without text, validly signed), or a valid entry whose
+   * text is `variant` (two variants with one sequence number = equivocation).
+   */
+  async sendCrafted(peerId: string, project: string, seq: number, variant: string): Promise<void> {
+    const body = variant === 'malformed' ? { text: '' } : { text: variant };
+    const b = encode([1, project, identity!.signingPublicKey, seq, Date.now(), 'message', null, body]);
+    const signer = variant === 'forged' ? (await createIdentity()).signingSecretKey : identity!.signingSecretKey;
+    const s = await ed25519Sign(signer, signedMessage('workstreamEntry', b));
+    await session!.links.send(peerId, { t: 'ws-entries', project, entries: [{ b, s }] });
+  },
+};
+
+export type WsHarness = typeof wsHarness;
+(window as unknown as { wsHarness: WsHarness }).wsHarness = wsHarness;
