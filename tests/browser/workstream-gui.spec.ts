@@ -1,0 +1,111 @@
+import { test, expect } from '@playwright/test';
+import pino from 'pino';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
+import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
+
+const silent = pino({ level: 'silent' });
+let registry: RegistryHandle | undefined;
+let consoles: WebConsole[] = [];
+
+test.beforeAll(assertWebConsoleBuilt);
+test.afterEach(async () => {
+  await Promise.all(consoles.map((c) => c.close()));
+  consoles = [];
+  await registry?.close();
+  registry = undefined;
+});
+
+async function screenshot(w: WebConsole, name: string, size: { width: number; height: number }): Promise<void> {
+  await w.page.setViewportSize(size);
+  const dirs = ['.test-output/screenshots', ...(process.env.UPDATE_SCREENSHOTS === '1' ? ['docs/screenshots'] : [])];
+  for (const dir of dirs) await w.page.screenshot({ path: resolve(__dirname, '../..', dir, `${name}.png`), fullPage: true });
+}
+
+const log = (w: WebConsole) => w.page.getByTestId('workstream-log');
+const openWorkstream = (w: WebConsole) => w.page.getByRole('tab', { name: 'Workstream' }).click();
+
+test('two web consoles share a workstream: messages, a task from creation to done, status, a file with progress, filters, and a reload that keeps it all', async ({ browser }) => {
+  test.setTimeout(120_000);
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'ws-gui', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  const bob = await WebConsole.open(browser, link);
+  consoles = [ada, bob];
+  await ada.rename('Ada');
+  await bob.rename('Bob');
+  const adaId = await ada.peerId();
+  await expect(ada.peerRow(await bob.peerId()).locator('[data-col="state"]')).toHaveText(/direct/, { timeout: 30_000 });
+  await openWorkstream(ada);
+  await openWorkstream(bob);
+
+  // A message, seen on the other console with its author's name.
+  await ada.page.getByLabel('Message').fill('Build 1432 is green, merging the link refactor.');
+  await ada.page.getByRole('button', { name: 'Post' }).click();
+  const bobsView = log(bob).locator('li[data-kind="message"]');
+  await expect(bobsView).toHaveCount(1, { timeout: 20_000 });
+  await expect(bobsView).toContainText('Ada');
+  await expect(bobsView).toContainText('Build 1432 is green');
+
+  // A task: created by Bob, claimed and finished by Ada; both consoles see each step.
+  await bob.page.getByLabel('New task').fill('Write the release notes');
+  await bob.page.getByRole('button', { name: 'Create task' }).click();
+  const adaTask = ada.page.locator('.tasks li', { hasText: 'Write the release notes' });
+  await expect(adaTask).toBeVisible({ timeout: 20_000 });
+  await adaTask.getByRole('button', { name: 'Claim' }).click();
+  await expect(bob.page.locator('.tasks li', { hasText: 'Write the release notes' })).toHaveAttribute('data-state', 'claimed', { timeout: 20_000 });
+  await expect(bob.page.locator('.tasks li', { hasText: 'Write the release notes' })).toContainText('by Ada');
+  await adaTask.getByLabel('Progress of Write the release notes (%)').fill('40');
+  await adaTask.getByRole('button', { name: 'Report progress' }).click();
+  await expect(bob.page.locator('.tasks li', { hasText: 'Write the release notes' })).toContainText('40 %', { timeout: 20_000 });
+  await adaTask.getByRole('button', { name: 'Done' }).click();
+  await expect(bob.page.locator('.tasks li', { hasText: 'Write the release notes' })).toHaveCount(0, { timeout: 20_000 });
+  await expect(log(bob).locator('li[data-kind="task"]')).toHaveCount(4);
+
+  // Status.
+  await ada.page.getByLabel('My status').selectOption('blocked');
+  await ada.page.getByLabel('Status note').fill('waiting for CI');
+  await ada.page.getByRole('button', { name: 'Set status' }).click();
+  await expect(log(bob).locator('li[data-kind="status"]')).toContainText('blocked: waiting for CI', { timeout: 20_000 });
+
+  // A file: shared by Ada, downloaded by Bob with progress, saved, byte for byte the same.
+  const content = Buffer.alloc(700 * 1024);
+  for (let i = 0; i < content.length; i++) content[i] = (i * 31 + 7) & 0xff;
+  await ada.page.getByLabel('Share a file').setInputFiles({ name: 'trace.bin', mimeType: 'application/octet-stream', buffer: content });
+  const bobsFile = log(bob).locator('li[data-kind="file"]');
+  await expect(bobsFile).toContainText('trace.bin', { timeout: 20_000 });
+  await bobsFile.getByRole('button', { name: 'Download' }).click();
+  await expect(bobsFile.getByRole('button', { name: 'Save' })).toBeVisible({ timeout: 30_000 });
+  const [download] = await Promise.all([bob.page.waitForEvent('download'), bobsFile.getByRole('button', { name: 'Save' }).click()]);
+  expect(download.suggestedFilename()).toBe('trace.bin');
+  expect(readFileSync((await download.path())!).equals(content)).toBe(true);
+  await expect(log(ada).locator('li[data-kind="file"]')).toContainText(/sent 700 KiB to 1 console/, { timeout: 10_000 });
+
+  // Filters: by kind, by author.
+  await bob.page.getByLabel('Kind').selectOption('task');
+  await expect(log(bob).locator('li')).toHaveCount(4);
+  await bob.page.getByLabel('Kind').selectOption('all');
+  await bob.page.getByLabel('Author').selectOption({ label: 'Ada' });
+  await expect(log(bob).locator('li')).toHaveCount(6); // message, 3 task updates, status, file
+  await expect(log(bob).locator('li', { hasText: 'Bob' })).toHaveCount(0);
+  await bob.page.getByLabel('Author').selectOption('all');
+
+  await screenshot(ada, 'workstream-light-1280', { width: 1280, height: 800 });
+  await ada.page.emulateMedia({ colorScheme: 'dark' });
+  await screenshot(ada, 'workstream-dark-1920', { width: 1920, height: 1080 });
+  await ada.page.emulateMedia({ colorScheme: 'light' });
+
+  // A reload keeps the log (and the downloaded file).
+  await bob.page.reload();
+  await openWorkstream(bob);
+  await expect(bob.page.getByTestId('ws-count')).toHaveText('7 entries', { timeout: 20_000 });
+  await expect(log(bob).locator('li[data-kind="file"]').getByRole('button', { name: 'Save' })).toBeVisible();
+
+  // Over the size limit: refused with a message.
+  await ada.page.getByLabel('Largest file to share or download (MiB)').fill('1');
+  await ada.page.getByRole('button', { name: 'Save settings' }).click();
+  await ada.page.getByLabel('Share a file').setInputFiles({ name: 'huge.iso', mimeType: 'application/octet-stream', buffer: Buffer.alloc(2 * 1024 * 1024) });
+  await expect(ada.page.getByRole('alert').filter({ hasText: 'huge.iso' })).toContainText('files over 1.0 MiB cannot be shared');
+  expect(adaId).toMatch(/^[a-z2-7]{26}$/);
+});
