@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect, type Locator } from '@playwright/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
@@ -9,10 +9,31 @@ import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 
 /** Screenshots of the real run; `UPDATE_SCREENSHOTS=1` also refreshes the README's (docs/screenshots). */
-async function screenshot(w: WebConsole, name: string, size = { width: 1280, height: 800 }): Promise<void> {
-  await w.page.setViewportSize(size);
+async function screenshot(w: WebConsole, name: string, size = { width: 1280, height: 800 }, part?: Locator): Promise<void> {
+  await w.page.setViewportSize({ width: size.width, height: size.height });
   const dirs = ['.test-output/screenshots', ...(process.env.UPDATE_SCREENSHOTS === '1' ? ['docs/screenshots'] : [])];
-  for (const dir of dirs) await w.page.screenshot({ path: resolve(__dirname, '../..', dir, `${name}.png`), fullPage: true });
+  for (const dir of dirs) {
+    const path = resolve(__dirname, '../..', dir, `${name}.png`);
+    await (part ? part.screenshot({ path }) : w.page.screenshot({ path, fullPage: true }));
+  }
+}
+
+type Look = { scheme: 'light' | 'dark'; width: number; height: number };
+const LOOKS: Look[] = [
+  { scheme: 'light', width: 1280, height: 800 },
+  { scheme: 'dark', width: 1280, height: 800 },
+  { scheme: 'light', width: 1920, height: 1080 },
+  { scheme: 'dark', width: 1920, height: 1080 },
+];
+/** The same view in the light and dark themes (the console follows the OS) at 1280×800 and 1920×1080. */
+async function screenshots(w: WebConsole, name: string, looks = LOOKS, part?: Locator): Promise<void> {
+  for (const look of looks) {
+    await w.page.emulateMedia({ colorScheme: look.scheme });
+    await expect(w.page.locator('html')).toHaveAttribute('data-theme', look.scheme);
+    await screenshot(w, `${name}-${look.scheme}-${look.width}x${look.height}`, look, part);
+  }
+  await w.page.emulateMedia({ colorScheme: 'light' });
+  await w.page.setViewportSize({ width: 1280, height: 800 });
 }
 
 const silent = pino({ level: 'silent' });
@@ -25,7 +46,7 @@ test.afterEach(async () => {
 });
 
 test('three consoles: every graph shows three nodes and three direct edges; forcing one link onto the relay warns both ends and restyles that edge everywhere, and letting it go clears it', async ({ browser }) => {
-  test.setTimeout(90_000);
+  test.setTimeout(240_000);
   registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
   const { link } = await registry.createInvite({ project: 'gui', ttlMs: 3_600_000 });
   const consoles = [await WebConsole.open(browser, link), await WebConsole.open(browser, link), await WebConsole.open(browser, link)];
@@ -41,7 +62,7 @@ test('three consoles: every graph shows three nodes and three direct edges; forc
   }
   // Live numbers in the peer rows.
   await expect(a.peerRow(idB).locator('[data-col="rtt"]')).toHaveText(/^\d+ ms$/);
-  await screenshot(a, 'console-direct');
+  await screenshots(a, 'console-direct', [LOOKS[0]!, LOOKS[3]!]);
 
   // The peer list sorts by a column, both ways, and says so to assistive technology.
   const names = () => a.page.locator('tbody tr td:first-child').allInnerTexts();
@@ -58,16 +79,12 @@ test('three consoles: every graph shows three nodes and three direct edges; forc
   await expect(c.page.getByTestId('relay-warning')).toHaveCount(0);
   for (const w of consoles) await expect(w.page.locator(`[data-edge="${edgeAB}"]`)).toHaveAttribute('data-path', 'relay', { timeout: 20_000 });
   await expect(a.peerRow(idB).locator('[data-col="path"]')).toHaveText('registry relay');
-  await screenshot(a, 'console-relay-warning');
+  await expect(a.page.getByTestId('graph-edges').locator('li[data-path="relay"]')).toHaveCount(1);
+  await screenshots(a, 'console-relay-warning');
   // The link's history says what happened, with times.
   await a.page.getByTestId('link-history').locator('summary').click();
   await expect(a.page.getByTestId('link-history')).toContainText('force-relay: forced onto the registry relay');
   await expect(a.page.getByTestId('link-history')).toContainText(/relay fallback\(s\)/);
-  // The dark theme at 1920×1080, for the README.
-  await a.page.emulateMedia({ colorScheme: 'dark' });
-  await expect(a.page.locator('html')).toHaveAttribute('data-theme', 'dark');
-  await screenshot(a, 'console-dark-1920', { width: 1920, height: 1080 });
-  await a.page.emulateMedia({ colorScheme: 'light' });
 
   // Let it go direct again: the warning clears and the edge is direct on every console.
   await a.page.getByLabel('Force this link through the registry relay (diagnostics)').uncheck();
@@ -176,7 +193,7 @@ test('invite: created in the desktop console, pasted into a fresh console, which
   await expect(desk.peerRow(mateId)).toHaveCount(1, { timeout: 20_000 });
   await expect(mate.peerRow(deskId)).toContainText('Dora');
   await expect(desk.page.getByRole('region', { name: 'This console’s registry' })).toContainText('2 console(s)', { timeout: 20_000 });
-  await screenshot(desk, 'desktop-registry-invite');
+  await screenshots(desk, 'desktop-registry-invite', [LOOKS[0]!, LOOKS[1]!]);
 
   // A fresh console given a garbled or an expired invite says so and joins nothing.
   const late = await WebConsole.open(browser, `${desk.registryHttpUrl}/`);
@@ -231,7 +248,7 @@ function unreadable(g: Awaited<ReturnType<typeof graphGeometry>>, minFontPx = 9)
 }
 
 test('scale: the graph of 30 consoles stays readable and still; 50 peers list, sort promptly and update row by row', async ({ browser }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(360_000);
   registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
   const { link, token } = await registry.createInvite({ project: 'big', ttlMs: 3_600_000 });
   const w = await WebConsole.open(browser, link);
@@ -254,7 +271,7 @@ test('scale: the graph of 30 consoles stays readable and still; 50 peers list, s
   await expect.poll(async () => unreadable(await graphGeometry(w)), { timeout: 20_000 }).toEqual([]);
   const graphBox = w.page.getByRole('img', { name: /^Connection graph/ });
   await graphBox.scrollIntoViewIfNeeded();
-  await screenshot(w, 'graph-30-consoles');
+  await screenshots(w, 'graph-30-consoles', [LOOKS[0]!, LOOKS[1]!], w.page.getByRole('region', { name: 'Connection graph' }));
 
   // Live updates restyle edges but never move the nodes, nor undo the user's zoom.
   const box = (await graphBox.boundingBox())!;
