@@ -13,7 +13,7 @@
  */
 import { chromium, type Browser } from '@playwright/test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { CHROMIUM_ARGS, chromiumPath } from '../chromium';
@@ -283,6 +283,11 @@ export class NatLab {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.removeListener(signal, this.onSignal);
     for (const child of [this.registry, this.coturn]) if (child?.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const ns of [...this.namespaces].reverse()) removeNamespace(ns);
+    try {
+      rmdirSync('/etc/netns'); // only if empty: it may hold others' folders
+    } catch {
+      // not empty, or not there
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -6,7 +6,7 @@
  * a namespace whose owner is gone is stale and is removed by the next run.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 
 export const LAB_PREFIX = 'wsplab-';
 
@@ -90,6 +90,11 @@ export function removeLabNamespaces(owner?: number): string[] {
     if (!stale) continue;
     removeNamespace(ns);
     removed.push(ns);
+  }
+  try {
+    if (removed.length) rmdirSync('/etc/netns'); // only if empty: it may hold others' folders
+  } catch {
+    // not empty, or not there
   }
   return removed;
 }
