@@ -1,4 +1,5 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 export function median(values: number[]): number {
   return percentile(values, 50);
@@ -12,7 +13,8 @@ export function percentile(values: number[], p: number): number {
   return sorted[rank - 1]!;
 }
 
-export const RESULTS_FILE = '.test-output/bench-results.jsonl';
+/** Set per run by scripts/bench.mjs (outside .test-output, which test runs clear): concurrent runs keep apart. */
+export const RESULTS_FILE = process.env.BENCH_RESULTS_FILE ?? '.test-output/bench-results.jsonl';
 
 export interface ResultOptions {
   /** How the ratio is formed (default ours/baseline, as every earlier entry). */
@@ -23,7 +25,7 @@ export interface ResultOptions {
 
 /** One result: ours against the baseline from the same run (ratio = ours / baseline unless `options.ratio` says otherwise). */
 export function recordResult(name: string, ours: number, baseline: number, unit: string, options: ResultOptions = {}): void {
-  mkdirSync('.test-output', { recursive: true });
+  mkdirSync(dirname(RESULTS_FILE), { recursive: true });
   const ratio = options.ratio === 'baseline/ours' ? baseline / ours : ours / baseline;
   const extra = options.ratio ? { ratioOf: options.ratio, ...(options.higherIsBetter !== undefined ? { higherIsBetter: options.higherIsBetter } : {}) } : {};
   appendFileSync(RESULTS_FILE, JSON.stringify({ name, ours, baseline, ratio, unit, ...extra }) + '\n');

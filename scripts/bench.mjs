@@ -16,7 +16,8 @@ const jsonIndex = args.indexOf('--json');
 const jsonFile = jsonIndex >= 0 ? args[jsonIndex + 1] : undefined;
 const onlyIndex = args.indexOf('--only');
 const only = onlyIndex >= 0 ? args[onlyIndex + 1].split(',').filter((w) => /^[\w-]+$/.test(w)) : [];
-const RESULTS = '.test-output/bench-results.jsonl';
+// One results file per run, outside .test-output (test runs clear it): runs by others at the same time stay apart.
+const RESULTS = `${os.tmpdir()}/wsp-bench-results-${process.pid}.jsonl`;
 
 mkdirSync('.test-output', { recursive: true });
 rmSync(RESULTS, { force: true });
@@ -24,7 +25,7 @@ const vitest = ['npx vitest run --config bench/vitest.config.ts --reporter=dot',
 // The capacity benchmark holds 10,000 sockets in the load generator and as many in each server:
 // raise the open-file limit for this run (root may raise the hard limit; otherwise keep what we have).
 const ulimit = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true';
-const env = { ...process.env, BENCH_QUICK: quick ? '1' : '0' };
+const env = { ...process.env, BENCH_QUICK: quick ? '1' : '0', BENCH_RESULTS_FILE: RESULTS };
 const isRoot = process.getuid?.() === 0;
 const netns = isRoot && spawnSync('sh', ['-c', 'command -v unshare && command -v ip'], { stdio: 'ignore' }).status === 0;
 const run = netns
@@ -43,4 +44,5 @@ if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify({ machine, results: Object.fromEntries(results.map(({ name, ...rest }) => [name, rest])) }, null, 2) + '\n');
   console.log(`wrote ${jsonFile}`);
 }
+rmSync(RESULTS, { force: true });
 process.exit(run.status ?? 1);
