@@ -6,7 +6,14 @@ import type { LinkConfig } from '../../src-renderer/engine/link/peer-link';
 
 export const HARNESS_ROOT = resolve(__dirname, '../../.test-output/harness');
 
-export async function buildHarness(outDir = HARNESS_ROOT): Promise<void> {
+// No parameters: Playwright runs it as a hook (`test.beforeAll(buildHarness)`), and a hook's first
+// parameter must be a fixtures object.
+export function buildHarness(): Promise<void> {
+  return buildHarnessTo(HARNESS_ROOT);
+}
+
+/** Builds the harness into another folder (the NAT lab serves its own copy). */
+export async function buildHarnessTo(outDir: string): Promise<void> {
   const { build } = await import('vite');
   await build({
     root: resolve(__dirname, '../browser/harness'),
