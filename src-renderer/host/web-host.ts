@@ -3,7 +3,7 @@
  * sessionStorage — each tab is its own console (two tabs sharing one key would replace each
  * other at the registry), and a reload keeps it. There is no embedded registry in a tab.
  */
-import { createIdentity, derivePeerId, ed25519Sign, keyFingerprint, signedMessage, type SecretIdentity } from '../../src-shared/identity';
+import { createEd25519Signer, createIdentity, derivePeerId, ed25519Sign, keyFingerprint, signedMessage, type SecretIdentity } from '../../src-shared/identity';
 import { fromBase64Url, toBase64Url } from '../../src-shared/bytes';
 import { parseCertificateBody } from '../../src-shared/session-certificate';
 import { assertEntryToSign } from '../../src-shared/workstream/entry';
@@ -43,6 +43,7 @@ function loadSettings(storage: Storage, peerId: string): Settings {
 export async function createWebHost(settingsStorage: Storage = localStorage, identityStorage: Storage = sessionStorage): Promise<HostApi> {
   const identity = await loadIdentity(identityStorage);
   let settings = loadSettings(settingsStorage, identity.peerId);
+  const signWithIdentity = createEd25519Signer(identity.signingSecretKey); // the key imported once
   const noRegistry = { available: false, running: false, error: 'a web console has no embedded registry' } as const;
   return {
     kind: 'web',
@@ -57,7 +58,7 @@ export async function createWebHost(settingsStorage: Storage = localStorage, ide
     },
     signEntry: async (body) => {
       assertEntryToSign(body, identity.signingPublicKey);
-      return ed25519Sign(identity.signingSecretKey, signedMessage('workstreamEntry', body));
+      return signWithIdentity(signedMessage('workstreamEntry', body));
     },
     async getSettings() {
       return structuredClone(settings);

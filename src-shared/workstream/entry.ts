@@ -144,7 +144,7 @@ export function parseEntryBody(b: Uint8Array): { ok: true; entry: Omit<Entry, 's
     if (!parsed.success) return { ok: false, code: 'MALFORMED_ENTRY', message: `${kind}: ${describe(parsed.error)}` };
     if (kind === 'task' && !ref && !(body as TaskBody).title) return { ok: false, code: 'MALFORMED_ENTRY', message: 'task: a new task needs a title' };
   }
-  const author = derivePeerId(authorKey);
+  const author = authorIdOf(authorKey);
   return { ok: true, entry: { id: entryId(author, seq), project, author, authorKey, seq, ts, kind, ref, body } };
 }
 
@@ -165,8 +165,10 @@ export function assertEntryToSign(b: Uint8Array, signingPublicKey: Uint8Array, n
 }
 
 /** Everything a console checks before it stores an entry, except equivocation (see WorkstreamLog). */
+const signedShape = z.object({ b: bytes(), s: bytes() }); // built once: zod compiles a schema on first use
+
 export async function checkEntry(signed: unknown, project: string): Promise<EntryCheck> {
-  const shape = z.object({ b: bytes(), s: bytes() }).safeParse(signed);
+  const shape = signedShape.safeParse(signed);
   if (!shape.success) return { ok: false, code: 'MALFORMED_ENTRY', message: 'an entry is { b: bytes, s: bytes }' };
   const { b, s } = shape.data;
   const parsed = parseEntryBody(b);
@@ -175,7 +177,25 @@ export async function checkEntry(signed: unknown, project: string): Promise<Entr
   if (!(await ed25519Verify(parsed.entry.authorKey, signedMessage('workstreamEntry', b), s))) {
     return { ok: false, code: 'ENTRY_FORGED', message: `entry ${parsed.entry.id}: the signature is not its author's` };
   }
-  return { ok: true, entry: { ...parsed.entry, signed: { b, s } } };
+  // Decoded bytes are views into the whole received message: keep compact copies, or storing
+  // one entry would store (and keeping it would retain) the message it came in.
+  return { ok: true, entry: { ...parsed.entry, signed: { b: compact(b), s: compact(s) } } };
+}
+
+export function compact(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
+
+/** peer_id per author key: a log has few authors and many entries (SHA-512 in JS is not free). */
+const authorIds = new Map<string, string>();
+function authorIdOf(key: Uint8Array): string {
+  const k = String.fromCharCode(...key);
+  let id = authorIds.get(k);
+  if (!id) {
+    if (authorIds.size >= 4096) authorIds.clear();
+    authorIds.set(k, (id = derivePeerId(key)));
+  }
+  return id;
 }
 
 function describe(error: z.ZodError): string {

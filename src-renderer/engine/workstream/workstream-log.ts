@@ -33,6 +33,13 @@ interface Events extends Record<string, unknown> {
   rejected: Rejection;
 }
 
+interface Delivery {
+  items: readonly unknown[];
+  from?: string;
+  resolve(result: { added: Entry[]; gaps: Gap[] }): void;
+  reject(error: Error): void;
+}
+
 /** Entries held back for a gap before it, at most (the rest are fetched again later). */
 const MAX_PENDING = 20_000;
 
@@ -44,6 +51,12 @@ export class WorkstreamLog extends Emitter<Events> {
   private queue: Promise<unknown> = Promise.resolve();
   /** Authors caught signing two different entries with one sequence number. */
   readonly equivocators = new Set<string>();
+  private readonly inbox: Delivery[] = [];
+  private signing: Promise<unknown> = Promise.resolve();
+  /** The last number this console gave one of its own entries (it may not be stored yet). */
+  private lastOwnSeq = 0;
+  /** Which console an entry not yet stored came from (undefined: this console). */
+  private readonly source = new Map<string, string | undefined>();
   /** Conflicting versions already reported (entry id + signature), so each is reported once. */
   private readonly conflictsSeen = new Set<string>();
 
@@ -103,7 +116,12 @@ export class WorkstreamLog extends Emitter<Events> {
     return [...lowestPending].map(([author, seq]) => ({ author, from: (this.heads.get(author) ?? 0) + 1, to: seq - 1 }));
   }
 
-  /** Appends an entry of this console's own; `sign` is the host signing with the identity key. */
+  /**
+   * Appends an entry of this console's own; `sign` is the host signing with the identity key.
+   * Numbers are given and signatures made one at a time, in order; storing goes through the same
+   * group commit as entries from peers, and nobody sees the entry before it is stored (so after a
+   * crash this console never reuses a number it published).
+   */
   append(
     author: { peerId: string; signingPublicKey: Uint8Array },
     kind: string,
@@ -111,17 +129,18 @@ export class WorkstreamLog extends Emitter<Events> {
     sign: (b: Uint8Array) => Promise<Uint8Array>,
     ref: string | null = null,
   ): Promise<Entry> {
-    return this.serialize(async () => {
-      const seq = (this.heads.get(author.peerId) ?? 0) + 1;
+    const signed = this.signing.then(async () => {
+      const seq = Math.max(this.lastOwnSeq, this.heads.get(author.peerId) ?? 0) + 1;
       const b = encodeEntryBody({ project: this.project, authorKey: author.signingPublicKey, seq, ts: Date.now(), kind, ref, body });
-      const s = await sign(b);
-      const checked = await checkEntry({ b, s }, this.project);
+      const checked = await checkEntry({ b, s: await sign(b) }, this.project);
       if (!checked.ok) throw new Error(checked.message);
-      // Stored before anyone sees it: after a crash this console never reuses the number.
-      await this.store.appendEntries([{ author: author.peerId, seq, b, s }]);
-      this.insert(checked.entry);
-      this.emit('added', { entries: [checked.entry] });
+      this.lastOwnSeq = seq;
       return checked.entry;
+    });
+    this.signing = signed.catch(() => undefined);
+    return signed.then(async (entry) => {
+      await this.ingest([entry.signed]);
+      return this.byId.get(entry.id) ?? entry;
     });
   }
 
@@ -129,66 +148,89 @@ export class WorkstreamLog extends Emitter<Events> {
    * Entries from a peer: verified, de-duplicated, held back behind a gap, stored all at once,
    * then announced ('added'). Bad ones are reported ('rejected') and never stored. Resolves with
    * what was added and the gaps still open, which the caller fetches.
+   *
+   * Group commit: deliveries that arrive while a write is under way are checked and stored
+   * together in the next transaction, so a busy console writes less often, not later.
    */
   ingest(items: readonly unknown[], from?: string): Promise<{ added: Entry[]; gaps: Gap[] }> {
-    return this.serialize(async () => {
-      const fresh: Array<Promise<ReturnType<typeof checkEntry> extends Promise<infer R> ? R : never>> = [];
+    return new Promise((resolve, reject) => {
+      this.inbox.push({ items, ...(from ? { from } : {}), resolve, reject });
+      if (this.inbox.length === 1) void this.serialize(() => this.drain());
+    });
+  }
+
+  private async drain(): Promise<void> {
+    const deliveries = this.inbox.splice(0);
+    try {
+      const added = await this.take(deliveries);
+      const gaps = this.gaps();
+      for (const d of deliveries) d.resolve({ added: added.filter((e) => this.source.get(e.id) === d.from), gaps });
+    } catch (error) {
+      for (const d of deliveries) d.reject(error as Error);
+    } finally {
+      for (const id of [...this.source.keys()]) if (this.byId.has(id)) this.source.delete(id);
+    }
+  }
+
+  private async take(deliveries: Delivery[]): Promise<Entry[]> {
+    const fresh: Array<Promise<{ check: Awaited<ReturnType<typeof checkEntry>>; from: string | undefined }>> = [];
+    for (const { items, from } of deliveries) {
       for (const item of items) {
         // Duplicates are common (gossip); recognise them before paying for a signature check.
         const parsed = isSignedShape(item) ? parseEntryBody(item.b) : undefined;
         const known = parsed?.ok ? (this.byId.get(parsed.entry.id) ?? this.pending.get(parsed.entry.id)) : undefined;
         if (known && equalBytes(known.signed.b, (item as SignedEntry).b) && equalBytes(known.signed.s, (item as SignedEntry).s)) continue;
-        fresh.push(checkEntry(item, this.project));
+        fresh.push(checkEntry(item, this.project).then((check) => ({ check, from })));
       }
-      const checked = await Promise.all(fresh);
-      const candidates: Entry[] = [];
-      for (const c of checked) {
-        if (!c.ok) {
-          this.reject({ code: c.code, message: c.message, ...(from ? { from } : {}) });
-          continue;
-        }
-        const e = c.entry;
-        const existing = this.byId.get(e.id) ?? this.pending.get(e.id) ?? candidates.find((x) => x.id === e.id);
-        if (existing) {
-          const conflict = `${e.id}:${toBase64Url(e.signed.s)}`;
-          if (!equalBytes(existing.signed.b, e.signed.b) && !this.conflictsSeen.has(conflict)) {
-            this.conflictsSeen.add(conflict);
-            this.equivocators.add(e.author);
-            this.reject({
-              code: 'EQUIVOCATION',
-              message: `${e.author.slice(0, 6)} signed two different entries as number ${e.seq}: the one seen second is refused`,
-              author: e.author,
-              evidence: e.signed,
-              ...(from ? { from } : {}),
-            });
-          }
-          continue; // the same entry with another (valid) signature adds nothing
-        }
-        candidates.push(e);
+    }
+    const candidates = new Map<string, Entry>();
+    for (const { check: c, from } of await Promise.all(fresh)) {
+      if (!c.ok) {
+        this.reject({ code: c.code, message: c.message, ...(from ? { from } : {}) });
+        continue;
       }
-      // Take what is contiguous with each author's high-water mark; hold back the rest.
-      for (const e of candidates) if (this.pending.size < MAX_PENDING) this.pending.set(e.id, e);
-      const accepted: Entry[] = [];
-      const nextHeads = new Map(this.heads);
-      const authors = new Set([...this.pending.values()].map((e) => e.author));
-      for (const author of authors) {
-        let head = nextHeads.get(author) ?? 0;
-        for (let e = this.pending.get(entryId(author, head + 1)); e; e = this.pending.get(entryId(author, head + 1))) {
-          accepted.push(e);
-          head++;
+      const e = c.entry;
+      const existing = this.byId.get(e.id) ?? this.pending.get(e.id) ?? candidates.get(e.id);
+      if (existing) {
+        const conflict = `${e.id}:${toBase64Url(e.signed.s)}`;
+        if (!equalBytes(existing.signed.b, e.signed.b) && !this.conflictsSeen.has(conflict)) {
+          this.conflictsSeen.add(conflict);
+          this.equivocators.add(e.author);
+          this.reject({
+            code: 'EQUIVOCATION',
+            message: `${e.author.slice(0, 6)} signed two different entries as number ${e.seq}: the one seen second is refused`,
+            author: e.author,
+            evidence: e.signed,
+            ...(from ? { from } : {}),
+          });
         }
-        nextHeads.set(author, head);
+        continue; // the same entry with another (valid) signature adds nothing
       }
-      if (accepted.length) {
-        await this.store.appendEntries(accepted.map((e) => ({ author: e.author, seq: e.seq, ...e.signed })));
-        for (const e of accepted) {
-          this.pending.delete(e.id);
-          this.insert(e);
-        }
-        this.emit('added', { entries: accepted, ...(from ? { from } : {}) });
+      candidates.set(e.id, e);
+      this.source.set(e.id, from);
+    }
+    // Take what is contiguous with each author's high-water mark; hold back the rest.
+    for (const e of candidates.values()) if (this.pending.size < MAX_PENDING) this.pending.set(e.id, e);
+    const accepted: Entry[] = [];
+    const authors = new Set([...this.pending.values()].map((e) => e.author));
+    for (const author of authors) {
+      let head = this.heads.get(author) ?? 0;
+      for (let e = this.pending.get(entryId(author, head + 1)); e; e = this.pending.get(entryId(author, head + 1))) {
+        accepted.push(e);
+        head++;
       }
-      return { added: accepted, gaps: this.gaps() };
-    });
+    }
+    if (!accepted.length) return [];
+    await this.store.appendEntries(accepted.map((e) => ({ author: e.author, seq: e.seq, ...e.signed })));
+    const bySource = new Map<string | undefined, Entry[]>();
+    for (const e of accepted) {
+      this.pending.delete(e.id);
+      this.insert(e);
+      const from = this.source.get(e.id);
+      bySource.set(from, [...(bySource.get(from) ?? []), e]);
+    }
+    for (const [from, entries] of bySource) this.emit('added', { entries, ...(from ? { from } : {}) });
+    return accepted;
   }
 
   private insert(e: Entry): void {

@@ -7,7 +7,7 @@
  * without crossing IPC or sitting in the main process's memory. The memory store has the same
  * contract, for tests in Node.
  */
-import type { SignedEntry } from '../../../src-shared/workstream/entry';
+import { compact, type SignedEntry } from '../../../src-shared/workstream/entry';
 
 export interface StoredEntry extends SignedEntry {
   author: string;
@@ -100,7 +100,7 @@ export async function openIndexedDbStore(project: string): Promise<WorkstreamSto
     },
     async putChunk(sha, index, data) {
       const tx = db.transaction('chunks', 'readwrite');
-      tx.objectStore('chunks').put(data, [sha, index]);
+      tx.objectStore('chunks').put(compact(data), [sha, index]); // not the whole message it arrived in
       await done(tx);
     },
     async getChunk(sha, index) {

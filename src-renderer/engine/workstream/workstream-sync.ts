@@ -6,6 +6,12 @@
  * linked console and forwarded by each console that stores them, so a console linked to only some
  * of the project still receives everything; duplicates are dropped by author + sequence. A gap in
  * an author's sequence is asked for (`ws-want`) from the console whose entry revealed it.
+ *
+ * Forwarding is pruned without losing anything: every console tells its peers which consoles it
+ * is linked with (`ws-links`), and an entry is not forwarded to a console that is linked with
+ * its author (the author pushed it there itself). What a lost message or a link that dropped at
+ * the wrong moment leaves out is repaired by the hello on every link open and by a hello every
+ * ANTI_ENTROPY_MS on each link.
  */
 import { z } from 'zod';
 import { peerIdSchema } from '../../../src-shared/protocol/signaling';
@@ -23,10 +29,18 @@ export interface LinkBus {
 const BATCH_ENTRIES = 256;
 const BATCH_BYTES = 1024 * 1024;
 const MAX_AUTHORS = 10_000;
+export const ANTI_ENTROPY_MS = 15_000;
+const linksSchema = z.array(peerIdSchema).max(MAX_AUTHORS);
 
 const seqSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const syncMessageSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('ws-hello'), project: z.string(), heads: z.record(peerIdSchema, seqSchema).refine((h) => Object.keys(h).length <= MAX_AUTHORS, 'too many authors') }),
+  z.object({
+    t: z.literal('ws-hello'),
+    project: z.string(),
+    heads: z.record(peerIdSchema, seqSchema).refine((h) => Object.keys(h).length <= MAX_AUTHORS, 'too many authors'),
+    links: linksSchema.optional(),
+  }),
+  z.object({ t: z.literal('ws-links'), project: z.string(), links: linksSchema }),
   // Entries are checked one by one by the log: a bad one must not hide the good ones.
   z.object({ t: z.literal('ws-entries'), project: z.string(), entries: z.array(z.unknown()).max(BATCH_ENTRIES) }),
   z.object({ t: z.literal('ws-want'), project: z.string(), author: peerIdSchema, from: seqSchema, to: seqSchema }),
@@ -43,18 +57,25 @@ export class WorkstreamSync {
   private readonly linked = new Set<string>();
   /** What each linked console is known to hold (its hello, and what went either way since). */
   private readonly peerHeads = new Map<string, Map<string, number>>();
+  /** The consoles each linked console says it is linked with. */
+  private readonly peerLinks = new Map<string, Set<string>>();
   private readonly unsubscribe: Array<() => void> = [];
+  private readonly antiEntropy: ReturnType<typeof setInterval>;
+  private linksChanged: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly log: WorkstreamLog,
     private readonly links: LinkBus,
     private readonly onProblem: (problem: SyncProblem) => void = () => undefined,
+    antiEntropyMs = ANTI_ENTROPY_MS,
   ) {
     this.unsubscribe.push(
       links.on('open', ({ peerId }) => this.onOpen(peerId)),
       links.on('closed', ({ peerId }) => {
         this.linked.delete(peerId);
         this.peerHeads.delete(peerId);
+        this.peerLinks.delete(peerId);
+        this.announceLinks();
       }),
       links.on('message', ({ peerId, message }) => this.onMessage(peerId, message)),
       log.on('added', ({ entries, from }) => this.push(entries, from)),
@@ -64,16 +85,34 @@ export class WorkstreamSync {
         for (const peerId of this.linked) if (peerId !== from) this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries: [evidence] });
       }),
     );
+    this.antiEntropy = setInterval(() => {
+      for (const peerId of this.linked) this.hello(peerId);
+    }, antiEntropyMs);
   }
 
   close(): void {
     for (const off of this.unsubscribe) off();
+    clearInterval(this.antiEntropy);
+    clearTimeout(this.linksChanged);
   }
 
   private onOpen(peerId: string): void {
     this.linked.add(peerId);
     this.peerHeads.set(peerId, new Map());
-    this.sendTo(peerId, { t: 'ws-hello', project: this.log.project, heads: this.log.highWaterMarks() });
+    this.hello(peerId);
+    this.announceLinks();
+  }
+
+  private hello(peerId: string): void {
+    this.sendTo(peerId, { t: 'ws-hello', project: this.log.project, heads: this.log.highWaterMarks(), links: [...this.linked] });
+  }
+
+  /** Tells every linked console whom this one is linked with (coalesced: links open in bursts). */
+  private announceLinks(): void {
+    clearTimeout(this.linksChanged);
+    this.linksChanged = setTimeout(() => {
+      for (const peerId of this.linked) this.sendTo(peerId, { t: 'ws-links', project: this.log.project, links: [...this.linked] });
+    }, 100);
   }
 
   private onMessage(peerId: string, message: unknown): void {
@@ -87,7 +126,10 @@ export class WorkstreamSync {
     }
     const m = parsed.data;
     if (m.project !== this.log.project) return this.onProblem({ peerId, code: 'WRONG_PROJECT', message: `${t} for project ${m.project}` });
-    if (m.t === 'ws-hello') void this.answerHello(peerId, m.heads);
+    if (m.t === 'ws-hello') {
+      if (m.links) this.peerLinks.set(peerId, new Set(m.links));
+      void this.answerHello(peerId, m.heads);
+    } else if (m.t === 'ws-links') this.peerLinks.set(peerId, new Set(m.links));
     else if (m.t === 'ws-want') void this.sendRange(peerId, m.author, m.from, m.to);
     else void this.receive(peerId, m.entries);
   }
@@ -132,7 +174,9 @@ export class WorkstreamSync {
     for (const peerId of this.linked) {
       if (peerId === from) continue;
       const known = this.peerHeads.get(peerId);
-      const missing = entries.filter((e) => (known?.get(e.author) ?? 0) < e.seq);
+      const theirLinks = this.peerLinks.get(peerId);
+      // Not what it has, nor what it gets from the author itself (this console's own go to all).
+      const missing = entries.filter((e) => (known?.get(e.author) ?? 0) < e.seq && (from === undefined || !theirLinks?.has(e.author)));
       for (let i = 0; i < missing.length; i += BATCH_ENTRIES) {
         const batch = missing.slice(i, i + BATCH_ENTRIES);
         for (const e of batch) this.noteSent(peerId, e.author, e.seq);

@@ -26,6 +26,8 @@ export interface WorkstreamOptions {
   maxFileBytes: () => number;
   /** Defaults to IndexedDB. */
   store?: WorkstreamStore;
+  /** How often each link re-checks it is in sync (tests shorten it). */
+  antiEntropyMs?: number;
 }
 
 export interface Workstream {
@@ -47,7 +49,7 @@ export async function openWorkstream(options: WorkstreamOptions): Promise<Workst
   await log.load();
   const problemListeners = new Set<(problem: WorkstreamProblem) => void>();
   const report = (code: string, message: string, from?: string) => problemListeners.forEach((l) => l({ code, message, ...(from ? { from } : {}), at: Date.now() }));
-  const sync = new WorkstreamSync(log, options.links, (p) => report(p.code, p.message, p.peerId));
+  const sync = new WorkstreamSync(log, options.links, (p) => report(p.code, p.message, p.peerId), options.antiEntropyMs);
   const files = new FileTransfers(log, options.links, store, { maxFileBytes: options.maxFileBytes });
   await files.load();
   log.on('rejected', (r) => report(r.code, r.message, r.from));

@@ -3,7 +3,7 @@
  * back with the same identity, and that can misbehave on purpose. Exposed as `window.wsHarness`.
  */
 import { encode } from '@msgpack/msgpack';
-import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
+import { createEd25519Signer, createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { parseInvite } from '../../../src-shared/invite';
 import type { PeerInfo } from '../../../src-shared/protocol/signaling';
 import { createConsoleSession, type ConsoleSession } from '../../../src-renderer/engine/console-session';
@@ -17,7 +17,13 @@ let session: ConsoleSession | undefined;
 let ws: Workstream | undefined;
 let maxFileBytes = 1024 * 1024 * 1024;
 const problems: WorkstreamProblem[] = [];
-const sign = (b: Uint8Array) => ed25519Sign(identity!.signingSecretKey, signedMessage('workstreamEntry', b));
+let signer: ((message: Uint8Array) => Promise<Uint8Array>) | undefined;
+const sign = (b: Uint8Array) => (signer ??= createEd25519Signer(identity!.signingSecretKey))(signedMessage('workstreamEntry', b));
+const now = () => performance.timeOrigin + performance.now();
+/** Benchmarks: when this console first held `n` entries, and `n` raw messages (epoch ms). */
+let sizeTarget: { n: number; at?: number } | undefined;
+let rawTarget: { n: number; at?: number } | undefined;
+let rawCount = 0;
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 const wsHarness = {
@@ -44,6 +50,15 @@ const wsHarness = {
       store: await openIndexedDbStore(invite.claims.project),
     });
     ws.onProblem((p) => problems.push(p));
+    const log = ws.log;
+    log.on('added', () => {
+      if (sizeTarget && sizeTarget.at === undefined && log.size >= sizeTarget.n) sizeTarget.at = now();
+    });
+    session.links.on('message', ({ message }) => {
+      if ((message as { t?: string }).t !== 'bench-raw') return;
+      rawCount++;
+      if (rawTarget && rawTarget.at === undefined && rawCount >= rawTarget.n) rawTarget.at = now();
+    });
     session.start();
     return identity.peerId;
   },
@@ -60,8 +75,9 @@ const wsHarness = {
   forceRelay: (peerId: string, on: boolean) => session!.links.forceRelay(peerId, on),
   setMaxFileBytes: (bytes: number) => void (maxFileBytes = bytes),
 
+  /** Posts `count` messages as a busy console would: all at once, in order. */
   async post(count: number, prefix: string): Promise<void> {
-    for (let i = 0; i < count; i++) await ws!.post('message', { text: `${prefix} ${i}` });
+    await Promise.all(Array.from({ length: count }, (_, i) => ws!.post('message', { text: `${prefix} ${i}` })));
   },
   /** Entry ids in the order this console shows them. */
   ids: () => ws!.log.entries().map((e) => e.id),
@@ -83,6 +99,39 @@ const wsHarness = {
     const contiguous = [...seqs.values()].every((list) => list.sort((x, y) => x - y).every((seq, i) => seq === i + 1));
     return { count: rows.length, allValid: checked.every((c) => c.ok), contiguous };
   },
+
+  // --- benchmarks ------------------------------------------------------------------------------------
+  now,
+  /** Records when this console holds `n` entries (read with sizeReachedAt). */
+  watchSize(n: number): void {
+    sizeTarget = { n, ...(ws && ws.log.size >= n ? { at: now() } : {}) };
+  },
+  sizeReachedAt: () => sizeTarget?.at ?? null,
+  /** Writes `count` entries of this console's own at once, as if posted earlier (catch-up benchmarks). */
+  async seed(count: number, text: string): Promise<void> {
+    const project = ws!.log.project;
+    for (let start = ws!.log.size + 1, left = count; left > 0; ) {
+      const batch = Math.min(500, left);
+      const entries = await Promise.all(
+        Array.from({ length: batch }, async (_, i) => {
+          const b = encode([1, project, identity!.signingPublicKey, start + i, Date.now(), 'message', null, { text }]);
+          return { b, s: await sign(b) };
+        }),
+      );
+      await ws!.log.ingest(entries);
+      start += batch;
+      left -= batch;
+    }
+  },
+  /** The baseline: `count` plain messages of about the same size over the same link. */
+  async sendRaw(peerId: string, count: number, text: string): Promise<void> {
+    for (let i = 0; i < count; i++) await session!.links.send(peerId, { t: 'bench-raw', i, text });
+  },
+  watchRaw(n: number): void {
+    rawTarget = { n, ...(rawCount >= n ? { at: now() } : {}) };
+  },
+  rawReachedAt: () => rawTarget?.at ?? null,
+  resetRaw: () => void ((rawCount = 0), (rawTarget = undefined)),
 
   // --- files ---------------------------------------------------------------------------------------
   /** Shares `bytes` of random content; returns the entry id and the content's SHA-256. */

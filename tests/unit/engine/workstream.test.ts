@@ -44,7 +44,7 @@ interface TestConsole {
   problems: WorkstreamProblem[];
 }
 
-async function makeConsole(options: { maxFileBytes?: number; identity?: SecretIdentity; store?: MemoryWorkstreamStore } = {}): Promise<TestConsole> {
+async function makeConsole(options: { maxFileBytes?: number; identity?: SecretIdentity; store?: MemoryWorkstreamStore; antiEntropyMs?: number } = {}): Promise<TestConsole> {
   const identity = options.identity ?? (await createIdentity());
   const bus = new FakeBus(identity.peerId);
   const store = options.store ?? new MemoryWorkstreamStore();
@@ -55,6 +55,7 @@ async function makeConsole(options: { maxFileBytes?: number; identity?: SecretId
     links: bus,
     maxFileBytes: () => options.maxFileBytes ?? 64 * 1024 * 1024,
     store,
+    ...(options.antiEntropyMs ? { antiEntropyMs: options.antiEntropyMs } : {}),
   });
   const problems: WorkstreamProblem[] = [];
   ws.onProblem((p) => problems.push(p));
@@ -117,6 +118,37 @@ describe('workstream replication', () => {
     await until(() => a.ws.log.size === 2 && c.ws.log.size === 2);
     expect(ids(a)).toEqual(ids(c));
     expect(a.ws.log.entries().map((e) => e.kind).sort()).toEqual(['message', 'task']);
+  });
+
+  it('in a full mesh nobody forwards an author’s entries to a console linked with that author', async () => {
+    const [a, b, c] = await Promise.all([makeConsole(), makeConsole(), makeConsole()]);
+    link(a, b);
+    link(b, c);
+    link(a, c);
+    await new Promise((r) => setTimeout(r, 300)); // link announcements
+    for (let i = 0; i < 10; i++) await a.ws.post('message', { text: `a${i}` });
+    await until(() => b.ws.log.size === 10 && c.ws.log.size === 10);
+    await new Promise((r) => setTimeout(r, 100));
+    const forwarded = (x: TestConsole) => x.bus.sent.filter((s) => s.to !== a.bus.id && s.message.t === 'ws-entries').length;
+    expect(forwarded(b)).toBe(0);
+    expect(forwarded(c)).toBe(0);
+  });
+
+  it('an entry lost on the way is repaired by the periodic hello (anti-entropy)', async () => {
+    const [a, b] = await Promise.all([makeConsole({ antiEntropyMs: 200 }), makeConsole({ antiEntropyMs: 200 })]);
+    link(a, b);
+    await a.ws.post('message', { text: 'one' });
+    await until(() => b.ws.log.size === 1);
+    // The next push is lost (a link hiccup), and nothing else is posted after it.
+    const send = a.bus.send.bind(a.bus);
+    let dropped = 0;
+    a.bus.send = async (peerId, message) => {
+      if ((message as { t: string }).t === 'ws-entries' && dropped++ === 0) return;
+      return send(peerId, message);
+    };
+    await a.ws.post('message', { text: 'two' });
+    expect(dropped).toBe(1);
+    await until(() => b.ws.log.size === 2, 5_000);
   });
 
   it('a gap in an author’s sequence is fetched, never skipped', async () => {

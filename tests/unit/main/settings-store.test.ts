@@ -18,7 +18,7 @@ afterEach(() => {
 
 const INVITE = 'http://10.0.0.5:7420/#invite=a.b.c';
 /** What every settings file holds besides name, invite and embedded registry, by default. */
-const DEFAULTS = { links: { fallbackAfterMs: 10_000, iceTransportPolicy: 'all', iceServers: [] }, relayWarningShare: 0.8, theme: 'system' };
+const DEFAULTS = { links: { fallbackAfterMs: 10_000, iceTransportPolicy: 'all', iceServers: [] }, relayWarningShare: 0.8, theme: 'system', maxFileMiB: 1024 };
 
 describe('SettingsStore', () => {
   it('starts with defaults: the given name and the embedded registry enabled on port 7420', () => {
@@ -68,6 +68,7 @@ describe('SettingsStore', () => {
     ['an invalid project', { embeddedRegistry: { project: 'no spaces allowed' } }],
     ['an unknown key', { colour: 'dark' }],
     ['an unknown theme', { theme: 'sepia' }],
+    ['a file size limit of 0', { maxFileMiB: 0 }],
   ])('refuses %s and leaves the stored settings unchanged', (_name, patch) => {
     const dir = tempDir();
     const store = new SettingsStore(dir, 'ada');
