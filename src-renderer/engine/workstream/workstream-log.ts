@@ -4,7 +4,8 @@
  * be filled. Entries enter only through `ingest` (from peers) and `append` (this console's own),
  * both serialized, both persisted before they count: what the log holds, the store holds.
  */
-import { equalBytes, toBase64Url } from '../../../src-shared/bytes';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes, equalBytes, toBase64Url } from '../../../src-shared/bytes';
 import { checkEntry, compareEntries, encodeEntryBody, entryId, parseEntryBody, type Entry, type EntryProblem, type SignedEntry } from '../../../src-shared/workstream/entry';
 import { Emitter } from '../emitter';
 import type { WorkstreamStore } from './workstream-store';
@@ -17,8 +18,8 @@ export interface Rejection {
   from?: string;
   /** The author, when the entry could be parsed. */
   author?: string;
-  /** For an equivocation: the refused entry, passed on so every console sees the conflict. */
-  evidence?: SignedEntry;
+  /** For an equivocation: both versions, passed on so that every console sees the conflict. */
+  evidence?: SignedEntry[];
 }
 
 /** A run of an author's sequence numbers this console lacks. */
@@ -52,6 +53,8 @@ export class WorkstreamLog extends Emitter<Events> {
   /** Authors caught signing two different entries with one sequence number. */
   readonly equivocators = new Set<string>();
   private readonly inbox: Delivery[] = [];
+  /** Per author, the chain digest at each sequence number (see chainDigest). */
+  private readonly chains = new Map<string, Uint8Array[]>();
   private signing: Promise<unknown> = Promise.resolve();
   /** The last number this console gave one of its own entries (it may not be stored yet). */
   private lastOwnSeq = 0;
@@ -200,7 +203,7 @@ export class WorkstreamLog extends Emitter<Events> {
             code: 'EQUIVOCATION',
             message: `${e.author.slice(0, 6)} signed two different entries as number ${e.seq}: the one seen second is refused`,
             author: e.author,
-            evidence: e.signed,
+            evidence: [existing.signed, e.signed],
             ...(from ? { from } : {}),
           });
         }
@@ -233,9 +236,21 @@ export class WorkstreamLog extends Emitter<Events> {
     return accepted;
   }
 
+  /**
+   * A digest of an author's entries 1..seq as this console holds them (SHA-256 chain over the
+   * signed bytes, 16 bytes). Two consoles whose digests differ at one number hold different
+   * versions somewhere up to it: the sign of an author telling different consoles different things.
+   */
+  chainDigest(author: string, seq: number): Uint8Array | undefined {
+    return this.chains.get(author)?.[seq - 1];
+  }
+
   private insert(e: Entry): void {
     this.byId.set(e.id, e);
     this.heads.set(e.author, e.seq);
+    const chain = this.chains.get(e.author) ?? [];
+    this.chains.set(e.author, chain);
+    chain.push(sha256(concatBytes(chain.at(-1) ?? new Uint8Array(0), e.signed.b)).subarray(0, 16));
     // Entries mostly arrive in order: search from the end.
     let i = this.ordered.length;
     while (i > 0 && compareEntries(this.ordered[i - 1]!, e) > 0) i--;

@@ -14,8 +14,9 @@
  * ANTI_ENTROPY_MS on each link.
  */
 import { z } from 'zod';
-import { peerIdSchema } from '../../../src-shared/protocol/signaling';
+import { bytes, peerIdSchema } from '../../../src-shared/protocol/signaling';
 import type { Entry, SignedEntry } from '../../../src-shared/workstream/entry';
+import { equalBytes } from '../../../src-shared/bytes';
 import type { Gap, WorkstreamLog } from './workstream-log';
 
 /** The part of LinkManager replication needs. */
@@ -39,6 +40,8 @@ export const syncMessageSchema = z.discriminatedUnion('t', [
     project: z.string(),
     heads: z.record(peerIdSchema, seqSchema).refine((h) => Object.keys(h).length <= MAX_AUTHORS, 'too many authors'),
     links: linksSchema.optional(),
+    /** Per author, the chain digest at `heads[author]` (see WorkstreamLog.chainDigest). */
+    chains: z.record(peerIdSchema, bytes({ exact: 16 })).refine((h) => Object.keys(h).length <= MAX_AUTHORS, 'too many authors').optional(),
   }),
   z.object({ t: z.literal('ws-links'), project: z.string(), links: linksSchema }),
   // Entries are checked one by one by the log: a bad one must not hide the good ones.
@@ -57,6 +60,8 @@ export class WorkstreamSync {
   private readonly linked = new Set<string>();
   /** What each linked console is known to hold (its hello, and what went either way since). */
   private readonly peerHeads = new Map<string, Map<string, number>>();
+  /** Divergent histories already sent to a console (peer, author, number), so they go once. */
+  private readonly divergenceSent = new Set<string>();
   /** The consoles each linked console says it is linked with. */
   private readonly peerLinks = new Map<string, Set<string>>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -82,7 +87,7 @@ export class WorkstreamSync {
       // An equivocation is passed on, so that every console refuses it and says so.
       log.on('rejected', ({ evidence, from }) => {
         if (!evidence) return;
-        for (const peerId of this.linked) if (peerId !== from) this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries: [evidence] });
+        for (const peerId of this.linked) if (peerId !== from) this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries: evidence });
       }),
     );
     this.antiEntropy = setInterval(() => {
@@ -104,7 +109,9 @@ export class WorkstreamSync {
   }
 
   private hello(peerId: string): void {
-    this.sendTo(peerId, { t: 'ws-hello', project: this.log.project, heads: this.log.highWaterMarks(), links: [...this.linked] });
+    const heads = this.log.highWaterMarks();
+    const chains = Object.fromEntries(Object.entries(heads).map(([author, seq]) => [author, this.log.chainDigest(author, seq)!]));
+    this.sendTo(peerId, { t: 'ws-hello', project: this.log.project, heads, chains, links: [...this.linked] });
   }
 
   /** Tells every linked console whom this one is linked with (coalesced: links open in bursts). */
@@ -128,16 +135,25 @@ export class WorkstreamSync {
     if (m.project !== this.log.project) return this.onProblem({ peerId, code: 'WRONG_PROJECT', message: `${t} for project ${m.project}` });
     if (m.t === 'ws-hello') {
       if (m.links) this.peerLinks.set(peerId, new Set(m.links));
-      void this.answerHello(peerId, m.heads);
+      void this.answerHello(peerId, m.heads, m.chains ?? {});
     } else if (m.t === 'ws-links') this.peerLinks.set(peerId, new Set(m.links));
     else if (m.t === 'ws-want') void this.sendRange(peerId, m.author, m.from, m.to);
     else void this.receive(peerId, m.entries);
   }
 
-  private async answerHello(peerId: string, theirs: Record<string, number>): Promise<void> {
+  private async answerHello(peerId: string, theirs: Record<string, number>, chains: Record<string, Uint8Array>): Promise<void> {
     const known = this.peerHeads.get(peerId) ?? new Map<string, number>();
     this.peerHeads.set(peerId, known);
     for (const [author, seq] of Object.entries(theirs)) known.set(author, Math.max(seq, known.get(author) ?? 0));
+    // Same numbers, different entries: send ours up to theirs, so both see the conflict (once).
+    for (const [author, digest] of Object.entries(chains)) {
+      const seq = theirs[author] ?? 0;
+      const mine = this.log.chainDigest(author, seq);
+      const key = `${peerId}:${author}:${seq}`;
+      if (!mine || equalBytes(mine, digest) || this.divergenceSent.has(key)) continue;
+      this.divergenceSent.add(key);
+      await this.sendRange(peerId, author, 1, seq);
+    }
     for (const [author, mine] of Object.entries(this.log.highWaterMarks())) {
       const have = theirs[author] ?? 0;
       if (mine > have) await this.sendRange(peerId, author, have + 1, mine);

@@ -191,6 +191,17 @@ describe('workstream replication', () => {
     expect(a.ws.log.entries()[0]!.signed.b).not.toEqual(c.ws.log.entries()[0]!.signed.b);
   });
 
+  it('an author who tells consoles linked with it different stories is caught by every console (chain digests in the hello)', async () => {
+    const [a, b, c] = await Promise.all([0, 1, 2].map(() => makeConsole({ antiEntropyMs: 200 })));
+    const mallory = await makeConsole({ antiEntropyMs: 200 });
+    for (const [x, y] of [[a, b], [b, c], [a, c], [mallory, a], [mallory, b], [mallory, c]] as const) link(x, y);
+    await new Promise((r) => setTimeout(r, 300)); // everyone knows everyone is linked with mallory: no forwarding
+    a.bus.deliver(mallory.bus.id, { t: 'ws-entries', project: PROJECT, entries: [await craft(mallory.identity, 1, { text: 'yes' })] });
+    b.bus.deliver(mallory.bus.id, { t: 'ws-entries', project: PROJECT, entries: [await craft(mallory.identity, 1, { text: 'no' })] });
+    await until(() => [a, b, c].every((x) => x.ws.log.equivocators.has(mallory.identity.peerId)), 5_000);
+    for (const x of [a, b, c]) expect(x.problems.filter((p) => p.code === 'EQUIVOCATION')).toHaveLength(1);
+  });
+
   it('malformed replication messages are reported and change nothing', async () => {
     const a = await makeConsole();
     a.bus.deliver('x', { t: 'ws-entries', project: PROJECT, entries: 'nope' });
