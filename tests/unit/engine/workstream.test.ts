@@ -192,7 +192,7 @@ describe('workstream replication', () => {
   });
 
   it('an author who tells consoles linked with it different stories is caught by every console (chain digests in the hello)', async () => {
-    const [a, b, c] = await Promise.all([0, 1, 2].map(() => makeConsole({ antiEntropyMs: 200 })));
+    const [a, b, c] = (await Promise.all([0, 1, 2].map(() => makeConsole({ antiEntropyMs: 200 })))) as [TestConsole, TestConsole, TestConsole];
     const mallory = await makeConsole({ antiEntropyMs: 200 });
     for (const [x, y] of [[a, b], [b, c], [a, c], [mallory, a], [mallory, b], [mallory, c]] as const) link(x, y);
     await new Promise((r) => setTimeout(r, 300)); // everyone knows everyone is linked with mallory: no forwarding
