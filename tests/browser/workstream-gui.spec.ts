@@ -91,9 +91,12 @@ test('two web consoles share a workstream: messages, a task from creation to don
   await expect(log(bob).locator('li', { hasText: 'Bob' })).toHaveCount(0);
   await bob.page.getByLabel('Author').selectOption('all');
 
-  await screenshot(ada, 'workstream-light-1280', { width: 1280, height: 800 });
-  await ada.page.emulateMedia({ colorScheme: 'dark' });
-  await screenshot(ada, 'workstream-dark-1920', { width: 1920, height: 1080 });
+  // The workstream view in both themes at both sizes, for the README.
+  for (const scheme of ['light', 'dark'] as const) {
+    await ada.page.emulateMedia({ colorScheme: scheme });
+    await expect(ada.page.locator('html')).toHaveAttribute('data-theme', scheme);
+    for (const size of [{ width: 1280, height: 800 }, { width: 1920, height: 1080 }]) await screenshot(ada, `workstream-${scheme}-${size.width}x${size.height}`, size);
+  }
   await ada.page.emulateMedia({ colorScheme: 'light' });
 
   // A reload keeps the log (and the downloaded file).
