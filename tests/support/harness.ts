@@ -23,6 +23,17 @@ export async function buildHarnessTo(outDir: string): Promise<void> {
   });
 }
 
+/** The harness page in a fresh browser context (own storage), once `window[api]` is there. */
+export async function openHarnessPage(browser: Browser, origin: string, api: 'harness' | 'wsHarness'): Promise<{ context: BrowserContext; page: Page }> {
+  // Loopback candidates are only gathered for an origin with camera/microphone permission.
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`[harness page error] ${error.message}`));
+  await page.goto(`${origin}/index.html`);
+  await page.waitForFunction((name) => name in window, api);
+  return { context, page };
+}
+
 type Fn<K extends keyof Harness> = Harness[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 
 /** One console running the harness in its own browser context. */
@@ -31,12 +42,7 @@ export class HarnessConsole {
   private constructor(readonly context: BrowserContext, readonly page: Page) {}
 
   static async open(browser: Browser, origin: string): Promise<HarnessConsole> {
-    // Loopback candidates are only gathered for an origin with camera/microphone permission.
-    const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
-    const page = await context.newPage();
-    page.on('pageerror', (error) => console.error(`[harness page error] ${error.message}`));
-    await page.goto(`${origin}/index.html`);
-    await page.waitForFunction(() => 'harness' in window);
+    const { context, page } = await openHarnessPage(browser, origin, 'harness');
     return new HarnessConsole(context, page);
   }
 

@@ -1,6 +1,7 @@
 /** Drives `window.wsHarness` (tests/browser/harness/workstream.ts) from Playwright. */
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 import type { WsHarness } from '../browser/harness/workstream';
+import { openHarnessPage } from './harness';
 
 type Fn<K extends keyof WsHarness> = WsHarness[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 
@@ -10,12 +11,7 @@ export class WsConsole {
 
   /** A console in its own browser context (own IndexedDB). */
   static async open(browser: Browser, origin: string): Promise<WsConsole> {
-    // Loopback candidates are only gathered for an origin with camera/microphone permission.
-    const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
-    const page = await context.newPage();
-    page.on('pageerror', (error) => console.error(`[ws harness page error] ${error.message}`));
-    await page.goto(`${origin}/index.html`);
-    await page.waitForFunction(() => 'wsHarness' in window);
+    const { context, page } = await openHarnessPage(browser, origin, 'wsHarness');
     return new WsConsole(context, page);
   }
 
