@@ -95,9 +95,13 @@ export class FileTransfers extends Emitter<Events> {
     );
   }
 
-  /** Reads what the store holds for every file entry of the log (call after the log loaded). */
+  /**
+   * Reads what the store holds for every file entry of the log (call after the log loaded), and
+   * carries on with downloads a restart or reload interrupted (some chunks held, not all).
+   */
   async load(): Promise<void> {
     await this.track(this.log.entries().filter((e) => e.kind === 'file'));
+    for (const s of this.statuses.values()) if (s.state === 'remote' && s.bytes > 0) this.download(s.entryId).catch(() => undefined);
   }
 
   status(entryId: string): FileStatus | undefined {
