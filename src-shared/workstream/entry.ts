@@ -203,7 +203,12 @@ function describe(error: z.ZodError): string {
   return `${issue?.path.join('.') || 'entry'}: ${issue?.message ?? 'invalid'}`;
 }
 
-/** The one order every console shows: timestamp, then author, then sequence. */
-export function compareEntries(x: Pick<Entry, 'ts' | 'author' | 'seq'>, y: Pick<Entry, 'ts' | 'author' | 'seq'>): number {
-  return x.ts - y.ts || (x.author < y.author ? -1 : x.author > y.author ? 1 : 0) || x.seq - y.seq;
+/**
+ * The one order every console shows: by time, then author, then sequence. The time is the
+ * author's claim, so it is taken as at least that of the author's previous entry (`orderTs`):
+ * an entry never sorts before its author's earlier ones, and every console computes the same key
+ * from the author's own entries.
+ */
+export function compareEntries(x: { orderTs: number; author: string; seq: number }, y: { orderTs: number; author: string; seq: number }): number {
+  return x.orderTs - y.orderTs || (x.author < y.author ? -1 : x.author > y.author ? 1 : 0) || x.seq - y.seq;
 }

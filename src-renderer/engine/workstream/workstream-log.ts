@@ -53,6 +53,8 @@ export class WorkstreamLog extends Emitter<Events> {
   /** Authors caught signing two different entries with one sequence number. */
   readonly equivocators = new Set<string>();
   private readonly inbox: Delivery[] = [];
+  /** Each entry's sort time (see compareEntries). */
+  private readonly orderTs = new Map<string, number>();
   /** Per author, the chain digest at each sequence number (see chainDigest). */
   private readonly chains = new Map<string, Uint8Array[]>();
   private signing: Promise<unknown> = Promise.resolve();
@@ -251,9 +253,15 @@ export class WorkstreamLog extends Emitter<Events> {
     const chain = this.chains.get(e.author) ?? [];
     this.chains.set(e.author, chain);
     chain.push(sha256(concatBytes(chain.at(-1) ?? new Uint8Array(0), e.signed.b)).subarray(0, 16));
+    const key = { orderTs: Math.max(e.ts, this.orderTs.get(entryId(e.author, e.seq - 1)) ?? 0), author: e.author, seq: e.seq };
+    this.orderTs.set(e.id, key.orderTs);
     // Entries mostly arrive in order: search from the end.
     let i = this.ordered.length;
-    while (i > 0 && compareEntries(this.ordered[i - 1]!, e) > 0) i--;
+    while (i > 0) {
+      const before = this.ordered[i - 1]!;
+      if (compareEntries({ orderTs: this.orderTs.get(before.id)!, author: before.author, seq: before.seq }, key) <= 0) break;
+      i--;
+    }
     this.ordered.splice(i, 0, e);
   }
 

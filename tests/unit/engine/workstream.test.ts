@@ -87,8 +87,8 @@ async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
 }
 
 /** An entry signed by `identity` (valid or not), as a misbehaving console would send it. */
-async function craft(identity: SecretIdentity, seq: number, body: unknown, kind = 'message', signer = identity): Promise<{ b: Uint8Array; s: Uint8Array }> {
-  const b = encode([1, PROJECT, identity.signingPublicKey, seq, Date.now(), kind, null, body]);
+async function craft(identity: SecretIdentity, seq: number, body: unknown, kind = 'message', signer = identity, ts = Date.now()): Promise<{ b: Uint8Array; s: Uint8Array }> {
+  const b = encode([1, PROJECT, identity.signingPublicKey, seq, ts, kind, null, body]);
   return { b, s: await ed25519Sign(signer.signingSecretKey, signedMessage('workstreamEntry', b)) };
 }
 
@@ -149,6 +149,20 @@ describe('workstream replication', () => {
     await a.ws.post('message', { text: 'two' });
     expect(dropped).toBe(1);
     await until(() => b.ws.log.size === 2, 5_000);
+  });
+
+  it('an entry never sorts before its author’s earlier ones, whatever time it claims; every console shows one order', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    const x = await createIdentity();
+    const y = await createIdentity();
+    const t = Date.now();
+    // x's second entry claims an earlier time than its first; y writes in between.
+    const entries = [await craft(x, 1, { text: 'x1' }, 'message', x, t + 1000), await craft(x, 2, { text: 'x2' }, 'message', x, t), await craft(y, 1, { text: 'y1' }, 'message', y, t + 500)];
+    await a.ws.log.ingest(entries);
+    await b.ws.log.ingest([...entries].reverse());
+    const texts = (c: TestConsole) => c.ws.log.entries().map((e) => (e.body as { text: string }).text);
+    expect(texts(a)).toEqual(['y1', 'x1', 'x2']);
+    expect(texts(b)).toEqual(texts(a));
   });
 
   it('a gap in an author’s sequence is fetched, never skipped', async () => {
