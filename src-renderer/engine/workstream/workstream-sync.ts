@@ -60,6 +60,8 @@ export class WorkstreamSync {
   private readonly linked = new Set<string>();
   /** What each linked console is known to hold (its hello, and what went either way since). */
   private readonly peerHeads = new Map<string, Map<string, number>>();
+  /** Catch-ups under way: `<peer>:<author>`. */
+  private readonly catchingUp = new Set<string>();
   /** Divergent histories already sent to a console (peer, author, number), so they go once. */
   private readonly divergenceSent = new Set<string>();
   /** The consoles each linked console says it is linked with. */
@@ -156,7 +158,11 @@ export class WorkstreamSync {
     }
     for (const [author, mine] of Object.entries(this.log.highWaterMarks())) {
       const have = theirs[author] ?? 0;
-      if (mine > have) await this.sendRange(peerId, author, have + 1, mine);
+      // A catch-up already under way to this console is not started twice by a later hello.
+      const key = `${peerId}:${author}`;
+      if (mine <= have || this.catchingUp.has(key)) continue;
+      this.catchingUp.add(key);
+      await this.sendRange(peerId, author, have + 1, mine).finally(() => this.catchingUp.delete(key));
     }
   }
 
