@@ -111,6 +111,8 @@ export const useSessionStore = defineStore('session', () => {
   const identity = ref<IdentityInfo>();
   const settings = ref<Settings>();
   const registryState = ref<RegistryState>({ phase: 'idle' });
+  /** host:port of the registry this console talks to (or last tried). */
+  const registryAddress = ref<string>();
   const project = ref<string>();
   const invite = ref<ParsedInvite>();
   const peers = ref<Record<string, PeerRow>>({});
@@ -210,7 +212,10 @@ export const useSessionStore = defineStore('session', () => {
       untrusted.value = { ...untrusted.value, [peerId]: reason };
       notices.value = [...notices.value.slice(-19), { at: Date.now(), code: 'IDENTITY_INVALID', message: `${peerId.slice(0, 6)}: ${reason}` }];
     });
-    c.on('state', (state) => (registryState.value = state));
+    c.on('state', (state) => {
+      registryState.value = state;
+      registryAddress.value = new URL(c.url).host; // the instance in use (invites may list several)
+    });
     c.on('welcome', (welcome) => {
       project.value = welcome.project_id;
       // A (re)connect's welcome is the truth: peers that left while we were away disappear.
@@ -345,6 +350,7 @@ export const useSessionStore = defineStore('session', () => {
     peers.value = {};
     links.value = {};
     registryState.value = { phase: 'idle' };
+    registryAddress.value = undefined;
   }
 
   async function forgetInvite(): Promise<void> {
@@ -370,5 +376,5 @@ export const useSessionStore = defineStore('session', () => {
     if (settings.value.invite && current) await join(settings.value.invite);
   }
 
-  return { authorOf, host, identity, settings, registryState, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
+  return { authorOf, host, identity, settings, registryState, registryAddress, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
 });

@@ -60,6 +60,8 @@ test('three consoles: every graph shows three nodes and three direct edges; forc
     await expect(w.page.locator('[data-testid="graph-edges"] li[data-path="direct"]')).toHaveCount(3, { timeout: 20_000 });
     await expect(w.page.getByRole('img', { name: /Connection graph of 3 consoles and 3 links/ })).toBeVisible();
   }
+  // The header says which registry this console talks to.
+  await expect(a.status()).toContainText(`registry ${new URL(registry.httpUrl).host}`);
   // Live numbers in the peer rows.
   await expect(a.peerRow(idB).locator('[data-col="rtt"]')).toHaveText(/^\d+ ms$/);
   await screenshots(a, 'console-direct', [LOOKS[0]!, LOOKS[3]!]);
