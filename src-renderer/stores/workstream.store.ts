@@ -5,6 +5,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { Entry, FileBody, StatusBody, TaskBody } from '../../src-shared/workstream/entry';
+import { toHex } from '../../src-shared/bytes';
 import type { HostApi } from '../../src-shared/ipc';
 import type { LinkBus } from '../engine/workstream/workstream-sync';
 import { openWorkstream, type Workstream, type WorkstreamProblem } from '../engine/workstream/workstream';
@@ -53,8 +54,7 @@ function view(e: Entry): EntryView {
     }
     case 'file': {
       const f = e.body as FileBody;
-      const sha256 = Array.from(f.sha256, (x) => x.toString(16).padStart(2, '0')).join('');
-      return { ...base, file: { name: f.name, size: f.size, sha256 }, summary: f.name };
+      return { ...base, file: { name: f.name, size: f.size, sha256: toHex(f.sha256) }, summary: f.name };
     }
     default:
       return { ...base, summary: `(${e.kind}) ${safeJson(e.body)}` };

@@ -10,6 +10,7 @@
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { z } from 'zod';
+import { equalBytes } from '../bytes';
 import { derivePeerId, ed25519Verify, signedMessage } from '../identity';
 import { bytes, projectIdSchema } from '../protocol/signaling';
 
@@ -159,8 +160,7 @@ export const MAX_ENTRY_SKEW_MS = 5 * 60_000;
 export function assertEntryToSign(b: Uint8Array, signingPublicKey: Uint8Array, now = Date.now()): void {
   const parsed = parseEntryBody(b);
   if (!parsed.ok) throw new Error(`not a workstream entry: ${parsed.message}`);
-  const key = parsed.entry.authorKey;
-  if (key.length !== signingPublicKey.length || key.some((x, i) => x !== signingPublicKey[i])) throw new Error('an entry can only be signed by its author');
+  if (!equalBytes(parsed.entry.authorKey, signingPublicKey)) throw new Error('an entry can only be signed by its author');
   if (Math.abs(parsed.entry.ts - now) > MAX_ENTRY_SKEW_MS) throw new Error('an entry is signed when it is written: its time is not now');
 }
 

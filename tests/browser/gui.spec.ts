@@ -1,40 +1,12 @@
-import { test, expect, type Locator } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
 import { DesktopConsole } from '../support/desktop-console';
+import { LOOKS, screenshots } from '../support/screenshots';
 import { parseInvite } from '../../src-shared/invite';
 import { TestClient } from '../support/registry-client';
-import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-
-/** Screenshots of the real run; `UPDATE_SCREENSHOTS=1` also refreshes the README's (docs/screenshots). */
-async function screenshot(w: WebConsole, name: string, size = { width: 1280, height: 800 }, part?: Locator): Promise<void> {
-  await w.page.setViewportSize({ width: size.width, height: size.height });
-  const dirs = ['.test-output/screenshots', ...(process.env.UPDATE_SCREENSHOTS === '1' ? ['docs/screenshots'] : [])];
-  for (const dir of dirs) {
-    const path = resolve(__dirname, '../..', dir, `${name}.png`);
-    await (part ? part.screenshot({ path }) : w.page.screenshot({ path, fullPage: true }));
-  }
-}
-
-type Look = { scheme: 'light' | 'dark'; width: number; height: number };
-const LOOKS: Look[] = [
-  { scheme: 'light', width: 1280, height: 800 },
-  { scheme: 'dark', width: 1280, height: 800 },
-  { scheme: 'light', width: 1920, height: 1080 },
-  { scheme: 'dark', width: 1920, height: 1080 },
-];
-/** The same view in the light and dark themes (the console follows the OS) at 1280×800 and 1920×1080. */
-async function screenshots(w: WebConsole, name: string, looks = LOOKS, part?: Locator): Promise<void> {
-  for (const look of looks) {
-    await w.page.emulateMedia({ colorScheme: look.scheme });
-    await expect(w.page.locator('html')).toHaveAttribute('data-theme', look.scheme);
-    await screenshot(w, `${name}-${look.scheme}-${look.width}x${look.height}`, look, part);
-  }
-  await w.page.emulateMedia({ colorScheme: 'light' });
-  await w.page.setViewportSize({ width: 1280, height: 800 });
-}
 
 const silent = pino({ level: 'silent' });
 let registry: RegistryHandle | undefined;

@@ -1,9 +1,9 @@
 import { test, expect } from '@playwright/test';
 import pino from 'pino';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
+import { screenshots } from '../support/screenshots';
 
 const silent = pino({ level: 'silent' });
 let registry: RegistryHandle | undefined;
@@ -16,12 +16,6 @@ test.afterEach(async () => {
   await registry?.close();
   registry = undefined;
 });
-
-async function screenshot(w: WebConsole, name: string, size: { width: number; height: number }): Promise<void> {
-  await w.page.setViewportSize(size);
-  const dirs = ['.test-output/screenshots', ...(process.env.UPDATE_SCREENSHOTS === '1' ? ['docs/screenshots'] : [])];
-  for (const dir of dirs) await w.page.screenshot({ path: resolve(__dirname, '../..', dir, `${name}.png`), fullPage: true });
-}
 
 const log = (w: WebConsole) => w.page.getByTestId('workstream-log');
 const openWorkstream = (w: WebConsole) => w.page.getByRole('tab', { name: 'Workstream' }).click();
@@ -92,12 +86,7 @@ test('two web consoles share a workstream: messages, a task from creation to don
   await bob.page.getByLabel('Author').selectOption('all');
 
   // The workstream view in both themes at both sizes, for the README.
-  for (const scheme of ['light', 'dark'] as const) {
-    await ada.page.emulateMedia({ colorScheme: scheme });
-    await expect(ada.page.locator('html')).toHaveAttribute('data-theme', scheme);
-    for (const size of [{ width: 1280, height: 800 }, { width: 1920, height: 1080 }]) await screenshot(ada, `workstream-${scheme}-${size.width}x${size.height}`, size);
-  }
-  await ada.page.emulateMedia({ colorScheme: 'light' });
+  await screenshots(ada, 'workstream');
 
   // A reload keeps the log (and the downloaded file).
   await bob.page.reload();

@@ -12,7 +12,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { z } from 'zod';
-import { equalBytes } from '../../../src-shared/bytes';
+import { equalBytes, formatBytes, toHex } from '../../../src-shared/bytes';
 import { bytes } from '../../../src-shared/protocol/signaling';
 import { chunkBytesFor, chunkCount, type Entry, type FileBody } from '../../../src-shared/workstream/entry';
 import { Emitter } from '../emitter';
@@ -61,7 +61,6 @@ export interface FileTransferOptions {
 
 export class FileTooLargeError extends Error {}
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 const digest = async (data: Uint8Array) => new Uint8Array(await crypto.subtle.digest('SHA-256', data as BufferSource));
 
 export class FileTransfers extends Emitter<Events> {
@@ -124,13 +123,14 @@ export class FileTransfers extends Emitter<Events> {
       whole.update(data);
       chunkHashes.set(await digest(data), 32 * i);
     }
-    const sha = hex(whole.digest());
+    const sha256Bytes = whole.digest();
+    const sha = toHex(sha256Bytes);
     const held = this.held(sha);
     for (let i = 0; i < count; i++) {
       await this.store.putChunk(sha, i, await read(i));
       held.add(i);
     }
-    const body: FileBody = { name, size: file.size, sha256: hexToBytes(sha), chunkBytes, chunkHashes, ...(file.type ? { mime: file.type.slice(0, 127) } : {}) };
+    const body: FileBody = { name, size: file.size, sha256: sha256Bytes, chunkBytes, chunkHashes, ...(file.type ? { mime: file.type.slice(0, 127) } : {}) };
     const entry = await append(body);
     this.announce([sha]);
     return entry;
@@ -165,13 +165,13 @@ export class FileTransfers extends Emitter<Events> {
     const body = entry.body as FileBody;
     if (!(await this.verify(entry.id, body))) return undefined;
     const parts: Uint8Array[] = [];
-    for (let i = 0; i < chunkCount(body.size, body.chunkBytes); i++) parts.push((await this.store.getChunk(hex(body.sha256), i))!);
+    for (let i = 0; i < chunkCount(body.size, body.chunkBytes); i++) parts.push((await this.store.getChunk(toHex(body.sha256), i))!);
     return new Blob(parts as BlobPart[], { type: body.mime ?? 'application/octet-stream' });
   }
 
   /** @internal Whether every chunk is held and together they hash to the file's SHA-256. */
   async verify(entryId: string, body: FileBody): Promise<boolean> {
-    const sha = hex(body.sha256);
+    const sha = toHex(body.sha256);
     const whole = sha256.create();
     for (let i = 0; i < chunkCount(body.size, body.chunkBytes); i++) {
       const chunk = await this.store.getChunk(sha, i);
@@ -239,7 +239,7 @@ export class FileTransfers extends Emitter<Events> {
     for (const entry of entries) {
       if (entry.kind !== 'file' || this.statuses.has(entry.id)) continue;
       const body = entry.body as FileBody;
-      const sha = hex(body.sha256);
+      const sha = toHex(body.sha256);
       const held = this.have.get(sha) ?? (await this.store.chunkIndexes(sha));
       this.have.set(sha, held);
       const count = chunkCount(body.size, body.chunkBytes);
@@ -318,7 +318,7 @@ class Download {
     private readonly entry: Entry,
     private readonly body: FileBody,
   ) {
-    this.sha = hex(body.sha256);
+    this.sha = toHex(body.sha256);
     this.count = chunkCount(body.size, body.chunkBytes);
     this.finished = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.wake();
@@ -429,18 +429,3 @@ function chunkSize(body: FileBody, index: number): number {
   return Math.max(0, Math.min(body.chunkBytes, body.size - index * body.chunkBytes));
 }
 
-function hexToBytes(text: string): Uint8Array {
-  return Uint8Array.from(text.match(/../g)!.map((h) => parseInt(h, 16)));
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}

@@ -5,6 +5,7 @@
 import { encode } from '@msgpack/msgpack';
 import { createEd25519Signer, createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { parseInvite } from '../../../src-shared/invite';
+import { toHex } from '../../../src-shared/bytes';
 import type { PeerInfo } from '../../../src-shared/protocol/signaling';
 import { createConsoleSession, type ConsoleSession } from '../../../src-renderer/engine/console-session';
 import type { LinkConfig } from '../../../src-renderer/engine/link/peer-link';
@@ -24,7 +25,6 @@ const now = () => performance.timeOrigin + performance.now();
 let sizeTarget: { n: number; at?: number } | undefined;
 let rawTarget: { n: number; at?: number } | undefined;
 let rawCount = 0;
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 const wsHarness = {
   /** Joins (again) with the same identity; the workstream is loaded from IndexedDB. */
@@ -138,7 +138,7 @@ const wsHarness = {
   async shareRandom(bytes: number, name: string): Promise<{ entryId: string; sha: string }> {
     const data = new Uint8Array(bytes);
     for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(bytes, i + 65536)));
-    const sha = hex(new Uint8Array(await crypto.subtle.digest('SHA-256', data)));
+    const sha = toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', data)));
     const entry = await ws!.share(new Blob([data]), name);
     return { entryId: entry.id, sha };
   },
@@ -150,7 +150,7 @@ const wsHarness = {
   /** SHA-256 of the verified content, or null if it is not (all) here. */
   async fileSha(entryId: string): Promise<string | null> {
     const blob = await ws!.files.blob(entryId);
-    return blob ? hex(new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()))) : null;
+    return blob ? toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()))) : null;
   },
 
   // --- misbehaving ---------------------------------------------------------------------------------
