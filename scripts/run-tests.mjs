@@ -90,7 +90,7 @@ function countPlaywright(file, label, ran) {
     for (const spec of suite.specs ?? []) {
       for (const t of spec.tests) {
         const name = `${t.projectName}: ${[...path, spec.title].join(' › ')}`;
-        if (t.status === 'unexpected') failures.push(`playwright ${name}`);
+        if (t.status === 'unexpected') failures.push(`playwright ${name}${describeFailure(t)}`);
         if (t.status === 'skipped') {
           const reason = t.annotations?.find((a) => a.type === 'skip' || a.type === 'fixme')?.description ?? 'no reason given';
           skips.push(`${name} — ${reason}`);
@@ -104,6 +104,20 @@ function countPlaywright(file, label, ran) {
     totals.failed += report.errors.length;
     failures.push(...report.errors.map((e) => `${label}: ${e.message?.split('\n')[0]}`));
   }
+}
+
+/**
+ * Where and why a Playwright test failed, a few lines long: CI keeps only the end of the output,
+ * so the summary must say enough to act on without the run's artifacts.
+ */
+function describeFailure(test) {
+  const result = test.results?.at(-1);
+  const error = result?.errors?.[0] ?? result?.error;
+  if (!error) return '';
+  const plain = (text) => text.replace(/\u001b\[[0-9;]*m/g, '');
+  const message = plain(error.message ?? '').split('\n').filter((l) => l.trim()).slice(0, 6).map((l) => `    ${l}`).join('\n');
+  const where = error.location ? `${error.location.file.replace(`${process.cwd()}/`, '')}:${error.location.line}` : '';
+  return `\n    at ${where || 'unknown location'} (attempt took ${result.duration} ms)\n${message}`;
 }
 
 console.log('\n=== summary');

@@ -55,7 +55,7 @@ test('two web consoles share a workstream: messages, a task from creation to don
   await expect(bob.page.locator('.tasks li', { hasText: 'Write the release notes' })).toContainText('40 %', { timeout: 20_000 });
   await adaTask.getByRole('button', { name: 'Done' }).click();
   await expect(bob.page.locator('.tasks li', { hasText: 'Write the release notes' })).toHaveCount(0, { timeout: 20_000 });
-  await expect(log(bob).locator('li[data-kind="task"]')).toHaveCount(4);
+  await expect(log(bob).locator('li[data-kind="task"]')).toHaveCount(4, { timeout: 20_000 });
 
   // Status.
   await ada.page.getByLabel('My status').selectOption('blocked');
@@ -74,14 +74,14 @@ test('two web consoles share a workstream: messages, a task from creation to don
   const [download] = await Promise.all([bob.page.waitForEvent('download'), bobsFile.getByRole('button', { name: 'Save' }).click()]);
   expect(download.suggestedFilename()).toBe('trace.bin');
   expect(readFileSync((await download.path())!).equals(content)).toBe(true);
-  await expect(log(ada).locator('li[data-kind="file"]')).toContainText(/sent 700 KiB to 1 console/, { timeout: 10_000 });
+  await expect(log(ada).locator('li[data-kind="file"]')).toContainText(/sent 700 KiB to 1 console/, { timeout: 20_000 });
 
   // Filters: by kind, by author.
   await bob.page.getByLabel('Kind').selectOption('task');
-  await expect(log(bob).locator('li')).toHaveCount(4);
+  await expect(log(bob).locator('li')).toHaveCount(4, { timeout: 20_000 });
   await bob.page.getByLabel('Kind').selectOption('all');
   await bob.page.getByLabel('Author').selectOption({ label: 'Ada' });
-  await expect(log(bob).locator('li')).toHaveCount(6); // message, 3 task updates, status, file
+  await expect(log(bob).locator('li')).toHaveCount(6, { timeout: 20_000 }); // message, 3 task updates, status, file
   await expect(log(bob).locator('li', { hasText: 'Bob' })).toHaveCount(0);
   await bob.page.getByLabel('Author').selectOption('all');
 
@@ -92,12 +92,12 @@ test('two web consoles share a workstream: messages, a task from creation to don
   await bob.page.reload();
   await openWorkstream(bob);
   await expect(bob.page.getByTestId('ws-count')).toHaveText('7 entries', { timeout: 20_000 });
-  await expect(log(bob).locator('li[data-kind="file"]').getByRole('button', { name: 'Save' })).toBeVisible();
+  await expect(log(bob).locator('li[data-kind="file"]').getByRole('button', { name: 'Save' })).toBeVisible({ timeout: 20_000 });
 
   // Over the size limit: refused with a message.
   await ada.page.getByLabel('Largest file to share or download (MiB)').fill('1');
   await ada.page.getByRole('button', { name: 'Save settings' }).click();
   await ada.page.getByLabel('Share a file').setInputFiles({ name: 'huge.iso', mimeType: 'application/octet-stream', buffer: Buffer.alloc(2 * 1024 * 1024) });
-  await expect(ada.page.getByRole('alert').filter({ hasText: 'huge.iso' })).toContainText('files over 1.0 MiB cannot be shared');
+  await expect(ada.page.getByRole('alert').filter({ hasText: 'huge.iso' })).toContainText('files over 1.0 MiB cannot be shared', { timeout: 20_000 });
   expect(adaId).toMatch(/^[a-z2-7]{26}$/);
 });
