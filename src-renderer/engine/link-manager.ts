@@ -7,7 +7,8 @@ import type { PeerInfo, IceServer } from '../../src-shared/protocol/signaling';
 import { Emitter } from './emitter';
 import { equalBytes } from '../../src-shared/bytes';
 import type { SignalingClient } from './signaling-client';
-import { PeerLink, type LinkConfig, type LinkSnapshot } from './link/peer-link';
+import { DEFAULT_LINK_CONFIG, PeerLink, rtcConfiguration, type LinkConfig, type LinkSnapshot } from './link/peer-link';
+import { ConnectionPreparer, SETTLE_MS } from './link/prepared-connection';
 import { createEd25519Signer, verifyPublicIdentity } from '../../src-shared/identity';
 import { decodeCertificate, verifyCertificate, type SessionCertificate, type SessionSecrets } from '../../src-shared/session-certificate';
 import { warmVerifyKey } from '../../src-shared/identity';
@@ -51,10 +52,13 @@ export class LinkManager extends Emitter<ManagerEvents> {
   private maxFrameBytes = 64 * 1024;
   private config: Partial<LinkConfig>;
   private readonly unsubscribe: Array<() => void> = [];
+  /** One connection kept ready, so a newly seen peer gets an offer at once. */
+  private readonly preparer: ConnectionPreparer;
 
   constructor(private readonly options: LinkManagerOptions) {
     super();
     this.config = { ...options.config };
+    this.preparer = new ConnectionPreparer(options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)));
     this.sign = createEd25519Signer(options.session.signSecretKey);
     const { client } = options;
     this.unsubscribe.push(
@@ -68,10 +72,11 @@ export class LinkManager extends Emitter<ManagerEvents> {
         for (const [peerId, entry] of this.links) {
           if (!present.has(peerId) && entry.link.snapshot().state !== 'direct' && entry.link.snapshot().state !== 'turn') this.drop(peerId);
         }
-        for (const peer of welcome.peers) this.ensureLink(peer);
+        for (const peer of welcome.peers) this.ensureLink(peer, false);
         if (reconnect) for (const { link } of this.links.values()) link.signalingRestored();
+        this.prepareConnection(welcome.peers.length ? SETTLE_MS : 0);
       }),
-      client.on('peer_joined', (peer) => this.ensureLink(peer)),
+      client.on('peer_joined', (peer) => this.ensureLink(peer, true)),
       client.on('peer_left', ({ peerId }) => {
         this.held.delete(peerId);
         const state = this.links.get(peerId)?.link.snapshot().state;
@@ -87,6 +92,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
       client.on('ice_servers', ({ servers }) => {
         this.iceServers = [...toRtcIceServers(servers), ...(this.options.extraIceServers ?? [])];
         for (const { link } of this.links.values()) link.updateIceServers(this.iceServers);
+        this.prepareConnection();
       }),
     );
   }
@@ -103,7 +109,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
     const peer = this.held.get(peerId);
     if (!peer) return;
     this.held.delete(peerId);
-    if (!this.links.has(peerId)) this.createLink(peer);
+    if (!this.links.has(peerId)) this.createLink(peer, true);
   }
 
   /** Diagnostics of every link (see PeerLink.diagnostics). */
@@ -132,9 +138,11 @@ export class LinkManager extends Emitter<ManagerEvents> {
   setBlockDirect(block: boolean): void {
     this.config = { ...this.config, blockDirect: block };
     for (const { link } of this.links.values()) link.setBlockDirect(block);
+    this.prepareConnection();
   }
 
   close(): void {
+    this.preparer.discard();
     this.waiting.clear();
     this.held.clear();
     for (const off of this.unsubscribe) off();
@@ -151,8 +159,10 @@ export class LinkManager extends Emitter<ManagerEvents> {
   /**
    * Links to a peer once its identity holds together: its peer_id is its key's and its box key is
    * signed by that key. A registry could accept anything; peers check for themselves.
+   * `joined`: the peer arrived after us (peer_joined), so we offer first: our connection is
+   * prepared, and the newcomer is busy joining (it learned of us from its welcome and waits).
    */
-  private ensureLink(peer: PeerInfo): void {
+  private ensureLink(peer: PeerInfo, joined: boolean): void {
     const existing = this.links.get(peer.peer_id);
     if (existing && equalBytes(existing.signingKey, peer.signing_key)) return;
     if (this.waiting.has(peer.peer_id)) return;
@@ -184,12 +194,12 @@ export class LinkManager extends Emitter<ManagerEvents> {
         this.emit('held', { peerId: peer.peer_id });
         return;
       }
-      const link = this.createLink(peer, verifiedCertificate);
+      const link = this.createLink(peer, joined, verifiedCertificate);
       for (const action of queued) action(link);
     });
   }
 
-  private createLink(peer: PeerInfo, remoteCertificate?: SessionCertificate): PeerLink {
+  private createLink(peer: PeerInfo, offersFirst: boolean, remoteCertificate?: SessionCertificate): PeerLink {
     const { client } = this.options;
     const peerId = peer.peer_id;
     const link = new PeerLink({
@@ -203,6 +213,8 @@ export class LinkManager extends Emitter<ManagerEvents> {
       ...(remoteCertificate ? { remoteCertificate } : {}),
       config: { ...this.config, iceServers: this.iceServers },
       ...(this.options.createPeerConnection ? { createPeerConnection: this.options.createPeerConnection } : {}),
+      offersFirst,
+      takePreparedConnection: (configuration) => this.preparer.take(configuration),
       port: {
         sendSignal: (type, payload) => client.sendSignal(type, peerId, payload),
         sendRelay: (payload) => client.sendRelay(peerId, payload),
@@ -217,6 +229,12 @@ export class LinkManager extends Emitter<ManagerEvents> {
     this.links.set(peerId, { link, signingKey: peer.signing_key });
     link.start();
     return link;
+  }
+
+  /** Keeps a connection prepared for the links' configuration (none while direct paths are blocked). */
+  private prepareConnection(delayMs = 0): void {
+    if (this.config.blockDirect) return this.preparer.discard();
+    this.preparer.prepare(rtcConfiguration({ ...DEFAULT_LINK_CONFIG, ...this.config, iceServers: this.iceServers }), delayMs);
   }
 
   private drop(peerId: string): void {

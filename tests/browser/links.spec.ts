@@ -40,6 +40,33 @@ test('three consoles form a full mesh of direct links; every message arrives onc
   expect(await consoles[0]!.call('errors')).toEqual([]);
 });
 
+test('a console already in the project offers at once from a connection it prepared, and the newcomer answers: the link opens direct; with direct paths blocked nothing is prepared', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: HARNESS_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'prepared', ttlMs: 3_600_000 });
+  const [a, b, c] = (consoles = await Promise.all([0, 1, 2].map(() => HarnessConsole.open(browser, registry!.httpUrl))));
+  const idA = await a!.join(link, 'A');
+  await expect.poll(() => a!.call('registryState')).toBe('connected');
+  await new Promise((done) => setTimeout(done, 300)); // its connection is prepared meanwhile
+  const idB = await b!.join(link, 'B');
+  await a!.waitForState(idB, ['direct']);
+  await b!.waitForState(idA, ['direct']);
+  const details = async (x: HarnessConsole, peer: string) => (await x.call('snapshot', peer))!.history.filter((h) => h.event === 'start' || h.event === 'connection').map((h) => h.detail);
+  expect(await details(a!, idB)).toEqual([expect.stringMatching(/offers first$/), 'prepared RTCPeerConnection (start)']);
+  expect(await details(b!, idA)).toEqual([expect.stringMatching(/waits for an offer$/), 'new RTCPeerConnection (start)']);
+  await a!.call('sendSeq', idB, 1, 3);
+  await b!.call('sendSeq', idA, 1, 3);
+  await expect.poll(async () => (await b!.call('received', idA)).seqs).toEqual([1, 2, 3]);
+  await expect.poll(async () => (await a!.call('received', idB)).seqs).toEqual([1, 2, 3]);
+
+  // A console whose direct paths are blocked must not offer a prepared SDP: it already holds candidates.
+  await Promise.all([a!.call('leave'), b!.call('leave')]);
+  await c!.join(link, 'C', { blockDirect: true, fallbackAfterMs: 1000 });
+  await new Promise((done) => setTimeout(done, 300));
+  const idA2 = await a!.join(link, 'A');
+  await c!.waitForState(idA2, ['relay']);
+  expect(await details(c!, idA2)).toEqual([expect.stringMatching(/offers first$/), 'new RTCPeerConnection (start)']);
+});
+
 test('glare: two consoles that offer at the same instant always end with one working link', async ({ browser }) => {
   registry = await createRegistry({ webRoot: HARNESS_ROOT, logger: silent });
   const { link } = await registry.createInvite({ project: 'glare', ttlMs: 3_600_000 });

@@ -23,15 +23,16 @@ import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
 import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
 import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, newConnectionId, signalSignedBytes, type LinkSignal } from './signal-codec';
 import { readSelectedPath, type PathInfo } from './path-stats';
+import { createLinkChannel, type PreparedConnection } from './prepared-connection';
 
-export const CHANNEL_LABEL = 'workstream-v1';
+export { CHANNEL_LABEL } from './prepared-connection';
 export const RELAY_PATH_ID = 'relay';
 const CHUNK_BYTES = 48 * 1024;
 /** Room for the `relay` frame's own MessagePack fields around the sealed blob. */
 const RELAY_FRAME_OVERHEAD = 128;
 const HISTORY_LENGTH = 50;
-/** How long the polite side waits for the impolite side's offer before offering itself. */
-const POLITE_OFFER_DELAY_MS = 1500;
+/** How long a side that does not offer first waits for the other's offer before offering itself. */
+const OFFER_WAIT_MS = 1500;
 /** An unanswered offer this old, met by the peer's own offer, was lost on the way. */
 const LOST_OFFER_AFTER_MS = 1000;
 const STATS_INTERVAL_MS = 2000;
@@ -90,6 +91,19 @@ export interface PeerLinkOptions {
   port: LinkPort;
   config?: Partial<LinkConfig>;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
+  /**
+   * Whether this side offers as soon as the link starts (default: the impolite side). The manager
+   * has a console that learns of a newcomer offer, from a connection prepared ahead, while the
+   * newcomer, busy joining, waits. Glare is still resolved by politeness.
+   */
+  offersFirst?: boolean;
+  /** A connection made ahead with its offer set (see prepared-connection.ts), if one is ready. */
+  takePreparedConnection?: (configuration: RTCConfiguration) => PreparedConnection | undefined;
+}
+
+/** The RTCPeerConnection configuration of a link with this config. */
+export function rtcConfiguration(config: Pick<LinkConfig, 'iceServers' | 'iceTransportPolicy'>): RTCConfiguration {
+  return { iceServers: config.iceServers, iceTransportPolicy: config.iceTransportPolicy, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
 }
 
 export interface LinkHistoryEntry {
@@ -227,8 +241,9 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   start(): void {
-    this.record('start', this.polite ? 'polite side' : 'impolite side');
-    this.createConnection('start');
+    const offers = this.options.offersFirst ?? !this.polite;
+    this.record('start', `${this.polite ? 'polite' : 'impolite'} side, ${offers ? 'offers first' : 'waits for an offer'}`);
+    this.createConnection('start', true);
   }
 
   /** Sends an application message (any MessagePack value). Resolves once it is queued within the window. */
@@ -399,17 +414,22 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   // --- the RTCPeerConnection ------------------------------------------------------------------
 
-  private createConnection(reason: string): void {
+  /**
+   * `first`: the link's first connection, which may come from a connection prepared ahead (later
+   * ones follow a change in the network, which a prepared one may predate).
+   */
+  private createConnection(reason: string, first = false): void {
     if (this.closed) return;
     const hadConnection = Boolean(this.pc);
     this.closeConnection();
     if (hadConnection) this.counters.reconnects++;
-    const pc = (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))({
-      iceServers: this.config.iceServers,
-      iceTransportPolicy: this.config.iceTransportPolicy,
-      bundlePolicy: 'max-bundle',
-      rtcpMuxPolicy: 'require',
-    });
+    const configuration = rtcConfiguration(this.config);
+    // One side offers at once (after a start, the one the manager chose; otherwise the impolite
+    // one), from a connection prepared ahead when there is one: not while direct paths are blocked,
+    // as its SDP already holds candidates.
+    const offerNow = first ? (this.options.offersFirst ?? !this.polite) : !this.polite;
+    const ready = first && offerNow && !this.config.blockDirect ? this.options.takePreparedConnection?.(configuration) : undefined;
+    const pc = ready?.pc ?? (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(configuration);
     this.pc = pc;
     this.pcId = newConnectionId();
     this.remotePcId = undefined;
@@ -417,13 +437,13 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.pendingCandidates = [];
-    this.record('connection', `new RTCPeerConnection (${reason})`);
+    this.record('connection', `${ready ? 'prepared' : 'new'} RTCPeerConnection (${reason})`);
 
-    // The impolite side offers at once. The polite side creates its (pre-negotiated) channel when
-    // the offer arrives, so the usual start has no glare and costs one round trip less; if no offer
-    // comes soon, it offers itself and perfect negotiation sorts out any collision.
-    if (this.polite) this.setTimer('polite-offer', POLITE_OFFER_DELAY_MS, () => this.pc === pc && this.openChannel(pc));
-    else this.openChannel(pc);
+    // The other side creates its (pre-negotiated) channel when the offer arrives, so the usual
+    // start has no glare and costs one round trip less; if no offer comes soon, it offers itself
+    // and perfect negotiation sorts out any collision.
+    if (offerNow) this.openChannel(pc, ready?.channel);
+    else this.setTimer('offer-wait', OFFER_WAIT_MS, () => this.pc === pc && this.openChannel(pc));
 
     pc.onnegotiationneeded = async () => {
       try {
@@ -450,14 +470,20 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.updateState();
     };
 
+    if (ready) {
+      // Its offer is set and holds the candidates gathered so far; later ones trickle as usual.
+      this.offerSentAt = Date.now();
+      this.sendDescription(pc.localDescription!);
+      if (pc.iceGatheringState === 'complete') this.sendSignal('webrtc_ice_candidate', { candidate: null });
+    }
     if (!this.dcPath) this.armFallback();
     this.updateState();
   }
 
-  private openChannel(pc: RTCPeerConnection): void {
+  private openChannel(pc: RTCPeerConnection, prepared?: RTCDataChannel): void {
     if (this.channels.has(pc)) return;
-    this.clearTimer('polite-offer');
-    const channel = pc.createDataChannel(CHANNEL_LABEL, { negotiated: true, id: 0, ordered: true, protocol: CHANNEL_LABEL });
+    this.clearTimer('offer-wait');
+    const channel = prepared ?? createLinkChannel(pc);
     this.channels.set(pc, channel);
     channel.binaryType = 'arraybuffer';
     channel.onopen = () => this.pc === pc && this.onChannelOpen(pc, channel);

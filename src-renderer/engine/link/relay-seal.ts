@@ -17,16 +17,19 @@ const REMEMBERED_NONCES = 8192;
 export type OpenResult = { ok: true; plaintext: Uint8Array } | { ok: false; code: 'RELAY_TAMPERED' | 'RELAY_REPLAYED' | 'RELAY_STALE_KEY'; message: string };
 
 export class RelaySeal {
-  private readonly shared: Uint8Array;
+  /** X25519 in JavaScript costs a millisecond or more: done when the relay is first used, not on the way to the first offer. */
+  private sharedKey: Uint8Array | undefined;
   private readonly seen = new Set<string>();
   private readonly seenOrder: string[] = [];
 
   constructor(
     private readonly localPublicKey: Uint8Array,
-    localSecretKey: Uint8Array,
+    private readonly localSecretKey: Uint8Array,
     private readonly remotePublicKey: Uint8Array,
-  ) {
-    this.shared = nacl.box.before(remotePublicKey, localSecretKey);
+  ) {}
+
+  private get shared(): Uint8Array {
+    return (this.sharedKey ??= nacl.box.before(this.remotePublicKey, this.localSecretKey));
   }
 
   seal(plaintext: Uint8Array): Uint8Array {

@@ -1,0 +1,100 @@
+/**
+ * One RTCPeerConnection made before any peer needs it: its DataChannel is created, its offer set
+ * and its candidates gathering, so the first offer to a newly seen peer goes out at once, with the
+ * candidates gathered so far already in its SDP.
+ *
+ * Why: on this kind of machine, creating the connection, waiting for `negotiationneeded` and
+ * setting the offer cost 4–9 ms of a 35–45 ms link setup, and the first candidates followed the
+ * offer by 2–5 ms more (docs/BENCHMARKS.md). The cost is one idle connection per console (and,
+ * with TURN configured, one idle allocation), replaced when it grows old or the ICE servers change.
+ */
+
+/** The link's DataChannel: pre-negotiated (id 0) on both sides, so neither waits for the other's. */
+export const CHANNEL_LABEL = 'workstream-v1';
+
+export function createLinkChannel(pc: RTCPeerConnection): RTCDataChannel {
+  return pc.createDataChannel(CHANNEL_LABEL, { negotiated: true, id: 0, ordered: true, protocol: CHANNEL_LABEL });
+}
+
+export interface PreparedConnection {
+  pc: RTCPeerConnection;
+  channel: RTCDataChannel;
+}
+
+/** A connection asked for while links are being set up is made this much later, not among them. */
+export const SETTLE_MS = 250;
+/**
+ * A prepared connection is replaced at this age: its candidates (and TURN allocation) date from
+ * when it was made, and the network may have changed since.
+ */
+const MAX_AGE_MS = 2 * 60_000;
+
+interface Spare extends PreparedConnection {
+  key: string;
+  madeAt: number;
+  ready: boolean;
+}
+
+export class ConnectionPreparer {
+  private spare: Spare | undefined;
+  /** The configuration of the connection about to be made, if one is. */
+  private pendingKey: string | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly create: (configuration: RTCConfiguration) => RTCPeerConnection,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Keeps one connection prepared for this configuration, made after `delayMs`, replacing any other. */
+  prepare(configuration: RTCConfiguration, delayMs = 0): void {
+    const key = configurationKey(configuration);
+    if (this.pendingKey === key || (this.spare?.key === key && this.now() - this.spare.madeAt < MAX_AGE_MS)) return;
+    this.discard();
+    this.pendingKey = key;
+    this.timer = setTimeout(() => {
+      this.pendingKey = undefined;
+      this.make(configuration, key);
+    }, delayMs);
+  }
+
+  /**
+   * The prepared connection, if it was made for this configuration and its offer is set; another
+   * is prepared for the next peer. Undefined otherwise: the caller makes its own.
+   */
+  take(configuration: RTCConfiguration): PreparedConnection | undefined {
+    const spare = this.spare;
+    const usable = spare?.ready && spare.key === configurationKey(configuration) && this.now() - spare.madeAt < MAX_AGE_MS;
+    if (usable) this.spare = undefined;
+    this.prepare(configuration, SETTLE_MS); // the caller is setting a link up
+    return usable ? { pc: spare.pc, channel: spare.channel } : undefined;
+  }
+
+  /** Closes the prepared connection, and prepares none (leaving the project, direct paths blocked). */
+  discard(): void {
+    clearTimeout(this.timer);
+    this.pendingKey = undefined;
+    this.spare?.pc.close();
+    this.spare = undefined;
+  }
+
+  private make(configuration: RTCConfiguration, key: string): void {
+    let pc: RTCPeerConnection;
+    try {
+      pc = this.create(configuration);
+    } catch {
+      return; // a link creates its own connection and reports the error
+    }
+    const spare: Spare = { pc, channel: createLinkChannel(pc), key, madeAt: this.now(), ready: false };
+    this.spare = spare;
+    this.timer = setTimeout(() => this.spare === spare && this.prepare(configuration), MAX_AGE_MS);
+    pc.setLocalDescription().then(
+      () => void (spare.ready = this.spare === spare && pc.signalingState === 'have-local-offer'),
+      () => this.spare === spare && this.discard(),
+    );
+  }
+}
+
+function configurationKey(c: RTCConfiguration): string {
+  return JSON.stringify([c.iceServers ?? [], c.iceTransportPolicy ?? 'all', c.bundlePolicy ?? '', c.rtcpMuxPolicy ?? '']);
+}

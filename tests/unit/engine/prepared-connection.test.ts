@@ -1,0 +1,85 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionPreparer, SETTLE_MS } from '../../../src-renderer/engine/link/prepared-connection';
+
+/** Just enough of an RTCPeerConnection: the preparer creates the channel and sets the offer. */
+class FakePeerConnection {
+  signalingState: RTCSignalingState = 'stable';
+  closed = false;
+  channels: Array<{ label: string; init: RTCDataChannelInit }> = [];
+  constructor(readonly configuration: RTCConfiguration) {}
+  createDataChannel(label: string, init: RTCDataChannelInit) {
+    this.channels.push({ label, init });
+    return { label } as unknown as RTCDataChannel;
+  }
+  async setLocalDescription() {
+    this.signalingState = 'have-local-offer';
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+const config = (urls: string): RTCConfiguration => ({ iceServers: [{ urls }], iceTransportPolicy: 'all', bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+
+describe('ConnectionPreparer', () => {
+  let made: FakePeerConnection[];
+  let preparer: ConnectionPreparer;
+  beforeEach(() => {
+    vi.useFakeTimers();
+    made = [];
+    preparer = new ConnectionPreparer((c) => {
+      const pc = new FakePeerConnection(c);
+      made.push(pc);
+      return pc as unknown as RTCPeerConnection;
+    });
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('hands out a connection whose channel is the link’s and whose offer is set, then prepares the next after the link has set up', async () => {
+    preparer.prepare(config('stun:a'));
+    expect(preparer.take(config('stun:a'))).toBeUndefined(); // not made yet: the link makes its own
+    await vi.advanceTimersByTimeAsync(0);
+    expect(made).toHaveLength(1);
+    expect(made[0]!.channels).toEqual([{ label: 'workstream-v1', init: { negotiated: true, id: 0, ordered: true, protocol: 'workstream-v1' } }]);
+    const taken = preparer.take(config('stun:a'));
+    expect(taken?.pc).toBe(made[0]);
+    expect(made[0]!.closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(SETTLE_MS - 1);
+    expect(made).toHaveLength(1); // not while that link sets up
+    await vi.advanceTimersByTimeAsync(1);
+    expect(made).toHaveLength(2);
+  });
+
+  it('never hands out a connection made for other ICE servers: it is closed and replaced', async () => {
+    preparer.prepare(config('stun:a'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(preparer.take(config('turn:b'))).toBeUndefined();
+    expect(made[0]!.closed).toBe(true);
+    await vi.advanceTimersByTimeAsync(SETTLE_MS);
+    expect(made[1]!.configuration.iceServers).toEqual([{ urls: 'turn:b' }]);
+    expect(preparer.take(config('turn:b'))?.pc).toBe(made[1]);
+  });
+
+  it('replaces a prepared connection after two minutes (its candidates may be stale), and discard closes it and prepares none', async () => {
+    preparer.prepare(config('stun:a'));
+    await vi.advanceTimersByTimeAsync(0);
+    await vi.advanceTimersByTimeAsync(2 * 60_000 + 1); // a 0 ms timer waits 1 ms, as in Node
+    expect(made[0]!.closed).toBe(true);
+    expect(made).toHaveLength(2);
+    preparer.discard();
+    expect(made[1]!.closed).toBe(true);
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    expect(made).toHaveLength(2);
+    expect(preparer.take(config('stun:a'))).toBeUndefined();
+  });
+
+  it('a connection that cannot be made or set is not handed out', async () => {
+    const failing = new ConnectionPreparer(() => {
+      throw new Error('no WebRTC');
+    });
+    failing.prepare(config('stun:a'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(failing.take(config('stun:a'))).toBeUndefined();
+    failing.discard();
+  });
+});
