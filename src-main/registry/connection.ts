@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
-import { encodeFrame, decodeClientFrame } from '../../src-shared/protocol/codec';
+import { encodeFrameTransient, decodeClientFrame } from '../../src-shared/protocol/codec';
 import { ERRORS, type ErrorCode } from '../../src-shared/protocol/errors';
 import {
   PROTOCOL_VERSION,
@@ -80,11 +80,14 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
 
   metrics.connections.inc();
 
+  const coalesce = coalescingWrites(ws);
   const send = (frame: ServerFrame): void => {
     if (ws.readyState !== ws.OPEN) return;
+    coalesce();
     const frames = ctx.interceptOutgoing ? ctx.interceptOutgoing(frame, member?.info.peer_id) : [frame];
     for (const out of frames) {
-      const data = encodeFrame(out);
+      // Copied into Node's pooled Buffer memory: a fresh ArrayBuffer per frame cost more than the encoding.
+      const data = Buffer.from(encodeFrameTransient(out));
       metrics.frames.inc({ direction: 'out', type: out.type });
       metrics.bytes.inc({ direction: 'out' }, data.length);
       ws.send(data);
@@ -376,6 +379,29 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
 
 function pairKey(a: string, b: string): string {
   return a < b ? `${a}:${b}` : `${b}:${a}`;
+}
+
+/**
+ * Frames sent to one console in one turn of the event loop leave in one socket write. Frames come
+ * in bursts (the candidates one peer trickles arrive in one read and go to one console), and the
+ * write of each frame — a system call — was half of the registry's CPU time (docs/BENCHMARKS.md).
+ * The socket is corked at the first frame and uncorked once this turn's reads are handled
+ * (setImmediate: after the event loop's poll phase), so a frame waits at most that long.
+ */
+function coalescingWrites(ws: WebSocket): () => void {
+  // `ws` has no public cork(); its own sends cork and uncork around each frame, which nests.
+  const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket!.uncork();
+  };
+  return () => {
+    if (corked || !socket) return;
+    corked = true;
+    socket.cork();
+    setImmediate(uncork);
+  };
 }
 
 function toBytes(data: RawData): Uint8Array {

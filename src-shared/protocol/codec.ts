@@ -21,6 +21,16 @@ export function encodeFrame(frame: ClientFrame | ServerFrame): Uint8Array {
   return encoder.encode(frame);
 }
 
+/**
+ * The frame's bytes in the encoder's own buffer, valid only until the next encode: for a caller
+ * that copies them at once into memory it allocates more cheaply. (Each `encodeFrame` result is a
+ * new ArrayBuffer, whose allocation in V8 costs more than encoding a small frame: 3.4 µs against
+ * 0.65 µs for a relayed candidate here.)
+ */
+export function encodeFrameTransient(frame: ClientFrame | ServerFrame): Uint8Array {
+  return encoder.encodeSharedRef(frame);
+}
+
 function decodeWith<T>(schema: z.ZodType<T>, data: Uint8Array): DecodeResult<T> {
   let raw: unknown;
   try {

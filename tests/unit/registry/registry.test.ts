@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Socket } from 'node:net';
 import { encode } from '@msgpack/msgpack';
 import { startTestRegistry } from '../../support/registry-fixture';
 import { TestClient } from '../../support/registry-client';
@@ -250,6 +251,39 @@ describe('routing signaling', () => {
       expect(got).toEqual({ type, from_peer_id: ada.identity.peerId, to_peer_id: bob.identity.peerId, payload: sdp });
     }
     expect(carol.frames.some((f) => f.type.startsWith('webrtc_'))).toBe(false);
+  });
+
+  it('a burst of frames to one console arrives whole and in order, in a few socket writes rather than one per frame', async () => {
+    const r = await registry({ limits: { burst: 1000 } });
+    const { token } = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });
+    const ada = await joinAs(r, token, 'Ada');
+    const bob = await joinAs(r, token, 'Bob');
+    const port = Number(new URL(r.url).port);
+    // Counts the registry's writes on its side of the sockets (same process): each is a system call.
+    const proto = Socket.prototype as unknown as Record<'_writev' | '_write', (this: Socket, ...args: unknown[]) => unknown>;
+    const originals = { _writev: proto._writev, _write: proto._write };
+    let writes = 0;
+    for (const name of ['_writev', '_write'] as const) {
+      proto[name] = function (this: Socket, ...args: unknown[]) {
+        if (this.localPort === port) writes++;
+        return originals[name].apply(this, args);
+      };
+    }
+    const N = 300; // within the raised burst: the rate limit is tested below
+    try {
+      // Sent in one go, as a console trickling candidates does, so they reach the registry together.
+      const socket = (ada.ws as unknown as { _socket: Socket })._socket;
+      socket.cork();
+      for (let i = 0; i < N; i++) ada.send({ type: 'webrtc_ice_candidate', to_peer_id: bob.identity.peerId, payload: new Uint8Array([i >> 8, i & 0xff]) });
+      socket.uncork();
+      await bob.waitFor(() => bob.frames.filter((f) => f.type === 'webrtc_ice_candidate').length === N);
+    } finally {
+      Object.assign(proto, originals);
+    }
+    const got = bob.frames.filter((f): f is Extract<ServerFrame, { type: 'webrtc_ice_candidate' }> => f.type === 'webrtc_ice_candidate');
+    expect(got.map((f) => (f.payload[0]! << 8) | f.payload[1]!)).toEqual(Array.from({ length: N }, (_, i) => i));
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThan(N / 10);
   });
 
   it('signaling to an unknown peer or to oneself gets UNKNOWN_PEER', async () => {
