@@ -385,8 +385,9 @@ function pairKey(a: string, b: string): string {
  * Frames sent to one console in one turn of the event loop leave in one socket write. Frames come
  * in bursts (the candidates one peer trickles arrive in one read and go to one console), and the
  * write of each frame — a system call — was half of the registry's CPU time (docs/BENCHMARKS.md).
- * The socket is corked at the first frame and uncorked once this turn's reads are handled
- * (setImmediate: after the event loop's poll phase), so a frame waits at most that long.
+ * The socket is corked at the first frame and uncorked when the handler of the read that caused
+ * it returns (process.nextTick), so no frame waits for anything else. (Uncorking at setImmediate,
+ * after the whole poll phase, coalesced no better in the capacity benchmark and delays frames.)
  */
 function coalescingWrites(ws: WebSocket): () => void {
   // `ws` has no public cork(); its own sends cork and uncork around each frame, which nests.
@@ -400,7 +401,7 @@ function coalescingWrites(ws: WebSocket): () => void {
     if (corked || !socket) return;
     corked = true;
     socket.cork();
-    setImmediate(uncork);
+    process.nextTick(uncork);
   };
 }
 
