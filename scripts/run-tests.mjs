@@ -115,7 +115,9 @@ function describeFailure(test) {
   const error = result?.errors?.[0] ?? result?.error;
   if (!error) return '';
   const plain = (text) => text.replace(/\u001b\[[0-9;]*m/g, '');
-  const message = plain(error.message ?? '').split('\n').filter((l) => l.trim()).slice(0, 6).map((l) => `    ${l}`).join('\n');
+  const lines = plain(error.message ?? '').split('\n').filter((l) => l.trim());
+  const callLog = lines.findIndex((l) => l.trim().startsWith('Call log'));
+  const message = lines.slice(0, callLog >= 0 ? Math.min(callLog, 6) : 6).map((l) => `    ${l}`).join('\n');
   const where = error.location ? `${error.location.file.replace(`${process.cwd()}/`, '')}:${error.location.line}` : '';
   return `\n    at ${where || 'unknown location'} (attempt took ${result.duration} ms)\n${message}`;
 }

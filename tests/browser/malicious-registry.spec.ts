@@ -166,3 +166,34 @@ test('an offer lost on the way is recovered at once, without waiting for the rel
   expect(dropped).toBeGreaterThan(1);
   expect(Date.now() - started).toBeLessThan(8000);
 });
+
+test('an offer lost just before the peer offers too is still recovered: the impolite side resends it once a glare is too old to be one', async ({ browser }) => {
+  const { link, a, b } = await start(browser, {});
+  const idA = await a.join(link, 'A');
+  await expect.poll(() => a.call('registryState')).toBe('connected');
+  await new Promise((done) => setTimeout(done, 300));
+  // A, already present, offers first; its offer to B is lost. B then offers 300 ms later, so the two
+  // offers meet with A's unanswered for less than a second. When A is the impolite side, it must
+  // not wait for an answer that will never come. (B's id is random: B joins until A is impolite.)
+  let dropped = false;
+  attack = (frame, to) => {
+    if (frame.type === 'webrtc_offer' && to !== undefined && to > idA && frame.from_peer_id === idA && !dropped) {
+      dropped = true;
+      return [];
+    }
+    return [frame];
+  };
+  const config = { fallbackAfterMs: 10_000, offerWaitMs: 300 };
+  let idB = '';
+  for (let attempt = 0; attempt < 12 && !dropped; attempt++) {
+    idB = await b.join(link, 'B', config);
+    await b.waitForState(idA, ['direct'], 3000).catch(() => undefined);
+    if (!dropped) await b.call('leave');
+  }
+  expect(dropped).toBe(true);
+  await a.waitForState(idB, ['direct'], 6000);
+  await b.waitForState(idA, ['direct'], 6000);
+  const history = (await a.call('history', idB)).map((h) => h.event);
+  expect(history).toContain('glare');
+  expect(history).toContain('offer-resent');
+});

@@ -31,8 +31,6 @@ const CHUNK_BYTES = 48 * 1024;
 /** Room for the `relay` frame's own MessagePack fields around the sealed blob. */
 const RELAY_FRAME_OVERHEAD = 128;
 const HISTORY_LENGTH = 50;
-/** How long a side that does not offer first waits for the other's offer before offering itself. */
-const OFFER_WAIT_MS = 1500;
 /** An unanswered offer this old, met by the peer's own offer, was lost on the way. */
 const LOST_OFFER_AFTER_MS = 1000;
 const STATS_INTERVAL_MS = 2000;
@@ -44,6 +42,8 @@ export interface LinkConfig {
   iceTransportPolicy: RTCIceTransportPolicy;
   /** No DataChannel this long after negotiation starts → relay through the registry. */
   fallbackAfterMs: number;
+  /** How long a side that does not offer first waits for the other's offer before offering itself. */
+  offerWaitMs: number;
   /** `disconnected` this long → ICE restart. */
   disconnectGraceMs: number;
   /** While relayed, how often to try direct again. */
@@ -58,6 +58,7 @@ export const DEFAULT_LINK_CONFIG: LinkConfig = {
   iceServers: [],
   iceTransportPolicy: 'all',
   fallbackAfterMs: 10_000,
+  offerWaitMs: 1_500,
   disconnectGraceMs: 2_000,
   directRetry: { baseMs: 5_000, maxMs: 60_000 },
   maxMessageBytes: 64 * 1024 * 1024,
@@ -443,7 +444,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     // start has no glare and costs one round trip less; if no offer comes soon, it offers itself
     // and perfect negotiation sorts out any collision.
     if (offerNow) this.openChannel(pc, ready?.channel);
-    else this.setTimer('offer-wait', OFFER_WAIT_MS, () => this.pc === pc && this.openChannel(pc));
+    else this.setTimer('offer-wait', this.config.offerWaitMs, () => this.pc === pc && this.openChannel(pc));
 
     pc.onnegotiationneeded = async () => {
       try {
@@ -662,13 +663,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) {
         this.record('glare', 'ignored the peer’s offer (impolite side)');
-        // True glare crosses within milliseconds. A peer that offers long after our offer went out
-        // never got it (lost while the registry was away, or dropped while we were held back):
-        // send it again so the polite peer can roll back and answer.
-        if (pc.localDescription?.type === 'offer' && Date.now() - this.offerSentAt > LOST_OFFER_AFTER_MS) {
-          this.record('offer-resent', 'the peer had not seen our offer');
-          this.sendDescription(pc.localDescription);
-        }
+        this.resendOfferIfUnanswered(pc);
         return;
       }
       if (description.type === 'answer' && pc.signalingState !== 'have-local-offer') return; // stale answer
@@ -691,6 +686,23 @@ export class PeerLink extends Emitter<LinkEvents> {
       if (!pc.remoteDescription) this.pendingCandidates.push(candidate);
       else await this.addCandidate(pc, candidate);
     }
+  }
+
+  /**
+   * After ignoring the polite peer's offer. True glare crosses within milliseconds and the peer then
+   * answers ours. A peer whose offer meets ours unanswered for longer never got ours (lost while
+   * the registry was away, or dropped while it held us back): send it again, so the peer rolls
+   * back and answers — now if ours is old enough to tell, or once it is.
+   */
+  private resendOfferIfUnanswered(pc: RTCPeerConnection): void {
+    const resend = () => {
+      if (this.pc !== pc || pc.signalingState !== 'have-local-offer' || pc.localDescription?.type !== 'offer') return;
+      this.record('offer-resent', 'the peer had not seen our offer');
+      this.sendDescription(pc.localDescription);
+    };
+    const age = Date.now() - this.offerSentAt;
+    if (age > LOST_OFFER_AFTER_MS) resend();
+    else this.setTimer('offer-resend', LOST_OFFER_AFTER_MS - age, resend);
   }
 
   private async addCandidate(pc: RTCPeerConnection, candidate: RTCIceCandidateInit): Promise<void> {
