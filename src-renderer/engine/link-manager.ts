@@ -59,6 +59,8 @@ export class LinkManager extends Emitter<ManagerEvents> {
     super();
     this.config = { ...options.config };
     this.preparer = new ConnectionPreparer(options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)));
+    // Before joining: the registry's ICE servers are not known yet, and are set when it is taken.
+    this.preparer.prepareBare(rtcConfiguration({ ...DEFAULT_LINK_CONFIG, ...this.config, iceServers: options.extraIceServers ?? [] }));
     this.sign = createEd25519Signer(options.session.signSecretKey);
     const { client } = options;
     this.unsubscribe.push(
@@ -142,7 +144,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
   }
 
   close(): void {
-    this.preparer.discard();
+    this.preparer.close();
     this.waiting.clear();
     this.held.clear();
     for (const off of this.unsubscribe) off();
@@ -215,6 +217,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
       ...(this.options.createPeerConnection ? { createPeerConnection: this.options.createPeerConnection } : {}),
       offersFirst,
       takePreparedConnection: (configuration) => this.preparer.take(configuration),
+      takeBareConnection: (configuration) => this.preparer.takeBare(configuration),
       port: {
         sendSignal: (type, payload) => client.sendSignal(type, peerId, payload),
         sendRelay: (payload) => client.sendRelay(peerId, payload),

@@ -40,7 +40,7 @@ test('three consoles form a full mesh of direct links; every message arrives onc
   expect(await consoles[0]!.call('errors')).toEqual([]);
 });
 
-test('a console already in the project offers at once from a connection it prepared, and the newcomer answers: the link opens direct; with direct paths blocked nothing is prepared', async ({ browser }) => {
+test('a console already in the project offers at once from a connection it prepared, and the newcomer answers on one it made before joining: the link opens direct; with direct paths blocked no prepared offer is used', async ({ browser }) => {
   registry = await createRegistry({ webRoot: HARNESS_ROOT, logger: silent });
   const { link } = await registry.createInvite({ project: 'prepared', ttlMs: 3_600_000 });
   const [a, b, c] = (consoles = await Promise.all([0, 1, 2].map(() => HarnessConsole.open(browser, registry!.httpUrl))));
@@ -52,7 +52,7 @@ test('a console already in the project offers at once from a connection it prepa
   await b!.waitForState(idA, ['direct']);
   const details = async (x: HarnessConsole, peer: string) => (await x.call('snapshot', peer))!.history.filter((h) => h.event === 'start' || h.event === 'connection').map((h) => h.detail);
   expect(await details(a!, idB)).toEqual([expect.stringMatching(/offers first$/), 'prepared RTCPeerConnection (start)']);
-  expect(await details(b!, idA)).toEqual([expect.stringMatching(/waits for an offer$/), 'new RTCPeerConnection (start)']);
+  expect(await details(b!, idA)).toEqual([expect.stringMatching(/waits for an offer$/), 'prepared bare RTCPeerConnection (start)']);
   await a!.call('sendSeq', idB, 1, 3);
   await b!.call('sendSeq', idA, 1, 3);
   await expect.poll(async () => (await b!.call('received', idA)).seqs).toEqual([1, 2, 3]);
@@ -219,6 +219,10 @@ for (const transport of ['udp', 'tcp'] as const) {
       const path = (await a!.call('snapshot', idB))!.path!;
       expect(path.kind).toBe('turn');
       expect(path.protocol).toBe(transport);
+      // The side that waited for the offer answered on a connection made before it joined, which
+      // got the registry's TURN server only when taken: with policy "relay" it has no other path.
+      const connections = [...(await a!.call('history', idB)), ...(await b!.call('history', idA))].filter((h) => h.event === 'connection').map((h) => h.detail);
+      expect(connections).toContain('prepared bare RTCPeerConnection (start)');
       await a!.call('sendSeq', idB, 1, 50);
       await expect.poll(async () => (await b!.call('received', idA)).seqs.length).toBe(50);
     } finally {

@@ -100,6 +100,8 @@ export interface PeerLinkOptions {
   offersFirst?: boolean;
   /** A connection made ahead with its offer set (see prepared-connection.ts), if one is ready. */
   takePreparedConnection?: (configuration: RTCConfiguration) => PreparedConnection | undefined;
+  /** A bare connection made ahead, for a link that waits for an offer, if one is ready. */
+  takeBareConnection?: (configuration: RTCConfiguration) => RTCPeerConnection | undefined;
 }
 
 /** The RTCPeerConnection configuration of a link with this config. */
@@ -430,7 +432,8 @@ export class PeerLink extends Emitter<LinkEvents> {
     // as its SDP already holds candidates.
     const offerNow = first ? (this.options.offersFirst ?? !this.polite) : !this.polite;
     const ready = first && offerNow && !this.config.blockDirect ? this.options.takePreparedConnection?.(configuration) : undefined;
-    const pc = ready?.pc ?? (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(configuration);
+    const bare = first && !offerNow ? this.options.takeBareConnection?.(configuration) : undefined;
+    const pc = ready?.pc ?? bare ?? (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(configuration);
     this.pc = pc;
     this.pcId = newConnectionId();
     this.remotePcId = undefined;
@@ -438,7 +441,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.pendingCandidates = [];
-    this.record('connection', `${ready ? 'prepared' : 'new'} RTCPeerConnection (${reason})`);
+    this.record('connection', `${ready ? 'prepared' : bare ? 'prepared bare' : 'new'} RTCPeerConnection (${reason})`);
 
     // The other side creates its (pre-negotiated) channel when the offer arrives, so the usual
     // start has no glare and costs one round trip less; if no offer comes soon, it offers itself

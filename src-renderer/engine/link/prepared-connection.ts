@@ -1,7 +1,10 @@
 /**
- * One RTCPeerConnection made before any peer needs it: its DataChannel is created, its offer set
- * and its candidates gathering, so the first offer to a newly seen peer goes out at once, with the
- * candidates gathered so far already in its SDP.
+ * RTCPeerConnections made before any peer needs them. One for offering: its DataChannel is
+ * created, its offer set and its candidates gathering, so the first offer to a newly seen peer goes
+ * out at once, with the candidates gathered so far already in its SDP. One bare, for a link that
+ * waits for the peer's offer: it is made before the console even joins (it gathers nothing, so it
+ * cannot go stale) and given the link's ICE servers when taken, so a newcomer busy joining does
+ * not spend the milliseconds of `new RTCPeerConnection` while the offer waits.
  *
  * Why: on this kind of machine, creating the connection, waiting for `negotiationneeded` and
  * setting the offer cost 4–9 ms of a 35–45 ms link setup, and the first candidates followed the
@@ -37,6 +40,8 @@ interface Spare extends PreparedConnection {
 
 export class ConnectionPreparer {
   private spare: Spare | undefined;
+  private bare: RTCPeerConnection | undefined;
+  private bareTimer: ReturnType<typeof setTimeout> | undefined;
   /** The configuration of the connection about to be made, if one is. */
   private pendingKey: string | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -70,7 +75,42 @@ export class ConnectionPreparer {
     return usable ? { pc: spare.pc, channel: spare.channel } : undefined;
   }
 
-  /** Closes the prepared connection, and prepares none (leaving the project, direct paths blocked). */
+  /** A bare connection (no channel, no description) is made now, if none is ready. */
+  prepareBare(configuration: RTCConfiguration): void {
+    clearTimeout(this.bareTimer);
+    if (this.bare) return;
+    try {
+      this.bare = this.create(configuration);
+    } catch {
+      // a link creates its own connection and reports the error
+    }
+  }
+
+  /** The bare connection with this configuration's ICE servers, if one is ready; the next is made in a moment. */
+  takeBare(configuration: RTCConfiguration): RTCPeerConnection | undefined {
+    const pc = this.bare;
+    this.bare = undefined;
+    clearTimeout(this.bareTimer);
+    this.bareTimer = setTimeout(() => this.prepareBare(configuration), SETTLE_MS);
+    if (!pc) return undefined;
+    try {
+      pc.setConfiguration(configuration); // allowed before anything is gathered
+      return pc;
+    } catch {
+      pc.close();
+      return undefined;
+    }
+  }
+
+  /** Closes every prepared connection (leaving the project). */
+  close(): void {
+    this.discard();
+    clearTimeout(this.bareTimer);
+    this.bare?.close();
+    this.bare = undefined;
+  }
+
+  /** Closes the offering connection, and prepares none (direct paths blocked). */
   discard(): void {
     clearTimeout(this.timer);
     this.pendingKey = undefined;

@@ -6,7 +6,12 @@ class FakePeerConnection {
   signalingState: RTCSignalingState = 'stable';
   closed = false;
   channels: Array<{ label: string; init: RTCDataChannelInit }> = [];
-  constructor(readonly configuration: RTCConfiguration) {}
+  rejectConfiguration = false;
+  constructor(public configuration: RTCConfiguration) {}
+  setConfiguration(configuration: RTCConfiguration) {
+    if (this.rejectConfiguration) throw new Error('InvalidModificationError');
+    this.configuration = configuration;
+  }
   createDataChannel(label: string, init: RTCDataChannelInit) {
     this.channels.push({ label, init });
     return { label } as unknown as RTCDataChannel;
@@ -81,5 +86,28 @@ describe('ConnectionPreparer', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(failing.take(config('stun:a'))).toBeUndefined();
     failing.discard();
+  });
+
+  it('a bare connection is made at once, handed out with the link’s ICE servers, and the next made after that link set up', async () => {
+    preparer.prepareBare(config('stun:none-yet'));
+    expect(made).toHaveLength(1);
+    expect(made[0]!.channels).toEqual([]); // no channel: the waiting side makes it when the offer comes
+    const bare = preparer.takeBare(config('turn:registry'));
+    expect(bare).toBe(made[0]);
+    expect(made[0]!.configuration.iceServers).toEqual([{ urls: 'turn:registry' }]);
+    expect(preparer.takeBare(config('turn:registry'))).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(SETTLE_MS);
+    expect(made).toHaveLength(2);
+    preparer.close();
+    expect(made[1]!.closed).toBe(true);
+    expect(made[0]!.closed).toBe(false); // taken: the link's now
+  });
+
+  it('a bare connection that refuses the configuration is closed, not handed out', () => {
+    preparer.prepareBare(config('stun:a'));
+    made[0]!.rejectConfiguration = true;
+    expect(preparer.takeBare(config('turn:b'))).toBeUndefined();
+    expect(made[0]!.closed).toBe(true);
+    preparer.close();
   });
 });
