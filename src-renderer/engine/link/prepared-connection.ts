@@ -7,9 +7,11 @@
  * not spend the milliseconds of `new RTCPeerConnection` while the offer waits.
  *
  * Why: on this kind of machine, creating the connection, waiting for `negotiationneeded` and
- * setting the offer cost 4–9 ms of a 35–45 ms link setup, and the first candidates followed the
- * offer by 2–5 ms more (docs/BENCHMARKS.md). The cost is one idle connection per console (and,
- * with TURN configured, one idle allocation), replaced when it grows old or the ICE servers change.
+ * setting the offer cost 4–9 ms of a 35–45 ms link setup, the first candidates followed the offer
+ * by 2–5 ms more, and the newcomer's own `new RTCPeerConnection` took 3–12 ms while the offer
+ * waited (docs/BENCHMARKS.md). The cost is two idle connections per console (and, with TURN
+ * configured, one idle allocation); the offering one is replaced when it grows old or the ICE
+ * servers change.
  */
 
 /** The link's DataChannel: pre-negotiated (id 0) on both sides, so neither waits for the other's. */
