@@ -52,7 +52,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
   private maxFrameBytes = 64 * 1024;
   private config: Partial<LinkConfig>;
   private readonly unsubscribe: Array<() => void> = [];
-  /** One connection kept ready, so a newly seen peer gets an offer at once. */
+  /** Connections kept ready, so a newly seen peer gets an offer at once and a newcomer answers at once. */
   private readonly preparer: ConnectionPreparer;
 
   constructor(private readonly options: LinkManagerOptions) {
@@ -60,7 +60,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
     this.config = { ...options.config };
     this.preparer = new ConnectionPreparer(options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)));
     // Before joining: the registry's ICE servers are not known yet, and are set when it is taken.
-    this.preparer.prepareBare(rtcConfiguration({ ...DEFAULT_LINK_CONFIG, ...this.config, iceServers: options.extraIceServers ?? [] }));
+    this.preparer.prepareBare(this.rtcConfiguration(options.extraIceServers ?? []));
     this.sign = createEd25519Signer(options.session.signSecretKey);
     const { client } = options;
     this.unsubscribe.push(
@@ -216,8 +216,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
       config: { ...this.config, iceServers: this.iceServers },
       ...(this.options.createPeerConnection ? { createPeerConnection: this.options.createPeerConnection } : {}),
       offersFirst,
-      takePreparedConnection: (configuration) => this.preparer.take(configuration),
-      takeBareConnection: (configuration) => this.preparer.takeBare(configuration),
+      preparer: this.preparer,
       port: {
         sendSignal: (type, payload) => client.sendSignal(type, peerId, payload),
         sendRelay: (payload) => client.sendRelay(peerId, payload),
@@ -237,7 +236,12 @@ export class LinkManager extends Emitter<ManagerEvents> {
   /** Keeps a connection prepared for the links' configuration (none while direct paths are blocked). */
   private prepareConnection(delayMs = 0): void {
     if (this.config.blockDirect) return this.preparer.discard();
-    this.preparer.prepare(rtcConfiguration({ ...DEFAULT_LINK_CONFIG, ...this.config, iceServers: this.iceServers }), delayMs);
+    this.preparer.prepare(this.rtcConfiguration(this.iceServers), delayMs);
+  }
+
+  /** The RTCPeerConnection configuration the links get (PeerLink merges the same defaults). */
+  private rtcConfiguration(iceServers: RTCIceServer[]): RTCConfiguration {
+    return rtcConfiguration({ ...DEFAULT_LINK_CONFIG, ...this.config, iceServers });
   }
 
   private drop(peerId: string): void {

@@ -169,28 +169,31 @@ test('an offer lost on the way is recovered at once, without waiting for the rel
 
 test('an offer lost just before the peer offers too is still recovered: the impolite side resends it once a glare is too old to be one', async ({ browser }) => {
   const { link, a, b } = await start(browser, {});
-  const idA = await a.join(link, 'A');
-  await expect.poll(() => a.call('registryState')).toBe('connected');
-  await new Promise((done) => setTimeout(done, 300));
   // A, already present, offers first; its offer to B is lost. B then offers 300 ms later, so the two
-  // offers meet with A's unanswered for less than a second. When A is the impolite side, it must
-  // not wait for an answer that will never come. (B's id is random: B joins until A is impolite.)
+  // offers meet with A's unanswered for less than a second. When A is the impolite side (smaller
+  // id), it must not wait for an answer that will never come. Ids are random, so both rejoin until
+  // A is the impolite side (each attempt has even odds, whatever the previous ids were).
   let dropped = false;
   attack = (frame, to) => {
-    if (frame.type === 'webrtc_offer' && to !== undefined && to > idA && frame.from_peer_id === idA && !dropped) {
+    if (frame.type === 'webrtc_offer' && to !== undefined && to > frame.from_peer_id && !dropped) {
       dropped = true;
       return [];
     }
     return [frame];
   };
   const config = { fallbackAfterMs: 10_000, offerWaitMs: 300 };
+  let idA = '';
   let idB = '';
-  for (let attempt = 0; attempt < 12 && !dropped; attempt++) {
+  for (let attempt = 0; attempt < 16 && !dropped; attempt++) {
+    idA = await a.join(link, 'A');
+    await expect.poll(() => a.call('registryState')).toBe('connected');
+    await new Promise((done) => setTimeout(done, 300)); // its offer is prepared meanwhile
     idB = await b.join(link, 'B', config);
     await b.waitForState(idA, ['direct'], 3000).catch(() => undefined);
-    if (!dropped) await b.call('leave');
+    if (!dropped) await Promise.all([a.call('leave'), b.call('leave')]);
   }
   expect(dropped).toBe(true);
+  expect(idA < idB).toBe(true);
   await a.waitForState(idB, ['direct'], 6000);
   await b.waitForState(idA, ['direct'], 6000);
   const history = (await a.call('history', idB)).map((h) => h.event);

@@ -23,7 +23,7 @@ import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
 import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
 import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, newConnectionId, signalSignedBytes, type LinkSignal } from './signal-codec';
 import { readSelectedPath, type PathInfo } from './path-stats';
-import { createLinkChannel, type PreparedConnection } from './prepared-connection';
+import { createLinkChannel, type ConnectionPreparer } from './prepared-connection';
 
 export { CHANNEL_LABEL } from './prepared-connection';
 export const RELAY_PATH_ID = 'relay';
@@ -98,10 +98,8 @@ export interface PeerLinkOptions {
    * newcomer, busy joining, waits. Glare is still resolved by politeness.
    */
   offersFirst?: boolean;
-  /** A connection made ahead with its offer set (see prepared-connection.ts), if one is ready. */
-  takePreparedConnection?: (configuration: RTCConfiguration) => PreparedConnection | undefined;
-  /** A bare connection made ahead, for a link that waits for an offer, if one is ready. */
-  takeBareConnection?: (configuration: RTCConfiguration) => RTCPeerConnection | undefined;
+  /** Connections made ahead (prepared-connection.ts): one with its offer set, one bare for answering. */
+  preparer?: Pick<ConnectionPreparer, 'take' | 'takeBare'>;
 }
 
 /** The RTCPeerConnection configuration of a link with this config. */
@@ -239,13 +237,17 @@ export class PeerLink extends Emitter<LinkEvents> {
     };
   }
 
+  /** Whether the link's first connection offers at once (the manager's choice; else the impolite side). */
+  private get offersAtStart(): boolean {
+    return this.options.offersFirst ?? !this.polite;
+  }
+
   get peerId(): string {
     return this.options.remotePeerId;
   }
 
   start(): void {
-    const offers = this.options.offersFirst ?? !this.polite;
-    this.record('start', `${this.polite ? 'polite' : 'impolite'} side, ${offers ? 'offers first' : 'waits for an offer'}`);
+    this.record('start', `${this.polite ? 'polite' : 'impolite'} side, ${this.offersAtStart ? 'offers first' : 'waits for an offer'}`);
     this.createConnection('start', true);
   }
 
@@ -430,9 +432,9 @@ export class PeerLink extends Emitter<LinkEvents> {
     // One side offers at once (after a start, the one the manager chose; otherwise the impolite
     // one), from a connection prepared ahead when there is one: not while direct paths are blocked,
     // as its SDP already holds candidates.
-    const offerNow = first ? (this.options.offersFirst ?? !this.polite) : !this.polite;
-    const ready = first && offerNow && !this.config.blockDirect ? this.options.takePreparedConnection?.(configuration) : undefined;
-    const bare = first && !offerNow ? this.options.takeBareConnection?.(configuration) : undefined;
+    const offerNow = first ? this.offersAtStart : !this.polite;
+    const ready = first && offerNow && !this.config.blockDirect ? this.options.preparer?.take(configuration) : undefined;
+    const bare = first && !offerNow ? this.options.preparer?.takeBare(configuration) : undefined;
     const pc = ready?.pc ?? bare ?? (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(configuration);
     this.pc = pc;
     this.pcId = newConnectionId();
