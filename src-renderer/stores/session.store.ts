@@ -129,6 +129,13 @@ export const useSessionStore = defineStore('session', () => {
   let book: TrustBook | undefined;
   let current: ConsoleSession | undefined;
   let session: SessionSecrets | undefined;
+  /**
+   * Counts joins and leaves. A join that waits (settings, session keys, opening the workstream)
+   * while a newer join or a leave starts gives up instead of starting its session afterwards: a
+   * rename during the first join otherwise left two sessions of one console running, the older
+   * one holding the links and no workstream.
+   */
+  let joinTurn = 0;
 
   const peerList = computed(() => Object.values(peers.value).sort((a, b) => a.displayName.localeCompare(b.displayName) || a.peerId.localeCompare(b.peerId)));
 
@@ -154,9 +161,12 @@ export const useSessionStore = defineStore('session', () => {
       return;
     }
     leave();
+    const turn = joinTurn;
+    const superseded = () => turn !== joinTurn;
     invite.value = parsed;
     project.value = parsed.claims.project;
     settings.value = await api.updateSettings({ invite: link.trim() });
+    if (superseded()) return;
     const me = identity.value;
     const started = await createConsoleSession({
       invite: parsed,
@@ -169,6 +179,7 @@ export const useSessionStore = defineStore('session', () => {
       linkConfig: { fallbackAfterMs: settings.value.links.fallbackAfterMs, iceTransportPolicy: settings.value.links.iceTransportPolicy },
       extraIceServers: settings.value.links.iceServers,
     });
+    if (superseded()) return started.stop();
     session = started.session; // one certificate per console session
     current = started;
     const { client: c, links: m } = started;
@@ -180,6 +191,7 @@ export const useSessionStore = defineStore('session', () => {
       author: me,
       maxFileBytes: () => (settings.value?.maxFileMiB ?? 1024) * MIB,
     });
+    if (superseded()) return started.stop();
     m.on('change', (snapshot) => {
       links.value = { ...links.value, [snapshot.peerId]: toLinkView(snapshot) };
     });
@@ -341,6 +353,7 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   function leave(): void {
+    joinTurn++;
     useWorkstreamStore().detach();
     clearInterval(shareTimer);
     projectLinks.value = {};
