@@ -8,7 +8,7 @@
  * fallback where WebCrypto lacks Ed25519.
  */
 import nacl from 'tweetnacl';
-import { concatBytes, toBase32, toBase64Url, utf8 } from './bytes';
+import { compareBytes, concatBytes, toBase32, toBase64Url, utf8 } from './bytes';
 
 export interface PublicIdentity {
   peerId: string;
@@ -33,6 +33,8 @@ export const SIGNATURE_CONTEXT = {
   sessionKey: 'wsp/v1/session-key',
   /** One signaling message, signed by the session's signaling key. */
   signal: 'wsp/v1/signal',
+  /** One signaling message, authenticated by the key two sessions share (signal-key.ts). */
+  signalMac: 'wsp/v1/signal-mac',
   /** One workstream log entry, signed by its author's identity key. */
   workstreamEntry: 'wsp/v1/workstream-entry',
 } as const;
@@ -98,10 +100,6 @@ export function safetyCode(keyA: Uint8Array, keyB: Uint8Array): string {
   return (digits.match(/.{5}/g) ?? []).join(' ');
 }
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - b.length;
-}
 
 // --- Ed25519 over WebCrypto, with tweetnacl as the fallback -----------------------------------
 
@@ -160,11 +158,6 @@ export function createEd25519Signer(secretKey: Uint8Array): (message: Uint8Array
 const verifyKeys = new Map<string, Promise<CryptoKey>>();
 const MAX_CACHED_KEYS = 1024;
 
-/** Imports a public key ahead of time, so a later verification costs the check alone. */
-export function warmVerifyKey(publicKey: Uint8Array): void {
-  void ed25519Verify(publicKey, new Uint8Array(0), new Uint8Array(64)).catch(() => undefined);
-}
-
 export async function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   if (!(await hasNativeEd25519())) return nacl.sign.detached.verify(message, signature, publicKey);
@@ -181,4 +174,46 @@ export async function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, 
   } catch {
     return false; // a malformed point is a failed verification, not a crash
   }
+}
+
+// --- X25519 over WebCrypto, with tweetnacl as the fallback ------------------------------------
+
+let nativeX25519: Promise<boolean> | undefined;
+/** PKCS#8 prefix of a raw X25519 private key (RFC 8410). */
+const X25519_PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
+/** A session's secret key is imported once, however many peers it derives keys with. */
+const x25519SecretKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+const X25519_BASE_POINT = new Uint8Array(32);
+X25519_BASE_POINT[0] = 9;
+
+/**
+ * The X25519 shared secret of a secret key and a peer's public key (32 bytes, the same on both
+ * sides), or undefined for a public key of small order (an all-zero result: nothing secret).
+ * Native where the platform has it: tweetnacl's costs ~0.5 ms of the calling thread.
+ */
+export async function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array | undefined> {
+  if (secretKey.length !== 32 || publicKey.length !== 32) return undefined;
+  nativeX25519 ??= subtle
+    ? subtle.importKey('raw', X25519_BASE_POINT as BufferSource, { name: 'X25519' }, false, []).then(
+        () => true,
+        () => false,
+      )
+    : Promise.resolve(false);
+  let shared: Uint8Array;
+  if (await nativeX25519) {
+    try {
+      let ownKey = x25519SecretKeys.get(secretKey);
+      if (!ownKey) {
+        ownKey = subtle!.importKey('pkcs8', concatBytes(X25519_PKCS8_PREFIX, secretKey) as BufferSource, { name: 'X25519' }, false, ['deriveBits']);
+        x25519SecretKeys.set(secretKey, ownKey);
+      }
+      const [privateKey, peerKey] = await Promise.all([ownKey, subtle!.importKey('raw', publicKey as BufferSource, { name: 'X25519' }, false, [])]);
+      shared = new Uint8Array(await subtle!.deriveBits({ name: 'X25519', public: peerKey }, privateKey, 256));
+    } catch {
+      return undefined; // WebCrypto refuses small-order points itself
+    }
+  } else {
+    shared = nacl.scalarMult(secretKey, publicKey);
+  }
+  return shared.some((b) => b !== 0) ? shared : undefined;
 }

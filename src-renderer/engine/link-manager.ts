@@ -9,9 +9,9 @@ import { equalBytes } from '../../src-shared/bytes';
 import type { SignalingClient } from './signaling-client';
 import { DEFAULT_LINK_CONFIG, PeerLink, rtcConfiguration, type LinkConfig, type LinkSnapshot } from './link/peer-link';
 import { ConnectionPreparer, SETTLE_MS } from './link/prepared-connection';
+import { deriveSignalKey, type SignalKey } from './link/signal-key';
 import { createEd25519Signer, verifyPublicIdentity } from '../../src-shared/identity';
 import { decodeCertificate, verifyCertificate, type SessionCertificate, type SessionSecrets } from '../../src-shared/session-certificate';
-import { warmVerifyKey } from '../../src-shared/identity';
 
 /** Room the registry's `relay` frame needs around a relay payload is accounted in PeerLink. */
 const RELAY_HIGH_WATER_BYTES = 1024 * 1024;
@@ -169,20 +169,20 @@ export class LinkManager extends Emitter<ManagerEvents> {
     if (existing && equalBytes(existing.signingKey, peer.signing_key)) return;
     if (this.waiting.has(peer.peer_id)) return;
     this.waiting.set(peer.peer_id, []);
-    // The presence certificate is checked now, off the critical path of the first offer: its
-    // signaling key is imported ahead, so checking the offer's signature costs the check alone.
+    // The presence certificate is checked now, and the signaling key shared with that session
+    // derived beside the check: the link's signaling is then MAC'd both ways, at no cost on the
+    // way to the first open (signal-key.ts).
     const certificate = peer.session_cert ? decodeCertificate(peer.session_cert) : undefined;
-    const certificateCheck: Promise<SessionCertificate | undefined> = certificate
-      ? verifyCertificate(certificate, peer.signing_key).then((ok) => {
-          if (!ok) return undefined; // ignored: the signaling path checks certificates itself
-          warmVerifyKey(certificate.signKey);
-          return certificate;
-        })
+    const certificateCheck: Promise<{ certificate: SessionCertificate; signalKey?: SignalKey } | undefined> = certificate
+      ? Promise.all([verifyCertificate(certificate, peer.signing_key), deriveSignalKey(this.options.session, certificate).catch(() => undefined)]).then(([ok, signalKey]) =>
+          // a certificate that does not verify is ignored: the signaling path checks certificates itself
+          ok ? { certificate, ...(signalKey ? { signalKey } : {}) } : undefined,
+        )
       : Promise.resolve(undefined);
     void Promise.all([
       verifyPublicIdentity({ peerId: peer.peer_id, signingPublicKey: peer.signing_key, boxPublicKey: peer.box_key, boxKeySignature: peer.box_key_sig }),
       certificateCheck,
-    ]).then(([valid, verifiedCertificate]) => {
+    ]).then(([valid, verifiedSession]) => {
       const queued = this.waiting.get(peer.peer_id);
       this.waiting.delete(peer.peer_id);
       if (!queued) return; // the manager closed meanwhile
@@ -196,12 +196,12 @@ export class LinkManager extends Emitter<ManagerEvents> {
         this.emit('held', { peerId: peer.peer_id });
         return;
       }
-      const link = this.createLink(peer, joined, verifiedCertificate);
+      const link = this.createLink(peer, joined, verifiedSession);
       for (const action of queued) action(link);
     });
   }
 
-  private createLink(peer: PeerInfo, offersFirst: boolean, remoteCertificate?: SessionCertificate): PeerLink {
+  private createLink(peer: PeerInfo, offersFirst: boolean, remoteSession?: { certificate: SessionCertificate; signalKey?: SignalKey }): PeerLink {
     const { client } = this.options;
     const peerId = peer.peer_id;
     const link = new PeerLink({
@@ -212,7 +212,8 @@ export class LinkManager extends Emitter<ManagerEvents> {
       session: this.options.session,
       sign: this.sign,
       nextSeq: () => ++this.seq,
-      ...(remoteCertificate ? { remoteCertificate } : {}),
+      ...(remoteSession ? { remoteCertificate: remoteSession.certificate } : {}),
+      ...(remoteSession?.signalKey ? { remoteSignalKey: remoteSession.signalKey } : {}),
       config: { ...this.config, iceServers: this.iceServers },
       ...(this.options.createPeerConnection ? { createPeerConnection: this.options.createPeerConnection } : {}),
       offersFirst,

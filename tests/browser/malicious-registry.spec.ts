@@ -5,7 +5,8 @@
 import { test, expect } from '@playwright/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
-import type { ServerFrame } from '../../src-shared/protocol/signaling';
+import type { PeerInfo, ServerFrame } from '../../src-shared/protocol/signaling';
+import { decodeEnvelope } from '../../src-renderer/engine/link/signal-codec';
 import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../support/harness';
 import { WebConsole, WEB_ROOT } from '../support/web-console';
 import { flipRelayByte, swapCandidateAddress, swapCertificateBoxKey, swapFingerprint, swapPresenceBoxKey } from '../support/tamper';
@@ -199,4 +200,43 @@ test('an offer lost just before the peer offers too is still recovered: the impo
   const history = (await a.call('history', idB)).map((h) => h.event);
   expect(history).toContain('glare');
   expect(history).toContain('offer-resent');
+});
+
+test('signaling is MAC’d between sessions that know each other; with certificates stripped from presence it is signed, and links still form', async ({ browser }) => {
+  const seen: Array<{ type: string; auth: 'mac' | 'signature' }> = [];
+  const observe = (frame: ServerFrame) => {
+    if (frame.type === 'webrtc_offer' || frame.type === 'webrtc_answer' || frame.type === 'webrtc_ice_candidate') {
+      const envelope = decodeEnvelope(frame.payload);
+      if (!('error' in envelope)) seen.push({ type: frame.type, auth: 'mac' in envelope.auth ? 'mac' : 'signature' });
+    }
+  };
+  const { link, a, b, config } = await start(browser);
+  attack = (frame) => (observe(frame), [frame]);
+  const [idA, idB] = await Promise.all([a.join(link, 'A', config), b.join(link, 'B', config)]);
+  await a.waitForState(idB, ['direct'], 10_000);
+  await b.waitForState(idA, ['direct'], 10_000);
+  expect(seen.filter((s) => s.type === 'webrtc_offer').length).toBeGreaterThan(0);
+  expect(seen.filter((s) => s.auth === 'signature')).toEqual([]);
+
+  // A registry that hides session certificates from presence: the first offer cannot be MAC'd (the
+  // sender does not know the recipient's session), so it is signed, and verifies.
+  await Promise.all([a.call('leave'), b.call('leave')]);
+  seen.length = 0;
+  const strip = (peer: PeerInfo): PeerInfo => {
+    const { session_cert: _hidden, ...rest } = peer;
+    return rest;
+  };
+  attack = (frame) => {
+    observe(frame);
+    if (frame.type === 'welcome') return [{ ...frame, peers: frame.peers.map(strip) }];
+    if (frame.type === 'peer_joined') return [{ ...frame, peer: strip(frame.peer) }];
+    return [frame];
+  };
+  const [idA2, idB2] = await Promise.all([a.join(link, 'A', config), b.join(link, 'B', config)]);
+  await a.waitForState(idB2, ['direct'], 10_000);
+  await b.waitForState(idA2, ['direct'], 10_000);
+  expect(seen.find((s) => s.type === 'webrtc_offer')?.auth).toBe('signature');
+  await a.call('sendSeq', idB2, 1, 3);
+  await expect.poll(async () => (await b.call('received', idA2)).seqs).toEqual([1, 2, 3]);
+  expect([...(await codes(a)), ...(await codes(b))]).toEqual([]);
 });

@@ -21,7 +21,8 @@ import { backoffDelay, type BackoffPolicy } from '../backoff';
 import { ReliableStream, type StreamPath } from './reliable-stream';
 import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
 import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
-import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, newConnectionId, signalSignedBytes, type LinkSignal } from './signal-codec';
+import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, newConnectionId, signalMacBytes, signalSignedBytes, type LinkSignal, type SignalAuth } from './signal-codec';
+import { deriveSignalKey, recipientKeyId, signalMac, signalMacValid, type SignalKey } from './signal-key';
 import { readSelectedPath, type PathInfo } from './path-stats';
 import { createLinkChannel, type ConnectionPreparer } from './prepared-connection';
 
@@ -89,6 +90,8 @@ export interface PeerLinkOptions {
   nextSeq: () => number;
   /** The peer's session certificate from presence, already verified against its identity key. */
   remoteCertificate?: SessionCertificate;
+  /** The signaling key shared with that session (signal-key.ts), derived beside its check. */
+  remoteSignalKey?: SignalKey;
   port: LinkPort;
   config?: Partial<LinkConfig>;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
@@ -177,7 +180,9 @@ export interface CandidatePairInfo {
 
 type CheckedSignal =
   | { error: string }
-  | { envelope: Exclude<ReturnType<typeof decodeEnvelope>, { error: string }>; certificateOk: boolean; signatureOk: boolean };
+  /** MAC'd for an earlier session of this console: not forged, just late. */
+  | { stale: true }
+  | { envelope: Exclude<ReturnType<typeof decodeEnvelope>, { error: string }>; certificateOk: boolean; signatureOk: boolean; signalKey?: SignalKey };
 
 const MSG_APP = 0;
 const MSG_PING = 1;
@@ -199,6 +204,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   private stream: ReliableStream;
   private seal: RelaySeal | undefined;
   private remoteCertificate: SessionCertificate | undefined;
+  /** Shared with the peer's current session, once derived: messages are MAC'd, not signed. */
+  private signalKey: SignalKey | undefined;
   private lastRemoteSeq = 0;
   private outbox: Promise<void> = Promise.resolve();
   private relayActive = false;
@@ -222,7 +229,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.config = { ...DEFAULT_LINK_CONFIG, ...options.config };
     this.polite = options.localPeerId > options.remotePeerId;
     this.stream = this.createStream();
-    if (options.remoteCertificate) this.adoptCertificate(options.remoteCertificate);
+    if (options.remoteCertificate) this.adoptCertificate(options.remoteCertificate, options.remoteSignalKey);
     const relayMaxFrameBytes = () => options.port.relayMaxFrameBytes() - RELAY_FRAME_OVERHEAD - SEAL_OVERHEAD;
     this.relayPath = {
       id: RELAY_PATH_ID,
@@ -435,7 +442,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     const offerNow = first ? this.offersAtStart : !this.polite;
     const ready = first && offerNow && !this.config.blockDirect ? this.options.preparer?.take(configuration) : undefined;
     const bare = first && !offerNow ? this.options.preparer?.takeBare(configuration) : undefined;
-    const pc = ready?.pc ?? bare ?? (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(configuration);
+    const pc = ready?.pc ?? bare?.pc ?? (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(configuration);
     this.pc = pc;
     this.pcId = newConnectionId();
     this.remotePcId = undefined;
@@ -445,25 +452,16 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.pendingCandidates = [];
     this.record('connection', `${ready ? 'prepared' : bare ? 'prepared bare' : 'new'} RTCPeerConnection (${reason})`);
 
-    // The other side creates its (pre-negotiated) channel when the offer arrives, so the usual
-    // start has no glare and costs one round trip less; if no offer comes soon, it offers itself
-    // and perfect negotiation sorts out any collision.
+    // The other side waits for the offer (its pre-negotiated channel made with a bare connection,
+    // or when the offer arrives), so the usual start has no glare and costs one round trip less;
+    // if no offer comes soon, it offers itself and perfect negotiation sorts out any collision.
     if (offerNow) this.openChannel(pc, ready?.channel);
-    else this.setTimer('offer-wait', this.config.offerWaitMs, () => this.pc === pc && this.openChannel(pc));
+    else {
+      if (bare) this.openChannel(pc, bare.channel);
+      this.setTimer('offer-wait', this.config.offerWaitMs, () => this.pc === pc && this.offerAfterWaiting(pc));
+    }
 
-    pc.onnegotiationneeded = async () => {
-      try {
-        this.makingOffer = true;
-        await pc.setLocalDescription();
-        if (this.pc !== pc || !pc.localDescription) return;
-        this.offerSentAt = Date.now();
-        this.sendDescription(pc.localDescription);
-      } catch (error) {
-        if (this.pc === pc) this.fail('NEGOTIATION_FAILED', `creating an offer failed: ${(error as Error).message}`);
-      } finally {
-        this.makingOffer = false;
-      }
-    };
+    pc.onnegotiationneeded = () => void this.makeOffer(pc);
     pc.onicecandidate = ({ candidate }) => {
       if (this.pc !== pc || this.config.blockDirect) return;
       this.sendSignal('webrtc_ice_candidate', { candidate: candidate ? toCandidateInit(candidate) : null });
@@ -486,9 +484,31 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.updateState();
   }
 
+  private async makeOffer(pc: RTCPeerConnection): Promise<void> {
+    try {
+      this.makingOffer = true;
+      await pc.setLocalDescription();
+      if (this.pc !== pc || !pc.localDescription) return;
+      this.offerSentAt = Date.now();
+      this.sendDescription(pc.localDescription);
+    } catch (error) {
+      if (this.pc === pc) this.fail('NEGOTIATION_FAILED', `creating an offer failed: ${(error as Error).message}`);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  /** No offer came while this side waited: it offers itself, unless an offer came meanwhile. */
+  private offerAfterWaiting(pc: RTCPeerConnection): void {
+    if (pc.remoteDescription || pc.signalingState !== 'stable') return;
+    this.record('offer-wait', `no offer in ${this.config.offerWaitMs} ms: offering`);
+    // A bare connection's channel fired its negotiationneeded before anyone listened.
+    if (this.channels.has(pc)) void this.makeOffer(pc);
+    else this.openChannel(pc); // creating the channel fires negotiationneeded
+  }
+
   private openChannel(pc: RTCPeerConnection, prepared?: RTCDataChannel): void {
     if (this.channels.has(pc)) return;
-    this.clearTimer('offer-wait');
     const channel = prepared ?? createLinkChannel(pc);
     this.channels.set(pc, channel);
     channel.binaryType = 'arraybuffer';
@@ -576,18 +596,28 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.sendSignal(type, { description: { type: description.type as 'offer' | 'answer', sdp: description.sdp } });
   }
 
-  /** Signs and sends, in call order (the sequence number is taken now, the signature a moment later). */
+  /**
+   * Authenticates and sends, in call order: MAC'd under the key shared with the peer's session when
+   * there is one, else signed (the sequence number is taken now, a signature a moment later).
+   */
   private sendSignal(type: SignalType, body: Pick<LinkSignal, 'description' | 'candidate'>): void {
     const inner = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, ...body });
     const seq = this.options.nextSeq();
     const { localPeerId, remotePeerId, projectId, session } = this.options;
-    // Signing starts at once (several run side by side); sending keeps the call order.
-    const signing = this.options.sign(signalSignedBytes(type, localPeerId, remotePeerId, projectId, seq, inner));
+    const key = this.signalKey;
+    let authenticating: Promise<SignalAuth>;
+    if (key) {
+      const recipient = recipientKeyId(key.peerBoxKey);
+      authenticating = Promise.resolve({ mac: signalMac(key, signalMacBytes(type, localPeerId, remotePeerId, projectId, seq, recipient, inner)), recipientKeyId: recipient });
+    } else {
+      // Signing starts at once (several run side by side); sending keeps the call order.
+      authenticating = this.options.sign(signalSignedBytes(type, localPeerId, remotePeerId, projectId, seq, inner)).then((signature) => ({ signature }));
+    }
     this.outbox = this.outbox
       .then(async () => {
-        const signature = await signing;
+        const auth = await authenticating;
         if (this.closed) return;
-        const payload = encodeEnvelope({ certificate: session.certificate, seq, body: inner, signature });
+        const payload = encodeEnvelope({ certificate: session.certificate, seq, body: inner, auth });
         if (!this.options.port.sendSignal(type, payload)) this.record('signal-lost', `${type} not sent: the registry is not connected`);
       })
       .catch((error: Error) => this.fail('NEGOTIATION_FAILED', `signing failed: ${error.message}`));
@@ -601,31 +631,41 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   /**
-   * Checks that a signaling message comes from this peer, unaltered, meant for this console in this
-   * project, and not seen before: the session certificate verifies against the peer's identity key
-   * and is not older than the one we know, the sequence number is new, and the signature covers
-   * type, sender, recipient, project, sequence and body.
+   * The expensive, stateless part of authentication: decoding, the certificate check (unless it is
+   * the one we know) and the signature or MAC check (deriving the key first for a new session).
    */
-  /** The expensive, stateless part of authentication: decoding and both signature checks. */
   private checkSignatures(type: SignalType, payload: Uint8Array): Promise<CheckedSignal> {
     const envelope = decodeEnvelope(payload);
     if ('error' in envelope) return Promise.resolve({ error: envelope.error });
-    const { localPeerId, remotePeerId, projectId } = this.options;
+    const { localPeerId, remotePeerId, projectId, session } = this.options;
+    const { certificate, auth, seq, body } = envelope;
     const known = this.remoteCertificate;
-    const certificateValid = known && sameCertificate(known, envelope.certificate) ? Promise.resolve(true) : verifyCertificate(envelope.certificate, this.options.remoteSigningKey);
-    const signatureValid = ed25519Verify(envelope.certificate.signKey, signalSignedBytes(type, remotePeerId, localPeerId, projectId, envelope.seq, envelope.body), envelope.signature);
-    return Promise.all([certificateValid, signatureValid]).then(([certificateOk, signatureOk]) => ({ envelope, certificateOk, signatureOk }));
+    const certificateValid = known && sameCertificate(known, certificate) ? Promise.resolve(true) : verifyCertificate(certificate, this.options.remoteSigningKey);
+    if ('signature' in auth) {
+      const signatureValid = ed25519Verify(certificate.signKey, signalSignedBytes(type, remotePeerId, localPeerId, projectId, seq, body), auth.signature);
+      return Promise.all([certificateValid, signatureValid]).then(([certificateOk, signatureOk]) => ({ envelope, certificateOk, signatureOk }));
+    }
+    if (!equalBytes(auth.recipientKeyId, recipientKeyId(session.certificate.boxKey))) return Promise.resolve({ stale: true });
+    const current = this.signalKey;
+    const key = current && equalBytes(current.peerBoxKey, certificate.boxKey) ? Promise.resolve(current) : deriveSignalKey(session, certificate);
+    return Promise.all([certificateValid, key]).then(([certificateOk, signalKey]) => ({
+      envelope,
+      certificateOk,
+      signatureOk: signalKey !== undefined && signalMacValid(signalKey, signalMacBytes(type, remotePeerId, localPeerId, projectId, seq, auth.recipientKeyId, body), auth.mac),
+      ...(signalKey ? { signalKey } : {}),
+    }));
   }
 
   /**
    * Checks, in arrival order, that a signaling message comes from this peer, unaltered, meant for
    * this console in this project, and not seen before: the session certificate verifies against
    * the peer's identity key and is not older than the one we know, the sequence number is new,
-   * and the signature covers type, sender, recipient, project, sequence and body.
+   * and the signature (or MAC) covers type, sender, recipient, project, sequence and body.
    */
   private async authenticate(type: SignalType, checking: Promise<CheckedSignal>): Promise<Uint8Array | undefined> {
     const checked = await checking;
     if ('error' in checked) return void this.fail('BAD_SIGNAL', checked.error);
+    if ('stale' in checked) return void this.record('signal-stale', `a ${type} made for an earlier session of this console: dropped`);
     const { envelope, certificateOk, signatureOk } = checked;
     const { certificate } = envelope;
     const known = this.remoteCertificate;
@@ -637,9 +677,9 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (!newSession && envelope.seq <= this.lastRemoteSeq) {
       return void this.reject('SIGNAL_REPLAYED', `signaling message ${envelope.seq} was already received (replay)`);
     }
-    if (!signatureOk) return void this.reject('SIGNAL_FORGED', `a ${type} whose signature does not verify (altered on the way: possible tampering registry)`);
+    if (!signatureOk) return void this.reject('SIGNAL_FORGED', `a ${type} whose signature or MAC does not verify (altered on the way: possible tampering registry)`);
     if (this.closed) return undefined;
-    if (newSession) this.adoptCertificate(certificate);
+    if (newSession) this.adoptCertificate(certificate, checked.signalKey);
     this.lastRemoteSeq = envelope.seq;
     return envelope.body;
   }
@@ -675,7 +715,10 @@ export class PeerLink extends Emitter<LinkEvents> {
       await pc.setRemoteDescription(description);
       if (this.pc !== pc) return;
       this.remoteDescribed = true;
-      if (description.type === 'offer') this.openChannel(pc);
+      if (description.type === 'offer') {
+        this.clearTimer('offer-wait');
+        this.openChannel(pc);
+      }
       for (const candidate of this.pendingCandidates.splice(0)) await this.addCandidate(pc, candidate);
       if (description.type === 'offer') {
         await pc.setLocalDescription();
@@ -718,10 +761,21 @@ export class PeerLink extends Emitter<LinkEvents> {
     }
   }
 
-  /** Adopts the peer's (verified) session certificate; a new one means the peer restarted. */
-  private adoptCertificate(certificate: SessionCertificate): void {
+  /**
+   * Adopts the peer's (verified) session certificate; a new one means the peer restarted. Messages
+   * to it are MAC'd once the key shared with it is known: given, or derived now (signed meanwhile).
+   */
+  private adoptCertificate(certificate: SessionCertificate, signalKey?: SignalKey): void {
     const restarted = Boolean(this.remoteCertificate);
     this.remoteCertificate = certificate;
+    if (signalKey && equalBytes(signalKey.peerBoxKey, certificate.boxKey)) this.signalKey = signalKey;
+    else {
+      this.signalKey = undefined;
+      void deriveSignalKey(this.options.session, certificate).then(
+        (key) => void (this.remoteCertificate === certificate && (this.signalKey = key)),
+        () => undefined,
+      );
+    }
     this.seal = new RelaySeal(this.options.session.certificate.boxKey, this.options.session.boxSecretKey, certificate.boxKey);
     if (restarted) {
       this.record('peer-restarted', 'new session key: starting a new stream');

@@ -1,20 +1,27 @@
 /**
- * What two consoles put in the registry's opaque signaling payloads: a signed envelope the
- * registry cannot forge, alter, redirect or replay.
+ * What two consoles put in the registry's opaque signaling payloads: an authenticated envelope the
+ * registry cannot forge, alter, redirect or replay. Two forms:
  *
- *   envelope = { v: 2, cert, seq, body, sig }
- *   sig      = Ed25519(session signing key, "wsp/v1/signal" ‖ 0 ‖ msgpack([type, from, to, project, seq, body]))
+ *   { v: 3, cert, seq, body, to_key, mac }   when the sender knows the recipient's session
+ *   mac = HMAC-SHA256(signal key, "wsp/v1/signal-mac" ‖ 0 ‖ msgpack([type, from, to, project, seq, to_key, body]))
+ *
+ *   { v: 2, cert, seq, body, sig }           otherwise
+ *   sig = Ed25519(session signing key, "wsp/v1/signal" ‖ 0 ‖ msgpack([type, from, to, project, seq, body]))
  *
  * `cert` is the sender's session certificate (signed by its identity key); `seq` grows with every
  * message the sender's session sends, so a resent old message is recognised; `body` is the
- * MessagePack of a LinkSignal. Each LinkSignal names the sending RTCPeerConnection (`from`) and the
- * one it is meant for (`to`, when known), so a late message for a replaced connection is dropped.
+ * MessagePack of a LinkSignal. The signal key is shared by the two sessions (signal-key.ts);
+ * `to_key` names the recipient session it was made for, so a message for an earlier session of the
+ * recipient is told apart from a forged one; `from` and `to` (peer ids) tell the two directions
+ * apart. Each LinkSignal names the sending RTCPeerConnection (`from`) and the one it is meant for
+ * (`to`, when known), so a late message for a replaced connection is dropped.
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { z } from 'zod';
 import { bytes } from '../../../src-shared/protocol/signaling';
 import { signedMessage } from '../../../src-shared/identity';
 import type { SessionCertificate } from '../../../src-shared/session-certificate';
+import { RECIPIENT_KEY_ID_BYTES } from './signal-key';
 
 const connectionId = z.string().regex(/^[A-Za-z0-9_-]{8,32}$/);
 
@@ -36,19 +43,24 @@ export const linkSignalSchema = z.object({
 });
 export type LinkSignal = z.infer<typeof linkSignalSchema>;
 
-const envelopeSchema = z.object({
-  v: z.literal(2),
+const envelopeFields = {
   cert: z.object({ sign_key: bytes({ exact: 32 }), box_key: bytes({ exact: 32 }), started_at: z.number().int().nonnegative(), sig: bytes({ exact: 64 }) }),
   seq: z.number().int().positive(),
   body: bytes({ max: 32 * 1024 }),
-  sig: bytes({ exact: 64 }),
-});
+};
+const envelopeSchema = z.discriminatedUnion('v', [
+  z.object({ v: z.literal(2), ...envelopeFields, sig: bytes({ exact: 64 }) }),
+  z.object({ v: z.literal(3), ...envelopeFields, to_key: bytes({ exact: RECIPIENT_KEY_ID_BYTES }), mac: bytes({ exact: 32 }) }),
+]);
+
+/** An Ed25519 signature by the sender's session, or a MAC under the key it shares with the recipient's. */
+export type SignalAuth = { signature: Uint8Array } | { mac: Uint8Array; recipientKeyId: Uint8Array };
 
 export interface SignalEnvelope {
   certificate: SessionCertificate;
   seq: number;
   body: Uint8Array;
-  signature: Uint8Array;
+  auth: SignalAuth;
 }
 
 /** The bytes a signaling signature covers: who sends what to whom, in which project, in which order. */
@@ -56,15 +68,16 @@ export function signalSignedBytes(type: string, from: string, to: string, projec
   return signedMessage('signal', encode([type, from, to, project, seq, body]));
 }
 
+/** The bytes a signaling MAC covers: the same, and which session of the recipient it was made for. */
+export function signalMacBytes(type: string, from: string, to: string, project: string, seq: number, recipientKeyId: Uint8Array, body: Uint8Array): Uint8Array {
+  return signedMessage('signalMac', encode([type, from, to, project, seq, recipientKeyId, body]));
+}
+
 export function encodeEnvelope(envelope: SignalEnvelope): Uint8Array {
   const c = envelope.certificate;
-  return encode({
-    v: 2,
-    cert: { sign_key: c.signKey, box_key: c.boxKey, started_at: c.startedAt, sig: c.signature },
-    seq: envelope.seq,
-    body: envelope.body,
-    sig: envelope.signature,
-  });
+  const fields = { cert: { sign_key: c.signKey, box_key: c.boxKey, started_at: c.startedAt, sig: c.signature }, seq: envelope.seq, body: envelope.body };
+  const { auth } = envelope;
+  return encode('mac' in auth ? { v: 3, ...fields, to_key: auth.recipientKeyId, mac: auth.mac } : { v: 2, ...fields, sig: auth.signature });
 }
 
 export function decodeEnvelope(payload: Uint8Array): SignalEnvelope | { error: string } {
@@ -76,8 +89,9 @@ export function decodeEnvelope(payload: Uint8Array): SignalEnvelope | { error: s
   }
   const parsed = envelopeSchema.safeParse(raw);
   if (!parsed.success) return { error: `signaling envelope is malformed: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}` };
-  const { cert, seq, body, sig } = parsed.data;
-  return { certificate: { signKey: cert.sign_key, boxKey: cert.box_key, startedAt: cert.started_at, signature: cert.sig }, seq, body, signature: sig };
+  const e = parsed.data;
+  const auth: SignalAuth = e.v === 3 ? { mac: e.mac, recipientKeyId: e.to_key } : { signature: e.sig };
+  return { certificate: { signKey: e.cert.sign_key, boxKey: e.cert.box_key, startedAt: e.cert.started_at, signature: e.cert.sig }, seq: e.seq, body: e.body, auth };
 }
 
 export function encodeLinkSignal(signal: LinkSignal): Uint8Array {

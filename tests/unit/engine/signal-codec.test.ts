@@ -1,7 +1,7 @@
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 
-import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, linkSignalSchema, newConnectionId, signalSignedBytes, type LinkSignal } from '../../../src-renderer/engine/link/signal-codec';
+import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, linkSignalSchema, newConnectionId, signalMacBytes, signalSignedBytes, type LinkSignal } from '../../../src-renderer/engine/link/signal-codec';
 
 const FROM = 'conn_A-12345678';
 const TO = 'connB_87654321-x';
@@ -110,13 +110,30 @@ describe('decodeLinkSignal refuses bad payloads without throwing', () => {
   });
 });
 
-describe('signed envelope', () => {
+describe('authenticated envelope', () => {
   const certificate = { signKey: bytes(32, 1), boxKey: bytes(32, 2), startedAt: 1_700_000_000_000, signature: bytes(64, 3) };
-  const envelope = { certificate, seq: 7, body: encodeLinkSignal(description), signature: bytes(64, 4) };
+  const envelope = { certificate, seq: 7, body: encodeLinkSignal(description), auth: { signature: bytes(64, 4) } };
+  const macd = { ...envelope, auth: { mac: bytes(32, 5), recipientKeyId: bytes(8, 6) } };
   const raw = () => ({ v: 2, cert: { sign_key: bytes(32), box_key: bytes(32), started_at: 1, sig: bytes(64) }, seq: 1, body: bytes(10), sig: bytes(64) }) as Record<string, unknown>;
+  const rawMac = () => ({ ...raw(), v: 3, sig: undefined, to_key: bytes(8), mac: bytes(32) }) as Record<string, unknown>;
 
-  it('round-trips certificate, sequence, body and signature', () => {
+  it('round-trips certificate, sequence, body and signature (v2)', () => {
     expect(decodeEnvelope(encodeEnvelope(envelope))).toEqual(envelope);
+  });
+
+  it('round-trips certificate, sequence, body, recipient session and MAC (v3)', () => {
+    expect(decodeEnvelope(encodeEnvelope(macd))).toEqual(macd);
+    expect(decodeEnvelope(encode(rawMac()))).not.toHaveProperty('error');
+  });
+
+  it('the MAC’d bytes bind the same fields and the recipient session, in their own domain', () => {
+    const mac = (over: Partial<{ type: string; from: string; to: string; project: string; seq: number; recipient: Uint8Array }>) => {
+      const v = { type: 'webrtc_offer', from: 'a', to: 'b', project: 'p', seq: 1, recipient: bytes(8), ...over };
+      return Buffer.from(signalMacBytes(v.type, v.from, v.to, v.project, v.seq, v.recipient, bytes(4))).toString('hex');
+    };
+    const reference = mac({});
+    for (const change of [{ type: 'webrtc_answer' }, { from: 'c' }, { to: 'c' }, { project: 'q' }, { seq: 2 }, { recipient: bytes(8, 9) }]) expect(mac(change)).not.toBe(reference);
+    expect(reference).not.toBe(Buffer.from(signalSignedBytes('webrtc_offer', 'a', 'b', 'p', 1, bytes(4))).toString('hex'));
   });
 
   it('the signed bytes bind type, sender, recipient, project and sequence', () => {
@@ -137,6 +154,11 @@ describe('signed envelope', () => {
     ['a fractional sequence', { ...raw(), seq: 1.5 }],
     ['a message signature of 65 bytes', { ...raw(), sig: bytes(65) }],
     ['no body', { ...raw(), body: undefined }],
+    ['an unknown version 4', { ...rawMac(), v: 4 }],
+    ['a MAC of 31 bytes', { ...rawMac(), mac: bytes(31) }],
+    ['a recipient key id of 7 bytes', { ...rawMac(), to_key: bytes(7) }],
+    ['version 3 without a recipient key id', { ...rawMac(), to_key: undefined }],
+    ['version 3 with a signature instead of a MAC', { ...rawMac(), mac: undefined, sig: bytes(64) }],
   ];
   for (const [name, value] of bad) {
     it(`refuses ${name} with an error naming it, without throwing`, () => {

@@ -1,0 +1,224 @@
+/**
+ * How a PeerLink authenticates signaling, in Node with a stub RTCPeerConnection: MAC'd under the key
+ * shared with the peer's session when it knows that session, signed otherwise; forged, replayed and
+ * stale messages told apart. (The whole negotiation runs in Chromium: tests/browser.)
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
+import { createSession, type SessionSecrets } from '../../../src-shared/session-certificate';
+import type { SignalType } from '../../../src-shared/protocol/signaling';
+import { PeerLink } from '../../../src-renderer/engine/link/peer-link';
+import { decodeEnvelope, encodeEnvelope, encodeLinkSignal, signalMacBytes, signalSignedBytes } from '../../../src-renderer/engine/link/signal-codec';
+import { deriveSignalKey, recipientKeyId, signalMac, signalMacValid } from '../../../src-renderer/engine/link/signal-key';
+
+const PROJECT = 'project-1';
+
+interface Console {
+  identity: SecretIdentity;
+  session: SessionSecrets;
+}
+
+async function newConsole(): Promise<Console> {
+  const identity = await createIdentity();
+  const session = await createSession((body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)));
+  return { identity, session };
+}
+
+/** Just enough of an RTCPeerConnection for a link to make an offer. */
+class StubConnection {
+  localDescription: { type: string; sdp: string } | null = null;
+  remoteDescription = null;
+  signalingState = 'stable';
+  iceConnectionState = 'new';
+  connectionState = 'new';
+  iceGatheringState = 'new';
+  onnegotiationneeded: (() => Promise<void>) | null = null;
+  onicecandidate = null;
+  oniceconnectionstatechange = null;
+  onconnectionstatechange = null;
+  createDataChannel() {
+    return { binaryType: 'arraybuffer', readyState: 'connecting', close() {} };
+  }
+  async setLocalDescription() {
+    this.localDescription = { type: 'offer', sdp: 'v=0\r\n' };
+    this.signalingState = 'have-local-offer';
+  }
+  getConfiguration() {
+    return {};
+  }
+  setConfiguration() {}
+  close() {}
+}
+
+const links: PeerLink[] = [];
+afterEach(() => links.splice(0).forEach((link) => link.close()));
+
+/** `local`'s link to `remote`; what it sends is collected. */
+function linkOf(
+  local: Console,
+  remote: Console,
+  knowsRemoteSession: { certificate: boolean; key: boolean },
+  remoteKey?: Awaited<ReturnType<typeof deriveSignalKey>>,
+  extra: Partial<ConstructorParameters<typeof PeerLink>[0]> = {},
+) {
+  const sent: Array<{ type: SignalType; payload: Uint8Array }> = [];
+  const connections: StubConnection[] = [];
+  let seq = 0;
+  const link = new PeerLink({
+    localPeerId: local.identity.peerId,
+    remotePeerId: remote.identity.peerId,
+    remoteSigningKey: remote.identity.signingPublicKey,
+    projectId: PROJECT,
+    session: local.session,
+    sign: (message) => ed25519Sign(local.session.signSecretKey, message),
+    nextSeq: () => ++seq,
+    ...(knowsRemoteSession.certificate ? { remoteCertificate: remote.session.certificate } : {}),
+    ...(knowsRemoteSession.key && remoteKey ? { remoteSignalKey: remoteKey } : {}),
+    port: { sendSignal: (type, payload) => (sent.push({ type, payload }), true), sendRelay: () => true, relayWritable: () => true, relayMaxFrameBytes: () => 256 * 1024 },
+    createPeerConnection: () => {
+      const pc = new StubConnection();
+      connections.push(pc);
+      return pc as unknown as RTCPeerConnection;
+    },
+    offersFirst: true,
+    ...extra,
+  });
+  links.push(link);
+  return { link, sent, connections };
+}
+
+/** What `from` would send `to` (as its link would), MAC'd or signed. */
+async function signalFrom(from: Console, to: Console, seq: number, auth: 'mac' | 'signature', options: { recipient?: Uint8Array; tamper?: boolean } = {}) {
+  const type: SignalType = 'webrtc_ice_candidate';
+  const body = encodeLinkSignal({ v: 1, from: 'connection-of-from', to: null, candidate: null });
+  let envelopeAuth;
+  if (auth === 'mac') {
+    const key = (await deriveSignalKey(from.session, to.session.certificate))!;
+    const recipient = options.recipient ?? recipientKeyId(to.session.certificate.boxKey);
+    envelopeAuth = { mac: signalMac(key, signalMacBytes(type, from.identity.peerId, to.identity.peerId, PROJECT, seq, recipient, body)), recipientKeyId: recipient };
+  } else {
+    envelopeAuth = { signature: await ed25519Sign(from.session.signSecretKey, signalSignedBytes(type, from.identity.peerId, to.identity.peerId, PROJECT, seq, body)) };
+  }
+  const sentBody = options.tamper ? encodeLinkSignal({ v: 1, from: 'connection-of-eve', to: null, candidate: null }) : body;
+  return { type, payload: encodeEnvelope({ certificate: from.session.certificate, seq, body: sentBody, auth: envelopeAuth }) };
+}
+
+const settle = () => new Promise((done) => setTimeout(done, 20));
+
+describe('PeerLink signaling authentication', () => {
+  it('MACs its offer for a peer whose session it knows, and signs it for one whose session it does not', async () => {
+    const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
+    const key = await deriveSignalKey(ada.session, bob.session.certificate);
+    const knowing = linkOf(ada, bob, { certificate: true, key: true }, key);
+    knowing.link.start();
+    await knowing.connections[0]!.onnegotiationneeded!();
+    await settle();
+    const macd = decodeEnvelope(knowing.sent[0]!.payload);
+    if ('error' in macd || !('mac' in macd.auth)) throw new Error('expected a MAC’d envelope');
+    const bobKey = (await deriveSignalKey(bob.session, ada.session.certificate))!;
+    expect(macd.auth.recipientKeyId).toEqual(recipientKeyId(bob.session.certificate.boxKey));
+    expect(signalMacValid(bobKey, signalMacBytes('webrtc_offer', ada.identity.peerId, bob.identity.peerId, PROJECT, macd.seq, macd.auth.recipientKeyId, macd.body), macd.auth.mac)).toBe(true);
+
+    const unknowing = linkOf(ada, bob, { certificate: false, key: false });
+    unknowing.link.start();
+    await unknowing.connections[0]!.onnegotiationneeded!();
+    await settle();
+    const signed = decodeEnvelope(unknowing.sent[0]!.payload);
+    if ('error' in signed) throw new Error(signed.error);
+    expect('signature' in signed.auth).toBe(true);
+  });
+
+  it('derives the key itself for a certificate it was given without one, and then MACs', async () => {
+    const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
+    const { link, sent, connections } = linkOf(ada, bob, { certificate: true, key: false });
+    await settle(); // the derivation is a moment of WebCrypto
+    link.start();
+    await connections[0]!.onnegotiationneeded!();
+    await settle();
+    const envelope = decodeEnvelope(sent[0]!.payload);
+    if ('error' in envelope) throw new Error(envelope.error);
+    expect('mac' in envelope.auth).toBe(true);
+  });
+
+  it('accepts a MAC’d message once, refuses it replayed, and refuses one altered on the way as forged', async () => {
+    const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
+    const { link } = linkOf(bob, ada, { certificate: true, key: true }, await deriveSignalKey(bob.session, ada.session.certificate));
+    const errors: string[] = [];
+    link.on('error', (error) => errors.push(error.code));
+    const first = await signalFrom(ada, bob, 1, 'mac');
+    link.handleSignal(first.type, first.payload);
+    await settle();
+    expect(errors).toEqual([]);
+    link.handleSignal(first.type, first.payload);
+    await settle();
+    expect(errors).toEqual(['SIGNAL_REPLAYED']);
+    const altered = await signalFrom(ada, bob, 2, 'mac', { tamper: true });
+    link.handleSignal(altered.type, altered.payload);
+    await settle();
+    expect(errors).toEqual(['SIGNAL_REPLAYED', 'SIGNAL_FORGED']);
+    expect(link.snapshot().rejectedSignals).toBe(2);
+  });
+
+  it('refuses a message MAC’d by a third console under its own key, claiming to be the peer', async () => {
+    const [ada, bob, eve] = await Promise.all([newConsole(), newConsole(), newConsole()]);
+    const { link } = linkOf(bob, ada, { certificate: true, key: true }, await deriveSignalKey(bob.session, ada.session.certificate));
+    const errors: string[] = [];
+    link.on('error', (error) => errors.push(error.code));
+    // Eve MACs with the key she shares with Bob, and sends it as Ada's (with Ada's certificate).
+    const eveKey = (await deriveSignalKey(eve.session, bob.session.certificate))!;
+    const body = encodeLinkSignal({ v: 1, from: 'connection-of-eve', to: null, candidate: null });
+    const recipient = recipientKeyId(bob.session.certificate.boxKey);
+    const mac = signalMac(eveKey, signalMacBytes('webrtc_ice_candidate', ada.identity.peerId, bob.identity.peerId, PROJECT, 1, recipient, body));
+    link.handleSignal('webrtc_ice_candidate', encodeEnvelope({ certificate: ada.session.certificate, seq: 1, body, auth: { mac, recipientKeyId: recipient } }));
+    await settle();
+    expect(errors).toEqual(['SIGNAL_FORGED']);
+  });
+
+  it('drops, without alarm, a message MAC’d for an earlier session of this console', async () => {
+    const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
+    const { link } = linkOf(bob, ada, { certificate: true, key: true }, await deriveSignalKey(bob.session, ada.session.certificate));
+    const errors: string[] = [];
+    link.on('error', (error) => errors.push(error.code));
+    const earlierBob = await newConsole();
+    const stale = await signalFrom(ada, bob, 1, 'mac', { recipient: recipientKeyId(earlierBob.session.certificate.boxKey) });
+    link.handleSignal(stale.type, stale.payload);
+    await settle();
+    expect(errors).toEqual([]);
+    expect(link.snapshot().rejectedSignals).toBe(0);
+    expect(link.snapshot().history.map((h) => h.event)).toContain('signal-stale');
+    // not taken as received either: the same sequence number MAC'd for this session is accepted
+    const current = await signalFrom(ada, bob, 1, 'mac');
+    link.handleSignal(current.type, current.payload);
+    await settle();
+    expect(errors).toEqual([]);
+  });
+
+  it('still accepts signed messages (from a peer that did not know this session), and refuses a forged signature', async () => {
+    const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
+    const { link } = linkOf(bob, ada, { certificate: false, key: false });
+    const errors: string[] = [];
+    link.on('error', (error) => errors.push(error.code));
+    const signed = await signalFrom(ada, bob, 1, 'signature');
+    link.handleSignal(signed.type, signed.payload);
+    await settle();
+    expect(errors).toEqual([]);
+    const tampered = await signalFrom(ada, bob, 2, 'signature', { tamper: true });
+    link.handleSignal(tampered.type, tampered.payload);
+    await settle();
+    expect(errors).toEqual(['SIGNAL_FORGED']);
+  });
+
+  it('a console waiting for the offer on a bare connection (its channel made ahead) offers itself when none comes', async () => {
+    const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
+    const bare = new StubConnection();
+    const preparer = { take: () => undefined, takeBare: () => ({ pc: bare as unknown as RTCPeerConnection, channel: bare.createDataChannel() as unknown as RTCDataChannel }) };
+    const { link, sent } = linkOf(bob, ada, { certificate: true, key: false }, undefined, { offersFirst: false, preparer, config: { offerWaitMs: 50 } });
+    link.start();
+    await settle();
+    expect(sent).toEqual([]); // waiting
+    // The bare connection's negotiationneeded fired long ago, before the link listened: the link must offer by itself.
+    await new Promise((done) => setTimeout(done, 80));
+    expect(sent.map((s) => s.type)).toEqual(['webrtc_offer']);
+    expect(link.snapshot().history.map((h) => h.event)).toContain('offer-wait');
+  });
+});
