@@ -442,7 +442,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     const offerNow = first ? this.offersAtStart : !this.polite;
     const ready = first && offerNow && !this.config.blockDirect ? this.options.preparer?.take(configuration) : undefined;
     const bare = first && !offerNow ? this.options.preparer?.takeBare(configuration) : undefined;
-    const pc = ready?.pc ?? bare?.pc ?? (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(configuration);
+    const pc = ready?.pc ?? bare ?? (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(configuration);
     this.pc = pc;
     this.pcId = newConnectionId();
     this.remotePcId = undefined;
@@ -452,14 +452,11 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.pendingCandidates = [];
     this.record('connection', `${ready ? 'prepared' : bare ? 'prepared bare' : 'new'} RTCPeerConnection (${reason})`);
 
-    // The other side waits for the offer (its pre-negotiated channel made with a bare connection,
-    // or when the offer arrives), so the usual start has no glare and costs one round trip less;
-    // if no offer comes soon, it offers itself and perfect negotiation sorts out any collision.
+    // The other side creates its (pre-negotiated) channel when the offer arrives, so the usual
+    // start has no glare and costs one round trip less; if no offer comes soon, it offers itself
+    // and perfect negotiation sorts out any collision.
     if (offerNow) this.openChannel(pc, ready?.channel);
-    else {
-      if (bare) this.openChannel(pc, bare.channel);
-      this.setTimer('offer-wait', this.config.offerWaitMs, () => this.pc === pc && this.offerAfterWaiting(pc));
-    }
+    else this.setTimer('offer-wait', this.config.offerWaitMs, () => this.pc === pc && this.offerAfterWaiting(pc));
 
     pc.onnegotiationneeded = () => void this.makeOffer(pc);
     pc.onicecandidate = ({ candidate }) => {
@@ -498,13 +495,11 @@ export class PeerLink extends Emitter<LinkEvents> {
     }
   }
 
-  /** No offer came while this side waited: it offers itself, unless an offer came meanwhile. */
+  /** No offer came while this side waited: it offers itself (creating the channel fires negotiationneeded). */
   private offerAfterWaiting(pc: RTCPeerConnection): void {
     if (pc.remoteDescription || pc.signalingState !== 'stable') return;
     this.record('offer-wait', `no offer in ${this.config.offerWaitMs} ms: offering`);
-    // A bare connection's channel fired its negotiationneeded before anyone listened.
-    if (this.channels.has(pc)) void this.makeOffer(pc);
-    else this.openChannel(pc); // creating the channel fires negotiationneeded
+    this.openChannel(pc);
   }
 
   private openChannel(pc: RTCPeerConnection, prepared?: RTCDataChannel): void {

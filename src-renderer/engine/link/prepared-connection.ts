@@ -2,10 +2,10 @@
  * RTCPeerConnections made before any peer needs them. One for offering: its DataChannel is
  * created, its offer set and its candidates gathering, so the first offer to a newly seen peer goes
  * out at once, with the candidates gathered so far already in its SDP. One bare, for a link that
- * waits for the peer's offer: it is made before the console even joins, with its channel but no
- * description (it gathers nothing, so it cannot go stale), and given the link's ICE servers when
- * taken, so a newcomer busy joining does not spend the milliseconds of `new RTCPeerConnection` and
- * `createDataChannel` while the offer waits.
+ * waits for the peer's offer: it is made before the console even joins (it gathers nothing, so it
+ * cannot go stale) and given the link's ICE servers when taken, so a newcomer busy joining does
+ * not spend the milliseconds of `new RTCPeerConnection` while the offer waits. (Making its channel
+ * ahead too was measured: no difference.)
  *
  * Why: on this kind of machine, creating the connection, waiting for `negotiationneeded` and
  * setting the offer cost 4–9 ms of a 35–45 ms link setup, the first candidates followed the offer
@@ -43,7 +43,7 @@ interface Spare extends PreparedConnection {
 
 export class ConnectionPreparer {
   private spare: Spare | undefined;
-  private bare: (PreparedConnection & { key: string }) | undefined;
+  private bare: { pc: RTCPeerConnection; key: string } | undefined;
   private bareTimer: ReturnType<typeof setTimeout> | undefined;
   /** The configuration of the connection about to be made, if one is. */
   private pendingKey: string | undefined;
@@ -78,36 +78,31 @@ export class ConnectionPreparer {
     return usable ? { pc: spare.pc, channel: spare.channel } : undefined;
   }
 
-  /**
-   * A bare connection (its channel, no description) is made now, if none is ready. Its
-   * `negotiationneeded` fires before anyone listens: a link that ends up offering from it must
-   * start the offer itself.
-   */
+  /** A bare connection (no channel, no description) is made now, if none is ready. */
   prepareBare(configuration: RTCConfiguration): void {
     clearTimeout(this.bareTimer);
     if (this.bare) return;
     try {
-      const pc = this.create(configuration);
-      this.bare = { pc, channel: createLinkChannel(pc), key: configurationKey(configuration) };
+      this.bare = { pc: this.create(configuration), key: configurationKey(configuration) };
     } catch {
       // a link creates its own connection and reports the error
     }
   }
 
   /** The bare connection with this configuration's ICE servers, if one is ready; the next is made in a moment. */
-  takeBare(configuration: RTCConfiguration): PreparedConnection | undefined {
+  takeBare(configuration: RTCConfiguration): RTCPeerConnection | undefined {
     const bare = this.bare;
     this.bare = undefined;
     clearTimeout(this.bareTimer);
     this.bareTimer = setTimeout(() => this.prepareBare(configuration), SETTLE_MS);
     if (!bare) return undefined;
-    const { pc, channel } = bare;
+    const { pc } = bare;
     // setConfiguration is a synchronous trip to WebRTC's signaling thread (1–2 ms on a busy
     // renderer, measured): skipped when the bare connection was made with these ICE servers.
-    if (bare.key === configurationKey(configuration)) return { pc, channel };
+    if (bare.key === configurationKey(configuration)) return pc;
     try {
       pc.setConfiguration(configuration); // allowed before anything is gathered
-      return { pc, channel };
+      return pc;
     } catch {
       pc.close();
       return undefined;

@@ -207,18 +207,4 @@ describe('PeerLink signaling authentication', () => {
     await settle();
     expect(errors).toEqual(['SIGNAL_FORGED']);
   });
-
-  it('a console waiting for the offer on a bare connection (its channel made ahead) offers itself when none comes', async () => {
-    const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
-    const bare = new StubConnection();
-    const preparer = { take: () => undefined, takeBare: () => ({ pc: bare as unknown as RTCPeerConnection, channel: bare.createDataChannel() as unknown as RTCDataChannel }) };
-    const { link, sent } = linkOf(bob, ada, { certificate: true, key: false }, undefined, { offersFirst: false, preparer, config: { offerWaitMs: 50 } });
-    link.start();
-    await settle();
-    expect(sent).toEqual([]); // waiting
-    // The bare connection's negotiationneeded fired long ago, before the link listened: the link must offer by itself.
-    await new Promise((done) => setTimeout(done, 80));
-    expect(sent.map((s) => s.type)).toEqual(['webrtc_offer']);
-    expect(link.snapshot().history.map((h) => h.event)).toContain('offer-wait');
-  });
 });

@@ -91,11 +91,10 @@ describe('ConnectionPreparer', () => {
   it('a bare connection is made at once, handed out with the link’s ICE servers, and the next made after that link set up', async () => {
     preparer.prepareBare(config('stun:none-yet'));
     expect(made).toHaveLength(1);
-    expect(made[0]!.channels).toEqual([{ label: 'workstream-v1', init: { negotiated: true, id: 0, ordered: true, protocol: 'workstream-v1' } }]);
+    expect(made[0]!.channels).toEqual([]); // no channel: the waiting side makes it when the offer comes
     expect(made[0]!.signalingState).toBe('stable'); // no description: nothing gathered, nothing to go stale
     const bare = preparer.takeBare(config('turn:registry'));
-    expect(bare?.pc).toBe(made[0]);
-    expect(bare?.channel).toEqual({ label: 'workstream-v1' });
+    expect(bare).toBe(made[0]);
     expect(made[0]!.configuration.iceServers).toEqual([{ urls: 'turn:registry' }]);
     expect(preparer.takeBare(config('turn:registry'))).toBeUndefined();
     await vi.advanceTimersByTimeAsync(SETTLE_MS);
@@ -108,7 +107,7 @@ describe('ConnectionPreparer', () => {
   it('a bare connection made with the link’s ICE servers is handed out without setConfiguration', () => {
     preparer.prepareBare(config('turn:registry'));
     made[0]!.rejectConfiguration = true; // would refuse, were it asked
-    expect(preparer.takeBare(config('turn:registry'))?.pc).toBe(made[0]);
+    expect(preparer.takeBare(config('turn:registry'))).toBe(made[0]);
     expect(made[0]!.closed).toBe(false);
     preparer.close();
   });
