@@ -15,7 +15,7 @@ import type { PeerInfo } from '../../src-shared/protocol/signaling';
 import type { RegistryState } from '../engine/signaling-client';
 import { createConsoleSession, type ConsoleSession } from '../engine/console-session';
 import type { LinkSnapshot } from '../engine/link/peer-link';
-import type { SessionSecrets } from '../../src-shared/session-certificate';
+import { createSession } from '../../src-shared/session-certificate';
 import type { PathInfo } from '../engine/link/path-stats';
 
 /** One console's view of one of its links, as it tells its peers (for the project graph). */
@@ -128,7 +128,13 @@ export const useSessionStore = defineStore('session', () => {
   const peerKeys = new Map<string, PeerInfo>();
   let book: TrustBook | undefined;
   let current: ConsoleSession | undefined;
-  let session: SessionSecrets | undefined;
+  /**
+   * When the last session started. Every join starts a new session (new certificate, strictly
+   * newer): its links, sequence numbers and streams are all new, and peers must see a restart. A
+   * rejoin that kept the certificate (a rename) left a peer's surviving direct link refusing the
+   * new links' signaling as replays and waiting on the old stream: linked, yet nothing arrived.
+   */
+  let lastSessionStart = 0;
   /**
    * Counts joins and leaves. A join that waits (settings, session keys, opening the workstream)
    * while a newer join or a leave starts gives up instead of starting its session afterwards: a
@@ -174,13 +180,12 @@ export const useSessionStore = defineStore('session', () => {
       identity: me,
       signChallenge: (nonce) => api.signChallenge(nonce),
       certifySession: (body) => api.certifySession(body),
-      ...(session ? { session } : {}),
+      session: await createSession((body) => api.certifySession(body), (lastSessionStart = Math.max(Date.now(), lastSessionStart + 1))),
       admit,
       linkConfig: { fallbackAfterMs: settings.value.links.fallbackAfterMs, iceTransportPolicy: settings.value.links.iceTransportPolicy },
       extraIceServers: settings.value.links.iceServers,
     });
     if (superseded()) return started.stop();
-    session = started.session; // one certificate per console session
     current = started;
     const { client: c, links: m } = started;
     // The project's workstream replicates over these links (subscribed before they start).

@@ -101,3 +101,28 @@ test('two web consoles share a workstream: messages, a task from creation to don
   await expect(ada.page.getByRole('alert').filter({ hasText: 'huge.iso' })).toContainText('files over 1.0 MiB cannot be shared', { timeout: 20_000 });
   expect(adaId).toMatch(/^[a-z2-7]{26}$/);
 });
+
+test('a console renamed while directly linked rejoins as a new session: the link comes back and messages arrive both ways', async ({ browser }) => {
+  // Found by CI: a rename rejoins; when it kept its session, the peer's still-direct link refused
+  // the new links' signaling as replays and waited on the old stream, so posts never arrived.
+  test.setTimeout(90_000);
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'ws-rename', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  const bob = await WebConsole.open(browser, link);
+  consoles = [ada, bob];
+  const [adaId, bobId] = [await ada.peerId(), await bob.peerId()];
+  await expect(ada.peerRow(bobId).locator('[data-col="state"]')).toHaveText(/direct/, { timeout: 30_000 });
+  await expect(bob.peerRow(adaId).locator('[data-col="state"]')).toHaveText(/direct/, { timeout: 30_000 });
+  await bob.rename('Bob');
+  await expect(ada.peerRow(bobId)).toContainText('Bob', { timeout: 20_000 });
+  await expect(ada.peerRow(bobId).locator('[data-col="state"]')).toHaveText(/direct/, { timeout: 30_000 });
+  await openWorkstream(ada);
+  await openWorkstream(bob);
+  await ada.page.getByLabel('Message').fill('after the rename');
+  await ada.page.getByRole('button', { name: 'Post' }).click();
+  await expect(log(bob).locator('li[data-kind="message"]')).toContainText('after the rename', { timeout: 20_000 });
+  await bob.page.getByLabel('Message').fill('heard you');
+  await bob.page.getByRole('button', { name: 'Post' }).click();
+  await expect(log(ada).locator('li[data-kind="message"]', { hasText: 'heard you' })).toHaveCount(1, { timeout: 20_000 });
+});
