@@ -174,13 +174,16 @@ export const useSessionStore = defineStore('session', () => {
     settings.value = await api.updateSettings({ invite: link.trim() });
     if (superseded()) return;
     const me = identity.value;
+    lastSessionStart = Math.max(Date.now(), lastSessionStart + 1);
+    const session = await createSession((body) => api.certifySession(body), lastSessionStart);
+    if (superseded()) return;
     const started = await createConsoleSession({
       invite: parsed,
       displayName: settings.value.displayName,
       identity: me,
       signChallenge: (nonce) => api.signChallenge(nonce),
       certifySession: (body) => api.certifySession(body),
-      session: await createSession((body) => api.certifySession(body), (lastSessionStart = Math.max(Date.now(), lastSessionStart + 1))),
+      session,
       admit,
       linkConfig: { fallbackAfterMs: settings.value.links.fallbackAfterMs, iceTransportPolicy: settings.value.links.iceTransportPolicy },
       extraIceServers: settings.value.links.iceServers,

@@ -182,7 +182,7 @@ type CheckedSignal =
   | { error: string }
   /** MAC'd for an earlier session of this console: not forged, just late. */
   | { stale: true }
-  | { envelope: Exclude<ReturnType<typeof decodeEnvelope>, { error: string }>; certificateOk: boolean; signatureOk: boolean; signalKey?: SignalKey };
+  | { envelope: Exclude<ReturnType<typeof decodeEnvelope>, { error: string }>; certificateOk: boolean; authentic: boolean; signalKey?: SignalKey };
 
 const MSG_APP = 0;
 const MSG_PING = 1;
@@ -266,8 +266,8 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   /** A signaling payload from this peer, via the registry. */
   handleSignal(type: SignalType, payload: Uint8Array): void {
-    // Signature checks start at once and run side by side; messages are then applied in order.
-    const checked = this.checkSignatures(type, payload);
+    // Authenticity checks start at once and run side by side; messages are then applied in order.
+    const checked = this.checkAuthenticity(type, payload);
     this.inbox = this.inbox.then(() => this.processSignal(type, checked)).catch((error: Error) => this.fail('NEGOTIATION_FAILED', error.message));
   }
 
@@ -629,7 +629,7 @@ export class PeerLink extends Emitter<LinkEvents> {
    * The expensive, stateless part of authentication: decoding, the certificate check (unless it is
    * the one we know) and the signature or MAC check (deriving the key first for a new session).
    */
-  private checkSignatures(type: SignalType, payload: Uint8Array): Promise<CheckedSignal> {
+  private checkAuthenticity(type: SignalType, payload: Uint8Array): Promise<CheckedSignal> {
     const envelope = decodeEnvelope(payload);
     if ('error' in envelope) return Promise.resolve({ error: envelope.error });
     const { localPeerId, remotePeerId, projectId, session } = this.options;
@@ -638,7 +638,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     const certificateValid = known && sameCertificate(known, certificate) ? Promise.resolve(true) : verifyCertificate(certificate, this.options.remoteSigningKey);
     if ('signature' in auth) {
       const signatureValid = ed25519Verify(certificate.signKey, signalSignedBytes(type, remotePeerId, localPeerId, projectId, seq, body), auth.signature);
-      return Promise.all([certificateValid, signatureValid]).then(([certificateOk, signatureOk]) => ({ envelope, certificateOk, signatureOk }));
+      return Promise.all([certificateValid, signatureValid]).then(([certificateOk, authentic]) => ({ envelope, certificateOk, authentic }));
     }
     if (!equalBytes(auth.recipientKeyId, recipientKeyId(session.certificate.boxKey))) return Promise.resolve({ stale: true });
     const current = this.signalKey;
@@ -646,7 +646,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     return Promise.all([certificateValid, key]).then(([certificateOk, signalKey]) => ({
       envelope,
       certificateOk,
-      signatureOk: signalKey !== undefined && signalMacValid(signalKey, signalMacBytes(type, remotePeerId, localPeerId, projectId, seq, auth.recipientKeyId, body), auth.mac),
+      authentic: signalKey !== undefined && signalMacValid(signalKey, signalMacBytes(type, remotePeerId, localPeerId, projectId, seq, auth.recipientKeyId, body), auth.mac),
       ...(signalKey ? { signalKey } : {}),
     }));
   }
@@ -661,7 +661,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     const checked = await checking;
     if ('error' in checked) return void this.fail('BAD_SIGNAL', checked.error);
     if ('stale' in checked) return void this.record('signal-stale', `a ${type} made for an earlier session of this console: dropped`);
-    const { envelope, certificateOk, signatureOk } = checked;
+    const { envelope, certificateOk, authentic } = checked;
     const { certificate } = envelope;
     const known = this.remoteCertificate;
     const newSession = !known || !equalBytes(known.signKey, certificate.signKey);
@@ -672,7 +672,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (!newSession && envelope.seq <= this.lastRemoteSeq) {
       return void this.reject('SIGNAL_REPLAYED', `signaling message ${envelope.seq} was already received (replay)`);
     }
-    if (!signatureOk) return void this.reject('SIGNAL_FORGED', `a ${type} whose signature or MAC does not verify (altered on the way: possible tampering registry)`);
+    if (!authentic) return void this.reject('SIGNAL_FORGED', `a ${type} whose signature or MAC does not verify (altered on the way: possible tampering registry)`);
     if (this.closed) return undefined;
     if (newSession) this.adoptCertificate(certificate, checked.signalKey);
     this.lastRemoteSeq = envelope.seq;

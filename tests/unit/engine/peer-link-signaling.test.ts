@@ -53,14 +53,12 @@ class StubConnection {
 const links: PeerLink[] = [];
 afterEach(() => links.splice(0).forEach((link) => link.close()));
 
-/** `local`'s link to `remote`; what it sends is collected. */
-function linkOf(
-  local: Console,
-  remote: Console,
-  knowsRemoteSession: { certificate: boolean; key: boolean },
-  remoteKey?: Awaited<ReturnType<typeof deriveSignalKey>>,
-  extra: Partial<ConstructorParameters<typeof PeerLink>[0]> = {},
-) {
+/**
+ * `local`'s link to `remote`, knowing nothing of its session, its certificate only, or its
+ * certificate and the key they share (as the manager gives it); what it sends and its errors are collected.
+ */
+async function linkOf(local: Console, remote: Console, knows: 'nothing' | 'certificate' | 'session') {
+  const remoteSignalKey = knows === 'session' ? await deriveSignalKey(local.session, remote.session.certificate) : undefined;
   const sent: Array<{ type: SignalType; payload: Uint8Array }> = [];
   const connections: StubConnection[] = [];
   let seq = 0;
@@ -72,8 +70,8 @@ function linkOf(
     session: local.session,
     sign: (message) => ed25519Sign(local.session.signSecretKey, message),
     nextSeq: () => ++seq,
-    ...(knowsRemoteSession.certificate ? { remoteCertificate: remote.session.certificate } : {}),
-    ...(knowsRemoteSession.key && remoteKey ? { remoteSignalKey: remoteKey } : {}),
+    ...(knows !== 'nothing' ? { remoteCertificate: remote.session.certificate } : {}),
+    ...(remoteSignalKey ? { remoteSignalKey } : {}),
     port: { sendSignal: (type, payload) => (sent.push({ type, payload }), true), sendRelay: () => true, relayWritable: () => true, relayMaxFrameBytes: () => 256 * 1024 },
     createPeerConnection: () => {
       const pc = new StubConnection();
@@ -81,10 +79,11 @@ function linkOf(
       return pc as unknown as RTCPeerConnection;
     },
     offersFirst: true,
-    ...extra,
   });
   links.push(link);
-  return { link, sent, connections };
+  const errors: string[] = [];
+  link.on('error', (error) => errors.push(error.code));
+  return { link, sent, connections, errors };
 }
 
 /** What `from` would send `to` (as its link would), MAC'd or signed. */
@@ -108,8 +107,7 @@ const settle = () => new Promise((done) => setTimeout(done, 20));
 describe('PeerLink signaling authentication', () => {
   it('MACs its offer for a peer whose session it knows, and signs it for one whose session it does not', async () => {
     const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
-    const key = await deriveSignalKey(ada.session, bob.session.certificate);
-    const knowing = linkOf(ada, bob, { certificate: true, key: true }, key);
+    const knowing = await linkOf(ada, bob, 'session');
     knowing.link.start();
     await knowing.connections[0]!.onnegotiationneeded!();
     await settle();
@@ -119,7 +117,7 @@ describe('PeerLink signaling authentication', () => {
     expect(macd.auth.recipientKeyId).toEqual(recipientKeyId(bob.session.certificate.boxKey));
     expect(signalMacValid(bobKey, signalMacBytes('webrtc_offer', ada.identity.peerId, bob.identity.peerId, PROJECT, macd.seq, macd.auth.recipientKeyId, macd.body), macd.auth.mac)).toBe(true);
 
-    const unknowing = linkOf(ada, bob, { certificate: false, key: false });
+    const unknowing = await linkOf(ada, bob, 'nothing');
     unknowing.link.start();
     await unknowing.connections[0]!.onnegotiationneeded!();
     await settle();
@@ -130,7 +128,7 @@ describe('PeerLink signaling authentication', () => {
 
   it('derives the key itself for a certificate it was given without one, and then MACs', async () => {
     const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
-    const { link, sent, connections } = linkOf(ada, bob, { certificate: true, key: false });
+    const { link, sent, connections } = await linkOf(ada, bob, 'certificate');
     await settle(); // the derivation is a moment of WebCrypto
     link.start();
     await connections[0]!.onnegotiationneeded!();
@@ -142,9 +140,7 @@ describe('PeerLink signaling authentication', () => {
 
   it('accepts a MAC’d message once, refuses it replayed, and refuses one altered on the way as forged', async () => {
     const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
-    const { link } = linkOf(bob, ada, { certificate: true, key: true }, await deriveSignalKey(bob.session, ada.session.certificate));
-    const errors: string[] = [];
-    link.on('error', (error) => errors.push(error.code));
+    const { link, errors } = await linkOf(bob, ada, 'session');
     const first = await signalFrom(ada, bob, 1, 'mac');
     link.handleSignal(first.type, first.payload);
     await settle();
@@ -161,9 +157,7 @@ describe('PeerLink signaling authentication', () => {
 
   it('refuses a message MAC’d by a third console under its own key, claiming to be the peer', async () => {
     const [ada, bob, eve] = await Promise.all([newConsole(), newConsole(), newConsole()]);
-    const { link } = linkOf(bob, ada, { certificate: true, key: true }, await deriveSignalKey(bob.session, ada.session.certificate));
-    const errors: string[] = [];
-    link.on('error', (error) => errors.push(error.code));
+    const { link, errors } = await linkOf(bob, ada, 'session');
     // Eve MACs with the key she shares with Bob, and sends it as Ada's (with Ada's certificate).
     const eveKey = (await deriveSignalKey(eve.session, bob.session.certificate))!;
     const body = encodeLinkSignal({ v: 1, from: 'connection-of-eve', to: null, candidate: null });
@@ -176,9 +170,7 @@ describe('PeerLink signaling authentication', () => {
 
   it('drops, without alarm, a message MAC’d for an earlier session of this console', async () => {
     const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
-    const { link } = linkOf(bob, ada, { certificate: true, key: true }, await deriveSignalKey(bob.session, ada.session.certificate));
-    const errors: string[] = [];
-    link.on('error', (error) => errors.push(error.code));
+    const { link, errors } = await linkOf(bob, ada, 'session');
     const earlierBob = await newConsole();
     const stale = await signalFrom(ada, bob, 1, 'mac', { recipient: recipientKeyId(earlierBob.session.certificate.boxKey) });
     link.handleSignal(stale.type, stale.payload);
@@ -195,9 +187,7 @@ describe('PeerLink signaling authentication', () => {
 
   it('still accepts signed messages (from a peer that did not know this session), and refuses a forged signature', async () => {
     const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
-    const { link } = linkOf(bob, ada, { certificate: false, key: false });
-    const errors: string[] = [];
-    link.on('error', (error) => errors.push(error.code));
+    const { link, errors } = await linkOf(bob, ada, 'nothing');
     const signed = await signalFrom(ada, bob, 1, 'signature');
     link.handleSignal(signed.type, signed.payload);
     await settle();
