@@ -3,8 +3,9 @@
 // (registry in Node; links in Debian's Chromium inside a loopback-only network namespace when root),
 // then prints one table of medians with ratios against baselines measured in the same run, and
 // optionally writes JSON: {"machine": {...}, "results": {"<name>": {"ours", "baseline", "ratio",
-// "unit"[, "ratioOf", "higherIsBetter"]}}}. ratio = ours / baseline unless ratioOf says
+// "unit"[, "ratioOf", "higherIsBetter", "interval"]}}}. ratio = ours / baseline unless ratioOf says
 // "baseline/ours" (the PeerJS setup time, so that above 1 means we are ahead there too).
+// "interval": a 95 % bootstrap interval of the ratio, for figures noisy enough to need one.
 // --only runs the bench files whose names contain one of the words.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -36,7 +37,8 @@ const results = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8').trim().split
 console.log('\nbenchmark | ours | baseline | ratio | ratio is | unit');
 for (const r of results) {
   const ahead = r.higherIsBetter === undefined ? '' : r.higherIsBetter ? ', >1 = we are ahead' : ', <1 = we are ahead';
-  console.log(`${r.name} | ${r.ours.toFixed(3)} | ${r.baseline.toFixed(3)} | ${r.ratio.toFixed(2)} | ${r.ratioOf ?? 'ours/baseline'}${ahead} | ${r.unit}`);
+  const interval = r.interval ? ` (95 %: ${r.interval[0].toFixed(2)}–${r.interval[1].toFixed(2)})` : '';
+  console.log(`${r.name} | ${r.ours.toFixed(3)} | ${r.baseline.toFixed(3)} | ${r.ratio.toFixed(2)}${interval} | ${r.ratioOf ?? 'ours/baseline'}${ahead} | ${r.unit}`);
 }
 if (jsonFile) {
   const chromium = spawnSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).stdout?.trim() || undefined;

@@ -51,8 +51,7 @@ export function signedMessage(purpose: SignaturePurpose, payload: Uint8Array): U
 }
 
 export async function createIdentity(): Promise<SecretIdentity> {
-  const signing = nacl.sign.keyPair();
-  const box = nacl.box.keyPair();
+  const [signing, box] = await Promise.all([generateSigningKeyPair(), generateBoxKeyPair()]);
   const boxKeySignature = await ed25519Sign(signing.secretKey, signedMessage('boxKey', box.publicKey));
   return {
     peerId: derivePeerId(signing.publicKey),
@@ -106,11 +105,16 @@ export function safetyCode(keyA: Uint8Array, keyB: Uint8Array): string {
 const subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle;
 let nativeEd25519: boolean | undefined;
 
+/** The public key of the all-zero seed: a valid point to probe WebCrypto with. */
+const ED25519_PROBE_KEY = new Uint8Array([
+  0x3b, 0x6a, 0x27, 0xbc, 0xce, 0xb6, 0xa4, 0x2d, 0x62, 0xa3, 0xa8, 0xd0, 0x2a, 0x6f, 0x0d, 0x73,
+  0x65, 0x32, 0x15, 0x77, 0x1d, 0xe2, 0x43, 0xa6, 0x3a, 0xc0, 0x48, 0xa1, 0x8b, 0x59, 0xda, 0x29,
+]);
+
 async function hasNativeEd25519(): Promise<boolean> {
   if (nativeEd25519 === undefined) {
     try {
-      const probe = nacl.sign.keyPair.fromSeed(new Uint8Array(32));
-      await subtle!.importKey('raw', probe.publicKey as BufferSource, { name: 'Ed25519' }, false, ['verify']);
+      await subtle!.importKey('raw', ED25519_PROBE_KEY as BufferSource, { name: 'Ed25519' }, false, ['verify']);
       nativeEd25519 = true;
     } catch {
       nativeEd25519 = false;
@@ -179,7 +183,8 @@ export async function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, 
 // --- X25519 over WebCrypto, with tweetnacl as the fallback ------------------------------------
 
 let nativeX25519: Promise<boolean> | undefined;
-/** PKCS#8 prefix of a raw X25519 private key (RFC 8410). */
+/** PKCS#8 prefixes of raw Ed25519 and X25519 private keys (RFC 8410). */
+const ED25519_PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
 const X25519_PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
 /** A session's secret key is imported once, however many peers it derives keys with. */
 const x25519SecretKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
@@ -193,14 +198,8 @@ X25519_BASE_POINT[0] = 9;
  */
 export async function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array | undefined> {
   if (secretKey.length !== 32 || publicKey.length !== 32) return undefined;
-  nativeX25519 ??= subtle
-    ? subtle.importKey('raw', X25519_BASE_POINT as BufferSource, { name: 'X25519' }, false, []).then(
-        () => true,
-        () => false,
-      )
-    : Promise.resolve(false);
   let shared: Uint8Array;
-  if (await nativeX25519) {
+  if (await hasNativeX25519()) {
     try {
       let ownKey = x25519SecretKeys.get(secretKey);
       if (!ownKey) {
@@ -216,4 +215,50 @@ export async function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Prom
     shared = nacl.scalarMult(secretKey, publicKey);
   }
   return shared.some((b) => b !== 0) ? shared : undefined;
+}
+
+function hasNativeX25519(): Promise<boolean> {
+  nativeX25519 ??= subtle
+    ? subtle.importKey('raw', X25519_BASE_POINT as BufferSource, { name: 'X25519' }, false, []).then(
+        () => true,
+        () => false,
+      )
+    : Promise.resolve(false);
+  return nativeX25519;
+}
+
+// --- Key pairs: WebCrypto where the platform has it, tweetnacl otherwise ------------------------
+// Why: tweetnacl's key generation runs its field multiplication thousands of times, so V8 compiles
+// that function while a console joins — 6–10 ms (Maglev) and ~60 ms (TurboFan) of a background
+// thread, measured in Chromium, again and again as new sessions start — on the cores the first
+// link setup needs (docs/BENCHMARKS.md, run 6).
+
+export interface KeyPair {
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+}
+
+/** An Ed25519 key pair in tweetnacl's layout: the secret key is seed ‖ public key. */
+export async function generateSigningKeyPair(): Promise<KeyPair> {
+  const native = (await hasNativeEd25519()) ? await nativeKeyPair('Ed25519', ['sign', 'verify'], ED25519_PKCS8_PREFIX) : undefined;
+  return native ? { publicKey: native.publicKey, secretKey: concatBytes(native.secret, native.publicKey) } : nacl.sign.keyPair();
+}
+
+/** An X25519 key pair as tweetnacl's box keys: the secret key is the 32-byte scalar. */
+export async function generateBoxKeyPair(): Promise<KeyPair> {
+  const native = (await hasNativeX25519()) ? await nativeKeyPair('X25519', ['deriveBits'], X25519_PKCS8_PREFIX) : undefined;
+  return native ? { publicKey: native.publicKey, secretKey: native.secret } : nacl.box.keyPair();
+}
+
+/** A key pair made by WebCrypto, its 32-byte secret read out of the PKCS#8 export; undefined if anything is off. */
+async function nativeKeyPair(name: 'Ed25519' | 'X25519', usages: KeyUsage[], pkcs8Prefix: Uint8Array): Promise<{ publicKey: Uint8Array; secret: Uint8Array } | undefined> {
+  try {
+    const pair = (await subtle!.generateKey({ name }, true, usages)) as CryptoKeyPair;
+    const [raw, pkcs8] = await Promise.all([subtle!.exportKey('raw', pair.publicKey), subtle!.exportKey('pkcs8', pair.privateKey)]);
+    const der = new Uint8Array(pkcs8);
+    const prefixOk = der.length === pkcs8Prefix.length + 32 && pkcs8Prefix.every((byte, i) => der[i] === byte);
+    return raw.byteLength === 32 && prefixOk ? { publicKey: new Uint8Array(raw), secret: der.slice(pkcs8Prefix.length) } : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -6,8 +6,7 @@
  * replay of an older session.
  */
 import { decode, encode } from '@msgpack/msgpack';
-import nacl from 'tweetnacl';
-import { ed25519Verify, signedMessage } from './identity';
+import { ed25519Verify, generateBoxKeyPair, generateSigningKeyPair, signedMessage } from './identity';
 
 export interface SessionCertificate {
   signKey: Uint8Array; // Ed25519, 32 bytes
@@ -42,8 +41,7 @@ export function parseCertificateBody(body: Uint8Array, now: number): { signKey: 
 
 /** Makes this session's keys; `certify` is the host signing the body with the identity key. */
 export async function createSession(certify: (body: Uint8Array) => Promise<Uint8Array>, now = Date.now()): Promise<SessionSecrets> {
-  const sign = nacl.sign.keyPair();
-  const box = nacl.box.keyPair();
+  const [sign, box] = await Promise.all([generateSigningKeyPair(), generateBoxKeyPair()]);
   const signature = await certify(certificateBody(sign.publicKey, box.publicKey, now));
   return {
     certificate: { signKey: sign.publicKey, boxKey: box.publicKey, startedAt: now, signature },

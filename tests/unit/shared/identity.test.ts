@@ -1,10 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import nacl from 'tweetnacl';
 import {
   createIdentity,
   derivePeerId,
   ed25519Sign,
   ed25519Verify,
+  generateBoxKeyPair,
+  generateSigningKeyPair,
   keyFingerprint,
   PEER_ID_PATTERN,
   signedMessage,
@@ -33,6 +35,45 @@ describe('createIdentity', () => {
     expect(a.peerId).not.toBe(b.peerId);
     expect(a.signingPublicKey).not.toEqual(b.signingPublicKey);
     expect(a.boxPublicKey).not.toEqual(b.boxPublicKey);
+  });
+});
+
+describe('key pairs (WebCrypto where it can, tweetnacl otherwise)', () => {
+  afterEach(() => void vi.restoreAllMocks());
+
+  const checkSigningPair = async ({ publicKey, secretKey }: { publicKey: Uint8Array; secretKey: Uint8Array }) => {
+    expect(secretKey).toHaveLength(64);
+    // tweetnacl's layout: seed ‖ public key, and the public key is the seed's
+    expect(nacl.sign.keyPair.fromSeed(secretKey.slice(0, 32)).publicKey).toEqual(publicKey);
+    expect(secretKey.slice(32)).toEqual(publicKey);
+    expect(nacl.sign.detached.verify(message, await ed25519Sign(secretKey, message), publicKey)).toBe(true);
+  };
+  const checkBoxPairs = (a: { publicKey: Uint8Array; secretKey: Uint8Array }, b: { publicKey: Uint8Array; secretKey: Uint8Array }) => {
+    expect(a.secretKey).toHaveLength(32);
+    expect(nacl.scalarMult.base(a.secretKey)).toEqual(a.publicKey);
+    expect(nacl.box.before(b.publicKey, a.secretKey)).toEqual(nacl.box.before(a.publicKey, b.secretKey));
+  };
+
+  it('makes Ed25519 pairs in tweetnacl’s layout, each one new', async () => {
+    const generate = vi.spyOn(crypto.subtle, 'generateKey');
+    const [a, b] = await Promise.all([generateSigningKeyPair(), generateSigningKeyPair()]);
+    expect(generate).toHaveBeenCalledWith({ name: 'Ed25519' }, true, ['sign', 'verify']); // natively, here
+    await checkSigningPair(a);
+    expect(a.publicKey).not.toEqual(b.publicKey);
+  });
+
+  it('makes X25519 pairs that tweetnacl’s box agrees with', async () => {
+    const generate = vi.spyOn(crypto.subtle, 'generateKey');
+    const [a, b] = await Promise.all([generateBoxKeyPair(), generateBoxKeyPair()]);
+    expect(generate).toHaveBeenCalledWith({ name: 'X25519' }, true, ['deriveBits']);
+    checkBoxPairs(a, b);
+    expect(a.publicKey).not.toEqual(b.publicKey);
+  });
+
+  it('falls back to tweetnacl when WebCrypto cannot make the pair', async () => {
+    vi.spyOn(crypto.subtle, 'generateKey').mockRejectedValue(new DOMException('not supported', 'NotSupportedError'));
+    await checkSigningPair(await generateSigningKeyPair());
+    checkBoxPairs(await generateBoxKeyPair(), await generateBoxKeyPair());
   });
 });
 
