@@ -911,7 +911,8 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (this.closed) next = 'closed';
     else if (this.dcPath) next = this.path?.kind === 'turn' ? 'turn' : 'direct';
     else if (this.relayActive && this.seal) next = 'relay';
-    else next = this.pc && ['checking', 'disconnected', 'failed'].includes(this.pc.iceConnectionState) ? 'checking' : 'signaling';
+    // 'checking' until the channel opens: once ICE connects, DTLS and SCTP follow (not back to 'signaling').
+    else next = this.pc && ['checking', 'connected', 'completed', 'disconnected', 'failed'].includes(this.pc.iceConnectionState) ? 'checking' : 'signaling';
     if (next !== 'relay' && !this.dcPath && this.path?.kind === 'registry-relay') this.path = undefined;
     this.setState(next, '');
   }

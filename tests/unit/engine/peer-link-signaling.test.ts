@@ -1,7 +1,8 @@
 /**
  * How a PeerLink authenticates signaling, in Node with a stub RTCPeerConnection: MAC'd under the key
  * shared with the peer's session when it knows that session, signed otherwise; forged, replayed and
- * stale messages told apart. (The whole negotiation runs in Chromium: tests/browser.)
+ * stale messages told apart. And what state it reports while connecting. (The whole negotiation
+ * runs in Chromium: tests/browser.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
@@ -24,7 +25,7 @@ async function newConsole(): Promise<Console> {
   return { identity, session };
 }
 
-/** Just enough of an RTCPeerConnection for a link to make an offer. */
+/** Just enough of an RTCPeerConnection for a link to make an offer and follow ICE states. */
 class StubConnection {
   localDescription: { type: string; sdp: string } | null = null;
   remoteDescription = null;
@@ -34,7 +35,7 @@ class StubConnection {
   iceGatheringState = 'new';
   onnegotiationneeded: (() => Promise<void>) | null = null;
   onicecandidate = null;
-  oniceconnectionstatechange = null;
+  oniceconnectionstatechange: (() => void) | null = null;
   onconnectionstatechange = null;
   createDataChannel() {
     return { binaryType: 'arraybuffer', readyState: 'connecting', close() {} };
@@ -196,5 +197,20 @@ describe('PeerLink signaling authentication', () => {
     link.handleSignal(tampered.type, tampered.payload);
     await settle();
     expect(errors).toEqual(['SIGNAL_FORGED']);
+  });
+});
+
+describe('PeerLink state while connecting', () => {
+  it('says checking from the first ICE check until its DataChannel opens, not signaling once ICE has connected', async () => {
+    const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
+    const { link, connections } = await linkOf(ada, bob, 'session');
+    link.start();
+    const pc = connections[0]!;
+    expect(link.snapshot().state).toBe('signaling');
+    for (const [ice, state] of [['checking', 'checking'], ['connected', 'checking'], ['disconnected', 'checking'], ['new', 'signaling']] as const) {
+      pc.iceConnectionState = ice;
+      pc.oniceconnectionstatechange!();
+      expect(link.snapshot().state, `ICE ${ice}`).toBe(state);
+    }
   });
 });
