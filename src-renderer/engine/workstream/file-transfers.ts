@@ -61,7 +61,12 @@ export interface FileTransferOptions {
 
 export class FileTooLargeError extends Error {}
 
-const digest = async (data: Uint8Array) => new Uint8Array(await crypto.subtle.digest('SHA-256', data as BufferSource));
+/**
+ * A chunk's SHA-256: WebCrypto's (off the main thread) where the page has it; a web console opened
+ * over plain http from another machine is not a secure context and has none, so JavaScript's there.
+ */
+const subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle;
+const digest = async (data: Uint8Array) => (subtle ? new Uint8Array(await subtle.digest('SHA-256', data as BufferSource)) : sha256(data));
 
 export class FileTransfers extends Emitter<Events> {
   private readonly statuses = new Map<string, FileStatus>();
