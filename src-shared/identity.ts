@@ -2,12 +2,15 @@
  * Console identity: an Ed25519 signing key and an X25519 box key (tweetnacl formats), and the
  * peer_id derived from the signing key so that no console can claim another's id.
  *
- * Signing and verifying use the platform's native Ed25519 (WebCrypto, present in Node 20,
- * Chromium and Electron): tweetnacl's JavaScript verify costs ~29 ms, native ~0.2 ms, and the
- * registry verifies one signature per connection. tweetnacl remains the key generator and the
- * fallback where WebCrypto lacks Ed25519.
+ * Keys are made, and signatures made and checked, by the platform's WebCrypto (present in Node 20,
+ * Chromium and Electron): native verify costs ~0.2 ms. Where a page has no WebCrypto (the web
+ * console over plain http from another machine is not a secure context), Ed25519 falls back to
+ * @noble/curves — ~1.3 ms a verify, against ~27 ms for tweetnacl's — checking as strictly as
+ * WebCrypto (RFC 8032, no ZIP-215 leniency), so every console accepts the same signatures; X25519
+ * and random bytes fall back to tweetnacl.
  */
 import nacl from 'tweetnacl';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { compareBytes, concatBytes, toBase32, toBase64Url, utf8 } from './bytes';
 
 export interface PublicIdentity {
@@ -100,7 +103,7 @@ export function safetyCode(keyA: Uint8Array, keyB: Uint8Array): string {
 }
 
 
-// --- Ed25519 over WebCrypto, with tweetnacl as the fallback -----------------------------------
+// --- Ed25519 over WebCrypto, with @noble/curves as the fallback ------------------------------
 
 const subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle;
 let nativeEd25519: boolean | undefined;
@@ -124,7 +127,7 @@ async function hasNativeEd25519(): Promise<boolean> {
 }
 
 export async function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
-  if (!(await hasNativeEd25519())) return nacl.sign.detached(message, secretKey);
+  if (!(await hasNativeEd25519())) return ed25519.sign(message, secretKey.subarray(0, 32));
   const key = await subtle!.importKey(
     'jwk',
     { kty: 'OKP', crv: 'Ed25519', d: toBase64Url(secretKey.subarray(0, 32)), x: toBase64Url(secretKey.subarray(32)) },
@@ -154,7 +157,7 @@ export function createEd25519Signer(secretKey: Uint8Array): (message: Uint8Array
         : undefined,
     );
     const cryptoKey = await key;
-    return cryptoKey ? new Uint8Array(await subtle!.sign('Ed25519', cryptoKey, message as BufferSource)) : nacl.sign.detached(message, secretKey);
+    return cryptoKey ? new Uint8Array(await subtle!.sign('Ed25519', cryptoKey, message as BufferSource)) : ed25519.sign(message, secretKey.subarray(0, 32));
   };
 }
 
@@ -164,7 +167,7 @@ const MAX_CACHED_KEYS = 1024;
 
 export async function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
-  if (!(await hasNativeEd25519())) return nacl.sign.detached.verify(message, signature, publicKey);
+  if (!(await hasNativeEd25519())) return javascriptEd25519Verify(publicKey, message, signature);
   try {
     const id = toBase64Url(publicKey);
     let key = verifyKeys.get(id);
@@ -175,6 +178,15 @@ export async function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, 
       key.catch(() => verifyKeys.delete(id));
     }
     return await subtle!.verify('Ed25519', await key, signature as BufferSource, message as BufferSource);
+  } catch {
+    return false; // a malformed point is a failed verification, not a crash
+  }
+}
+
+/** Strict like WebCrypto's: a signature one console accepts, every other console accepts too. */
+function javascriptEd25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return ed25519.verify(signature, message, publicKey, { zip215: false });
   } catch {
     return false; // a malformed point is a failed verification, not a crash
   }
@@ -227,7 +239,7 @@ function hasNativeX25519(): Promise<boolean> {
   return nativeX25519;
 }
 
-// --- Key pairs: WebCrypto where the platform has it, tweetnacl otherwise ------------------------
+// --- Key pairs: WebCrypto where the platform has it, JavaScript otherwise -----------------------
 // Why: tweetnacl's key generation runs its field multiplication thousands of times, so V8 compiles
 // that function while a console joins — 6–10 ms (Maglev) and ~60 ms (TurboFan) of a background
 // thread, measured in Chromium, again and again as new sessions start — on the cores the first
@@ -241,7 +253,10 @@ export interface KeyPair {
 /** An Ed25519 key pair in tweetnacl's layout: the secret key is seed ‖ public key. */
 export async function generateSigningKeyPair(): Promise<KeyPair> {
   const native = (await hasNativeEd25519()) ? await nativeKeyPair('Ed25519', ['sign', 'verify'], ED25519_PKCS8_PREFIX) : undefined;
-  return native ? { publicKey: native.publicKey, secretKey: concatBytes(native.secret, native.publicKey) } : nacl.sign.keyPair();
+  if (native) return { publicKey: native.publicKey, secretKey: concatBytes(native.secret, native.publicKey) };
+  const seed = nacl.randomBytes(32);
+  const publicKey = ed25519.getPublicKey(seed);
+  return { publicKey, secretKey: concatBytes(seed, publicKey) };
 }
 
 /** An X25519 key pair as tweetnacl's box keys: the secret key is the 32-byte scalar. */

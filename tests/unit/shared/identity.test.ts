@@ -38,7 +38,7 @@ describe('createIdentity', () => {
   });
 });
 
-describe('key pairs (WebCrypto where it can, tweetnacl otherwise)', () => {
+describe('key pairs (WebCrypto where it can, JavaScript otherwise)', () => {
   afterEach(() => void vi.restoreAllMocks());
 
   const checkSigningPair = async ({ publicKey, secretKey }: { publicKey: Uint8Array; secretKey: Uint8Array }) => {
@@ -70,7 +70,7 @@ describe('key pairs (WebCrypto where it can, tweetnacl otherwise)', () => {
     expect(a.publicKey).not.toEqual(b.publicKey);
   });
 
-  it('falls back to tweetnacl when WebCrypto cannot make the pair', async () => {
+  it('falls back to JavaScript when WebCrypto cannot make the pair', async () => {
     vi.spyOn(crypto.subtle, 'generateKey').mockRejectedValue(new DOMException('not supported', 'NotSupportedError'));
     await checkSigningPair(await generateSigningKeyPair());
     checkBoxPairs(await generateBoxKeyPair(), await generateBoxKeyPair());
