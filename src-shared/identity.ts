@@ -126,16 +126,9 @@ async function hasNativeEd25519(): Promise<boolean> {
   return nativeEd25519;
 }
 
-export async function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
-  if (!(await hasNativeEd25519())) return ed25519.sign(message, secretKey.subarray(0, 32));
-  const key = await subtle!.importKey(
-    'jwk',
-    { kty: 'OKP', crv: 'Ed25519', d: toBase64Url(secretKey.subarray(0, 32)), x: toBase64Url(secretKey.subarray(32)) },
-    { name: 'Ed25519' },
-    false,
-    ['sign'],
-  );
-  return new Uint8Array(await subtle!.sign('Ed25519', key, message as BufferSource));
+/** One signature (a key used for several signs the message through createEd25519Signer instead). */
+export function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
+  return createEd25519Signer(secretKey)(message);
 }
 
 /**

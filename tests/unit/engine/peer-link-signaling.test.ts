@@ -54,6 +54,8 @@ class StubConnection {
 const links: PeerLink[] = [];
 afterEach(() => links.splice(0).forEach((link) => link.close()));
 
+const settle = () => new Promise((done) => setTimeout(done, 20));
+
 /**
  * `local`'s link to `remote`, knowing nothing of its session, its certificate only, or its
  * certificate and the key they share (as the manager gives it); what it sends and its errors are collected.
@@ -84,7 +86,12 @@ async function linkOf(local: Console, remote: Console, knows: 'nothing' | 'certi
   links.push(link);
   const errors: string[] = [];
   link.on('error', (error) => errors.push(error.code));
-  return { link, sent, connections, errors };
+  /** Hands the link a signaling message as the registry would, and lets it be checked and applied. */
+  const receive = async (signal: { type: SignalType; payload: Uint8Array }) => {
+    link.handleSignal(signal.type, signal.payload);
+    await settle();
+  };
+  return { link, sent, connections, errors, receive };
 }
 
 /** What `from` would send `to` (as its link would), MAC'd or signed. */
@@ -102,8 +109,6 @@ async function signalFrom(from: Console, to: Console, seq: number, auth: 'mac' |
   const sentBody = options.tamper ? encodeLinkSignal({ v: 1, from: 'connection-of-eve', to: null, candidate: null }) : body;
   return { type, payload: encodeEnvelope({ certificate: from.session.certificate, seq, body: sentBody, auth: envelopeAuth }) };
 }
-
-const settle = () => new Promise((done) => setTimeout(done, 20));
 
 describe('PeerLink signaling authentication', () => {
   it('MACs its offer for a peer whose session it knows, and signs it for one whose session it does not', async () => {
@@ -141,61 +146,53 @@ describe('PeerLink signaling authentication', () => {
 
   it('accepts a MAC’d message once, refuses it replayed, and refuses one altered on the way as forged', async () => {
     const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
-    const { link, errors } = await linkOf(bob, ada, 'session');
+    const { link, errors, receive } = await linkOf(bob, ada, 'session');
     const first = await signalFrom(ada, bob, 1, 'mac');
-    link.handleSignal(first.type, first.payload);
-    await settle();
+    await receive(first);
     expect(errors).toEqual([]);
-    link.handleSignal(first.type, first.payload);
-    await settle();
+    await receive(first);
     expect(errors).toEqual(['SIGNAL_REPLAYED']);
     const altered = await signalFrom(ada, bob, 2, 'mac', { tamper: true });
-    link.handleSignal(altered.type, altered.payload);
-    await settle();
+    await receive(altered);
     expect(errors).toEqual(['SIGNAL_REPLAYED', 'SIGNAL_FORGED']);
     expect(link.snapshot().rejectedSignals).toBe(2);
   });
 
   it('refuses a message MAC’d by a third console under its own key, claiming to be the peer', async () => {
     const [ada, bob, eve] = await Promise.all([newConsole(), newConsole(), newConsole()]);
-    const { link, errors } = await linkOf(bob, ada, 'session');
+    const { errors, receive } = await linkOf(bob, ada, 'session');
     // Eve MACs with the key she shares with Bob, and sends it as Ada's (with Ada's certificate).
     const eveKey = (await deriveSignalKey(eve.session, bob.session.certificate))!;
     const body = encodeLinkSignal({ v: 1, from: 'connection-of-eve', to: null, candidate: null });
     const recipient = recipientKeyId(bob.session.certificate.boxKey);
     const mac = signalMac(eveKey, signalMacBytes('webrtc_ice_candidate', ada.identity.peerId, bob.identity.peerId, PROJECT, 1, recipient, body));
-    link.handleSignal('webrtc_ice_candidate', encodeEnvelope({ certificate: ada.session.certificate, seq: 1, body, auth: { mac, recipientKeyId: recipient } }));
-    await settle();
+    await receive({ type: 'webrtc_ice_candidate', payload: encodeEnvelope({ certificate: ada.session.certificate, seq: 1, body, auth: { mac, recipientKeyId: recipient } }) });
     expect(errors).toEqual(['SIGNAL_FORGED']);
   });
 
   it('drops, without alarm, a message MAC’d for an earlier session of this console', async () => {
     const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
-    const { link, errors } = await linkOf(bob, ada, 'session');
+    const { link, errors, receive } = await linkOf(bob, ada, 'session');
     const earlierBob = await newConsole();
     const stale = await signalFrom(ada, bob, 1, 'mac', { recipient: recipientKeyId(earlierBob.session.certificate.boxKey) });
-    link.handleSignal(stale.type, stale.payload);
-    await settle();
+    await receive(stale);
     expect(errors).toEqual([]);
     expect(link.snapshot().rejectedSignals).toBe(0);
     expect(link.snapshot().history.map((h) => h.event)).toContain('signal-stale');
     // not taken as received either: the same sequence number MAC'd for this session is accepted
     const current = await signalFrom(ada, bob, 1, 'mac');
-    link.handleSignal(current.type, current.payload);
-    await settle();
+    await receive(current);
     expect(errors).toEqual([]);
   });
 
   it('still accepts signed messages (from a peer that did not know this session), and refuses a forged signature', async () => {
     const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
-    const { link, errors } = await linkOf(bob, ada, 'nothing');
+    const { errors, receive } = await linkOf(bob, ada, 'nothing');
     const signed = await signalFrom(ada, bob, 1, 'signature');
-    link.handleSignal(signed.type, signed.payload);
-    await settle();
+    await receive(signed);
     expect(errors).toEqual([]);
     const tampered = await signalFrom(ada, bob, 2, 'signature', { tamper: true });
-    link.handleSignal(tampered.type, tampered.payload);
-    await settle();
+    await receive(tampered);
     expect(errors).toEqual(['SIGNAL_FORGED']);
   });
 });
