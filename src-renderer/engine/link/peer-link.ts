@@ -200,6 +200,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   private offerSentAt = 0;
   private ignoreOffer = false;
   private pendingCandidates: RTCIceCandidateInit[] = [];
+  /** A connection whose `negotiationneeded` came before its channel: it offers once the channel exists. */
+  private negotiationDeferred: RTCPeerConnection | undefined;
   private dcPath: DataChannelPath | undefined;
   private stream: ReliableStream;
   private seal: RelaySeal | undefined;
@@ -450,6 +452,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.pendingCandidates = [];
+    this.negotiationDeferred = undefined;
     this.record('connection', `${ready ? 'prepared' : bare ? 'prepared bare' : 'new'} RTCPeerConnection (${reason})`);
 
     // The other side creates its (pre-negotiated) channel when the offer arrives, so the usual
@@ -458,7 +461,14 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (offerNow) this.openChannel(pc, ready?.channel);
     else this.setTimer('offer-wait', this.config.offerWaitMs, () => this.pc === pc && this.offerAfterWaiting(pc));
 
-    pc.onnegotiationneeded = () => void this.makeOffer(pc);
+    pc.onnegotiationneeded = () => {
+      // A connection with no channel has nothing to offer, and an offer without media sections
+      // is refused under max-bundle ("no BUNDLE group"). Chromium 156 fires this event on the
+      // bare connection when setConfiguration gives it ICE servers; the browser does not fire it
+      // again when the channel is added (the flag is still set), so the offer waits for the channel.
+      if (!this.channels.has(pc)) this.negotiationDeferred = pc;
+      else void this.makeOffer(pc);
+    };
     pc.onicecandidate = ({ candidate }) => {
       if (this.pc !== pc || this.config.blockDirect) return;
       this.sendSignal('webrtc_ice_candidate', { candidate: candidate ? toCandidateInit(candidate) : null });
@@ -515,6 +525,11 @@ export class PeerLink extends Emitter<LinkEvents> {
     };
     channel.onmessage = (event) => this.onChannelMessage(channel, event.data as ArrayBuffer);
     channel.onbufferedamountlow = () => this.stream.pump();
+    if (this.negotiationDeferred === pc) {
+      this.negotiationDeferred = undefined;
+      // Not while answering: the peer's offer already negotiates the channel.
+      if (pc.signalingState === 'stable' && !pc.remoteDescription) void this.makeOffer(pc);
+    }
   }
 
   private closeConnection(): void {
