@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: lint, type checks, build, unit tests (Vitest), browser and Electron tests
-// (Playwright), the NAT lab (Playwright, docs/NATLAB.md), then one summary line
+// (Playwright), the NAT lab and the soak of faults (Playwright, docs/NATLAB.md), then one summary line
 // "N passed, N failed, N skipped" that CI reads.
 // Browser tests run in a private network namespace with only loopback (unshare -n), so no
 // WebRTC or mDNS traffic can reach a real interface; that needs root (CI is root).
@@ -74,6 +74,12 @@ countPlaywright(`${OUT}/playwright.json`, 'playwright', ran);
 // iptables its tests report themselves skipped, with the reason.
 const labRan = run('NAT lab (playwright, its own network namespaces)', 'sh', ['-c', 'npx playwright test -c tests/natlab/playwright.config.ts']);
 countPlaywright(`${OUT}/natlab.json`, 'natlab', labRan);
+
+// --- soak of faults -------------------------------------------------------------------------------
+// Six consoles in the NAT lab's LANs, posting while the registry, a link, a console and a router
+// fail in turn (docs/NATLAB.md, "Soak"); at most 5 minutes.
+const soakRan = run('soak of faults (playwright, the NAT lab)', 'sh', ['-c', 'npx playwright test -c tests/soak/playwright.config.ts']);
+countPlaywright(`${OUT}/soak.json`, 'soak', soakRan);
 
 /** Adds a Playwright JSON report's counts, failures and skip reasons to the totals. */
 function countPlaywright(file, label, ran) {

@@ -3,7 +3,7 @@
  * back with the same identity, and that can misbehave on purpose. Exposed as `window.wsHarness`.
  */
 import { encode } from '@msgpack/msgpack';
-import { createEd25519Signer, createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
+import { createEd25519Signer, createIdentity, derivePeerId, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { parseInvite } from '../../../src-shared/invite';
 import { toHex } from '../../../src-shared/bytes';
 import type { PeerInfo } from '../../../src-shared/protocol/signaling';
@@ -25,11 +25,27 @@ const now = () => performance.timeOrigin + performance.now();
 let sizeTarget: { n: number; at?: number } | undefined;
 let rawTarget: { n: number; at?: number } | undefined;
 let rawCount = 0;
+let posting: { timer: ReturnType<typeof setInterval>; count: number } | undefined;
+const IDENTITY_KEY = 'wsHarness.identity';
+
+/** The identity kept in this tab's sessionStorage, so a reload comes back as the same console. */
+async function tabIdentity(): Promise<SecretIdentity> {
+  const saved = sessionStorage.getItem(IDENTITY_KEY);
+  if (saved) {
+    const keys = JSON.parse(saved) as Record<string, number[]>;
+    const bytes = (k: string) => new Uint8Array(keys[k]!);
+    return { peerId: derivePeerId(bytes('signingPublicKey')), signingPublicKey: bytes('signingPublicKey'), signingSecretKey: bytes('signingSecretKey'), boxPublicKey: bytes('boxPublicKey'), boxSecretKey: bytes('boxSecretKey'), boxKeySignature: bytes('boxKeySignature') };
+  }
+  const made = await createIdentity();
+  const { peerId: _peerId, ...keys } = made;
+  sessionStorage.setItem(IDENTITY_KEY, JSON.stringify(Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, [...v]]))));
+  return made;
+}
 
 const wsHarness = {
   /** Joins (again) with the same identity; the workstream is loaded from IndexedDB. */
-  async join(link: string, name: string, options: { onlyLinkTo?: string[]; config?: Partial<LinkConfig> } = {}): Promise<string> {
-    identity ??= await createIdentity();
+  async join(link: string, name: string, options: { onlyLinkTo?: string[]; config?: Partial<LinkConfig>; keepIdentityAcrossReload?: boolean; productBackoff?: boolean } = {}): Promise<string> {
+    identity ??= options.keepIdentityAcrossReload ? await tabIdentity() : await createIdentity();
     const invite = parseInvite(link);
     session = await createConsoleSession({
       invite,
@@ -37,7 +53,7 @@ const wsHarness = {
       identity,
       signChallenge: (nonce) => ed25519Sign(identity!.signingSecretKey, signedMessage('registryAuth', nonce)),
       certifySession: (body) => ed25519Sign(identity!.signingSecretKey, signedMessage('sessionKey', body)),
-      backoff: { baseMs: 200, maxMs: 1000 },
+      ...(options.productBackoff ? {} : { backoff: { baseMs: 200, maxMs: 1000 } }),
       ...(options.config ? { linkConfig: options.config } : {}),
       ...(options.onlyLinkTo ? { admit: (peer: PeerInfo) => options.onlyLinkTo!.includes(peer.peer_id) } : {}),
     });
@@ -71,6 +87,7 @@ const wsHarness = {
     session = undefined;
   },
 
+  registryPhase: () => session?.client.state.phase ?? 'none',
   linkStates: () => Object.fromEntries(session!.links.snapshots().map((s) => [s.peerId, s.state])),
   forceRelay: (peerId: string, on: boolean) => session!.links.forceRelay(peerId, on),
   setMaxFileBytes: (bytes: number) => void (maxFileBytes = bytes),
@@ -79,6 +96,16 @@ const wsHarness = {
   async post(count: number, prefix: string): Promise<void> {
     await Promise.all(Array.from({ length: count }, (_, i) => ws!.post('message', { text: `${prefix} ${i}` })));
   },
+  /** Posts one message every `everyMs` until stopPosting (posts made while offline sync later). */
+  startPosting(everyMs: number, prefix: string): void {
+    clearInterval(posting?.timer);
+    const state = { count: 0, timer: setInterval(() => void ws?.post('message', { text: `${prefix} ${++state.count}` }), everyMs) };
+    posting = state;
+  },
+  stopPosting: () => clearInterval(posting?.timer),
+  /** Posts one message now; its entry id. */
+  postOne: async (text: string): Promise<string> => (await ws!.post('message', { text })).id,
+  has: (entryId: string) => ws?.log.entries().some((e) => e.id === entryId) ?? false,
   /** Entry ids in the order this console shows them. */
   ids: () => ws!.log.entries().map((e) => e.id),
   size: () => ws?.log.size ?? 0,
@@ -132,6 +159,7 @@ const wsHarness = {
   },
   rawReachedAt: () => rawTarget?.at ?? null,
   resetRaw: () => void ((rawCount = 0), (rawTarget = undefined)),
+  rawCount: () => rawCount,
 
   // --- files ---------------------------------------------------------------------------------------
   /** Shares `bytes` of random content; returns the entry id and the content's SHA-256. */

@@ -187,7 +187,8 @@ export class NatLab {
     return child;
   }
 
-  private async startRegistry(): Promise<void> {
+  /** Starts the registry (again, after killRegistry: same data folder, so invites stay valid). */
+  async startRegistry(): Promise<void> {
     const dataDir = join(this.dir, 'registry');
     const turn = (transport: string) => `turn:${PUBLIC_IP}:${TURN_PORT}?transport=${transport}`;
     const child = (this.registry = this.spawnInPub(process.execPath, [
@@ -238,15 +239,27 @@ export class NatLab {
     }
   }
 
+  /** Kills the registry without warning, as a crash or a redeploy would. */
+  async killRegistry(): Promise<void> {
+    const child = this.registry;
+    this.registry = undefined;
+    await killNow(child);
+  }
+
+  /**
+   * The router forgets every NAT mapping and connection it tracks (a reboot, a full conntrack
+   * table, a carrier-grade NAT's timeout), keeping its address: packets from outside that match
+   * no mapping are dropped until the LAN sends again.
+   */
+  flushMappings(sideName: 'a' | 'b'): void {
+    inNs(this.sides[sideName].routerNs, 'conntrack', '-F');
+  }
+
   /** Kills coturn without warning, as a crash or an outage would. */
   async killCoturn(): Promise<void> {
     const child = this.coturn;
     this.coturn = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((done) => {
-      child.once('exit', () => done());
-      child.kill('SIGKILL');
-    });
+    await killNow(child);
   }
 
   async invite(project: string): Promise<string> {
@@ -290,6 +303,14 @@ export class NatLab {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+async function killNow(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((done) => {
+    child.once('exit', () => done());
+    child.kill('SIGKILL');
+  });
 }
 
 function waitForOutput(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 15_000): Promise<void> {
