@@ -5,8 +5,21 @@ import './style.css';
 import { detectHost } from './host';
 import { useSessionStore } from './stores/session.store';
 import { useEmbeddedRegistryStore } from './stores/embedded-registry.store';
+import { missingBrowserFeatures, unsupportedBrowserMessage } from './engine/browser-support';
 
 async function boot(): Promise<void> {
+  const missing = missingBrowserFeatures();
+  if (missing.length) {
+    // Said at once, instead of a console that joins and then never links.
+    const message = document.createElement('p');
+    message.className = 'panel unsupported-browser error-text';
+    message.setAttribute('role', 'alert');
+    message.dataset.testid = 'unsupported-browser';
+    message.textContent = unsupportedBrowserMessage(missing);
+    document.getElementById('app')!.replaceChildren(message);
+    console.error(message.textContent);
+    return;
+  }
   const app = createApp(App);
   app.use(createPinia());
   const host = await detectHost();

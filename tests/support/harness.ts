@@ -31,7 +31,20 @@ export async function openHarnessPage(browser: Browser, origin: string, api: 'ha
   page.on('pageerror', (error) => console.error(`[harness page error] ${error.message}`));
   await page.goto(`${origin}/index.html`);
   await page.waitForFunction((name) => name in window, api);
+  await assertHarnessSupported(() => page.evaluate(readMissingFeatures), 'Chromium');
   return { context, page };
+}
+
+/** In the harness page: what the console's startup check found missing. */
+export const readMissingFeatures = () => (window as unknown as { browserSupport: { missing: string[] } }).browserSupport.missing;
+
+/**
+ * Fails at once, naming what is missing, when the browser fails the console's startup check
+ * (src-renderer/engine/browser-support.ts): otherwise a test would only time out waiting for a link.
+ */
+export async function assertHarnessSupported(read: () => Promise<string[]>, browserName: string): Promise<void> {
+  const missing = await read();
+  if (missing.length) throw new Error(`${browserName} cannot run the console: it lacks ${missing.join(', ')}`);
 }
 
 type Fn<K extends keyof Harness> = Harness[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;

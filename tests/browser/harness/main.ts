@@ -1,6 +1,6 @@
 /**
- * Test harness page: runs the console's real engine in Chromium without the GUI, and exposes a
- * small API on `window.harness` for Playwright to drive it.
+ * Test harness page: runs the console's real engine in a browser without the GUI, and exposes a
+ * small API on `window.harness` for Playwright (or puppeteer-core, for Firefox) to drive it.
  */
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { parseInvite } from '../../../src-shared/invite';
@@ -8,7 +8,11 @@ import type { SignalingClient } from '../../../src-renderer/engine/signaling-cli
 import type { LinkManager } from '../../../src-renderer/engine/link-manager';
 import { createConsoleSession } from '../../../src-renderer/engine/console-session';
 import type { LinkConfig, LinkSnapshot } from '../../../src-renderer/engine/link/peer-link';
+import { missingBrowserFeatures } from '../../../src-renderer/engine/browser-support';
 import './workstream'; // window.wsHarness
+
+// The console's own startup check: a driver refuses a browser that fails it, with its message.
+(window as unknown as { browserSupport: { missing: string[] } }).browserSupport = { missing: missingBrowserFeatures() };
 
 interface Received {
   count: number;

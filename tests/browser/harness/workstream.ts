@@ -89,6 +89,9 @@ const wsHarness = {
 
   registryPhase: () => session?.client.state.phase ?? 'none',
   linkStates: () => Object.fromEntries(session!.links.snapshots().map((s) => [s.peerId, s.state])),
+  /** The link's path as the console reports it (from getStats), and its history. */
+  linkPath: (peerId: string) => session!.links.snapshot(peerId)?.path,
+  linkHistory: (peerId: string) => session!.links.snapshot(peerId)?.history ?? [],
   forceRelay: (peerId: string, on: boolean) => session!.links.forceRelay(peerId, on),
   setMaxFileBytes: (bytes: number) => void (maxFileBytes = bytes),
 
