@@ -1,41 +1,64 @@
 /**
- * A console of the soak: the workstream harness page (`window.wsHarness`) in a browser, whatever
- * drives it. It keeps its identity across a reload (in the tab's sessionStorage) and its
- * workstream (in IndexedDB), as the web console does.
+ * A console of the soak: the workstream harness page (`window.wsHarness`) in Chromium (Playwright)
+ * or Firefox (puppeteer-core). It keeps its identity across a reload (in the tab's
+ * sessionStorage) and its workstream (in IndexedDB), as the web console does.
  */
-import type { Browser, BrowserContext, Page } from '@playwright/test';
+import type { Browser } from '@playwright/test';
 import type { WsHarness } from '../browser/harness/workstream';
-import { openHarnessPage } from '../support/harness';
+import { assertHarnessSupported, openHarnessPage, readMissingFeatures } from '../support/harness';
+import type { Firefox } from '../support/firefox';
 
 type Fn<K extends keyof WsHarness> = WsHarness[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+const invokeInPage = ([n, a]: readonly [string, unknown[]]) => (window as unknown as { wsHarness: Record<string, (...x: unknown[]) => unknown> }).wsHarness[n]!(...a);
 
-export interface SoakConsole {
-  readonly name: string;
-  readonly peerId: string;
-  call<K extends keyof WsHarness>(name: K, ...args: Parameters<Fn<K>>): ReturnType<Fn<K>>;
-  join(invite: string): Promise<void>;
-  /** Posts one message every `everyMs`, again after a reload, until `stopPosting`. */
-  startPosting(everyMs: number): Promise<void>;
-  /** Reloads the tab and joins again as the same console; it resumes posting. */
+/** What the soak needs of a page, whichever browser holds it. */
+interface PageDriver {
+  invoke(call: readonly [string, unknown[]]): Promise<unknown>;
+  /** Reloads and waits for the harness again. */
   reload(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** How every soak console joins: the product's reconnect backoff, its identity kept across reloads. */
-export const JOIN_OPTIONS = { keepIdentityAcrossReload: true, productBackoff: true } as const;
+const JOIN_OPTIONS = { keepIdentityAcrossReload: true, productBackoff: true } as const;
 
-class ChromiumConsole implements SoakConsole {
+export class SoakConsole {
   peerId = '';
   private invite = '';
   private postingEveryMs: number | undefined;
-  constructor(
+  private constructor(
     readonly name: string,
-    private readonly context: BrowserContext,
-    private readonly page: Page,
+    private readonly page: PageDriver,
   ) {}
 
+  static async inChromium(browser: Browser, origin: string, name: string): Promise<SoakConsole> {
+    const { context, page } = await openHarnessPage(browser, origin, 'wsHarness');
+    return new SoakConsole(name, {
+      invoke: (call) => page.evaluate(invokeInPage, call),
+      reload: async () => {
+        await page.reload();
+        await page.waitForFunction(() => 'wsHarness' in window);
+      },
+      close: () => context.close(),
+    });
+  }
+
+  static async inFirefox(firefox: Firefox, origin: string, name: string): Promise<SoakConsole> {
+    const { context, page } = await firefox.openPage(`${origin}/index.html`);
+    await page.waitForFunction(() => 'wsHarness' in window);
+    await assertHarnessSupported(() => page.evaluate(readMissingFeatures), 'Firefox');
+    return new SoakConsole(name, {
+      invoke: (call) => page.evaluate(invokeInPage, call),
+      reload: async () => {
+        await page.reload();
+        await page.waitForFunction(() => 'wsHarness' in window);
+      },
+      close: () => context.close(),
+    });
+  }
+
   call<K extends keyof WsHarness>(name: K, ...args: Parameters<Fn<K>>): ReturnType<Fn<K>> {
-    return this.page.evaluate(([n, a]) => (window as unknown as { wsHarness: Record<string, (...x: unknown[]) => unknown> }).wsHarness[n as string]!(...(a as unknown[])), [name, args] as const) as ReturnType<Fn<K>>;
+    return this.page.invoke([name, args]) as ReturnType<Fn<K>>;
   }
 
   async join(invite: string): Promise<void> {
@@ -43,14 +66,15 @@ class ChromiumConsole implements SoakConsole {
     this.peerId = await this.call('join', invite, this.name, JOIN_OPTIONS);
   }
 
+  /** Posts one message every `everyMs`, again after a reload, until `stopPosting`. */
   async startPosting(everyMs: number): Promise<void> {
     this.postingEveryMs = everyMs;
     await this.call('startPosting', everyMs, this.name);
   }
 
+  /** Reloads the tab and joins again as the same console; it resumes posting. */
   async reload(): Promise<void> {
     await this.page.reload();
-    await this.page.waitForFunction(() => 'wsHarness' in window);
     const before = this.peerId;
     await this.join(this.invite);
     if (this.peerId !== before) throw new Error(`${this.name} came back from a reload as another console (${before} → ${this.peerId})`);
@@ -58,11 +82,6 @@ class ChromiumConsole implements SoakConsole {
   }
 
   close(): Promise<void> {
-    return this.context.close();
+    return this.page.close();
   }
-}
-
-export async function openChromiumConsole(browser: Browser, origin: string, name: string): Promise<SoakConsole> {
-  const { context, page } = await openHarnessPage(browser, origin, 'wsHarness');
-  return new ChromiumConsole(name, context, page);
 }

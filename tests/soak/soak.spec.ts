@@ -15,21 +15,28 @@ import { buildHarnessTo } from '../support/harness';
 import { NatLab } from '../support/natlab/lab';
 import { labUnsupportedReason } from '../support/natlab/netns';
 import { coturnAvailable } from '../support/coturn';
-import { SoakConsole, openChromiumConsole } from './soak-console';
+import { FIREFOX_MISSING, firefoxPath, launchFirefox, type Firefox } from '../support/firefox';
+import { SoakConsole } from './soak-console';
 
 const WEB_ROOT = join(__dirname, '../../.test-output/soak-harness');
 /** Every fault must be over (best paths, a fresh post everywhere) within this. */
 const RECOVERY_BOUND_MS = 30_000;
 const POST_EVERY_MS = 700;
 
-const unsupported = labUnsupportedReason() ?? (coturnAvailable() ? undefined : 'coturn is not installed (apt-get install -y coturn; .ci/run installs it)');
+const unsupported =
+  labUnsupportedReason() ??
+  (coturnAvailable() ? undefined : 'coturn is not installed (apt-get install -y coturn; .ci/run installs it)') ??
+  // CI installs Firefox: there, its absence is a failure (launchFirefox throws), not a skip.
+  (firefoxPath() || process.env.CI ? undefined : FIREFOX_MISSING);
 test.skip(unsupported !== undefined, unsupported);
 
 let lab: NatLab | undefined;
+let firefoxes: Firefox[] = [];
 let consoles: SoakConsole[] = [];
 
 test.afterAll(async () => {
   await Promise.all(consoles.map((c) => c.close().catch(() => undefined)));
+  await Promise.all(firefoxes.map((f) => f.close().catch(() => undefined)));
   await lab?.destroy();
 });
 
@@ -81,13 +88,15 @@ test('six consoles posting through registry restarts, a forced relay, a reload a
   const invite = await lab.invite('soak');
   const started = Date.now();
 
+  // In each LAN: two consoles in its Chromium, one in a Firefox.
+  const [firefoxA, firefoxB] = (firefoxes = await Promise.all([launchFirefox([lab.origin], { netns: lab.sides.a.lanNs }), launchFirefox([lab.origin], { netns: lab.sides.b.lanNs })]));
   consoles = await Promise.all([
-    openChromiumConsole(lab.sides.a.browser, lab.origin, 'a1'),
-    openChromiumConsole(lab.sides.a.browser, lab.origin, 'a2'),
-    openChromiumConsole(lab.sides.a.browser, lab.origin, 'a3'),
-    openChromiumConsole(lab.sides.b.browser, lab.origin, 'b1'),
-    openChromiumConsole(lab.sides.b.browser, lab.origin, 'b2'),
-    openChromiumConsole(lab.sides.b.browser, lab.origin, 'b3'),
+    SoakConsole.inChromium(lab.sides.a.browser, lab.origin, 'a1'),
+    SoakConsole.inChromium(lab.sides.a.browser, lab.origin, 'a2'),
+    SoakConsole.inFirefox(firefoxA!, lab.origin, 'a3-firefox'),
+    SoakConsole.inChromium(lab.sides.b.browser, lab.origin, 'b1'),
+    SoakConsole.inChromium(lab.sides.b.browser, lab.origin, 'b2'),
+    SoakConsole.inFirefox(firefoxB!, lab.origin, 'b3-firefox'),
   ]);
   for (const c of consoles) await c.join(invite);
   const [a1, a2, , b1, , b3] = consoles as [SoakConsole, SoakConsole, SoakConsole, SoakConsole, SoakConsole, SoakConsole];

@@ -4,7 +4,9 @@
  * puppeteer-core, which never downloads a browser. A spec can hold pages in both browsers, each
  * console in its own browser context (own storage), against one registry.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -51,20 +53,35 @@ export interface Firefox {
 /**
  * Launches headless Firefox with a fresh profile whose pages at `origins` (the registry's, e.g.
  * http://127.0.0.1:PORT) may gather loopback ICE candidates. The origins are fixed at launch.
+ *
+ * `netns`: Firefox runs inside that network namespace (the NAT lab's LANs), and is treated as a
+ * secure context at `origins` (plain http on a lab address; as Chromium's
+ * --unsafely-treat-insecure-origin-as-secure). Firefox speaks WebDriver BiDi only over a
+ * WebSocket on its namespace's loopback, so a port on this namespace's loopback is bridged to it.
  */
-export async function launchFirefox(origins: string[]): Promise<Firefox> {
-  const executablePath = firefoxPath();
-  if (!executablePath) throw new Error(FIREFOX_MISSING);
+export async function launchFirefox(origins: string[], options: { netns?: string } = {}): Promise<Firefox> {
+  const firefox = firefoxPath();
+  if (!firefox) throw new Error(FIREFOX_MISSING);
   const dir = mkdtempSync(join(tmpdir(), 'wsp-firefox-'));
   const defaults = join(dir, 'permissions.txt');
   writeFileSync(defaults, permissionDefaults(origins.map((o) => new URL(o).origin)));
+  let executablePath = firefox;
+  let bridge: Server | undefined;
+  if (options.netns) {
+    bridge = await bridgeIntoNamespace(options.netns);
+    executablePath = join(dir, 'firefox-in-netns');
+    writeFileSync(executablePath, `#!/bin/sh\nexec ip netns exec ${options.netns} ${firefox} "$@"\n`);
+    chmodSync(executablePath, 0o755);
+  }
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath,
     headless: true,
+    ...(bridge ? { debuggingPort: (bridge.address() as AddressInfo).port } : {}),
     extraPrefsFirefox: {
       'media.peerconnection.ice.loopback': true,
       'permissions.manager.defaultsUrl': pathToFileURL(defaults).href,
+      ...(options.netns ? { 'dom.securecontext.allowlist': origins.map((o) => new URL(o).hostname).join(',') } : {}),
     },
   });
   return {
@@ -81,7 +98,27 @@ export async function launchFirefox(origins: string[]): Promise<Firefox> {
     },
     async close() {
       await browser.close();
+      bridge?.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Listens on a free port of this namespace's loopback and carries each connection to the same
+ * port on `netns`'s loopback (a `node` inside the namespace pipes it), where Firefox will listen.
+ */
+async function bridgeIntoNamespace(netns: string): Promise<Server> {
+  const inside = "const s=require('net').connect(+process.argv[1],'127.0.0.1');process.stdin.pipe(s).pipe(process.stdout);s.on('error',()=>process.exit(1));s.on('close',()=>process.exit(0))";
+  const server = createServer((socket) => {
+    const port = (server.address() as AddressInfo).port;
+    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', inside, String(port)], { stdio: ['pipe', 'pipe', 'ignore'] });
+    socket.pipe(child.stdin);
+    child.stdout.pipe(socket);
+    socket.on('error', () => child.kill());
+    socket.on('close', () => child.kill());
+    child.on('exit', () => socket.destroy());
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return server;
 }
