@@ -68,7 +68,10 @@ async function recovery(what: string, since: number, poster: SoakConsole): Promi
       async () => {
         const missing = [];
         for (const c of consoles) if (!(await c.call('has', probe))) missing.push(`${c.name} lacks the probe`);
-        return (last = [...(await notRecovered()), ...missing]);
+        const now = [...(await notRecovered()), ...missing];
+        // What is still missing, each time it changes: the report shows what recovery waited on.
+        if (now.join() !== last.join() && process.env.SOAK_DEBUG) console.log(`soak:   ${what} +${Date.now() - since} ms: ${now.join(', ') || 'all back'}`);
+        return (last = now);
       },
       { timeout: RECOVERY_BOUND_MS + 5_000, intervals: [250] },
     )
