@@ -131,8 +131,9 @@ export const useSessionStore = defineStore('session', () => {
   /**
    * When the last session started. Every join starts a new session (new certificate, strictly
    * newer): its links, sequence numbers and streams are all new, and peers must see a restart. A
-   * rejoin that kept the certificate (a rename) left a peer's surviving direct link refusing the
-   * new links' signaling as replays and waiting on the old stream: linked, yet nothing arrived.
+   * rejoin that kept the certificate (a rename, when renames rejoined) left a peer's surviving
+   * direct link refusing the new links' signaling as replays and waiting on the old stream: linked,
+   * yet nothing arrived. A rename now keeps the session and its links (saveSettings).
    */
   let lastSessionStart = 0;
   /**
@@ -381,20 +382,25 @@ export const useSessionStore = defineStore('session', () => {
     if (host.value) settings.value = await host.value.updateSettings({ invite: null });
   }
 
-  /** Saves settings; throws with the first validation message when a value is refused. */
+  /**
+   * Saves settings (throws with the first validation message when a value is refused) and applies
+   * them to the running session without dropping a link: a new name is a presence update at the
+   * registry; new ICE settings restart ICE on each link; the rest touches no link. (Rejoining
+   * would drop every link, and needs a new session each time: see lastSessionStart.)
+   */
   async function saveSettings(patch: SettingsPatch): Promise<void> {
     if (!host.value) return;
     const before = settings.value;
-    settings.value = await host.value.updateSettings(patch);
-    const changedLinks = JSON.stringify(before?.links) !== JSON.stringify(settings.value.links) || before?.displayName !== settings.value.displayName;
-    // Links and the name are set when joining: rejoin so they apply.
-    if (changedLinks && settings.value.invite && current) await join(settings.value.invite, { startup: true });
+    const after = (settings.value = await host.value.updateSettings(patch));
+    if (!current || !before) return; // the next join reads them
+    if (after.displayName !== before.displayName) current.client.setDisplayName(after.displayName);
+    if (JSON.stringify(after.links) !== JSON.stringify(before.links)) {
+      current.links.reconfigure({ fallbackAfterMs: after.links.fallbackAfterMs, iceTransportPolicy: after.links.iceTransportPolicy, extraIceServers: after.links.iceServers });
+    }
   }
 
-  async function rename(displayName: string): Promise<void> {
-    if (!host.value) return;
-    settings.value = await host.value.updateSettings({ displayName });
-    if (settings.value.invite && current) await join(settings.value.invite);
+  function rename(displayName: string): Promise<void> {
+    return saveSettings({ displayName });
   }
 
   return { authorOf, host, identity, settings, registryState, registryAddress, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
