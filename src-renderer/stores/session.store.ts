@@ -115,6 +115,8 @@ export const useSessionStore = defineStore('session', () => {
   const registryAddress = ref<string>();
   const project = ref<string>();
   const invite = ref<ParsedInvite>();
+  /** Why the last invite given to this console (pasted or opened as a link) was not joined, for the Join box. */
+  const joinError = ref<string>();
   const peers = ref<Record<string, PeerRow>>({});
   const notices = ref<Array<{ at: number; code: string; message: string }>>([]);
   const links = ref<Record<string, LinkView>>({});
@@ -253,6 +255,16 @@ export const useSessionStore = defineStore('session', () => {
     });
     c.on('error', (error) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), ...error }]));
     started.start();
+  }
+
+  /** Joins with an invite pasted into the Join box or opened as a link; a problem goes to joinError. */
+  async function openInvite(link: string, options: { startup?: boolean } = {}): Promise<void> {
+    joinError.value = undefined;
+    try {
+      await join(link, options);
+    } catch (error) {
+      joinError.value = (error as Error).message;
+    }
   }
 
   function ownLinkStates(): SharedLinkState[] {
@@ -403,5 +415,5 @@ export const useSessionStore = defineStore('session', () => {
     return saveSettings({ displayName });
   }
 
-  return { authorOf, host, identity, settings, registryState, registryAddress, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
+  return { authorOf, host, identity, settings, registryState, registryAddress, project, invite, joinError, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, openInvite, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
 });
