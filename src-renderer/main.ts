@@ -3,6 +3,7 @@ import { createPinia } from 'pinia';
 import App from './App.vue';
 import './style.css';
 import { detectHost } from './host';
+import { onInviteOpened, takeInviteFromAddress } from './host/invite-address';
 import { useSessionStore } from './stores/session.store';
 import { useEmbeddedRegistryStore } from './stores/embedded-registry.store';
 import { missingBrowserFeatures, unsupportedBrowserMessage } from './engine/browser-support';
@@ -27,12 +28,14 @@ async function boot(): Promise<void> {
   await session.init(host);
   await useEmbeddedRegistryStore().init(host);
   app.mount('#app');
-  // An invite link opened in a browser (…/#invite=…) joins at once; otherwise rejoin the last one.
-  const fromLink = location.hash.includes('invite=') ? location.href : undefined;
-  const link = fromLink ?? session.settings?.invite;
-  if (link) {
-    if (fromLink) history.replaceState(null, '', location.pathname); // keep the token out of the address bar
-    await session.join(link, { startup: true }).catch((error: Error) => console.warn(`could not rejoin: ${error.message}`));
+  // An invite link opened in a browser (…/#invite=…) joins at once, now or whenever one is opened
+  // in this tab later; one that cannot be used is explained in the Join box, like a pasted one.
+  onInviteOpened((link) => void session.openInvite(link));
+  const fromLink = takeInviteFromAddress();
+  if (fromLink) await session.openInvite(fromLink, { startup: true });
+  else if (session.settings?.invite) {
+    // Otherwise rejoin the last project.
+    await session.join(session.settings.invite, { startup: true }).catch((error: Error) => console.warn(`could not rejoin: ${error.message}`));
   }
 }
 

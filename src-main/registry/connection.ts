@@ -183,6 +183,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     }
     if (phase !== 'member') return refuse('AUTH_REQUIRED', ERRORS.AUTH_REQUIRED.text, frame.type);
     if (frame.type === 'relay') return routeRelay(frame);
+    if (frame.type === 'update_presence') return updatePresence(frame.display_name);
     if ((SIGNAL_TYPES as readonly string[]).includes(frame.type)) route(frame);
   }
 
@@ -281,6 +282,21 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     for (const frame of early.splice(0)) send(frame);
     updateGauges();
     log.info({ replaced: Boolean(replaced) }, 'console joined');
+  }
+
+  /**
+   * The member took a new display name. Its connection, keys, session certificate and `joined_at`
+   * stay; the project hears of it as a peer_joined with the same keys (a refresh, as for a
+   * replacing connection), so peers rename it and keep their links to it.
+   */
+  function updatePresence(displayName: string): void {
+    const current = member!;
+    if (current.info.display_name === displayName) return;
+    current.info = { ...current.info, display_name: displayName };
+    directory.broadcast(project, { type: 'peer_joined', peer: current.info }, current.info.peer_id);
+    // Registered again under the same instance: the other instances' members hear of it too.
+    ctx.cluster?.announceJoin(project, current.info).catch((error: Error) => log.warn({ err: error.message }, 'could not announce a rename to the cluster'));
+    log.info('console renamed');
   }
 
   /** Delivers to a member on another instance; refuses with UNKNOWN_PEER if none has it. */

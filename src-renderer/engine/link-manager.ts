@@ -48,7 +48,9 @@ export class LinkManager extends Emitter<ManagerEvents> {
   private seq = 0;
   private projectId = '';
   private localPeerId = '';
-  private iceServers: RTCIceServer[] = [];
+  /** The registry's ICE servers (TURN credentials minted for this console) and the user's own. */
+  private registryIceServers: RTCIceServer[] = [];
+  private extraIceServers: RTCIceServer[];
   private maxFrameBytes = 64 * 1024;
   private config: Partial<LinkConfig>;
   private readonly unsubscribe: Array<() => void> = [];
@@ -58,9 +60,10 @@ export class LinkManager extends Emitter<ManagerEvents> {
   constructor(private readonly options: LinkManagerOptions) {
     super();
     this.config = { ...options.config };
+    this.extraIceServers = options.extraIceServers ?? [];
     this.preparer = new ConnectionPreparer(options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)));
     // Before joining: the registry's ICE servers are not known yet, and are set when it is taken.
-    this.preparer.prepareBare(this.rtcConfiguration(options.extraIceServers ?? []));
+    this.preparer.prepareBare(this.rtcConfiguration(this.extraIceServers));
     this.sign = createEd25519Signer(options.session.signSecretKey);
     const { client } = options;
     this.unsubscribe.push(
@@ -68,7 +71,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
         const reconnect = this.localPeerId === welcome.peer_id;
         this.localPeerId = welcome.peer_id;
         this.projectId = welcome.project_id;
-        this.iceServers = [...toRtcIceServers(welcome.ice_servers), ...(this.options.extraIceServers ?? [])];
+        this.registryIceServers = toRtcIceServers(welcome.ice_servers);
         this.maxFrameBytes = welcome.limits.max_frame_bytes;
         const present = new Set(welcome.peers.map((p) => p.peer_id));
         for (const [peerId, entry] of this.links) {
@@ -92,7 +95,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
         if (error.refType === 'relay' && error.refPeerId) this.links.get(error.refPeerId)?.link.relayRefused(error.code, error.message);
       }),
       client.on('ice_servers', ({ servers }) => {
-        this.iceServers = [...toRtcIceServers(servers), ...(this.options.extraIceServers ?? [])];
+        this.registryIceServers = toRtcIceServers(servers);
         for (const { link } of this.links.values()) link.updateIceServers(this.iceServers);
         this.prepareConnection();
       }),
@@ -134,6 +137,20 @@ export class LinkManager extends Emitter<ManagerEvents> {
   /** Diagnostics: force one link onto the registry relay, or let it go direct again. */
   forceRelay(peerId: string, on: boolean): void {
     this.links.get(peerId)?.link.forceRelay(on);
+  }
+
+  /**
+   * The user's link settings changed. Nothing is torn down: the relay fallback time applies from
+   * the links' next negotiation; a new ICE transport policy or new STUN/TURN servers reach every
+   * link's connection by setConfiguration and an ICE restart (PeerLink.reconfigure), so a link that
+   * is up keeps its DataChannel and stream while ICE finds the new paths.
+   */
+  reconfigure(settings: { fallbackAfterMs: number; iceTransportPolicy: RTCIceTransportPolicy; extraIceServers: RTCIceServer[] }): void {
+    this.config = { ...this.config, fallbackAfterMs: settings.fallbackAfterMs, iceTransportPolicy: settings.iceTransportPolicy };
+    this.extraIceServers = settings.extraIceServers;
+    const change = { fallbackAfterMs: settings.fallbackAfterMs, iceTransportPolicy: settings.iceTransportPolicy, iceServers: this.iceServers };
+    for (const { link } of this.links.values()) link.reconfigure(change);
+    if (this.localPeerId) this.prepareConnection(); // replaces a connection prepared with the old settings
   }
 
   /** Diagnostics and tests: forbid or allow direct paths on every link, now and later. */
@@ -232,6 +249,10 @@ export class LinkManager extends Emitter<ManagerEvents> {
     this.links.set(peerId, { link, signingKey: peer.signing_key });
     link.start();
     return link;
+  }
+
+  private get iceServers(): RTCIceServer[] {
+    return [...this.registryIceServers, ...this.extraIceServers];
   }
 
   /** Keeps a connection prepared for the links' configuration (none while direct paths are blocked). */

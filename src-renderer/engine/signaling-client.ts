@@ -80,11 +80,15 @@ export class SignalingClient extends Emitter<Events> {
   private current: RegistryState = { phase: 'idle' };
   private readonly urls: string[];
   private urlIndex = 0;
+  private displayName: string;
+  /** The name the current connection's hello carried. */
+  private helloName: string | undefined;
 
   constructor(private readonly options: SignalingClientOptions) {
     super();
     this.urls = Array.isArray(options.url) ? options.url : [options.url];
     if (this.urls.length === 0) throw new Error('a registry URL is needed');
+    this.displayName = options.displayName;
   }
 
   /** The registry instance used by the current (or last) connection. */
@@ -111,6 +115,15 @@ export class SignalingClient extends Emitter<Events> {
     this.socket = undefined;
     socket?.close(1000, 'console left');
     this.setState({ phase: 'idle' });
+  }
+
+  /**
+   * A new display name, told to the registry on this connection (update_presence): the project
+   * sees the rename while the connection, and every link, stays. Every later hello carries it.
+   */
+  setDisplayName(name: string): void {
+    this.displayName = name;
+    this.send({ type: 'update_presence', display_name: name });
   }
 
   /** Sends a signaling payload to a peer; false when not connected (the caller retries later). */
@@ -185,11 +198,12 @@ export class SignalingClient extends Emitter<Events> {
         }
         const nonceSig = await this.options.signChallenge(frame.nonce);
         if (this.socket !== socket) return;
+        this.helloName = this.displayName;
         this.send({
           type: 'hello',
           protocol: PROTOCOL_VERSION,
           invite: this.options.invite,
-          display_name: this.options.displayName,
+          display_name: this.helloName,
           signing_key: this.options.signingPublicKey,
           box_key: this.options.boxPublicKey,
           box_key_sig: this.options.boxKeySignature,
@@ -203,6 +217,8 @@ export class SignalingClient extends Emitter<Events> {
         this.attempt = 0;
         this.setState({ phase: 'connected', since: Date.now() });
         this.emit('welcome', frame);
+        // Renamed while the hello was on its way.
+        if (this.helloName !== this.displayName) this.setDisplayName(this.displayName);
         return;
       case 'peer_joined':
         this.emit('peer_joined', frame.peer);
@@ -212,7 +228,11 @@ export class SignalingClient extends Emitter<Events> {
         return;
       case 'error':
         if (ERRORS[frame.code as ErrorCode]?.close != null) this.lastError = { code: frame.code, message: frame.message };
-        else {
+        else if (frame.code === 'BAD_FRAME' && frame.ref_type === 'update_presence') {
+          // A registry older than update_presence: connect again, and the hello carries the new
+          // name (links that are up stay up meanwhile; only "online since" restarts).
+          socket.close(1000, 'renamed');
+        } else {
           this.emit('error', {
             code: frame.code,
             message: frame.message,

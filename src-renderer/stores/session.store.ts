@@ -115,6 +115,8 @@ export const useSessionStore = defineStore('session', () => {
   const registryAddress = ref<string>();
   const project = ref<string>();
   const invite = ref<ParsedInvite>();
+  /** Why the last invite given to this console (pasted or opened as a link) was not joined, for the Join box. */
+  const joinError = ref<string>();
   const peers = ref<Record<string, PeerRow>>({});
   const notices = ref<Array<{ at: number; code: string; message: string }>>([]);
   const links = ref<Record<string, LinkView>>({});
@@ -131,8 +133,9 @@ export const useSessionStore = defineStore('session', () => {
   /**
    * When the last session started. Every join starts a new session (new certificate, strictly
    * newer): its links, sequence numbers and streams are all new, and peers must see a restart. A
-   * rejoin that kept the certificate (a rename) left a peer's surviving direct link refusing the
-   * new links' signaling as replays and waiting on the old stream: linked, yet nothing arrived.
+   * rejoin that kept the certificate (a rename, when renames rejoined) left a peer's surviving
+   * direct link refusing the new links' signaling as replays and waiting on the old stream: linked,
+   * yet nothing arrived. A rename now keeps the session and its links (saveSettings).
    */
   let lastSessionStart = 0;
   /**
@@ -252,6 +255,16 @@ export const useSessionStore = defineStore('session', () => {
     });
     c.on('error', (error) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), ...error }]));
     started.start();
+  }
+
+  /** Joins with an invite pasted into the Join box or opened as a link; a problem goes to joinError. */
+  async function openInvite(link: string, options: { startup?: boolean } = {}): Promise<void> {
+    joinError.value = undefined;
+    try {
+      await join(link, options);
+    } catch (error) {
+      joinError.value = (error as Error).message;
+    }
   }
 
   function ownLinkStates(): SharedLinkState[] {
@@ -381,21 +394,26 @@ export const useSessionStore = defineStore('session', () => {
     if (host.value) settings.value = await host.value.updateSettings({ invite: null });
   }
 
-  /** Saves settings; throws with the first validation message when a value is refused. */
+  /**
+   * Saves settings (throws with the first validation message when a value is refused) and applies
+   * them to the running session without dropping a link: a new name is a presence update at the
+   * registry; new ICE settings restart ICE on each link; the rest touches no link. (Rejoining
+   * would drop every link, and needs a new session each time: see lastSessionStart.)
+   */
   async function saveSettings(patch: SettingsPatch): Promise<void> {
     if (!host.value) return;
     const before = settings.value;
-    settings.value = await host.value.updateSettings(patch);
-    const changedLinks = JSON.stringify(before?.links) !== JSON.stringify(settings.value.links) || before?.displayName !== settings.value.displayName;
-    // Links and the name are set when joining: rejoin so they apply.
-    if (changedLinks && settings.value.invite && current) await join(settings.value.invite, { startup: true });
+    const after = (settings.value = await host.value.updateSettings(patch));
+    if (!current || !before) return; // the next join reads them
+    if (after.displayName !== before.displayName) current.client.setDisplayName(after.displayName);
+    if (JSON.stringify(after.links) !== JSON.stringify(before.links)) {
+      current.links.reconfigure({ fallbackAfterMs: after.links.fallbackAfterMs, iceTransportPolicy: after.links.iceTransportPolicy, extraIceServers: after.links.iceServers });
+    }
   }
 
-  async function rename(displayName: string): Promise<void> {
-    if (!host.value) return;
-    settings.value = await host.value.updateSettings({ displayName });
-    if (settings.value.invite && current) await join(settings.value.invite);
+  function rename(displayName: string): Promise<void> {
+    return saveSettings({ displayName });
   }
 
-  return { authorOf, host, identity, settings, registryState, registryAddress, project, invite, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
+  return { authorOf, host, identity, settings, registryState, registryAddress, project, invite, joinError, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, openInvite, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
 });

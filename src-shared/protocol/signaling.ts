@@ -78,6 +78,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   outgoingSignalSchema('webrtc_ice_candidate'),
   /** An end-to-end sealed blob for another console (the registry relay): opaque to the registry. */
   z.object({ type: z.literal('relay'), to_peer_id: peerIdSchema, payload: bytes({ max: MAX_RELAY_PAYLOAD_BYTES }) }),
+  /** A new display name: the registry updates the console's presence and tells the project, keeping the connection. */
+  z.object({ type: z.literal('update_presence'), display_name: displayNameSchema }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type HelloFrame = z.infer<typeof helloSchema>;

@@ -2,7 +2,7 @@ import { test, expect } from '@playwright/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { InviteAuthority } from '../../src-main/registry/invites';
-import { formatInviteLink } from '../../src-shared/invite';
+import { formatInviteLink, parseInvite } from '../../src-shared/invite';
 import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
 
 const silent = pino({ level: 'silent' });
@@ -86,4 +86,46 @@ test('consoles reconnect with backoff when the registry restarts, and see each o
   await expect(ada.peerRow(bobId)).toHaveCount(1);
   await ada.close();
   await bob.close();
+});
+
+test('an invite opened as a link in a tab already showing the console joins at once, without a reload; another one switches project', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const alpha = await registry.createInvite({ project: 'alpha', ttlMs: 3_600_000 });
+  const beta = await registry.createInvite({ project: 'beta', ttlMs: 3_600_000 });
+  const c = await WebConsole.open(browser, registry.httpUrl + '/');
+  await expect(c.status()).toHaveAttribute('data-phase', 'idle');
+  await c.page.evaluate(() => ((window as unknown as { loadedOnce: boolean }).loadedOnce = true));
+
+  // Pasted into the address bar: only the fragment differs, so the page is not loaded again.
+  await c.page.goto(alpha.link);
+  await c.expectConnected();
+  await expect(c.status()).toContainText('project alpha');
+  expect(c.page.url()).not.toContain(alpha.token); // taken out of the address bar
+  await c.page.goto(beta.link);
+  await expect(c.status()).toContainText('project beta');
+  expect(await c.page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
+  await c.close();
+});
+
+test('an expired or garbled invite opened as a link is explained in the Join box, as when pasted', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const expired = await registry.createInvite({ project: 'alpha', ttlMs: 1 });
+  await expect.poll(() => Date.now(), { timeout: 5_000 }).toBeGreaterThan(parseInvite(expired.link).claims.expiresAt);
+
+  // Opened in a new tab.
+  const c = await WebConsole.open(browser, expired.link);
+  const joinBox = c.page.getByRole('region', { name: 'Join a project' });
+  await expect(joinBox.getByRole('alert')).toHaveText('this invite has expired: ask for a new one');
+  await expect(c.status()).toHaveAttribute('data-phase', 'idle');
+
+  // Opened in the tab already showing the console.
+  await c.page.goto(`${registry.httpUrl}/#invite=not-a-token`);
+  await expect(joinBox.getByRole('alert')).toHaveText('this is not an invite (expected a signed token)');
+  await expect(c.status()).toHaveAttribute('data-phase', 'idle');
+
+  // A good one then joins, and the explanation goes.
+  await c.page.goto((await registry.createInvite({ project: 'alpha', ttlMs: 3_600_000 })).link);
+  await c.expectConnected();
+  await expect(joinBox.getByRole('alert')).toHaveCount(0);
+  await c.close();
 });

@@ -102,9 +102,10 @@ test('two web consoles share a workstream: messages, a task from creation to don
   expect(adaId).toMatch(/^[a-z2-7]{26}$/);
 });
 
-test('a console renamed while directly linked rejoins as a new session: the link comes back and messages arrive both ways', async ({ browser }) => {
-  // Found by CI: a rename rejoins; when it kept its session, the peer's still-direct link refused
-  // the new links' signaling as replays and waited on the old stream, so posts never arrived.
+test('a console renamed while directly linked keeps its link: messages arrive both ways', async ({ browser }) => {
+  // Found by CI when a rename rejoined: while it kept its session, the peer's still-direct link
+  // refused the new links' signaling as replays and waited on the old stream, so posts never
+  // arrived. A rename is now a presence update: the session and its links stay.
   test.setTimeout(90_000);
   registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
   const { link } = await registry.createInvite({ project: 'ws-rename', ttlMs: 3_600_000 });

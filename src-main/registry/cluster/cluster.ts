@@ -21,7 +21,7 @@ export interface Cluster {
   healthy(): boolean;
   /** Members of `project` connected to other instances. */
   remoteMembers(project: string): Promise<PeerInfo[]>;
-  /** A member joined here: tell the others (and end an older connection of the same peer_id elsewhere). */
+  /** A member joined here, or renamed itself: tell the others (and end an older connection of the same peer_id elsewhere). */
   announceJoin(project: string, info: PeerInfo): Promise<void>;
   announceLeave(project: string, peerId: string, reason: 'closed' | 'timeout'): Promise<void>;
   /** Routes a frame to a member on another instance; false if no instance has it. */

@@ -333,6 +333,32 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   /**
+   * New settings from the user, applied without a new connection. The fallback time counts from
+   * the next negotiation. A new ICE transport policy or new ICE servers go to the connection with
+   * setConfiguration, and a connection that has negotiated restarts ICE to gather with them: its
+   * DataChannel, and so the link's state and stream, stay while ICE moves to a path they allow
+   * (the restart's negotiationneeded makes an offer like any other; one still waiting for an
+   * answer makes it once answered). A connection that has gathered nothing yet gathers with them.
+   */
+  reconfigure(change: Pick<LinkConfig, 'fallbackAfterMs' | 'iceTransportPolicy' | 'iceServers'>): void {
+    const iceChanged = change.iceTransportPolicy !== this.config.iceTransportPolicy || JSON.stringify(change.iceServers) !== JSON.stringify(this.config.iceServers);
+    Object.assign(this.config, change);
+    const pc = this.pc;
+    if (!iceChanged || this.closed || !pc) return;
+    try {
+      pc.setConfiguration({ ...pc.getConfiguration(), iceServers: change.iceServers, iceTransportPolicy: change.iceTransportPolicy });
+    } catch (error) {
+      this.record('ice-servers', `not applied to the current connection: ${(error as Error).message}`);
+      return;
+    }
+    if (!pc.localDescription && !pc.remoteDescription) return;
+    this.counters.iceRestarts++;
+    this.record('ice-restart', 'new ICE settings');
+    pc.restartIce();
+    this.updateState();
+  }
+
+  /**
    * Diagnostics: force this link onto the registry relay (drop the direct path and block new
    * ones), or let it go direct again at once.
    */

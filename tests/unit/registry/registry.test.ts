@@ -68,6 +68,25 @@ describe('joining', () => {
     expect(left).toMatchObject({ peer_id: bob.identity.peerId, reason: 'closed' });
   });
 
+  it('a console that renames itself keeps its connection: the others get its presence again with the new name, the same keys and joined_at', async () => {
+    const r = await registry();
+    const { token } = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });
+    const ada = await joinAs(r, token, 'Ada');
+    const bob = await joinAs(r, token, 'Bob');
+    const before = bob.welcome.peers[0]!;
+    ada.send({ type: 'update_presence', display_name: '  Ada Lovelace ' });
+    const renamed = await bob.waitFor<Extract<ServerFrame, { type: 'peer_joined' }>>((f) => f.type === 'peer_joined');
+    expect(renamed.peer).toEqual({ ...before, display_name: 'Ada Lovelace' });
+    const carol = await joinAs(r, token, 'Carol');
+    expect(carol.welcome.peers.find((p) => p.peer_id === ada.identity.peerId)?.display_name).toBe('Ada Lovelace');
+    // A name the schema refuses changes nothing; the console stays.
+    ada.send({ type: 'update_presence', display_name: ' ' });
+    expect(await ada.waitFor(isError('BAD_FRAME'))).toMatchObject({ ref_type: 'update_presence' });
+    expect(ada.frames.some((f) => f.type === 'peer_joined' && f.peer.peer_id === ada.identity.peerId)).toBe(false);
+    expect(bob.frames.filter((f) => f.type === 'peer_joined' && f.peer.peer_id === ada.identity.peerId)).toHaveLength(1);
+    expect(ada.closeCode).toBeUndefined();
+  });
+
   it('keeps projects apart: no presence and no routing across projects', async () => {
     const r = await registry();
     const a = await joinAs(r, (await r.createInvite({ project: 'alpha', ttlMs: 60_000 })).token, 'A');

@@ -62,6 +62,20 @@ run('registry scale-out on Redis', () => {
     await carol.waitFor((f) => f.type === 'peer_left' && f.peer_id === bob.identity.peerId);
   });
 
+  it('a rename reaches consoles on other instances, and later joiners there see the new name', async () => {
+    const [one, two] = [await instance(), await instance()];
+    const { token } = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const ada = await joinAt(one, token, 'Ada');
+    const bob = await joinAt(two, token, 'Bob');
+    const before = bob.welcome.peers[0]!;
+    ada.send({ type: 'update_presence', display_name: 'Ada Lovelace' });
+    const renamed = await bob.waitFor<Of<'peer_joined'>>((f) => f.type === 'peer_joined');
+    expect(renamed.peer).toEqual({ ...before, display_name: 'Ada Lovelace' });
+    const carol = await joinAt(two, token, 'Carol');
+    expect(carol.welcome.peers.find((p) => p.peer_id === ada.identity.peerId)?.display_name).toBe('Ada Lovelace');
+    expect(ada.closeCode).toBeUndefined();
+  });
+
   it('routes signaling across instances with from_peer_id set, and refuses unknown peers', async () => {
     const [one, two] = [await instance(), await instance()];
     const { token } = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
