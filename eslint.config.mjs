@@ -77,4 +77,11 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ group: ['zod', '**/src-shared/ipc', '!**/src-shared/ipc-channels'], message: 'The sandboxed preload stays tiny: import only ipc-channels (types from ipc are fine).', allowTypeImports: true }] }],
     },
   },
+  {
+    // Every browser test goes through the page-noise check (tests/support/test.ts).
+    files: ['tests/browser/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: '@playwright/test', importNames: ['test'], message: 'Import test from tests/support/test: it fails a test on console errors and CSP violations it did not expect.' }] }],
+    },
+  },
 );
