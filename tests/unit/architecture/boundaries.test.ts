@@ -31,6 +31,15 @@ describe('process boundaries (lint)', () => {
     expect(await violations('src-renderer/x.ts', "import { join } from 'node:path';\nexport const a = join;")).toHaveLength(1);
   });
 
+  it('zod is imported only through src-shared/zod (configured before any schema is built)', async () => {
+    const direct = "import { z } from 'zod';\nexport const a = z.string();";
+    for (const file of ['src-shared/x.ts', 'src-main/registry/x.ts', 'src-renderer/engine/x.ts']) {
+      expect(await violations(file, direct)).toEqual([expect.stringContaining('Import z from src-shared/zod')]);
+    }
+    expect(await violations('src-shared/zod.ts', direct)).toEqual([]);
+    expect(await violations('src-renderer/x.ts', "import { z } from '../src-shared/zod';\nexport const a = z.string();")).toEqual([]);
+  });
+
   it('browser specs take `test` from tests/support/test (the page-noise check), not from Playwright', async () => {
     expect(await violations('tests/browser/x.spec.ts', "import { test } from '@playwright/test';\ntest('x', () => {});")).toEqual([expect.stringContaining('tests/support/test')]);
     expect(await violations('tests/browser/x.spec.ts', "import { chromium } from '@playwright/test';\nimport { test } from '../support/test';\ntest('x', () => chromium.name());")).toEqual([]);
