@@ -25,6 +25,14 @@ export default tseslint.config(
     },
   },
   {
+    // zod is set up once (jitless: no eval probe under the pages' CSP) before any schema is built.
+    files: ['**/*.{ts,vue}'],
+    ignores: ['src-shared/zod.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { paths: [{ name: 'zod', message: 'Import z from src-shared/zod: it configures zod before any schema is built.' }] }],
+    },
+  },
+  {
     files: ['bin/**/*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
@@ -74,7 +82,14 @@ export default tseslint.config(
   {
     files: ['src-preload/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['zod', '**/src-shared/ipc', '!**/src-shared/ipc-channels'], message: 'The sandboxed preload stays tiny: import only ipc-channels (types from ipc are fine).', allowTypeImports: true }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['zod', '**/src-shared/zod', '**/src-shared/ipc', '!**/src-shared/ipc-channels'], message: 'The sandboxed preload stays tiny: import only ipc-channels (types from ipc are fine).', allowTypeImports: true }] }],
+    },
+  },
+  {
+    // Every browser test goes through the page-noise check (tests/support/test.ts).
+    files: ['tests/browser/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: '@playwright/test', importNames: ['test'], message: 'Import test from tests/support/test: it fails a test on console errors and CSP violations it did not expect.' }] }],
     },
   },
 );

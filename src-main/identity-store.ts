@@ -4,7 +4,7 @@
  * The secret keys never leave the main process: the renderer asks main to sign.
  */
 import { join } from 'node:path';
-import { z } from 'zod';
+import { z } from '../src-shared/zod';
 import { createIdentity, derivePeerId, ed25519Sign, keyFingerprint, signedMessage, verifyPublicIdentity, type SecretIdentity } from '../src-shared/identity';
 import { fromBase64Url, toBase64Url } from '../src-shared/bytes';
 import type { IdentityInfo } from '../src-shared/ipc';

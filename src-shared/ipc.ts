@@ -4,7 +4,7 @@
  * channel (`satisfies HostBridge`), and the web console implements the same `HostApi` over
  * browser storage. Errors cross as `{ code, message }`, never as stack traces.
  */
-import { z } from 'zod';
+import { z } from './zod';
 import { bytes, displayNameSchema, projectIdSchema } from './protocol/signaling';
 import { IPC_METHODS, type IpcChannel } from './ipc-channels';
 import { MAX_ENTRY_BYTES } from './workstream/entry';

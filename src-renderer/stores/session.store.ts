@@ -5,7 +5,7 @@
  */
 import { MIB, useWorkstreamStore } from './workstream.store';
 import { defineStore } from 'pinia';
-import { z } from 'zod';
+import { z } from '../../src-shared/zod';
 import { computed, ref, shallowRef } from 'vue';
 import type { HostApi, IdentityInfo, Settings, SettingsPatch } from '../../src-shared/ipc';
 import { InviteError, parseInvite, type ParsedInvite } from '../../src-shared/invite';

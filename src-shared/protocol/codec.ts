@@ -1,6 +1,6 @@
 /** MessagePack framing with schema validation: bytes in, a typed frame or a coded error out. */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import type { z } from 'zod';
+import type { z } from '../zod';
 import { clientFrameSchema, serverFrameSchema, type ClientFrame, type ServerFrame } from './signaling';
 
 export type DecodeResult<T> =

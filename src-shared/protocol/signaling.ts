@@ -3,7 +3,7 @@
  * Schemas validate every frame in both directions; types are inferred from them.
  * Signaling payloads are opaque bytes: the registry routes them and never parses SDP.
  */
-import { z } from 'zod';
+import { z } from '../zod';
 import { ERROR_CODES } from './errors';
 import { PEER_ID_PATTERN } from '../identity';
 

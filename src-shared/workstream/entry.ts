@@ -9,7 +9,7 @@
  * entry verifies on its own, even at a console that never saw its author online.
  */
 import { decode, encode } from '@msgpack/msgpack';
-import { z } from 'zod';
+import { z } from '../zod';
 import { equalBytes } from '../bytes';
 import { derivePeerId, ed25519Verify, signedMessage } from '../identity';
 import { bytes, projectIdSchema } from '../protocol/signaling';
@@ -165,7 +165,7 @@ export function assertEntryToSign(b: Uint8Array, signingPublicKey: Uint8Array, n
 }
 
 /** Everything a console checks before it stores an entry, except equivocation (see WorkstreamLog). */
-const signedShape = z.object({ b: bytes(), s: bytes() }); // built once: zod compiles a schema on first use
+const signedShape = z.object({ b: bytes(), s: bytes() }); // built once, not per entry
 
 export async function checkEntry(signed: unknown, project: string): Promise<EntryCheck> {
   const shape = signedShape.safeParse(signed);

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
@@ -131,7 +131,7 @@ test('settings: invalid values are refused with a message; valid ones persist ac
   await ada.close();
 });
 
-test('invite: created in the desktop console, pasted into a fresh console, which joins; an expired or garbled invite is explained', async ({ browser }) => {
+test('invite: created in the desktop console, pasted into a fresh console, which joins; an expired or garbled invite is explained', async ({ browser, pageNoise }) => {
   test.setTimeout(120_000);
   // The desktop renderer against the real main-process services (no Electron binary here).
   const desk = await DesktopConsole.launch(browser, { username: 'Dora' });
@@ -146,6 +146,8 @@ test('invite: created in the desktop console, pasted into a fresh console, which
   });
   expect(signed).toEqual({ ok: true, bytes: 64 });
   expect(await desk.page.evaluate(() => (window as unknown as { wsp: Bridge }).wsp.signChallenge(new Uint8Array(31)).then((r) => r.error?.code))).toBe('INVALID_ARGUMENT');
+  // The stranger page is the console too: refused by the sender check, it cannot start.
+  pageNoise.expect(/uncaught error: HostError: this window may not call the console[^]*\(http:\/\/localhost:\d+\/\)$/, 'a page the host does not trust calls the bridge');
   const stranger = await desk.context.newPage();
   await stranger.goto(`${desk.registryHttpUrl.replace('127.0.0.1', 'localhost')}/`);
   expect(await stranger.evaluate(() => (window as unknown as { wsp: Bridge }).wsp.getIdentity().then((r) => r.error?.code))).toBe('FORBIDDEN_SENDER');

@@ -4,7 +4,8 @@
  * withholds WebCrypto: the console must still join, link, post and share files, with its
  * JavaScript fallbacks. (Chromium maps the made-up host name to loopback; nothing leaves it.)
  */
-import { test, expect, chromium, type Browser } from '@playwright/test';
+import { chromium, type Browser } from '@playwright/test';
+import { test, expect } from '../support/test';
 import pino from 'pino';
 import { readFileSync } from 'node:fs';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { InviteAuthority } from '../../src-main/registry/invites';
@@ -65,10 +65,11 @@ test('a bad invite is explained to the user and nothing is joined', async ({ bro
   await c.close();
 });
 
-test('consoles reconnect with backoff when the registry restarts, and see each other again', async ({ browser }) => {
+test('consoles reconnect with backoff when the registry restarts, and see each other again', async ({ browser, pageNoise }) => {
   const secret = crypto.getRandomValues(new Uint8Array(32));
   registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, inviteSecret: secret });
   const port = registry.port;
+  pageNoise.allow(new RegExp(`WebSocket connection to 'ws://127\\.0\\.0\\.1:${port}/ws' failed: .*ERR_CONNECTION_REFUSED`), 'a retry that comes before the registry is back');
   const { link } = await registry.createInvite({ project: 'alpha', ttlMs: 3_600_000 });
   const ada = await WebConsole.open(browser, link);
   const bob = await WebConsole.open(browser, link);

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../support/harness';
@@ -175,10 +175,11 @@ test('bad input from a peer (garbage, oversized, forged relay) is reported and t
   expect((await b!.call('received', idA)).blobs).toEqual([]);
 });
 
-test('the registry restarting does not interrupt an open DataChannel; presence comes back', async ({ browser }) => {
+test('the registry restarting does not interrupt an open DataChannel; presence comes back', async ({ browser, pageNoise }) => {
   const secret = crypto.getRandomValues(new Uint8Array(32));
   registry = await createRegistry({ webRoot: HARNESS_ROOT, logger: silent, inviteSecret: secret });
   const port = registry.port;
+  pageNoise.allow(new RegExp(`WebSocket connection to 'ws://127\\.0\\.0\\.1:${port}/ws' failed: .*ERR_CONNECTION_REFUSED`), 'a retry that comes before the registry is back');
   const { link } = await registry.createInvite({ project: 'restart', ttlMs: 3_600_000 });
   const [a, b] = (consoles = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry!.httpUrl))));
   const [idA, idB] = await Promise.all([a!.join(link, 'A'), b!.join(link, 'B')]);

@@ -2,7 +2,7 @@
  * A registry that tampers with what it carries. Each attack must be detected, nothing forged may be
  * applied, and the honest path must work again when the tampering stops.
  */
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import type { PeerInfo, ServerFrame } from '../../src-shared/protocol/signaling';

@@ -2,7 +2,7 @@
  * Consoles on different registry instances sharing one Redis: links, relay, and an instance that
  * dies mid-session (SIGKILL) while its consoles fail over and open DataChannels keep delivering.
  */
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { loadOrCreateSecret } from '../../src-main/registry/invites';
@@ -53,10 +53,12 @@ test('consoles on two instances link directly and exchange frames; relayed links
   await expect.poll(async () => (await d!.call('received', idC)).seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
 });
 
-test('an instance killed mid-session: its consoles fail over, presence converges, an open DataChannel loses nothing', async ({ browser }) => {
+test('an instance killed mid-session: its consoles fail over, presence converges, an open DataChannel loses nothing', async ({ browser, pageNoise }) => {
   test.setTimeout(90_000);
   const doomed = await startStandaloneRegistry(['--redis', redis!.url, '--heartbeat', '1s', '--web-root', HARNESS_ROOT]);
   spawned.push(doomed);
+  // A console retries the instance it lost once (it may be restarting) before moving on.
+  pageNoise.expect(new RegExp(`WebSocket connection to 'ws://${new URL(doomed.httpUrl).host}/ws' failed`), 'B retries the killed instance once');
   // The survivor knows the other instance: its pages may connect there, and fail over back.
   const survivor = await createRegistry({
     webRoot: HARNESS_ROOT,

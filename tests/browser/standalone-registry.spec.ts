@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/test';
 import { startStandaloneRegistry, type StandaloneRegistry } from '../support/standalone-registry';
 import { WebConsole, assertWebConsoleBuilt } from '../support/web-console';
 

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/test';
 import pino from 'pino';
 import { readFileSync } from 'node:fs';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { HARNESS_ROOT, buildHarness } from '../support/harness';

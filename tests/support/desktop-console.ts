@@ -15,6 +15,7 @@ import { createMainServices, type MainServices } from '../../src-main/main-servi
 import { plainFileCodec } from '../../src-main/secret-codec';
 import { BRIDGE_GLOBAL, IPC_METHODS, type IpcChannel } from '../../src-shared/ipc-channels';
 import { WebConsole, WEB_ROOT } from './web-console';
+import { watchPageNoise } from './page-noise';
 
 const BINDING = '__wspTestIpc';
 
@@ -87,12 +88,12 @@ export class DesktopConsole extends WebConsole {
     // Camera/microphone only so that Chromium gathers ICE candidates inside the loopback-only
     // test namespace (see WebConsole.open); the renderer asks for neither.
     const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+    await watchPageNoise(context);
     await context.exposeBinding(BINDING, async (source, channel: IpcChannel, args: unknown) =>
       toWire(await dispatch(channel, source.frame.url(), fromWire(args) as unknown[])),
     );
     await context.addInitScript(installBridge, { methods: IPC_METHODS, global: BRIDGE_GLOBAL, binding: BINDING });
     const page = await context.newPage();
-    page.on('pageerror', (error) => console.error(`[desktop page error] ${error.message}`));
     await page.goto(rendererUrl);
     const desktop = new DesktopConsole(context, page);
     desktop.services = services;

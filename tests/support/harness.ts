@@ -3,6 +3,7 @@ import { expect, type Browser, type BrowserContext, type Page } from '@playwrigh
 import { resolve } from 'node:path';
 import type { Harness } from '../browser/harness/main';
 import type { LinkConfig } from '../../src-renderer/engine/link/peer-link';
+import { watchPageNoise } from './page-noise';
 
 export const HARNESS_ROOT = resolve(__dirname, '../../.test-output/harness');
 
@@ -27,8 +28,9 @@ export async function buildHarnessTo(outDir: string): Promise<void> {
 export async function openHarnessPage(browser: Browser, origin: string, api: 'harness' | 'wsHarness'): Promise<{ context: BrowserContext; page: Page }> {
   // Loopback candidates are only gathered for an origin with camera/microphone permission.
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  const watched = await watchPageNoise(context);
   const page = await context.newPage();
-  page.on('pageerror', (error) => console.error(`[harness page error] ${error.message}`));
+  if (!watched) page.on('pageerror', (error) => console.error(`[harness page error] ${error.message}`));
   await page.goto(`${origin}/index.html`);
   await page.waitForFunction((name) => name in window, api);
   await assertHarnessSupported(() => page.evaluate(readMissingFeatures), 'Chromium');

@@ -2,6 +2,7 @@
 import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
+import { watchPageNoise } from './page-noise';
 
 export const WEB_ROOT = resolve(__dirname, '../../out/renderer');
 
@@ -17,8 +18,8 @@ export class WebConsole {
     // Inside the loopback-only test namespace, Chromium gathers ICE candidates only for an origin
     // with camera/microphone permission (the console itself never asks for either).
     const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+    await watchPageNoise(context);
     const page = await context.newPage();
-    page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
     await page.goto(url);
     return new WebConsole(context, page);
   }

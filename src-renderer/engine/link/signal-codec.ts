@@ -17,7 +17,7 @@
  * (`to`, when known), so a late message for a replaced connection is dropped.
  */
 import { decode, encode } from '@msgpack/msgpack';
-import { z } from 'zod';
+import { z } from '../../../src-shared/zod';
 import { bytes } from '../../../src-shared/protocol/signaling';
 import { signedMessage } from '../../../src-shared/identity';
 import type { SessionCertificate } from '../../../src-shared/session-certificate';

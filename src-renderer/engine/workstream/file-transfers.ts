@@ -11,7 +11,7 @@
  * is offered to the user.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { z } from 'zod';
+import { z } from '../../../src-shared/zod';
 import { equalBytes, formatBytes, toHex } from '../../../src-shared/bytes';
 import { bytes } from '../../../src-shared/protocol/signaling';
 import { chunkBytesFor, chunkCount, type Entry, type FileBody } from '../../../src-shared/workstream/entry';

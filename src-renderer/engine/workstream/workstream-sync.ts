@@ -13,7 +13,7 @@
  * the wrong moment leaves out is repaired by the hello on every link open and by a hello every
  * ANTI_ENTROPY_MS on each link.
  */
-import { z } from 'zod';
+import { z } from '../../../src-shared/zod';
 import { bytes, peerIdSchema } from '../../../src-shared/protocol/signaling';
 import type { Entry, SignedEntry } from '../../../src-shared/workstream/entry';
 import { equalBytes } from '../../../src-shared/bytes';

@@ -6,7 +6,7 @@ const eslint = new ESLint({ cwd: resolve(__dirname, '../../..') });
 
 async function violations(filePath: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: resolve(__dirname, '../../..', filePath) });
-  return result!.messages.filter((m) => m.ruleId?.startsWith('no-restricted')).map((m) => m.message);
+  return result!.messages.filter((m) => m.ruleId?.includes('no-restricted')).map((m) => m.message);
 }
 
 describe('process boundaries (lint)', () => {
@@ -29,6 +29,20 @@ describe('process boundaries (lint)', () => {
   it('the renderer may not import Electron or Node built-ins', async () => {
     expect(await violations('src-renderer/x.ts', "import { ipcRenderer } from 'electron';\nexport const a = ipcRenderer;")).toHaveLength(1);
     expect(await violations('src-renderer/x.ts', "import { join } from 'node:path';\nexport const a = join;")).toHaveLength(1);
+  });
+
+  it('zod is imported only through src-shared/zod (configured before any schema is built)', async () => {
+    const direct = "import { z } from 'zod';\nexport const a = z.string();";
+    for (const file of ['src-shared/x.ts', 'src-main/registry/x.ts', 'src-renderer/engine/x.ts']) {
+      expect(await violations(file, direct)).toEqual([expect.stringContaining('Import z from src-shared/zod')]);
+    }
+    expect(await violations('src-shared/zod.ts', direct)).toEqual([]);
+    expect(await violations('src-renderer/x.ts', "import { z } from '../src-shared/zod';\nexport const a = z.string();")).toEqual([]);
+  });
+
+  it('browser specs take `test` from tests/support/test (the page-noise check), not from Playwright', async () => {
+    expect(await violations('tests/browser/x.spec.ts', "import { test } from '@playwright/test';\ntest('x', () => {});")).toEqual([expect.stringContaining('tests/support/test')]);
+    expect(await violations('tests/browser/x.spec.ts', "import { chromium } from '@playwright/test';\nimport { test } from '../support/test';\ntest('x', () => chromium.name());")).toEqual([]);
   });
 
   it('the whole tree passes the lint', async () => {
