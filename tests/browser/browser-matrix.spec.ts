@@ -5,7 +5,8 @@
  * when direct paths are blocked; the web console's startup check passes in both, and a browser
  * that lacks what the console needs is told what, at once.
  */
-import { test, expect, type Browser } from '@playwright/test';
+import type { Browser } from '@playwright/test';
+import { test, expect } from '../support/test';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { HARNESS_ROOT, buildHarness } from '../support/harness';

@@ -2,7 +2,7 @@
  * Saving settings while linked: only what needs it touches a link, and then without tearing it
  * down (a new name is a presence update; new ICE settings restart ICE on the same connection).
  */
-import { test, expect } from '@playwright/test';
+import { test, expect } from '../support/test';
 import pino from 'pino';
 import { readFileSync } from 'node:fs';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';

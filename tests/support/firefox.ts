@@ -10,6 +10,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { currentPageNoise } from './page-noise';
 import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
 
 export type { Browser as FirefoxBrowser, Page as FirefoxPage } from 'puppeteer-core';
@@ -89,7 +90,17 @@ export async function launchFirefox(origins: string[], options: { netns?: string
     async openPage(url) {
       const context = await browser.createBrowserContext();
       const page = await context.newPage();
-      page.on('pageerror', (error) => console.error(`[firefox page error] ${error instanceof Error ? error.message : String(error)}`));
+      // Firefox reports CSP violations as page errors: with console errors, they fail the
+      // browser test that did not declare them (page-noise.ts), as Chromium's do.
+      const noise = currentPageNoise();
+      page.on('pageerror', (error) => {
+        const text = error instanceof Error ? error.message : String(error);
+        if (noise) noise.record({ kind: 'uncaught error', text, where: `Firefox ${page.url()}` });
+        else console.error(`[firefox page error] ${text}`);
+      });
+      page.on('console', (message) => {
+        if (message.type() === 'error') noise?.record({ kind: 'console error', text: message.text(), where: `Firefox ${page.url()}` });
+      });
       await page.goto(url);
       // Without the grant links could only fall back to the relay: say so now, not as a timeout.
       const camera = await page.evaluate(async () => (await navigator.permissions.query({ name: 'camera' as PermissionName })).state);

@@ -67,6 +67,11 @@ export function setCurrentPageNoise(noise: PageNoise | undefined): void {
   current = noise;
 }
 
+/** Where pages of a browser Playwright does not drive (Firefox, tests/support/firefox.ts) report. */
+export function currentPageNoise(): PageNoise | undefined {
+  return current;
+}
+
 const BINDING = '__wspReportCspViolation';
 
 /** Runs in every frame before its scripts. */
