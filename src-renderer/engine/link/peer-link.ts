@@ -211,6 +211,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   private lastRemoteSeq = 0;
   private outbox: Promise<void> = Promise.resolve();
   private relayActive = false;
+  /** The relay waits: the registry connection is down, or the peer is not at the registry (yet). */
+  private relayPaused = false;
   private opened = false;
   private closed = false;
   private inbox: Promise<void> = Promise.resolve();
@@ -238,7 +240,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       get maxFrameBytes() {
         return relayMaxFrameBytes();
       },
-      canSend: () => options.port.relayWritable(),
+      canSend: () => !this.relayPaused && options.port.relayWritable(),
       send: (frame: Uint8Array) => {
         if (!this.seal) throw new Error('no session key from the peer yet');
         if (!options.port.sendRelay(this.seal.seal(frame))) throw new Error('the registry is not connected');
@@ -253,6 +255,11 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   get peerId(): string {
     return this.options.remotePeerId;
+  }
+
+  /** The peer's session this link talks to, when known (from presence or its signaling). */
+  get remoteSession(): SessionCertificate | undefined {
+    return this.remoteCertificate;
   }
 
   start(): void {
@@ -279,6 +286,8 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (!this.seal) return this.fail('RELAY_STALE_KEY', 'relay blob before the peer’s session key is known');
     const opened = this.seal.open(blob);
     if (!opened.ok) return this.fail(opened.code, opened.message);
+    // It came through the registry, so the peer is there: a paused relay carries on.
+    if (this.relayPaused) this.resumeRelay('the peer relays again');
     if (!this.relayActive && !this.dcPath) this.activateRelay('the peer relays');
     this.stream.receive(opened.plaintext, RELAY_PATH_ID);
   }
@@ -288,19 +297,46 @@ export class PeerLink extends Emitter<LinkEvents> {
    * moment (the recipient is behind, or the budget needs to refill), then resends what is unacked.
    */
   relayRefused(code: string, message: string): void {
-    if (this.closed || this.timers.has('relay-backoff')) return;
+    if (this.closed || this.relayPaused || this.timers.has('relay-backoff')) return;
     const overBudget = code === 'RELAY_OVER_BUDGET';
     if (overBudget) this.fail('RELAY_OVER_BUDGET', message);
     else this.record('relay-refused', `${code}: ${message}`);
     this.stream.pathLost(RELAY_PATH_ID);
-    this.setTimer('relay-backoff', overBudget ? 1000 : 50, () => {
-      if (this.relayActive && !this.dcPath) this.stream.setPath(this.relayPath);
+    // UNKNOWN_PEER: the peer is not at the registry (left, or not back after a restart). Its
+    // return (resumeRelay) ends the wait at once; the retry covers a presence event that is lost.
+    this.setTimer('relay-backoff', overBudget || code === 'UNKNOWN_PEER' ? 1000 : 50, () => {
+      if (this.relayActive && !this.dcPath && !this.relayPaused) this.stream.setPath(this.relayPath);
     });
   }
 
-  /** The registry connection is back: resume negotiation if the link is not up. */
+  /**
+   * The registry connection is down, or the peer is not at the registry: the relay stops sending
+   * (nothing is dropped; the stream keeps what is unacknowledged) until resumeRelay.
+   */
+  pauseRelay(reason: string): void {
+    if (this.closed || this.relayPaused) return;
+    this.relayPaused = true;
+    this.clearTimer('relay-backoff');
+    if (this.relayActive) this.record('relay-paused', reason);
+    // What went out on the relay and is not acknowledged is resent as soon as it resumes.
+    this.stream.pathLost(RELAY_PATH_ID);
+  }
+
+  /** The peer is reachable through the registry again: the relay resends what is unacknowledged at once. */
+  resumeRelay(reason: string): void {
+    if (this.closed) return;
+    const paused = this.relayPaused;
+    this.relayPaused = false;
+    this.clearTimer('relay-backoff');
+    if (!this.relayActive || this.dcPath) return;
+    if (paused) this.record('relay-resumed', reason);
+    this.useRelayPath();
+  }
+
+  /** The registry connection is back and the peer is there: resume the relay, and negotiation if the link is not up. */
   signalingRestored(): void {
     if (this.closed) return;
+    this.resumeRelay('the registry connection is back');
     const pc = this.pc;
     if (this.dcPath && pc) {
       // Found by the NAT lab: a network change also drops the registry connection, so the ICE
@@ -793,7 +829,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.stream = this.createStream();
       this.opened = false;
       if (this.dcPath) this.stream.setPath(this.dcPath);
-      else if (this.relayActive) this.stream.setPath(this.relayPath);
+      else if (this.relayActive && !this.relayPaused) this.stream.setPath(this.relayPath);
       this.emit('reset', undefined);
     }
     if (this.relayActive && !this.dcPath) this.useRelayPath();
@@ -852,11 +888,12 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   private useRelayPath(): void {
     if (!this.seal) return; // set up when the peer's session key arrives
-    this.stream.setPath(this.relayPath);
+    if (!this.relayPaused) this.stream.setPath(this.relayPath);
     this.path = { kind: 'registry-relay' };
     // The registry socket has no "drained" event: poll while the relay carries traffic.
     clearInterval(this.relayPumpTimer);
     this.relayPumpTimer = setInterval(() => {
+      if (this.relayPaused) return;
       const s = this.stream.stats();
       if (s.queuedBytes > 0 || s.unackedBytes > 0) this.stream.pump();
     }, 10);
