@@ -24,6 +24,7 @@ import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
 import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, newConnectionId, signalMacBytes, signalSignedBytes, type LinkSignal, type SignalAuth } from './signal-codec';
 import { deriveSignalKey, recipientKeyId, signalMac, signalMacValid, type SignalKey } from './signal-key';
 import { readSelectedPath, type PathInfo } from './path-stats';
+import { decodeRelayFrame, encodeRelayFrame, LinkEpochs, RELAY_LINK_HEADER_BYTES } from './link-epochs';
 import { createLinkChannel, type ConnectionPreparer } from './prepared-connection';
 
 export { CHANNEL_LABEL } from './prepared-connection';
@@ -204,6 +205,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   private negotiationDeferred: RTCPeerConnection | undefined;
   private dcPath: DataChannelPath | undefined;
   private stream: ReliableStream;
+  /** Which link of the peer the stream talks to (a link made again on one side restarts both streams). */
+  private readonly epochs: LinkEpochs;
   private seal: RelaySeal | undefined;
   private remoteCertificate: SessionCertificate | undefined;
   /** Shared with the peer's current session, once derived: messages are MAC'd, not signed. */
@@ -233,8 +236,9 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.config = { ...DEFAULT_LINK_CONFIG, ...options.config };
     this.polite = options.localPeerId > options.remotePeerId;
     this.stream = this.createStream();
+    this.epochs = new LinkEpochs(options.nextSeq);
     if (options.remoteCertificate) this.adoptCertificate(options.remoteCertificate, options.remoteSignalKey);
-    const relayMaxFrameBytes = () => options.port.relayMaxFrameBytes() - RELAY_FRAME_OVERHEAD - SEAL_OVERHEAD;
+    const relayMaxFrameBytes = () => options.port.relayMaxFrameBytes() - RELAY_FRAME_OVERHEAD - SEAL_OVERHEAD - RELAY_LINK_HEADER_BYTES;
     this.relayPath = {
       id: RELAY_PATH_ID,
       get maxFrameBytes() {
@@ -243,7 +247,8 @@ export class PeerLink extends Emitter<LinkEvents> {
       canSend: () => !this.relayPaused && options.port.relayWritable(),
       send: (frame: Uint8Array) => {
         if (!this.seal) throw new Error('no session key from the peer yet');
-        if (!options.port.sendRelay(this.seal.seal(frame))) throw new Error('the registry is not connected');
+        const addressed = encodeRelayFrame(this.epochs.local, this.epochs.remote ?? 0, frame);
+        if (!options.port.sendRelay(this.seal.seal(addressed))) throw new Error('the registry is not connected');
       },
     };
   }
@@ -286,10 +291,16 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (!this.seal) return this.fail('RELAY_STALE_KEY', 'relay blob before the peer’s session key is known');
     const opened = this.seal.open(blob);
     if (!opened.ok) return this.fail(opened.code, opened.message);
+    const addressed = decodeRelayFrame(opened.plaintext);
+    if ('error' in addressed) return this.fail('MALFORMED_FRAME', addressed.error);
+    // The peer's link first (a newer one restarts our stream, and with it our id), then ours.
+    if (this.observeRemoteLink(addressed.from) === 'stale') return;
+    if (!this.epochs.accepts(addressed.to)) return; // for an earlier stream of ours: the peer resends to this one
     // It came through the registry, so the peer is there: a paused relay carries on.
     if (this.relayPaused) this.resumeRelay('the peer relays again');
     if (!this.relayActive && !this.dcPath) this.activateRelay('the peer relays');
-    this.stream.receive(opened.plaintext, RELAY_PATH_ID);
+    this.epochs.exchanged();
+    this.stream.receive(addressed.frame, RELAY_PATH_ID);
   }
 
   /**
@@ -647,7 +658,7 @@ export class PeerLink extends Emitter<LinkEvents> {
    * there is one, else signed (the sequence number is taken now, a signature a moment later).
    */
   private sendSignal(type: SignalType, body: Pick<LinkSignal, 'description' | 'candidate'>): void {
-    const inner = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, ...body });
+    const inner = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, link: this.epochs.local, ...body });
     const seq = this.options.nextSeq();
     const { localPeerId, remotePeerId, projectId, session } = this.options;
     const key = this.signalKey;
@@ -736,6 +747,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (!body || this.closed) return;
     const signal = decodeLinkSignal(body);
     if ('error' in signal) return this.fail('BAD_SIGNAL', signal.error);
+    if (signal.link !== undefined && this.observeRemoteLink(signal.link) === 'stale') return; // from an older link of the peer
     if (this.retiredRemotePcIds.has(signal.from)) return; // late news from a replaced connection
     if (signal.to && signal.to !== this.pcId && signal.description?.type !== 'offer') return; // for our replaced connection
 
@@ -824,15 +836,39 @@ export class PeerLink extends Emitter<LinkEvents> {
     }
     this.seal = new RelaySeal(this.options.session.certificate.boxKey, this.options.session.boxSecretKey, certificate.boxKey);
     if (restarted) {
-      this.record('peer-restarted', 'new session key: starting a new stream');
-      this.stream.close();
-      this.stream = this.createStream();
-      this.opened = false;
-      if (this.dcPath) this.stream.setPath(this.dcPath);
-      else if (this.relayActive && !this.relayPaused) this.stream.setPath(this.relayPath);
-      this.emit('reset', undefined);
+      // Its links are numbered afresh in the new session.
+      this.epochs.forgetRemote();
+      this.restartStream('peer-restarted', 'new session key: starting a new stream');
+    } else if (this.relayActive && !this.dcPath) this.useRelayPath();
+  }
+
+  /** Notes which link of the peer sent something; a newer one than the stream's restarts it, or readdresses what it holds. */
+  private observeRemoteLink(id: number): ReturnType<LinkEpochs['observe']> {
+    const news = this.epochs.observe(id);
+    if (news === 'restart') this.restartStream('peer-new-link', 'the peer made this link again: starting a new stream');
+    else if (news === 'readdress' && this.stream.stats().unackedBytes > 0) {
+      // What went out on the relay was addressed to the peer's previous link, which dropped it.
+      this.stream.pathLost(RELAY_PATH_ID);
+      if (this.relayActive && !this.dcPath) this.useRelayPath();
     }
-    if (this.relayActive && !this.dcPath) this.useRelayPath();
+    return news;
+  }
+
+  /**
+   * A new stream (the peer restarted, or made the link again): what the old one held is gone with
+   * the peer's old end; the application hears `reset`, then `open` again (and the workstream
+   * catches up through its hello).
+   */
+  private restartStream(event: string, detail: string): void {
+    this.record(event, detail);
+    this.stream.close();
+    this.stream = this.createStream();
+    this.epochs.restarted();
+    this.opened = false;
+    if (this.dcPath) this.stream.setPath(this.dcPath);
+    this.emit('reset', undefined);
+    if (this.dcPath) this.markOpen();
+    else if (this.relayActive) this.useRelayPath();
   }
 
   // --- paths ---------------------------------------------------------------------------------------
@@ -874,6 +910,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     const frame = path.receive(data);
     if (!frame) return;
     if ('error' in frame) return this.fail('MALFORMED_FRAME', frame.error);
+    this.epochs.exchanged();
     this.stream.receive(frame, DATACHANNEL_PATH_ID);
   }
 

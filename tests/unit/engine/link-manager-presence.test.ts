@@ -67,3 +67,23 @@ describe('relayed links when the registry restarts', () => {
     expect(ada.closed).toEqual([bob.identity.peerId]);
   });
 });
+
+describe('a link made again on one side only', () => {
+  it('a peer away longer than PEER_RETURN_MS comes back to a new link on the other side: both start new streams, and messages flow both ways', async () => {
+    const { ada, bob } = await relayedPair();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    registry.disconnect(bob);
+    vi.advanceTimersByTime(PEER_RETURN_MS);
+    vi.useRealTimers();
+    expect(ada.closed).toEqual([bob.identity.peerId]);
+    // Bob's socket was dead all along (a laptop asleep): he keeps his end of the link and comes back.
+    registry.connect(bob);
+    expect(bob.closed).toEqual([]);
+    await expect.poll(() => ada.links.snapshot(bob.identity.peerId)?.state).toBe('relay');
+    await ada.links.send(bob.identity.peerId, { text: 'to the old end' });
+    await bob.links.send(ada.identity.peerId, { text: 'from the old end' });
+    await expect.poll(() => texts(bob), { timeout: 2000 }).toEqual(['before', 'to the old end']);
+    await expect.poll(() => texts(ada), { timeout: 2000 }).toContain('from the old end');
+    expect(bob.links.snapshot(ada.identity.peerId)!.history.map((h) => h.event)).toContain('peer-new-link');
+  });
+});
