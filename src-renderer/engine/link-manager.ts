@@ -8,7 +8,7 @@
  * the two ends with different streams: the peer that reconnected later kept its link, the other
  * made a new one, and each dropped what the other sent as duplicates.
  */
-import type { PeerInfo, IceServer } from '../../src-shared/protocol/signaling';
+import { SIGNAL_TYPES, type PeerInfo, type IceServer, type SignalType } from '../../src-shared/protocol/signaling';
 import { Emitter } from './emitter';
 import { equalBytes } from '../../src-shared/bytes';
 import type { SignalingClient } from './signaling-client';
@@ -105,8 +105,12 @@ export class LinkManager extends Emitter<ManagerEvents> {
       client.on('signal', (frame) => this.deliver(frame.from_peer_id, (link) => link.handleSignal(frame.type, frame.payload))),
       client.on('relay', (frame) => this.deliver(frame.from_peer_id, (link) => link.handleRelay(frame.payload))),
       client.on('error', (error) => {
-        // The registry refused a relay frame (peer backlogged, budget used up): that link backs off and resends.
-        if (error.refType === 'relay' && error.refPeerId) this.links.get(error.refPeerId)?.link.relayRefused(error.code, error.message);
+        const link = error.refPeerId ? this.links.get(error.refPeerId)?.link : undefined;
+        if (!link) return;
+        // The registry refused a relay frame (peer backlogged, budget used up, rate limit): that link backs off and resends.
+        if (error.refType === 'relay') link.relayRefused(error.code, error.message);
+        // It dropped a signaling message (rate limit): the link sends its negotiation again, paced, now.
+        else if (error.code === 'RATE_LIMITED' && isSignalType(error.refType)) link.signalRefused(error.refType, error.code);
       }),
       client.on('ice_servers', ({ servers }) => {
         this.iceServers = [...toRtcIceServers(servers), ...(this.options.extraIceServers ?? [])];
@@ -319,6 +323,10 @@ export class LinkManager extends Emitter<ManagerEvents> {
     entry.link.close();
     this.emit('closed', { peerId });
   }
+}
+
+function isSignalType(type: string | undefined): type is SignalType {
+  return (SIGNAL_TYPES as readonly (string | undefined)[]).includes(type);
 }
 
 function toRtcIceServers(servers: IceServer[]): RTCIceServer[] {

@@ -201,6 +201,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   private offerSentAt = 0;
   private ignoreOffer = false;
   private pendingCandidates: RTCIceCandidateInit[] = [];
+  /** This connection's candidates as sent (null: the end of them), to send again if the registry dropped one. */
+  private sentCandidates: Array<NonNullable<LinkSignal['candidate']> | null> = [];
   /** A connection whose `negotiationneeded` came before its channel: it offers once the channel exists. */
   private negotiationDeferred: RTCPeerConnection | undefined;
   private dcPath: DataChannelPath | undefined;
@@ -342,6 +344,26 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (!this.relayActive || this.dcPath) return;
     if (paused) this.record('relay-resumed', reason);
     this.useRelayPath();
+  }
+
+  /**
+   * The registry dropped one of this link's signaling messages (its rate limit; the notice names
+   * the first frame dropped, others may have gone with it): send the negotiation's current state
+   * again now — the description still awaiting its answer, or the answer given, or every
+   * candidate of the connection — instead of waiting for the fallback or an ICE timeout. Repeats
+   * are harmless: a stale answer and a known candidate are ignored.
+   */
+  signalRefused(type: SignalType, code: string): void {
+    const pc = this.pc;
+    if (this.closed || !pc) return;
+    this.record('signal-refused', `${type} dropped by the registry (${code}): sending it again`);
+    const local = pc.localDescription;
+    if (type !== 'webrtc_ice_candidate') {
+      const pending = local?.type === 'offer' ? pc.signalingState === 'have-local-offer' : local?.type === 'answer' && pc.signalingState === 'stable';
+      if (local && pending) this.sendDescription(local);
+      return;
+    }
+    for (const candidate of this.sentCandidates) this.sendSignal('webrtc_ice_candidate', { candidate });
   }
 
   /** The registry connection is back and the peer is there: resume the relay, and negotiation if the link is not up. */
@@ -499,6 +521,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.pendingCandidates = [];
+    this.sentCandidates = [];
     this.negotiationDeferred = undefined;
     this.record('connection', `${ready ? 'prepared' : bare ? 'prepared bare' : 'new'} RTCPeerConnection (${reason})`);
 
@@ -518,7 +541,9 @@ export class PeerLink extends Emitter<LinkEvents> {
     };
     pc.onicecandidate = ({ candidate }) => {
       if (this.pc !== pc || this.config.blockDirect) return;
-      this.sendSignal('webrtc_ice_candidate', { candidate: candidate ? toCandidateInit(candidate) : null });
+      const init = candidate ? toCandidateInit(candidate) : null;
+      this.sentCandidates.push(init);
+      this.sendSignal('webrtc_ice_candidate', { candidate: init });
     };
     pc.oniceconnectionstatechange = () => this.pc === pc && this.onIceState(pc);
     pc.onconnectionstatechange = () => {
@@ -532,7 +557,10 @@ export class PeerLink extends Emitter<LinkEvents> {
       // Its offer is set and holds the candidates gathered so far; later ones trickle as usual.
       this.offerSentAt = Date.now();
       this.sendDescription(pc.localDescription!);
-      if (pc.iceGatheringState === 'complete') this.sendSignal('webrtc_ice_candidate', { candidate: null });
+      if (pc.iceGatheringState === 'complete') {
+        this.sentCandidates.push(null);
+        this.sendSignal('webrtc_ice_candidate', { candidate: null });
+      }
     }
     if (!this.dcPath) this.armFallback();
     this.updateState();

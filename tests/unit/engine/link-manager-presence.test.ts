@@ -87,3 +87,11 @@ describe('a link made again on one side only', () => {
     expect(bob.links.snapshot(ada.identity.peerId)!.history.map((h) => h.event)).toContain('peer-new-link');
   });
 });
+
+describe('registry refusals reach the link concerned', () => {
+  it('RATE_LIMITED naming a signaling frame and a peer: that link sends its negotiation again', async () => {
+    const { ada, bob } = await relayedPair();
+    ada.client.fire('error', { code: 'RATE_LIMITED', message: 'dropped', refType: 'webrtc_offer', refPeerId: bob.identity.peerId });
+    expect(ada.links.snapshot(bob.identity.peerId)!.history.map((h) => h.event)).toContain('signal-refused');
+  });
+});
