@@ -87,8 +87,9 @@ export class LinkManager extends Emitter<ManagerEvents> {
         // After a registry restart the others reconnect one by one: absent is not gone.
         for (const peerId of this.links.keys()) if (!present.has(peerId)) this.peerAway(peerId);
         for (const peer of welcome.peers) {
-          if (reconnect && !this.away.has(peer.peer_id)) this.links.get(peer.peer_id)?.link.signalingRestored();
-          this.ensureLink(peer, false);
+          const wasAway = this.away.has(peer.peer_id);
+          // A link kept (same session) resumes; one that was away resumes in ensureLink.
+          if (this.ensureLink(peer, false) && reconnect && !wasAway) this.links.get(peer.peer_id)?.link.signalingRestored();
         }
         this.prepareConnection(welcome.peers.length ? SETTLE_MS : 0);
       }),
@@ -220,7 +221,8 @@ export class LinkManager extends Emitter<ManagerEvents> {
    * `joined`: the peer arrived after us (peer_joined), so we offer first: our connection is
    * prepared, and the newcomer is busy joining (it learned of us from its welcome and waits).
    */
-  private ensureLink(peer: PeerInfo, joined: boolean): void {
+  /** True when the existing link to this peer is kept (the same session of it). */
+  private ensureLink(peer: PeerInfo, joined: boolean): boolean {
     const existing = this.links.get(peer.peer_id);
     const certificate = peer.session_cert ? decodeCertificate(peer.session_cert) : undefined;
     const known = existing?.link.remoteSession;
@@ -229,9 +231,9 @@ export class LinkManager extends Emitter<ManagerEvents> {
     if (existing && equalBytes(existing.signingKey, peer.signing_key) && !restarted) {
       // Back at the registry in the same session: the link carries on where it stopped.
       if (this.clearAway(peer.peer_id)) existing.link.signalingRestored();
-      return;
+      return true;
     }
-    if (this.waiting.has(peer.peer_id)) return;
+    if (this.waiting.has(peer.peer_id)) return false;
     this.waiting.set(peer.peer_id, []);
     // The presence certificate is checked now, and the signaling key shared with that session
     // derived beside the check: the link's signaling is then MAC'd both ways, at no cost on the
@@ -269,6 +271,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
       const link = this.createLink(peer, joined, verifiedSession);
       for (const action of queued) action(link);
     });
+    return false;
   }
 
   private createLink(peer: PeerInfo, offersFirst: boolean, remoteSession?: { certificate: SessionCertificate; signalKey?: SignalKey }): PeerLink {

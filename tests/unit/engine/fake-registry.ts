@@ -77,13 +77,14 @@ export interface TestConsole {
   links: LinkManager;
   received: unknown[];
   closed: string[];
+  errors: string[];
 }
 
 export class FakeRegistry {
   readonly consoles: TestConsole[] = [];
 
-  async console(name: string): Promise<TestConsole> {
-    const identity = await createIdentity();
+  async console(name: string, identity?: SecretIdentity): Promise<TestConsole> {
+    identity ??= await createIdentity();
     const session = await createSession((body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)));
     const info: PeerInfo = {
       peer_id: identity.peerId,
@@ -101,11 +102,20 @@ export class FakeRegistry {
       config: { blockDirect: true, fallbackAfterMs: 30, directRetry: { baseMs: 600_000, maxMs: 600_000 } },
       createPeerConnection: () => new StubConnection() as unknown as RTCPeerConnection,
     });
-    const c: TestConsole = { identity, session, client, links, received: [], closed: [] };
+    const c: TestConsole = { identity, session, client, links, received: [], closed: [], errors: [] };
+    links.on('error', ({ code }) => c.errors.push(code));
     links.on('message', ({ message }) => c.received.push(message));
     links.on('closed', ({ peerId }) => c.closed.push(peerId));
     this.consoles.push(c);
     return c;
+  }
+
+  /** The same console in a new session (a reload): its old session is gone without a word. */
+  async restart(c: TestConsole, name: string): Promise<TestConsole> {
+    c.client.connected = false;
+    c.links.close();
+    this.consoles.splice(this.consoles.indexOf(c), 1);
+    return this.console(name, c.identity);
   }
 
   /** The console (re)connects: its welcome lists who is here, and they hear of it. */

@@ -57,6 +57,18 @@ describe('relayed links when the registry restarts', () => {
     expect(ada.closed).toEqual([]);
   });
 
+  it('a peer that comes back in a new session (a reload) gets a new link, without alarms', async () => {
+    const { ada, bob } = await relayedPair();
+    registry.disconnect(bob);
+    const bob2 = await registry.restart(bob, 'Bob');
+    registry.connect(bob2);
+    await expect.poll(() => ada.closed).toEqual([bob.identity.peerId]); // the old one, replaced
+    await expect.poll(() => ada.links.snapshot(bob.identity.peerId)?.state).toBe('relay');
+    await ada.links.send(bob.identity.peerId, { text: 'to the new session' });
+    await expect.poll(() => texts(bob2), { timeout: 2000 }).toEqual(['to the new session']);
+    expect(ada.errors).toEqual([]);
+  });
+
   it('a peer that does not come back within PEER_RETURN_MS: its link is closed', async () => {
     const { ada, bob } = await relayedPair();
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
