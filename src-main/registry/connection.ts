@@ -21,7 +21,7 @@ import { derivePeerId, ed25519Verify, signedMessage } from '../../src-shared/ide
 import type { InviteAuthority } from './invites';
 import type { Member, ProjectDirectory } from './projects';
 import type { RegistryMetrics } from './metrics';
-import { TokenBucket } from './token-bucket';
+import { TokenBucket } from '../../src-shared/token-bucket';
 import type { RelayAccounting } from './relay-accounting';
 import type { Cluster } from './cluster/cluster';
 
@@ -130,18 +130,25 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       return rejectFrame('BAD_FRAME', 'text frames are not accepted: send binary MessagePack');
     }
     const decoded = decodeClientFrame(bytes);
-    if (!(decoded.ok && decoded.frame.type === 'relay' && phase === 'member' ? relayBucket : bucket).take()) return rateLimited();
+    const relayed = decoded.ok && decoded.frame.type === 'relay' && phase === 'member';
+    if (!(relayed ? relayBucket : bucket).take()) return rateLimited(decoded.ok ? decoded.frame : undefined);
     if (!decoded.ok) return rejectFrame('BAD_FRAME', decoded.message, decoded.type);
     onFrame(decoded.frame);
   });
 
-  function rateLimited(): void {
+  /**
+   * A frame dropped by the rate limit. The notice names the dropped frame (its type, and the
+   * console it was for), so the link concerned resends at once instead of after its timers.
+   */
+  function rateLimited(frame?: ClientFrame): void {
     floodStrikes++;
     if (floodStrikes > limits.floodTolerance) return refuse('FLOOD', ERRORS.FLOOD.text);
     // One notice per second at most: answering every dropped frame would amplify the flood.
     if (now() - lastRateLimitNotice >= 1000) {
       lastRateLimitNotice = now();
-      refuse('RATE_LIMITED', `dropped: more than ${limits.framesPerSecond} frames/s (burst ${limits.burst})`);
+      const limit = frame?.type === 'relay' && phase === 'member' ? `${limits.relayFramesPerSecond} relay frames/s` : `${limits.framesPerSecond} frames/s (burst ${limits.burst})`;
+      const toPeerId = frame && 'to_peer_id' in frame ? frame.to_peer_id : undefined;
+      refuse('RATE_LIMITED', `dropped: more than ${limit}`, frame?.type, toPeerId);
     } else {
       metrics.errors.inc({ code: 'RATE_LIMITED' });
     }
@@ -182,6 +189,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       return;
     }
     if (phase !== 'member') return refuse('AUTH_REQUIRED', ERRORS.AUTH_REQUIRED.text, frame.type);
+    if (frame.type === 'ping') return send({ type: 'pong' });
     if (frame.type === 'relay') return routeRelay(frame);
     if (frame.type === 'update_presence') return updatePresence(frame.display_name);
     if ((SIGNAL_TYPES as readonly string[]).includes(frame.type)) route(frame);

@@ -3,7 +3,7 @@
  * per second for a pair (a token bucket) and bytes per UTC day for a project. Over budget the
  * frame is refused — the sender is told, nothing is dropped silently.
  */
-import { TokenBucket } from './token-bucket';
+import { TokenBucket } from '../../src-shared/token-bucket';
 
 export interface RelayBudget {
   pairBytesPerSecond: number;

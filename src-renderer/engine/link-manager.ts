@@ -1,9 +1,14 @@
 /**
  * Keeps one PeerLink per teammate: creates links from the registry's presence, routes signaling
  * and relay frames from the SignalingClient to them, and hands fresh ICE servers on. Links that
- * are up survive a registry outage; a link whose peer left and that is not up is closed.
+ * are up survive a registry outage. A link that is not up (relayed, or still negotiating) whose
+ * peer is not at the registry — it left, or has not reconnected yet after a registry restart —
+ * waits PEER_RETURN_MS for it with its relay paused, and carries on where it stopped if the peer
+ * comes back in the same session; only then is it closed. Closing it at once, as before, left
+ * the two ends with different streams: the peer that reconnected later kept its link, the other
+ * made a new one, and each dropped what the other sent as duplicates.
  */
-import type { PeerInfo, IceServer } from '../../src-shared/protocol/signaling';
+import { SIGNAL_TYPES, type PeerInfo, type IceServer, type SignalType } from '../../src-shared/protocol/signaling';
 import { Emitter } from './emitter';
 import { equalBytes } from '../../src-shared/bytes';
 import type { SignalingClient } from './signaling-client';
@@ -15,6 +20,12 @@ import { decodeCertificate, verifyCertificate, type SessionCertificate, type Ses
 
 /** Room the registry's `relay` frame needs around a relay payload is accounted in PeerLink. */
 const RELAY_HIGH_WATER_BYTES = 1024 * 1024;
+/**
+ * How long a link that is not up waits for its peer to come back to the registry. Consoles
+ * reconnect to a restarted registry with backoff (up to 30 s apart), and a console whose socket
+ * died unnoticed finds out within a heartbeat (15 s).
+ */
+export const PEER_RETURN_MS = 60_000;
 
 type ManagerEvents = {
   change: LinkSnapshot;
@@ -45,6 +56,8 @@ export class LinkManager extends Emitter<ManagerEvents> {
   private readonly waiting = new Map<string, Array<(link: PeerLink) => void>>();
   private readonly sign: (message: Uint8Array) => Promise<Uint8Array>;
   private readonly held = new Map<string, PeerInfo>();
+  /** Links whose peer is not at the registry: closed when the timer fires, unless the peer is back. */
+  private readonly away = new Map<string, ReturnType<typeof setTimeout>>();
   private seq = 0;
   private projectId = '';
   private localPeerId = '';
@@ -74,25 +87,34 @@ export class LinkManager extends Emitter<ManagerEvents> {
         this.registryIceServers = toRtcIceServers(welcome.ice_servers);
         this.maxFrameBytes = welcome.limits.max_frame_bytes;
         const present = new Set(welcome.peers.map((p) => p.peer_id));
-        for (const [peerId, entry] of this.links) {
-          if (!present.has(peerId) && entry.link.snapshot().state !== 'direct' && entry.link.snapshot().state !== 'turn') this.drop(peerId);
+        // After a registry restart the others reconnect one by one: absent is not gone.
+        for (const peerId of this.links.keys()) if (!present.has(peerId)) this.peerAway(peerId);
+        for (const peer of welcome.peers) {
+          const wasAway = this.away.has(peer.peer_id);
+          // A link kept (same session) resumes; one that was away resumes in ensureLink.
+          if (this.ensureLink(peer, false) && reconnect && !wasAway) this.links.get(peer.peer_id)?.link.signalingRestored();
         }
-        for (const peer of welcome.peers) this.ensureLink(peer, false);
-        if (reconnect) for (const { link } of this.links.values()) link.signalingRestored();
         this.prepareConnection(welcome.peers.length ? SETTLE_MS : 0);
+      }),
+      client.on('state', (state) => {
+        if (state.phase === 'connected') return;
+        // Relayed links wait for the registry: nothing is lost, and nothing is sent into a closed socket.
+        for (const { link } of this.links.values()) link.pauseRelay('the registry connection is down');
       }),
       client.on('peer_joined', (peer) => this.ensureLink(peer, true)),
       client.on('peer_left', ({ peerId }) => {
         this.held.delete(peerId);
-        const state = this.links.get(peerId)?.link.snapshot().state;
-        // A peer whose registry connection dropped may still be linked directly: keep that link.
-        if (state !== 'direct' && state !== 'turn') this.drop(peerId);
+        this.peerAway(peerId);
       }),
       client.on('signal', (frame) => this.deliver(frame.from_peer_id, (link) => link.handleSignal(frame.type, frame.payload))),
       client.on('relay', (frame) => this.deliver(frame.from_peer_id, (link) => link.handleRelay(frame.payload))),
       client.on('error', (error) => {
-        // The registry refused a relay frame (peer backlogged, budget used up): that link backs off and resends.
-        if (error.refType === 'relay' && error.refPeerId) this.links.get(error.refPeerId)?.link.relayRefused(error.code, error.message);
+        const link = error.refPeerId ? this.links.get(error.refPeerId)?.link : undefined;
+        if (!link) return;
+        // The registry refused a relay frame (peer backlogged, budget used up, rate limit): that link backs off and resends.
+        if (error.refType === 'relay') link.relayRefused(error.code, error.message);
+        // It dropped a signaling message (rate limit): the link sends its negotiation again, paced, now.
+        else if (error.code === 'RATE_LIMITED' && isSignalType(error.refType)) link.signalRefused(error.refType, error.code);
       }),
       client.on('ice_servers', ({ servers }) => {
         this.registryIceServers = toRtcIceServers(servers);
@@ -161,6 +183,8 @@ export class LinkManager extends Emitter<ManagerEvents> {
   }
 
   close(): void {
+    for (const timer of this.away.values()) clearTimeout(timer);
+    this.away.clear();
     this.preparer.close();
     this.waiting.clear();
     this.held.clear();
@@ -171,8 +195,41 @@ export class LinkManager extends Emitter<ManagerEvents> {
 
   private deliver(peerId: string, action: (link: PeerLink) => void): void {
     const link = this.links.get(peerId)?.link;
-    if (link) return action(link);
+    if (link) {
+      // The registry routes only from consoles it holds: the peer is there (presence may still be on its way).
+      if (this.clearAway(peerId)) link.resumeRelay('the peer is back at the registry');
+      return action(link);
+    }
     this.waiting.get(peerId)?.push(action);
+  }
+
+  /**
+   * The peer is not at the registry. A link that is up directly carries on; any other pauses its
+   * relay and waits PEER_RETURN_MS for the peer (checked again then: a direct path may fail meanwhile).
+   */
+  private peerAway(peerId: string): void {
+    const entry = this.links.get(peerId);
+    if (!entry || this.away.has(peerId)) return;
+    const state = entry.link.snapshot().state;
+    if (state !== 'direct' && state !== 'turn') entry.link.pauseRelay('the peer is not at the registry');
+    this.away.set(
+      peerId,
+      setTimeout(() => {
+        this.away.delete(peerId);
+        if (this.links.get(peerId) !== entry) return;
+        const now = entry.link.snapshot().state;
+        if (now === 'direct' || now === 'turn') this.peerAway(peerId);
+        else this.drop(peerId);
+      }, PEER_RETURN_MS),
+    );
+  }
+
+  private clearAway(peerId: string): boolean {
+    const timer = this.away.get(peerId);
+    if (timer === undefined) return false;
+    clearTimeout(timer);
+    this.away.delete(peerId);
+    return true;
   }
 
   /**
@@ -181,15 +238,23 @@ export class LinkManager extends Emitter<ManagerEvents> {
    * `joined`: the peer arrived after us (peer_joined), so we offer first: our connection is
    * prepared, and the newcomer is busy joining (it learned of us from its welcome and waits).
    */
-  private ensureLink(peer: PeerInfo, joined: boolean): void {
+  /** True when the existing link to this peer is kept (the same session of it). */
+  private ensureLink(peer: PeerInfo, joined: boolean): boolean {
     const existing = this.links.get(peer.peer_id);
-    if (existing && equalBytes(existing.signingKey, peer.signing_key)) return;
-    if (this.waiting.has(peer.peer_id)) return;
+    const certificate = peer.session_cert ? decodeCertificate(peer.session_cert) : undefined;
+    const known = existing?.link.remoteSession;
+    // The same console, in another session (it restarted): its end of the link is new, so is ours.
+    const restarted = Boolean(certificate && known && !equalBytes(certificate.signKey, known.signKey) && certificate.startedAt > known.startedAt);
+    if (existing && equalBytes(existing.signingKey, peer.signing_key) && !restarted) {
+      // Back at the registry in the same session: the link carries on where it stopped.
+      if (this.clearAway(peer.peer_id)) existing.link.signalingRestored();
+      return true;
+    }
+    if (this.waiting.has(peer.peer_id)) return false;
     this.waiting.set(peer.peer_id, []);
     // The presence certificate is checked now, and the signaling key shared with that session
     // derived beside the check: the link's signaling is then MAC'd both ways, at no cost on the
     // way to the first open (signal-key.ts).
-    const certificate = peer.session_cert ? decodeCertificate(peer.session_cert) : undefined;
     const certificateCheck: Promise<{ certificate: SessionCertificate; signalKey?: SignalKey } | undefined> = certificate
       ? Promise.all([verifyCertificate(certificate, peer.signing_key), deriveSignalKey(this.options.session, certificate).catch(() => undefined)]).then(([ok, signalKey]) =>
           // a certificate that does not verify is ignored: the signaling path checks certificates itself
@@ -207,7 +272,14 @@ export class LinkManager extends Emitter<ManagerEvents> {
         this.emit('untrusted', { peerId: peer.peer_id, reason: 'its peer_id is not derived from its key, or its box key is not signed by it (possible tampering registry)' });
         return;
       }
-      if (this.links.has(peer.peer_id)) this.drop(peer.peer_id);
+      const current = this.links.get(peer.peer_id);
+      if (current && restarted && !verifiedSession && equalBytes(current.signingKey, peer.signing_key)) {
+        // A new certificate that does not verify restarts nothing (the signaling path checks its own).
+        if (this.clearAway(peer.peer_id)) current.link.signalingRestored();
+        for (const action of queued) action(current.link);
+        return;
+      }
+      if (current) this.drop(peer.peer_id);
       if (this.options.admit && !this.options.admit(peer)) {
         this.held.set(peer.peer_id, peer);
         this.emit('held', { peerId: peer.peer_id });
@@ -216,6 +288,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
       const link = this.createLink(peer, joined, verifiedSession);
       for (const action of queued) action(link);
     });
+    return false;
   }
 
   private createLink(peer: PeerInfo, offersFirst: boolean, remoteSession?: { certificate: SessionCertificate; signalKey?: SignalKey }): PeerLink {
@@ -267,12 +340,17 @@ export class LinkManager extends Emitter<ManagerEvents> {
   }
 
   private drop(peerId: string): void {
+    this.clearAway(peerId);
     const entry = this.links.get(peerId);
     if (!entry) return;
     this.links.delete(peerId);
     entry.link.close();
     this.emit('closed', { peerId });
   }
+}
+
+function isSignalType(type: string | undefined): type is SignalType {
+  return (SIGNAL_TYPES as readonly (string | undefined)[]).includes(type);
 }
 
 function toRtcIceServers(servers: IceServer[]): RTCIceServer[] {

@@ -2,7 +2,10 @@
  * The console's connection to its registry: authenticates (invite + signed challenge), reports
  * presence and incoming signaling, and reconnects with backoff and jitter until the registry
  * refuses it for good (bad or expired invite, bad key, replaced by another connection).
- * Knows nothing of Vue; the WebSocket constructor can be injected.
+ * It keeps to the limits `welcome` gives: what it sends is paced to `frames_per_second`/`burst`
+ * (frame-pacer.ts), and a socket that stops answering is noticed within `heartbeat_ms` and
+ * replaced (keepalive.ts).
+ * Knows nothing of Vue; the WebSocket constructor and the clock can be injected.
  */
 import { decodeServerFrame, encodeFrame } from '../../src-shared/protocol/codec';
 import { ERRORS, type ErrorCode } from '../../src-shared/protocol/errors';
@@ -20,6 +23,9 @@ import {
 } from '../../src-shared/protocol/signaling';
 import { Emitter } from './emitter';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
+import { systemClock, type Clock } from './clock';
+import { FramePacer } from './frame-pacer';
+import { Keepalive } from './keepalive';
 
 export type RegistryState =
   | { phase: 'idle' }
@@ -53,10 +59,17 @@ export interface SignalingClientOptions {
   createSocket?: (url: string) => WebSocket;
   backoff?: BackoffPolicy;
   random?: () => number;
+  clock?: Clock;
 }
 
 /** WebSocket.OPEN, without touching a global Node 20 lacks. */
 const SOCKET_OPEN = 1;
+/**
+ * A connection attempt with no welcome this long after it started is given up (the registry's own
+ * deadline for a hello is 10 s): a connect into a network that swallows packets would otherwise
+ * wait for the operating system's TCP timeout.
+ */
+export const WELCOME_DEADLINE_MS = 15_000;
 
 type Events = {
   state: RegistryState;
@@ -69,12 +82,14 @@ type Events = {
   ice_servers: { servers: IceServer[]; expiresAt: number };
   /** An error frame that did not end the connection (e.g. UNKNOWN_PEER, RATE_LIMITED). */
   error: { code: string; message: string; refType?: string; refPeerId?: string };
+  /** Frames waiting for the registry's rate limit (0: none wait). */
+  pacing: { queued: number; framesPerSecond: number };
 };
 
 export class SignalingClient extends Emitter<Events> {
   private socket: WebSocket | undefined;
   private attempt = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryTimer: unknown;
   private stopped = true;
   private lastError: { code: string; message: string } | undefined;
   private current: RegistryState = { phase: 'idle' };
@@ -83,12 +98,24 @@ export class SignalingClient extends Emitter<Events> {
   private displayName: string;
   /** The name the current connection's hello carried. */
   private helloName: string | undefined;
+  private readonly clock: Clock;
+  private readonly pacer: FramePacer<ClientFrame>;
+  private keepalive: Keepalive | undefined;
+  private connectionDeadline: unknown;
+  private framesPerSecond = 0;
 
   constructor(private readonly options: SignalingClientOptions) {
     super();
     this.urls = Array.isArray(options.url) ? options.url : [options.url];
     if (this.urls.length === 0) throw new Error('a registry URL is needed');
     this.displayName = options.displayName;
+    this.clock = options.clock ?? systemClock;
+    this.pacer = new FramePacer((frame) => this.transmit(frame), this.clock, (queued) => this.emit('pacing', { queued, framesPerSecond: this.framesPerSecond }));
+  }
+
+  /** Frames waiting for the registry's rate limit. */
+  get queuedFrames(): number {
+    return this.pacer.queued;
   }
 
   /** The registry instance used by the current (or last) connection. */
@@ -110,9 +137,10 @@ export class SignalingClient extends Emitter<Events> {
   /** Closes for good; idempotent. */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
+    this.clock.clearTimeout(this.retryTimer);
     const socket = this.socket;
     this.socket = undefined;
+    this.connectionGone();
     socket?.close(1000, 'console left');
     this.setState({ phase: 'idle' });
   }
@@ -126,7 +154,7 @@ export class SignalingClient extends Emitter<Events> {
     this.send({ type: 'update_presence', display_name: name });
   }
 
-  /** Sends a signaling payload to a peer; false when not connected (the caller retries later). */
+  /** Sends a signaling payload to a peer; false when not connected (the caller retries later). Paced: it may wait its turn. */
   sendSignal(type: SignalType, toPeerId: string, payload: Uint8Array): boolean {
     return this.send({ type, to_peer_id: toPeerId, payload });
   }
@@ -143,8 +171,37 @@ export class SignalingClient extends Emitter<Events> {
 
   private send(frame: ClientFrame): boolean {
     if (this.socket?.readyState !== SOCKET_OPEN || (this.current.phase !== 'connected' && frame.type !== 'hello')) return false;
-    this.socket.send(encodeFrame(frame));
+    // Relay frames have their own, much larger, frame budget at the registry (and a byte budget it
+    // reports); everything else waits for the connection's bucket.
+    if (frame.type === 'relay') this.transmit(frame);
+    else this.pacer.send(frame, frame.type === 'ping');
     return true;
+  }
+
+  private transmit(frame: ClientFrame): void {
+    if (this.socket?.readyState === SOCKET_OPEN) this.socket.send(encodeFrame(frame));
+  }
+
+  /** What belonged to the connection that ended: its queue and its keepalive. */
+  private connectionGone(): void {
+    this.clock.clearTimeout(this.connectionDeadline);
+    this.pacer.clear();
+    this.keepalive?.stop();
+    this.keepalive = undefined;
+  }
+
+  /** The socket stopped answering (keepalive.ts): give it up without waiting for a close that may never come. */
+  private abandon(socket: WebSocket, silentMs: number, what = 'no answer from the registry'): void {
+    if (this.socket !== socket || this.stopped) return;
+    this.socket = undefined;
+    this.connectionGone();
+    socket.onmessage = socket.onclose = null;
+    try {
+      socket.close(4000, 'no answer');
+    } catch {
+      // already closing
+    }
+    this.scheduleRetry(`${what} for ${Math.round(silentMs / 1000)} s: the connection was dead`);
   }
 
   private connect(): void {
@@ -162,10 +219,15 @@ export class SignalingClient extends Emitter<Events> {
     }
     socket.binaryType = 'arraybuffer';
     this.socket = socket;
+    const deadline = this.clock.setTimeout(() => {
+      if (this.socket === socket && this.current.phase !== 'connected') this.abandon(socket, WELCOME_DEADLINE_MS, 'no welcome from the registry');
+    }, WELCOME_DEADLINE_MS);
+    this.connectionDeadline = deadline;
     // A failed connection reports an error and then a close; the close decides what happens next.
     socket.onerror = () => undefined;
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
+      this.keepalive?.heard();
       if (!(event.data instanceof ArrayBuffer)) return;
       const decoded = decodeServerFrame(new Uint8Array(event.data));
       if (!decoded.ok) {
@@ -177,6 +239,7 @@ export class SignalingClient extends Emitter<Events> {
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = undefined;
+      this.connectionGone();
       if (this.stopped) return;
       const error = this.lastError ?? errorForClose(event.code, event.reason);
       if (error && FINAL_CODES.has(error.code)) {
@@ -212,14 +275,28 @@ export class SignalingClient extends Emitter<Events> {
         });
         return;
       }
-      case 'welcome':
+      case 'welcome': {
         // Connected: the next failure moves on to the next instance (attempt > 0).
         this.attempt = 0;
-        this.setState({ phase: 'connected', since: Date.now() });
+        this.clock.clearTimeout(this.connectionDeadline);
+        const { frames_per_second: framesPerSecond, burst, heartbeat_ms: heartbeatMs } = frame.limits;
+        this.framesPerSecond = framesPerSecond;
+        this.pacer.setLimits(framesPerSecond, burst);
+        this.keepalive?.stop();
+        this.keepalive = new Keepalive({
+          heartbeatMs,
+          clock: this.clock,
+          ping: () => this.send({ type: 'ping' }),
+          dead: (silentMs) => this.abandon(socket, silentMs),
+        });
+        this.setState({ phase: 'connected', since: this.clock.now() });
         this.emit('welcome', frame);
         // Renamed while the hello was on its way.
         if (this.helloName !== this.displayName) this.setDisplayName(this.displayName);
         return;
+      }
+      case 'pong':
+        return; // its arrival is what counted (keepalive)
       case 'peer_joined':
         this.emit('peer_joined', frame.peer);
         return;
@@ -232,7 +309,13 @@ export class SignalingClient extends Emitter<Events> {
           // A registry older than update_presence: connect again, and the hello carries the new
           // name (links that are up stay up meanwhile; only "online since" restarts).
           socket.close(1000, 'renamed');
+        } else if (frame.code === 'BAD_FRAME' && frame.ref_type === 'ping') {
+          // A registry from before the keepalive: its answer shows the socket alive, but stop asking
+          // (each ping would count as a bad frame there).
+          this.keepalive?.stop();
+          this.keepalive = undefined;
         } else {
+          if (frame.code === 'RATE_LIMITED') this.pacer.drain();
           this.emit('error', {
             code: frame.code,
             message: frame.message,
@@ -257,8 +340,8 @@ export class SignalingClient extends Emitter<Events> {
 
   private scheduleRetry(reason: string): void {
     const delay = backoffDelay(this.attempt, this.options.backoff ?? DEFAULT_BACKOFF, this.options.random);
-    this.setState({ phase: 'reconnecting', attempt: this.attempt, retryAt: Date.now() + delay, reason });
-    this.retryTimer = setTimeout(() => {
+    this.setState({ phase: 'reconnecting', attempt: this.attempt, retryAt: this.clock.now() + delay, reason });
+    this.retryTimer = this.clock.setTimeout(() => {
       if (!this.stopped) this.connect();
     }, delay);
   }

@@ -124,6 +124,8 @@ export const useSessionStore = defineStore('session', () => {
   /** Every console's links as it last told us: consoleId → its links (for the project graph). */
   const projectLinks = ref<Record<string, SharedLinkState[]>>({});
   const relayUsage = ref<Record<string, RelayUsageView>>({});
+  /** Signaling frames waiting for the registry's rate limit (the console paces what it sends). */
+  const pacing = ref({ queued: 0, framesPerSecond: 0 });
   let shareTimer: ReturnType<typeof setInterval> | undefined;
   const forcedRelay = ref<Record<string, boolean>>({});
   /** Keys of peers seen this session, for safety codes and trust decisions (not reactive). */
@@ -235,12 +237,15 @@ export const useSessionStore = defineStore('session', () => {
       untrusted.value = { ...untrusted.value, [peerId]: reason };
       notices.value = [...notices.value.slice(-19), { at: Date.now(), code: 'IDENTITY_INVALID', message: `${peerId.slice(0, 6)}: ${reason}` }];
     });
+    c.on('pacing', (p) => (pacing.value = p));
     c.on('state', (state) => {
       registryState.value = state;
       registryAddress.value = new URL(c.url).host; // the instance in use (invites may list several)
     });
     c.on('welcome', (welcome) => {
       project.value = welcome.project_id;
+      // The registry (perhaps restarted) counts relay traffic afresh, and tells us within a second of any.
+      relayUsage.value = {};
       // A (re)connect's welcome is the truth: peers that left while we were away disappear.
       for (const p of welcome.peers) peerKeys.set(p.peer_id, p);
       peers.value = Object.fromEntries(welcome.peers.map((p) => [p.peer_id, withTrust(toRow(p))]));
@@ -292,7 +297,7 @@ export const useSessionStore = defineStore('session', () => {
       generatedAt: new Date().toISOString(),
       console: { peerId: identity.value?.peerId, fingerprint: identity.value?.fingerprint, runsAs: host.value?.kind, userAgent: navigator.userAgent },
       project: project.value,
-      registry: { state: registryState.value, url: current?.client.url.replace(/#.*$/, '') },
+      registry: { state: registryState.value, url: current?.client.url.replace(/#.*$/, ''), framesWaitingForRateLimit: current?.client.queuedFrames ?? 0 },
       peers: peerList.value.map(({ peerId, displayName, fingerprint, verified, trust }) => ({ peerId, displayName, fingerprint, verified, trust })),
       links: (await current?.links.diagnostics()) ?? [],
       notices: notices.value,
@@ -379,6 +384,7 @@ export const useSessionStore = defineStore('session', () => {
     clearInterval(shareTimer);
     projectLinks.value = {};
     relayUsage.value = {};
+    pacing.value = { queued: 0, framesPerSecond: 0 };
     current?.stop();
     current = undefined;
     peers.value = {};
@@ -415,5 +421,5 @@ export const useSessionStore = defineStore('session', () => {
     return saveSettings({ displayName });
   }
 
-  return { authorOf, host, identity, settings, registryState, registryAddress, project, invite, joinError, peers, peerList, links, untrusted, projectLinks, relayUsage, forcedRelay, ownLinkStates, notices, init, join, openInvite, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
+  return { authorOf, host, identity, settings, registryState, registryAddress, project, invite, joinError, peers, peerList, links, untrusted, projectLinks, relayUsage, pacing, forcedRelay, ownLinkStates, notices, init, join, openInvite, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
 });

@@ -76,6 +76,8 @@ export const useWorkstreamStore = defineStore('workstream', () => {
   const problems = ref<WorkstreamProblem[]>([]);
   const equivocators = ref<string[]>([]);
   const error = ref<string>();
+  /** This console's own entries that linked consoles have not confirmed yet: entry id → those consoles. */
+  const undelivered = shallowRef<Record<string, string[]>>({});
   let ws: Workstream | undefined;
   /** The latest attach; an older one that finishes opening later closes what it opened. */
   let current: symbol | undefined;
@@ -115,11 +117,26 @@ export const useWorkstreamStore = defineStore('workstream', () => {
       });
       if (current !== token) return opened.close(); // detached meanwhile
       ws = opened;
+      const refreshDelivery = () => {
+        // Newest first: once one is confirmed by every linked console, so are all before it.
+        const pending: Record<string, string[]> = {};
+        const all = ws!.log.entries();
+        for (let i = all.length - 1; i >= 0; i--) {
+          const e = all[i]!;
+          if (e.author !== options.author.peerId) continue;
+          const missing = ws!.unconfirmed(e);
+          if (missing.length === 0) break;
+          pending[e.id] = missing;
+        }
+        undelivered.value = pending;
+      };
       const refresh = () => {
         entries.value = ws!.log.entries().map(view);
         equivocators.value = [...ws!.log.equivocators];
+        refreshDelivery();
       };
       ws.log.on('added', refresh);
+      ws.onConfirmations(refreshDelivery);
       ws.files.on('status', (s) => (files.value = { ...files.value, [s.entryId]: s }));
       ws.onProblem((p) => {
         problems.value = [...problems.value.slice(-49), p];
@@ -142,6 +159,7 @@ export const useWorkstreamStore = defineStore('workstream', () => {
     ws = undefined;
     entries.value = [];
     files.value = {};
+    undelivered.value = {};
     problems.value = [];
     equivocators.value = [];
     error.value = undefined;
@@ -169,6 +187,7 @@ export const useWorkstreamStore = defineStore('workstream', () => {
     problems,
     equivocators,
     error,
+    undelivered,
     attach,
     detach,
     postMessage: (text: string) => act((w) => w.post('message', { text })),

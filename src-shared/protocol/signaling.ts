@@ -80,6 +80,11 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('relay'), to_peer_id: peerIdSchema, payload: bytes({ max: MAX_RELAY_PAYLOAD_BYTES }) }),
   /** A new display name: the registry updates the console's presence and tells the project, keeping the connection. */
   z.object({ type: z.literal('update_presence'), display_name: displayNameSchema }),
+  /**
+   * Keepalive: answered with `pong`. Browsers answer the registry's WebSocket pings without telling
+   * the page, so a console learns that its socket is dead only by asking (see docs/PROTOCOL.md §1).
+   */
+  z.object({ type: z.literal('ping') }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type HelloFrame = z.infer<typeof helloSchema>;
@@ -141,6 +146,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     pair_budget_bytes_per_s: z.number().positive(),
     project_budget_bytes_per_day: z.number().positive(),
   }),
+  /** The answer to a console's `ping`. */
+  z.object({ type: z.literal('pong') }),
   /** Fresh ICE servers (new TURN credentials) before the previous ones expire. */
   z.object({ type: z.literal('ice_servers'), ice_servers: z.array(iceServerSchema), expires_at: z.number().int().nonnegative() }),
   z.object({

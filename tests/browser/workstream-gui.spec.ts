@@ -127,3 +127,47 @@ test('a console renamed while directly linked keeps its link: messages arrive bo
   await bob.page.getByRole('button', { name: 'Post' }).click();
   await expect(log(ada).locator('li[data-kind="message"]', { hasText: 'heard you' })).toHaveCount(1, { timeout: 20_000 });
 });
+
+test('on the registry relay, a post made while the registry is down says it is not yet delivered, and arrives once the registry is back', async ({ browser, pageNoise }) => {
+  test.setTimeout(120_000);
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, inviteSecret: secret });
+  const port = registry.port;
+  pageNoise.expect(new RegExp(`WebSocket connection to 'ws://127\\.0\\.0\\.1:${port}/ws' failed: .*ERR_CONNECTION_REFUSED`), 'the consoles retry while the registry is down');
+  const { link } = await registry.createInvite({ project: 'ws-outage', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  const bob = await WebConsole.open(browser, link);
+  consoles = [ada, bob];
+  await bob.rename('Bob');
+  const bobId = await bob.peerId();
+  await expect(ada.peerRow(bobId)).toContainText('Bob', { timeout: 20_000 });
+  await ada.peerRow(bobId).click();
+  await ada.page.getByLabel('Force this link through the registry relay (diagnostics)').check();
+  for (const w of consoles) await expect(w.page.getByTestId('relay-warning')).toBeVisible({ timeout: 20_000 });
+  const banner = ada.page.getByTestId('relay-warning').locator(`li[data-peer-id="${bobId}"]`);
+  await expect(banner).toContainText(/\/s, /, { timeout: 20_000 });
+  await openWorkstream(ada);
+  await openWorkstream(bob);
+  const own = (text: string) => log(ada).locator('li[data-kind="message"]', { hasText: text });
+
+  await ada.page.getByLabel('Message').fill('before the outage');
+  await ada.page.getByRole('button', { name: 'Post' }).click();
+  await expect(log(bob).locator('li[data-kind="message"]', { hasText: 'before the outage' })).toHaveCount(1, { timeout: 20_000 });
+  await expect(own('before the outage').getByTestId('undelivered')).toHaveCount(0);
+
+  await registry.close();
+  await expect(ada.status()).toHaveAttribute('data-phase', 'reconnecting');
+  await ada.page.getByLabel('Message').fill('during the outage');
+  await ada.page.getByRole('button', { name: 'Post' }).click();
+  await expect(own('during the outage').getByTestId('undelivered')).toHaveText('sending… not yet delivered to 1 (Bob)');
+  // No relay traffic now: the banner does not go on showing the last rate.
+  await expect(banner).toContainText('idle now', { timeout: 10_000 });
+
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, inviteSecret: secret, port });
+  for (const w of consoles) await w.expectConnected();
+  const back = Date.now();
+  await expect(log(bob).locator('li[data-kind="message"]', { hasText: 'during the outage' })).toHaveCount(1, { timeout: 5_000 });
+  await expect(own('during the outage').getByTestId('undelivered')).toHaveCount(0, { timeout: 5_000 });
+  console.log(`the outage's post reached Bob and was confirmed ${Date.now() - back} ms after both were back`);
+  await expect(banner).toContainText(/\/s, /, { timeout: 10_000 });
+});

@@ -1,22 +1,33 @@
-/** A TCP proxy on loopback that records what the server sends, to inspect what crosses the wire. */
+/**
+ * A TCP proxy on loopback that records what the server sends, to inspect what crosses the wire,
+ * and can freeze its connections: stop forwarding both ways without closing anything, as a NAT
+ * that forgot a mapping or a laptop that went to sleep leaves a half-open socket.
+ */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 export interface TapProxy {
   url: string;
+  port: number;
   /** Everything the server sent to any client, concatenated. WebSocket server frames are unmasked. */
   downstream(): Buffer;
+  /** The connections open now stop carrying anything, both ways, and stay open; new ones work. */
+  freeze(): void;
   close(): Promise<void>;
 }
 
 export async function startTapProxy(targetPort: number): Promise<TapProxy> {
   const chunks: Buffer[] = [];
   const sockets = new Set<Socket>();
+  const frozen = new WeakSet<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
     sockets.add(client).add(upstream);
-    client.pipe(upstream);
+    client.on('data', (chunk: Buffer) => {
+      if (!frozen.has(client)) upstream.write(chunk);
+    });
     upstream.on('data', (chunk: Buffer) => {
+      if (frozen.has(client)) return;
       chunks.push(chunk);
       client.write(chunk);
     });
@@ -31,7 +42,9 @@ export async function startTapProxy(targetPort: number): Promise<TapProxy> {
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
+    port,
     downstream: () => Buffer.concat(chunks),
+    freeze: () => sockets.forEach((s) => frozen.add(s)),
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();

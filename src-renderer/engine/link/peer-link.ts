@@ -24,6 +24,7 @@ import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
 import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, newConnectionId, signalMacBytes, signalSignedBytes, type LinkSignal, type SignalAuth } from './signal-codec';
 import { deriveSignalKey, recipientKeyId, signalMac, signalMacValid, type SignalKey } from './signal-key';
 import { readSelectedPath, type PathInfo } from './path-stats';
+import { decodeRelayFrame, encodeRelayFrame, LinkEpochs, RELAY_LINK_HEADER_BYTES } from './link-epochs';
 import { createLinkChannel, type ConnectionPreparer } from './prepared-connection';
 
 export { CHANNEL_LABEL } from './prepared-connection';
@@ -200,10 +201,14 @@ export class PeerLink extends Emitter<LinkEvents> {
   private offerSentAt = 0;
   private ignoreOffer = false;
   private pendingCandidates: RTCIceCandidateInit[] = [];
+  /** This connection's candidates as sent (null: the end of them), to send again if the registry dropped one. */
+  private sentCandidates: Array<NonNullable<LinkSignal['candidate']> | null> = [];
   /** A connection whose `negotiationneeded` came before its channel: it offers once the channel exists. */
   private negotiationDeferred: RTCPeerConnection | undefined;
   private dcPath: DataChannelPath | undefined;
   private stream: ReliableStream;
+  /** Which link of the peer the stream talks to (a link made again on one side restarts both streams). */
+  private readonly epochs: LinkEpochs;
   private seal: RelaySeal | undefined;
   private remoteCertificate: SessionCertificate | undefined;
   /** Shared with the peer's current session, once derived: messages are MAC'd, not signed. */
@@ -211,6 +216,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   private lastRemoteSeq = 0;
   private outbox: Promise<void> = Promise.resolve();
   private relayActive = false;
+  /** The relay waits: the registry connection is down, or the peer is not at the registry (yet). */
+  private relayPaused = false;
   private opened = false;
   private closed = false;
   private inbox: Promise<void> = Promise.resolve();
@@ -231,17 +238,19 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.config = { ...DEFAULT_LINK_CONFIG, ...options.config };
     this.polite = options.localPeerId > options.remotePeerId;
     this.stream = this.createStream();
+    this.epochs = new LinkEpochs(options.nextSeq);
     if (options.remoteCertificate) this.adoptCertificate(options.remoteCertificate, options.remoteSignalKey);
-    const relayMaxFrameBytes = () => options.port.relayMaxFrameBytes() - RELAY_FRAME_OVERHEAD - SEAL_OVERHEAD;
+    const relayMaxFrameBytes = () => options.port.relayMaxFrameBytes() - RELAY_FRAME_OVERHEAD - SEAL_OVERHEAD - RELAY_LINK_HEADER_BYTES;
     this.relayPath = {
       id: RELAY_PATH_ID,
       get maxFrameBytes() {
         return relayMaxFrameBytes();
       },
-      canSend: () => options.port.relayWritable(),
+      canSend: () => !this.relayPaused && options.port.relayWritable(),
       send: (frame: Uint8Array) => {
         if (!this.seal) throw new Error('no session key from the peer yet');
-        if (!options.port.sendRelay(this.seal.seal(frame))) throw new Error('the registry is not connected');
+        const addressed = encodeRelayFrame(this.epochs.local, this.epochs.remote ?? 0, frame);
+        if (!options.port.sendRelay(this.seal.seal(addressed))) throw new Error('the registry is not connected');
       },
     };
   }
@@ -253,6 +262,11 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   get peerId(): string {
     return this.options.remotePeerId;
+  }
+
+  /** The peer's session this link talks to, when known (from presence or its signaling). */
+  get remoteSession(): SessionCertificate | undefined {
+    return this.remoteCertificate;
   }
 
   start(): void {
@@ -279,8 +293,16 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (!this.seal) return this.fail('RELAY_STALE_KEY', 'relay blob before the peer’s session key is known');
     const opened = this.seal.open(blob);
     if (!opened.ok) return this.fail(opened.code, opened.message);
+    const addressed = decodeRelayFrame(opened.plaintext);
+    if ('error' in addressed) return this.fail('MALFORMED_FRAME', addressed.error);
+    // The peer's link first (a newer one restarts our stream, and with it our id), then ours.
+    if (this.observeRemoteLink(addressed.from) === 'stale') return;
+    if (!this.epochs.accepts(addressed.to)) return; // for an earlier stream of ours: the peer resends to this one
+    // It came through the registry, so the peer is there: a paused relay carries on.
+    if (this.relayPaused) this.resumeRelay('the peer relays again');
     if (!this.relayActive && !this.dcPath) this.activateRelay('the peer relays');
-    this.stream.receive(opened.plaintext, RELAY_PATH_ID);
+    this.epochs.exchanged();
+    this.stream.receive(addressed.frame, RELAY_PATH_ID);
   }
 
   /**
@@ -288,19 +310,66 @@ export class PeerLink extends Emitter<LinkEvents> {
    * moment (the recipient is behind, or the budget needs to refill), then resends what is unacked.
    */
   relayRefused(code: string, message: string): void {
-    if (this.closed || this.timers.has('relay-backoff')) return;
+    if (this.closed || this.relayPaused || this.timers.has('relay-backoff')) return;
     const overBudget = code === 'RELAY_OVER_BUDGET';
     if (overBudget) this.fail('RELAY_OVER_BUDGET', message);
     else this.record('relay-refused', `${code}: ${message}`);
     this.stream.pathLost(RELAY_PATH_ID);
-    this.setTimer('relay-backoff', overBudget ? 1000 : 50, () => {
-      if (this.relayActive && !this.dcPath) this.stream.setPath(this.relayPath);
+    // UNKNOWN_PEER: the peer is not at the registry (left, or not back after a restart). Its
+    // return (resumeRelay) ends the wait at once; the retry covers a presence event that is lost.
+    this.setTimer('relay-backoff', overBudget || code === 'UNKNOWN_PEER' ? 1000 : 50, () => {
+      if (this.relayActive && !this.dcPath && !this.relayPaused) this.stream.setPath(this.relayPath);
     });
   }
 
-  /** The registry connection is back: resume negotiation if the link is not up. */
+  /**
+   * The registry connection is down, or the peer is not at the registry: the relay stops sending
+   * (nothing is dropped; the stream keeps what is unacknowledged) until resumeRelay.
+   */
+  pauseRelay(reason: string): void {
+    if (this.closed || this.relayPaused) return;
+    this.relayPaused = true;
+    this.clearTimer('relay-backoff');
+    if (this.relayActive) this.record('relay-paused', reason);
+    // What went out on the relay and is not acknowledged is resent as soon as it resumes.
+    this.stream.pathLost(RELAY_PATH_ID);
+  }
+
+  /** The peer is reachable through the registry again: the relay resends what is unacknowledged at once. */
+  resumeRelay(reason: string): void {
+    if (this.closed) return;
+    const paused = this.relayPaused;
+    this.relayPaused = false;
+    this.clearTimer('relay-backoff');
+    if (!this.relayActive || this.dcPath) return;
+    if (paused) this.record('relay-resumed', reason);
+    this.useRelayPath();
+  }
+
+  /**
+   * The registry dropped one of this link's signaling messages (its rate limit; the notice names
+   * the first frame dropped, others may have gone with it): send the negotiation's current state
+   * again now — the description still awaiting its answer, or the answer given, or every
+   * candidate of the connection — instead of waiting for the fallback or an ICE timeout. Repeats
+   * are harmless: a stale answer and a known candidate are ignored.
+   */
+  signalRefused(type: SignalType, code: string): void {
+    const pc = this.pc;
+    if (this.closed || !pc) return;
+    this.record('signal-refused', `${type} dropped by the registry (${code}): sending it again`);
+    const local = pc.localDescription;
+    if (type !== 'webrtc_ice_candidate') {
+      const pending = local?.type === 'offer' ? pc.signalingState === 'have-local-offer' : local?.type === 'answer' && pc.signalingState === 'stable';
+      if (local && pending) this.sendDescription(local);
+      return;
+    }
+    for (const candidate of this.sentCandidates) this.sendSignal('webrtc_ice_candidate', { candidate });
+  }
+
+  /** The registry connection is back and the peer is there: resume the relay, and negotiation if the link is not up. */
   signalingRestored(): void {
     if (this.closed) return;
+    this.resumeRelay('the registry connection is back');
     const pc = this.pc;
     if (this.dcPath && pc) {
       // Found by the NAT lab: a network change also drops the registry connection, so the ICE
@@ -478,6 +547,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.pendingCandidates = [];
+    this.sentCandidates = [];
     this.negotiationDeferred = undefined;
     this.record('connection', `${ready ? 'prepared' : bare ? 'prepared bare' : 'new'} RTCPeerConnection (${reason})`);
 
@@ -497,7 +567,9 @@ export class PeerLink extends Emitter<LinkEvents> {
     };
     pc.onicecandidate = ({ candidate }) => {
       if (this.pc !== pc || this.config.blockDirect) return;
-      this.sendSignal('webrtc_ice_candidate', { candidate: candidate ? toCandidateInit(candidate) : null });
+      const init = candidate ? toCandidateInit(candidate) : null;
+      this.sentCandidates.push(init);
+      this.sendSignal('webrtc_ice_candidate', { candidate: init });
     };
     pc.oniceconnectionstatechange = () => this.pc === pc && this.onIceState(pc);
     pc.onconnectionstatechange = () => {
@@ -511,7 +583,10 @@ export class PeerLink extends Emitter<LinkEvents> {
       // Its offer is set and holds the candidates gathered so far; later ones trickle as usual.
       this.offerSentAt = Date.now();
       this.sendDescription(pc.localDescription!);
-      if (pc.iceGatheringState === 'complete') this.sendSignal('webrtc_ice_candidate', { candidate: null });
+      if (pc.iceGatheringState === 'complete') {
+        this.sentCandidates.push(null);
+        this.sendSignal('webrtc_ice_candidate', { candidate: null });
+      }
     }
     if (!this.dcPath) this.armFallback();
     this.updateState();
@@ -637,7 +712,7 @@ export class PeerLink extends Emitter<LinkEvents> {
    * there is one, else signed (the sequence number is taken now, a signature a moment later).
    */
   private sendSignal(type: SignalType, body: Pick<LinkSignal, 'description' | 'candidate'>): void {
-    const inner = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, ...body });
+    const inner = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, link: this.epochs.local, ...body });
     const seq = this.options.nextSeq();
     const { localPeerId, remotePeerId, projectId, session } = this.options;
     const key = this.signalKey;
@@ -726,6 +801,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (!body || this.closed) return;
     const signal = decodeLinkSignal(body);
     if ('error' in signal) return this.fail('BAD_SIGNAL', signal.error);
+    if (signal.link !== undefined && this.observeRemoteLink(signal.link) === 'stale') return; // from an older link of the peer
     if (this.retiredRemotePcIds.has(signal.from)) return; // late news from a replaced connection
     if (signal.to && signal.to !== this.pcId && signal.description?.type !== 'offer') return; // for our replaced connection
 
@@ -814,15 +890,39 @@ export class PeerLink extends Emitter<LinkEvents> {
     }
     this.seal = new RelaySeal(this.options.session.certificate.boxKey, this.options.session.boxSecretKey, certificate.boxKey);
     if (restarted) {
-      this.record('peer-restarted', 'new session key: starting a new stream');
-      this.stream.close();
-      this.stream = this.createStream();
-      this.opened = false;
-      if (this.dcPath) this.stream.setPath(this.dcPath);
-      else if (this.relayActive) this.stream.setPath(this.relayPath);
-      this.emit('reset', undefined);
+      // Its links are numbered afresh in the new session.
+      this.epochs.forgetRemote();
+      this.restartStream('peer-restarted', 'new session key: starting a new stream');
+    } else if (this.relayActive && !this.dcPath) this.useRelayPath();
+  }
+
+  /** Notes which link of the peer sent something; a newer one than the stream's restarts it, or readdresses what it holds. */
+  private observeRemoteLink(id: number): ReturnType<LinkEpochs['observe']> {
+    const news = this.epochs.observe(id);
+    if (news === 'restart') this.restartStream('peer-new-link', 'the peer made this link again: starting a new stream');
+    else if (news === 'readdress' && this.stream.stats().unackedBytes > 0) {
+      // What went out on the relay was addressed to the peer's previous link, which dropped it.
+      this.stream.pathLost(RELAY_PATH_ID);
+      if (this.relayActive && !this.dcPath) this.useRelayPath();
     }
-    if (this.relayActive && !this.dcPath) this.useRelayPath();
+    return news;
+  }
+
+  /**
+   * A new stream (the peer restarted, or made the link again): what the old one held is gone with
+   * the peer's old end; the application hears `reset`, then `open` again (and the workstream
+   * catches up through its hello).
+   */
+  private restartStream(event: string, detail: string): void {
+    this.record(event, detail);
+    this.stream.close();
+    this.stream = this.createStream();
+    this.epochs.restarted();
+    this.opened = false;
+    if (this.dcPath) this.stream.setPath(this.dcPath);
+    this.emit('reset', undefined);
+    if (this.dcPath) this.markOpen();
+    else if (this.relayActive) this.useRelayPath();
   }
 
   // --- paths ---------------------------------------------------------------------------------------
@@ -864,6 +964,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     const frame = path.receive(data);
     if (!frame) return;
     if ('error' in frame) return this.fail('MALFORMED_FRAME', frame.error);
+    this.epochs.exchanged();
     this.stream.receive(frame, DATACHANNEL_PATH_ID);
   }
 
@@ -878,11 +979,12 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   private useRelayPath(): void {
     if (!this.seal) return; // set up when the peer's session key arrives
-    this.stream.setPath(this.relayPath);
+    if (!this.relayPaused) this.stream.setPath(this.relayPath);
     this.path = { kind: 'registry-relay' };
     // The registry socket has no "drained" event: poll while the relay carries traffic.
     clearInterval(this.relayPumpTimer);
     this.relayPumpTimer = setInterval(() => {
+      if (this.relayPaused) return;
       const s = this.stream.stats();
       if (s.queuedBytes > 0 || s.unackedBytes > 0) this.stream.pump();
     }, 10);

@@ -14,7 +14,8 @@
  * `to_key` names the recipient session it was made for, so a message for an earlier session of the
  * recipient is told apart from a forged one; `from` and `to` (peer ids) tell the two directions
  * apart. Each LinkSignal names the sending RTCPeerConnection (`from`) and the one it is meant for
- * (`to`, when known), so a late message for a replaced connection is dropped.
+ * (`to`, when known), so a late message for a replaced connection is dropped, and the sender's link
+ * (`link`, see link-epochs.ts), so a link made again on one side is noticed on the other.
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { z } from '../../../src-shared/zod';
@@ -29,6 +30,8 @@ export const linkSignalSchema = z.object({
   v: z.literal(1),
   from: connectionId,
   to: connectionId.nullable(),
+  /** The sender's link id (link-epochs.ts); absent from consoles that predate it. */
+  link: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   description: z.object({ type: z.enum(['offer', 'answer']), sdp: z.string().max(30_000) }).optional(),
   /** null: end of candidates. */
   candidate: z

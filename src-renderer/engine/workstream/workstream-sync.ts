@@ -12,10 +12,17 @@
  * its author (the author pushed it there itself). What a lost message or a link that dropped at
  * the wrong moment leaves out is repaired by the hello on every link open and by a hello every
  * ANTI_ENTROPY_MS on each link.
+ *
+ * Delivery is confirmed by the receiver, not assumed by the sender: a console answers entries it
+ * receives with `ws-have` (its heads for their authors), and its hellos say the same. So the GUI
+ * can show an own entry as not yet delivered to the linked consoles that have not said they hold
+ * it (`unconfirmed`); what was handed to a link may still be waiting in it (a relay whose registry
+ * is away).
  */
 import { z } from '../../../src-shared/zod';
 import { bytes, peerIdSchema } from '../../../src-shared/protocol/signaling';
-import type { Entry, SignedEntry } from '../../../src-shared/workstream/entry';
+import { parseEntryBody, type Entry, type SignedEntry } from '../../../src-shared/workstream/entry';
+import { Emitter } from '../emitter';
 import { equalBytes } from '../../../src-shared/bytes';
 import type { Gap, WorkstreamLog } from './workstream-log';
 
@@ -31,6 +38,8 @@ const BATCH_ENTRIES = 256;
 const BATCH_BYTES = 1024 * 1024;
 const MAX_AUTHORS = 10_000;
 export const ANTI_ENTROPY_MS = 15_000;
+/** Confirmations of entries received close together go out in one `ws-have`. */
+const HAVE_DELAY_MS = 50;
 const linksSchema = z.array(peerIdSchema).max(MAX_AUTHORS);
 
 const seqSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -47,6 +56,8 @@ export const syncMessageSchema = z.discriminatedUnion('t', [
   // Entries are checked one by one by the log: a bad one must not hide the good ones.
   z.object({ t: z.literal('ws-entries'), project: z.string(), entries: z.array(z.unknown()).max(BATCH_ENTRIES) }),
   z.object({ t: z.literal('ws-want'), project: z.string(), author: peerIdSchema, from: seqSchema, to: seqSchema }),
+  /** What the sender holds of the authors of entries it just received (confirms their delivery). */
+  z.object({ t: z.literal('ws-have'), project: z.string(), heads: z.record(peerIdSchema, seqSchema).refine((h) => Object.keys(h).length <= MAX_AUTHORS, 'too many authors') }),
 ]);
 export type SyncMessage = z.infer<typeof syncMessageSchema>;
 
@@ -56,8 +67,13 @@ export interface SyncProblem {
   message: string;
 }
 
-export class WorkstreamSync {
+export class WorkstreamSync extends Emitter<{ confirmations: void }> {
   private readonly linked = new Set<string>();
+  /** What each linked console said it holds (its hellos and `ws-have`): per author, the contiguous head. */
+  private readonly confirmed = new Map<string, Map<string, number>>();
+  /** Authors whose heads are owed to a console, in a `ws-have` about to go. */
+  private readonly haveOwed = new Map<string, Set<string>>();
+  private haveTimer: ReturnType<typeof setTimeout> | undefined;
   /** What each linked console is known to hold (its hello, and what went either way since). */
   private readonly peerHeads = new Map<string, Map<string, number>>();
   /** Catch-ups under way: `<peer>:<author>`. */
@@ -76,13 +92,17 @@ export class WorkstreamSync {
     private readonly onProblem: (problem: SyncProblem) => void = () => undefined,
     antiEntropyMs = ANTI_ENTROPY_MS,
   ) {
+    super();
     this.unsubscribe.push(
       links.on('open', ({ peerId }) => this.onOpen(peerId)),
       links.on('closed', ({ peerId }) => {
         this.linked.delete(peerId);
         this.peerHeads.delete(peerId);
         this.peerLinks.delete(peerId);
+        this.confirmed.delete(peerId);
+        this.haveOwed.delete(peerId);
         this.announceLinks();
+        this.emit('confirmations', undefined);
       }),
       links.on('message', ({ peerId, message }) => this.onMessage(peerId, message)),
       log.on('added', ({ entries, from }) => this.push(entries, from)),
@@ -101,13 +121,52 @@ export class WorkstreamSync {
     for (const off of this.unsubscribe) off();
     clearInterval(this.antiEntropy);
     clearTimeout(this.linksChanged);
+    clearTimeout(this.haveTimer);
+    this.removeAllListeners();
+  }
+
+  /** The linked consoles that have not said they hold this author's entry `seq`. */
+  unconfirmed(author: string, seq: number): string[] {
+    return [...this.linked].filter((peerId) => (this.confirmed.get(peerId)?.get(author) ?? 0) < seq);
   }
 
   private onOpen(peerId: string): void {
+    const known = this.linked.has(peerId);
     this.linked.add(peerId);
     this.peerHeads.set(peerId, new Map());
     this.hello(peerId);
     this.announceLinks();
+    if (!known) this.emit('confirmations', undefined);
+  }
+
+  private confirm(peerId: string, heads: Record<string, number>): void {
+    const mine = this.confirmed.get(peerId) ?? new Map<string, number>();
+    this.confirmed.set(peerId, mine);
+    let changed = false;
+    for (const [author, seq] of Object.entries(heads)) {
+      if (seq > (mine.get(author) ?? 0)) {
+        mine.set(author, seq);
+        changed = true;
+      }
+    }
+    if (changed) this.emit('confirmations', undefined);
+  }
+
+  /** Tells a console, shortly, what this one now holds of these authors (coalesced across batches). */
+  private owe(peerId: string, authors: Iterable<string>): void {
+    const owed = this.haveOwed.get(peerId) ?? new Set<string>();
+    for (const author of authors) owed.add(author);
+    if (owed.size === 0) return;
+    this.haveOwed.set(peerId, owed);
+    this.haveTimer ??= setTimeout(() => {
+      this.haveTimer = undefined;
+      const heads = this.log.highWaterMarks();
+      for (const [to, authors] of this.haveOwed) {
+        const have = Object.fromEntries([...authors].flatMap((a) => (heads[a] ? [[a, heads[a]] as const] : [])));
+        if (Object.keys(have).length) this.sendTo(to, { t: 'ws-have', project: this.log.project, heads: have });
+      }
+      this.haveOwed.clear();
+    }, HAVE_DELAY_MS);
   }
 
   private hello(peerId: string): void {
@@ -137,8 +196,10 @@ export class WorkstreamSync {
     if (m.project !== this.log.project) return this.onProblem({ peerId, code: 'WRONG_PROJECT', message: `${t} for project ${m.project}` });
     if (m.t === 'ws-hello') {
       if (m.links) this.peerLinks.set(peerId, new Set(m.links));
+      this.confirm(peerId, m.heads);
       void this.answerHello(peerId, m.heads, m.chains ?? {});
-    } else if (m.t === 'ws-links') this.peerLinks.set(peerId, new Set(m.links));
+    } else if (m.t === 'ws-have') this.confirm(peerId, m.heads);
+    else if (m.t === 'ws-links') this.peerLinks.set(peerId, new Set(m.links));
     else if (m.t === 'ws-want') void this.sendRange(peerId, m.author, m.from, m.to);
     else void this.receive(peerId, m.entries);
   }
@@ -185,6 +246,8 @@ export class WorkstreamSync {
     const { added, gaps } = await this.log.ingest(items, peerId);
     for (const e of added) this.noteSent(peerId, e.author, e.seq); // it has what it sent us
     for (const gap of gaps) this.want(peerId, gap);
+    // Confirmed whether new here or not: the sender may not know we had them already.
+    this.owe(peerId, authorsOf(items));
   }
 
   private want(peerId: string, gap: Gap): void {
@@ -212,11 +275,23 @@ export class WorkstreamSync {
     if (known && (known.get(author) ?? 0) < seq) known.set(author, seq);
   }
 
-  /** Resolves false if the link is gone; the next hello on a new link makes up for it. */
+  /** Resolves false if the link is gone; the next hello on a new link makes up for it (for a ws-have too). */
   private sendTo(peerId: string, message: SyncMessage): Promise<boolean> {
     return this.links.send(peerId, message).then(
       () => true,
       () => false,
     );
   }
+}
+
+/** The authors of the entries in a batch, read from their bodies (each entry is checked by the log). */
+function authorsOf(items: unknown[]): Set<string> {
+  const authors = new Set<string>();
+  for (const item of items) {
+    const b = (item as { b?: unknown } | null)?.b;
+    if (!(b instanceof Uint8Array)) continue;
+    const parsed = parseEntryBody(b);
+    if (parsed.ok) authors.add(parsed.entry.author);
+  }
+  return authors;
 }

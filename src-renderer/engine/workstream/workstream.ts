@@ -40,6 +40,10 @@ export interface Workstream {
   share(file: Blob, name: string): Promise<Entry>;
   /** Rejected entries and malformed replication messages, for the GUI and diagnostics. */
   onProblem(listener: (problem: WorkstreamProblem) => void): () => void;
+  /** The linked consoles that have not confirmed they hold this entry (see WorkstreamSync). */
+  unconfirmed(entry: Pick<Entry, 'author' | 'seq'>): string[];
+  /** Called when confirmations or the linked consoles change. */
+  onConfirmations(listener: () => void): () => void;
   close(): void;
 }
 
@@ -64,6 +68,8 @@ export async function openWorkstream(options: WorkstreamOptions): Promise<Workst
       problemListeners.add(listener);
       return () => problemListeners.delete(listener);
     },
+    unconfirmed: (entry) => sync.unconfirmed(entry.author, entry.seq),
+    onConfirmations: (listener) => sync.on('confirmations', listener),
     close() {
       sync.close();
       files.close();

@@ -9,6 +9,7 @@ import { toHex } from '../../../src-shared/bytes';
 import type { PeerInfo } from '../../../src-shared/protocol/signaling';
 import { createConsoleSession, type ConsoleSession } from '../../../src-renderer/engine/console-session';
 import type { LinkConfig } from '../../../src-renderer/engine/link/peer-link';
+import type { BackoffPolicy } from '../../../src-renderer/engine/backoff';
 import { openWorkstream, type Workstream, type WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
 import { openIndexedDbStore } from '../../../src-renderer/engine/workstream/workstream-store';
 import { checkEntry } from '../../../src-shared/workstream/entry';
@@ -44,7 +45,7 @@ async function tabIdentity(): Promise<SecretIdentity> {
 
 const wsHarness = {
   /** Joins (again) with the same identity; the workstream is loaded from IndexedDB. */
-  async join(link: string, name: string, options: { onlyLinkTo?: string[]; config?: Partial<LinkConfig>; keepIdentityAcrossReload?: boolean; productBackoff?: boolean } = {}): Promise<string> {
+  async join(link: string, name: string, options: { onlyLinkTo?: string[]; config?: Partial<LinkConfig>; backoff?: BackoffPolicy; keepIdentityAcrossReload?: boolean; productBackoff?: boolean } = {}): Promise<string> {
     identity ??= options.keepIdentityAcrossReload ? await tabIdentity() : await createIdentity();
     const invite = parseInvite(link);
     session = await createConsoleSession({
@@ -53,7 +54,7 @@ const wsHarness = {
       identity,
       signChallenge: (nonce) => ed25519Sign(identity!.signingSecretKey, signedMessage('registryAuth', nonce)),
       certifySession: (body) => ed25519Sign(identity!.signingSecretKey, signedMessage('sessionKey', body)),
-      ...(options.productBackoff ? {} : { backoff: { baseMs: 200, maxMs: 1000 } }),
+      ...(options.productBackoff ? {} : { backoff: options.backoff ?? { baseMs: 200, maxMs: 1000 } }),
       ...(options.config ? { linkConfig: options.config } : {}),
       ...(options.onlyLinkTo ? { admit: (peer: PeerInfo) => options.onlyLinkTo!.includes(peer.peer_id) } : {}),
     });
@@ -92,6 +93,8 @@ const wsHarness = {
   /** The link's path as the console reports it (from getStats), and its history. */
   linkPath: (peerId: string) => session!.links.snapshot(peerId)?.path,
   linkHistory: (peerId: string) => session!.links.snapshot(peerId)?.history ?? [],
+  /** Each link's snapshot (state, counters, history), for a test to show when it fails. */
+  linkSnapshots: () => session!.links.snapshots(),
   forceRelay: (peerId: string, on: boolean) => session!.links.forceRelay(peerId, on),
   setMaxFileBytes: (bytes: number) => void (maxFileBytes = bytes),
 

@@ -34,7 +34,7 @@ class StubConnection {
   connectionState = 'new';
   iceGatheringState = 'new';
   onnegotiationneeded: (() => Promise<void>) | null = null;
-  onicecandidate = null;
+  onicecandidate: ((event: { candidate: unknown }) => void) | null = null;
   oniceconnectionstatechange: (() => void) | null = null;
   onconnectionstatechange = null;
   createDataChannel() {
@@ -209,5 +209,39 @@ describe('PeerLink state while connecting', () => {
       pc.oniceconnectionstatechange!();
       expect(link.snapshot().state, `ICE ${ice}`).toBe(state);
     }
+  });
+});
+
+describe('PeerLink when the registry drops its signaling (RATE_LIMITED)', () => {
+  const kinds = (sent: Array<{ type: SignalType }>) => sent.map((m) => m.type);
+
+  it('sends its unanswered offer again at once', async () => {
+    const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
+    const { link, sent, connections } = await linkOf(ada, bob, 'session');
+    link.start();
+    await connections[0]!.onnegotiationneeded!();
+    await settle();
+    expect(kinds(sent)).toEqual(['webrtc_offer']);
+    link.signalRefused('webrtc_offer', 'RATE_LIMITED');
+    await settle();
+    expect(kinds(sent)).toEqual(['webrtc_offer', 'webrtc_offer']);
+    expect(decodeEnvelope(sent[1]!.payload)).toMatchObject({ body: expect.any(Uint8Array) });
+    expect(link.snapshot().history.map((h) => h.event)).toContain('signal-refused');
+  });
+
+  it('sends every candidate of the connection again when one was dropped', async () => {
+    const [ada, bob] = await Promise.all([newConsole(), newConsole()]);
+    const { link, sent, connections } = await linkOf(ada, bob, 'session');
+    link.start();
+    const pc = connections[0]!;
+    const candidate = (n: number) => ({ candidate: `candidate:${n} 1 udp 1 127.0.0.1 ${5000 + n} typ host`, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'u' });
+    pc.onicecandidate!({ candidate: candidate(1) });
+    pc.onicecandidate!({ candidate: candidate(2) });
+    pc.onicecandidate!({ candidate: null });
+    await settle();
+    const before = sent.length;
+    link.signalRefused('webrtc_ice_candidate', 'RATE_LIMITED');
+    await settle();
+    expect(kinds(sent.slice(before))).toEqual(['webrtc_ice_candidate', 'webrtc_ice_candidate', 'webrtc_ice_candidate']);
   });
 });

@@ -14,6 +14,8 @@ class FakeBus extends Emitter<{ open: { peerId: string }; closed: { peerId: stri
   readonly peers = new Map<string, FakeBus>();
   /** Messages this console sent, for tests that look at the wire. */
   readonly sent: Array<{ to: string; message: { t: string } }> = [];
+  /** While set, what is sent to this console waits (a link whose relay waits for the registry). */
+  private held: Array<() => void> | undefined;
   constructor(readonly id: string) {
     super();
   }
@@ -23,7 +25,17 @@ class FakeBus extends Emitter<{ open: { peerId: string }; closed: { peerId: stri
     this.sent.push({ to: peerId, message: message as { t: string } });
     // A copy through MessagePack, as on a real link.
     const copy = structuredClone(message);
-    setTimeout(() => peer.peers.has(this.id) && peer.deliver(this.id, copy), 0);
+    const deliver = () => peer.peers.has(this.id) && peer.deliver(this.id, copy);
+    if (peer.held) peer.held.push(deliver);
+    else setTimeout(deliver, 0);
+  }
+  hold(): void {
+    this.held ??= [];
+  }
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const deliver of held) setTimeout(deliver, 0);
   }
   deliver(from: string, message: unknown): void {
     this.emit('message', { peerId: from, message });
@@ -225,6 +237,31 @@ describe('workstream replication', () => {
     await until(() => a.problems.length === 4);
     expect(a.problems.map((p) => p.code)).toEqual(['MALFORMED_MESSAGE', 'MALFORMED_MESSAGE', 'WRONG_PROJECT', 'MALFORMED_ENTRY']);
     expect(a.ws.log.size).toBe(0);
+  });
+});
+
+describe('workstream delivery', () => {
+  it('an own entry is not yet delivered to each linked console until that console says it holds it', async () => {
+    const [a, b, c] = await Promise.all([makeConsole(), makeConsole(), makeConsole()]);
+    link(a, b);
+    link(a, c);
+    link(b, c);
+    await new Promise((done) => setTimeout(done, 50));
+    let changes = 0;
+    a.ws.onConfirmations(() => changes++);
+    b.bus.hold(); // b's link carries nothing for now
+    const entry = await a.ws.post('message', { text: 'are you there?' });
+    expect(a.ws.unconfirmed(entry).sort()).toEqual([b.bus.id, c.bus.id].sort());
+    await expect.poll(() => a.ws.unconfirmed(entry)).toEqual([b.bus.id]);
+    await new Promise((done) => setTimeout(done, 200));
+    expect(a.ws.unconfirmed(entry)).toEqual([b.bus.id]); // c forwarded nothing to b, and b said nothing
+    b.bus.release();
+    await expect.poll(() => a.ws.unconfirmed(entry)).toEqual([]);
+    expect(changes).toBeGreaterThanOrEqual(2);
+    // A console that is no longer linked is no longer waited for.
+    const later = await a.ws.post('message', { text: 'one more' });
+    unlink(a, c);
+    expect(a.ws.unconfirmed(later)).not.toContain(c.bus.id);
   });
 });
 

@@ -336,6 +336,28 @@ describe('limits', () => {
     expect(await ada.waitForClose()).toBe(4010);
   });
 
+  it('RATE_LIMITED names the dropped frame: its type and the console it was for', async () => {
+    const r = await registry({ limits: { framesPerSecond: 10, burst: 10 } });
+    const { token } = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });
+    const ada = await joinAs(r, token, 'Ada');
+    const bob = await joinAs(r, token, 'Bob');
+    for (let i = 0; i < 12; i++) ada.send({ type: 'webrtc_ice_candidate', to_peer_id: bob.identity.peerId, payload: new Uint8Array([i]) });
+    const notice = await ada.waitFor(isError('RATE_LIMITED'));
+    expect(notice).toMatchObject({ ref_type: 'webrtc_ice_candidate', ref_peer_id: bob.identity.peerId });
+  });
+
+  it('answers a ping with a pong, after welcome only', async () => {
+    const r = await registry();
+    const { token } = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });
+    const early = await open(r);
+    early.send({ type: 'ping' });
+    expect(await early.waitFor(isError('AUTH_REQUIRED'))).toMatchObject({ ref_type: 'ping' });
+    const ada = await joinAs(r, token, 'Ada');
+    ada.send({ type: 'ping' });
+    await ada.waitFor((f) => f.type === 'pong');
+    expect(ada.errors()).toEqual([]);
+  });
+
   it('a dead connection (no pong) is terminated within the heartbeat and its peers see it leave', async () => {
     const r = await registry({ limits: { heartbeatMs: 100 } });
     const { token } = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });

@@ -1,0 +1,109 @@
+/**
+ * Relayed links across a registry restart and a peer's absence, in Node with an in-memory registry
+ * (fake-registry.ts): a link whose peer is not back yet waits for it and carries on where it
+ * stopped; one whose peer does not come back is closed after PEER_RETURN_MS. (The same in Chromium
+ * with a real registry: tests/browser/registry-restart.spec.ts.)
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PEER_RETURN_MS } from '../../../src-renderer/engine/link-manager';
+import { FakeRegistry, type TestConsole } from './fake-registry';
+
+let registry: FakeRegistry;
+afterEach(() => {
+  vi.useRealTimers();
+  registry?.close();
+});
+
+const texts = (c: TestConsole) => c.received.filter((m): m is { text: string } => typeof (m as { text?: unknown }).text === 'string').map((m) => m.text);
+
+async function relayedPair() {
+  registry = new FakeRegistry();
+  const [ada, bob] = [await registry.console('Ada'), await registry.console('Bob')];
+  registry.connect(ada);
+  registry.connect(bob);
+  await expect.poll(() => [ada.links.snapshot(bob.identity.peerId)?.state, bob.links.snapshot(ada.identity.peerId)?.state]).toEqual(['relay', 'relay']);
+  await ada.links.send(bob.identity.peerId, { text: 'before' });
+  await expect.poll(() => texts(bob)).toEqual(['before']);
+  return { ada, bob };
+}
+
+describe('relayed links when the registry restarts', () => {
+  it('a message sent while the registry is down arrives as soon as both are back, though one reconnected before the other', async () => {
+    const { ada, bob } = await relayedPair();
+    registry.stop();
+    await ada.links.send(bob.identity.peerId, { text: 'during the outage' });
+    await new Promise((done) => setTimeout(done, 100));
+    expect(texts(bob)).toEqual(['before']);
+
+    registry.connect(ada); // Bob is not back yet: Ada's welcome does not list him
+    await new Promise((done) => setTimeout(done, 100));
+    const back = Date.now();
+    registry.connect(bob);
+    await expect.poll(() => texts(bob), { interval: 5 }).toEqual(['before', 'during the outage']);
+    expect(Date.now() - back).toBeLessThan(500);
+    await bob.links.send(ada.identity.peerId, { text: 'after' });
+    await expect.poll(() => texts(ada), { interval: 5, timeout: 500 }).toEqual(['after']);
+    // The same links carried on: none was closed and made again.
+    expect([ada.closed, bob.closed]).toEqual([[], []]);
+  });
+
+  it('a peer that left and comes back in the same session finds the link where it was', async () => {
+    const { ada, bob } = await relayedPair();
+    registry.disconnect(bob);
+    await ada.links.send(bob.identity.peerId, { text: 'while Bob was away' });
+    await new Promise((done) => setTimeout(done, 100));
+    registry.connect(bob);
+    await expect.poll(() => texts(bob), { interval: 5, timeout: 500 }).toEqual(['before', 'while Bob was away']);
+    expect(ada.closed).toEqual([]);
+  });
+
+  it('a peer that comes back in a new session (a reload) gets a new link, without alarms', async () => {
+    const { ada, bob } = await relayedPair();
+    registry.disconnect(bob);
+    const bob2 = await registry.restart(bob, 'Bob');
+    registry.connect(bob2);
+    await expect.poll(() => ada.closed).toEqual([bob.identity.peerId]); // the old one, replaced
+    await expect.poll(() => ada.links.snapshot(bob.identity.peerId)?.state).toBe('relay');
+    await ada.links.send(bob.identity.peerId, { text: 'to the new session' });
+    await expect.poll(() => texts(bob2), { timeout: 2000 }).toEqual(['to the new session']);
+    expect(ada.errors).toEqual([]);
+  });
+
+  it('a peer that does not come back within PEER_RETURN_MS: its link is closed', async () => {
+    const { ada, bob } = await relayedPair();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    registry.disconnect(bob);
+    vi.advanceTimersByTime(PEER_RETURN_MS - 1000);
+    expect(ada.closed).toEqual([]);
+    vi.advanceTimersByTime(1000);
+    expect(ada.closed).toEqual([bob.identity.peerId]);
+  });
+});
+
+describe('a link made again on one side only', () => {
+  it('a peer away longer than PEER_RETURN_MS comes back to a new link on the other side: both start new streams, and messages flow both ways', async () => {
+    const { ada, bob } = await relayedPair();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    registry.disconnect(bob);
+    vi.advanceTimersByTime(PEER_RETURN_MS);
+    vi.useRealTimers();
+    expect(ada.closed).toEqual([bob.identity.peerId]);
+    // Bob's socket was dead all along (a laptop asleep): he keeps his end of the link and comes back.
+    registry.connect(bob);
+    expect(bob.closed).toEqual([]);
+    await expect.poll(() => ada.links.snapshot(bob.identity.peerId)?.state).toBe('relay');
+    await ada.links.send(bob.identity.peerId, { text: 'to the old end' });
+    await bob.links.send(ada.identity.peerId, { text: 'from the old end' });
+    await expect.poll(() => texts(bob), { timeout: 2000 }).toEqual(['before', 'to the old end']);
+    await expect.poll(() => texts(ada), { timeout: 2000 }).toContain('from the old end');
+    expect(bob.links.snapshot(ada.identity.peerId)!.history.map((h) => h.event)).toContain('peer-new-link');
+  });
+});
+
+describe('registry refusals reach the link concerned', () => {
+  it('RATE_LIMITED naming a signaling frame and a peer: that link sends its negotiation again', async () => {
+    const { ada, bob } = await relayedPair();
+    ada.client.fire('error', { code: 'RATE_LIMITED', message: 'dropped', refType: 'webrtc_offer', refPeerId: bob.identity.peerId });
+    expect(ada.links.snapshot(bob.identity.peerId)!.history.map((h) => h.event)).toContain('signal-refused');
+  });
+});
