@@ -19,6 +19,24 @@ interface PageDriver {
   close(): Promise<void>;
 }
 
+/** What Playwright's and puppeteer's pages both offer. */
+interface AnyPage {
+  evaluate(fn: typeof invokeInPage, call: readonly [string, unknown[]]): Promise<unknown>;
+  reload(): Promise<unknown>;
+  waitForFunction(fn: () => boolean): Promise<unknown>;
+}
+
+function harnessPage(page: AnyPage, close: () => Promise<void>): PageDriver {
+  return {
+    invoke: (call) => page.evaluate(invokeInPage, call),
+    reload: async () => {
+      await page.reload();
+      await page.waitForFunction(() => 'wsHarness' in window);
+    },
+    close,
+  };
+}
+
 /** How every soak console joins: the product's reconnect backoff, its identity kept across reloads. */
 const JOIN_OPTIONS = { keepIdentityAcrossReload: true, productBackoff: true } as const;
 
@@ -33,28 +51,14 @@ export class SoakConsole {
 
   static async inChromium(browser: Browser, origin: string, name: string): Promise<SoakConsole> {
     const { context, page } = await openHarnessPage(browser, origin, 'wsHarness');
-    return new SoakConsole(name, {
-      invoke: (call) => page.evaluate(invokeInPage, call),
-      reload: async () => {
-        await page.reload();
-        await page.waitForFunction(() => 'wsHarness' in window);
-      },
-      close: () => context.close(),
-    });
+    return new SoakConsole(name, harnessPage(page, () => context.close()));
   }
 
   static async inFirefox(firefox: Firefox, origin: string, name: string): Promise<SoakConsole> {
     const { context, page } = await firefox.openPage(`${origin}/index.html`);
     await page.waitForFunction(() => 'wsHarness' in window);
     await assertHarnessSupported(() => page.evaluate(readMissingFeatures), 'Firefox');
-    return new SoakConsole(name, {
-      invoke: (call) => page.evaluate(invokeInPage, call),
-      reload: async () => {
-        await page.reload();
-        await page.waitForFunction(() => 'wsHarness' in window);
-      },
-      close: () => context.close(),
-    });
+    return new SoakConsole(name, harnessPage(page, () => context.close()));
   }
 
   call<K extends keyof WsHarness>(name: K, ...args: Parameters<Fn<K>>): ReturnType<Fn<K>> {

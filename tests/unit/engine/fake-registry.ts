@@ -10,6 +10,7 @@ import type { PeerInfo, RelayFrame, WelcomeFrame } from '../../../src-shared/pro
 import { Emitter } from '../../../src-renderer/engine/emitter';
 import type { RegistryState, SignalingClient } from '../../../src-renderer/engine/signaling-client';
 import { LinkManager } from '../../../src-renderer/engine/link-manager';
+import { StubConnection } from './stub-connection';
 
 type ClientEvents = {
   state: RegistryState;
@@ -20,31 +21,6 @@ type ClientEvents = {
   error: { code: string; message: string; refType?: string; refPeerId?: string };
 };
 
-/** Just enough of an RTCPeerConnection for a link that never gets a direct path. */
-export class StubConnection {
-  localDescription: { type: string; sdp: string } | null = null;
-  remoteDescription = null;
-  signalingState = 'stable';
-  iceConnectionState = 'new';
-  connectionState = 'new';
-  iceGatheringState = 'new';
-  onnegotiationneeded: (() => void) | null = null;
-  onicecandidate = null;
-  oniceconnectionstatechange = null;
-  onconnectionstatechange = null;
-  createDataChannel() {
-    return { binaryType: 'arraybuffer', readyState: 'connecting', close() {} };
-  }
-  async setLocalDescription() {
-    this.localDescription = { type: 'offer', sdp: 'v=0\r\n' };
-    this.signalingState = 'have-local-offer';
-  }
-  getConfiguration() {
-    return {};
-  }
-  setConfiguration() {}
-  close() {}
-}
 
 export class FakeClient extends Emitter<ClientEvents> {
   connected = false;

@@ -11,35 +11,25 @@ import { createSession } from '../../../src-shared/session-certificate';
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import { PeerLink } from '../../../src-renderer/engine/link/peer-link';
 import { decodeEnvelope, decodeLinkSignal } from '../../../src-renderer/engine/link/signal-codec';
+import { StubConnection } from './stub-connection';
 
 /** An RTCPeerConnection's negotiation-needed flag and max-bundle rule, as Chromium 156 has them. */
-class Chromium156Connection {
-  localDescription: { type: string; sdp: string } | null = null;
-  remoteDescription = null;
-  signalingState = 'stable';
-  iceConnectionState = 'new';
-  connectionState = 'new';
-  iceGatheringState = 'new';
-  onnegotiationneeded: (() => void) | null = null;
-  onicecandidate = null;
-  oniceconnectionstatechange = null;
-  onconnectionstatechange = null;
+class Chromium156Connection extends StubConnection {
   private channels = 0;
   private negotiationNeeded = false;
-  setConfiguration() {
+  override setConfiguration() {
     this.flagNegotiationNeeded();
   }
-  createDataChannel() {
+  override createDataChannel() {
     this.channels++;
     this.flagNegotiationNeeded();
-    return { binaryType: 'arraybuffer', readyState: 'connecting', close() {} };
+    return super.createDataChannel();
   }
-  async setLocalDescription() {
+  override async setLocalDescription() {
     if (this.channels === 0) throw new Error('Failed to set local offer sdp: max-bundle configured but session description has no BUNDLE group');
+    await super.setLocalDescription();
     this.localDescription = { type: 'offer', sdp: 'v=0\r\na=group:BUNDLE 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n' };
-    this.signalingState = 'have-local-offer';
   }
-  close() {}
   private flagNegotiationNeeded() {
     if (this.negotiationNeeded) return; // already set: no second event
     this.negotiationNeeded = true;

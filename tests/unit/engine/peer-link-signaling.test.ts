@@ -10,6 +10,7 @@ import { createSession, type SessionSecrets } from '../../../src-shared/session-
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import { PeerLink } from '../../../src-renderer/engine/link/peer-link';
 import { decodeEnvelope, encodeEnvelope, encodeLinkSignal, signalMacBytes, signalSignedBytes } from '../../../src-renderer/engine/link/signal-codec';
+import { StubConnection } from './stub-connection';
 import { deriveSignalKey, recipientKeyId, signalMac, signalMacValid } from '../../../src-renderer/engine/link/signal-key';
 
 const PROJECT = 'project-1';
@@ -25,31 +26,6 @@ async function newConsole(): Promise<Console> {
   return { identity, session };
 }
 
-/** Just enough of an RTCPeerConnection for a link to make an offer and follow ICE states. */
-class StubConnection {
-  localDescription: { type: string; sdp: string } | null = null;
-  remoteDescription = null;
-  signalingState = 'stable';
-  iceConnectionState = 'new';
-  connectionState = 'new';
-  iceGatheringState = 'new';
-  onnegotiationneeded: (() => Promise<void>) | null = null;
-  onicecandidate: ((event: { candidate: unknown }) => void) | null = null;
-  oniceconnectionstatechange: (() => void) | null = null;
-  onconnectionstatechange = null;
-  createDataChannel() {
-    return { binaryType: 'arraybuffer', readyState: 'connecting', close() {} };
-  }
-  async setLocalDescription() {
-    this.localDescription = { type: 'offer', sdp: 'v=0\r\n' };
-    this.signalingState = 'have-local-offer';
-  }
-  getConfiguration() {
-    return {};
-  }
-  setConfiguration() {}
-  close() {}
-}
 
 const links: PeerLink[] = [];
 afterEach(() => links.splice(0).forEach((link) => link.close()));
