@@ -16,6 +16,19 @@ import { FIREFOX_MISSING, firefoxPath, launchFirefox, type Firefox } from '../su
 
 const MiB = 1024 * 1024;
 const silent = pino({ level: 'silent' });
+
+/** Each console shares `bytes` of random content; each downloads the other's, byte-exact (SHA-256); the log then holds `entriesAfter`. */
+async function shareBothWays(a: WsDriver, b: WsDriver, bytes: number, entriesAfter: number): Promise<void> {
+  const fromA = await a.call('shareRandom', bytes, 'from-a.bin');
+  const fromB = await b.call('shareRandom', bytes, 'from-b.bin');
+  for (const c of [a, b]) await expect.poll(() => c.call('size'), { timeout: 20_000 }).toBe(entriesAfter);
+  await b.call('download', fromA.entryId);
+  await a.call('download', fromB.entryId);
+  await expect.poll(async () => (await b.call('fileStatus', fromA.entryId))?.state, { timeout: 30_000 }).toBe('complete');
+  await expect.poll(async () => (await a.call('fileStatus', fromB.entryId))?.state, { timeout: 30_000 }).toBe('complete');
+  expect(await b.call('fileSha', fromA.entryId)).toBe(fromA.sha);
+  expect(await a.call('fileSha', fromB.entryId)).toBe(fromB.sha);
+}
 /** One registry serving the link harness, one serving the web console; Firefox may link on both origins. */
 let harnessRegistry: RegistryHandle;
 let webRegistry: RegistryHandle;
@@ -71,16 +84,7 @@ for (const [first, second] of [['firefox', 'chromium'], ['firefox', 'firefox']] 
     await expect.poll(() => b.call('size'), { timeout: 20_000 }).toBe(40);
     expect(await b.call('ids')).toEqual(await a.call('ids'));
 
-    const fromA = await a.call('shareRandom', 3 * MiB, 'from-a.bin');
-    const fromB = await b.call('shareRandom', 3 * MiB, 'from-b.bin');
-    await expect.poll(() => a.call('size'), { timeout: 20_000 }).toBe(42);
-    await expect.poll(() => b.call('size'), { timeout: 20_000 }).toBe(42);
-    await b.call('download', fromA.entryId);
-    await a.call('download', fromB.entryId);
-    await expect.poll(async () => (await b.call('fileStatus', fromA.entryId))?.state, { timeout: 30_000 }).toBe('complete');
-    await expect.poll(async () => (await a.call('fileStatus', fromB.entryId))?.state, { timeout: 30_000 }).toBe('complete');
-    expect(await b.call('fileSha', fromA.entryId)).toBe(fromA.sha);
-    expect(await a.call('fileSha', fromB.entryId)).toBe(fromB.sha);
+    await shareBothWays(a, b, 3 * MiB, 42);
     expect(await linkState(a, b)).toBe('direct'); // all of it direct
     for (const c of [a, b]) expect(await c.call('problems')).toEqual([]);
   });
@@ -99,16 +103,7 @@ for (const [first, second] of [['firefox', 'chromium'], ['firefox', 'firefox']] 
     await Promise.all([a.call('post', 10, `from ${first}`), b.call('post', 10, `from ${second}`)]);
     await expect.poll(() => a.call('size'), { timeout: 20_000 }).toBe(20);
     await expect.poll(() => b.call('size'), { timeout: 20_000 }).toBe(20);
-    const fromA = await a.call('shareRandom', 1 * MiB, 'from-a.bin');
-    const fromB = await b.call('shareRandom', 1 * MiB, 'from-b.bin');
-    await expect.poll(() => a.call('size'), { timeout: 20_000 }).toBe(22);
-    await expect.poll(() => b.call('size'), { timeout: 20_000 }).toBe(22);
-    await b.call('download', fromA.entryId);
-    await a.call('download', fromB.entryId);
-    await expect.poll(async () => (await b.call('fileStatus', fromA.entryId))?.state, { timeout: 30_000 }).toBe('complete');
-    await expect.poll(async () => (await a.call('fileStatus', fromB.entryId))?.state, { timeout: 30_000 }).toBe('complete');
-    expect(await b.call('fileSha', fromA.entryId)).toBe(fromA.sha);
-    expect(await a.call('fileSha', fromB.entryId)).toBe(fromB.sha);
+    await shareBothWays(a, b, 1 * MiB, 22);
     expect(await linkState(a, b)).toBe('relay');
   });
 }
