@@ -11,6 +11,8 @@ export interface EmbeddedRegistryOptions {
   redis?: () => string | undefined;
   dataDir: string;
   webRoot?: string;
+  /** Page origins besides the app's own (app://console) that may open its WebSocket: the dev server's. */
+  allowedOrigins?: string[];
   logger: Logger;
 }
 
@@ -38,6 +40,7 @@ export class EmbeddedRegistry {
           logger: this.options.logger,
           ...(this.options.redis?.() ? { redis: this.options.redis()! } : {}),
           ...(this.options.webRoot ? { webRoot: this.options.webRoot } : {}),
+          ...(this.options.allowedOrigins?.length ? { allowedOrigins: this.options.allowedOrigins } : {}),
         });
         this.lastError = undefined;
       } catch (error) {

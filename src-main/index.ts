@@ -40,6 +40,10 @@ function rendererUrl(): string {
 }
 
 async function start(): Promise<void> {
+  const url = rendererUrl();
+  // In development the renderer comes from the dev server (http://localhost:…), a page origin the
+  // embedded registry would otherwise refuse on its WebSocket.
+  const devOrigin = url.startsWith('http') ? new URL(url).origin : undefined;
   const { settings, registry, dispatcherFor } = await createMainServices({
     dataDir: app.getPath('userData'),
     codec: secretCodec(),
@@ -47,6 +51,7 @@ async function start(): Promise<void> {
     rendererDir: RENDERER_DIR,
     logger,
     ...(process.env.WSP_REGISTRY_PORT ? { portOverride: Number(process.env.WSP_REGISTRY_PORT) } : {}),
+    ...(devOrigin ? { rendererOrigin: devOrigin } : {}),
   });
 
   // Each load of the page gets a CSP naming exactly the registries configured now; the renderer
@@ -66,7 +71,6 @@ async function start(): Promise<void> {
     }
   });
 
-  const url = rendererUrl();
   const dispatch = dispatcherFor(url);
   for (const channel of Object.keys(IPC_ARGS) as IpcChannel[]) {
     ipcMain.handle(channel, (event, ...args: unknown[]) => dispatch(channel, event.senderFrame?.url, args));

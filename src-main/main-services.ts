@@ -25,11 +25,13 @@ export interface MainServicesOptions {
   logger: Logger;
   /** A registry port that wins over the settings' (WSP_REGISTRY_PORT; 0 picks a free one). */
   portOverride?: number;
+  /** The renderer's origin when it is not the app's own (the dev server): the embedded registry lets it connect. */
+  rendererOrigin?: string;
 }
 
 export type MainServices = Awaited<ReturnType<typeof createMainServices>>;
 
-export async function createMainServices({ dataDir, codec, username, rendererDir, logger, portOverride }: MainServicesOptions) {
+export async function createMainServices({ dataDir, codec, username, rendererDir, logger, portOverride, rendererOrigin }: MainServicesOptions) {
   const identity = await IdentityStore.open(dataDir, codec);
   const settings = new SettingsStore(dataDir, username || 'me');
   const trust = new TrustStore(dataDir);
@@ -39,6 +41,7 @@ export async function createMainServices({ dataDir, codec, username, rendererDir
     redis: () => settings.get().embeddedRegistry.redis,
     dataDir: join(dataDir, 'registry'),
     webRoot: rendererDir,
+    ...(rendererOrigin ? { allowedOrigins: [rendererOrigin] } : {}),
     logger: logger.child({ component: 'registry' }),
   });
   if (settings.get().embeddedRegistry.enabled) await registry.start();

@@ -21,6 +21,8 @@ const registry = await createRegistry({
     burst: 1e6,
     floodTolerance: 1e9,
     authTimeoutMs: 120_000,
+    maxUnauthenticated: 1e6,
+    maxUnauthenticatedPerAddress: 1e6,
   },
 });
 process.stdout.write(`listening ${registry.port}\n`);

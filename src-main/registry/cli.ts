@@ -20,6 +20,8 @@ const USAGE = `usage:
                [--stun-url URL]... [--no-stun] [--turn-url URL]... [--turn-secret S | --turn-secret-file F] [--turn-ttl 1h]
                [--relay-pair-bytes-per-second N] [--relay-project-bytes-per-day N]
                [--redis redis://host:port[/db]] [--alternate-url URL]... [--heartbeat 15s]
+               [--allowed-host NAME]... [--allowed-origin ORIGIN]... [--trust-proxy]
+               [--request-timeout 5s] [--auth-timeout 10s] [--max-unauthenticated 1024] [--max-unauthenticated-per-address 64]
   wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir DIR] [--public-url URL]`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -43,6 +45,13 @@ export async function main(argv: string[]): Promise<number> {
       redis: { type: 'string' },
       'alternate-url': { type: 'string', multiple: true },
       heartbeat: { type: 'string' },
+      'allowed-host': { type: 'string', multiple: true },
+      'allowed-origin': { type: 'string', multiple: true },
+      'trust-proxy': { type: 'boolean' },
+      'request-timeout': { type: 'string' },
+      'auth-timeout': { type: 'string' },
+      'max-unauthenticated': { type: 'string' },
+      'max-unauthenticated-per-address': { type: 'string' },
       project: { type: 'string' },
       ttl: { type: 'string', default: '7d' },
       'max-uses': { type: 'string' },
@@ -81,7 +90,18 @@ export async function main(argv: string[]): Promise<number> {
     ...(turnUrls.length ? { turn: { urls: turnUrls, secret: turnSecret!, ttlSeconds: parseDuration(values['turn-ttl']) / 1000 } } : {}),
     ...(values.redis ? { redis: values.redis } : {}),
     ...(values['alternate-url'] ? { alternateUrls: values['alternate-url'] } : {}),
-    ...(values.heartbeat ? { limits: { heartbeatMs: parseDuration(values.heartbeat) } } : {}),
+    limits: {
+      ...(values.heartbeat ? { heartbeatMs: parseDuration(values.heartbeat) } : {}),
+      ...(values['request-timeout'] ? { requestTimeoutMs: parseDuration(values['request-timeout']) } : {}),
+      ...(values['auth-timeout'] ? { authTimeoutMs: parseDuration(values['auth-timeout']) } : {}),
+      ...(values['max-unauthenticated'] ? { maxUnauthenticated: positiveInteger('--max-unauthenticated', values['max-unauthenticated']) } : {}),
+      ...(values['max-unauthenticated-per-address']
+        ? { maxUnauthenticatedPerAddress: positiveInteger('--max-unauthenticated-per-address', values['max-unauthenticated-per-address']) }
+        : {}),
+    },
+    ...(values['allowed-host'] ? { allowedHosts: values['allowed-host'] } : {}),
+    ...(values['allowed-origin'] ? { allowedOrigins: values['allowed-origin'].map((o) => origin('--allowed-origin', o)) } : {}),
+    ...(values['trust-proxy'] ? { trustProxy: true } : {}),
     relayBudget: {
       ...(values['relay-pair-bytes-per-second'] ? { pairBytesPerSecond: positiveNumber('--relay-pair-bytes-per-second', values['relay-pair-bytes-per-second']) } : {}),
       ...(values['relay-project-bytes-per-day'] ? { projectBytesPerDay: positiveNumber('--relay-project-bytes-per-day', values['relay-project-bytes-per-day']) } : {}),
@@ -100,6 +120,26 @@ function positiveNumber(option: string, text: string): number {
   const value = Number(text);
   if (!(value > 0)) throw new UsageError(`${option} must be a positive number, not ${text}`);
   return value;
+}
+
+function positiveInteger(option: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`${option} must be a positive whole number, not ${text}`);
+  return value;
+}
+
+/** `https://tools.example.org` (a page origin: scheme, host and port, nothing else). */
+function origin(option: string, text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`${option} must be an origin such as https://tools.example.org, not ${text}`);
+  }
+  if (!url.host || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username || url.password) {
+    throw new UsageError(`${option} must be an origin (scheme://host[:port], no path), not ${text}`);
+  }
+  return `${url.protocol}//${url.host}`;
 }
 
 /** The web console built next to this file (out/renderer), if it exists. */

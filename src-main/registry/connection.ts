@@ -40,6 +40,11 @@ export interface RegistryLimits {
   maxQueuedBytes: number;
   /** Relay frames have their own frame budget (their bytes are limited by the relay budget). */
   relayFramesPerSecond: number;
+  /** An HTTP request or WebSocket upgrade must arrive in full within it (a silent connection too). */
+  requestTimeoutMs: number;
+  /** TCP connections not (yet) a welcomed console, in total and per remote address (IPv6: per /64). */
+  maxUnauthenticated: number;
+  maxUnauthenticatedPerAddress: number;
 }
 
 export interface ConnectionContext {
@@ -47,8 +52,11 @@ export interface ConnectionContext {
   invites: InviteAuthority;
   directory: ProjectDirectory;
   metrics: RegistryMetrics;
+  /** This connection's logger: it names the client's address (`addr`). */
   logger: Logger;
   now: () => number;
+  /** Called once, when the console is welcomed: from then on it no longer counts as unauthenticated. */
+  welcomed?: () => void;
   iceServersFor: (peerId: string) => { servers: IceServer[]; expiresAt: number };
   relay: RelayAccounting;
   /** Other registry instances sharing the project space (`--redis`); undefined for one process. */
@@ -61,6 +69,12 @@ export interface ConnectionContext {
 export type OutgoingInterceptor = (frame: ServerFrame, recipientPeerId: string | undefined) => ServerFrame[];
 
 type Phase = 'awaiting-hello' | 'authenticating' | 'member' | 'closed';
+
+/**
+ * How long a refused connection may take to answer the close handshake before it is cut. `ws`
+ * waits 30 s for it, which let a silent client hold a socket three times the auth deadline.
+ */
+export const CLOSE_GRACE_MS = 2000;
 
 export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heartbeat(): void } {
   const { limits, metrics, directory, now } = ctx;
@@ -102,6 +116,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       log.info({ code }, 'connection refused');
       phase = 'closed';
       ws.close(close, code);
+      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     }
   };
 
@@ -268,6 +283,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       if (phase !== 'authenticating') return;
     }
     phase = 'member';
+    ctx.welcomed?.();
     const ice = ctx.iceServersFor(peerId);
     scheduleIceRefresh(ice.expiresAt);
     send({

@@ -77,6 +77,8 @@ export class InviteAuthority {
         algorithms: ['HS256'],
         currentDate: new Date(this.now()),
         clockTolerance: 0,
+        // This registry never issues an invite without an expiry: one without is not its own.
+        requiredClaims: ['exp'],
       });
       const project = projectIdSchema.safeParse(payload.project);
       const maxUses = payload.max_uses;
@@ -87,6 +89,9 @@ export class InviteAuthority {
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) {
         return { ok: false, code: 'INVITE_EXPIRED', message: 'the invite has expired: ask for a new one' };
+      }
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') {
+        return { ok: false, code: 'INVITE_INVALID', message: 'the invite has no valid expiry (exp): ask for a new one' };
       }
       return { ok: false, code: 'INVITE_INVALID', message: 'the invite was not issued by this registry or is damaged' };
     }

@@ -13,6 +13,14 @@ export function createMetrics() {
     signalingBytes: new Counter({ name: 'wsp_registry_signaling_bytes_total', help: 'Opaque signaling payload bytes routed', registers: [registry] }),
     relayBytes: new Counter({ name: 'wsp_registry_relay_bytes_total', help: 'Sealed relay payload bytes routed (opaque to the registry)', registers: [registry] }),
     errors: new Counter({ name: 'wsp_registry_errors_total', help: 'Errors sent to clients, by code', labelNames: ['code'] as const, registers: [registry] }),
+    unauthenticated: new Gauge({ name: 'wsp_registry_unauthenticated_connections', help: 'Open TCP connections that are not (yet) a welcomed console: HTTP, upgrades, WebSockets before welcome', registers: [registry] }),
+    refused: new Counter({
+      name: 'wsp_registry_refused_connections_total',
+      help: 'Connections and requests refused before any work: address_limit, total_limit (unauthenticated caps), host (not one of the registry names), origin (a foreign page)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    requestTimeouts: new Counter({ name: 'wsp_registry_request_timeouts_total', help: 'HTTP requests and upgrades closed because they did not arrive in full within the request timeout', registers: [registry] }),
   };
   return metrics;
 }

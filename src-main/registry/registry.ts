@@ -4,7 +4,7 @@
  * Used alike by the desktop app's embedded registry and the standalone `wsp-registry` CLI.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import pino, { type Logger } from 'pino';
@@ -17,6 +17,8 @@ import { createMetrics } from './metrics';
 import { handleConnection, type OutgoingInterceptor, type RegistryLimits } from './connection';
 import { serveStatic, webConsoleCsp } from './static-files';
 import { iceServersFor, type TurnOptions } from './turn-credentials';
+import { AdmissionGate, LogThrottle, clientAddress } from './admission';
+import { createHostPolicy } from './host-policy';
 import { DEFAULT_RELAY_BUDGET, RelayAccounting, type RelayBudget } from './relay-accounting';
 import { RedisCluster } from './cluster/redis-cluster';
 import type { Cluster } from './cluster/cluster';
@@ -55,6 +57,18 @@ export interface RegistryOptions {
    */
   interceptOutgoing?: OutgoingInterceptor;
   limits?: Partial<RegistryLimits>;
+  /**
+   * More names the registry answers to, besides IP addresses, `localhost`, `host` and the hosts of
+   * `publicUrl` and `alternateUrls` (DNS-rebinding defence; `.example.org` allows every name under it).
+   */
+  allowedHosts?: string[];
+  /** More page origins that may open the WebSocket, besides the registry's own and the desktop app's. */
+  allowedOrigins?: string[];
+  /**
+   * Behind a reverse proxy: logs name the client by the proxy's X-Forwarded-For, and the
+   * per-address cap on unauthenticated connections is left to the proxy (all come from it).
+   */
+  trustProxy?: boolean;
   logger?: Logger;
   now?: () => number;
 }
@@ -81,10 +95,23 @@ export const DEFAULT_LIMITS: RegistryLimits = {
   maxPeersPerProject: 64,
   maxQueuedBytes: 1024 * 1024,
   relayFramesPerSecond: 2000,
+  requestTimeoutMs: 5_000,
+  maxUnauthenticated: 1024,
+  maxUnauthenticatedPerAddress: 64,
 };
+
+/** /healthz, /metrics and error answers: data, never a document a browser should run or sniff. */
+const PLAIN_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+} as const;
 
 export async function createRegistry(options: RegistryOptions = {}): Promise<RegistryHandle> {
   const limits: RegistryLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  for (const key of ['requestTimeoutMs', 'authTimeoutMs', 'maxUnauthenticated', 'maxUnauthenticatedPerAddress'] as const) {
+    if (!(limits[key] > 0)) throw new Error(`limits.${key} must be positive, not ${limits[key]}`);
+  }
   const now = options.now ?? Date.now;
   const logger = options.logger ?? pino({ name: 'wsp-registry' });
   const secret = options.inviteSecret ?? (options.dataDir ? loadOrCreateSecret(options.dataDir) : crypto.getRandomValues(new Uint8Array(32)));
@@ -120,24 +147,73 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     : undefined;
 
   const csp = webConsoleCsp(options.alternateUrls ?? []);
-  const http = createServer((req, res) => void onRequest(req, res));
+  const trustProxy = options.trustProxy ?? false;
+  const hosts = createHostPolicy({
+    listenHost: options.host ?? '127.0.0.1',
+    ownUrls: [...(options.publicUrl ? [options.publicUrl] : []), ...(options.alternateUrls ?? [])],
+    ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+    ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+  });
+  const gate = new AdmissionGate(limits, metrics, logger, !trustProxy, now);
+  /** Refusals and timeouts are logged at most once per 10 s per address and kind (a flood must not flood the log). */
+  const refusalLog = new LogThrottle(now);
+  // Unfinished requests and upgrades — including connections that send nothing — are cut after
+  // the request timeout (Node answers 408); Node checks them every connectionsCheckingInterval.
+  const http = createServer(
+    {
+      headersTimeout: limits.requestTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.requestTimeoutMs / 4)),
+    },
+    (req, res) => void onRequest(req, res),
+  );
+  // Before Node's own listener: a connection over the caps is destroyed before it is parsed.
+  http.prependListener('connection', (socket: Socket) => gate.admit(socket));
+  http.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const addr = (socket as Socket).remoteAddress ?? 'unknown';
+    if (timedOut) {
+      metrics.requestTimeouts.inc();
+      if (refusalLog.allow(`timeout ${addr}`)) logger.info({ addr }, 'request timeout: nothing or an unfinished request within the limit');
+    }
+    // What Node answers without this listener (408, 431, 400), then the socket is cut.
+    if (socket.writable && error.code !== 'ECONNRESET') {
+      const status = timedOut ? '408 Request Timeout' : error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    }
+    socket.destroy();
+  });
   // Frames up to 4× the limit get a FRAME_TOO_LARGE error and the connection lives; beyond that
   // ws closes with 1009 before buffering them.
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 4 });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const client = clientAddress(req, trustProxy);
+    if (!hosts.hostAllowed(req.headers.host)) {
+      refuseForeign('host', client, req.headers.host);
+      socket.end('HTTP/1.1 421 Misdirected Request\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (!hosts.originAllowed(req.headers.origin, req.headers.host)) {
+      refuseForeign('origin', client, req.headers.origin);
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
     if (new URL(req.url ?? '/', 'http://x').pathname !== SIGNALING_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      const connectionLog = logger.child(client);
+      connectionLog.info('connection opened');
       const connection = handleConnection(ws, {
         limits,
         invites,
         directory,
         metrics,
-        logger,
+        logger: connectionLog,
         now,
+        welcomed: () => gate.authenticated(socket as Socket),
         iceServersFor: (peerId) => iceServersFor(peerId, options.stunUrls ?? [], options.turn, now()),
         relay,
         ...(cluster ? { cluster } : {}),
@@ -148,25 +224,37 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     });
   });
 
+  /** A request that names another host, or an upgrade from a page of another origin. */
+  function refuseForeign(reason: 'host' | 'origin', client: { addr: string; via?: string }, value: string | undefined): void {
+    metrics.refused.inc({ reason });
+    if (!refusalLog.allow(`${reason} ${client.addr}`)) return;
+    logger.warn({ ...client, [reason]: (value ?? '').slice(0, 200) }, reason === 'host' ? 'request refused: not one of this registry’s names (see --allowed-host)' : 'WebSocket refused: a page of a foreign origin (see --allowed-origin)');
+  }
+
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (!hosts.hostAllowed(req.headers.host)) {
+      refuseForeign('host', clientAddress(req, trustProxy), req.headers.host);
+      res.writeHead(421, { ...PLAIN_HEADERS, 'content-type': 'text/plain; charset=utf-8' }).end('this registry does not answer to that name: its operator can allow it with --allowed-host\n');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      res.writeHead(405, { ...PLAIN_HEADERS, allow: 'GET, HEAD' }).end();
       return;
     }
     if (path === '/healthz') {
       const healthy = !cluster || cluster.healthy();
       res
-        .writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' })
+        .writeHead(healthy ? 200 : 503, { ...PLAIN_HEADERS, 'content-type': 'application/json', 'cache-control': 'no-store' })
         .end(JSON.stringify({ status: healthy ? 'ok' : 'unhealthy', ...(cluster ? { redis: healthy ? 'up' : 'down', instance: cluster.instanceId } : {}), ...stats() }));
       return;
     }
     if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+      res.writeHead(200, { ...PLAIN_HEADERS, 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }).end(await metrics.registry.metrics());
       return;
     }
     if (options.webRoot && serveStatic(options.webRoot, path, res, csp)) return;
-    res.writeHead(404, { 'content-type': 'text/plain' }).end(options.webRoot || path !== '/' ? 'not found\n' : 'WSP registry: no web console built (run npm run build)\n');
+    res.writeHead(404, { ...PLAIN_HEADERS, 'content-type': 'text/plain; charset=utf-8' }).end(options.webRoot || path !== '/' ? 'not found\n' : 'WSP registry: no web console built (run npm run build)\n');
   }
 
   function stats() {

@@ -1,5 +1,5 @@
 /** Serves the built web console (a folder of static files) with a strict CSP; nothing outside it. */
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, realpathSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 
@@ -30,7 +30,11 @@ export function webConsoleCsp(otherInstances: string[] = []): string {
   );
 }
 
-/** Returns false when the path is not a file under `root` (the caller answers 404). */
+/**
+ * Returns false when the path is not a file under `root` (the caller answers 404). Under means
+ * really under: a symbolic link inside the root that leads out of it (to /etc, to a home folder)
+ * is followed to where it leads and refused there.
+ */
 export function serveStatic(root: string, urlPath: string, res: ServerResponse, csp = webConsoleCsp()): boolean {
   let relative: string;
   try {
@@ -42,8 +46,12 @@ export function serveStatic(root: string, urlPath: string, res: ServerResponse, 
   const resolvedRoot = normalize(root + sep);
   const file = normalize(join(resolvedRoot, relative));
   if (!file.startsWith(resolvedRoot)) return false; // ../ escapes
+  let real: string;
   try {
-    if (!statSync(file).isFile()) return false;
+    const realRoot = realpathSync(resolvedRoot);
+    real = realpathSync(file);
+    if (!real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) return false;
+    if (!statSync(real).isFile()) return false;
   } catch {
     return false;
   }
@@ -54,6 +62,6 @@ export function serveStatic(root: string, urlPath: string, res: ServerResponse, 
     'referrer-policy': 'no-referrer',
     'cache-control': extname(file) === '.html' ? 'no-cache' : 'public, max-age=3600',
   });
-  createReadStream(file).pipe(res);
+  createReadStream(real).pipe(res);
   return true;
 }

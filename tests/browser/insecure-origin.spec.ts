@@ -30,7 +30,9 @@ test.afterEach(async () => {
 test('over plain http from another address (no WebCrypto), web consoles still join, link, post and share a file', async () => {
   test.setTimeout(120_000);
   browser = await chromium.launch({ executablePath: chromiumPath(), args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${LAN_HOST} 127.0.0.1`] });
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: pino({ level: 'silent' }) });
+  // A name the registry is reached by must be one of its own (DNS-rebinding defence): as an
+  // operator would with --allowed-host (or --public-url).
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: pino({ level: 'silent' }), allowedHosts: [LAN_HOST] });
   const lanUrl = registry.httpUrl.replace('127.0.0.1', LAN_HOST);
   const { link } = await registry.createInvite({ project: 'lan', ttlMs: 3_600_000 });
   const lanLink = link.replace(registry.httpUrl, lanUrl);

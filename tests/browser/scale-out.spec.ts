@@ -10,6 +10,10 @@ import { formatInviteLink } from '../../src-shared/invite';
 import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../support/harness';
 import { redisAvailable, startRedis, type RedisServer } from '../support/redis-server';
 import { startStandaloneRegistry, type StandaloneRegistry } from '../support/standalone-registry';
+import { freePort } from '../support/ports';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const silent = pino({ level: 'silent' });
 let redis: RedisServer | undefined;
@@ -55,20 +59,23 @@ test('consoles on two instances link directly and exchange frames; relayed links
 
 test('an instance killed mid-session: its consoles fail over, presence converges, an open DataChannel loses nothing', async ({ browser, pageNoise }) => {
   test.setTimeout(90_000);
-  const doomed = await startStandaloneRegistry(['--redis', redis!.url, '--heartbeat', '1s', '--web-root', HARNESS_ROOT]);
-  spawned.push(doomed);
-  // A console retries the instance it lost once (it may be restarting) before moving on.
-  pageNoise.expect(new RegExp(`WebSocket connection to 'ws://${new URL(doomed.httpUrl).host}/ws' failed`), 'B retries the killed instance once');
-  // The survivor knows the other instance: its pages may connect there, and fail over back.
+  // The instances know each other (--alternate-url): the survivor's pages may connect to the
+  // doomed one (its CSP names it), and the doomed one lets the survivor's pages open its WebSocket.
+  const dataDir = mkdtempSync(join(tmpdir(), 'wsp-standalone-'));
+  const doomedPort = await freePort();
   const survivor = await createRegistry({
     webRoot: HARNESS_ROOT,
     logger: silent,
-    inviteSecret: loadOrCreateSecret(doomed.dataDir),
+    inviteSecret: loadOrCreateSecret(dataDir),
     redis: redis!.url,
-    alternateUrls: [doomed.httpUrl],
+    alternateUrls: [`http://127.0.0.1:${doomedPort}`],
     limits: { heartbeatMs: 1000 },
   });
   registries.push(survivor);
+  const doomed = await startStandaloneRegistry(['--redis', redis!.url, '--heartbeat', '1s', '--web-root', HARNESS_ROOT, '--port', String(doomedPort), '--alternate-url', survivor.httpUrl], dataDir);
+  spawned.push(doomed);
+  // A console retries the instance it lost once (it may be restarting) before moving on.
+  pageNoise.expect(new RegExp(`WebSocket connection to 'ws://${new URL(doomed.httpUrl).host}/ws' failed`), 'B retries the killed instance once');
   const token = new URLSearchParams((await doomed.invite('multi')).split('#')[1]).get('invite')!;
   const [a, b] = (consoles = await Promise.all([survivor.httpUrl, survivor.httpUrl].map((origin) => HarnessConsole.open(browser, origin))));
   const idA = await a!.join(formatInviteLink(survivor.httpUrl, token), 'A');

@@ -1,5 +1,5 @@
 /** A real `ws` client speaking the registry protocol, for tests: no mocks between it and the registry. */
-import WebSocket from 'ws';
+import WebSocket, { type ClientOptions } from 'ws';
 import { encode } from '@msgpack/msgpack';
 import { decodeServerFrame, encodeFrame } from '../../src-shared/protocol/codec';
 import { PROTOCOL_VERSION, type ClientFrame, type ServerFrame } from '../../src-shared/protocol/signaling';
@@ -30,9 +30,10 @@ export class TestClient {
     );
   }
 
-  static async open(url: string, identity?: SecretIdentity): Promise<TestClient> {
+  /** `socket`: ws client options, e.g. `localAddress` to connect from another loopback address, or `origin`/`headers`. */
+  static async open(url: string, identity?: SecretIdentity, socket?: ClientOptions): Promise<TestClient> {
     const id = identity ?? (await createIdentity());
-    const ws = new WebSocket(url); // listeners attach synchronously below: no frame is missed
+    const ws = new WebSocket(url, socket); // listeners attach synchronously below: no frame is missed
     const client = new TestClient(ws, id);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -42,8 +43,8 @@ export class TestClient {
   }
 
   /** Opens, answers the challenge and waits for welcome (or an error/close). */
-  static async join(url: string, invite: string, options: { identity?: SecretIdentity; name?: string } = {}): Promise<TestClient> {
-    const client = await TestClient.open(url, options.identity);
+  static async join(url: string, invite: string, options: { identity?: SecretIdentity; name?: string; socket?: ClientOptions } = {}): Promise<TestClient> {
+    const client = await TestClient.open(url, options.identity, options.socket);
     await client.hello(invite, options.name);
     await client.waitFor((f) => f.type === 'welcome' || f.type === 'error');
     return client;
