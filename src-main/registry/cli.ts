@@ -18,7 +18,7 @@ const DEFAULT_STUN_URL = 'stun:stun.l.google.com:19302';
 const USAGE = `usage:
   wsp-registry [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.wsp-registry] [--public-url URL] [--web-root DIR]
                [--stun-url URL]... [--no-stun] [--turn-url URL]... [--turn-secret S | --turn-secret-file F] [--turn-ttl 1h]
-               [--relay-pair-bytes-per-second N] [--relay-project-bytes-per-day N]
+               [--relay-pair-bytes-per-second N] [--relay-project-bytes-per-second N] [--relay-project-bytes-per-day N]
                [--redis redis://host:port[/db]] [--alternate-url URL]... [--heartbeat 15s]
   wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir DIR] [--public-url URL]`;
 
@@ -39,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
       'turn-secret-file': { type: 'string' },
       'turn-ttl': { type: 'string', default: '1h' },
       'relay-pair-bytes-per-second': { type: 'string' },
+      'relay-project-bytes-per-second': { type: 'string' },
       'relay-project-bytes-per-day': { type: 'string' },
       redis: { type: 'string' },
       'alternate-url': { type: 'string', multiple: true },
@@ -84,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(values.heartbeat ? { limits: { heartbeatMs: parseDuration(values.heartbeat) } } : {}),
     relayBudget: {
       ...(values['relay-pair-bytes-per-second'] ? { pairBytesPerSecond: positiveNumber('--relay-pair-bytes-per-second', values['relay-pair-bytes-per-second']) } : {}),
+      ...(values['relay-project-bytes-per-second'] ? { projectBytesPerSecond: positiveNumber('--relay-project-bytes-per-second', values['relay-project-bytes-per-second']) } : {}),
       ...(values['relay-project-bytes-per-day'] ? { projectBytesPerDay: positiveNumber('--relay-project-bytes-per-day', values['relay-project-bytes-per-day']) } : {}),
     },
     ...(values['public-url']?.[0] ? { publicUrl: values['public-url'][0] } : {}),
