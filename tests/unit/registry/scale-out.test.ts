@@ -226,6 +226,19 @@ run('registry scale-out on Redis', () => {
     expect(await relayKeys()).toEqual([]);
   });
 
+  it('an invite revoked at one instance is refused at every instance, and consoles it admitted elsewhere are disconnected', async () => {
+    const [one, two] = [await instance(), await instance()];
+    const leaked = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const mallory = await joinAt(two, leaked.token, 'Mallory');
+    await one.revokeInvite(leaked.id);
+    expect(await mallory.waitForClose()).toBe(4012);
+    const again = await joinAt(two, leaked.token, 'Mallory');
+    expect(again.errors()[0]?.code).toBe('INVITE_REVOKED');
+    // An instance that starts later learns it from Redis too.
+    const three = await instance();
+    expect((await joinAt(three, leaked.token, 'Mallory')).errors()[0]?.code).toBe('INVITE_REVOKED');
+  });
+
   it('a pair’s relay budget survives a reconnect to another instance', async () => {
     const budget = { relayBudget: { pairBytesPerSecond: 10_000 } };
     const [one, two] = [await instance(budget), await instance(budget)];
