@@ -193,7 +193,9 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
    */
   function unknownPeer(refType: string, toPeerId: string, departed: boolean): void {
     if (phase === 'closed') return;
-    if (!(departed || ctx.departures.has(project, toPeerId)) && badFrame('UNKNOWN_PEER')) return;
+    // Never oneself, even just after a reconnect (when this peer_id is among the departures).
+    const crossedDeparture = toPeerId !== member?.info.peer_id && (departed || ctx.departures.has(project, toPeerId));
+    if (!crossedDeparture && badFrame('UNKNOWN_PEER')) return;
     refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
   }
 

@@ -133,8 +133,11 @@ describe('relay frames that reach no console (issue 16, item 8)', () => {
     expect(await ada.waitForClose()).toBe(4011);
   });
 
-  it('signaling to oneself counts as a bad frame too', async () => {
-    const { ada } = await pairOn({ limits: { badFrameTolerance: 1 } });
+  it('signaling to oneself counts as a bad frame too, even just after a reconnect', async () => {
+    const { r, ada: first, token } = await pairOn({ limits: { badFrameTolerance: 1 } });
+    await first.close();
+    const ada = await TestClient.join(r.url, token, { name: 'Ada', identity: first.identity });
+    clients.push(ada);
     ada.send({ type: 'webrtc_offer', to_peer_id: ada.identity.peerId, payload: new Uint8Array(1) });
     ada.send({ type: 'webrtc_ice_candidate', to_peer_id: ada.identity.peerId, payload: new Uint8Array(1) });
     expect(await ada.waitForClose()).toBe(4011);
