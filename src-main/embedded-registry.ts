@@ -1,7 +1,7 @@
 /** Start/stop control of the registry embedded in the desktop app (on 127.0.0.1 by default). */
 import type { Logger } from 'pino';
 import { createRegistry, type RegistryHandle } from './registry/registry';
-import type { EmbeddedRegistryStatus, InviteRequest } from '../src-shared/ipc';
+import type { EmbeddedRegistryStatus, InviteRequest, InviteSummary } from '../src-shared/ipc';
 
 export interface EmbeddedRegistryOptions {
   host?: string;
@@ -68,6 +68,17 @@ export class EmbeddedRegistry {
       ...(request.maxUses ? { maxUses: request.maxUses } : {}),
     });
     return { link };
+  }
+
+  /** Invites of this registry's data folder (this session's and earlier ones') that have not expired. */
+  listInvites(): InviteSummary[] {
+    return this.handle?.listInvites() ?? [];
+  }
+
+  async revokeInvite(id: string): Promise<InviteSummary[]> {
+    if (!this.handle) throw new Error('the embedded registry is not running');
+    await this.handle.revokeInvite(id);
+    return this.handle.listInvites();
   }
 
   private serialize<T>(step: () => Promise<T>): Promise<T> {

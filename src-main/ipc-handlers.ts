@@ -29,6 +29,8 @@ export function createIpcHandlers({ identity, settings, registry, trust }: IpcDe
     'registry:start': () => registry.start(),
     'registry:stop': () => registry.stop(),
     'registry:create-invite': (request) => registry.createInvite(request),
+    'registry:list-invites': async () => registry.listInvites(),
+    'registry:revoke-invite': (id) => registry.revokeInvite(id),
     'trust:load': async () => trust.load(),
     'trust:save': async (records) => trust.save(records),
   };

@@ -22,6 +22,19 @@ export interface ParsedInvite {
   claims: InviteClaims;
 }
 
+/** An invite as its registry's operator sees it (never the token: that is a bearer credential). */
+export interface InviteSummary {
+  /** The token's `jti`. */
+  id: string;
+  project: string;
+  issuedAt: number; // ms since epoch
+  expiresAt: number; // ms since epoch
+  maxUses?: number;
+  /** Distinct consoles admitted with it (counted only when it has a use limit). */
+  uses: number;
+  revoked: boolean;
+}
+
 export class InviteError extends Error {}
 
 /** The link for an invite; `alternates` are other instances of the same registry (failover). */

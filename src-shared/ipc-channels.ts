@@ -13,6 +13,8 @@ export const IPC_METHODS = {
   'registry:start': 'startRegistry',
   'registry:stop': 'stopRegistry',
   'registry:create-invite': 'createInvite',
+  'registry:list-invites': 'listInvites',
+  'registry:revoke-invite': 'revokeInvite',
   'trust:load': 'loadTrust',
   'trust:save': 'saveTrust',
 } as const;

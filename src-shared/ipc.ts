@@ -8,6 +8,9 @@ import { z } from './zod';
 import { bytes, displayNameSchema, projectIdSchema } from './protocol/signaling';
 import { IPC_METHODS, type IpcChannel } from './ipc-channels';
 import { MAX_ENTRY_BYTES } from './workstream/entry';
+import type { InviteSummary } from './invite';
+
+export type { InviteSummary };
 
 export type { IpcChannel };
 
@@ -118,6 +121,10 @@ export interface HostApi {
   startRegistry(): Promise<EmbeddedRegistryStatus>;
   stopRegistry(): Promise<EmbeddedRegistryStatus>;
   createInvite(request: InviteRequest): Promise<{ link: string }>;
+  /** The embedded registry's unexpired invites (ids and claims, never tokens), newest first. */
+  listInvites(): Promise<InviteSummary[]>;
+  /** Revokes one of them by id: joins with it are refused, consoles it admitted disconnected. Answers the new list. */
+  revokeInvite(id: string): Promise<InviteSummary[]>;
   /** Pinned keys and verified marks (trust on first use), kept across restarts. */
   loadTrust(): Promise<TrustRecord[]>;
   saveTrust(records: TrustRecord[]): Promise<void>;
@@ -135,6 +142,8 @@ export const IPC_ARGS = {
   'registry:start': z.tuple([]),
   'registry:stop': z.tuple([]),
   'registry:create-invite': z.tuple([inviteRequestSchema]),
+  'registry:list-invites': z.tuple([]),
+  'registry:revoke-invite': z.tuple([z.uuid('an invite id (a UUID)')]),
   'trust:load': z.tuple([]),
   'trust:save': z.tuple([trustRecordsSchema]),
 } as const satisfies Record<IpcChannel, z.ZodType>;

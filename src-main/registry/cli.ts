@@ -2,15 +2,17 @@
  * wsp-registry: the standalone registry.
  *   wsp-registry [--host H] [--port P] [--data-dir D] [--public-url URL] [--web-root DIR]
  *   wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir D] [--public-url URL]
+ *   wsp-registry invite list [--data-dir D]
+ *   wsp-registry invite revoke ID|LINK|TOKEN [--data-dir D]
  */
 import { parseArgs } from 'node:util';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRegistry } from './registry';
-import { InviteAuthority, loadOrCreateSecret } from './invites';
+import { InviteAuthority, SECRET_FILE, loadOrCreateSecret } from './invites';
 import { parseDuration } from './duration';
-import { formatInviteLink } from '../../src-shared/invite';
+import { formatInviteLink, type InviteSummary } from '../../src-shared/invite';
 
 const DEFAULT_PORT = 7420;
 /** For real users; tests pass --no-stun or their own server and never reach a public one. */
@@ -18,16 +20,27 @@ const DEFAULT_STUN_URL = 'stun:stun.l.google.com:19302';
 const USAGE = `usage:
   wsp-registry [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.wsp-registry] [--public-url URL] [--web-root DIR]
                [--stun-url URL]... [--no-stun] [--turn-url URL]... [--turn-secret S | --turn-secret-file F] [--turn-ttl 1h]
-               [--relay-pair-bytes-per-second N] [--relay-project-bytes-per-day N]
+               [--relay-pair-bytes-per-second N] [--relay-project-bytes-per-second N] [--relay-project-bytes-per-day N]
                [--redis redis://host:port[/db]] [--alternate-url URL]... [--heartbeat 15s]
                [--allowed-host NAME]... [--allowed-origin ORIGIN]... [--trust-proxy]
                [--request-timeout 5s] [--auth-timeout 10s] [--max-unauthenticated 1024] [--max-unauthenticated-per-address 64]
-  wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir DIR] [--public-url URL]`;
+  wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir DIR] [--public-url URL]
+  wsp-registry invite list [--data-dir DIR]
+  wsp-registry invite revoke ID|LINK|TOKEN [--data-dir DIR]`;
+
+type Command = 'serve' | 'invite' | 'invite list' | 'invite revoke';
+
+function commandOf(argv: string[]): { command: Command; args: string[] } {
+  if (argv[0] !== 'invite') return { command: 'serve', args: argv };
+  if (argv[1] === 'list' || argv[1] === 'revoke') return { command: `invite ${argv[1]}`, args: argv.slice(2) };
+  return { command: 'invite', args: argv.slice(1) };
+}
 
 export async function main(argv: string[]): Promise<number> {
-  const command = argv[0] === 'invite' ? 'invite' : 'serve';
-  const { values } = parseArgs({
-    args: command === 'invite' ? argv.slice(1) : argv,
+  const { command, args } = commandOf(argv);
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: command === 'invite revoke',
     options: {
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: String(DEFAULT_PORT) },
@@ -41,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
       'turn-secret-file': { type: 'string' },
       'turn-ttl': { type: 'string', default: '1h' },
       'relay-pair-bytes-per-second': { type: 'string' },
+      'relay-project-bytes-per-second': { type: 'string' },
       'relay-project-bytes-per-day': { type: 'string' },
       redis: { type: 'string' },
       'alternate-url': { type: 'string', multiple: true },
@@ -67,11 +81,27 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, not ${values.port}`);
   const dataDir = resolve(values['data-dir']);
 
+  if (command === 'invite list') {
+    console.log(formatInviteList(new InviteAuthority(existingSecret(dataDir), dataDir).list()));
+    return 0;
+  }
+  if (command === 'invite revoke') {
+    if (positionals.length !== 1) throw new UsageError('invite revoke needs one invite: its id (from invite list), its link or its token');
+    // Written to the data folder: a registry running on it reads it within a second (REVOCATION_POLL_MS).
+    const revoked = await new InviteAuthority(existingSecret(dataDir), dataDir).revoke(positionals[0]!);
+    console.log(
+      `${revoked.alreadyRevoked ? 'already revoked' : 'revoked'}: invite ${revoked.id} to project ${revoked.project} (it would have expired ${new Date(revoked.expiresAt).toISOString()}).\n` +
+        `A registry running with --data-dir ${dataDir} refuses it within a second (INVITE_REVOKED) and disconnects the consoles it admitted.`,
+    );
+    return 0;
+  }
   if (command === 'invite') {
     if (!values.project) throw new UsageError('invite needs --project NAME');
     const authority = new InviteAuthority(loadOrCreateSecret(dataDir), dataDir);
     const maxUses = values['max-uses'] === undefined ? undefined : Number(values['max-uses']);
-    const token = await authority.issue({ project: values.project, ttlMs: parseDuration(values.ttl), maxUses });
+    const { token, invite } = await authority.issueRecorded({ project: values.project, ttlMs: parseDuration(values.ttl), maxUses });
+    // The id goes to stderr: stdout is the link alone, for scripts.
+    console.error(`invite ${invite.id} (revoke it with: wsp-registry invite revoke ${invite.id})`);
     // Several --public-url: one registry of several instances; the first is tried first, then the others.
     const [primary, ...alternates] = values['public-url'] ?? [`http://${values.host}:${port}`];
     console.log(formatInviteLink(primary!, token, alternates));
@@ -104,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(values['trust-proxy'] ? { trustProxy: true } : {}),
     relayBudget: {
       ...(values['relay-pair-bytes-per-second'] ? { pairBytesPerSecond: positiveNumber('--relay-pair-bytes-per-second', values['relay-pair-bytes-per-second']) } : {}),
+      ...(values['relay-project-bytes-per-second'] ? { projectBytesPerSecond: positiveNumber('--relay-project-bytes-per-second', values['relay-project-bytes-per-second']) } : {}),
       ...(values['relay-project-bytes-per-day'] ? { projectBytesPerDay: positiveNumber('--relay-project-bytes-per-day', values['relay-project-bytes-per-day']) } : {}),
     },
     ...(values['public-url']?.[0] ? { publicUrl: values['public-url'][0] } : {}),
@@ -114,6 +145,28 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return new Promise<number>(() => {}); // serve until a signal
+}
+
+/** A data folder's secret; listing or revoking in a folder no registry used would only create one. */
+function existingSecret(dataDir: string): Uint8Array {
+  if (!existsSync(join(dataDir, SECRET_FILE))) throw new UsageError(`${dataDir} holds no registry data (no ${SECRET_FILE}): pass the registry's --data-dir`);
+  return loadOrCreateSecret(dataDir);
+}
+
+/** The invites of `invite list`, one line each; the id is what `invite revoke` takes. */
+function formatInviteList(invites: InviteSummary[]): string {
+  if (!invites.length) return 'no unexpired invites were issued from this data folder';
+  const rows = invites.map((i) => [
+    i.id,
+    i.project,
+    new Date(i.issuedAt).toISOString().slice(0, 16).replace('T', ' '),
+    new Date(i.expiresAt).toISOString().slice(0, 16).replace('T', ' '),
+    i.maxUses ? `${i.uses}/${i.maxUses}` : 'unlimited',
+    i.revoked ? 'revoked' : 'valid',
+  ]);
+  const table = [['ID', 'PROJECT', 'ISSUED (UTC)', 'EXPIRES (UTC)', 'USES', 'STATE'], ...rows];
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+  return table.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
 }
 
 function positiveNumber(option: string, text: string): number {

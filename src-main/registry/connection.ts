@@ -22,8 +22,9 @@ import type { InviteAuthority } from './invites';
 import type { Member, ProjectDirectory } from './projects';
 import type { RegistryMetrics } from './metrics';
 import { TokenBucket } from '../../src-shared/token-bucket';
-import type { RelayAccounting } from './relay-accounting';
+import { refusalReason, type RelayAccounting, type RelayUsage } from './relay-accounting';
 import type { Cluster } from './cluster/cluster';
+import type { RecentDepartures } from './departures';
 
 export interface RegistryLimits {
   maxFrameBytes: number;
@@ -59,6 +60,7 @@ export interface ConnectionContext {
   welcomed?: () => void;
   iceServersFor: (peerId: string) => { servers: IceServer[]; expiresAt: number };
   relay: RelayAccounting;
+  departures: RecentDepartures;
   /** Other registry instances sharing the project space (`--redis`); undefined for one process. */
   cluster?: Cluster;
   /** Tests only: lets a test play a malicious registry (see RegistryOptions.interceptOutgoing). */
@@ -175,7 +177,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     metrics.connections.dec();
     phase = 'closed';
     if (member && directory.remove(project, member)) {
-      ctx.relay.forgetPeer(project, member.info.peer_id);
+      ctx.departures.note(project, member.info.peer_id);
       directory.broadcast(project, { type: 'peer_left', peer_id: member.info.peer_id, reason: leaveReason });
       ctx.cluster?.announceLeave(project, member.info.peer_id, leaveReason).catch((error: Error) => log.warn({ err: error.message }, 'could not announce a departure to the cluster'));
       log.info({ reason: leaveReason }, 'console left');
@@ -187,9 +189,29 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
 
   function rejectFrame(code: 'BAD_FRAME' | 'FRAME_TOO_LARGE', message: string, refType?: string): void {
     if (phase !== 'member') return refuse('AUTH_REQUIRED', `the first frame must be a valid hello (${message})`, refType);
+    if (!badFrame(code)) refuse(code, message, refType);
+  }
+
+  /** Counts a bad frame; true if it was one too many and the connection is closed. */
+  function badFrame(code: 'BAD_FRAME' | 'FRAME_TOO_LARGE' | 'UNKNOWN_PEER'): boolean {
     badFrames++;
-    if (badFrames > limits.badFrameTolerance) return refuse('TOO_MANY_BAD_FRAMES', ERRORS.TOO_MANY_BAD_FRAMES.text);
-    refuse(code, message, refType);
+    metrics.badFrames.inc({ code });
+    if (badFrames <= limits.badFrameTolerance) return false;
+    refuse('TOO_MANY_BAD_FRAMES', ERRORS.TOO_MANY_BAD_FRAMES.text);
+    return true;
+  }
+
+  /**
+   * A frame for a console that is not in the project. One that left lately (`departed`) is a frame
+   * that crossed its departure; one that never was there, or the sender itself, is a bad frame:
+   * nothing legitimate sends it, and it must not cost the registry more than a refusal.
+   */
+  function unknownPeer(refType: string, toPeerId: string, departed: boolean): void {
+    if (phase === 'closed') return;
+    // Never oneself, even just after a reconnect (when this peer_id is among the departures).
+    const crossedDeparture = toPeerId !== member?.info.peer_id && (departed || ctx.departures.has(project, toPeerId));
+    if (!crossedDeparture && badFrame('UNKNOWN_PEER')) return;
+    refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
   }
 
   function onFrame(frame: ClientFrame): void {
@@ -240,6 +262,17 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     if (!existing && directory.size(invite.project) + remote.length >= limits.maxPeersPerProject) {
       return refuse('PROJECT_FULL', `project ${invite.project} already has ${limits.maxPeersPerProject} consoles`);
     }
+    if (ctx.invites.isRevoked(invite.inviteId)) return refuse('INVITE_REVOKED', ERRORS.INVITE_REVOKED.text);
+    if (cluster) {
+      let revoked: boolean;
+      try {
+        revoked = await cluster.isInviteRevoked(invite.inviteId);
+      } catch {
+        return refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
+      }
+      if (phase !== 'authenticating') return;
+      if (revoked) return refuse('INVITE_REVOKED', ERRORS.INVITE_REVOKED.text);
+    }
     if (!ctx.invites.consumeUse(invite.inviteId, invite.maxUses, peerId)) {
       return refuse('INVITE_EXHAUSTED', ERRORS.INVITE_EXHAUSTED.text);
     }
@@ -260,7 +293,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     // it registers) wait, so a console never hears of a peer before it has been welcomed.
     const early: ServerFrame[] = [];
     const sendWhenWelcomed = (frame: ServerFrame) => (phase === 'member' ? send(frame) : early.push(frame));
-    member = { info, send: sendWhenWelcomed, queuedBytes: () => ws.bufferedAmount, kick: () => refuse('REPLACED', ERRORS.REPLACED.text) };
+    member = { info, inviteId: invite.inviteId, send: sendWhenWelcomed, queuedBytes: () => ws.bufferedAmount, kick: (code = 'REPLACED') => refuse(code, ERRORS[code].text) };
     const replaced = directory.put(project, member);
     replaced?.kick();
     if (cluster) {
@@ -326,10 +359,10 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
   /** Delivers to a member on another instance; refuses with UNKNOWN_PEER if none has it. */
   function routeRemote(frame: ServerFrame, refType: string, toPeerId: string): void {
     const cluster = ctx.cluster;
-    if (!cluster) return refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
+    if (!cluster) return unknownPeer(refType, toPeerId, false);
     cluster.route(project, toPeerId, frame).then(
-      (delivered) => {
-        if (!delivered) refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
+      (result) => {
+        if (result !== 'delivered') unknownPeer(refType, toPeerId, result === 'departed');
       },
       () => refuse('REGISTRY_UNAVAILABLE', 'the frame could not cross to another registry instance', refType, toPeerId),
     );
@@ -337,7 +370,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
 
   function route(frame: Extract<ClientFrame, { to_peer_id: string }>): void {
     const target = directory.get(project, frame.to_peer_id);
-    if (target === member) return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, frame.type, frame.to_peer_id);
+    if (target === member) return unknownPeer(frame.type, frame.to_peer_id, false);
     if (!target) {
       metrics.signalingBytes.inc(frame.payload.length);
       return routeRemote({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, frame.type, frame.to_peer_id);
@@ -349,42 +382,68 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     target.send({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload });
   }
 
+  /**
+   * A relay frame is charged only once its recipient is known to be a member (here, or — found in
+   * the same atomic step as the charge — at another instance): a frame to nobody costs nothing
+   * and creates no state. Budgets are the pair's and the project's, wherever they are kept.
+   */
   function routeRelay(frame: Extract<ClientFrame, { type: 'relay' }>): void {
-    const target = directory.get(project, frame.to_peer_id);
-    if (target === member || (!target && !ctx.cluster)) return refuse('UNKNOWN_PEER', `no console ${frame.to_peer_id} in this project`, 'relay', frame.to_peer_id);
-    if (target && target.queuedBytes() > limits.maxQueuedBytes) {
-      return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; relay frame dropped`, 'relay', frame.to_peer_id);
-    }
     const from = member!.info.peer_id;
-    const charged = ctx.relay.charge(project, from, frame.to_peer_id, frame.payload.length, ctx.cluster?.projectBytesToday(project));
-    if (!charged.ok) return refuse('RELAY_OVER_BUDGET', charged.reason, 'relay', frame.to_peer_id);
-    metrics.relayBytes.inc(frame.payload.length);
-    const relayed: ServerFrame = { type: 'relay', from_peer_id: from, to_peer_id: frame.to_peer_id, payload: frame.payload };
-    if (target) target.send(relayed);
-    else routeRemote(relayed, 'relay', frame.to_peer_id);
-    // With several instances the pair and project totals live in Redis: counted once, where the frame entered.
-    const shared = ctx.cluster?.countRelay(project, pairKey(from, frame.to_peer_id), frame.payload.length).catch(() => undefined);
-    const report = charged.report;
-    if (report) {
-      const sendUsage = (totals: { pairBytes: number; projectBytesToday: number } | undefined) => {
-        if (totals) Object.assign(report, { pairBytes: totals.pairBytes, projectBytesToday: totals.projectBytesToday });
-        send(usage(frame.to_peer_id));
-        const peerFrame = usage(from);
-        if (target) target.send(peerFrame);
-        else routeRemote(peerFrame, 'relay_usage', frame.to_peer_id);
-      };
-      const usage = (peerId: string) => ({
-        type: 'relay_usage' as const,
-        peer_id: peerId,
-        pair_bytes: report.pairBytes,
-        pair_bytes_per_s: report.pairBytesPerSecond,
-        project_bytes_today: report.projectBytesToday,
-        pair_budget_bytes_per_s: report.budget.pairBytesPerSecond,
-        project_budget_bytes_per_day: report.budget.projectBytesPerDay,
-      });
-      if (shared) void shared.then(sendUsage);
-      else sendUsage(undefined);
+    const to = frame.to_peer_id;
+    const bytes = frame.payload.length;
+    const target = to === from ? undefined : directory.get(project, to);
+    if (to === from || (!target && !ctx.cluster)) return unknownPeer('relay', to, false);
+    if (target && target.queuedBytes() > limits.maxQueuedBytes) {
+      return refuse('PEER_BACKLOGGED', `console ${to} is not reading; relay frame dropped`, 'relay', to);
     }
+    const relayed: ServerFrame = { type: 'relay', from_peer_id: from, to_peer_id: to, payload: frame.payload };
+    const cluster = ctx.cluster;
+    // Here alone (one process, or Redis out of reach: consoles of this instance are still served).
+    const chargeLocally = (): void => {
+      if (!target) return unknownPeer('relay', to, false);
+      const charged = ctx.relay.charge(project, from, to, bytes, cluster?.projectBytesToday(project));
+      if (!charged.ok) return refuse('RELAY_OVER_BUDGET', charged.reason, 'relay', to);
+      deliverRelay(relayed, target, undefined, charged.report);
+    };
+    if (!cluster?.healthy()) return chargeLocally();
+    cluster.chargeRelay(project, from, to, bytes, ctx.relay.budget, !target).then(
+      (charged) => {
+        if (!charged.ok) {
+          if (charged.refusal === 'unknown' || charged.refusal === 'departed') return unknownPeer('relay', to, charged.refusal === 'departed');
+          return refuse('RELAY_OVER_BUDGET', refusalReason(charged.refusal, project, ctx.relay.budget), 'relay', to);
+        }
+        deliverRelay(relayed, target, charged.instance, ctx.relay.charged(project, from, to, bytes, charged));
+      },
+      () => (target ? chargeLocally() : refuse('REGISTRY_UNAVAILABLE', 'the relay frame could not cross to another registry instance', 'relay', to)),
+    );
+  }
+
+  /** Hands a charged relay frame to its recipient (here, or at `instance`) and reports usage to both when due. */
+  function deliverRelay(relayed: Extract<ServerFrame, { type: 'relay' }>, target: Member | undefined, instance: string | undefined, report: RelayUsage | undefined): void {
+    const { from_peer_id: from, to_peer_id: to } = relayed;
+    metrics.relayBytes.inc(relayed.payload.length);
+    const toRecipient = (frame: ServerFrame, onGone: () => void): void => {
+      if (target) return target.send(frame);
+      ctx.cluster!.sendTo(instance!, project, to, frame).then(
+        (delivered) => delivered || onGone(),
+        () => onGone(),
+      );
+    };
+    // Its instance has gone since the charge: the console left with it.
+    toRecipient(relayed, () => unknownPeer('relay', to, true));
+    if (!report) return;
+    const usage = (peerId: string): ServerFrame => ({
+      type: 'relay_usage',
+      peer_id: peerId,
+      pair_bytes: report.pairBytes,
+      pair_bytes_per_s: report.pairBytesPerSecond,
+      project_bytes_today: report.projectBytesToday,
+      pair_budget_bytes_per_s: report.budget.pairBytesPerSecond,
+      project_budget_bytes_per_day: report.budget.projectBytesPerDay,
+    });
+    send(usage(to));
+    // A report is no frame of the sender's: if it cannot reach the peer, nobody is told twice.
+    toRecipient(usage(from), () => undefined);
   }
 
   /** Sends fresh TURN credentials at half their lifetime, for as long as the console stays. */
@@ -415,10 +474,6 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       ws.ping();
     },
   };
-}
-
-function pairKey(a: string, b: string): string {
-  return a < b ? `${a}:${b}` : `${b}:${a}`;
 }
 
 /**

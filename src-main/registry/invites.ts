@@ -1,18 +1,30 @@
 /**
  * Invite tokens: JWTs (HS256, jose) signed with the registry's secret, naming a project, an
- * expiry and optionally how many distinct consoles may use them. The secret and the use counts
- * live in the registry's data folder so invites survive restarts.
+ * expiry and optionally how many distinct consoles may use them. The secret, the use counts, the
+ * invites issued (their claims, never the token) and the revoked ones live in the registry's data
+ * folder, so invites survive restarts and `wsp-registry invite list|revoke` can work on them.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync, watchFile, unwatchFile } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { SignJWT, jwtVerify, compactVerify, errors as joseErrors } from 'jose';
 import { projectIdSchema } from '../../src-shared/protocol/signaling';
 import type { ErrorCode } from '../../src-shared/protocol/errors';
+import { parseInvite, type InviteSummary } from '../../src-shared/invite';
+import { SharedJsonFile } from './shared-json-file';
 
 const AUDIENCE = 'wsp-registry';
 export const SECRET_FILE = 'registry-secret.key';
 const USES_FILE = 'invite-uses.json';
+/** Invites issued from this data folder: id → claims (no token: it is a bearer credential). */
+export const INVITES_FILE = 'invites.json';
+/** Revoked invites: id → when the invite expires (the entry is useless after that). */
+export const REVOCATIONS_FILE = 'invite-revocations.json';
+/** How often a running registry looks for revocations written by another process (the CLI). */
+export const REVOCATION_POLL_MS = 1000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type InviteRecord = Omit<InviteSummary, 'uses' | 'revoked'>;
 
 export interface InviteOptions {
   project: string;
@@ -23,6 +35,12 @@ export interface InviteOptions {
 export type InviteCheck =
   | { ok: true; project: string; inviteId: string; maxUses?: number }
   | { ok: false; code: Extract<ErrorCode, 'INVITE_INVALID' | 'INVITE_EXPIRED' | 'INVITE_EXHAUSTED'>; message: string };
+
+/** A revocation: which invite, and until when refusing it matters. */
+export interface Revocation {
+  id: string;
+  expiresAt: number;
+}
 
 /** Reads the signing secret from `dataDir`, creating it (mode 0600) on first use. */
 export function loadOrCreateSecret(dataDir: string): Uint8Array {
@@ -40,6 +58,12 @@ export function loadOrCreateSecret(dataDir: string): Uint8Array {
 
 export class InviteAuthority {
   private readonly uses = new Map<string, Set<string>>();
+  private readonly issued: SharedJsonFile<Record<string, InviteRecord>>;
+  private readonly revocations: SharedJsonFile<Record<string, number>>;
+  /** Revocations already announced to the listeners. */
+  private readonly announced = new Set<string>();
+  private readonly listeners: Array<(revocation: Revocation) => void> = [];
+  private watching: (() => void) | undefined;
 
   constructor(
     private readonly secret: Uint8Array,
@@ -51,22 +75,126 @@ export class InviteAuthority {
       const saved = JSON.parse(readFileSync(join(dataDir, USES_FILE), 'utf8')) as Record<string, string[]>;
       for (const [id, peers] of Object.entries(saved)) this.uses.set(id, new Set(peers));
     }
+    this.issued = new SharedJsonFile(dataDir && join(dataDir, INVITES_FILE), isInviteRecords);
+    this.revocations = new SharedJsonFile(dataDir && join(dataDir, REVOCATIONS_FILE), isRevocations);
+    for (const id of Object.keys(this.revocations.get())) this.announced.add(id);
   }
 
-  async issue({ project, ttlMs, maxUses }: InviteOptions): Promise<string> {
+  async issue(options: InviteOptions): Promise<string> {
+    return (await this.issueRecorded(options)).token;
+  }
+
+  /** Issues an invite and records its claims, so it can be listed and revoked by id. */
+  async issueRecorded({ project, ttlMs, maxUses }: InviteOptions): Promise<{ token: string; invite: InviteSummary }> {
     projectIdSchema.parse(project);
     if (!(ttlMs > 0)) throw new Error('an invite needs a positive lifetime');
     if (maxUses !== undefined && !(Number.isInteger(maxUses) && maxUses > 0)) {
       throw new Error('max uses must be a positive whole number');
     }
     const nowSeconds = Math.floor(this.now() / 1000);
-    return new SignJWT({ project, ...(maxUses ? { max_uses: maxUses } : {}) })
+    const id = randomUUID();
+    const expiresSeconds = nowSeconds + Math.ceil(ttlMs / 1000);
+    const token = await new SignJWT({ project, ...(maxUses ? { max_uses: maxUses } : {}) })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setAudience(AUDIENCE)
-      .setJti(randomUUID())
+      .setJti(id)
       .setIssuedAt(nowSeconds)
-      .setExpirationTime(nowSeconds + Math.ceil(ttlMs / 1000))
+      .setExpirationTime(expiresSeconds)
       .sign(this.secret);
+    const record: InviteRecord = { id, project, issuedAt: nowSeconds * 1000, expiresAt: expiresSeconds * 1000, ...(maxUses ? { maxUses } : {}) };
+    this.issued.update((records) => {
+      for (const [key, old] of Object.entries(records)) if (old.expiresAt <= this.now()) delete records[key];
+      records[id] = record;
+    });
+    return { token, invite: { ...record, uses: 0, revoked: false } };
+  }
+
+  /** The invites issued from this data folder that have not expired, newest first. */
+  list(): InviteSummary[] {
+    const revoked = this.revocations.get();
+    return Object.values(this.issued.get())
+      .filter((record) => record.expiresAt > this.now())
+      .sort((a, b) => b.issuedAt - a.issuedAt)
+      .map((record) => ({ ...record, uses: this.uses.get(record.id)?.size ?? 0, revoked: record.id in revoked }));
+  }
+
+  /**
+   * Revokes an invite, named by its id (one issued from this data folder), its link or its token
+   * (one signed with this registry's secret). From then on it admits nobody, and a running registry
+   * ends the connections it admitted (`onRevoked`). Throws with a message for the operator.
+   */
+  async revoke(invite: string): Promise<Revocation & { project: string; alreadyRevoked: boolean }> {
+    const target = await this.identify(invite.trim());
+    if (target.expiresAt <= this.now()) throw new Error(`invite ${target.id} has already expired: it admits nobody`);
+    const alreadyRevoked = target.id in this.revocations.get();
+    this.revocations.update((revoked) => {
+      for (const [id, expiresAt] of Object.entries(revoked)) if (expiresAt <= this.now()) delete revoked[id];
+      revoked[target.id] = target.expiresAt;
+    });
+    this.announce();
+    return { ...target, alreadyRevoked };
+  }
+
+  /** The revocations of invites that have not expired yet. */
+  revoked(): Revocation[] {
+    return Object.entries(this.revocations.get())
+      .filter(([, expiresAt]) => expiresAt > this.now())
+      .map(([id, expiresAt]) => ({ id, expiresAt }));
+  }
+
+  /** Whether the invite was revoked (here, or by another process writing this data folder). */
+  isRevoked(inviteId: string): boolean {
+    return inviteId in this.revocations.get();
+  }
+
+  /**
+   * Calls `listener` for every invite revoked from now on: here, or by another process in this data
+   * folder (the file is polled every REVOCATION_POLL_MS until `close`).
+   */
+  onRevoked(listener: (revocation: Revocation) => void): void {
+    this.listeners.push(listener);
+    if (this.watching || !this.dataDir) return;
+    const path = join(this.dataDir, REVOCATIONS_FILE);
+    const changed = () => this.announce();
+    watchFile(path, { interval: REVOCATION_POLL_MS, persistent: false }, changed);
+    this.watching = () => unwatchFile(path, changed);
+  }
+
+  close(): void {
+    this.watching?.();
+    this.watching = undefined;
+  }
+
+  /** Tells the listeners of revocations they have not heard of yet. */
+  private announce(): void {
+    for (const [id, expiresAt] of Object.entries(this.revocations.get())) {
+      if (this.announced.has(id)) continue;
+      this.announced.add(id);
+      for (const listener of this.listeners) listener({ id, expiresAt });
+    }
+  }
+
+  /** The invite an operator named: by id, link or token. */
+  private async identify(invite: string): Promise<Omit<InviteRecord, 'issuedAt' | 'maxUses'>> {
+    if (UUID.test(invite)) {
+      const record = this.issued.get()[invite.toLowerCase()];
+      if (!record) throw new Error(`no invite ${invite} was issued from this data folder: pass the invite link or token instead`);
+      return record;
+    }
+    let token = invite;
+    if (/^https?:\/\//.test(invite)) token = parseInvite(invite).token;
+    let payload: Record<string, unknown>;
+    try {
+      const { payload: bytes } = await compactVerify(token, this.secret, { algorithms: ['HS256'] });
+      payload = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+    } catch {
+      throw new Error('this is not an invite id, link or token signed by this registry (check --data-dir)');
+    }
+    const project = projectIdSchema.safeParse(payload.project);
+    if (payload.aud !== AUDIENCE || typeof payload.jti !== 'string' || typeof payload.exp !== 'number' || !project.success) {
+      throw new Error('this token is signed by this registry but is no invite');
+    }
+    return { id: payload.jti, project: project.data, expiresAt: payload.exp * 1000 };
   }
 
   /** Verifies signature, audience, expiry and claims; does not consume a use. */
@@ -116,4 +244,12 @@ export class InviteAuthority {
     writeFileSync(path + '.tmp', JSON.stringify(data), { mode: 0o600 });
     renameSync(path + '.tmp', path); // atomic: a crash never leaves half a file
   }
+}
+
+function isInviteRecords(value: unknown): value is Record<string, InviteRecord> {
+  return typeof value === 'object' && value !== null && Object.values(value).every((r: Partial<InviteRecord>) => typeof r?.id === 'string' && typeof r.project === 'string' && typeof r.expiresAt === 'number' && typeof r.issuedAt === 'number');
+}
+
+function isRevocations(value: unknown): value is Record<string, number> {
+  return typeof value === 'object' && value !== null && Object.values(value).every((expiresAt) => typeof expiresAt === 'number');
 }

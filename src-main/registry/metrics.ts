@@ -12,6 +12,7 @@ export function createMetrics() {
     bytes: new Counter({ name: 'wsp_registry_bytes_total', help: 'Frame bytes received and sent', labelNames: ['direction'] as const, registers: [registry] }),
     signalingBytes: new Counter({ name: 'wsp_registry_signaling_bytes_total', help: 'Opaque signaling payload bytes routed', registers: [registry] }),
     relayBytes: new Counter({ name: 'wsp_registry_relay_bytes_total', help: 'Sealed relay payload bytes routed (opaque to the registry)', registers: [registry] }),
+    badFrames: new Counter({ name: 'wsp_registry_bad_frames_total', help: 'Frames counted against a console’s bad-frame tolerance, by the error they got', labelNames: ['code'] as const, registers: [registry] }),
     errors: new Counter({ name: 'wsp_registry_errors_total', help: 'Errors sent to clients, by code', labelNames: ['code'] as const, registers: [registry] }),
     unauthenticated: new Gauge({ name: 'wsp_registry_unauthenticated_connections', help: 'Open TCP connections that are not (yet) a welcomed console: HTTP, upgrades, WebSockets before welcome', registers: [registry] }),
     refused: new Counter({

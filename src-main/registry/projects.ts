@@ -3,11 +3,13 @@ import type { PeerInfo, ServerFrame } from '../../src-shared/protocol/signaling'
 
 export interface Member {
   info: PeerInfo;
+  /** The invite (its `jti`) this connection was admitted with. */
+  inviteId: string;
   send(frame: ServerFrame): void;
   /** Bytes queued towards this console and not yet sent (a slow consumer has many). */
   queuedBytes(): number;
-  /** Ends this connection because a newer one took over its peer_id. */
-  kick(): void;
+  /** Ends this connection: a newer one took over its peer_id (REPLACED), or its invite was revoked. */
+  kick(code?: 'REPLACED' | 'INVITE_REVOKED'): void;
 }
 
 export class ProjectDirectory {
@@ -55,6 +57,11 @@ export class ProjectDirectory {
     members.delete(member.info.peer_id);
     if (members.size === 0) this.projects.delete(project);
     return true;
+  }
+
+  /** Members admitted with the invite `inviteId`, in every project. */
+  admittedBy(inviteId: string): Member[] {
+    return [...this.projects.values()].flatMap((members) => [...members.values()].filter((m) => m.inviteId === inviteId));
   }
 
   broadcast(project: string, frame: ServerFrame, except?: string): void {

@@ -20,6 +20,8 @@ import { iceServersFor, type TurnOptions } from './turn-credentials';
 import { AdmissionGate, LogThrottle, clientAddress } from './admission';
 import { createHostPolicy } from './host-policy';
 import { DEFAULT_RELAY_BUDGET, RelayAccounting, type RelayBudget } from './relay-accounting';
+import { RecentDepartures } from './departures';
+import type { InviteSummary } from '../../src-shared/invite';
 import { RedisCluster } from './cluster/redis-cluster';
 import type { Cluster } from './cluster/cluster';
 
@@ -79,7 +81,11 @@ export interface RegistryHandle {
   /** http://host:port */
   httpUrl: string;
   port: number;
-  createInvite(options: InviteOptions): Promise<{ token: string; link: string }>;
+  createInvite(options: InviteOptions): Promise<{ token: string; link: string; id: string }>;
+  /** Unexpired invites issued by this registry (and, with a data folder, the CLI). */
+  listInvites(): InviteSummary[];
+  /** Revokes an invite (id, link or token): refused from now on, its consoles disconnected. */
+  revokeInvite(invite: string): Promise<void>;
   stats(): { connections: number; consoles: number; projects: number };
   close(): Promise<void>;
 }
@@ -119,6 +125,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   const directory = new ProjectDirectory();
   const metrics = createMetrics();
   const relay = new RelayAccounting({ ...DEFAULT_RELAY_BUDGET, ...options.relayBudget }, now);
+  const departures = new RecentDepartures(now);
   const connections = new Map<WebSocket, { heartbeat(): void }>();
   const cluster: Cluster | undefined = options.redis
     ? await RedisCluster.connect({
@@ -127,6 +134,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         logger: logger.child({ component: 'cluster' }),
         inbound: {
           presence(project, frame, subject) {
+            if (frame.type === 'peer_left') departures.note(project, subject);
             for (const m of directory.members(project)) if (m.info.peer_id !== subject) m.send(frame);
           },
           deliver(project, toPeerId, frame) {
@@ -137,6 +145,9 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
           kick(project, peerId) {
             directory.get(project, peerId)?.kick();
           },
+          inviteRevoked(inviteId) {
+            for (const m of directory.admittedBy(inviteId)) m.kick('INVITE_REVOKED');
+          },
           recovered() {
             for (const project of directory.projectIds()) {
               for (const m of directory.members(project)) void cluster?.announceJoin(project, m.info).catch(() => undefined);
@@ -145,6 +156,14 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         },
       })
     : undefined;
+  // A revoked invite (here, by the CLI in this data folder, or at another instance) admits nobody,
+  // and the consoles it admitted are disconnected: they would present it again at their next reconnect.
+  invites.onRevoked(({ id, expiresAt }) => {
+    logger.info({ invite: id }, 'invite revoked');
+    for (const m of directory.admittedBy(id)) m.kick('INVITE_REVOKED');
+    cluster?.revokeInvite(id, expiresAt).catch((error: Error) => logger.warn({ err: error.message }, 'could not share a revocation with the cluster'));
+  });
+  for (const { id, expiresAt } of invites.revoked()) await cluster?.revokeInvite(id, expiresAt);
 
   const csp = webConsoleCsp(options.alternateUrls ?? []);
   const trustProxy = options.trustProxy ?? false;
@@ -216,6 +235,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         welcomed: () => gate.authenticated(socket as Socket),
         iceServersFor: (peerId) => iceServersFor(peerId, options.stunUrls ?? [], options.turn, now()),
         relay,
+        departures,
         ...(cluster ? { cluster } : {}),
         ...(options.interceptOutgoing ? { interceptOutgoing: options.interceptOutgoing } : {}),
       });
@@ -293,12 +313,17 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     port: address.port,
     stats,
     async createInvite(inviteOptions) {
-      const token = await invites.issue(inviteOptions);
-      return { token, link: formatInviteLink(publicUrl, token, options.alternateUrls ?? []) };
+      const { token, invite } = await invites.issueRecorded(inviteOptions);
+      return { token, id: invite.id, link: formatInviteLink(publicUrl, token, options.alternateUrls ?? []) };
+    },
+    listInvites: () => invites.list(),
+    async revokeInvite(invite) {
+      await invites.revoke(invite);
     },
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);
+        invites.close();
         // Tell the other instances first, so they need not wait for the members to expire.
         if (cluster?.healthy()) {
           await Promise.allSettled(

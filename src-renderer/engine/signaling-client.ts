@@ -40,6 +40,7 @@ const FINAL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'INVITE_INVALID',
   'INVITE_EXPIRED',
   'INVITE_EXHAUSTED',
+  'INVITE_REVOKED',
   'BAD_SIGNATURE',
   'REPLACED',
   'PROJECT_FULL',

@@ -26,6 +26,8 @@ export function createDesktopHost(bridge: HostBridge): HostApi {
     startRegistry: () => unwrap(bridge.startRegistry()),
     stopRegistry: () => unwrap(bridge.stopRegistry()),
     createInvite: (request) => unwrap(bridge.createInvite(request)),
+    listInvites: () => unwrap(bridge.listInvites()),
+    revokeInvite: (id) => unwrap(bridge.revokeInvite(id)),
     loadTrust: () => unwrap(bridge.loadTrust()),
     saveTrust: (records) => unwrap(bridge.saveTrust(records)),
   };

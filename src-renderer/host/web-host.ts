@@ -83,6 +83,10 @@ export async function createWebHost(settingsStorage: Storage = localStorage, ide
     createInvite: async () => {
       throw new Error('a web console cannot create invites: ask the registry’s operator or a desktop console');
     },
+    listInvites: async () => [],
+    revokeInvite: async () => {
+      throw new Error('a web console cannot revoke invites: ask the registry’s operator (wsp-registry invite revoke)');
+    },
     async loadTrust() {
       // Keyed by this tab's identity: pins belong to the console that made them.
       const parsed = trustRecordsSchema.safeParse(JSON.parse(settingsStorage.getItem(`${TRUST_KEY}.${identity.peerId}`) ?? '[]'));

@@ -15,6 +15,7 @@ export const ERRORS = {
   REPLACED: { close: 4009, text: 'a newer connection with the same peer_id took over' },
   FLOOD: { close: 4010, text: 'the connection kept exceeding its rate limit' },
   TOO_MANY_BAD_FRAMES: { close: 4011, text: 'the connection kept sending malformed frames' },
+  INVITE_REVOKED: { close: 4012, text: 'the invite was revoked by the registry’s operator: ask for a new one' },
   SHUTTING_DOWN: { close: 1001, text: 'the registry is shutting down' },
   REGISTRY_UNAVAILABLE: { close: 1013, text: 'the registry cannot reach its shared state (Redis) now: try again later or another instance' },
   BAD_FRAME: { close: null, text: 'the frame is not valid MessagePack of a known type and shape' },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { DEFAULT_RELAY_BUDGET, RelayAccounting, USAGE_INTERVAL_MS, type RelayBudget, type RelayUsage } from '../../../src-main/registry/relay-accounting';
+import { DEFAULT_RELAY_BUDGET, PAIR_IDLE_MS, RelayAccounting, USAGE_INTERVAL_MS, type RelayBudget, type RelayUsage } from '../../../src-main/registry/relay-accounting';
 
 // ---------------------------------------------------------------- harness
 
@@ -19,7 +19,7 @@ const CAT = 'c'.repeat(26);
 const DAN = 'd'.repeat(26);
 
 function accounting(budget: Partial<RelayBudget> = {}, clock = new Clock()) {
-  const full: RelayBudget = { pairBytesPerSecond: 1000, projectBytesPerDay: 1_000_000, ...budget };
+  const full: RelayBudget = { pairBytesPerSecond: 1000, projectBytesPerSecond: 1_000_000, projectBytesPerDay: 1_000_000, ...budget };
   return { clock, relay: new RelayAccounting(full, clock.now), budget: full };
 }
 
@@ -38,8 +38,8 @@ function expectRefused(result: Charge): string {
 // ---------------------------------------------------------------- pair budget
 
 describe('RelayAccounting pair budget', () => {
-  it('the default budget is 2 MiB/s per pair and 20 GiB per project per day', () => {
-    expect(DEFAULT_RELAY_BUDGET).toEqual({ pairBytesPerSecond: 2 * 1024 * 1024, projectBytesPerDay: 20 * 1024 ** 3 });
+  it('the default budget is 2 MiB/s per pair, 8 MiB/s per project and 20 GiB per project per day', () => {
+    expect(DEFAULT_RELAY_BUDGET).toEqual({ pairBytesPerSecond: 2 * 1024 * 1024, projectBytesPerSecond: 8 * 1024 * 1024, projectBytesPerDay: 20 * 1024 ** 3 });
     expect(new RelayAccounting().budget).toEqual(DEFAULT_RELAY_BUDGET);
   });
 
@@ -206,35 +206,54 @@ describe('RelayAccounting usage reports', () => {
   });
 });
 
-// ---------------------------------------------------------------- forgetPeer
+// ---------------------------------------------------------------- project rate
 
-describe('RelayAccounting forgetPeer', () => {
-  it('resets only the pairs of that peer in that project', () => {
-    const { relay, clock } = accounting();
-    for (const [project, a, b] of [['p', ADA, BOB], ['p', CAT, ADA], ['p', BOB, CAT], ['q', ADA, BOB]] as const) {
-      expectAllowed(relay.charge(project, a, b, 2000));
-      expect(relay.charge(project, a, b, 1).ok).toBe(false);
-    }
-    relay.forgetPeer('p', ADA);
-    // ADA's pairs in p start from a full bucket and a zero count.
-    const ab = expectAllowed(relay.charge('p', BOB, ADA, 2000));
-    expect(ab).toMatchObject({ pairBytes: 2000 });
-    expectAllowed(relay.charge('p', ADA, CAT, 2000));
-    // The daily project total is not a pair counter: it carries on.
-    expect(ab?.projectBytesToday).toBe(8000);
-    // Untouched: BOB–CAT in p, and ADA–BOB in q.
-    expect(relay.charge('p', BOB, CAT, 1).ok).toBe(false);
-    expect(relay.charge('q', ADA, BOB, 1).ok).toBe(false);
-    clock.advance(USAGE_INTERVAL_MS);
-    expect(expectAllowed(relay.charge('p', CAT, BOB, 0))).toMatchObject({ pairBytes: 2000 });
+describe('RelayAccounting project rate', () => {
+  it('every pair of a project draws on one project bucket, however many consoles there are', () => {
+    const { relay, clock } = accounting({ pairBytesPerSecond: 1000, projectBytesPerSecond: 1500 });
+    // Each pair may burst 2000 bytes, the project 3000 in all.
+    expectAllowed(relay.charge('p', ADA, BOB, 2000));
+    expectAllowed(relay.charge('p', CAT, DAN, 1000));
+    const reason = expectRefused(relay.charge('p', ADA, CAT, 1));
+    expect(reason).toMatch(/project p .*1500 bytes\/s/);
+    // Another project is not affected.
+    expectAllowed(relay.charge('q', ADA, BOB, 2000));
+    // It refills at the project's rate.
+    clock.advance(100);
+    expectAllowed(relay.charge('p', ADA, CAT, 150));
+    expect(relay.charge('p', ADA, CAT, 1).ok).toBe(false);
   });
 
-  it('forgetting an unknown peer changes nothing', () => {
-    const { relay } = accounting();
+  it('a frame refused by the project bucket costs its pair nothing', () => {
+    const { relay, clock } = accounting({ pairBytesPerSecond: 1000, projectBytesPerSecond: 500 });
+    expectAllowed(relay.charge('p', ADA, BOB, 1000));
+    expect(relay.charge('p', CAT, DAN, 500).ok).toBe(false);
+    clock.advance(1000);
+    expectAllowed(relay.charge('p', CAT, DAN, 500));
+    clock.advance(USAGE_INTERVAL_MS);
+    expect(expectAllowed(relay.charge('p', CAT, DAN, 0))).toMatchObject({ pairBytes: 500, projectBytesToday: 1500 });
+  });
+});
+
+// ---------------------------------------------------------------- pair state lifetime
+
+describe('RelayAccounting pair state', () => {
+  it('belongs to the two peer_ids, not to their connections: nothing a console does refills it', () => {
+    const { relay, clock } = accounting();
     expectAllowed(relay.charge('p', ADA, BOB, 2000));
-    relay.forgetPeer('p', DAN);
-    relay.forgetPeer('q', ADA);
-    expect(relay.charge('p', ADA, BOB, 1).ok).toBe(false);
+    // However the consoles come and go, the bucket refills with time only.
+    clock.advance(500);
+    expect(relay.charge('p', BOB, ADA, 501).ok).toBe(false);
+    expectAllowed(relay.charge('p', BOB, ADA, 500));
+  });
+
+  it('is forgotten after PAIR_IDLE_MS without relaying (the bucket is full again long before)', () => {
+    const { relay, clock } = accounting();
+    expectAllowed(relay.charge('p', ADA, BOB, 2000));
+    clock.advance(PAIR_IDLE_MS + 1);
+    // The sweep runs on a charge; the pair then starts again, with a new count.
+    expectAllowed(relay.charge('p', CAT, DAN, 1));
+    expect(expectAllowed(relay.charge('p', ADA, BOB, 2000))).toMatchObject({ pairBytes: 2000, projectBytesToday: 4001 });
   });
 });
 

@@ -13,7 +13,8 @@ import { createSenderCheck, isNavigationAllowed, secureWebPreferences } from '..
 import { SettingsStore } from '../../../src-main/settings-store';
 import { ed25519Verify, signedMessage } from '../../../src-shared/identity';
 import { parseInvite } from '../../../src-shared/invite';
-import type { EmbeddedRegistryStatus, IdentityInfo, IpcEnvelope, Settings } from '../../../src-shared/ipc';
+import type { EmbeddedRegistryStatus, IdentityInfo, InviteSummary, IpcEnvelope, Settings } from '../../../src-shared/ipc';
+import { TestClient } from '../../support/registry-client';
 
 const RENDERER = 'file:///app/out/renderer/index.html';
 const logger = pino({ level: 'silent' });
@@ -194,6 +195,47 @@ describe('IPC dispatcher: embedded registry', () => {
     expect(stopped).toMatchObject({ available: true, running: false });
     expect(stopped.url).toBeUndefined();
     failure(await dispatch('registry:create-invite', RENDERER, [{ ttlMs: 3_600_000 }]), 'FAILED');
+  });
+
+  it('lists the invites it issued and revokes one by id: the registry refuses it and disconnects the console it admitted', async () => {
+    const { dispatch } = await setup();
+    expect(value<InviteSummary[]>(await dispatch('registry:list-invites', RENDERER, []))).toEqual([]);
+    const started = value<EmbeddedRegistryStatus>(await dispatch('registry:start', RENDERER, []));
+    const leaked = parseInvite(value<{ link: string }>(await dispatch('registry:create-invite', RENDERER, [{ ttlMs: 3_600_000, maxUses: 2 }])).link);
+    const kept = parseInvite(value<{ link: string }>(await dispatch('registry:create-invite', RENDERER, [{ ttlMs: 3_600_000 }])).link);
+    const idOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+    const ada = await TestClient.join(started.url!, leaked.token, { name: 'Ada' });
+    const bob = await TestClient.join(started.url!, kept.token, { name: 'Bob' });
+    try {
+      const listed = value<InviteSummary[]>(await dispatch('registry:list-invites', RENDERER, []));
+      expect(listed.map((i) => [i.id, i.uses, i.maxUses, i.revoked]).sort()).toEqual(
+        [
+          [idOf(leaked.token), 1, 2, false],
+          [idOf(kept.token), 0, undefined, false],
+        ].sort(),
+      );
+      // Ids and claims cross to the renderer, never a token.
+      expect(JSON.stringify(listed)).not.toContain(leaked.token.split('.')[2]);
+
+      const after = value<InviteSummary[]>(await dispatch('registry:revoke-invite', RENDERER, [idOf(leaked.token)]));
+      expect(after.find((i) => i.id === idOf(leaked.token))?.revoked).toBe(true);
+      expect(after.find((i) => i.id === idOf(kept.token))?.revoked).toBe(false);
+      expect(await ada.waitForClose()).toBe(4012);
+      const again = await TestClient.join(started.url!, leaked.token, { name: 'Ada' });
+      expect(again.errors()[0]?.code).toBe('INVITE_REVOKED');
+      again.ws.terminate();
+      expect(bob.closeCode).toBeUndefined();
+
+      // Only an id crosses IPC (not a token or link), and only from the app's page.
+      expect(failure(await dispatch('registry:revoke-invite', RENDERER, [leaked.token]), 'INVALID_ARGUMENT')).toMatch(/UUID/);
+      failure(await dispatch('registry:revoke-invite', RENDERER, [idOf(kept.token), 'extra']), 'INVALID_ARGUMENT');
+      expect(failure(await dispatch('registry:revoke-invite', RENDERER, ['0b6d1a4e-8d7c-4f3e-9a51-2f0e8c7b6a59']), 'FAILED')).toMatch(/no invite/);
+      failure(await dispatch('registry:revoke-invite', 'https://evil.example/', [idOf(kept.token)]), 'FORBIDDEN_SENDER');
+      expect(value<InviteSummary[]>(await dispatch('registry:list-invites', RENDERER, [])).find((i) => i.id === idOf(kept.token))?.revoked).toBe(false);
+    } finally {
+      ada.ws.terminate();
+      bob.ws.terminate();
+    }
   });
 
   it('reports a port already in use in the status instead of throwing, and recovers once it is free', async () => {

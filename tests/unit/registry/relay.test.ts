@@ -109,3 +109,83 @@ describe('ICE servers and TURN credentials', () => {
     expect(ada.welcome.ice_servers_expire_at).toBe(0);
   });
 });
+
+describe('relay frames that reach no console (issue 16, item 8)', () => {
+  const ghost = (i: number) => `${'q'.repeat(25)}${'abcdefgh'[i]}`;
+
+  it('to oneself or to a console that was never here: one UNKNOWN_PEER each, counted as bad frames, never charged; too many close the connection', async () => {
+    const { r, ada, bob } = await pairOn({ limits: { badFrameTolerance: 5 }, relayBudget: { projectBytesPerDay: 10_000 } });
+    ada.send({ type: 'relay', to_peer_id: ada.identity.peerId, payload: new Uint8Array(1000) });
+    for (let i = 0; i < 4; i++) ada.send({ type: 'relay', to_peer_id: ghost(i), payload: new Uint8Array(1000) });
+    await ada.waitFor(() => ada.errors().length >= 5);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(ada.errors().map((e) => [e.code, e.ref_peer_id])).toEqual([
+      ['UNKNOWN_PEER', ada.identity.peerId],
+      ...[0, 1, 2, 3].map((i) => ['UNKNOWN_PEER', ghost(i)]),
+    ]);
+    // Nothing was charged: the whole daily budget is left for a real frame.
+    ada.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(10_000) });
+    await bob.waitFor((f) => f.type === 'relay');
+    expect((await ada.waitFor<Of<'relay_usage'>>((f) => f.type === 'relay_usage')).project_bytes_today).toBe(10_000);
+    const metrics = await (await fetch(`${r.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^wsp_registry_bad_frames_total\{code="UNKNOWN_PEER"\} 5$/m);
+    ada.send({ type: 'relay', to_peer_id: ghost(5), payload: new Uint8Array(1) });
+    expect(await ada.waitForClose()).toBe(4011);
+  });
+
+  it('signaling to oneself counts as a bad frame too, even just after a reconnect', async () => {
+    const { r, ada: first, token } = await pairOn({ limits: { badFrameTolerance: 1 } });
+    await first.close();
+    const ada = await TestClient.join(r.url, token, { name: 'Ada', identity: first.identity });
+    clients.push(ada);
+    ada.send({ type: 'webrtc_offer', to_peer_id: ada.identity.peerId, payload: new Uint8Array(1) });
+    ada.send({ type: 'webrtc_ice_candidate', to_peer_id: ada.identity.peerId, payload: new Uint8Array(1) });
+    expect(await ada.waitForClose()).toBe(4011);
+    expect(ada.errors().map((e) => e.code)).toEqual(['UNKNOWN_PEER', 'TOO_MANY_BAD_FRAMES']);
+  });
+
+  it('frames crossing a departure (to a console that just left) are refused but not held against the sender', async () => {
+    const { ada, bob } = await pairOn({ limits: { badFrameTolerance: 2 } });
+    await bob.close();
+    await ada.waitFor((f) => f.type === 'peer_left');
+    for (let i = 0; i < 6; i++) ada.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(100) });
+    ada.send({ type: 'webrtc_ice_candidate', to_peer_id: bob.identity.peerId, payload: new Uint8Array(1) });
+    await ada.waitFor(() => ada.errors().length === 7);
+    expect(new Set(ada.errors().map((e) => e.code))).toEqual(new Set(['UNKNOWN_PEER']));
+    ada.send({ type: 'ping' });
+    await ada.waitFor((f) => f.type === 'pong');
+    expect(ada.closeCode).toBeUndefined();
+  });
+});
+
+describe('relay budgets cannot be multiplied (issue 16, item 5)', () => {
+  it('reconnecting does not refill the pair’s budget', async () => {
+    const { r, ada, bob, token } = await pairOn({ relayBudget: { pairBytesPerSecond: 10_000 } });
+    // The bucket holds two seconds' worth: 20 000 bytes, all spent.
+    for (let i = 0; i < 4; i++) ada.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(5000) });
+    await bob.waitFor(() => bob.frames.filter((f) => f.type === 'relay').length === 4);
+    await ada.close();
+    await bob.waitFor((f) => f.type === 'peer_left');
+    const again = await TestClient.join(r.url, token, { name: 'Ada', identity: ada.identity });
+    clients.push(again);
+    again.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(5000) });
+    const refused = await again.waitFor<Of<'error'>>((f) => f.type === 'error');
+    expect(refused).toMatchObject({ code: 'RELAY_OVER_BUDGET', ref_peer_id: bob.identity.peerId });
+    expect(bob.frames.filter((f) => f.type === 'relay')).toHaveLength(4);
+  });
+
+  it('every console of a project — however many identities one invite admitted — shares the project’s relay rate', async () => {
+    const { r, ada, bob, token } = await pairOn({ relayBudget: { pairBytesPerSecond: 10_000, projectBytesPerSecond: 15_000 } });
+    const carol = await TestClient.join(r.url, token, { name: 'Carol' });
+    const dan = await TestClient.join(r.url, token, { name: 'Dan' });
+    clients.push(carol, dan);
+    // Each pair may burst 20 000 bytes; the project 30 000, whichever pairs send them.
+    for (let i = 0; i < 4; i++) ada.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(5000) });
+    await bob.waitFor(() => bob.frames.filter((f) => f.type === 'relay').length === 4);
+    for (let i = 0; i < 3; i++) carol.send({ type: 'relay', to_peer_id: dan.identity.peerId, payload: new Uint8Array(5000) });
+    const refused = await carol.waitFor<Of<'error'>>((f) => f.type === 'error');
+    expect(refused.code).toBe('RELAY_OVER_BUDGET');
+    expect(refused.message).toMatch(/project alpha .*15000 bytes\/s/);
+    expect(dan.frames.filter((f) => f.type === 'relay')).toHaveLength(2);
+  });
+});

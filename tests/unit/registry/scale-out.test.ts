@@ -169,4 +169,103 @@ run('registry scale-out on Redis', () => {
     const refused = await bob.waitFor<Of<'error'>>((f) => f.type === 'error' && f.code === 'RELAY_OVER_BUDGET');
     expect(refused.message).toMatch(/10000 bytes today/);
   });
+
+  async function relayKeys(): Promise<string[]> {
+    const client = new Redis(redis.url);
+    try {
+      return (await client.keys('wsp:relay:*')).sort();
+    } finally {
+      client.disconnect();
+    }
+  }
+  /** A well-formed peer_id no console has (four base-26 letters after a fixed prefix). */
+  const ghost = (i: number) => 'q'.repeat(22) + [0, 1, 2, 3].map((d) => String.fromCharCode(97 + (Math.floor(i / 26 ** d) % 26))).join('');
+
+  it('relay frames to consoles that do not exist create nothing in Redis, charge nothing, and get one UNKNOWN_PEER each', async () => {
+    const [one, two] = [await instance(), await instance()];
+    const { token } = await one.createInvite({ project: 'ghosts', ttlMs: 60_000 });
+    const ada = await joinAt(one, token, 'Ada');
+    const bob = await joinAt(two, token, 'Bob');
+    for (let i = 0; i < 10; i++) ada.send({ type: 'relay', to_peer_id: ghost(i), payload: new Uint8Array(1000) });
+    await ada.waitFor(() => ada.errors().length >= 10);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(ada.errors().map((e) => [e.code, e.ref_peer_id])).toEqual([...Array(10).keys()].map((i) => ['UNKNOWN_PEER', ghost(i)]));
+    expect(await relayKeys()).toEqual([]);
+    // Nothing was charged: the first real frame is all the project has relayed today.
+    ada.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(500) });
+    await bob.waitFor((f) => f.type === 'relay');
+    expect((await ada.waitFor<Of<'relay_usage'>>((f) => f.type === 'relay_usage')).project_bytes_today).toBe(500);
+    expect((await relayKeys()).filter((k) => k.startsWith('wsp:relay:pair:'))).toHaveLength(1);
+  });
+
+  it('a flood of relay frames to made-up consoles ends as TOO_MANY_BAD_FRAMES and leaves nothing in Redis', async () => {
+    const one = await instance();
+    const { token } = await one.createInvite({ project: 'ghosts', ttlMs: 60_000 });
+    const ada = await joinAt(one, token, 'Ada');
+    for (let i = 0; i < 3000; i++) ada.send({ type: 'relay', to_peer_id: ghost(i), payload: new Uint8Array(1000) });
+    expect(await ada.waitForClose(10_000)).toBe(4011);
+    // The tolerance (20) is answered, then the close: never one answer per frame of the flood.
+    expect(ada.errors().filter((e) => e.code === 'UNKNOWN_PEER')).toHaveLength(20);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await relayKeys()).toEqual([]);
+  });
+
+  it('frames crossing a departure at another instance are refused without counting as bad frames', async () => {
+    const tolerant = { limits: { badFrameTolerance: 2 } };
+    const [one, two] = [await instance(tolerant), await instance(tolerant)];
+    const { token } = await one.createInvite({ project: 'ghosts', ttlMs: 60_000 });
+    const ada = await joinAt(one, token, 'Ada');
+    const bob = await joinAt(two, token, 'Bob');
+    await bob.close();
+    await ada.waitFor((f) => f.type === 'peer_left');
+    for (let i = 0; i < 5; i++) ada.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(100) });
+    ada.send({ type: 'webrtc_ice_candidate', to_peer_id: bob.identity.peerId, payload: new Uint8Array(1) });
+    await ada.waitFor(() => ada.errors().length === 6);
+    expect(new Set(ada.errors().map((e) => e.code))).toEqual(new Set(['UNKNOWN_PEER']));
+    expect(ada.closeCode).toBeUndefined();
+    expect(await relayKeys()).toEqual([]);
+  });
+
+  it('an invite revoked at one instance is refused at every instance, and consoles it admitted elsewhere are disconnected', async () => {
+    const [one, two] = [await instance(), await instance()];
+    const leaked = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const mallory = await joinAt(two, leaked.token, 'Mallory');
+    await one.revokeInvite(leaked.id);
+    expect(await mallory.waitForClose()).toBe(4012);
+    const again = await joinAt(two, leaked.token, 'Mallory');
+    expect(again.errors()[0]?.code).toBe('INVITE_REVOKED');
+    // An instance that starts later learns it from Redis too.
+    const three = await instance();
+    expect((await joinAt(three, leaked.token, 'Mallory')).errors()[0]?.code).toBe('INVITE_REVOKED');
+  });
+
+  it('a pair’s relay budget survives a reconnect to another instance', async () => {
+    const budget = { relayBudget: { pairBytesPerSecond: 10_000 } };
+    const [one, two] = [await instance(budget), await instance(budget)];
+    const { token } = await one.createInvite({ project: 'budget', ttlMs: 60_000 });
+    const ada = await joinAt(one, token, 'Ada');
+    const bob = await joinAt(one, token, 'Bob');
+    for (let i = 0; i < 4; i++) ada.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(5000) });
+    await bob.waitFor(() => bob.frames.filter((f) => f.type === 'relay').length === 4);
+    await ada.close();
+    await bob.waitFor((f) => f.type === 'peer_left');
+    const again = await joinAt(two, token, 'Ada', ada.identity);
+    again.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(5000) });
+    expect(await again.waitFor<Of<'error'>>((f) => f.type === 'error')).toMatchObject({ code: 'RELAY_OVER_BUDGET', ref_peer_id: bob.identity.peerId });
+    expect(bob.frames.filter((f) => f.type === 'relay')).toHaveLength(4);
+  });
+
+  it('a project’s daily relay budget holds exactly when frames enter two instances at once', async () => {
+    const budget = { relayBudget: { projectBytesPerDay: 10_000 } };
+    const [one, two] = [await instance(budget), await instance(budget)];
+    const { token } = await one.createInvite({ project: 'budget', ttlMs: 60_000 });
+    const ada = await joinAt(one, token, 'Ada');
+    const bob = await joinAt(two, token, 'Bob');
+    // Both instances see an unused budget; together they are offered 12 000 bytes.
+    ada.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array(6000) });
+    bob.send({ type: 'relay', to_peer_id: ada.identity.peerId, payload: new Uint8Array(6000) });
+    const outcomes = () => [ada, bob].flatMap((c) => c.frames.filter((f) => f.type === 'relay' || (f.type === 'error' && f.code === 'RELAY_OVER_BUDGET')));
+    await expect.poll(() => outcomes().length).toBe(2);
+    expect(outcomes().map((f) => f.type).sort()).toEqual(['error', 'relay']);
+  });
 });
