@@ -84,7 +84,9 @@ test('two web consoles share a workstream: messages, a task from creation to don
   await bob.page.getByLabel('Kind').selectOption('task');
   await expect(log(bob).locator('li')).toHaveCount(4, { timeout: 20_000 });
   await bob.page.getByLabel('Kind').selectOption('all');
-  await bob.page.getByLabel('Author').selectOption({ label: 'Ada' });
+  // Each author is named with the first group of their key fingerprint (two consoles may share a name).
+  const adaTag = (await ada.page.locator('.me .mono').textContent())!.slice(0, 4);
+  await bob.page.getByLabel('Author').selectOption({ label: `Ada #${adaTag}` });
   await expect(log(bob).locator('li')).toHaveCount(6, { timeout: 20_000 }); // message, 3 task updates, status, file
   await expect(log(bob).locator('li', { hasText: 'Bob' })).toHaveCount(0);
   await bob.page.getByLabel('Author').selectOption('all');
@@ -163,7 +165,7 @@ test('on the registry relay, a post made while the registry is down says it is n
   await expect(ada.status()).toHaveAttribute('data-phase', 'reconnecting');
   await ada.page.getByLabel('Message').fill('during the outage');
   await ada.page.getByRole('button', { name: 'Post' }).click();
-  await expect(own('during the outage').getByTestId('undelivered')).toHaveText('sending… not yet delivered to 1 (Bob)');
+  await expect(own('during the outage').getByTestId('undelivered')).toHaveText(/^sending… not yet delivered to 1 \(Bob #[a-z2-7]{4}\)$/);
   // No relay traffic now: the banner does not go on showing the last rate.
   await expect(banner).toContainText('idle now', { timeout: 10_000 });
 
@@ -214,7 +216,7 @@ test('a member who sends entries dated beyond any clock does not break anyone’
     const problems = ada.page.getByTestId('workstream-problems');
     await expect(problems).toContainText('2 refused entries', { timeout: 20_000 });
     await expect(problems).toContainText('MALFORMED_ENTRY');
-    await expect(problems).toContainText(/ENTRY_AHEAD .*entry 2 is dated .*years ahead of this console's clock.*\(from Mallory\)/);
+    await expect(problems).toContainText(/ENTRY_AHEAD .*entry 2 is dated .*years ahead of this console's clock.*\(from Mallory #[a-z2-7]{4}\)/);
     await post('Ada: after');
     const expectView = async () => {
       await expect(ada.page.getByTestId('ws-count')).toHaveText('3 entries', { timeout: 20_000 });
