@@ -96,11 +96,17 @@ export function registryOrigin(url: string | undefined): string | undefined {
   }
 }
 
-/** The WebSocket origins of every registry instance an invite link names (primary and alternates). */
-export function inviteOrigins(link: string | undefined): string[] {
+/**
+ * The WebSocket origins of every registry instance an invite link names (primary and alternates),
+ * while the invite can still be used: an expired one cannot join (the registry refuses it, and so
+ * does the console), so its registries are no longer let into the CSP.
+ */
+export function inviteOrigins(link: string | undefined, now = Date.now()): string[] {
   if (!link) return [];
   try {
-    return parseInvite(link).registryUrls.map((u) => registryOrigin(u)).filter((o): o is string => Boolean(o));
+    const invite = parseInvite(link);
+    if (invite.claims.expiresAt <= now) return [];
+    return invite.registryUrls.map((u) => registryOrigin(u)).filter((o): o is string => Boolean(o));
   } catch {
     return [];
   }

@@ -37,6 +37,12 @@ export interface InviteSummary {
 
 export class InviteError extends Error {}
 
+/**
+ * Other instances an invite may name (`alt=`). A registry of a few instances needs a few; each
+ * is an origin the desktop window's CSP lets the page connect to (src-main/security.ts).
+ */
+export const MAX_ALTERNATES = 8;
+
 /** The link for an invite; `alternates` are other instances of the same registry (failover). */
 export function formatInviteLink(httpOrigin: string, token: string, alternates: string[] = []): string {
   const alt = alternates.length ? `&alt=${alternates.map((a) => encodeURIComponent(a.replace(/\/+$/, ''))).join(',')}` : '';
@@ -104,5 +110,6 @@ export function parseInvite(text: string): ParsedInvite {
         return [];
       }
     });
+  if (new Set(alternates).size > MAX_ALTERNATES) throw new InviteError(`this invite names more than ${MAX_ALTERNATES} other registry instances`);
   return { token, registryUrl, registryUrls: [...new Set([registryUrl, ...alternates])], claims: readInviteClaims(token) };
 }

@@ -21,8 +21,16 @@ export interface SessionSecrets {
   boxSecretKey: Uint8Array; // 32 bytes
 }
 
-/** How far a certificate's start time may be from the certifier's clock. */
-export const MAX_CERTIFICATE_SKEW_MS = 5 * 60_000;
+/**
+ * How far a certificate's start time may be ahead of the certifier's clock. The renderer that asks
+ * and the host that signs read the same machine's clock (the desktop's main process, or the web
+ * console's own tab), so this only absorbs a clock read a moment apart. Kept small because a later
+ * start time makes a session look newer: a compromised renderer that got one dated ahead would
+ * make the real console's next session look older than it (refused as a replay) until that time.
+ */
+export const MAX_CERTIFICATE_AHEAD_MS = 2_000;
+/** How old a certificate's start time may be when it is signed (keys are made between the two). */
+export const MAX_CERTIFICATE_AGE_MS = 60_000;
 
 export function certificateBody(signKey: Uint8Array, boxKey: Uint8Array, startedAt: number): Uint8Array {
   return encode([1, signKey, boxKey, startedAt]);
@@ -35,7 +43,9 @@ export function parseCertificateBody(body: Uint8Array, now: number): { signKey: 
   const [, signKey, boxKey, startedAt] = value as [number, unknown, unknown, unknown];
   if (!(signKey instanceof Uint8Array) || signKey.length !== 32) throw new Error('session signing key must be 32 bytes');
   if (!(boxKey instanceof Uint8Array) || boxKey.length !== 32) throw new Error('session box key must be 32 bytes');
-  if (typeof startedAt !== 'number' || Math.abs(startedAt - now) > MAX_CERTIFICATE_SKEW_MS) throw new Error('session start time is not now');
+  if (typeof startedAt !== 'number' || !Number.isFinite(startedAt) || startedAt > now + MAX_CERTIFICATE_AHEAD_MS || startedAt < now - MAX_CERTIFICATE_AGE_MS) {
+    throw new Error('session start time is not now');
+  }
   return { signKey, boxKey, startedAt };
 }
 

@@ -56,6 +56,8 @@ export class LinkManager extends Emitter<ManagerEvents> {
   private readonly waiting = new Map<string, Array<(link: PeerLink) => void>>();
   private readonly sign: (message: Uint8Array) => Promise<Uint8Array>;
   private readonly held = new Map<string, PeerInfo>();
+  /** The latest presence of peers whose identity is being checked. */
+  private readonly presence = new Map<string, PeerInfo>();
   /** Links whose peer is not at the registry: closed when the timer fires, unless the peer is back. */
   private readonly away = new Map<string, ReturnType<typeof setTimeout>>();
   private seq = 0;
@@ -131,12 +133,16 @@ export class LinkManager extends Emitter<ManagerEvents> {
     return entry.link.send(message);
   }
 
-  /** Links to a console that was held back, now that the user accepted it. */
+  /**
+   * Links to a console that was held back, now that the user accepted it: its identity and session
+   * certificate are checked again (the link needs the verified session, for the relay) and the
+   * application asked again, which now says yes.
+   */
   release(peerId: string): void {
     const peer = this.held.get(peerId);
     if (!peer) return;
     this.held.delete(peerId);
-    if (!this.links.has(peerId)) this.createLink(peer, true);
+    if (!this.links.has(peerId)) this.ensureLink(peer, true);
   }
 
   /** Diagnostics of every link (see PeerLink.diagnostics). */
@@ -188,6 +194,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
     this.preparer.close();
     this.waiting.clear();
     this.held.clear();
+    this.presence.clear();
     for (const off of this.unsubscribe) off();
     for (const peerId of [...this.links.keys()]) this.drop(peerId);
     this.removeAllListeners();
@@ -246,10 +253,20 @@ export class LinkManager extends Emitter<ManagerEvents> {
     // The same console, in another session (it restarted): its end of the link is new, so is ours.
     const restarted = Boolean(certificate && known && !equalBytes(certificate.signKey, known.signKey) && certificate.startedAt > known.startedAt);
     if (existing && equalBytes(existing.signingKey, peer.signing_key) && !restarted) {
+      // Its presence again (a rename, a reconnect): the application decides again, since a name is
+      // what trust on first use goes by; a rename to a pinned teammate's name unlinks it until the
+      // user decides (released like any held console).
+      if (this.options.admit && !this.options.admit(peer)) {
+        this.drop(peer.peer_id);
+        this.held.set(peer.peer_id, peer);
+        this.emit('held', { peerId: peer.peer_id });
+        return false;
+      }
       // Back at the registry in the same session: the link carries on where it stopped.
       if (this.clearAway(peer.peer_id)) existing.link.signalingRestored();
       return true;
     }
+    this.presence.set(peer.peer_id, peer);
     if (this.waiting.has(peer.peer_id)) return false;
     this.waiting.set(peer.peer_id, []);
     // The presence certificate is checked now, and the signaling key shared with that session
@@ -280,11 +297,15 @@ export class LinkManager extends Emitter<ManagerEvents> {
         return;
       }
       if (current) this.drop(peer.peer_id);
-      if (this.options.admit && !this.options.admit(peer)) {
-        this.held.set(peer.peer_id, peer);
+      // Its latest presence (a rename may have come while its identity was being checked; same key).
+      const latest = this.presence.get(peer.peer_id) ?? peer;
+      this.presence.delete(peer.peer_id);
+      if (this.options.admit && !this.options.admit(latest)) {
+        this.held.set(peer.peer_id, latest);
         this.emit('held', { peerId: peer.peer_id });
         return;
       }
+      this.held.delete(peer.peer_id);
       const link = this.createLink(peer, joined, verifiedSession);
       for (const action of queued) action(link);
     });

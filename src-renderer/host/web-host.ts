@@ -2,6 +2,12 @@
  * HostApi for the web console (a plain browser tab): settings in localStorage, the identity in
  * sessionStorage — each tab is its own console (two tabs sharing one key would replace each
  * other at the registry), and a reload keeps it. There is no embedded registry in a tab.
+ *
+ * The invite a tab joined with is kept beside its identity, in sessionStorage, not with the
+ * settings: its token is a bearer credential until it expires, and a rejoin (a reload) needs
+ * exactly it — the registry authenticates a join by the token. In localStorage it would outlive
+ * the tab and sit where every later tab of the origin could read it, for a console (identity)
+ * that no longer exists; in sessionStorage it goes when the tab closes, with the identity.
  */
 import { createEd25519Signer, createIdentity, derivePeerId, ed25519Sign, keyFingerprint, signedMessage, type SecretIdentity } from '../../src-shared/identity';
 import { fromBase64Url, toBase64Url } from '../../src-shared/bytes';
@@ -12,6 +18,7 @@ import { settingsPatchSchema, settingsSchema, trustRecordsSchema, type HostApi, 
 const IDENTITY_KEY = 'wsp.identity.v1';
 const SETTINGS_KEY = 'wsp.settings.v1';
 const TRUST_KEY = 'wsp.trust.v1';
+const INVITE_KEY = 'wsp.invite.v1';
 type StoredIdentity = Record<Exclude<keyof SecretIdentity, 'peerId'>, string>;
 
 async function loadIdentity(storage: Storage): Promise<SecretIdentity> {
@@ -40,9 +47,21 @@ function loadSettings(storage: Storage, peerId: string): Settings {
   return settingsSchema.parse({ displayName: `Web console ${peerId.slice(0, 4)}`, embeddedRegistry: { enabled: false, port: 0, project: 'team' } });
 }
 
+/** Settings as this tab sees them: the shared ones, and the invite this tab joined with. */
+function loadTabSettings(settingsStorage: Storage, tabStorage: Storage, peerId: string): Settings {
+  const { invite: saved, ...shared } = loadSettings(settingsStorage, peerId);
+  if (saved !== undefined) {
+    // Kept there by an earlier version: out of localStorage, into the tab that opens first.
+    settingsStorage.setItem(SETTINGS_KEY, JSON.stringify(shared));
+    if (tabStorage.getItem(INVITE_KEY) === null) tabStorage.setItem(INVITE_KEY, saved);
+  }
+  const invite = tabStorage.getItem(INVITE_KEY);
+  return invite === null ? shared : { ...shared, invite };
+}
+
 export async function createWebHost(settingsStorage: Storage = localStorage, identityStorage: Storage = sessionStorage): Promise<HostApi> {
   const identity = await loadIdentity(identityStorage);
-  let settings = loadSettings(settingsStorage, identity.peerId);
+  let settings = loadTabSettings(settingsStorage, identityStorage, identity.peerId);
   const signWithIdentity = createEd25519Signer(identity.signingSecretKey); // the key imported once
   const noRegistry = { available: false, running: false, error: 'a web console has no embedded registry' } as const;
   return {
@@ -73,7 +92,10 @@ export async function createWebHost(settingsStorage: Storage = localStorage, ide
       const next = settingsSchema.parse({ ...settings, ...rest, links: { ...settings.links, ...links }, embeddedRegistry: { ...settings.embeddedRegistry, ...embeddedRegistry } });
       if (invite === null) delete next.invite;
       else if (invite !== undefined) next.invite = invite;
-      settingsStorage.setItem(SETTINGS_KEY, JSON.stringify(next));
+      const { invite: tabInvite, ...shared } = next;
+      settingsStorage.setItem(SETTINGS_KEY, JSON.stringify(shared));
+      if (tabInvite === undefined) identityStorage.removeItem(INVITE_KEY);
+      else identityStorage.setItem(INVITE_KEY, tabInvite);
       settings = next;
       return structuredClone(settings);
     },

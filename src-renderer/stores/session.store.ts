@@ -10,7 +10,8 @@ import { computed, ref, shallowRef } from 'vue';
 import type { HostApi, IdentityInfo, Settings, SettingsPatch } from '../../src-shared/ipc';
 import { InviteError, parseInvite, type ParsedInvite } from '../../src-shared/invite';
 import { keyFingerprint, safetyCode } from '../../src-shared/identity';
-import { TrustBook } from '../engine/trust-book';
+import { TrustBook, type TrustStatus } from '../engine/trust-book';
+import { fromBase64Url } from '../../src-shared/bytes';
 import type { PeerInfo } from '../../src-shared/protocol/signaling';
 import type { RegistryState } from '../engine/signaling-client';
 import { createConsoleSession, type ConsoleSession } from '../engine/console-session';
@@ -65,13 +66,19 @@ export interface PeerRow {
   peerId: string;
   displayName: string;
   fingerprint: string;
+  /** The fingerprint's first group, shown next to the name wherever it is shown: which key it is. */
+  keyTag: string;
   onlineSince: number;
   /** Marked verified by the user after comparing fingerprints or the safety code. */
   verified: boolean;
   /** Trust on first use: 'conflict' = a known name with a new key, held until the user decides. */
   trust: 'ok' | 'conflict' | 'rejected';
-  /** Who had this display name before, when trust is 'conflict'. */
+  /** Who had this display name before (and that console's key fingerprint), when trust is 'conflict'. */
   previousPeerId?: string;
+  previousName?: string;
+  previousFingerprint?: string;
+  /** When trust is 'conflict' because a known console renamed itself: its pinned name. */
+  renamedFrom?: string;
 }
 
 const LINK_SHARE_INTERVAL_MS = 2000;
@@ -103,7 +110,28 @@ function toLinkView(s: LinkSnapshot): LinkView {
 }
 
 function toRow(peer: PeerInfo): PeerRow {
-  return { peerId: peer.peer_id, displayName: peer.display_name, fingerprint: keyFingerprint(peer.signing_key), onlineSince: peer.joined_at, verified: false, trust: 'ok' };
+  const fingerprint = keyFingerprint(peer.signing_key);
+  return { peerId: peer.peer_id, displayName: peer.display_name, fingerprint, keyTag: keyTagOf(fingerprint), onlineSince: peer.joined_at, verified: false, trust: 'ok' };
+}
+
+/** The first group of a key fingerprint. */
+const keyTagOf = (fingerprint: string): string => fingerprint.slice(0, 4);
+
+/** What a trust conflict adds to a peer's row: who held the name, with which key, and a rename. */
+function conflictFields(status: TrustStatus): Partial<PeerRow> {
+  if (status.kind !== 'conflict') return {};
+  let previousFingerprint: string | undefined;
+  try {
+    previousFingerprint = keyFingerprint(fromBase64Url(status.previous.signingKey));
+  } catch {
+    previousFingerprint = undefined; // a damaged record: the peer id still says who it was
+  }
+  return {
+    previousPeerId: status.previous.peerId,
+    previousName: status.previous.displayName,
+    ...(previousFingerprint ? { previousFingerprint } : {}),
+    ...(status.renamedFrom !== undefined ? { renamedFrom: status.renamedFrom } : {}),
+  };
 }
 
 export const useSessionStore = defineStore('session', () => {
@@ -317,10 +345,7 @@ export const useSessionStore = defineStore('session', () => {
     if (!book) return true;
     const status = book.assess(peer.peer_id, peer.display_name, peer.signing_key);
     if (status.kind === 'conflict' || status.kind === 'rejected') {
-      updateRow(peer.peer_id, {
-        trust: status.kind,
-        ...(status.kind === 'conflict' ? { previousPeerId: status.previous.peerId } : {}),
-      });
+      updateRow(peer.peer_id, { trust: status.kind, ...conflictFields(status) });
       return false;
     }
     book.pin(peer.peer_id, peer.display_name, peer.signing_key);
@@ -338,7 +363,11 @@ export const useSessionStore = defineStore('session', () => {
     const peer = peerKeys.get(peerId);
     if (!peer || !book) return;
     book.accept(peerId, peer.display_name, peer.signing_key);
-    updateRow(peerId, { trust: 'ok', verified: false });
+    const row = peers.value[peerId];
+    if (row) {
+      const { previousPeerId: _p, previousName: _n, previousFingerprint: _f, renamedFrom: _r, ...rest } = row;
+      peers.value = { ...peers.value, [peerId]: { ...rest, trust: 'ok', verified: book.get(peerId)?.verified ?? false } };
+    }
     current?.links.release(peerId);
   }
 
@@ -367,15 +396,37 @@ export const useSessionStore = defineStore('session', () => {
       ...row,
       verified: record?.verified ?? false,
       trust: status?.kind === 'conflict' ? 'conflict' : status?.kind === 'rejected' ? 'rejected' : 'ok',
-      ...(status?.kind === 'conflict' ? { previousPeerId: status.previous.peerId } : {}),
+      ...(status ? conflictFields(status) : {}),
     };
   }
 
-  /** How to show an author of the workstream: online peers, then pinned ones, then the peer_id. */
-  function authorOf(peerId: string): { name: string; verified: boolean; self: boolean } {
-    if (peerId === identity.value?.peerId) return { name: settings.value?.displayName ?? 'me', verified: true, self: true };
-    const known = peers.value[peerId] ?? book?.get(peerId);
-    return known ? { name: known.displayName, verified: known.verified, self: false } : { name: peerId.slice(0, 6), verified: false, self: false };
+  /**
+   * How to show a console by its peer_id (a workstream author, a graph node): its name — online
+   * peers', then pinned ones', then the peer_id's start — and its key tag, the first group of its key
+   * fingerprint, so that two consoles using one name can be told apart.
+   */
+  function authorOf(peerId: string): { name: string; keyTag: string; verified: boolean; self: boolean } {
+    if (peerId === identity.value?.peerId) return { name: settings.value?.displayName ?? 'me', keyTag: keyTagOf(identity.value.fingerprint), verified: true, self: true };
+    const online = peers.value[peerId];
+    if (online) return { name: online.displayName, keyTag: online.keyTag, verified: online.verified, self: false };
+    const pinned = book?.get(peerId);
+    if (pinned) return { name: pinned.displayName, keyTag: pinnedKeyTag(pinned.signingKey), verified: pinned.verified, self: false };
+    return { name: peerId.slice(0, 6), keyTag: '????', verified: false, self: false };
+  }
+
+  /** Key tags of pinned consoles, by their key (a fingerprint is a SHA-512). */
+  const pinnedTags = new Map<string, string>();
+  function pinnedKeyTag(signingKey: string): string {
+    let tag = pinnedTags.get(signingKey);
+    if (!tag) {
+      try {
+        tag = keyTagOf(keyFingerprint(fromBase64Url(signingKey)));
+      } catch {
+        tag = '????';
+      }
+      pinnedTags.set(signingKey, tag);
+    }
+    return tag;
   }
 
   function leave(): void {

@@ -4,32 +4,20 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type { Entry, FileBody, StatusBody, TaskBody } from '../../src-shared/workstream/entry';
-import { toHex } from '../../src-shared/bytes';
+import type { Entry, StatusBody, TaskBody } from '../../src-shared/workstream/entry';
 import type { HostApi } from '../../src-shared/ipc';
 import type { LinkBus } from '../engine/workstream/workstream-sync';
 import { openWorkstream, type Workstream, type WorkstreamProblem } from '../engine/workstream/workstream';
 import type { FileStatus } from '../engine/workstream/file-transfers';
+import { entryView, type EntryView } from '../engine/workstream/entry-view';
 
-export interface EntryView {
-  id: string;
-  author: string;
-  seq: number;
-  ts: number;
-  kind: string;
-  ref: string | null;
-  /** One line for the log: the message, the task change, the status, the file name. */
-  summary: string;
-  task?: TaskBody;
-  status?: StatusBody;
-  file?: { name: string; size: number; sha256: string };
-}
+export type { EntryView };
 
 /** A task: its creating entry, and its state after every update that refers to it. */
 export interface TaskView {
   id: string;
   title: string;
-  state: TaskBody['state'];
+  state: string;
   progress?: number;
   /** Who claimed it last. */
   owner?: string;
@@ -37,37 +25,6 @@ export interface TaskView {
 }
 
 export const MIB = 1024 * 1024;
-
-function view(e: Entry): EntryView {
-  const base = { id: e.id, author: e.author, seq: e.seq, ts: e.ts, kind: e.kind, ref: e.ref };
-  switch (e.kind) {
-    case 'message':
-      return { ...base, summary: (e.body as { text: string }).text };
-    case 'task': {
-      const t = e.body as TaskBody;
-      const change = `${t.state}${t.progress !== undefined ? ` ${t.progress} %` : ''}${t.note ? ` — ${t.note}` : ''}`;
-      return { ...base, task: t, summary: t.title ? `${t.title} (${change})` : change };
-    }
-    case 'status': {
-      const s = e.body as StatusBody;
-      return { ...base, status: s, summary: `${s.state}${s.text ? `: ${s.text}` : ''}` };
-    }
-    case 'file': {
-      const f = e.body as FileBody;
-      return { ...base, file: { name: f.name, size: f.size, sha256: toHex(f.sha256) }, summary: f.name };
-    }
-    default:
-      return { ...base, summary: `(${e.kind}) ${safeJson(e.body)}` };
-  }
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v)).slice(0, 300);
-  } catch {
-    return '…';
-  }
-}
 
 export const useWorkstreamStore = defineStore('workstream', () => {
   const project = ref<string>();
@@ -79,6 +36,13 @@ export const useWorkstreamStore = defineStore('workstream', () => {
   /** This console's own entries that linked consoles have not confirmed yet: entry id → those consoles. */
   const undelivered = shallowRef<Record<string, string[]>>({});
   let ws: Workstream | undefined;
+  /** Each entry's view, made once (entries are immutable; the log keeps the same objects). */
+  const views = new WeakMap<Entry, EntryView>();
+  const viewOf = (e: Entry): EntryView => {
+    let v = views.get(e);
+    if (!v) views.set(e, (v = entryView(e)));
+    return v;
+  };
   /** The latest attach; an older one that finishes opening later closes what it opened. */
   let current: symbol | undefined;
 
@@ -131,7 +95,7 @@ export const useWorkstreamStore = defineStore('workstream', () => {
         undelivered.value = pending;
       };
       const refresh = () => {
-        entries.value = ws!.log.entries().map(view);
+        entries.value = ws!.log.entries().map(viewOf);
         equivocators.value = [...ws!.log.equivocators];
         refreshDelivery();
       };

@@ -69,12 +69,15 @@ export function chunkBytesFor(size: number): number {
   return Math.max(MIN_CHUNK_BYTES, Math.ceil(size / MAX_FILE_CHUNKS / step) * step);
 }
 
+/** The latest time a JavaScript Date can hold (ms since the epoch): an entry dated later cannot be shown. */
+export const MAX_ENTRY_TS = 8.64e15;
+
 const bodyTupleSchema = z.tuple([
   z.literal(ENTRY_VERSION),
   projectIdSchema,
   bytes({ exact: 32 }),
   z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
-  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  z.number().int().min(0).max(MAX_ENTRY_TS),
   kindSchema,
   entryIdSchema.nullable(),
   z.unknown(),
@@ -151,6 +154,13 @@ export function parseEntryBody(b: Uint8Array): { ok: true; entry: Omit<Entry, 's
 
 /** How far an entry's timestamp may be from the signer's clock when it is signed. */
 export const MAX_ENTRY_SKEW_MS = 5 * 60_000;
+
+/**
+ * How far ahead of a receiving console's clock an entry may be dated: the signer's own 5 minutes,
+ * and as much again for the two consoles' clocks to differ. A later entry is refused for now (see
+ * WorkstreamLog): taken when it comes again once the receiver's clock has got that far.
+ */
+export const MAX_ENTRY_AHEAD_MS = 2 * MAX_ENTRY_SKEW_MS;
 
 /**
  * What a host checks before it signs an entry with the identity key: a well-formed entry body,

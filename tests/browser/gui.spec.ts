@@ -268,12 +268,12 @@ test('scale: the graph of 30 consoles stays readable and still; 50 peers list, s
   await joinFakes(30, 50);
   await expect(w.page.locator('tbody tr')).toHaveCount(50, { timeout: 30_000 });
   await expect(w.page.getByRole('heading', { name: /^Peers/ })).toContainText('(50)');
-  const names = () => w.page.locator('tbody tr td:first-child').allInnerTexts();
+  const names = () => w.page.locator('tbody tr td:first-child .user-text').allInnerTexts(); // the name, without its key tag
   const ascending = (await names()).map((n) => n.trim());
   expect(ascending).toEqual(Array.from({ length: 50 }, (_, i) => `Teammate ${String(i + 1).padStart(2, '0')}`));
   const sortMs = await w.page.evaluate(async () => {
     for (const tr of document.querySelectorAll('tbody tr')) (tr as HTMLElement & { mark?: boolean }).mark = true;
-    const first = () => document.querySelector('tbody tr td')?.textContent?.trim();
+    const first = () => document.querySelector('tbody tr td .user-text')?.textContent?.trim();
     const t0 = performance.now();
     (document.querySelector('th[aria-sort="ascending"] button') as HTMLButtonElement).click();
     while (first() !== 'Teammate 50') await new Promise((r) => requestAnimationFrame(r));

@@ -64,3 +64,53 @@ test('a known name coming back with a new key is a loud warning, and no link unt
   await ada.close();
   await impostor.close();
 });
+
+test('a linked console renaming itself to a teammate’s name, and a new key under that name in Cyrillic letters, are held back with a warning; each name shows its key', async ({ browser }) => {
+  // Found by a probe: names were compared exactly, so "Carol" renaming to "Bob" showed as Bob,
+  // linked, no warning; "Воb" (Cyrillic В and о), "bob" or "Bob" with invisible characters too.
+  test.setTimeout(90_000);
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'names', ttlMs: 3_600_000 });
+  const join = async (name: string) => {
+    const w = await WebConsole.open(browser, registry!.httpUrl + '/');
+    await w.rename(name);
+    await w.pasteInvite(link);
+    return w;
+  };
+  const keyTag = async (w: WebConsole) => `#${(await w.page.locator('.me .mono').textContent())!.slice(0, 4)}`;
+  const ada = await WebConsole.open(browser, link);
+  const bob = await join('Bob');
+  const carol = await join('Carol');
+  const [bobId, carolId] = [await bob.peerId(), await carol.peerId()];
+  await expect(ada.peerRow(bobId).locator('[data-col="state"]')).toHaveText('direct', { timeout: 30_000 });
+  await expect(ada.peerRow(carolId).locator('[data-col="state"]')).toHaveText('direct', { timeout: 30_000 });
+  await expect(ada.peerRow(bobId)).toContainText(`Bob ${await keyTag(bob)}`);
+
+  await carol.rename('Bob');
+  const renamed = ada.page.getByRole('alert').filter({ hasText: 'now calls itself' });
+  await expect(renamed).toContainText('“Carol” now calls itself “Bob”');
+  await expect(ada.peerRow(carolId)).toContainText('renamed to a known teammate’s name: not linked');
+  await expect(ada.peerRow(carolId).locator('[data-col="state"]')).toHaveText('—');
+  // Two consoles called Bob, told apart by their keys wherever the name is shown.
+  await expect(ada.peerRow(carolId)).toContainText(`Bob ${await keyTag(carol)}`);
+  await expect(ada.peerRow(bobId)).toContainText(`Bob ${await keyTag(bob)}`);
+  await expect(ada.page.getByTestId('peer-details')).toHaveCount(0);
+  await ada.peerRow(carolId).click();
+  await expect(ada.page.getByTestId('peer-details').getByRole('heading')).toContainText(`Bob ${await keyTag(carol)}`);
+
+  // Accepted (Carol really is a Bob now): linked again, and known under the new name.
+  await renamed.getByRole('button', { name: 'Accept the new name' }).click();
+  await expect(renamed).toHaveCount(0);
+  await expect(ada.peerRow(carolId).locator('[data-col="state"]')).toHaveText('direct', { timeout: 30_000 });
+
+  // A new key whose name reads the same, in Cyrillic letters.
+  const eve = await join('\u0412\u043eb');
+  const eveId = await eve.peerId();
+  const newKey = ada.page.getByRole('alert').filter({ hasText: 'is using a new key' });
+  await expect(newKey).toContainText('“\u0412\u043eb” is using a new key');
+  await expect(newKey).toContainText('reads the same');
+  await expect(ada.peerRow(eveId)).toContainText('new key for this name: not linked');
+  await ada.page.waitForTimeout(1500);
+  await expect(ada.peerRow(eveId).locator('[data-col="state"]')).toHaveText('—');
+  for (const w of [ada, bob, carol, eve]) await w.close();
+});

@@ -1,9 +1,13 @@
 import { test, expect } from '../support/test';
 import pino from 'pino';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
 import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
 import { screenshots } from '../support/screenshots';
+import { HARNESS_ROOT, buildHarness } from '../support/harness';
+import { WsConsole } from '../support/workstream-console';
 
 const silent = pino({ level: 'silent' });
 let registry: RegistryHandle | undefined;
@@ -80,7 +84,9 @@ test('two web consoles share a workstream: messages, a task from creation to don
   await bob.page.getByLabel('Kind').selectOption('task');
   await expect(log(bob).locator('li')).toHaveCount(4, { timeout: 20_000 });
   await bob.page.getByLabel('Kind').selectOption('all');
-  await bob.page.getByLabel('Author').selectOption({ label: 'Ada' });
+  // Each author is named with the first group of their key fingerprint (two consoles may share a name).
+  const adaTag = (await ada.page.locator('.me .mono').textContent())!.slice(0, 4);
+  await bob.page.getByLabel('Author').selectOption({ label: `Ada #${adaTag}` });
   await expect(log(bob).locator('li')).toHaveCount(6, { timeout: 20_000 }); // message, 3 task updates, status, file
   await expect(log(bob).locator('li', { hasText: 'Bob' })).toHaveCount(0);
   await bob.page.getByLabel('Author').selectOption('all');
@@ -159,7 +165,7 @@ test('on the registry relay, a post made while the registry is down says it is n
   await expect(ada.status()).toHaveAttribute('data-phase', 'reconnecting');
   await ada.page.getByLabel('Message').fill('during the outage');
   await ada.page.getByRole('button', { name: 'Post' }).click();
-  await expect(own('during the outage').getByTestId('undelivered')).toHaveText('sending… not yet delivered to 1 (Bob)');
+  await expect(own('during the outage').getByTestId('undelivered')).toHaveText(/^sending… not yet delivered to 1 \(Bob #[a-z2-7]{4}\)$/);
   // No relay traffic now: the banner does not go on showing the last rate.
   await expect(banner).toContainText('idle now', { timeout: 10_000 });
 
@@ -170,4 +176,78 @@ test('on the registry relay, a post made while the registry is down says it is n
   await expect(own('during the outage').getByTestId('undelivered')).toHaveCount(0, { timeout: 5_000 });
   console.log(`the outage's post reached Bob and was confirmed ${Date.now() - back} ms after both were back`);
   await expect(banner).toContainText(/\/s, /, { timeout: 10_000 });
+});
+
+test('a member who sends entries dated beyond any clock does not break anyone’s Workstream view: refused and reported, everything else shown, also after a reload', async ({ browser }) => {
+  // Found by a probe: one entry dated 8.7e15 (past what a Date holds) blanked every console's
+  // Workstream panel, and kept it blank after reload (it was stored). Mallory here is a console
+  // that signs whatever it likes (the test harness, served beside the web console).
+  test.setTimeout(120_000);
+  await buildHarness();
+  const root = mkdtempSync(join(tmpdir(), 'wsp-web-and-harness-'));
+  cpSync(WEB_ROOT, root, { recursive: true });
+  cpSync(HARNESS_ROOT, join(root, 'harness'), { recursive: true });
+  let mallory: WsConsole | undefined;
+  try {
+    registry = await createRegistry({ webRoot: root, logger: silent });
+    const project = 'ws-hostile';
+    const { link } = await registry.createInvite({ project, ttlMs: 3_600_000 });
+    const ada = await WebConsole.open(browser, link);
+    consoles = [ada];
+    mallory = await WsConsole.open(browser, `${registry.httpUrl}/harness`);
+    const malloryId = await mallory.join(link, 'Mallory');
+    await expect(ada.peerRow(malloryId).locator('[data-col="state"]')).toHaveText(/direct/, { timeout: 30_000 });
+    await openWorkstream(ada);
+    const post = async (text: string) => {
+      await ada.page.getByLabel('Message').fill(text);
+      await ada.page.getByRole('button', { name: 'Post' }).click();
+    };
+    await post('Ada: before');
+    await mallory.call('post', 1, 'Mallory: on time'); // her entry 1
+    await expect(log(ada).locator('li', { hasText: 'Mallory: on time 0' })).toContainText('Mallory', { timeout: 20_000 });
+
+    // Entry 2 dated past what a Date holds (the probe's), then entry 2 dated in the year 274,000,
+    // then entry 3 on time: the first is malformed, the second too far ahead of Ada's clock, and
+    // the third waits behind it (an author's entries are taken in order).
+    const adaId = await ada.peerId();
+    await mallory.call('sendCrafted', adaId, project, 2, 'dated 8.7e15', 8.7e15);
+    await mallory.call('sendCrafted', adaId, project, 2, 'dated 8.6e15', 8.6e15);
+    await mallory.call('sendCrafted', adaId, project, 3, 'after the far future');
+    const problems = ada.page.getByTestId('workstream-problems');
+    await expect(problems).toContainText('2 refused entries', { timeout: 20_000 });
+    await expect(problems).toContainText('MALFORMED_ENTRY');
+    await expect(problems).toContainText(/ENTRY_AHEAD .*entry 2 is dated .*years ahead of this console's clock.*\(from Mallory #[a-z2-7]{4}\)/);
+    await post('Ada: after');
+    const expectView = async () => {
+      await expect(ada.page.getByTestId('ws-count')).toHaveText('3 entries', { timeout: 20_000 });
+      await expect(log(ada).locator('li')).toHaveText([/Ada: after/, /Mallory: on time 0/, /Ada: before/]);
+    };
+    await expectView();
+
+    // An earlier version stored such an entry: it must not blank the view after a reload either.
+    const stored = await mallory.page.evaluate(
+      async ([p]) => {
+        const e = await (window as unknown as { wsHarness: import('./harness/workstream').WsHarness }).wsHarness.craftEntry(p!, 2, 'stored before the fix', 8.7e15);
+        return { b: [...e.b], s: [...e.s] };
+      },
+      [project],
+    );
+    await ada.page.evaluate(
+      async ({ p, author, b, s }) => {
+        const open = indexedDB.open(`wsp-workstream:${p}`);
+        const db = await new Promise<IDBDatabase>((resolve, reject) => ((open.onsuccess = () => resolve(open.result)), (open.onerror = () => reject(open.error))));
+        const tx = db.transaction('entries', 'readwrite');
+        tx.objectStore('entries').put({ author, seq: 2, b: new Uint8Array(b), s: new Uint8Array(s) });
+        await new Promise((resolve) => (tx.oncomplete = resolve));
+        db.close();
+      },
+      { p: project, author: malloryId, ...stored },
+    );
+    await ada.page.reload();
+    await openWorkstream(ada);
+    await expectView();
+  } finally {
+    await mallory?.close();
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -6,11 +6,11 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, equalBytes, toBase64Url } from '../../../src-shared/bytes';
-import { checkEntry, compareEntries, encodeEntryBody, entryId, parseEntryBody, type Entry, type EntryProblem, type SignedEntry } from '../../../src-shared/workstream/entry';
+import { checkEntry, compareEntries, encodeEntryBody, entryId, MAX_ENTRY_AHEAD_MS, parseEntryBody, type Entry, type EntryProblem, type SignedEntry } from '../../../src-shared/workstream/entry';
 import { Emitter } from '../emitter';
 import type { WorkstreamStore } from './workstream-store';
 
-export type RejectionCode = EntryProblem | 'EQUIVOCATION';
+export type RejectionCode = EntryProblem | 'EQUIVOCATION' | 'ENTRY_AHEAD';
 export interface Rejection {
   code: RejectionCode;
   message: string;
@@ -64,6 +64,8 @@ export class WorkstreamLog extends Emitter<Events> {
   private readonly source = new Map<string, string | undefined>();
   /** Conflicting versions already reported (entry id + signature), so each is reported once. */
   private readonly conflictsSeen = new Set<string>();
+  /** Entries refused for a time ahead of this console's clock, already reported (id + signature). */
+  private readonly aheadSeen = new Set<string>();
 
   constructor(
     readonly project: string,
@@ -218,9 +220,14 @@ export class WorkstreamLog extends Emitter<Events> {
     for (const e of candidates.values()) if (this.pending.size < MAX_PENDING) this.pending.set(e.id, e);
     const accepted: Entry[] = [];
     const authors = new Set([...this.pending.values()].map((e) => e.author));
+    const now = Date.now();
     for (const author of authors) {
       let head = this.heads.get(author) ?? 0;
       for (let e = this.pending.get(entryId(author, head + 1)); e; e = this.pending.get(entryId(author, head + 1))) {
+        if (e.ts - now > MAX_ENTRY_AHEAD_MS) {
+          this.refuseAhead(e, now);
+          break;
+        }
         accepted.push(e);
         head++;
       }
@@ -269,6 +276,33 @@ export class WorkstreamLog extends Emitter<Events> {
     this.emit('rejected', rejection);
   }
 
+  /**
+   * An entry dated further ahead of this console's clock than two consoles' clocks can differ.
+   * Logs are contiguous per author, so the author's chain stops here: this entry and the ones after
+   * it are dropped, not held back (held, they would be a gap asked for again at once, forever). The
+   * others send them again with every hello; once this console's clock has got within reach of the
+   * entry's time it is taken, and the rest with it. An entry dated beyond any clock stops its author
+   * for good, which is what a misbehaving author gets. Reported once per entry.
+   */
+  private refuseAhead(e: Entry, now: number): void {
+    const from = this.source.get(e.id);
+    for (const [id, held] of this.pending) {
+      if (held.author !== e.author || held.seq < e.seq) continue;
+      this.pending.delete(id);
+      this.source.delete(id);
+    }
+    const key = `${e.id}:${toBase64Url(e.signed.s)}`;
+    if (this.aheadSeen.has(key)) return;
+    if (this.aheadSeen.size >= 10_000) this.aheadSeen.clear();
+    this.aheadSeen.add(key);
+    this.reject({
+      code: 'ENTRY_AHEAD',
+      message: `${e.author.slice(0, 6)}'s entry ${e.seq} is dated ${new Date(e.ts).toISOString()}, ${aheadBy(e.ts - now)} ahead of this console's clock: it and that author's later entries are not taken until then`,
+      author: e.author,
+      ...(from ? { from } : {}),
+    });
+  }
+
   private serialize<T>(step: () => Promise<T>): Promise<T> {
     const next = this.queue.then(step, step);
     this.queue = next.catch(() => undefined);
@@ -278,4 +312,13 @@ export class WorkstreamLog extends Emitter<Events> {
 
 function isSignedShape(item: unknown): item is SignedEntry {
   return typeof item === 'object' && item !== null && (item as SignedEntry).b instanceof Uint8Array && (item as SignedEntry).s instanceof Uint8Array;
+}
+
+/** "3 h", "12 days", "274 000 years": how far ahead an entry is dated, for the report. */
+function aheadBy(ms: number): string {
+  const minutes = ms / 60_000;
+  if (minutes < 120) return `${Math.round(minutes)} min`;
+  if (minutes < 48 * 60) return `${Math.round(minutes / 60)} h`;
+  const days = minutes / (24 * 60);
+  return days < 730 ? `${Math.round(days)} days` : `${Math.round(days / 365.25).toLocaleString('en')} years`;
 }

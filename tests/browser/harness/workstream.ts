@@ -191,14 +191,19 @@ const wsHarness = {
   /**
    * Sends crafted entries of this console's identity straight to one peer: 'forged' (signed by
    * another key), 'malformed' (a message without text, validly signed), or a valid entry whose
-   * text is `variant` (two variants with one sequence number = equivocation).
+   * text is `variant` (two variants with one sequence number = equivocation), dated `ts` (now by
+   * default: a console with a clock of its own choosing can date an entry anything).
    */
-  async sendCrafted(peerId: string, project: string, seq: number, variant: string): Promise<void> {
+  async sendCrafted(peerId: string, project: string, seq: number, variant: string, ts = Date.now()): Promise<void> {
+    const entry = await wsHarness.craftEntry(project, seq, variant, ts);
+    await session!.links.send(peerId, { t: 'ws-entries', project, entries: [entry] });
+  },
+  /** A crafted entry (see sendCrafted), signed and not sent: for a test to store it elsewhere. */
+  async craftEntry(project: string, seq: number, variant: string, ts = Date.now()): Promise<{ b: Uint8Array; s: Uint8Array }> {
     const body = variant === 'malformed' ? { text: '' } : { text: variant };
-    const b = encode([1, project, identity!.signingPublicKey, seq, Date.now(), 'message', null, body]);
+    const b = encode([1, project, identity!.signingPublicKey, seq, ts, 'message', null, body]);
     const signer = variant === 'forged' ? (await createIdentity()).signingSecretKey : identity!.signingSecretKey;
-    const s = await ed25519Sign(signer, signedMessage('workstreamEntry', b));
-    await session!.links.send(peerId, { t: 'ws-entries', project, entries: [{ b, s }] });
+    return { b, s: await ed25519Sign(signer, signedMessage('workstreamEntry', b)) };
   },
 };
 

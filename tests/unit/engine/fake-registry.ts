@@ -26,7 +26,7 @@ export class FakeClient extends Emitter<ClientEvents> {
   connected = false;
   constructor(
     private readonly registry: FakeRegistry,
-    readonly info: PeerInfo,
+    public info: PeerInfo,
   ) {
     super();
   }
@@ -59,7 +59,7 @@ export interface TestConsole {
 export class FakeRegistry {
   readonly consoles: TestConsole[] = [];
 
-  async console(name: string, identity?: SecretIdentity): Promise<TestConsole> {
+  async console(name: string, identity?: SecretIdentity, admit?: (peer: PeerInfo) => boolean): Promise<TestConsole> {
     identity ??= await createIdentity();
     const session = await createSession((body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)));
     const info: PeerInfo = {
@@ -77,6 +77,7 @@ export class FakeRegistry {
       session,
       config: { blockDirect: true, fallbackAfterMs: 30, directRetry: { baseMs: 600_000, maxMs: 600_000 } },
       createPeerConnection: () => new StubConnection() as unknown as RTCPeerConnection,
+      ...(admit ? { admit } : {}),
     });
     const c: TestConsole = { identity, session, client, links, received: [], closed: [], errors: [] };
     links.on('error', ({ code }) => c.errors.push(code));
@@ -110,6 +111,12 @@ export class FakeRegistry {
       limits: { max_frame_bytes: 65536, frames_per_second: 50, burst: 200, heartbeat_ms: 15000 },
     });
     for (const o of others) o.client.fire('peer_joined', c.client.info);
+  }
+
+  /** The console renames itself (update_presence): the others get its presence again, new name, same session. */
+  rename(c: TestConsole, name: string): void {
+    c.client.info = { ...c.client.info, display_name: name };
+    for (const o of this.consoles) if (o !== c && o.client.connected) o.client.fire('peer_joined', c.client.info);
   }
 
   /** The registry goes away: every console loses its connection (no peer_left: nobody is left to send it). */

@@ -107,3 +107,38 @@ describe('registry refusals reach the link concerned', () => {
     expect(ada.links.snapshot(bob.identity.peerId)!.history.map((h) => h.event)).toContain('signal-refused');
   });
 });
+
+describe('a linked console that renames itself', () => {
+  it('is asked about again: a name the application refuses unlinks it (held) until released; a name it takes keeps the link', async () => {
+    registry = new FakeRegistry();
+    const refused = new Set<string>();
+    const asked: string[] = [];
+    const ada = await registry.console('Ada', undefined, (peer) => {
+      asked.push(peer.display_name);
+      return !refused.has(peer.display_name);
+    });
+    const carol = await registry.console('Carol');
+    const held: string[] = [];
+    ada.links.on('held', ({ peerId }) => held.push(peerId));
+    registry.connect(ada);
+    registry.connect(carol);
+    const carolId = carol.identity.peerId;
+    await expect.poll(() => ada.links.snapshot(carolId)?.state).toBe('relay');
+
+    registry.rename(carol, 'Caroline'); // taken: the same link carries on
+    expect(asked.at(-1)).toBe('Caroline');
+    expect(ada.closed).toEqual([]);
+
+    refused.add('Bob'); // as trust on first use refuses a pinned teammate's name
+    registry.rename(carol, 'Bob');
+    expect(held).toEqual([carolId]);
+    expect(ada.closed).toEqual([carolId]);
+    expect(ada.links.snapshot(carolId)).toBeUndefined();
+
+    refused.delete('Bob'); // the user accepted
+    ada.links.release(carolId);
+    await expect.poll(() => ada.links.snapshot(carolId)?.state, { timeout: 5000 }).toBe('relay');
+    await ada.links.send(carolId, { text: 'linked again' });
+    await expect.poll(() => texts(carol), { timeout: 5000 }).toEqual(['linked again']);
+  });
+});

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encode } from '@msgpack/msgpack';
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { encodeEntryBody } from '../../../src-shared/workstream/entry';
@@ -226,6 +226,57 @@ describe('workstream replication', () => {
     b.bus.deliver(mallory.bus.id, { t: 'ws-entries', project: PROJECT, entries: [await craft(mallory.identity, 1, { text: 'no' })] });
     await until(() => [a, b, c].every((x) => x.ws.log.equivocators.has(mallory.identity.peerId)), 5_000);
     for (const x of [a, b, c]) expect(x.problems.filter((p) => p.code === 'EQUIVOCATION')).toHaveLength(1);
+  });
+
+  it('an entry dated ahead of the receiver’s clock is refused and reported once; its author’s later entries stop behind it, everyone else’s flow; it is taken once the clock gets there', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    link(a, b);
+    const mallory = await createIdentity();
+    const now = Date.now();
+    const first = await craft(mallory, 1, { text: 'on time' });
+    const ahead = await craft(mallory, 2, { text: 'an hour ahead' }, 'message', mallory, now + 3_600_000);
+    const after = await craft(mallory, 3, { text: 'after it' });
+    const send = () => a.bus.deliver('mallory', { t: 'ws-entries', project: PROJECT, entries: [first, ahead, after] });
+    send();
+    await until(() => a.problems.some((p) => p.code === 'ENTRY_AHEAD'));
+    expect(a.problems.find((p) => p.code === 'ENTRY_AHEAD')!.message).toMatch(/entry 2 is dated .*, 60 min ahead of this console's clock/);
+    await b.ws.post('message', { text: 'bob goes on' });
+    await until(() => a.ws.log.size === 2 && b.ws.log.size === 2);
+    const texts = (c: TestConsole) => c.ws.log.entries().map((e) => (e.body as { text: string }).text);
+    expect(texts(a)).toEqual(['on time', 'bob goes on']);
+    expect(texts(b)).toEqual(['on time', 'bob goes on']); // forwarded: entry 1 only
+    // The refused entry is no gap to ask for (that would ask again at once, forever).
+    expect(a.bus.sent.filter((m) => m.message.t === 'ws-want')).toEqual([]);
+    send(); // as the author's hello does every 15 s: refused again, reported once
+    await new Promise((r) => setTimeout(r, 50));
+    expect(a.problems.filter((p) => p.code === 'ENTRY_AHEAD')).toHaveLength(1);
+    expect(a.store.entries.size).toBe(2);
+    // Once this console's clock is within reach of the entry's time, it and the rest are taken.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(now + 3_600_000 - 5 * 60_000);
+      send();
+      await until(() => a.ws.log.size === 4);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(texts(a)).toEqual(['on time', 'bob goes on', 'an hour ahead', 'after it']);
+  });
+
+  it('an entry dated beyond what a Date can hold is malformed, and one an earlier version stored is not loaded', async () => {
+    const a = await makeConsole();
+    const mallory = await createIdentity();
+    const bad = await craft(mallory, 1, { text: 'year 275760 and beyond' }, 'message', mallory, 8.7e15);
+    a.bus.deliver('mallory', { t: 'ws-entries', project: PROJECT, entries: [bad] });
+    await until(() => a.problems.length === 1);
+    expect(a.problems[0]!.code).toBe('MALFORMED_ENTRY');
+
+    const store = new MemoryWorkstreamStore();
+    const ada = await createIdentity();
+    store.entries.set(`${mallory.peerId}:1`, bad);
+    store.entries.set(`${ada.peerId}:1`, await craft(ada, 1, { text: 'hello' }));
+    const reopened = await makeConsole({ store });
+    expect(reopened.ws.log.entries().map((e) => e.author)).toEqual([ada.peerId]);
   });
 
   it('malformed replication messages are reported and change nothing', async () => {

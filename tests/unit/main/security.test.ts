@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { appFilePath, createSenderCheck, desktopCsp, registryOrigin } from '../../../src-main/security';
+import { appFilePath, createSenderCheck, desktopCsp, inviteOrigins, registryOrigin } from '../../../src-main/security';
+import { formatInviteLink } from '../../../src-shared/invite';
+import { toBase64Url, utf8 } from '../../../src-shared/bytes';
+
+const token = (exp: number) => `eyJhbGciOiJIUzI1NiJ9.${toBase64Url(utf8.encode(JSON.stringify({ project: 'p', exp })))}.c2ln`;
 
 describe('desktop CSP', () => {
   it('allows WebSocket connections to exactly the configured registries, nothing else', () => {
@@ -21,6 +25,27 @@ describe('desktop CSP', () => {
     expect(registryOrigin('file:///etc/passwd')).toBeUndefined();
     expect(registryOrigin('not a url')).toBeUndefined();
     expect(registryOrigin(undefined)).toBeUndefined();
+  });
+});
+
+describe('the registries an invite lets into the CSP', () => {
+  const now = 1_700_000_000_000;
+  const valid = token(now / 1000 + 3600);
+
+  it('are the saved invite’s instances, primary and alternates', () => {
+    const link = formatInviteLink('https://a.example.org', valid, ['https://b.example.org:8443']);
+    expect(inviteOrigins(link, now)).toEqual(['wss://a.example.org', 'wss://b.example.org:8443']);
+  });
+
+  it('are none once the invite has expired: it can join nowhere, so it widens nothing', () => {
+    const link = formatInviteLink('https://a.example.org', token(now / 1000 - 1), ['https://b.example.org']);
+    expect(inviteOrigins(link, now)).toEqual([]);
+  });
+
+  it('are none for an invite naming more alternates than a registry has instances (8 at most)', () => {
+    const many = Array.from({ length: 9 }, (_, i) => `https://r${i}.example.org`);
+    expect(inviteOrigins(formatInviteLink('https://a.example.org', valid, many), now)).toEqual([]);
+    expect(inviteOrigins(formatInviteLink('https://a.example.org', valid, many.slice(0, 8)), now)).toHaveLength(9);
   });
 });
 

@@ -106,4 +106,11 @@ describe('invites naming several registry instances', () => {
     expect(parsed.registryUrls).toEqual(['wss://a.example.org/ws', 'wss://b.example.org:8443/ws', 'ws://10.0.0.7:7420/ws']);
     expect(parseInvite(`${link},javascript%3Aalert(1),not-a-url`).registryUrls).toHaveLength(3);
   });
+
+  it('name at most 8 alternates: each is an origin the desktop CSP lets the page connect to', async () => {
+    const token = await new InviteAuthority(new Uint8Array(32).fill(9)).issue({ project: 'team', ttlMs: 60_000 });
+    const alternates = Array.from({ length: 9 }, (_, i) => `https://r${i}.example.org`);
+    expect(parseInvite(formatInviteLink('https://a.example.org', token, alternates.slice(0, 8))).registryUrls).toHaveLength(9);
+    expectInviteError(formatInviteLink('https://a.example.org', token, alternates), /more than 8 other registry instances/);
+  });
 });

@@ -31,6 +31,10 @@ describe('session certificates', () => {
     const key = new Uint8Array(32);
     expect(parseCertificateBody(certificateBody(key, key, now), now).startedAt).toBe(now);
     expect(() => parseCertificateBody(encode([1, key, key, now - 10 * 60_000]), now)).toThrow(/start time/);
+    // Signer and asker read one machine's clock: a start time ahead of it is refused, so a
+    // compromised renderer cannot pre-date a session that makes the real console's next one look old.
+    expect(parseCertificateBody(certificateBody(key, key, now + 1_000), now).startedAt).toBe(now + 1_000);
+    for (const ahead of [5_000, 30_000, 4 * 60_000]) expect(() => parseCertificateBody(certificateBody(key, key, now + ahead), now)).toThrow(/start time/);
     expect(() => parseCertificateBody(encode([1, new Uint8Array(31), key, now]), now)).toThrow(/32 bytes/);
     expect(() => parseCertificateBody(encode('sign this offer for me'), now)).toThrow(/not a session certificate/);
     expect(() => parseCertificateBody(new Uint8Array(32), now)).toThrow();
@@ -42,5 +46,7 @@ describe('session certificates', () => {
     const session = await createSession((body) => store.certifySession(body));
     expect(await verifyCertificate(session.certificate, info.signingPublicKey)).toBe(true);
     await expect(store.certifySession(new TextEncoder().encode('a registry challenge in disguise'))).rejects.toThrow();
+    const key = new Uint8Array(32);
+    await expect(store.certifySession(certificateBody(key, key, Date.now() + 60_000))).rejects.toThrow(/start time/);
   });
 });
