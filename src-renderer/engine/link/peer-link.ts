@@ -716,7 +716,8 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   private sendDescription(description: RTCSessionDescription): void {
     const type = description.type === 'offer' ? 'webrtc_offer' : 'webrtc_answer';
-    this.sendSignal(type, { description: { type: description.type as 'offer' | 'answer', sdp: description.sdp } });
+    const sdp = this.config.blockDirect ? withoutCandidates(description.sdp) : description.sdp;
+    this.sendSignal(type, { description: { type: description.type as 'offer' | 'answer', sdp } });
   }
 
   /**
@@ -836,7 +837,7 @@ export class PeerLink extends Emitter<LinkEvents> {
         return;
       }
       if (description.type === 'answer' && pc.signalingState !== 'have-local-offer') return; // stale answer
-      await pc.setRemoteDescription(description);
+      await pc.setRemoteDescription(this.config.blockDirect ? { type: description.type, sdp: withoutCandidates(description.sdp) } : description);
       if (this.pc !== pc) return;
       this.remoteDescribed = true;
       if (description.type === 'offer') {
@@ -1105,6 +1106,15 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (timer !== undefined) clearTimeout(timer);
     this.timers.delete(name);
   }
+}
+
+/**
+ * An SDP without its ICE candidates, for blockDirect. Browsers set a description before gathering,
+ * so dropping trickled candidates is enough there; libdatachannel (a Node peer) gathers first and
+ * puts its candidates in the SDP itself, which would let a direct path form anyway.
+ */
+function withoutCandidates(sdp: string): string {
+  return sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, '');
 }
 
 function toCandidateInit(candidate: RTCIceCandidate): NonNullable<LinkSignal['candidate']> {
