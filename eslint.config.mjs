@@ -74,8 +74,28 @@ export default tseslint.config(
     files: ['src-renderer/**/*.{ts,vue}'],
     rules: {
       'no-restricted-imports': ['error', {
-        paths: [{ name: 'electron', message: 'The renderer reaches the host only through HostApi.' }, { name: 'ws', message: 'The renderer uses the browser WebSocket.' }],
-        patterns: [...NODE_BUILTINS.map((name) => ({ group: [name], message: 'The renderer runs in Chromium: no Node built-ins.' })), { group: ['**/src-main/**', '**/src-preload/**'], message: 'The renderer does not import main or preload code.' }],
+        paths: [
+          { name: 'electron', message: 'The renderer reaches the host only through HostApi.' },
+          { name: 'ws', message: 'The renderer uses the browser WebSocket.' },
+          { name: 'node-datachannel', message: 'The renderer uses the browser RTCPeerConnection; Node glue lives in src-agent.' },
+          { name: 'node-datachannel/polyfill', message: 'The renderer uses the browser RTCPeerConnection; Node glue lives in src-agent.' },
+        ],
+        patterns: [...NODE_BUILTINS.map((name) => ({ group: [name], message: 'The renderer runs in Chromium: no Node built-ins.' })), { group: ['**/src-main/**', '**/src-preload/**', '**/src-agent/**'], message: 'The renderer does not import main, preload or agent code.' }],
+      }],
+    },
+  },
+  {
+    // The headless agent: the renderer's engine (never its GUI) plus Node glue for what the engine
+    // takes from browser globals (WebSocket, RTCPeerConnection).
+    files: ['src-agent/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'electron', message: 'The agent runs in plain Node: no Electron.' },
+          { name: 'vue', message: 'The agent has no GUI: no Vue.' },
+          { name: 'pinia', message: 'The agent has no GUI: no Pinia.' },
+        ],
+        patterns: [{ regex: 'src-(main|preload)/|src-renderer/(?!engine/)', message: 'The agent uses the engine (src-renderer/engine) and src-shared only.' }],
       }],
     },
   },

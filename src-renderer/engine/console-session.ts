@@ -24,6 +24,9 @@ export interface ConsoleSessionOptions {
   extraIceServers?: RTCIceServer[];
   /** Trust on first use: link to this console? (see TrustBook) */
   admit?: (peer: PeerInfo) => boolean;
+  /** Hosts without the browser's globals (a Node agent: src-agent/) bring their own WebSocket and RTCPeerConnection. */
+  createSocket?: (url: string) => WebSocket;
+  createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
 }
 
 export interface ConsoleSession {
@@ -47,6 +50,7 @@ export async function createConsoleSession(options: ConsoleSessionOptions): Prom
     signChallenge: options.signChallenge,
     sessionCertificate: encodeCertificate(session.certificate),
     ...(options.backoff ? { backoff: options.backoff } : {}),
+    ...(options.createSocket ? { createSocket: options.createSocket } : {}),
   });
   const links = new LinkManager({
     client,
@@ -54,6 +58,7 @@ export async function createConsoleSession(options: ConsoleSessionOptions): Prom
     ...(options.linkConfig ? { config: options.linkConfig } : {}),
     ...(options.admit ? { admit: options.admit } : {}),
     ...(options.extraIceServers ? { extraIceServers: options.extraIceServers } : {}),
+    ...(options.createPeerConnection ? { createPeerConnection: options.createPeerConnection } : {}),
   });
   return {
     client,

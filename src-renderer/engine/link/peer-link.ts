@@ -381,9 +381,7 @@ export class PeerLink extends Emitter<LinkEvents> {
         this.offerSentAt = Date.now();
         this.sendDescription(pc.localDescription);
       } else if (!['connected', 'completed'].includes(pc.iceConnectionState)) {
-        this.counters.iceRestarts++;
-        this.record('ice-restart', 'registry reconnected while ICE was down');
-        pc.restartIce();
+        this.restartIce(pc, 'registry reconnected while ICE was down');
       }
       return;
     }
@@ -421,9 +419,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       return;
     }
     if (!pc.localDescription && !pc.remoteDescription) return;
-    this.counters.iceRestarts++;
-    this.record('ice-restart', 'new ICE settings');
-    pc.restartIce();
+    this.restartIce(pc, 'new ICE settings');
     this.updateState();
   }
 
@@ -649,9 +645,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       // Often transient (a lost packet or two); a network change needs an ICE restart.
       this.setTimer('disconnect', this.config.disconnectGraceMs, () => {
         if (this.pc === pc && pc.iceConnectionState === 'disconnected') {
-          this.counters.iceRestarts++;
-          this.record('ice-restart', `disconnected for ${this.config.disconnectGraceMs} ms`);
-          pc.restartIce();
+          if (!this.restartIce(pc, `disconnected for ${this.config.disconnectGraceMs} ms`)) return;
           // Found by the NAT lab (TURN killed under a TURN-only link): a restart that finds no
           // path can leave ICE 'disconnected' or 'checking' for good while the DataChannel still
           // says 'open'. Give the restart the fallback time, then treat the connection as failed.
@@ -669,6 +663,24 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (state === 'failed') this.onFailed('ICE failed');
     if (state === 'connected' || state === 'completed') void this.refreshStats();
     this.updateState();
+  }
+
+  /**
+   * Restarts ICE; false where the stack cannot (node-datachannel's restartIce throws: libdatachannel
+   * has none). Then the connection is treated as failed: the link relays at once and the impolite
+   * side makes a new connection when it retries direct, as after ICE fails.
+   */
+  private restartIce(pc: RTCPeerConnection, reason: string): boolean {
+    try {
+      pc.restartIce();
+    } catch (error) {
+      this.record('ice-restart', `not supported here (${(error as Error).message}): ${reason}`);
+      this.onFailed(`${reason}, and no ICE restart on this stack`);
+      return false;
+    }
+    this.counters.iceRestarts++;
+    this.record('ice-restart', reason);
+    return true;
   }
 
   private onFailed(reason: string): void {
@@ -704,7 +716,8 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   private sendDescription(description: RTCSessionDescription): void {
     const type = description.type === 'offer' ? 'webrtc_offer' : 'webrtc_answer';
-    this.sendSignal(type, { description: { type: description.type as 'offer' | 'answer', sdp: description.sdp } });
+    const sdp = this.config.blockDirect ? withoutCandidates(description.sdp) : description.sdp;
+    this.sendSignal(type, { description: { type: description.type as 'offer' | 'answer', sdp } });
   }
 
   /**
@@ -824,7 +837,7 @@ export class PeerLink extends Emitter<LinkEvents> {
         return;
       }
       if (description.type === 'answer' && pc.signalingState !== 'have-local-offer') return; // stale answer
-      await pc.setRemoteDescription(description);
+      await pc.setRemoteDescription(this.config.blockDirect ? { type: description.type, sdp: withoutCandidates(description.sdp) } : description);
       if (this.pc !== pc) return;
       this.remoteDescribed = true;
       if (description.type === 'offer') {
@@ -1093,6 +1106,15 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (timer !== undefined) clearTimeout(timer);
     this.timers.delete(name);
   }
+}
+
+/**
+ * An SDP without its ICE candidates, for blockDirect. Browsers set a description before gathering,
+ * so dropping trickled candidates is enough there; libdatachannel (a Node peer) gathers first and
+ * puts its candidates in the SDP itself, which would let a direct path form anyway.
+ */
+function withoutCandidates(sdp: string): string {
+  return sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, '');
 }
 
 function toCandidateInit(candidate: RTCIceCandidate): NonNullable<LinkSignal['candidate']> {

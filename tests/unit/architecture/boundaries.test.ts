@@ -31,6 +31,15 @@ describe('process boundaries (lint)', () => {
     expect(await violations('src-renderer/x.ts', "import { join } from 'node:path';\nexport const a = join;")).toHaveLength(1);
   });
 
+  it('the engine stays browser code (no node-datachannel, no agent glue); the agent uses the engine but no GUI, main or Electron', async () => {
+    expect(await violations('src-renderer/engine/x.ts', "import { RTCPeerConnection } from 'node-datachannel/polyfill';\nexport const a = RTCPeerConnection;")).toHaveLength(1);
+    expect(await violations('src-renderer/engine/x.ts', "import { createNodeSocket } from '../../src-agent/websocket';\nexport const a = createNodeSocket;")).toHaveLength(1);
+    expect(await violations('src-agent/x.ts', "import { useSessionStore } from '../src-renderer/stores/session.store';\nexport const a = useSessionStore;")).toHaveLength(1);
+    expect(await violations('src-agent/x.ts', "import { createRegistry } from '../src-main/registry/registry';\nexport const a = createRegistry;")).toHaveLength(1);
+    expect(await violations('src-agent/x.ts', "import { ref } from 'vue';\nexport const a = ref;")).toHaveLength(1);
+    expect(await violations('src-agent/x.ts', "import { LinkManager } from '../src-renderer/engine/link-manager';\nimport { parseInvite } from '../src-shared/invite';\nimport WebSocket from 'ws';\nexport const a = [LinkManager, parseInvite, WebSocket];")).toEqual([]);
+  });
+
   it('zod is imported only through src-shared/zod (configured before any schema is built)', async () => {
     const direct = "import { z } from 'zod';\nexport const a = z.string();";
     for (const file of ['src-shared/x.ts', 'src-main/registry/x.ts', 'src-renderer/engine/x.ts']) {
@@ -46,7 +55,7 @@ describe('process boundaries (lint)', () => {
   });
 
   it('the whole tree passes the lint', async () => {
-    const results = await eslint.lintFiles(['src-shared', 'src-main', 'src-preload', 'src-renderer']);
+    const results = await eslint.lintFiles(['src-shared', 'src-main', 'src-preload', 'src-renderer', 'src-agent']);
     const problems = results.flatMap((r) => r.messages.map((m) => `${r.filePath}:${m.line} ${m.message}`));
     expect(problems).toEqual([]);
   });
