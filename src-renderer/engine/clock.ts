@@ -5,8 +5,13 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * Epoch milliseconds that never jump: the page's start plus a monotonic count, so an NTP correction
+ * or a changed system clock cannot make the keepalive think a socket went silent, nor the pacer
+ * hand out a burst (Date.now() can go back or leap forward).
+ */
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: () => performance.timeOrigin + performance.now(),
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
