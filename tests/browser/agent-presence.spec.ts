@@ -21,7 +21,7 @@ const { version } = JSON.parse(readFileSync(resolve(__dirname, '../../package.js
 
 test.beforeAll(assertWebConsoleBuilt);
 
-test('an agent shows as an agent (badge with its software and version, a diamond in the graph, "(agent)" in the link list); an older console without a descriptor shows as a console; the agent sees the web console as wsp-console', async ({ browser }) => {
+test('an agent shows as an agent (badge with its software and version, its details, a diamond in the graph, "(agent)" in the link list); an older console without a descriptor shows as a console; the agent sees the web console as wsp-console', async ({ browser }) => {
   test.setTimeout(120_000);
   await buildHarness();
   const root = mkdtempSync(join(tmpdir(), 'wsp-web-and-harness-'));
@@ -56,6 +56,12 @@ test('an agent shows as an agent (badge with its software and version, a diamond
     expect((await details.boundingBox())?.width ?? 0).toBeGreaterThan(40);
     await expect(ada.peerRow(oldId)).toBeVisible();
     await expect(ada.peerRow(oldId).getByTestId('agent-badge')).toHaveCount(0);
+
+    // The peer's details say what it runs.
+    await botRow.click();
+    await expect(ada.page.getByTestId('peer-client')).toHaveText('an agent: build-bot 0.1.0 (as it describes itself)');
+    await ada.peerRow(oldId).click();
+    await expect(ada.page.getByTestId('peer-client')).toHaveText('a console');
 
     // The graph: a legend entry for agents, and the link list says which end is an agent.
     await expect(ada.page.getByTestId('graph-legend')).toContainText('agent');
