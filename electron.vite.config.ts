@@ -1,6 +1,10 @@
 import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'electron-vite';
 import vue from '@vitejs/plugin-vue';
+
+/** The console tells its peers its version (src-renderer/console-client.ts). */
+const { version } = JSON.parse(readFileSync(resolve(__dirname, 'package.json'), 'utf8')) as { version: string };
 
 export default defineConfig({
   main: {
@@ -25,6 +29,7 @@ export default defineConfig({
     root: resolve(__dirname, 'src-renderer'),
     base: './',
     plugins: [vue()],
+    define: { __APP_VERSION__: JSON.stringify(version) },
     build: {
       outDir: resolve(__dirname, 'out/renderer'),
       rolldownOptions: { input: resolve(__dirname, 'src-renderer/index.html') },

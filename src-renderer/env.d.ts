@@ -4,3 +4,5 @@ declare module '*.vue' {
   const component: DefineComponent<object, object, unknown>;
   export default component;
 }
+/** package.json's version, defined by the renderer build (electron.vite.config.ts). */
+declare const __APP_VERSION__: string;

@@ -287,6 +287,8 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       box_key: hello.box_key,
       box_key_sig: hello.box_key_sig,
       ...(hello.session_cert ? { session_cert: hello.session_cert } : {}),
+      // Relayed as the console described itself: a label, not checked (it cannot be).
+      ...(hello.client ? { client: hello.client } : {}),
       joined_at: now(),
     };
     // Frames for this console that arrive before its welcome (presence from other instances while

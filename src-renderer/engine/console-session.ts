@@ -3,7 +3,7 @@
  * together. The GUI store and the test harness both start consoles through this one function.
  */
 import type { ParsedInvite } from '../../src-shared/invite';
-import type { PeerInfo } from '../../src-shared/protocol/signaling';
+import type { ClientInfo, PeerInfo } from '../../src-shared/protocol/signaling';
 import { createSession, encodeCertificate, type SessionSecrets } from '../../src-shared/session-certificate';
 import type { BackoffPolicy } from './backoff';
 import { LinkManager } from './link-manager';
@@ -13,6 +13,8 @@ import { SignalingClient } from './signaling-client';
 export interface ConsoleSessionOptions {
   invite: ParsedInvite;
   displayName: string;
+  /** What this peer says it is in presence (the GUI: a console; src-agent: an agent). Left out: peers show a console. */
+  client?: ClientInfo;
   identity: { signingPublicKey: Uint8Array; boxPublicKey: Uint8Array; boxKeySignature: Uint8Array };
   signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
   /** The host signing a session certificate body with the identity key (see HostApi). */
@@ -49,6 +51,7 @@ export async function createConsoleSession(options: ConsoleSessionOptions): Prom
     boxKeySignature: options.identity.boxKeySignature,
     signChallenge: options.signChallenge,
     sessionCertificate: encodeCertificate(session.certificate),
+    ...(options.client ? { client: options.client } : {}),
     ...(options.backoff ? { backoff: options.backoff } : {}),
     ...(options.createSocket ? { createSocket: options.createSocket } : {}),
   });

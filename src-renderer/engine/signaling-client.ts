@@ -12,6 +12,7 @@ import { ERRORS, type ErrorCode } from '../../src-shared/protocol/errors';
 import {
   PROTOCOL_VERSION,
   type ClientFrame,
+  type ClientInfo,
   type IncomingSignal,
   type IceServer,
   type PeerInfo,
@@ -56,6 +57,8 @@ export interface SignalingClientOptions {
   boxKeySignature: Uint8Array;
   /** Published in presence (opaque to the registry), so peers verify it before any signaling. */
   sessionCertificate?: Uint8Array;
+  /** What this peer is (console or agent, software, version), sent in `hello` for peers to show. */
+  client?: ClientInfo;
   signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
   createSocket?: (url: string) => WebSocket;
   backoff?: BackoffPolicy;
@@ -272,6 +275,7 @@ export class SignalingClient extends Emitter<Events> {
           box_key: this.options.boxPublicKey,
           box_key_sig: this.options.boxKeySignature,
           ...(this.options.sessionCertificate ? { session_cert: this.options.sessionCertificate } : {}),
+          ...(this.options.client ? { client: this.options.client } : {}),
           nonce_sig: nonceSig,
         });
         return;

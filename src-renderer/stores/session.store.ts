@@ -12,7 +12,8 @@ import { InviteError, parseInvite, type ParsedInvite } from '../../src-shared/in
 import { keyFingerprint, safetyCode } from '../../src-shared/identity';
 import { TrustBook, type TrustStatus } from '../engine/trust-book';
 import { fromBase64Url } from '../../src-shared/bytes';
-import type { PeerInfo } from '../../src-shared/protocol/signaling';
+import type { ClientInfo, PeerInfo } from '../../src-shared/protocol/signaling';
+import { CONSOLE_CLIENT } from '../console-client';
 import type { RegistryState } from '../engine/signaling-client';
 import { createConsoleSession, type ConsoleSession } from '../engine/console-session';
 import type { LinkSnapshot } from '../engine/link/peer-link';
@@ -79,6 +80,8 @@ export interface PeerRow {
   previousFingerprint?: string;
   /** When trust is 'conflict' because a known console renamed itself: its pinned name. */
   renamedFrom?: string;
+  /** What the peer says it is (console or agent, software, version): a label, unverified. Absent: a console. */
+  client?: ClientInfo;
 }
 
 const LINK_SHARE_INTERVAL_MS = 2000;
@@ -111,7 +114,7 @@ function toLinkView(s: LinkSnapshot): LinkView {
 
 function toRow(peer: PeerInfo): PeerRow {
   const fingerprint = keyFingerprint(peer.signing_key);
-  return { peerId: peer.peer_id, displayName: peer.display_name, fingerprint, keyTag: keyTagOf(fingerprint), onlineSince: peer.joined_at, verified: false, trust: 'ok' };
+  return { peerId: peer.peer_id, displayName: peer.display_name, fingerprint, keyTag: keyTagOf(fingerprint), onlineSince: peer.joined_at, verified: false, trust: 'ok', ...(peer.client ? { client: peer.client } : {}) };
 }
 
 /** The first group of a key fingerprint. */
@@ -213,6 +216,7 @@ export const useSessionStore = defineStore('session', () => {
     const started = await createConsoleSession({
       invite: parsed,
       displayName: settings.value.displayName,
+      client: CONSOLE_CLIENT,
       identity: me,
       signChallenge: (nonce) => api.signChallenge(nonce),
       certifySession: (body) => api.certifySession(body),

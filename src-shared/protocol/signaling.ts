@@ -26,6 +26,21 @@ export const projectIdSchema = z
   .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'project: 1–63 letters, digits, dot, dash, underscore');
 export const displayNameSchema = z.string().trim().min(1).max(64);
 
+/** What a peer says it is. A console that sends no descriptor (an older one) is a console. */
+export const CLIENT_KINDS = ['console', 'agent'] as const;
+export type ClientKind = (typeof CLIENT_KINDS)[number];
+/**
+ * A peer's self-description, relayed by the registry as given: a label for people, never a trust
+ * decision (nothing can verify it). Printable ASCII only, so it cannot carry look-alike or
+ * direction-changing characters into the peer list.
+ */
+export const clientInfoSchema = z.object({
+  kind: z.enum(CLIENT_KINDS),
+  software: z.string().regex(/^[A-Za-z0-9][\x20-\x7e]{0,63}$/, 'software: 1–64 printable ASCII characters, starting with a letter or digit'),
+  version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+_-]{0,31}$/, 'version: 1–32 letters, digits, dot, plus, dash, underscore'),
+});
+export type ClientInfo = z.infer<typeof clientInfoSchema>;
+
 export const peerInfoSchema = z.object({
   peer_id: peerIdSchema,
   display_name: displayNameSchema,
@@ -34,6 +49,8 @@ export const peerInfoSchema = z.object({
   box_key_sig: bytes({ exact: 64 }),
   /** The console's session certificate, opaque to the registry (consoles verify it; see PEER-PROTOCOL.md). */
   session_cert: bytes({ max: MAX_SESSION_CERT_BYTES }).optional(),
+  /** Copied from its `hello`, when given: console or agent, and which software (a label, unverified). */
+  client: clientInfoSchema.optional(),
   joined_at: z.number().int().nonnegative(),
 });
 export type PeerInfo = z.infer<typeof peerInfoSchema>;
@@ -64,6 +81,8 @@ export const helloSchema = z.object({
   box_key_sig: bytes({ exact: 64 }),
   /** Opaque to the registry: published in presence so peers can check it before signaling starts. */
   session_cert: bytes({ max: MAX_SESSION_CERT_BYTES }).optional(),
+  /** What this peer is (console or agent, its software and version): published in presence as given. */
+  client: clientInfoSchema.optional(),
   /** Ed25519 signature over signedMessage('registryAuth', challenge nonce). */
   nonce_sig: bytes({ exact: 64 }),
 });

@@ -2,7 +2,7 @@
 import WebSocket, { type ClientOptions } from 'ws';
 import { encode } from '@msgpack/msgpack';
 import { decodeServerFrame, encodeFrame } from '../../src-shared/protocol/codec';
-import { PROTOCOL_VERSION, type ClientFrame, type ServerFrame } from '../../src-shared/protocol/signaling';
+import { PROTOCOL_VERSION, type ClientFrame, type ClientInfo, type ServerFrame } from '../../src-shared/protocol/signaling';
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../src-shared/identity';
 
 export class TestClient {
@@ -43,9 +43,9 @@ export class TestClient {
   }
 
   /** Opens, answers the challenge and waits for welcome (or an error/close). */
-  static async join(url: string, invite: string, options: { identity?: SecretIdentity; name?: string; socket?: ClientOptions } = {}): Promise<TestClient> {
+  static async join(url: string, invite: string, options: { identity?: SecretIdentity; name?: string; socket?: ClientOptions; client?: ClientInfo } = {}): Promise<TestClient> {
     const client = await TestClient.open(url, options.identity, options.socket);
-    await client.hello(invite, options.name);
+    await client.hello(invite, options.name, options.client ? { client: options.client } : {});
     await client.waitFor((f) => f.type === 'welcome' || f.type === 'error');
     return client;
   }

@@ -6,7 +6,7 @@ import { encode } from '@msgpack/msgpack';
 import { createEd25519Signer, createIdentity, derivePeerId, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { parseInvite } from '../../../src-shared/invite';
 import { toHex } from '../../../src-shared/bytes';
-import type { PeerInfo } from '../../../src-shared/protocol/signaling';
+import type { ClientInfo, PeerInfo } from '../../../src-shared/protocol/signaling';
 import { createConsoleSession, type ConsoleSession } from '../../../src-renderer/engine/console-session';
 import type { LinkConfig } from '../../../src-renderer/engine/link/peer-link';
 import type { BackoffPolicy } from '../../../src-renderer/engine/backoff';
@@ -28,6 +28,8 @@ let rawTarget: { n: number; at?: number } | undefined;
 let rawCount = 0;
 let posting: { timer: ReturnType<typeof setInterval>; count: number } | undefined;
 const IDENTITY_KEY = 'wsHarness.identity';
+/** What each peer said it is in presence (null: nothing, an older console). */
+const peerClients = new Map<string, ClientInfo | null>();
 
 /** The identity kept in this tab's sessionStorage, so a reload comes back as the same console. */
 async function tabIdentity(): Promise<SecretIdentity> {
@@ -45,12 +47,13 @@ async function tabIdentity(): Promise<SecretIdentity> {
 
 const wsHarness = {
   /** Joins (again) with the same identity; the workstream is loaded from IndexedDB. */
-  async join(link: string, name: string, options: { onlyLinkTo?: string[]; config?: Partial<LinkConfig>; backoff?: BackoffPolicy; keepIdentityAcrossReload?: boolean; productBackoff?: boolean } = {}): Promise<string> {
+  async join(link: string, name: string, options: { onlyLinkTo?: string[]; config?: Partial<LinkConfig>; backoff?: BackoffPolicy; keepIdentityAcrossReload?: boolean; productBackoff?: boolean; client?: ClientInfo } = {}): Promise<string> {
     identity ??= options.keepIdentityAcrossReload ? await tabIdentity() : await createIdentity();
     const invite = parseInvite(link);
     session = await createConsoleSession({
       invite,
       displayName: name,
+      ...(options.client ? { client: options.client } : {}),
       identity,
       signChallenge: (nonce) => ed25519Sign(identity!.signingSecretKey, signedMessage('registryAuth', nonce)),
       certifySession: (body) => ed25519Sign(identity!.signingSecretKey, signedMessage('sessionKey', body)),
@@ -76,11 +79,18 @@ const wsHarness = {
       rawCount++;
       if (rawTarget && rawTarget.at === undefined && rawCount >= rawTarget.n) rawTarget.at = now();
     });
+    session.client.on('welcome', (welcome) => welcome.peers.forEach((p) => peerClients.set(p.peer_id, p.client ?? null)));
+    session.client.on('peer_joined', (p) => peerClients.set(p.peer_id, p.client ?? null));
     session.start();
     return identity.peerId;
   },
 
   /** Goes offline: registry and links closed; what the workstream holds stays in IndexedDB. */
+  /** What a peer said it is in presence: null for nothing, undefined for a peer not seen. */
+  peerClient(peerId: string): ClientInfo | null | undefined {
+    return peerClients.get(peerId);
+  },
+
   leave(): void {
     ws?.close();
     session?.stop();

@@ -58,6 +58,46 @@ describe('joining', () => {
     expect(joined.peer.display_name).toBe('Bob');
   });
 
+  it('what a peer says it is (agent, software, version) reaches the others in welcome and peer_joined; a console that says nothing carries no descriptor', async () => {
+    const r = await registry();
+    const { token } = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });
+    const ada = await joinAs(r, token, 'Ada');
+    const bot = await TestClient.join(r.url, token, { name: 'build-bot', client: { kind: 'agent', software: 'build-bot', version: '0.1.0' } });
+    clients.push(bot);
+    expect(bot.welcome.peers[0]).not.toHaveProperty('client');
+    const joined = await ada.waitFor<Extract<ServerFrame, { type: 'peer_joined' }>>((f) => f.type === 'peer_joined');
+    expect(joined.peer.client).toEqual({ kind: 'agent', software: 'build-bot', version: '0.1.0' });
+    const carol = await joinAs(r, token, 'Carol');
+    expect(carol.welcome.peers.find((p) => p.peer_id === bot.identity.peerId)?.client).toEqual({ kind: 'agent', software: 'build-bot', version: '0.1.0' });
+    // A rename keeps the descriptor.
+    bot.send({ type: 'update_presence', display_name: 'build-bot-2' });
+    const renamed = await ada.waitFor<Extract<ServerFrame, { type: 'peer_joined' }>>((f) => f.type === 'peer_joined' && f.peer.display_name === 'build-bot-2');
+    expect(renamed.peer.client?.kind).toBe('agent');
+  });
+
+  it('a hello with a bad client descriptor is refused, the message naming what is wrong, and nobody hears of it', async () => {
+    const r = await registry();
+    const { token } = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });
+    const ada = await joinAs(r, token, 'Ada');
+    const bad: Array<[unknown, RegExp]> = [
+      [{ kind: 'robot', software: 'x', version: '1' }, /client\.kind/],
+      [{ kind: 'agent', software: 'x'.repeat(65), version: '1' }, /client\.software: software: 1–64 printable ASCII/],
+      [{ kind: 'agent', software: 'bot\u202e', version: '1' }, /client\.software/],
+      [{ kind: 'agent', software: 'bot', version: '1'.repeat(33) }, /client\.version: version: 1–32/],
+      [{ kind: 'agent', software: 'bot' }, /client\.version/],
+    ];
+    for (const [client, message] of bad) {
+      const c = await open(r);
+      await c.hello(token, 'Mallory', { client } as never);
+      const error = await c.waitFor<Extract<ServerFrame, { type: 'error' }>>((f) => f.type === 'error');
+      expect(error.code).toBe('AUTH_REQUIRED');
+      expect(error.message).toMatch(/^the first frame must be a valid hello \(invalid hello: /);
+      expect(error.message).toMatch(message);
+      expect(await c.waitForClose()).toBe(4003);
+    }
+    expect(ada.frames.filter((f) => f.type === 'peer_joined')).toEqual([]);
+  });
+
   it('a console that leaves is announced to the others', async () => {
     const r = await registry();
     const { token } = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });

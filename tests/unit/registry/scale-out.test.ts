@@ -62,6 +62,19 @@ run('registry scale-out on Redis', () => {
     await carol.waitFor((f) => f.type === 'peer_left' && f.peer_id === bob.identity.peerId);
   });
 
+  it('what a peer says it is (an agent, its software and version) crosses instances, in welcome and peer_joined', async () => {
+    const [one, two] = [await instance(), await instance()];
+    const { token } = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const ada = await joinAt(two, token, 'Ada');
+    const bot = await TestClient.join(one.url, token, { name: 'build-bot', client: { kind: 'agent', software: 'build-bot', version: '0.1.0' } });
+    clients.push(bot);
+    const joined = await ada.waitFor<Of<'peer_joined'>>((f) => f.type === 'peer_joined');
+    expect(joined.peer.client).toEqual({ kind: 'agent', software: 'build-bot', version: '0.1.0' });
+    const carol = await joinAt(two, token, 'Carol');
+    expect(carol.welcome.peers.find((p) => p.peer_id === bot.identity.peerId)?.client).toEqual({ kind: 'agent', software: 'build-bot', version: '0.1.0' });
+    expect(carol.welcome.peers.find((p) => p.peer_id === ada.identity.peerId)).not.toHaveProperty('client');
+  });
+
   it('a rename reaches consoles on other instances, and later joiners there see the new name', async () => {
     const [one, two] = [await instance(), await instance()];
     const { token } = await one.createInvite({ project: 'scale', ttlMs: 60_000 });

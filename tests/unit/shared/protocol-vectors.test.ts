@@ -214,6 +214,16 @@ const checkers: Record<string, Checker> = {
   'frame-ping': checkFrame,
   'frame-update-presence': checkFrame,
   'frame-error': checkFrame,
+  async 'frame-peer-joined-agent'(v) {
+    await checkFrame(v);
+    // The keys and signature are those of `registry-auth`: a consistent PeerInfo.
+    const auth = reader('registry-auth');
+    const { peer } = v.value('json') as Extract<ServerFrame, { type: 'peer_joined' }>;
+    expect(peer.peer_id).toBe(auth.text('peer_id'));
+    expect(peer.signing_key).toEqual(auth.hex('signing_key'));
+    expect(peer.box_key).toEqual(auth.hex('box_key'));
+    expect(peer.box_key_sig).toEqual(auth.hex('box_key_sig'));
+  },
   async 'frame-welcome'(v) {
     await checkFrame(v);
     // What `wsp-registry` hands out: its default STUN server, and the default limits.
