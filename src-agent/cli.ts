@@ -356,3 +356,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, message: string):
     clearTimeout(timer);
   }
 }
+
+// The library, from the same built file: `require('wsp-console/out/main/wsp-agent.js').openAgent`.
+export { openAgent, entryToJson, Agent, AgentStorageError } from './agent';
+export type { AgentOptions, AgentEvents, AgentPeer, AgentTask, AgentTasks, AgentState } from './agent';

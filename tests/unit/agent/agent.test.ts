@@ -213,4 +213,57 @@ describe('the wsp-agent command', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/usage: wsp-agent/);
   }, 30_000);
+
+  it.skipIf(!built)('the example task bot claims a task a teammate creates, reports progress and finishes it', async () => {
+    const link = await projectLink();
+    const bot = spawn(process.execPath, [resolve(__dirname, '../../../examples/task-bot.mjs'), '--data-dir', dataDir(), '--invite', link, '--name', 'task-bot', '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(bot);
+    let output = '';
+    bot.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    bot.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const ada = await agent({ invite: link, name: 'ada', dataDir: dataDir() });
+    const task = await ada.tasks.create('tidy the changelog');
+    await until('the task done', () => ada.tasks.list().find((t) => t.id === task.id)?.state === 'done', 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}; bot said: ${output}`);
+    });
+    const updates = ada.entries().filter((e) => e.ref === task.id).map((e) => e.body as { state: string; progress?: number });
+    expect(updates.map((u) => u.state)).toEqual(['claimed', 'progress', 'progress', 'progress', 'done']);
+    expect(ada.tasks.list().find((t) => t.id === task.id)?.owner).not.toBe(ada.peerId);
+  }, 60_000);
+
+  it.skipIf(!built)('one-shot commands against a stored agent: post and task reach a teammate, log lists them; a running agent keeps the dir locked', async () => {
+    const link = await projectLink();
+    const dir = dataDir();
+    const ada = await agent({ invite: link, name: 'ada', dataDir: dataDir() });
+    const stored = await agent({ invite: link, name: 'cli-bot', dataDir: dir });
+    await until('linked', () => linkOf(ada, stored.peerId) === 'direct' || linkOf(ada, stored.peerId) === 'relay');
+    const locked = await cli(['post', 'while running', '--data-dir', dir]);
+    expect(locked.code).toBe(1);
+    expect(locked.stderr).toMatch(/in use by another wsp-agent/);
+    await stored.close();
+
+    const posted = await cli(['post', 'from the command line', '--data-dir', dir, '--bind', '127.0.0.1', '--json']);
+    expect(posted.code, posted.stderr).toBe(0);
+    expect(JSON.parse(posted.stdout)).toMatchObject({ type: 'posted', delivered: true, entry: { kind: 'message', body: { text: 'from the command line' } } });
+    const created = await cli(['task', 'create', 'ship it', '--data-dir', dir, '--bind', '127.0.0.1']);
+    expect(created.code, created.stderr).toBe(0);
+    const taskId = created.stdout.trim();
+    await until('both at ada', () => texts(ada).includes('from the command line') && ada.tasks.list().some((t) => t.id === taskId && t.title === 'ship it'));
+    const log = await cli(['log', '--json', '--data-dir', dir, '--bind', '127.0.0.1']);
+    expect(log.code, log.stderr).toBe(0);
+    const ids = log.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { entry: { id: string } }).entry.id);
+    expect(ids).toEqual(expect.arrayContaining([JSON.parse(posted.stdout).entry.id, taskId]));
+  }, 90_000);
 });
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => done({ code, stdout, stderr }));
+  });
+}
