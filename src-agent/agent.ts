@@ -168,6 +168,7 @@ export class Agent extends Emitter<AgentEvents> {
   /** @internal wires the engine's events to the agent's; called once by openAgent. */
   wire(): void {
     const { client, links } = this.session;
+    const lastState = new Map<string, LinkState>();
     this.workstream.log.on('added', ({ entries, from }) => entries.forEach((entry) => this.emit('entry', { entry, ...(from ? { from } : {}) })));
     this.workstream.onProblem((p) => this.emit('problem', p));
     client.on('state', (state) => {
@@ -185,13 +186,14 @@ export class Agent extends Emitter<AgentEvents> {
     });
     client.on('peer_left', ({ peerId }) => {
       const peer = this.peerOf(peerId);
+      lastState.delete(peerId);
       this.presence.delete(peerId);
       this.heldPeers.delete(peerId);
       this.emit('peer', { ...peer, link: 'none', event: 'left' });
     });
-    const lastState = new Map<string, LinkState>();
     links.on('change', (snapshot) => {
-      if (lastState.get(snapshot.peerId) === snapshot.state) return; // changes also carry stats
+      // Changes also carry stats; and a link closing after its peer left is not news.
+      if (lastState.get(snapshot.peerId) === snapshot.state || !this.presence.has(snapshot.peerId)) return;
       lastState.set(snapshot.peerId, snapshot.state);
       this.emit('peer', { ...this.peerOf(snapshot.peerId), event: 'link' });
     });

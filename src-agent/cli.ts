@@ -297,7 +297,12 @@ async function online(options: AgentOptions, io: Io, json: boolean, what: 'all' 
     if (json) io.out(JSON.stringify({ type: 'entry', ...(from ? { from } : {}), entry: entryToJson(entry, agent.nameOf(entry.author)) }));
     else io.out(formatEntry(agent, entry, false));
   });
-  agent.on('peer', (p) => print('peer', p, `${p.event === 'left' ? '-' : p.event === 'held' ? '!' : '~'} ${p.name} ${p.event === 'held' ? 'held: a known name with a new key (not linked)' : p.event === 'left' ? 'left' : p.link}`));
+  const peerLine = (p: AgentEvents['peer']) =>
+    p.event === 'joined' ? `+ ${p.name} joined`
+    : p.event === 'left' ? `- ${p.name} left`
+    : p.event === 'held' ? `! ${p.name} held: a known name with a new key (not linked until a person accepts it)`
+    : `~ ${p.name} ${p.link}`;
+  agent.on('peer', (p) => print('peer', p, peerLine(p)));
   agent.on('registry', (s) => print('registry', s, `registry: ${s.phase}`));
   agent.on('problem', (p) => print('problem', p, `problem ${p.code}: ${p.message}`));
   await new Promise<void>((done) => {
