@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { AGENT_STATES, entryIdSchema, type Entry } from '../src-shared/workstream/entry';
 import { InviteError, parseInvite } from '../src-shared/invite';
 import { AgentStorageError, entryToJson, openAgent, type Agent, type AgentEvents, type AgentOptions } from './agent';
+import type { RegistryState } from '../src-renderer/engine/signaling-client';
 
 const DEFAULT_DATA_DIR = join(homedir(), '.wsp-agent');
 const DEFAULT_TIMEOUT_S = 20;
@@ -164,9 +165,8 @@ function checkCommand(positionals: string[], values: Values): (io: Io) => Promis
       return async (io) => {
         const agent = await openAgent(base);
         try {
-          if (!agent.workstream.log.get(id)) await agent.linkedToAny(timeoutMs); // catch up first
-          await settle(agent, id, timeoutMs);
-          await withTimeout(agent.download(id, out), timeoutMs, `no teammate holding ${id} sent it within ${timeoutMs / 1000} s`);
+          await guard(agent, settle(agent, id, timeoutMs)); // a teammate may have to send the entry first
+          await guard(agent, withTimeout(agent.download(id, out), timeoutMs, `no teammate holding ${id} sent it within ${timeoutMs / 1000} s`));
           io.out(json ? JSON.stringify({ type: 'downloaded', entry: id, out }) : `downloaded ${id} to ${out}`);
           return 0;
         } finally {
@@ -180,7 +180,7 @@ function checkCommand(positionals: string[], values: Values): (io: Io) => Promis
       return async (io) => {
         const agent = await openAgent(base);
         try {
-          await agent.linkedToAny(Math.min(timeoutMs, 5000));
+          await guard(agent, agent.linkedToAny(Math.min(timeoutMs, 5000)));
           await sleep(1000); // the rest of the links
           for (const p of agent.peers()) io.out(json ? JSON.stringify({ type: 'peer', ...p }) : `${p.name}  ${p.peerId}  ${p.link}`);
           return 0;
@@ -196,7 +196,7 @@ function checkCommand(positionals: string[], values: Values): (io: Io) => Promis
         const agent = await openAgent(base);
         try {
           // Catch up from a teammate first, if one is online; print what is stored either way.
-          if (await agent.linkedToAny(Math.min(timeoutMs, 5000))) await sleep(1500);
+          if (await guard(agent, agent.linkedToAny(Math.min(timeoutMs, 5000)))) await sleep(1500);
           for (const e of agent.entries()) if (e.ts >= since) io.out(formatEntry(agent, e, json));
           return 0;
         } finally {
@@ -240,7 +240,7 @@ function checkTask(rest: string[], base: AgentOptions, timeoutMs: number, json: 
       return async (io) => {
         const agent = await openAgent(base);
         try {
-          if (await agent.linkedToAny(Math.min(timeoutMs, 5000))) await sleep(1500);
+          if (await guard(agent, agent.linkedToAny(Math.min(timeoutMs, 5000)))) await sleep(1500);
           for (const t of agent.tasks.list()) io.out(json ? JSON.stringify({ type: 'task', ...t }) : `${t.id}  [${t.state}${t.progress !== undefined ? ` ${t.progress}%` : ''}]  ${t.title}`);
           return 0;
         } finally {
@@ -257,9 +257,9 @@ function oneShot(base: AgentOptions, timeoutMs: number, json: boolean, act: (age
   return async (io) => {
     const agent = await openAgent(base);
     try {
-      if (needs) await settle(agent, needs, timeoutMs);
+      if (needs) await guard(agent, settle(agent, needs, timeoutMs));
       const entry = await act(agent);
-      const delivered = await agent.delivered(entry, timeoutMs);
+      const delivered = await guard(agent, agent.delivered(entry, timeoutMs));
       if (json) io.out(JSON.stringify({ type: 'posted', delivered, entry: entryToJson(entry, agent.name) }));
       else io.out(`${entry.id}${delivered ? '' : '  (stored; no teammate confirmed it yet: it goes out when this agent is next online)'}`);
       return delivered ? 0 : 3;
@@ -267,6 +267,17 @@ function oneShot(base: AgentOptions, timeoutMs: number, json: boolean, act: (age
       await agent.close();
     }
   };
+}
+
+/** Fails a one-shot at once when the registry refuses the agent for good, rather than at its timeout. */
+function guard<T>(agent: Agent, work: Promise<T>): Promise<T> {
+  const refused = (s: RegistryState) => new Error(`the registry refused this agent: ${s.phase === 'rejected' ? `${s.code}: ${s.message}` : s.phase}`);
+  if (agent.registry.phase === 'rejected') return Promise.reject(refused(agent.registry));
+  let off = () => {};
+  const rejection = new Promise<never>((_, reject) => {
+    off = agent.on('registry', (state) => state.phase === 'rejected' && reject(refused(state)));
+  });
+  return Promise.race([work, rejection]).finally(off);
 }
 
 /** Waits for an entry the command refers to, which a teammate may still have to send. */
@@ -303,18 +314,26 @@ async function online(options: AgentOptions, io: Io, json: boolean, what: 'all' 
     : p.event === 'held' ? `! ${p.name} held: a known name with a new key (not linked until a person accepts it)`
     : `~ ${p.name} ${p.link}`;
   agent.on('peer', (p) => print('peer', p, peerLine(p)));
-  agent.on('registry', (s) => print('registry', s, `registry: ${s.phase}`));
+  agent.on('registry', (s) => print('registry', s, `registry: ${s.phase}${s.phase === 'reconnecting' ? ` (${s.reason})` : s.phase === 'rejected' ? ` ${s.code}: ${s.message}` : ''}`));
   agent.on('problem', (p) => print('problem', p, `problem ${p.code}: ${p.message}`));
-  await new Promise<void>((done) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
+  // Until a signal, or a refusal that retrying cannot fix (an expired or revoked invite…).
+  const refusal = await new Promise<RegistryState | undefined>((done) => {
+    const stop = (state?: RegistryState) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      offRegistry();
+      done(state);
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    const onSignal = () => stop();
+    const offRegistry = agent.on('registry', (state) => state.phase === 'rejected' && stop(state));
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
   await agent.close();
+  if (refusal?.phase === 'rejected') {
+    io.err(`wsp-agent: the registry refused this agent: ${refusal.code}: ${refusal.message}`);
+    return 1;
+  }
   if (what === 'all') io.out(json ? JSON.stringify({ type: 'closed' }) : 'closed');
   return 0;
 }

@@ -254,7 +254,25 @@ describe('the wsp-agent command', () => {
     const ids = log.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { entry: { id: string } }).entry.id);
     expect(ids).toEqual(expect.arrayContaining([JSON.parse(posted.stdout).entry.id, taskId]));
   }, 90_000);
+
+  it.skipIf(!built)('a revoked invite: a one-shot command and `run` exit 1 at once with the registry\'s reason', async () => {
+    const registry = await startTestRegistry();
+    registries.push(registry);
+    const { link, id } = await registry.createInvite({ project: PROJECT, ttlMs: 10 * 60_000 });
+    const dir = dataDir();
+    await (await agent({ invite: link, name: 'revoked-bot', dataDir: dir })).close();
+    await registry.revokeInvite(id);
+    const started = Date.now();
+    const posted = await cli(['post', 'hello?', '--data-dir', dir, '--bind', '127.0.0.1']);
+    expect(posted.code).toBe(1);
+    expect(posted.stderr).toMatch(/registry refused this agent: INVITE_REVOKED/);
+    const run = await cli(['run', '--data-dir', dir, '--bind', '127.0.0.1']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/INVITE_REVOKED/);
+    expect(Date.now() - started).toBeLessThan(15_000); // not the 20 s timeout
+  }, 60_000);
 });
+
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
