@@ -271,6 +271,31 @@ describe('the wsp-agent command', () => {
     expect(run.stderr).toMatch(/INVITE_REVOKED/);
     expect(Date.now() - started).toBeLessThan(15_000); // not the 20 s timeout
   }, 60_000);
+
+  it.skipIf(!built)('join exits cleanly on SIGTERM (exit 0, "closed", the lock released); tail --json then follows new entries', async () => {
+    const link = await projectLink();
+    const dir = dataDir();
+    const child = spawn(process.execPath, [CLI, 'join', link, '--name', 'term-bot', '--data-dir', dir, '--json', '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    const lines: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+    await until('ready', () => lines.some((l) => l.includes('"ready"')));
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(JSON.parse(lines.at(-1)!)).toEqual({ type: 'closed' });
+    expect(existsSync(join(dir, 'lock'))).toBe(false);
+
+    const tail = spawn(process.execPath, [CLI, 'tail', '--json', '--data-dir', dir, '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(tail);
+    const tailed: Array<{ type: string; entry: { body: { text: string } } }> = [];
+    createInterface({ input: tail.stdout! }).on('line', (line) => tailed.push(JSON.parse(line)));
+    const ada = await agent({ invite: link, name: 'ada', dataDir: dataDir() });
+    await ada.linkedToAny(20_000);
+    await ada.post('for the tail');
+    await until('the tail printed it', () => tailed.some((e) => e.entry?.body.text === 'for the tail'));
+    expect(tailed.every((e) => e.type === 'entry')).toBe(true);
+  }, 60_000);
 });
 
 
