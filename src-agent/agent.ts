@@ -336,7 +336,8 @@ export async function openAgent(options: AgentOptions): Promise<Agent> {
   ensureDataDir(options.dataDir);
   const unlock = lockDataDir(options.dataDir);
   try {
-    const saved = loadJoin(options.dataDir);
+    // A damaged invite.json is replaced by a join that brings its own invite and name.
+    const saved = options.invite && options.name ? tryLoadJoin(options.dataDir) : loadJoin(options.dataDir);
     const inviteText = options.invite ?? saved?.invite;
     const name = options.name ?? saved?.name;
     if (!inviteText) throw new AgentStorageError(`${options.dataDir} has not joined a project yet: give an invite`);
@@ -374,6 +375,15 @@ export async function openAgent(options: AgentOptions): Promise<Agent> {
     return agent;
   } catch (error) {
     unlock();
+    throw error;
+  }
+}
+
+function tryLoadJoin(dataDir: string): ReturnType<typeof loadJoin> {
+  try {
+    return loadJoin(dataDir);
+  } catch (error) {
+    if (error instanceof AgentStorageError) return undefined;
     throw error;
   }
 }

@@ -115,6 +115,7 @@ function checkCommand(positionals: string[], values: Values): (io: Io) => Promis
     case 'join': {
       arity(1, 1, 'an invite link: join INVITE --name NAME');
       if (!values.name?.trim()) throw new UsageError('join: --name NAME is required');
+      if (values.name.trim().length > 64) throw new UsageError('join: --name is at most 64 characters');
       try {
         parseInvite(rest[0]!);
       } catch (error) {

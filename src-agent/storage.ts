@@ -38,6 +38,7 @@ export function ensureDataDir(dir: string): void {
 // --- identity ------------------------------------------------------------------------------------
 
 const IDENTITY_FIELDS = ['signingPublicKey', 'signingSecretKey', 'boxPublicKey', 'boxSecretKey', 'boxKeySignature'] as const;
+const IDENTITY_BYTES = { signingPublicKey: 32, signingSecretKey: 64, boxPublicKey: 32, boxSecretKey: 32, boxKeySignature: 64 };
 
 /** Reads a file that holds a secret, refusing one that others can read (as ssh does). */
 function readSecretFile(path: string): string {
@@ -74,6 +75,9 @@ export function loadIdentity(dir: string): SecretIdentity | undefined {
   try {
     const raw = JSON.parse(text) as Record<string, unknown>;
     const keys = Object.fromEntries(IDENTITY_FIELDS.map((f) => [f, fromBase64Url(String(raw[f]))])) as Record<(typeof IDENTITY_FIELDS)[number], Uint8Array>;
+    IDENTITY_FIELDS.forEach((f) => {
+      if (keys[f].length !== IDENTITY_BYTES[f]) throw new Error(f);
+    });
     return { peerId: derivePeerId(keys.signingPublicKey), ...keys };
   } catch {
     throw new AgentStorageError(`${path} is not an agent identity file (damaged?)`);
@@ -94,14 +98,21 @@ export interface SavedJoin {
 
 export function loadJoin(dir: string): SavedJoin | undefined {
   const path = join(dir, INVITE_FILE);
+  let text: string;
   try {
-    const raw = JSON.parse(readSecretFile(path)) as Partial<SavedJoin>;
-    if (typeof raw.invite !== 'string' || typeof raw.name !== 'string') throw new AgentStorageError(`${path} is damaged`);
-    return { invite: raw.invite, name: raw.name };
+    text = readSecretFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  let raw: Partial<SavedJoin> | undefined;
+  try {
+    raw = JSON.parse(text) as Partial<SavedJoin>;
+  } catch {
+    /* reported below */
+  }
+  if (typeof raw?.invite !== 'string' || typeof raw.name !== 'string') throw new AgentStorageError(`${path} is damaged: join again with an invite (\`wsp-agent join INVITE --name NAME\`)`);
+  return { invite: raw.invite, name: raw.name };
 }
 
 export function saveJoin(dir: string, saved: SavedJoin): void {
