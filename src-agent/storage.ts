@@ -13,9 +13,9 @@
  * torn by a crash is an incomplete last line, dropped on load — all of the batch or none of it,
  * as the IndexedDB store's transactions give the GUI.
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { open, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { derivePeerId, type SecretIdentity } from '../src-shared/identity';
 import { fromBase64Url, toBase64Url } from '../src-shared/bytes';
 import type { TrustRecord } from '../src-shared/ipc';
@@ -276,9 +276,20 @@ export class FileWorkstreamStore implements WorkstreamStore {
 
   private open(): number {
     if (this.fd === undefined) {
+      const created = !existsSync(this.logPath);
       this.fd = openSync(this.logPath, 'a+', 0o600);
+      if (created) fsyncDir(dirname(this.logPath)); // the new file's name survives a power cut too
     }
     return this.fd;
+  }
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
