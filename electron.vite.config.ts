@@ -14,6 +14,8 @@ export default defineConfig({
           index: resolve(__dirname, 'src-main/index.ts'),
           // The standalone registry CLI ships in the same build (bin/wsp-registry.js runs it).
           'wsp-registry': resolve(__dirname, 'src-main/registry/cli.ts'),
+          // The headless agent too (bin/wsp-agent.js runs it): the renderer's engine, in Node.
+          'wsp-agent': resolve(__dirname, 'src-agent/cli.ts'),
         },
       },
     },
