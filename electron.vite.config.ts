@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import { defineConfig } from 'electron-vite';
 import vue from '@vitejs/plugin-vue';
 
-/** The console tells its peers its version (src-renderer/console-client.ts). */
+/** Consoles and agents tell their peers their version (src-renderer/console-client.ts, src-agent/agent.ts). */
 const { version } = JSON.parse(readFileSync(resolve(__dirname, 'package.json'), 'utf8')) as { version: string };
 
 export default defineConfig({
   main: {
+    define: { __APP_VERSION__: JSON.stringify(version) },
     build: {
       rolldownOptions: {
         input: {

@@ -1,6 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
+const { version } = JSON.parse(readFileSync(new URL('./package.json', `file://${__dirname}/`), 'utf8')) as { version: string };
+
 export default defineConfig({
+  // As the build does (electron.vite.config.ts): the version consoles and agents tell their peers.
+  define: { __APP_VERSION__: JSON.stringify(version) },
   test: {
     include: ['tests/unit/**/*.test.ts'],
     environment: 'node',

@@ -107,6 +107,8 @@ async function assembleConsole(options: {
     signChallenge: (nonce) => ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', nonce)),
     certifySession: (body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)),
     createSocket: createNodeSocket,
+    // What presence shows the project: an agent (the GUI draws it as one), this software and version.
+    client: { kind: 'agent', software: 'wsp-agent', version: __APP_VERSION__ },
     createPeerConnection: nodePeerConnectionFactory(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
     ...(options.linkConfig ? { linkConfig: options.linkConfig } : {}),
     // Trust on first use, as the GUI: pin new consoles, hold back a known name with a new key.
