@@ -6,6 +6,17 @@ import vueParser from 'vue-eslint-parser';
 const NODE_BUILTINS = ['node:*', 'fs', 'path', 'os', 'crypto', 'http', 'https', 'net', 'stream', 'url', 'util', 'child_process', 'worker_threads', 'events', 'buffer'];
 const nodeImports = NODE_BUILTINS.map((name) => ({ group: [name], message: 'src-shared runs in every process: no Node built-ins.' }));
 
+const RENDERER_PATHS = [
+  { name: 'electron', message: 'The renderer reaches the host only through HostApi.' },
+  { name: 'ws', message: 'The renderer uses the browser WebSocket.' },
+  { name: 'node-datachannel', message: 'The renderer uses the browser RTCPeerConnection; Node glue lives in src-agent.' },
+  { name: 'node-datachannel/polyfill', message: 'The renderer uses the browser RTCPeerConnection; Node glue lives in src-agent.' },
+];
+const RENDERER_PATTERNS = [
+  ...NODE_BUILTINS.map((name) => ({ group: [name], message: 'The renderer runs in Chromium: no Node built-ins.' })),
+  { group: ['**/src-main/**', '**/src-preload/**', '**/src-agent/**'], message: 'The renderer does not import main, preload or agent code.' },
+];
+
 export default tseslint.config(
   { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', '.test-output/**'] },
   ...tseslint.configs.recommended,
@@ -72,15 +83,23 @@ export default tseslint.config(
   },
   {
     files: ['src-renderer/**/*.{ts,vue}'],
+    rules: { 'no-restricted-imports': ['error', { paths: RENDERER_PATHS, patterns: RENDERER_PATTERNS }] },
+  },
+  {
+    // The engine (openConsole, the composition root, and all it assembles) is shared by the GUI,
+    // the test harness and the headless agent: no Vue, no Pinia, no stores, components or views.
+    files: ['src-renderer/engine/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: [
-          { name: 'electron', message: 'The renderer reaches the host only through HostApi.' },
-          { name: 'ws', message: 'The renderer uses the browser WebSocket.' },
-          { name: 'node-datachannel', message: 'The renderer uses the browser RTCPeerConnection; Node glue lives in src-agent.' },
-          { name: 'node-datachannel/polyfill', message: 'The renderer uses the browser RTCPeerConnection; Node glue lives in src-agent.' },
+          ...RENDERER_PATHS,
+          { name: 'vue', message: 'The engine runs without a GUI (agents, harness): no Vue. Stores map engine state to views.' },
+          { name: 'pinia', message: 'The engine runs without a GUI (agents, harness): no Pinia. Stores map engine state to views.' },
         ],
-        patterns: [...NODE_BUILTINS.map((name) => ({ group: [name], message: 'The renderer runs in Chromium: no Node built-ins.' })), { group: ['**/src-main/**', '**/src-preload/**', '**/src-agent/**'], message: 'The renderer does not import main, preload or agent code.' }],
+        patterns: [
+          ...RENDERER_PATTERNS,
+          { group: ['@vue/*', '**/stores/**', '**/components/**', '**/views/**', '**/host/**', '**/*.vue', '**/App.vue', '**/src-renderer/main'], message: 'The engine imports only the engine and src-shared: the GUI (stores, components, views, host) depends on it, not the other way round.' },
+        ],
       }],
     },
   },

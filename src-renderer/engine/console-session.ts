@@ -1,6 +1,7 @@
 /**
  * A console in a project: the registry connection and the links to every teammate, wired
- * together. The GUI store and the test harness both start consoles through this one function.
+ * together. openConsole (console.ts) builds the whole console on it; the link-level test harness
+ * uses it alone.
  */
 import type { ParsedInvite } from '../../src-shared/invite';
 import type { ClientInfo, PeerInfo } from '../../src-shared/protocol/signaling';

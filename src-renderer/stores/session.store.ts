@@ -1,48 +1,26 @@
 /**
- * This console's session with its registry: who am I, which project, connection state, and the
- * peer list. The live SignalingClient stays outside reactivity (a closure variable) and reports
- * into this store's serializable state.
+ * This console's session with its registry as the GUI shows it: who am I, which project,
+ * connection state, the peer list, links, trust and relay usage. The engine assembles and runs
+ * the console (openConsole, engine/console.ts); the live object stays outside reactivity (a
+ * closure variable) and this store maps what it reports to serializable views.
  */
 import { MIB, useWorkstreamStore } from './workstream.store';
 import { defineStore } from 'pinia';
-import { z } from '../../src-shared/zod';
 import { computed, ref, shallowRef } from 'vue';
 import type { HostApi, IdentityInfo, Settings, SettingsPatch } from '../../src-shared/ipc';
 import { InviteError, parseInvite, type ParsedInvite } from '../../src-shared/invite';
 import { keyFingerprint, safetyCode } from '../../src-shared/identity';
-import { TrustBook, type TrustStatus } from '../engine/trust-book';
+import type { TrustBook, TrustStatus } from '../engine/trust-book';
 import { fromBase64Url } from '../../src-shared/bytes';
 import type { ClientInfo, PeerInfo } from '../../src-shared/protocol/signaling';
 import { CONSOLE_CLIENT } from '../console-client';
 import type { RegistryState } from '../engine/signaling-client';
-import { createConsoleSession, type ConsoleSession } from '../engine/console-session';
+import { consoleHostOf, openConsole, openTrustBook, sharedLinkStates, type ConsoleEngine, type RelayUsage, type SharedLinkState, type TrustDecision } from '../engine/console';
 import type { LinkSnapshot } from '../engine/link/peer-link';
-import { createSession } from '../../src-shared/session-certificate';
 import type { PathInfo } from '../engine/link/path-stats';
 
-/** One console's view of one of its links, as it tells its peers (for the project graph). */
-export interface SharedLinkState {
-  peerId: string;
-  state: string;
-  path?: string;
-  rttMs?: number;
-}
-
-const sharedLinksSchema = z.object({
-  t: z.literal('link-states'),
-  links: z
-    .array(z.object({ peerId: z.string().max(64), state: z.string().max(16), path: z.string().max(32).optional(), rttMs: z.number().nonnegative().optional() }))
-    .max(1000),
-});
-
-export interface RelayUsageView {
-  pairBytes: number;
-  pairBytesPerSecond: number;
-  projectBytesToday: number;
-  pairBudgetPerSecond: number;
-  projectBudgetPerDay: number;
-  at: number;
-}
+export type { SharedLinkState };
+export type RelayUsageView = RelayUsage;
 
 /** What the GUI shows of a link (serializable; the live PeerLink stays in the engine). */
 export interface LinkView {
@@ -83,8 +61,6 @@ export interface PeerRow {
   /** What the peer says it is (console or agent, software, version): a label, unverified. Absent: a console. */
   client?: ClientInfo;
 }
-
-const LINK_SHARE_INTERVAL_MS = 2000;
 
 function registryHost(link: string | undefined): string | undefined {
   try {
@@ -157,12 +133,9 @@ export const useSessionStore = defineStore('session', () => {
   const relayUsage = ref<Record<string, RelayUsageView>>({});
   /** Signaling frames waiting for the registry's rate limit (the console paces what it sends). */
   const pacing = ref({ queued: 0, framesPerSecond: 0 });
-  let shareTimer: ReturnType<typeof setInterval> | undefined;
   const forcedRelay = ref<Record<string, boolean>>({});
-  /** Keys of peers seen this session, for safety codes and trust decisions (not reactive). */
-  const peerKeys = new Map<string, PeerInfo>();
   let book: TrustBook | undefined;
-  let current: ConsoleSession | undefined;
+  let current: ConsoleEngine | undefined;
   /**
    * When the last session started. Every join starts a new session (new certificate, strictly
    * newer): its links, sequence numbers and streams are all new, and peers must see a restart. A
@@ -185,8 +158,7 @@ export const useSessionStore = defineStore('session', () => {
     host.value = api;
     identity.value = await api.getIdentity();
     settings.value = await api.getSettings();
-    book = new TrustBook({ load: () => api.loadTrust(), save: (records) => api.saveTrust(records) });
-    await book.load().catch(() => undefined);
+    book = await openTrustBook(api);
   }
 
   /** Joins with an invite link; throws InviteError (with a user-facing message) if it is not one. */
@@ -211,32 +183,19 @@ export const useSessionStore = defineStore('session', () => {
     if (superseded()) return;
     const me = identity.value;
     lastSessionStart = Math.max(Date.now(), lastSessionStart + 1);
-    const session = await createSession((body) => api.certifySession(body), lastSessionStart);
-    if (superseded()) return;
-    const started = await createConsoleSession({
+    const started = await openConsole(consoleHostOf(api, me), {
       invite: parsed,
       displayName: settings.value.displayName,
       client: CONSOLE_CLIENT,
-      identity: me,
-      signChallenge: (nonce) => api.signChallenge(nonce),
-      certifySession: (body) => api.certifySession(body),
-      session,
-      admit,
-      linkConfig: { fallbackAfterMs: settings.value.links.fallbackAfterMs, iceTransportPolicy: settings.value.links.iceTransportPolicy },
-      extraIceServers: settings.value.links.iceServers,
+      links: settings.value.links,
+      maxFileBytes: () => (settings.value?.maxFileMiB ?? 1024) * MIB,
+      sessionStart: lastSessionStart,
+      ...(book ? { trust: book } : {}),
     });
-    if (superseded()) return started.stop();
+    if (superseded()) return started.close();
     current = started;
     const { client: c, links: m } = started;
-    // The project's workstream replicates over these links (subscribed before they start).
-    await useWorkstreamStore().attach({
-      project: parsed.claims.project,
-      links: m,
-      host: api,
-      author: me,
-      maxFileBytes: () => (settings.value?.maxFileMiB ?? 1024) * MIB,
-    });
-    if (superseded()) return started.stop();
+    useWorkstreamStore().attach({ project: parsed.claims.project, workstream: started.workstream, ...(started.workstreamError ? { error: started.workstreamError } : {}), author: me.peerId });
     m.on('change', (snapshot) => {
       links.value = { ...links.value, [snapshot.peerId]: toLinkView(snapshot) };
     });
@@ -245,26 +204,9 @@ export const useSessionStore = defineStore('session', () => {
       links.value = rest;
     });
     m.on('error', (error) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), code: error.code, message: `link to ${error.peerId.slice(0, 6)}: ${error.message}` }]));
-    m.on('message', ({ peerId, message }) => {
-      const shared = sharedLinksSchema.safeParse(message);
-      if (shared.success) projectLinks.value = { ...projectLinks.value, [peerId]: shared.data.links };
-    });
-    c.on('relay_usage', (u) => {
-      relayUsage.value = {
-        ...relayUsage.value,
-        [u.peer_id]: {
-          pairBytes: u.pair_bytes,
-          pairBytesPerSecond: u.pair_bytes_per_s,
-          projectBytesToday: u.project_bytes_today,
-          pairBudgetPerSecond: u.pair_budget_bytes_per_s,
-          projectBudgetPerDay: u.project_budget_bytes_per_day,
-          at: Date.now(),
-        },
-      };
-    });
-    // Every console tells the others how its links run, so each can draw the whole project.
-    clearInterval(shareTimer);
-    shareTimer = setInterval(() => shareLinkStates(m), LINK_SHARE_INTERVAL_MS);
+    started.on('link-states', ({ peerId, links: shared }) => (projectLinks.value = { ...projectLinks.value, [peerId]: shared }));
+    started.on('relay-usage', (usage) => (relayUsage.value = { ...usage }));
+    started.on('trust', applyTrust);
     m.on('untrusted', ({ peerId, reason }) => {
       untrusted.value = { ...untrusted.value, [peerId]: reason };
       notices.value = [...notices.value.slice(-19), { at: Date.now(), code: 'IDENTITY_INVALID', message: `${peerId.slice(0, 6)}: ${reason}` }];
@@ -276,14 +218,10 @@ export const useSessionStore = defineStore('session', () => {
     });
     c.on('welcome', (welcome) => {
       project.value = welcome.project_id;
-      // The registry (perhaps restarted) counts relay traffic afresh, and tells us within a second of any.
-      relayUsage.value = {};
       // A (re)connect's welcome is the truth: peers that left while we were away disappear.
-      for (const p of welcome.peers) peerKeys.set(p.peer_id, p);
       peers.value = Object.fromEntries(welcome.peers.map((p) => [p.peer_id, withTrust(toRow(p))]));
     });
     c.on('peer_joined', (peer) => {
-      peerKeys.set(peer.peer_id, peer);
       peers.value = { ...peers.value, [peer.peer_id]: withTrust(toRow(peer)) };
     });
     c.on('peer_left', ({ peerId }) => {
@@ -304,20 +242,9 @@ export const useSessionStore = defineStore('session', () => {
     }
   }
 
+  /** This console's links as it tells its peers (the engine shares them every 2 s). */
   function ownLinkStates(): SharedLinkState[] {
-    return Object.entries(links.value).map(([peerId, l]) => ({
-      peerId,
-      state: l.state,
-      ...(l.path ? { path: l.path.kind === 'turn' && l.path.protocol ? `turn-${l.path.protocol}` : l.path.kind } : {}),
-      ...(l.rttMs !== undefined ? { rttMs: Math.round(l.rttMs) } : {}),
-    }));
-  }
-
-  function shareLinkStates(m: ConsoleSession['links']): void {
-    const message = { t: 'link-states', links: ownLinkStates() };
-    for (const [peerId, l] of Object.entries(links.value)) {
-      if (l.state === 'direct' || l.state === 'turn' || l.state === 'relay') void m.send(peerId, message).catch(() => undefined);
-    }
+    return sharedLinkStates(Object.entries(links.value).map(([peerId, l]) => ({ peerId, ...l })));
   }
 
   /**
@@ -343,18 +270,13 @@ export const useSessionStore = defineStore('session', () => {
     forcedRelay.value = { ...forcedRelay.value, [peerId]: on };
   }
 
-  /** Trust on first use: pin new consoles; hold back a known name that comes with a new key. */
-  function admit(peer: PeerInfo): boolean {
-    peerKeys.set(peer.peer_id, peer);
-    if (!book) return true;
-    const status = book.assess(peer.peer_id, peer.display_name, peer.signing_key);
-    if (status.kind === 'conflict' || status.kind === 'rejected') {
-      updateRow(peer.peer_id, { trust: status.kind, ...conflictFields(status) });
-      return false;
-    }
-    book.pin(peer.peer_id, peer.display_name, peer.signing_key);
-    updateRow(peer.peer_id, { trust: 'ok', verified: status.kind === 'known' && status.verified });
-    return true;
+  /** The engine's trust decisions (on first use, or a person's), shown in the peer's row. */
+  function applyTrust(decision: TrustDecision): void {
+    if (decision.trust !== 'ok') return updateRow(decision.peerId, { trust: decision.trust, ...conflictFields(decision.status) });
+    const row = peers.value[decision.peerId];
+    if (!row) return;
+    const { previousPeerId: _p, previousName: _n, previousFingerprint: _f, renamedFrom: _r, ...rest } = row;
+    peers.value = { ...peers.value, [decision.peerId]: { ...rest, trust: 'ok', verified: decision.verified } };
   }
 
   function updateRow(peerId: string, patch: Partial<PeerRow>): void {
@@ -364,22 +286,11 @@ export const useSessionStore = defineStore('session', () => {
 
   /** The person confirmed the new key (e.g. a reinstall): pin it and link. */
   function acceptPeer(peerId: string): void {
-    const peer = peerKeys.get(peerId);
-    if (!peer || !book) return;
-    book.accept(peerId, peer.display_name, peer.signing_key);
-    const row = peers.value[peerId];
-    if (row) {
-      const { previousPeerId: _p, previousName: _n, previousFingerprint: _f, renamedFrom: _r, ...rest } = row;
-      peers.value = { ...peers.value, [peerId]: { ...rest, trust: 'ok', verified: book.get(peerId)?.verified ?? false } };
-    }
-    current?.links.release(peerId);
+    current?.accept(peerId);
   }
 
   function rejectPeer(peerId: string): void {
-    const peer = peerKeys.get(peerId);
-    if (!peer || !book) return;
-    book.reject(peerId, peer.display_name, peer.signing_key);
-    updateRow(peerId, { trust: 'rejected' });
+    current?.reject(peerId);
   }
 
   function setVerified(peerId: string, verified: boolean): void {
@@ -389,13 +300,13 @@ export const useSessionStore = defineStore('session', () => {
 
   /** The pair's safety code: the same on both consoles. */
   function safetyCodeWith(peerId: string): string | undefined {
-    const peer = peerKeys.get(peerId);
+    const peer = current?.peer(peerId);
     return peer && identity.value ? safetyCode(identity.value.signingPublicKey, peer.signing_key) : undefined;
   }
 
   function withTrust(row: PeerRow): PeerRow {
     const record = book?.get(row.peerId);
-    const status = book && peerKeys.get(row.peerId) ? book.assess(row.peerId, row.displayName, peerKeys.get(row.peerId)!.signing_key) : undefined;
+    const status = current?.assess(row.peerId);
     return {
       ...row,
       verified: record?.verified ?? false,
@@ -436,11 +347,10 @@ export const useSessionStore = defineStore('session', () => {
   function leave(): void {
     joinTurn++;
     useWorkstreamStore().detach();
-    clearInterval(shareTimer);
     projectLinks.value = {};
     relayUsage.value = {};
     pacing.value = { queued: 0, framesPerSecond: 0 };
-    current?.stop();
+    current?.close();
     current = undefined;
     peers.value = {};
     links.value = {};

@@ -5,9 +5,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { Entry, StatusBody, TaskBody } from '../../src-shared/workstream/entry';
-import type { HostApi } from '../../src-shared/ipc';
-import type { LinkBus } from '../engine/workstream/workstream-sync';
-import { openWorkstream, type Workstream, type WorkstreamProblem } from '../engine/workstream/workstream';
+import type { Workstream, WorkstreamProblem } from '../engine/workstream/workstream';
 import type { FileStatus } from '../engine/workstream/file-transfers';
 import { entryView, type EntryView } from '../engine/workstream/entry-view';
 
@@ -43,8 +41,6 @@ export const useWorkstreamStore = defineStore('workstream', () => {
     if (!v) views.set(e, (v = entryView(e)));
     return v;
   };
-  /** The latest attach; an older one that finishes opening later closes what it opened. */
-  let current: symbol | undefined;
 
   const tasks = computed(() => {
     const byId = new Map<string, TaskView>();
@@ -65,61 +61,53 @@ export const useWorkstreamStore = defineStore('workstream', () => {
     return byId;
   });
 
-  /** Opens the project's workstream on the links of a console session (closing any other). */
-  function attach(options: { project: string; links: LinkBus; host: HostApi; author: { peerId: string; signingPublicKey: Uint8Array }; maxFileBytes: () => number }): Promise<void> {
+  /** Shows a console's workstream (opened by the engine: openConsole), or why it could not be opened. */
+  function attach(options: { project: string; workstream: Workstream | undefined; error?: string; author: string }): void {
     detach();
     project.value = options.project;
-    const token = Symbol('attach');
-    current = token;
-    const attempt = (async () => {
-      const opened = await openWorkstream({
-        project: options.project,
-        author: options.author,
-        signEntry: (b) => options.host.signEntry(b),
-        links: options.links,
-        maxFileBytes: options.maxFileBytes,
-      });
-      if (current !== token) return opened.close(); // detached meanwhile
-      ws = opened;
-      const refreshDelivery = () => {
-        // Newest first: once one is confirmed by every linked console, so are all before it.
-        const pending: Record<string, string[]> = {};
-        const all = ws!.log.entries();
-        for (let i = all.length - 1; i >= 0; i--) {
-          const e = all[i]!;
-          if (e.author !== options.author.peerId) continue;
-          const missing = ws!.unconfirmed(e);
-          if (missing.length === 0) break;
-          pending[e.id] = missing;
-        }
-        undelivered.value = pending;
-      };
-      const refresh = () => {
-        entries.value = ws!.log.entries().map(viewOf);
-        equivocators.value = [...ws!.log.equivocators];
-        refreshDelivery();
-      };
-      ws.log.on('added', refresh);
-      ws.onConfirmations(refreshDelivery);
-      ws.files.on('status', (s) => (files.value = { ...files.value, [s.entryId]: s }));
-      ws.onProblem((p) => {
-        problems.value = [...problems.value.slice(-49), p];
-        equivocators.value = [...ws!.log.equivocators];
-      });
-      refresh();
-      for (const e of ws.log.entries()) if (e.kind === 'file') {
-        const s = ws.files.status(e.id);
-        if (s) files.value = { ...files.value, [e.id]: s };
+    if (!options.workstream) {
+      error.value = `the workstream could not be opened: ${options.error ?? 'unknown error'}`;
+      return;
+    }
+    const opened = (ws = options.workstream);
+    const refreshDelivery = () => {
+      // Newest first: once one is confirmed by every linked console, so are all before it.
+      const pending: Record<string, string[]> = {};
+      const all = opened.log.entries();
+      for (let i = all.length - 1; i >= 0; i--) {
+        const e = all[i]!;
+        if (e.author !== options.author) continue;
+        const missing = opened.unconfirmed(e);
+        if (missing.length === 0) break;
+        pending[e.id] = missing;
       }
-    })();
-    return attempt.catch((e: Error) => {
-      error.value = `the workstream could not be opened: ${e.message}`;
+      if (ws === opened) undelivered.value = pending;
+    };
+    const refresh = () => {
+      if (ws !== opened) return; // detached: the next console's views are not this one's
+      entries.value = opened.log.entries().map(viewOf);
+      equivocators.value = [...opened.log.equivocators];
+      refreshDelivery();
+    };
+    opened.log.on('added', refresh);
+    opened.onConfirmations(refreshDelivery);
+    opened.files.on('status', (s) => {
+      if (ws === opened) files.value = { ...files.value, [s.entryId]: s };
     });
+    opened.onProblem((p) => {
+      if (ws !== opened) return;
+      problems.value = [...problems.value.slice(-49), p];
+      equivocators.value = [...opened.log.equivocators];
+    });
+    refresh();
+    for (const e of opened.log.entries()) if (e.kind === 'file') {
+      const s = opened.files.status(e.id);
+      if (s) files.value = { ...files.value, [e.id]: s };
+    }
   }
 
+  /** Stops showing the workstream (the engine closes it with its console). */
   function detach(): void {
-    current = undefined;
-    ws?.close();
     ws = undefined;
     entries.value = [];
     files.value = {};

@@ -1,21 +1,23 @@
 /**
  * Workstream harness: a console (real engine, real IndexedDB, no GUI) that can leave and come
  * back with the same identity, and that can misbehave on purpose. Exposed as `window.wsHarness`.
+ * It opens its console as the product does (openConsole: links, workstream, link-states sharing),
+ * with an in-memory host: no trust storage, so it links with every console (or `onlyLinkTo`).
  */
 import { encode } from '@msgpack/msgpack';
 import { createEd25519Signer, createIdentity, derivePeerId, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { parseInvite } from '../../../src-shared/invite';
 import { toHex } from '../../../src-shared/bytes';
 import type { ClientInfo, PeerInfo } from '../../../src-shared/protocol/signaling';
-import { createConsoleSession, type ConsoleSession } from '../../../src-renderer/engine/console-session';
+import { openConsole, type ConsoleEngine } from '../../../src-renderer/engine/console';
 import type { LinkConfig } from '../../../src-renderer/engine/link/peer-link';
 import type { BackoffPolicy } from '../../../src-renderer/engine/backoff';
-import { openWorkstream, type Workstream, type WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
+import type { Workstream, WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
 import { openIndexedDbStore } from '../../../src-renderer/engine/workstream/workstream-store';
 import { checkEntry } from '../../../src-shared/workstream/entry';
 
 let identity: SecretIdentity | undefined;
-let session: ConsoleSession | undefined;
+let session: ConsoleEngine | undefined;
 let ws: Workstream | undefined;
 let maxFileBytes = 1024 * 1024 * 1024;
 const problems: WorkstreamProblem[] = [];
@@ -50,25 +52,30 @@ const wsHarness = {
   async join(link: string, name: string, options: { onlyLinkTo?: string[]; config?: Partial<LinkConfig>; backoff?: BackoffPolicy; keepIdentityAcrossReload?: boolean; productBackoff?: boolean; client?: ClientInfo } = {}): Promise<string> {
     identity ??= options.keepIdentityAcrossReload ? await tabIdentity() : await createIdentity();
     const invite = parseInvite(link);
-    session = await createConsoleSession({
-      invite,
-      displayName: name,
-      ...(options.client ? { client: options.client } : {}),
-      identity,
-      signChallenge: (nonce) => ed25519Sign(identity!.signingSecretKey, signedMessage('registryAuth', nonce)),
-      certifySession: (body) => ed25519Sign(identity!.signingSecretKey, signedMessage('sessionKey', body)),
-      ...(options.productBackoff ? {} : { backoff: options.backoff ?? { baseMs: 200, maxMs: 1000 } }),
-      ...(options.config ? { linkConfig: options.config } : {}),
-      ...(options.onlyLinkTo ? { admit: (peer: PeerInfo) => options.onlyLinkTo!.includes(peer.peer_id) } : {}),
-    });
-    ws = await openWorkstream({
-      project: invite.claims.project,
-      author: identity,
-      signEntry: sign,
-      links: session.links,
-      maxFileBytes: () => maxFileBytes,
-      store: await openIndexedDbStore(invite.claims.project),
-    });
+    const secret = identity;
+    session = await openConsole(
+      {
+        identity: { peerId: secret.peerId, signingPublicKey: secret.signingPublicKey, boxPublicKey: secret.boxPublicKey, boxKeySignature: secret.boxKeySignature },
+        signChallenge: (nonce) => ed25519Sign(secret.signingSecretKey, signedMessage('registryAuth', nonce)),
+        certifySession: (body) => ed25519Sign(secret.signingSecretKey, signedMessage('sessionKey', body)),
+        signEntry: sign,
+      },
+      {
+        invite,
+        displayName: name,
+        ...(options.client ? { client: options.client } : {}),
+        maxFileBytes: () => maxFileBytes,
+        store: await openIndexedDbStore(invite.claims.project),
+        ...(options.productBackoff ? {} : { backoff: options.backoff ?? { baseMs: 200, maxMs: 1000 } }),
+        ...(options.config ? { linkConfig: options.config } : {}),
+        ...(options.onlyLinkTo ? { admit: (peer: PeerInfo) => options.onlyLinkTo!.includes(peer.peer_id) } : {}),
+      },
+    );
+    if (!session.workstream) {
+      session.close();
+      throw new Error(`the workstream could not be opened: ${session.workstreamError}`);
+    }
+    ws = session.workstream;
     ws.onProblem((p) => problems.push(p));
     const log = ws.log;
     log.on('added', () => {
@@ -92,8 +99,7 @@ const wsHarness = {
   },
 
   leave(): void {
-    ws?.close();
-    session?.stop();
+    session?.close();
     ws = undefined;
     session = undefined;
   },

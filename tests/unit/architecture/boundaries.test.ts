@@ -40,6 +40,19 @@ describe('process boundaries (lint)', () => {
     expect(await violations('src-agent/x.ts', "import { LinkManager } from '../src-renderer/engine/link-manager';\nimport { parseInvite } from '../src-shared/invite';\nimport WebSocket from 'ws';\nexport const a = [LinkManager, parseInvite, WebSocket];")).toEqual([]);
   });
 
+  it('the engine (the composition root and all it assembles) imports no Vue, Pinia, store, component or view; the stores may import the engine', async () => {
+    expect(await violations('src-renderer/engine/console.ts', "import { ref } from 'vue';\nexport const a = ref;")).toEqual([expect.stringContaining('no Vue')]);
+    expect(await violations('src-renderer/engine/x.ts', "import { defineStore } from 'pinia';\nexport const a = defineStore;")).toEqual([expect.stringContaining('no Pinia')]);
+    expect(await violations('src-renderer/engine/x.ts', "import { useSessionStore } from '../stores/session.store';\nexport const a = useSessionStore;")).toEqual([expect.stringContaining('the GUI')]);
+    expect(await violations('src-renderer/engine/link/x.ts', "import { useWorkstreamStore } from '../../stores/workstream.store';\nexport const a = useWorkstreamStore;")).toHaveLength(1);
+    expect(await violations('src-renderer/engine/x.ts', "import App from '../App.vue';\nexport const a = App;")).toHaveLength(1);
+    expect(await violations('src-renderer/engine/x.ts', "import { webHost } from '../host/web-host';\nexport const a = webHost;")).toHaveLength(1);
+    // The renderer's own rules still hold in the engine.
+    expect(await violations('src-renderer/engine/x.ts', "import { join } from 'node:path';\nexport const a = join;")).toHaveLength(1);
+    expect(await violations('src-renderer/engine/x.ts', "import { openWorkstream } from './workstream/workstream';\nimport { parseInvite } from '../../src-shared/invite';\nexport const a = [openWorkstream, parseInvite];")).toEqual([]);
+    expect(await violations('src-renderer/stores/x.ts', "import { ref } from 'vue';\nimport { openConsole } from '../engine/console';\nexport const a = [ref, openConsole];")).toEqual([]);
+  });
+
   it('zod is imported only through src-shared/zod (configured before any schema is built)', async () => {
     const direct = "import { z } from 'zod';\nexport const a = z.string();";
     for (const file of ['src-shared/x.ts', 'src-main/registry/x.ts', 'src-renderer/engine/x.ts']) {
