@@ -17,12 +17,12 @@ import { parseInvite, type ParsedInvite } from '../src-shared/invite';
 import type { PeerInfo } from '../src-shared/protocol/signaling';
 import { AGENT_STATES, type Entry, type TaskBody } from '../src-shared/workstream/entry';
 import { toHex } from '../src-shared/bytes';
-import { createConsoleSession, type ConsoleSession } from '../src-renderer/engine/console-session';
+import { openConsole, type ConsoleEngine, type ConsoleHost } from '../src-renderer/engine/console';
 import { Emitter } from '../src-renderer/engine/emitter';
 import type { LinkConfig, LinkState } from '../src-renderer/engine/link/peer-link';
 import type { RegistryState } from '../src-renderer/engine/signaling-client';
 import { TrustBook } from '../src-renderer/engine/trust-book';
-import { openWorkstream, type Workstream, type WorkstreamProblem } from '../src-renderer/engine/workstream/workstream';
+import type { Workstream, WorkstreamProblem } from '../src-renderer/engine/workstream/workstream';
 import { nodePeerConnectionFactory } from './webrtc';
 import { createNodeSocket } from './websocket';
 import { AgentStorageError, FileWorkstreamStore, ensureDataDir, fileTrustStorage, loadIdentity, loadJoin, lockDataDir, saveIdentity, saveJoin } from './storage';
@@ -84,11 +84,10 @@ export interface AgentTasks {
 const DEFAULT_MAX_FILE_BYTES = 1024 * 1024 * 1024;
 
 /**
- * The console's assembly for a Node agent: session, links with trust on first use, workstream.
- * TODO(composition root): replace with the engine's `openConsole` once it lands, so the agent runs
- * the GUI's exact assembly; keep this the only place the agent assembles the engine.
+ * The agent's console: the engine's own assembly (openConsole, as the GUI's store and the test
+ * harness use it), given a host over the data directory and Node's WebRTC and WebSocket.
  */
-async function assembleConsole(options: {
+async function openAgentConsole(options: {
   invite: ParsedInvite;
   name: string;
   identity: SecretIdentity;
@@ -97,41 +96,33 @@ async function assembleConsole(options: {
   bindAddress?: string;
   linkConfig?: Partial<LinkConfig>;
   maxFileBytes: number;
-  onHeld(peer: PeerInfo): void;
-}): Promise<{ session: ConsoleSession; workstream: Workstream }> {
-  const { identity, trust } = options;
-  const session = await createConsoleSession({
-    invite: options.invite,
-    displayName: options.name,
+}): Promise<{ engine: ConsoleEngine; workstream: Workstream }> {
+  const { identity } = options;
+  const signEntry = createEd25519Signer(identity.signingSecretKey);
+  const host: ConsoleHost = {
     identity,
     signChallenge: (nonce) => ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', nonce)),
     certifySession: (body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)),
-    createSocket: createNodeSocket,
+    signEntry: (body) => signEntry(signedMessage('workstreamEntry', body)),
+  };
+  const engine = await openConsole(host, {
+    invite: options.invite,
+    displayName: options.name,
     // What presence shows the project: an agent (the GUI draws it as one), this software and version.
     client: { kind: 'agent', software: 'wsp-agent', version: __APP_VERSION__ },
-    createPeerConnection: nodePeerConnectionFactory(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
-    ...(options.linkConfig ? { linkConfig: options.linkConfig } : {}),
-    // Trust on first use, as the GUI: pin new consoles, hold back a known name with a new key.
-    admit(peer) {
-      const status = trust.assess(peer.peer_id, peer.display_name, peer.signing_key);
-      if (status.kind === 'conflict' || status.kind === 'rejected') {
-        options.onHeld(peer);
-        return false;
-      }
-      trust.pin(peer.peer_id, peer.display_name, peer.signing_key);
-      return true;
-    },
-  });
-  const sign = createEd25519Signer(identity.signingSecretKey);
-  const workstream = await openWorkstream({
-    project: options.invite.claims.project,
-    author: identity,
-    signEntry: (b) => sign(signedMessage('workstreamEntry', b)),
-    links: session.links,
+    // Trust on first use, as the GUI: new consoles pinned, a known name with a new key held.
+    trust: options.trust,
     maxFileBytes: () => options.maxFileBytes,
     store: options.store,
+    createSocket: createNodeSocket,
+    createPeerConnection: nodePeerConnectionFactory(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
+    ...(options.linkConfig ? { linkConfig: options.linkConfig } : {}),
   });
-  return { session, workstream };
+  if (!engine.workstream) {
+    engine.close();
+    throw new AgentStorageError(`the workstream in the data directory could not be opened: ${engine.workstreamError}`);
+  }
+  return { engine, workstream: engine.workstream };
 }
 
 export class Agent extends Emitter<AgentEvents> {
@@ -147,7 +138,7 @@ export class Agent extends Emitter<AgentEvents> {
     readonly identity: SecretIdentity,
     readonly name: string,
     readonly project: string,
-    private readonly session: ConsoleSession,
+    private readonly session: ConsoleEngine,
     readonly workstream: Workstream,
     private readonly trust: TrustBook,
     private readonly unlock: () => void,
@@ -290,8 +281,7 @@ export class Agent extends Emitter<AgentEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.workstream.close();
-    this.session.stop();
+    this.session.close(); // and its workstream
     await this.trust.flush();
     this.removeAllListeners();
     this.unlock();
@@ -357,23 +347,24 @@ export async function openAgent(options: AgentOptions): Promise<Agent> {
     if (saved?.invite !== inviteText || saved.name !== name) saveJoin(options.dataDir, { invite: inviteText, name });
     const trust = new TrustBook(fileTrustStorage(options.dataDir));
     await trust.load();
-    // Peers may be held before the agent exists (a welcome during assembly): none are, as the session starts after.
-    let onHeld: (peer: PeerInfo) => void = () => undefined;
-    const { session, workstream } = await assembleConsole({
+    const { engine, workstream } = await openAgentConsole({
       invite,
       name,
       identity,
       store: new FileWorkstreamStore(options.dataDir),
       trust,
       maxFileBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
-      onHeld: (peer) => onHeld(peer),
       ...(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
       ...(options.linkConfig ? { linkConfig: options.linkConfig } : {}),
     });
-    const agent = new Agent(identity, name, invite.claims.project, session, workstream, trust, unlock);
-    onHeld = (peer) => agent.hold(peer);
+    const agent = new Agent(identity, name, invite.claims.project, engine, workstream, trust, unlock);
+    // A known name with a new key (or a rejected one) is held until a person accepts it.
+    engine.on('trust', ({ peerId, trust: decision }) => {
+      const peer = engine.peer(peerId);
+      if (peer && (decision === 'conflict' || decision === 'rejected')) agent.hold(peer);
+    });
     agent.wire();
-    session.start();
+    engine.start();
     return agent;
   } catch (error) {
     unlock();
