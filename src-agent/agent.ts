@@ -116,6 +116,7 @@ async function openAgentConsole(options: {
     store: options.store,
     createSocket: createNodeSocket,
     createPeerConnection: nodePeerConnectionFactory(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
+    prepareConnections: false, // see LinkManagerOptions.prepareConnections
     ...(options.linkConfig ? { linkConfig: options.linkConfig } : {}),
   });
   if (!engine.workstream) {

@@ -29,6 +29,8 @@ export interface ConsoleSessionOptions {
   admit?: (peer: PeerInfo) => boolean;
   /** Hosts without the browser's globals (a Node agent: src-agent/) bring their own WebSocket and RTCPeerConnection. */
   createSocket?: (url: string) => WebSocket;
+  /** See LinkManagerOptions.prepareConnections. */
+  prepareConnections?: boolean;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
 }
 
@@ -63,6 +65,7 @@ export async function createConsoleSession(options: ConsoleSessionOptions): Prom
     ...(options.admit ? { admit: options.admit } : {}),
     ...(options.extraIceServers ? { extraIceServers: options.extraIceServers } : {}),
     ...(options.createPeerConnection ? { createPeerConnection: options.createPeerConnection } : {}),
+    ...(options.prepareConnections === false ? { prepareConnections: false } : {}),
   });
   return {
     client,

@@ -86,6 +86,8 @@ export interface OpenConsoleOptions {
   /** Hosts without the browser's globals (a Node agent) bring their own WebSocket and RTCPeerConnection. */
   createSocket?: (url: string) => WebSocket;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
+  /** See LinkManagerOptions.prepareConnections (a Node agent turns it off). */
+  prepareConnections?: boolean;
 }
 
 /** One console's view of one of its links, as it tells its peers (for the project graph). */
@@ -300,6 +302,7 @@ export async function openConsole(host: ConsoleHost, options: OpenConsoleOptions
     ...(options.backoff ? { backoff: options.backoff } : {}),
     ...(options.createSocket ? { createSocket: options.createSocket } : {}),
     ...(options.createPeerConnection ? { createPeerConnection: options.createPeerConnection } : {}),
+    ...(options.prepareConnections === false ? { prepareConnections: false } : {}),
   });
   const opened = (holder.engine = new ConsoleEngine(started, trust, options.admit));
   try {

@@ -48,6 +48,12 @@ export interface LinkManagerOptions {
   extraIceServers?: RTCIceServer[];
   /** Decides whether to link to a console whose identity verified (trust on first use). */
   admit?: (peer: PeerInfo) => boolean;
+  /**
+   * Keep RTCPeerConnections made ahead (default true; prepared-connection.ts). A Node agent turns
+   * it off: node-datachannel's prepared offer sometimes loses its ICE transport before the answer
+   * comes (docs/PEER-PROTOCOL.md, "Node peers"), and an agent gains little from the saved ms.
+   */
+  prepareConnections?: boolean;
 }
 
 export class LinkManager extends Emitter<ManagerEvents> {
@@ -78,7 +84,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
     this.extraIceServers = options.extraIceServers ?? [];
     this.preparer = new ConnectionPreparer(options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)));
     // Before joining: the registry's ICE servers are not known yet, and are set when it is taken.
-    this.preparer.prepareBare(this.rtcConfiguration(this.extraIceServers));
+    if (options.prepareConnections !== false) this.preparer.prepareBare(this.rtcConfiguration(this.extraIceServers));
     this.sign = createEd25519Signer(options.session.signSecretKey);
     const { client } = options;
     this.unsubscribe.push(
@@ -328,7 +334,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
       config: { ...this.config, iceServers: this.iceServers },
       ...(this.options.createPeerConnection ? { createPeerConnection: this.options.createPeerConnection } : {}),
       offersFirst,
-      preparer: this.preparer,
+      ...(this.options.prepareConnections !== false ? { preparer: this.preparer } : {}),
       port: {
         sendSignal: (type, payload) => client.sendSignal(type, peerId, payload),
         sendRelay: (payload) => client.sendRelay(peerId, payload),
@@ -351,7 +357,7 @@ export class LinkManager extends Emitter<ManagerEvents> {
 
   /** Keeps a connection prepared for the links' configuration (none while direct paths are blocked). */
   private prepareConnection(delayMs = 0): void {
-    if (this.config.blockDirect) return this.preparer.discard();
+    if (this.config.blockDirect || this.options.prepareConnections === false) return this.preparer.discard();
     this.preparer.prepare(this.rtcConfiguration(this.iceServers), delayMs);
   }
 

@@ -56,6 +56,7 @@ async function join(link: string, name: string, linkConfig: Partial<LinkConfig> 
     linkConfig,
     createSocket: createNodeSocket,
     createPeerConnection: nodePeerConnectionFactory({ bindAddress: '127.0.0.1' }),
+    prepareConnections: false, // as the agent does (LinkManagerOptions.prepareConnections)
   });
   const node: NodeConsole = { identity, session, received: new Map(), errors: [] };
   session.links.on('message', ({ peerId, message }) => {
