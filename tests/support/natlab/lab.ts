@@ -200,7 +200,8 @@ export class NatLab {
       '--stun-url', `stun:${PUBLIC_IP}:${TURN_PORT}`,
       '--turn-url', turn('udp'),
       '--turn-url', turn('tcp'),
-      '--turn-secret', this.turnSecret,
+      // One argument: a base64url secret may start with '-', which parseArgs would take for an option.
+      `--turn-secret=${this.turnSecret}`,
     ]));
     await waitForOutput(child, /listening on http:/, 'wsp-registry');
   }
