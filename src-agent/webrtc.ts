@@ -16,6 +16,11 @@
  * - `getStats()` names the address `ip`, has no `protocol`, and gives the RTT in milliseconds (-1
  *   when unknown): completed here with `address`, `protocol` and `currentRoundTripTime` in seconds.
  * - `restartIce()` throws (libdatachannel has no ICE restart): left as it is; the link copes.
+ * - TURN credentials: the polyfill writes them into a URL as they are (`turn:USER:PASS@host`) and
+ *   libdatachannel cuts the user name at its first colon, while the registry's REST user names are
+ *   `<expiry>:<peer_id>` — coturn answered 401 and the agent never had a TURN allocation (a peer
+ *   with TURN still reached it; two agents behind symmetric NATs would not have linked).
+ *   libdatachannel URL-decodes both fields, so they are percent-encoded here.
  */
 import { RTCPeerConnection as PolyfillPeerConnection } from 'node-datachannel/polyfill';
 
@@ -38,6 +43,7 @@ class NodePeerConnection extends Base {
   constructor(configuration: RTCConfiguration, options: NodePeerConnectionOptions) {
     const native = {
       ...configuration,
+      ...(configuration.iceServers ? { iceServers: configuration.iceServers.map(encodeCredentials) } : {}),
       ...(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
       ...(options.portRange ? { portRangeBegin: options.portRange.begin, portRangeEnd: options.portRange.end } : {}),
     };
@@ -92,6 +98,15 @@ class NodePeerConnection extends Base {
 /** The `createPeerConnection` the engine takes (LinkManager, createConsoleSession), for Node. */
 export function nodePeerConnectionFactory(options: NodePeerConnectionOptions = {}): (configuration: RTCConfiguration) => RTCPeerConnection {
   return (configuration) => new NodePeerConnection(configuration, options);
+}
+
+/** Escapes what libdatachannel's URL parser would split on (it decodes them again). */
+function encodeCredentials(server: RTCIceServer): RTCIceServer {
+  return {
+    ...server,
+    ...(server.username ? { username: encodeURIComponent(server.username) } : {}),
+    ...(typeof server.credential === 'string' && server.credential ? { credential: encodeURIComponent(server.credential) } : {}),
+  };
 }
 
 function iceKey(c: RTCConfiguration): string {

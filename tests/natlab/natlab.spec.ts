@@ -5,8 +5,11 @@
  * and that messages flow both ways, in order, once.
  */
 import { test, expect } from '@playwright/test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HarnessConsole, buildHarnessTo } from '../support/harness';
+import { HarnessConsole, buildHarnessTo, openHarnessPage } from '../support/harness';
+import { AgentProcess } from '../support/natlab/agent-process';
 import { NatLab, type NatMode } from '../support/natlab/lab';
 import { labUnsupportedReason } from '../support/natlab/netns';
 import { coturnAvailable } from '../support/coturn';
@@ -209,4 +212,55 @@ test('6. a router’s NAT mappings are lost mid-session (new public address): an
   expect(sa.path).toMatchObject({ kind: 'srflx' });
   expect(sb.path?.remote).toMatch(/^198\.51\.100\.21:/);
   await exchange(p, 151, 200, 30_000);
+});
+
+test('7. an agent (wsp-agent, node-datachannel) and a console, both behind symmetric NATs: TURN, workstream entries both ways', async () => {
+  lab!.setNat('a', 'symmetric');
+  lab!.setNat('b', 'symmetric');
+  const invite = await lab!.invite('agent-turn');
+  const { context, page } = await openHarnessPage(lab!.sides.b.browser, lab!.origin, 'wsHarness');
+  const ws = <T>(name: string, ...args: unknown[]) => page.evaluate(([n, a]) => (window as unknown as { wsHarness: Record<string, (...x: unknown[]) => unknown> }).wsHarness[n]!(...a), [name, args] as const) as Promise<T>;
+  const dataDir = mkdtempSync(join(tmpdir(), 'wsp-natlab-agent-'));
+  let agent: AgentProcess | undefined;
+  try {
+    const consoleId = await ws<string>('join', invite, 'console');
+    const joinedAt = Date.now();
+    agent = AgentProcess.start(lab!.sides.a.lanNs, ['join', invite, '--name', 'agent', '--data-dir', dataDir, '--json']);
+    const ready = await agent.next((e) => e.type === 'ready');
+    const agentId = ready.peerId as string;
+    // The agent's link opens (its peer event). It may read `direct` on the agent's side: with its
+    // own allocation in use, libdatachannel reports the agent's relayed candidate as `host`
+    // (docs/PEER-PROTOCOL.md, "Node peers"); the console's side reads the path as it is.
+    await agent.next((e) => e.type === 'peer' && e.peerId === consoleId && (e.link === 'turn' || e.link === 'direct'), 30_000);
+    await expect.poll(() => ws<Record<string, string>>('linkStates').then((s) => s[agentId]), { timeout: 30_000 }).toBe('turn');
+    console.log(`scenario 7: agent ↔ console on TURN ${Date.now() - joinedAt} ms after the agent started`);
+    await new Promise((r) => setTimeout(r, 2500)); // the link re-reads its path every 2 s
+    const path = await ws<LinkSnapshot['path']>('linkPath', agentId);
+    // The remote address is often hidden: Chromium leaves out a peer-reflexive candidate's address.
+    console.log(`scenario 7: console's path to the agent: ${path?.kind}/${path?.protocol} ${path?.local} ⇄ ${path?.remote ?? '(not shown)'}`);
+    expect(path).toMatchObject({ kind: 'turn', protocol: 'udp' });
+
+    // Console → agent: the running agent prints the entry once stored.
+    const fromConsole = await ws<string>('postOne', 'hello from the console');
+    const printed = await agent.next((e) => e.type === 'entry' && (e.entry as { id: string }).id === fromConsole);
+    expect(printed.entry).toMatchObject({ kind: 'message', body: { text: 'hello from the console' }, authorName: 'console' });
+
+    // Agent → console: \`join\` holds the data dir, so stop it and post with the one-shot, which
+    // goes online again (a new link, again through TURN) and exits 0 once the console holds it.
+    expect(await agent.stop()).toBe(0);
+    agent = AgentProcess.start(lab!.sides.a.lanNs, ['post', 'hello from the agent', '--data-dir', dataDir, '--json', '--timeout', '25']);
+    const posted = await agent.next((e) => e.type === 'posted', 30_000);
+    expect(posted.delivered).toBe(true);
+    expect(await agent.exited()).toBe(0);
+    const fromAgent = (posted.entry as { id: string }).id;
+    expect(await ws<boolean>('has', fromAgent)).toBe(true);
+    const history = await ws<Array<{ at: number; event: string; detail: string }>>('linkHistory', agentId);
+    if (process.env.NATLAB_DEBUG) console.log(`scenario 7: the console's link to the one-shot agent:\n${history.map((h) => `  ${h.at - joinedAt} ${h.event}: ${h.detail}`).join('\n')}`);
+    // The one-shot's own link (the same agent, a new session) went through TURN too.
+    expect(history.find((h) => h.event === 'path')?.detail).toMatch(/^turn\/udp /);
+  } finally {
+    await agent?.stop().catch(() => undefined);
+    await context.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

@@ -8,7 +8,8 @@
  * Routers NAT with iptables MASQUERADE and drop unsolicited inbound traffic; their behaviour is
  * switched per scenario (endpoint-independent or symmetric mapping, UDP blocked, only the registry
  * reachable). One headless Chromium runs inside each LAN namespace (Playwright drives it over
- * pipes, which cross namespaces); the registry and coturn run inside "public". No interface of
+ * pipes, which cross namespaces); the registry and coturn run inside "public" (an agent, scenario 7,
+ * runs with `ip netns exec` in a LAN: agent-process.ts). No interface of
  * the lab is connected to the host's network.
  */
 import { chromium, type Browser } from '@playwright/test';
@@ -200,7 +201,8 @@ export class NatLab {
       '--stun-url', `stun:${PUBLIC_IP}:${TURN_PORT}`,
       '--turn-url', turn('udp'),
       '--turn-url', turn('tcp'),
-      '--turn-secret', this.turnSecret,
+      // One argument: a base64url secret may start with '-', which parseArgs would take for an option.
+      `--turn-secret=${this.turnSecret}`,
     ]));
     await waitForOutput(child, /listening on http:/, 'wsp-registry');
   }

@@ -11,13 +11,15 @@ import { createLinkChannel, CHANNEL_LABEL } from '../../../src-renderer/engine/l
 import { rtcConfiguration } from '../../../src-renderer/engine/link/peer-link';
 import { readSelectedPath } from '../../../src-renderer/engine/link/path-stats';
 import { DataChannelPath } from '../../../src-renderer/engine/link/datachannel-path';
+import { mintTurnCredential } from '../../../src-main/registry/turn-credentials';
+import { coturnAvailable, startCoturn } from '../../support/coturn';
 
 const create = nodePeerConnectionFactory({ bindAddress: '127.0.0.1' });
 const configuration = () => rtcConfiguration({ iceServers: [], iceTransportPolicy: 'all' });
 const open: RTCPeerConnection[] = [];
 
-function make(): RTCPeerConnection {
-  const pc = create(configuration());
+function make(config: RTCConfiguration = configuration()): RTCPeerConnection {
+  const pc = create(config);
   open.push(pc);
   return pc;
 }
@@ -39,9 +41,9 @@ interface Pair {
 }
 
 /** Offer from `a` when it asks (negotiationneeded), answer from `b`, candidates trickled both ways. */
-async function connect(): Promise<Pair> {
-  const a = make();
-  const b = make();
+async function connect(config?: RTCConfiguration): Promise<Pair> {
+  const a = make(config);
+  const b = make(config);
   const sentByA: Array<RTCIceCandidate | null> = [];
   a.onicecandidate = ({ candidate }) => {
     sentByA.push(candidate);
@@ -173,4 +175,27 @@ describe('node-datachannel against what the link expects', () => {
     expect(path).toMatchObject({ kind: 'host', protocol: 'udp', local: `127.0.0.1:${String(local!.port)}` });
     expect(path?.remote).toMatch(/^127\.0\.0\.1:\d+$/);
   });
+
+  it.skipIf(!coturnAvailable())('TURN with the registry’s REST credentials (user name “<expiry>:<peer_id>”, base64 password): both sides relay through coturn, policy relay', async () => {
+    const turn = await startCoturn();
+    try {
+      // The credential as the registry mints it: a colon in the user name, '+', '/' or '=' likely in the password.
+      const { username, credential } = mintTurnCredential(turn.secret, 'a'.repeat(26), Math.floor(Date.now() / 1000) + 600);
+      expect(username).toContain(':');
+      const config = rtcConfiguration({ iceServers: [{ urls: `turn:127.0.0.1:${turn.port}?transport=udp`, username, credential }], iceTransportPolicy: 'relay' });
+      // Policy relay: each side offers only its relayed candidate, so the channel opening at all
+      // means both allocated on coturn (before the credentials were escaped, it never opened).
+      const { a, b, ca, cb } = await connect(config);
+      const got = once<MessageEvent>(cb, 'message');
+      ca.send(new Uint8Array([0x92, 7]));
+      expect(new Uint8Array((await got).data as ArrayBuffer)).toEqual(new Uint8Array([0x92, 7]));
+      // How the path reads varies (so the test does not pin it): libjuice gathers, checks and
+      // talks to TURN on one socket, and libdatachannel reports this side's own relayed candidate
+      // as `host` with that socket's address; the peer's is `relay` when its trickled candidate
+      // came first, `prflx` when its check did (the path then reads `host`, not `turn`).
+      for (const pc of [a, b]) expect((await readSelectedPath(pc))?.protocol).toBe('udp');
+    } finally {
+      await turn.stop();
+    }
+  }, 20_000);
 });
