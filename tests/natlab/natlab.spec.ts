@@ -1,6 +1,7 @@
 /**
- * The NAT lab (docs/NATLAB.md): two consoles in headless Chromium, each in its own LAN behind an
- * iptables NAT router, meet through the registry and link across real NAT behaviour. Each
+ * The NAT lab (docs/NATLAB.md): two peers, each in its own LAN behind an iptables NAT router —
+ * consoles in headless Chromium, or (scenario 7) a headless agent and a console — meet through
+ * the registry and link across real NAT behaviour. Each
  * scenario asserts the path the link reports (from getStats(), read again a moment after open)
  * and that messages flow both ways, in order, once.
  */
