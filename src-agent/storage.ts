@@ -63,15 +63,20 @@ function writeSecretFile(path: string, text: string): void {
 }
 
 /** The identity kept in the directory, or undefined if it has none yet. */
-export function loadIdentity(dir: string): SecretIdentity | undefined {
-  const path = join(dir, IDENTITY_FILE);
-  let text: string;
+/** A secret file's text (readSecretFile's checks), or undefined if there is none. */
+function readSecretFileIfAny(path: string): string | undefined {
   try {
-    text = readSecretFile(path);
+    return readSecretFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+export function loadIdentity(dir: string): SecretIdentity | undefined {
+  const path = join(dir, IDENTITY_FILE);
+  const text = readSecretFileIfAny(path);
+  if (text === undefined) return undefined;
   try {
     const raw = JSON.parse(text) as Record<string, unknown>;
     const keys = Object.fromEntries(IDENTITY_FIELDS.map((f) => [f, fromBase64Url(String(raw[f]))])) as Record<(typeof IDENTITY_FIELDS)[number], Uint8Array>;
@@ -98,13 +103,8 @@ export interface SavedJoin {
 
 export function loadJoin(dir: string): SavedJoin | undefined {
   const path = join(dir, INVITE_FILE);
-  let text: string;
-  try {
-    text = readSecretFile(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = readSecretFileIfAny(path);
+  if (text === undefined) return undefined;
   let raw: Partial<SavedJoin> | undefined;
   try {
     raw = JSON.parse(text) as Partial<SavedJoin>;

@@ -15,6 +15,7 @@ import type { RegistryHandle } from '../../../src-main/registry/registry';
 import { openAgent, type Agent } from '../../../src-agent/agent';
 import { FileWorkstreamStore, ENTRIES_FILE, IDENTITY_FILE } from '../../../src-agent/storage';
 import { checkEntry } from '../../../src-shared/workstream/entry';
+import { until } from './until';
 
 const CLI = resolve(__dirname, '../../../bin/wsp-agent.js');
 const PROJECT = 'agents';
@@ -53,15 +54,6 @@ async function agent(options: { dataDir: string; invite?: string; name?: string 
   return a;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const texts = (a: Agent) => a.entries().filter((e) => e.kind === 'message').map((e) => (e.body as { text: string }).text);
 const linkOf = (a: Agent, peerId: string) => a.peers().find((p) => p.peerId === peerId)?.link;

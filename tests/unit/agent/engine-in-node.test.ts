@@ -16,6 +16,7 @@ import { openWorkstream, type Workstream } from '../../../src-renderer/engine/wo
 import { MemoryWorkstreamStore } from '../../../src-renderer/engine/workstream/workstream-store';
 import { nodePeerConnectionFactory } from '../../../src-agent/webrtc';
 import { createNodeSocket } from '../../../src-agent/websocket';
+import { until } from './until';
 
 interface NodeConsole {
   identity: SecretIdentity;
@@ -70,15 +71,6 @@ async function join(link: string, name: string, linkConfig: Partial<LinkConfig> 
   return node;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function linkTo(from: NodeConsole, to: NodeConsole): LinkSnapshot | undefined {
   return from.session.links.snapshot(to.identity.peerId);

@@ -14,6 +14,7 @@ import { openConsole, type ConsoleEngine, type ConsoleHost, type OpenConsoleOpti
 import { MemoryWorkstreamStore } from '../../../src-renderer/engine/workstream/workstream-store';
 import { nodePeerConnectionFactory } from '../../../src-agent/webrtc';
 import { createNodeSocket } from '../../../src-agent/websocket';
+import { until } from './until';
 
 interface NodeConsole {
   identity: SecretIdentity;
@@ -72,15 +73,6 @@ async function open(link: string, name: string, extra: Partial<OpenConsoleOption
   return node;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const stateOf = (from: NodeConsole, to: NodeConsole) => from.engine.links.snapshot(to.identity.peerId)?.state;
 /**
