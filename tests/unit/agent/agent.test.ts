@@ -272,7 +272,8 @@ describe('the wsp-agent command', () => {
     const lines: string[] = [];
     createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
     await until('ready', () => lines.some((l) => l.includes('"ready"')));
-    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    // 'close', not 'exit': it comes after stdout has ended, so the last line has been read.
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(JSON.parse(lines.at(-1)!)).toEqual({ type: 'closed' });
