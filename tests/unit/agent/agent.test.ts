@@ -300,6 +300,6 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
+    child.on('close', (code) => done({ code, stdout, stderr })); // after stdout and stderr ended
   });
 }
