@@ -1,12 +1,10 @@
 /** The console's engine says what it is in presence: the `client` option of SignalingClient reaches peers. */
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import pino from 'pino';
 import { createRegistry } from '../../../src-main/registry/registry';
-import { SignalingClient } from '../../../src-renderer/engine/signaling-client';
 import { TestClient } from '../../support/registry-client';
-import { createIdentity, ed25519Sign, signedMessage } from '../../../src-shared/identity';
 import type { ClientInfo, ServerFrame } from '../../../src-shared/protocol/signaling';
+import { nodeSignalingClient } from './node-signaling-client';
 
 let cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -20,18 +18,7 @@ async function joinedAs(client: ClientInfo | undefined): Promise<Extract<ServerF
   const { token } = await registry.createInvite({ project: 'team', ttlMs: 60_000 });
   const bob = await TestClient.join(registry.url, token, { name: 'Bob' });
   cleanup.push(() => bob.ws.terminate());
-  const id = await createIdentity();
-  const signaling = new SignalingClient({
-    url: registry.url,
-    invite: token,
-    displayName: 'build-bot',
-    signingPublicKey: id.signingPublicKey,
-    boxPublicKey: id.boxPublicKey,
-    boxKeySignature: id.boxKeySignature,
-    signChallenge: (nonce) => ed25519Sign(id.signingSecretKey, signedMessage('registryAuth', nonce)),
-    createSocket: (u) => new WebSocket(u) as unknown as globalThis.WebSocket,
-    ...(client ? { client } : {}),
-  });
+  const signaling = await nodeSignalingClient({ url: registry.url, invite: token, displayName: 'build-bot', ...(client ? { client } : {}) });
   cleanup.push(() => signaling.stop());
   signaling.start();
   return (await bob.waitFor<Extract<ServerFrame, { type: 'peer_joined' }>>((f) => f.type === 'peer_joined')).peer;

@@ -1,10 +1,9 @@
 /** The console's registry connection fails over between instances of one registry. */
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../../src-main/registry/registry';
 import { SignalingClient, type RegistryState } from '../../../src-renderer/engine/signaling-client';
-import { createIdentity, ed25519Sign, signedMessage } from '../../../src-shared/identity';
+import { nodeSignalingClient } from './node-signaling-client';
 
 let registries: RegistryHandle[] = [];
 let client: SignalingClient | undefined;
@@ -20,19 +19,8 @@ describe('registry failover', () => {
     const [one, two] = [await createRegistry({ inviteSecret, logger: pino({ level: 'silent' }) }), await createRegistry({ inviteSecret, logger: pino({ level: 'silent' }) })];
     registries.push(one, two);
     const { token } = await one.createInvite({ project: 'team', ttlMs: 60_000 });
-    const id = await createIdentity();
     const states: RegistryState['phase'][] = [];
-    client = new SignalingClient({
-      url: [one.url, two.url],
-      invite: token,
-      displayName: 'Ada',
-      signingPublicKey: id.signingPublicKey,
-      boxPublicKey: id.boxPublicKey,
-      boxKeySignature: id.boxKeySignature,
-      signChallenge: (nonce) => ed25519Sign(id.signingSecretKey, signedMessage('registryAuth', nonce)),
-      createSocket: (url) => new WebSocket(url) as unknown as globalThis.WebSocket,
-      backoff: { baseMs: 50, maxMs: 200 },
-    });
+    client = await nodeSignalingClient({ url: [one.url, two.url], invite: token, backoff: { baseMs: 50, maxMs: 200 } });
     client.on('state', (s) => states.push(s.phase));
     client.start();
     await expect.poll(() => client!.state.phase).toBe('connected');

@@ -4,12 +4,11 @@
  * says so, and reconnects. A real registry and the console's SignalingClient over `ws`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../../src-main/registry/registry';
 import { SignalingClient, type RegistryState } from '../../../src-renderer/engine/signaling-client';
-import { createIdentity, ed25519Sign, signedMessage } from '../../../src-shared/identity';
 import { startTapProxy, type TapProxy } from '../../support/tap-proxy';
+import { nodeSignalingClient } from './node-signaling-client';
 
 let registry: RegistryHandle | undefined;
 let proxy: TapProxy | undefined;
@@ -26,19 +25,8 @@ describe('a half-open registry socket', () => {
     registry = await createRegistry({ logger: pino({ level: 'silent' }), limits: { heartbeatMs } });
     proxy = await startTapProxy(registry.port);
     const { token } = await registry.createInvite({ project: 'team', ttlMs: 60_000 });
-    const id = await createIdentity();
     const states: RegistryState[] = [];
-    client = new SignalingClient({
-      url: `ws://127.0.0.1:${proxy.port}/ws`,
-      invite: token,
-      displayName: 'Ada',
-      signingPublicKey: id.signingPublicKey,
-      boxPublicKey: id.boxPublicKey,
-      boxKeySignature: id.boxKeySignature,
-      signChallenge: (nonce) => ed25519Sign(id.signingSecretKey, signedMessage('registryAuth', nonce)),
-      createSocket: (url) => new WebSocket(url) as unknown as globalThis.WebSocket,
-      backoff: { baseMs: 100, maxMs: 400 },
-    });
+    client = await nodeSignalingClient({ url: `ws://127.0.0.1:${proxy.port}/ws`, invite: token, backoff: { baseMs: 100, maxMs: 400 } });
     client.on('state', (s) => states.push(s));
     client.start();
     await expect.poll(() => client!.state.phase).toBe('connected');

@@ -1,14 +1,15 @@
 /** A console renames itself on its registry connection, without leaving the project. */
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { decode } from '@msgpack/msgpack';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../../src-main/registry/registry';
 import { SignalingClient } from '../../../src-renderer/engine/signaling-client';
 import { TestClient } from '../../support/registry-client';
-import { createIdentity, derivePeerId, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
+import { createIdentity, derivePeerId, type SecretIdentity } from '../../../src-shared/identity';
 import { encodeFrame } from '../../../src-shared/protocol/codec';
 import { PROTOCOL_VERSION, type ServerFrame } from '../../../src-shared/protocol/signaling';
+import { nodeSignalingClient } from './node-signaling-client';
 
 let cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -16,18 +17,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-function clientFor(url: string, invite: string, id: SecretIdentity): SignalingClient {
-  const client = new SignalingClient({
-    url,
-    invite,
-    displayName: 'Ada',
-    signingPublicKey: id.signingPublicKey,
-    boxPublicKey: id.boxPublicKey,
-    boxKeySignature: id.boxKeySignature,
-    signChallenge: (nonce) => ed25519Sign(id.signingSecretKey, signedMessage('registryAuth', nonce)),
-    createSocket: (u) => new WebSocket(u) as unknown as globalThis.WebSocket,
-    backoff: { baseMs: 50, maxMs: 200 },
-  });
+async function clientFor(url: string, invite: string, identity: SecretIdentity): Promise<SignalingClient> {
+  const client = await nodeSignalingClient({ url, invite, identity, backoff: { baseMs: 50, maxMs: 200 } });
   cleanup.push(() => client.stop());
   return client;
 }
@@ -37,7 +28,7 @@ describe('renaming on the registry connection', () => {
     const registry: RegistryHandle = await createRegistry({ logger: pino({ level: 'silent' }) });
     cleanup.push(() => registry.close());
     const { token } = await registry.createInvite({ project: 'team', ttlMs: 60_000 });
-    const client = clientFor(registry.url, token, await createIdentity());
+    const client = await clientFor(registry.url, token, await createIdentity());
     const states: string[] = [];
     client.on('state', (s) => states.push(s.phase));
     client.start();
@@ -71,7 +62,7 @@ describe('renaming on the registry connection', () => {
     });
     await new Promise((done) => server.once('listening', done));
     const { port } = server.address() as { port: number };
-    const client = clientFor(`ws://127.0.0.1:${port}/ws`, 'a.b.c', await createIdentity());
+    const client = await clientFor(`ws://127.0.0.1:${port}/ws`, 'a.b.c', await createIdentity());
     const errors: string[] = [];
     client.on('error', (e) => errors.push(e.code));
     client.start();

@@ -1,10 +1,9 @@
 /** A console whose invite is revoked stops, says why, and does not hammer the registry with retries. */
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../../../src-main/registry/registry';
 import { SignalingClient, type RegistryState } from '../../../src-renderer/engine/signaling-client';
-import { createIdentity, ed25519Sign, signedMessage } from '../../../src-shared/identity';
+import { nodeSignalingClient } from './node-signaling-client';
 
 let registry: RegistryHandle | undefined;
 let client: SignalingClient | undefined;
@@ -17,19 +16,8 @@ describe('a revoked invite', () => {
   it('disconnects the console, which shows INVITE_REVOKED and stops retrying', async () => {
     registry = await createRegistry({ logger: pino({ level: 'silent' }) });
     const { token, id: inviteId } = await registry.createInvite({ project: 'team', ttlMs: 60_000 });
-    const id = await createIdentity();
     const states: RegistryState[] = [];
-    client = new SignalingClient({
-      url: registry.url,
-      invite: token,
-      displayName: 'Ada',
-      signingPublicKey: id.signingPublicKey,
-      boxPublicKey: id.boxPublicKey,
-      boxKeySignature: id.boxKeySignature,
-      signChallenge: (nonce) => ed25519Sign(id.signingSecretKey, signedMessage('registryAuth', nonce)),
-      createSocket: (url) => new WebSocket(url) as unknown as globalThis.WebSocket,
-      backoff: { baseMs: 20, maxMs: 50 },
-    });
+    client = await nodeSignalingClient({ url: registry.url, invite: token, backoff: { baseMs: 20, maxMs: 50 } });
     client.on('state', (s) => states.push(s));
     client.start();
     await expect.poll(() => client!.state.phase).toBe('connected');
