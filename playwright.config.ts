@@ -9,6 +9,7 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1, // two cores: each test already runs several browser contexts
   retries: 0,
+  globalTimeout: 22 * 60_000, // inside run-tests.mjs's 25-minute budget, so a hang still writes the report
   timeout: 60_000,
   expect: { timeout: 10_000 },
   reporter: [['list'], ['json', { outputFile: '.test-output/playwright.json' }]],

@@ -10,5 +10,7 @@ export default defineConfig({
     include: ['tests/unit/**/*.test.ts'],
     environment: 'node',
     testTimeout: 15_000,
+    // A worker blocked in native code would otherwise hang the whole run (see the file).
+    setupFiles: ['tests/support/vitest-watchdog.ts'],
   },
 });

@@ -15,15 +15,29 @@ const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
 const skips = [];
 
-function run(title, command, args, options = {}) {
-  console.log(`\n=== ${title}: ${[command, ...args].join(' ')}`);
-  const result = spawnSync(command, args, { stdio: 'inherit', ...options });
+const started = Date.now();
+const minutes = (ms) => (ms / 60_000).toFixed(1);
+
+/**
+ * Runs one stage with a wall-clock budget, so that a stage that hangs ends as a failure with a
+ * message instead of taking the whole CI run to its limit with no summary. `timeout` (coreutils)
+ * signals the stage's whole process group, then kills it 30 s later.
+ * Budgets: about three times what each stage takes on a 2-core machine.
+ */
+function run(title, command, args, { budgetMinutes }) {
+  console.log(`\n=== ${title}: ${[command, ...args].join(' ')}   [at ${minutes(Date.now() - started)} min, budget ${budgetMinutes} min]`);
+  const result = spawnSync('timeout', ['--kill-after=30', String(budgetMinutes * 60), command, ...args], { stdio: 'inherit' });
+  if (result.status === 124 || result.status === 137) {
+    console.log(`\n=== ${title}: TIMED OUT after ${budgetMinutes} min (stopped)`);
+    failures.push(`${title} did not finish within its budget of ${budgetMinutes} min`);
+    totals.failed++;
+  }
   return result.status === 0;
 }
 
 /** A step that is one check: it passes or fails as a whole. */
 function check(title, command, args) {
-  if (run(title, command, args)) totals.passed++;
+  if (run(title, command, args, { budgetMinutes: 3 })) totals.passed++;
   else {
     totals.failed++;
     failures.push(title);
@@ -36,7 +50,7 @@ check('typecheck (renderer)', 'npx', ['vue-tsc', '--noEmit', '-p', 'tsconfig.web
 check('build', 'npx', ['electron-vite', 'build']);
 
 // --- unit tests -------------------------------------------------------------------------------
-run('unit tests (vitest)', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${OUT}/vitest.json`]);
+const unitRan = run('unit tests (vitest)', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${OUT}/vitest.json`], { budgetMinutes: 10 });
 if (existsSync(`${OUT}/vitest.json`)) {
   const report = JSON.parse(readFileSync(`${OUT}/vitest.json`, 'utf8'));
   totals.passed += report.numPassedTests;
@@ -50,6 +64,12 @@ if (existsSync(`${OUT}/vitest.json`)) {
       failures.push(`vitest: ${file.name} did not run: ${file.message}`);
     }
   }
+  // Unhandled errors (a worker killed by tests/support/vitest-watchdog.ts among them) leave every
+  // test "passed" in the report: only Vitest's exit status tells.
+  if (!unitRan && report.numFailedTests === 0) {
+    totals.failed++;
+    failures.push('vitest exited non-zero with no failed test: unhandled errors or a killed worker (see "Unhandled Error" above)');
+  }
 } else {
   totals.failed++;
   failures.push('vitest produced no report');
@@ -61,10 +81,10 @@ const haveUnshare = spawnSync('sh', ['-c', 'command -v unshare && command -v ip'
 const playwright = 'npx playwright test';
 let ran;
 if (isRoot && haveUnshare && process.env.WSP_NO_NETNS !== '1') {
-  ran = run('browser + electron tests (playwright, loopback-only network namespace)', 'unshare', ['-n', '--', 'sh', '-c', `ip link set lo up && exec ${playwright}`]);
+  ran = run('browser + electron tests (playwright, loopback-only network namespace)', 'unshare', ['-n', '--', 'sh', '-c', `ip link set lo up && exec ${playwright}`], { budgetMinutes: 25 });
 } else {
   console.log('\n(not root or no unshare/ip: browser tests run in the normal network namespace; they use loopback only)');
-  ran = run('browser + electron tests (playwright)', 'sh', ['-c', playwright]);
+  ran = run('browser + electron tests (playwright)', 'sh', ['-c', playwright], { budgetMinutes: 25 });
 }
 countPlaywright(`${OUT}/playwright.json`, 'playwright', ran);
 
@@ -72,13 +92,13 @@ countPlaywright(`${OUT}/playwright.json`, 'playwright', ran);
 // Not inside the loopback-only namespace above: the lab builds its own namespaces (ip netns,
 // veth, iptables NAT routers), none connected to a real interface. Without root or iproute2 /
 // iptables its tests report themselves skipped, with the reason.
-const labRan = run('NAT lab (playwright, its own network namespaces)', 'sh', ['-c', 'npx playwright test -c tests/natlab/playwright.config.ts']);
+const labRan = run('NAT lab (playwright, its own network namespaces)', 'sh', ['-c', 'npx playwright test -c tests/natlab/playwright.config.ts'], { budgetMinutes: 10 });
 countPlaywright(`${OUT}/natlab.json`, 'natlab', labRan);
 
 // --- soak of faults -------------------------------------------------------------------------------
 // Six consoles in the NAT lab's LANs, posting while the registry, a link, a console and a router
 // fail in turn (docs/NATLAB.md, "Soak"); at most 5 minutes.
-const soakRan = run('soak of faults (playwright, the NAT lab)', 'sh', ['-c', 'npx playwright test -c tests/soak/playwright.config.ts']);
+const soakRan = run('soak of faults (playwright, the NAT lab)', 'sh', ['-c', 'npx playwright test -c tests/soak/playwright.config.ts'], { budgetMinutes: 10 });
 countPlaywright(`${OUT}/soak.json`, 'soak', soakRan);
 
 /** Adds a Playwright JSON report's counts, failures and skip reasons to the totals. */
@@ -128,7 +148,7 @@ function describeFailure(test) {
   return `\n    at ${where || 'unknown location'} (attempt took ${result.duration} ms)\n${message}`;
 }
 
-console.log('\n=== summary');
+console.log(`\n=== summary (${minutes(Date.now() - started)} min)`);
 for (const s of skips) console.log(`skipped: ${s}`);
 for (const f of failures) console.log(`FAILED: ${f}`);
 console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);

@@ -11,6 +11,7 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1, // one lab, one Chromium per LAN, shared by the scenarios
   retries: 0,
+  globalTimeout: 8 * 60_000, // inside run-tests.mjs's 10-minute budget, so a hang still writes the report
   timeout: 90_000,
   expect: { timeout: 20_000 },
   reporter: [['list'], ['json', { outputFile: '../../.test-output/natlab.json' }]],

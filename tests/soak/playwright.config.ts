@@ -12,6 +12,7 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1,
   retries: 0,
+  globalTimeout: 8 * 60_000, // inside run-tests.mjs's 10-minute budget, so a hang still writes the report
   timeout: 300_000, // the bound for the whole soak: 5 minutes
   expect: { timeout: 30_000 },
   reporter: [['list'], ['json', { outputFile: '../../.test-output/soak.json' }]],

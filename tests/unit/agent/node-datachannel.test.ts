@@ -40,16 +40,36 @@ interface Pair {
   negotiationNeeded: number;
 }
 
+/**
+ * Candidates for `pc`, held until it has the remote description, as PeerLink holds early ones:
+ * libdatachannel takes a candidate before the description and then fails that description
+ * ("Got a remote candidate without ICE transport"), now and then.
+ */
+function candidateInbox(pc: RTCPeerConnection): { add(candidate: RTCIceCandidate): void; flush(): void } {
+  let early: RTCIceCandidateInit[] | undefined = [];
+  const add = (init: RTCIceCandidateInit) => void pc.addIceCandidate(init).catch(() => undefined);
+  return {
+    add: (candidate) => (early ? early.push(candidate.toJSON()) : add(candidate.toJSON())),
+    flush: () => {
+      const held = early ?? [];
+      early = undefined;
+      held.forEach(add);
+    },
+  };
+}
+
 /** Offer from `a` when it asks (negotiationneeded), answer from `b`, candidates trickled both ways. */
 async function connect(config?: RTCConfiguration): Promise<Pair> {
   const a = make(config);
   const b = make(config);
+  const toA = candidateInbox(a);
+  const toB = candidateInbox(b);
   const sentByA: Array<RTCIceCandidate | null> = [];
   a.onicecandidate = ({ candidate }) => {
     sentByA.push(candidate);
-    if (candidate) void b.addIceCandidate(candidate.toJSON()).catch(() => undefined);
+    if (candidate) toB.add(candidate);
   };
-  b.onicecandidate = ({ candidate }) => void (candidate && a.addIceCandidate(candidate.toJSON()).catch(() => undefined));
+  b.onicecandidate = ({ candidate }) => void (candidate && toA.add(candidate));
   let negotiationNeeded = 0;
   const offered = new Promise<void>((resolve) => {
     a.onnegotiationneeded = async () => {
@@ -61,9 +81,11 @@ async function connect(config?: RTCConfiguration): Promise<Pair> {
   const ca = createLinkChannel(a);
   await offered;
   await b.setRemoteDescription(a.localDescription!);
+  toB.flush();
   const cb = createLinkChannel(b);
   await b.setLocalDescription();
   await a.setRemoteDescription(b.localDescription!);
+  toA.flush();
   ca.binaryType = cb.binaryType = 'arraybuffer';
   await Promise.all([ca.readyState === 'open' || once(ca, 'open'), cb.readyState === 'open' || once(cb, 'open')]);
   return { a, b, ca, cb, sentByA, negotiationNeeded };
