@@ -58,8 +58,24 @@ function candidateInbox(pc: RTCPeerConnection): { add(candidate: RTCIceCandidate
   };
 }
 
-/** Offer from `a` when it asks (negotiationneeded), answer from `b`, candidates trickled both ways. */
+/**
+ * A connected pair. libdatachannel now and then refuses a well-formed answer with "Got a remote
+ * candidate without ICE transport" when both ends share a busy machine (about 1 run in 15 here; a
+ * known race of the library, seen by other projects too): the pair is then made again. PeerLink
+ * copes the same way, by making a new connection when negotiation fails.
+ */
 async function connect(config?: RTCConfiguration): Promise<Pair> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(config);
+    } catch (error) {
+      if (attempt === 3 || !/remote candidate without ICE transport/.test(String(error))) throw error;
+    }
+  }
+}
+
+/** Offer from `a` when it asks (negotiationneeded), answer from `b`, candidates trickled both ways. */
+async function connectOnce(config?: RTCConfiguration): Promise<Pair> {
   const a = make(config);
   const b = make(config);
   const toA = candidateInbox(a);
@@ -110,7 +126,7 @@ describe('node-datachannel against what the link expects', () => {
   });
 
   it('negotiationneeded: the polyfill never fires it (libdatachannel sets the offer itself); the Node connection fires it once, after the channel exists', async () => {
-    const raw = new PolyfillPeerConnection(configuration());
+    const raw = new PolyfillPeerConnection({ ...configuration(), bindAddress: '127.0.0.1' } as RTCConfiguration);
     let rawFired = 0;
     raw.onnegotiationneeded = () => rawFired++;
     raw.createDataChannel(CHANNEL_LABEL, { negotiated: true, id: 0 });
@@ -124,7 +140,7 @@ describe('node-datachannel against what the link expects', () => {
   });
 
   it('descriptions: the polyfill gives an empty one for none, the Node connection null (the link waits for the offer before adding candidates)', async () => {
-    const raw = new PolyfillPeerConnection(configuration());
+    const raw = new PolyfillPeerConnection({ ...configuration(), bindAddress: '127.0.0.1' } as RTCConfiguration);
     expect(raw.remoteDescription).not.toBeNull();
     expect(raw.remoteDescription.type).toBeUndefined();
     raw.close();
@@ -147,7 +163,9 @@ describe('node-datachannel against what the link expects', () => {
     const { ca } = await connect();
     ca.bufferedAmountLowThreshold = 256 * 1024;
     expect(ca.bufferedAmountLowThreshold).toBe(256 * 1024);
-    const low = once(ca, 'bufferedamountlow');
+    // An event for a dip below the threshold while the loop was still sending is delivered after
+    // the loop, when the buffer is full again: only an event that finds it drained counts.
+    const low = new Promise<void>((resolve) => ca.addEventListener('bufferedamountlow', () => ca.bufferedAmount <= ca.bufferedAmountLowThreshold && resolve()));
     let highest = 0;
     for (let i = 0; i < 128; i++) { // 8 MiB at once: more than loopback drains meanwhile, even when the native side is quick
       ca.send(new Uint8Array(64 * 1024).fill(0x92));
