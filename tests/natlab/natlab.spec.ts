@@ -320,6 +320,11 @@ test.describe('TLS and IPv6 (the https registry)', () => {
     expect(sa.path!.local).toMatch(/^2001:db8:1::2:/);
     expect(sb.path).toMatchObject({ kind: 'host', family: 'IPv6' });
     expect(pathLabel(sa.path!)).toBe('direct (host) · IPv6');
+    // IPv4 would have worked too (scenario 1): a gathered its NAT's IPv4 address as well.
+    const local = (await p.a.call('diagnostics', p.idB))!.candidates.filter((c) => c.side === 'local');
+    const kinds = local.map((c) => `${c.type} ${c.address}`);
+    expect(kinds.some((k) => k.startsWith('host 2001:db8:1::2:')), kinds.join(', ')).toBe(true);
+    expect(kinds.some((k) => k.startsWith(`srflx ${lab!.sides.a.wanIp}:`)), kinds.join(', ')).toBe(true);
     await exchange(p, 1, 100);
   });
 
@@ -333,6 +338,11 @@ test.describe('TLS and IPv6 (the https registry)', () => {
     expect(sa.path).toMatchObject({ kind: 'turn', family: 'IPv4' });
     expect(sa.path!.local).toMatch(new RegExp(`^${PUBLIC_IP.replace(/\./g, '\\.')}:`));
     expect(sb.path).toMatchObject({ kind: 'turn', family: 'IPv4' });
+    // a has no IPv4 beyond loopback: its candidates are IPv6 (or loopback, which the lab's
+    // Chromium gathers), but for the IPv4 address coturn relays from.
+    const local = (await p.a.call('diagnostics', p.idB))!.candidates.filter((c) => c.side === 'local' && !/^(127\.|::1:)/.test(c.address));
+    console.log(`scenario 10: a's candidates: ${local.map((c) => `${c.type} ${c.address}`).join(', ')}`);
+    for (const c of local) expect(`${c.type} ${c.address}`).toMatch(c.type === 'relay' ? new RegExp(`^relay ${PUBLIC_IP.replace(/\./g, '\\.')}:`) : /^host 2001:db8:1::2:/);
     await exchange(p, 1, 100);
   });
 });
