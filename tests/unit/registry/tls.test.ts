@@ -9,6 +9,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -171,6 +172,16 @@ describe('wsp-registry --tls-cert --tls-key', () => {
     expect(await servedCertificate(registry.httpUrl)).toBe(fingerprint(renewed));
     expect(registry.child.exitCode).toBeNull();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('cuts a connection that never starts the TLS handshake after the request timeout (not Node’s default 2 minutes)', async () => {
+    const cert = ca.issue('registry', { ip: ['127.0.0.1'] });
+    const registry = await serve(['--host', '127.0.0.1', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--request-timeout', '1s']);
+    const socket = tcpConnect(Number(new URL(registry.httpUrl).port), '127.0.0.1');
+    socket.on('error', () => undefined); // a reset is as good as a close here
+    const openedAt = Date.now();
+    await new Promise((done) => socket.once('close', done));
+    expect(Date.now() - openedAt).toBeLessThan(4000);
   });
 
   it('refuses to start, with a clear error and a non-zero exit, on a missing file, a key of another certificate, or one of the two options alone', async () => {
