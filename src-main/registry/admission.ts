@@ -38,8 +38,10 @@ export class LogThrottle {
 }
 
 export class AdmissionGate {
-  /** Unauthenticated sockets and the address key each is counted under. */
-  private readonly pending = new Map<Socket, string>();
+  /** Unauthenticated sockets, the address key each is counted under and its remote end. */
+  private readonly pending = new Map<Socket, { key: string; end: string }>();
+  /** The same sockets by their remote end: with TLS the upgrade sees the TLS socket over the admitted one. */
+  private readonly byRemoteEnd = new Map<string, Socket>();
   private readonly perAddress = new Map<string, number>();
   private readonly logThrottle: LogThrottle;
 
@@ -70,26 +72,31 @@ export class AdmissionGate {
     if (this.perAddressCap && fromAddress >= this.limits.maxUnauthenticatedPerAddress) {
       return this.refuse(socket, key, 'address_limit', this.limits.maxUnauthenticatedPerAddress);
     }
-    this.pending.set(socket, key);
+    const end = remoteEnd(socket);
+    this.pending.set(socket, { key, end });
+    this.byRemoteEnd.set(end, socket);
     this.perAddress.set(key, fromAddress + 1);
     this.metrics.unauthenticated.set(this.pending.size);
     socket.once('close', () => this.release(socket));
     return true;
   }
 
-  /** The connection's console was welcomed: it no longer counts against the caps. */
+  /** The connection's console was welcomed: it no longer counts against the caps. `socket`: the
+   * admitted TCP socket or, with TLS, the TLS socket over it (same remote address and port). */
   authenticated(socket: Socket): void {
-    this.release(socket);
+    this.release(this.pending.has(socket) ? socket : this.byRemoteEnd.get(remoteEnd(socket)));
   }
 
   get size(): number {
     return this.pending.size;
   }
 
-  private release(socket: Socket): void {
-    const key = this.pending.get(socket);
-    if (key === undefined) return;
-    this.pending.delete(socket);
+  private release(socket: Socket | undefined): void {
+    const entry = socket && this.pending.get(socket);
+    if (!entry) return;
+    const { key, end } = entry;
+    this.pending.delete(socket!);
+    this.byRemoteEnd.delete(end);
     const left = (this.perAddress.get(key) ?? 1) - 1;
     if (left > 0) this.perAddress.set(key, left);
     else this.perAddress.delete(key);
@@ -105,6 +112,10 @@ export class AdmissionGate {
     }
     return false;
   }
+}
+
+function remoteEnd(socket: Socket): string {
+  return `[${socket.remoteAddress}]:${socket.remotePort}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * wsp-registry: the standalone registry.
- *   wsp-registry [--host H] [--port P] [--data-dir D] [--public-url URL] [--web-root DIR]
+ *   wsp-registry [--host H] [--port P] [--data-dir D] [--public-url URL] [--web-root DIR] [--tls-cert F --tls-key F]
  *   wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir D] [--public-url URL]
  *   wsp-registry invite list [--data-dir D]
  *   wsp-registry invite revoke ID|LINK|TOKEN [--data-dir D]
@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { createRegistry } from './registry';
+import { createSecureContext } from 'node:tls';
+import { createRegistry, type TlsFiles } from './registry';
 import { InviteAuthority, SECRET_FILE, loadOrCreateSecret } from './invites';
 import { parseDuration } from './duration';
 import { formatInviteLink, type InviteSummary } from '../../src-shared/invite';
@@ -19,12 +20,13 @@ const DEFAULT_PORT = 7420;
 const DEFAULT_STUN_URL = 'stun:stun.l.google.com:19302';
 const USAGE = `usage:
   wsp-registry [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--data-dir ~/.wsp-registry] [--public-url URL] [--web-root DIR]
+               [--tls-cert FULLCHAIN.pem --tls-key KEY.pem]   (https and wss; SIGHUP reloads both files)
                [--stun-url URL]... [--no-stun] [--turn-url URL]... [--turn-secret S | --turn-secret-file F] [--turn-ttl 1h]
                [--relay-pair-bytes-per-second N] [--relay-project-bytes-per-second N] [--relay-project-bytes-per-day N]
                [--redis redis://host:port[/db]] [--alternate-url URL]... [--heartbeat 15s]
                [--allowed-host NAME]... [--allowed-origin ORIGIN]... [--trust-proxy]
                [--request-timeout 5s] [--auth-timeout 10s] [--max-unauthenticated 1024] [--max-unauthenticated-per-address 64]
-  wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir DIR] [--public-url URL]
+  wsp-registry invite --project NAME [--ttl 7d] [--max-uses N] [--data-dir DIR] [--public-url URL | --tls-cert F]
   wsp-registry invite list [--data-dir DIR]
   wsp-registry invite revoke ID|LINK|TOKEN [--data-dir DIR]`;
 
@@ -47,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
       'data-dir': { type: 'string', default: process.env.WSP_REGISTRY_DATA_DIR ?? join(homedir(), '.wsp-registry') },
       'public-url': { type: 'string', multiple: true },
       'web-root': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       'stun-url': { type: 'string', multiple: true },
       'no-stun': { type: 'boolean' },
       'turn-url': { type: 'string', multiple: true },
@@ -103,11 +107,15 @@ export async function main(argv: string[]): Promise<number> {
     // The id goes to stderr: stdout is the link alone, for scripts.
     console.error(`invite ${invite.id} (revoke it with: wsp-registry invite revoke ${invite.id})`);
     // Several --public-url: one registry of several instances; the first is tried first, then the others.
-    const [primary, ...alternates] = values['public-url'] ?? [`http://${values.host}:${port}`];
+    // Without --public-url, the address of a registry on this host; --tls-cert says it serves https.
+    const [primary, ...alternates] = values['public-url'] ?? [`${values['tls-cert'] ? 'https' : 'http'}://${hostForUrl(values.host)}:${port}`];
     console.log(formatInviteLink(primary!, token, alternates));
     return 0;
   }
 
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together: the certificate (chain) and its private key, both PEM');
+  const tlsPaths = values['tls-cert'] && values['tls-key'] ? { cert: values['tls-cert'], key: values['tls-key'] } : undefined;
+  const tls = tlsPaths && readTls(tlsPaths);
   const webRoot = values['web-root'] ?? defaultWebRoot();
   const turnSecret = values['turn-secret-file'] ? readFileSync(values['turn-secret-file'], 'utf8').trim() : (values['turn-secret'] ?? process.env.WSP_TURN_SECRET);
   const turnUrls = values['turn-url'] ?? [];
@@ -139,12 +147,52 @@ export async function main(argv: string[]): Promise<number> {
     },
     ...(values['public-url']?.[0] ? { publicUrl: values['public-url'][0] } : {}),
     ...(webRoot ? { webRoot } : {}),
+    ...(tls ? { tls } : {}),
   });
   console.log(`wsp-registry listening on ${registry.httpUrl} (signaling ${registry.url})`);
+  if (tlsPaths) {
+    // A renewed certificate (certbot, acme.sh) is picked up with `kill -HUP`; open connections keep
+    // theirs. A bad pair is reported and the old one kept: the registry stays up.
+    process.on('SIGHUP', () => {
+      try {
+        registry.setTls(readTls(tlsPaths));
+        console.log(`wsp-registry: reloaded the TLS certificate from ${tlsPaths.cert}`);
+      } catch (error) {
+        console.error(`wsp-registry: kept the previous TLS certificate: ${(error as Error).message}`);
+      }
+    });
+  }
   const stop = () => void registry.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return new Promise<number>(() => {}); // serve until a signal
+}
+
+/** The certificate and key files, checked to parse and to belong together (else a clear error). */
+function readTls(paths: { cert: string; key: string }): TlsFiles {
+  const read = (option: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new UsageError(`${option} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    }
+  };
+  const files = { cert: read('--tls-cert', paths.cert), key: read('--tls-key', paths.key) };
+  try {
+    createSecureContext(files);
+  } catch (error) {
+    const message = (error as Error).message;
+    const why = /key values mismatch/.test(message)
+      ? `the key ${paths.key} is not the private key of the certificate ${paths.cert}`
+      : `${paths.cert} and ${paths.key} must be a PEM certificate (chain) and its PEM private key (${message})`;
+    throw new UsageError(`--tls-cert/--tls-key: ${why}`);
+  }
+  return files;
+}
+
+/** `::` → `[::]`: an IPv6 address in a URL is bracketed. */
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** A data folder's secret; listing or revoking in a folder no registry used would only create one. */

@@ -4,6 +4,7 @@
  * Used alike by the desktop app's embedded registry and the standalone `wsp-registry` CLI.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -37,6 +38,11 @@ export interface RegistryOptions {
   publicUrl?: string;
   /** Folder of the built web console, served at `/`. */
   webRoot?: string;
+  /**
+   * Serve https and wss with this certificate (PEM, the chain after the leaf) and key, instead of
+   * http and ws. `RegistryHandle.setTls` swaps them while consoles stay connected.
+   */
+  tls?: TlsFiles;
   /**
    * The public http(s) URLs of the other instances of this registry (with `redis`): invites name
    * them as alternates and the web console may fail over to them.
@@ -75,10 +81,16 @@ export interface RegistryOptions {
   now?: () => number;
 }
 
+/** PEM text (or bytes) of a certificate chain and its private key. */
+export interface TlsFiles {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
 export interface RegistryHandle {
-  /** ws://host:port/ws */
+  /** ws://host:port/ws (wss:// with `tls`) */
   url: string;
-  /** http://host:port */
+  /** http://host:port (https:// with `tls`) */
   httpUrl: string;
   port: number;
   createInvite(options: InviteOptions): Promise<{ token: string; link: string; id: string }>;
@@ -87,6 +99,12 @@ export interface RegistryHandle {
   /** Revokes an invite (id, link or token): refused from now on, its consoles disconnected. */
   revokeInvite(invite: string): Promise<void>;
   stats(): { connections: number; consoles: number; projects: number };
+  /**
+   * Replaces the certificate and key of a registry started with `tls`: new connections get them,
+   * open ones (consoles' WebSockets) are untouched. Throws, keeping the old pair, if they do not
+   * parse or do not belong together.
+   */
+  setTls(tls: TlsFiles): void;
   close(): Promise<void>;
 }
 
@@ -178,15 +196,18 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   const refusalLog = new LogThrottle(now);
   // Unfinished requests and upgrades — including connections that send nothing — are cut after
   // the request timeout (Node answers 408); Node checks them every connectionsCheckingInterval.
-  const http = createServer(
-    {
-      headersTimeout: limits.requestTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.requestTimeoutMs / 4)),
-    },
-    (req, res) => void onRequest(req, res),
-  );
-  // Before Node's own listener: a connection over the caps is destroyed before it is parsed.
+  const serverOptions = {
+    headersTimeout: limits.requestTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.requestTimeoutMs / 4)),
+  };
+  const http = options.tls
+    ? // The request timeout starts once TLS is up; a connection that never finishes the handshake
+      // is cut after the same time instead of Node's default 120 s.
+      createHttpsServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key, handshakeTimeout: limits.requestTimeoutMs }, (req, res) => void onRequest(req, res))
+    : createServer(serverOptions, (req, res) => void onRequest(req, res));
+  // Before Node's own listener: a connection over the caps is destroyed before it is parsed (with
+  // TLS, before the handshake: the TCP socket is admitted, the TLS socket over it authenticated).
   http.prependListener('connection', (socket: Socket) => gate.admit(socket));
   http.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
@@ -302,13 +323,14 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   heartbeat.unref();
   const address = http.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const httpUrl = `http://${hostForUrl}:${address.port}`;
+  const scheme = options.tls ? 'https' : 'http';
+  const httpUrl = `${scheme}://${hostForUrl}:${address.port}`;
   const publicUrl = options.publicUrl ?? httpUrl;
   logger.info({ url: httpUrl }, 'registry listening');
 
   let closing: Promise<void> | undefined;
   return {
-    url: `ws://${hostForUrl}:${address.port}${SIGNALING_PATH}`,
+    url: `${options.tls ? 'wss' : 'ws'}://${hostForUrl}:${address.port}${SIGNALING_PATH}`,
     httpUrl,
     port: address.port,
     stats,
@@ -317,6 +339,11 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       return { token, id: invite.id, link: formatInviteLink(publicUrl, token, options.alternateUrls ?? []) };
     },
     listInvites: () => invites.list(),
+    setTls(tls) {
+      if (!('setSecureContext' in http)) throw new Error('this registry was started without TLS: restart it with a certificate');
+      http.setSecureContext({ cert: tls.cert, key: tls.key });
+      logger.info('TLS certificate replaced');
+    },
     async revokeInvite(invite) {
       await invites.revoke(invite);
     },

@@ -36,7 +36,7 @@ test('two web consoles that join the same invite list each other, and one sees t
 
   // Their link comes up directly, and the row says so.
   await expect(ada.peerRow(bobId).locator('[data-col="state"]')).toHaveText('direct');
-  await expect(ada.peerRow(bobId).locator('[data-col="path"]')).toHaveText('direct (host)');
+  await expect(ada.peerRow(bobId).locator('[data-col="path"]')).toHaveText('direct (host) · IPv4');
   await expect(bob.peerRow(adaId).locator('[data-col="rtt"]')).toHaveText(/^\d+ ms$/);
 
   // A display name change reaches the teammate.

@@ -11,13 +11,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HarnessConsole, buildHarnessTo, openHarnessPage } from '../support/harness';
 import { AgentProcess } from '../support/natlab/agent-process';
-import { NatLab, type NatMode } from '../support/natlab/lab';
+import { NatLab, PUBLIC_IP, type LanFamilies, type NatMode } from '../support/natlab/lab';
 import { labUnsupportedReason } from '../support/natlab/netns';
 import { coturnAvailable } from '../support/coturn';
 import type { LinkConfig, LinkSnapshot } from '../../src-renderer/engine/link/peer-link';
+import { pathLabel } from '../../src-renderer/engine/link/path-stats';
+import { spawnSync } from 'node:child_process';
 
 const WEB_ROOT = join(__dirname, '../../.test-output/natlab-harness');
 const unsupported = labUnsupportedReason() ?? (coturnAvailable() ? undefined : 'coturn is not installed (apt-get install -y coturn; .ci/run installs it)');
+
+// Scenarios 8–10 need the test CA trusted by Chromium, through an NSS database made with certutil.
+const secureUnsupported = spawnSync('sh', ['-c', 'command -v certutil'], { stdio: 'ignore' }).status === 0 ? undefined : 'certutil is not installed (apt-get install -y libnss3-tools; .ci/run installs it)';
 
 let lab: NatLab | undefined;
 let consoles: HarnessConsole[] = [];
@@ -27,7 +32,7 @@ test.skip(unsupported !== undefined, unsupported);
 test.beforeAll(async () => {
   test.setTimeout(120_000);
   await buildHarnessTo(WEB_ROOT);
-  lab = await NatLab.create(WEB_ROOT);
+  lab = await NatLab.create(WEB_ROOT, { secure: !secureUnsupported });
 });
 
 test.afterAll(async () => {
@@ -58,6 +63,7 @@ interface Pair {
 async function pair(project: string, nat: { a: NatMode; b: NatMode }, config: Partial<LinkConfig> = {}): Promise<Pair> {
   lab!.setNat('a', nat.a);
   lab!.setNat('b', nat.b);
+  for (const side of ['a', 'b'] as const) if (lab!.secure) lab!.setFamilies(side, 'ipv4');
   const link = await lab!.invite(project);
   const [a, b] = (consoles = await Promise.all([HarnessConsole.open(lab!.sides.a.browser, lab!.origin), HarnessConsole.open(lab!.sides.b.browser, lab!.origin)]));
   const joinedAt = Date.now();
@@ -85,7 +91,7 @@ async function exchange(p: Pair, from: number, to: number, timeout = 20_000): Pr
   await expect.poll(async () => (await p.a.call('received', p.idB)).seqs, { timeout }).toEqual(expected);
 }
 
-const describePath = (s: LinkSnapshot) => `${s.state} ${s.path?.kind}/${s.path?.protocol} ${s.path?.local} ⇄ ${s.path?.remote}`;
+const describePath = (s: LinkSnapshot) => `${s.state} ${s.path?.kind}/${s.path?.protocol} ${s.path?.family ?? ''} ${s.path?.local} ⇄ ${s.path?.remote}`;
 
 test('1. endpoint-independent NAT on both sides: direct, through server-reflexive candidates', async () => {
   const p = await pair('eim', { a: 'eim', b: 'eim' });
@@ -264,4 +270,79 @@ test('7. an agent (wsp-agent, node-datachannel) and a console, both behind symme
     await context.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+/**
+ * Like pair(), against the https registry: each LAN gets its families, each console opens the
+ * web page over https at the registry's IPv4 address (or its IPv6 one when the LAN has no IPv4,
+ * and for b when both are dual-stack: the registry answers on both), and must be a secure context.
+ */
+async function securePair(project: string, nat: { a: NatMode; b: NatMode }, families: { a: LanFamilies; b: LanFamilies }): Promise<Pair> {
+  lab!.setNat('a', nat.a);
+  lab!.setNat('b', nat.b);
+  lab!.setFamilies('a', families.a);
+  lab!.setFamilies('b', families.b);
+  const via = { a: families.a === 'ipv6' ? 'ipv6' : 'ipv4', b: families.b === 'ipv4' ? 'ipv4' : 'ipv6' } as const;
+  const origin = (side: 'a' | 'b') => (via[side] === 'ipv6' ? lab!.secureOrigin6 : lab!.secureOrigin);
+  const [a, b] = (consoles = await Promise.all([HarnessConsole.open(lab!.sides.a.browser, origin('a')), HarnessConsole.open(lab!.sides.b.browser, origin('b'))]));
+  for (const c of [a!, b!]) {
+    // Served over https with the test CA trusted: a secure context, so WebCrypto, not the fallback.
+    expect(await c.page.evaluate(() => ({ secure: isSecureContext, subtle: typeof crypto.subtle?.digest, protocol: location.protocol }))).toEqual({ secure: true, subtle: 'function', protocol: 'https:' });
+  }
+  const [linkA, linkB] = [await lab!.secureInvite(project, via.a), await lab!.secureInvite(project, via.b)];
+  const joinedAt = Date.now();
+  const [idA, idB] = await Promise.all([a!.join(linkA, 'A'), b!.join(linkB, 'B')]);
+  return { a: a!, b: b!, idA, idB, joinedAt };
+}
+
+test.describe('TLS and IPv6 (the https registry)', () => {
+  test.skip(secureUnsupported !== undefined, secureUnsupported);
+
+  test('8. corporate firewall, only TCP to port 443 out of LAN a: registry over wss on 443, TURN over TLS on 443; the peer row says TURN tls', async () => {
+    const p = await securePair('firewall-443', { a: 'tcp443-only', b: 'eim' }, { a: 'ipv4', b: 'ipv4' });
+    await bothIn(p, ['turn']);
+    console.log(`scenario 8: open after ${Date.now() - p.joinedAt} ms`);
+    const [sa, sb] = await settledPaths(p);
+    console.log(`scenario 8: a: ${describePath(sa)}; b: ${describePath(sb)}`);
+    expect(sa.path).toMatchObject({ kind: 'turn', protocol: 'tls', family: 'IPv4' });
+    expect(sa.path!.local).toMatch(new RegExp(`^${PUBLIC_IP.replace(/\./g, '\\.')}:`));
+    expect(pathLabel(sa.path!)).toBe('TURN tls · IPv4');
+    expect(sb.path?.kind).toBe('turn');
+    await exchange(p, 1, 100);
+  });
+
+  test('9. dual-stack LANs, global IPv6 (not translated) and IPv4 behind NAT: the link takes the IPv6 pair', async () => {
+    const p = await securePair('dual-stack', { a: 'eim', b: 'eim' }, { a: 'dual', b: 'dual' });
+    await bothIn(p, ['direct']);
+    const [sa, sb] = await settledPaths(p);
+    console.log(`scenario 9: a: ${describePath(sa)}; b: ${describePath(sb)}`);
+    expect(sa.path).toMatchObject({ kind: 'host', family: 'IPv6' });
+    expect(sa.path!.local).toMatch(/^2001:db8:1::2:/);
+    expect(sb.path).toMatchObject({ kind: 'host', family: 'IPv6' });
+    expect(pathLabel(sa.path!)).toBe('direct (host) · IPv6');
+    // IPv4 would have worked too (scenario 1): a gathered its NAT's IPv4 address as well.
+    const local = (await p.a.call('diagnostics', p.idB))!.candidates.filter((c) => c.side === 'local');
+    const kinds = local.map((c) => `${c.type} ${c.address}`);
+    expect(kinds.some((k) => k.startsWith('host 2001:db8:1::2:')), kinds.join(', ')).toBe(true);
+    expect(kinds.some((k) => k.startsWith(`srflx ${lab!.sides.a.wanIp}:`)), kinds.join(', ')).toBe(true);
+    await exchange(p, 1, 100);
+  });
+
+  test('10. an IPv6-only console and an IPv4-only console: coturn relays between the families', async () => {
+    const p = await securePair('v6-to-v4', { a: 'eim', b: 'eim' }, { a: 'ipv6', b: 'ipv4' });
+    await bothIn(p, ['turn']);
+    const [sa, sb] = await settledPaths(p);
+    console.log(`scenario 10: a: ${describePath(sa)}; b: ${describePath(sb)}`);
+    // a reaches coturn over IPv6 only; its allocation is IPv4 (coturn's default family), so the
+    // pair — a's relayed address and b's IPv4 — is IPv4 on both ends.
+    expect(sa.path).toMatchObject({ kind: 'turn', family: 'IPv4' });
+    expect(sa.path!.local).toMatch(new RegExp(`^${PUBLIC_IP.replace(/\./g, '\\.')}:`));
+    expect(sb.path).toMatchObject({ kind: 'turn', family: 'IPv4' });
+    // a has no IPv4 beyond loopback: its candidates are IPv6 (or loopback, which the lab's
+    // Chromium gathers), but for the IPv4 address coturn relays from.
+    const local = (await p.a.call('diagnostics', p.idB))!.candidates.filter((c) => c.side === 'local' && !/^(127\.|::1:)/.test(c.address));
+    console.log(`scenario 10: a's candidates: ${local.map((c) => `${c.type} ${c.address}`).join(', ')}`);
+    for (const c of local) expect(`${c.type} ${c.address}`).toMatch(c.type === 'relay' ? new RegExp(`^relay ${PUBLIC_IP.replace(/\./g, '\\.')}:`) : /^host 2001:db8:1::2:/);
+    await exchange(p, 1, 100);
+  });
 });

@@ -24,7 +24,7 @@ export async function startStandaloneRegistry(extraArgs: string[] = [], dataDir 
     const timer = setTimeout(() => reject(new Error(`wsp-registry did not start: ${out}`)), 10_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      const match = /listening on (https?:\/\/[\d.]+:\d+)/.exec(out);
       if (match) {
         clearTimeout(timer);
         resolveUrl(match[1]!);

@@ -6,6 +6,11 @@ export interface PathInfo {
   kind: PathKind;
   /** Transport between this console and its first hop: udp/tcp, or for TURN the protocol to the TURN server (udp/tcp/tls). */
   protocol?: string;
+  /**
+   * Address family of the candidate pair (both candidates of a pair share one). For TURN it is the
+   * relayed address's: a console may reach the TURN server over IPv6 and be relayed over IPv4.
+   */
+  family?: 'IPv4' | 'IPv6';
   local?: string;
   remote?: string;
   rttMs?: number;
@@ -42,11 +47,35 @@ export async function readSelectedPath(pc: RTCPeerConnection): Promise<PathInfo 
   const viaTurn = local.candidateType === 'relay' || remote.candidateType === 'relay';
   const kind: PathKind = viaTurn ? 'turn' : ((['host', 'srflx', 'prflx'] as const).find((t) => t === local.candidateType) ?? 'host');
   const protocol = local.candidateType === 'relay' ? (local.relayProtocol ?? local.protocol) : local.protocol;
+  // The remote address may be hidden (a peer-reflexive candidate's), never both.
+  const family = familyOf(local.address) ?? familyOf(remote.address);
   return {
     kind,
     ...(protocol ? { protocol } : {}),
+    ...(family ? { family } : {}),
     ...(local.address ? { local: `${local.address}:${local.port}` } : {}),
     ...(remote.address ? { remote: `${remote.address}:${remote.port}` } : {}),
     ...(pair.currentRoundTripTime !== undefined ? { rttMs: pair.currentRoundTripTime * 1000 } : {}),
   };
+}
+
+/** IPv4 or IPv6 for an address in candidate stats; undefined for none or an mDNS name. */
+function familyOf(address: string | undefined): PathInfo['family'] {
+  if (!address || address.endsWith('.local')) return undefined;
+  return address.includes(':') ? 'IPv6' : 'IPv4';
+}
+
+const PATH_LABELS: Record<PathKind, string> = {
+  host: 'direct (host)',
+  srflx: 'direct (srflx)',
+  prflx: 'direct (prflx)',
+  turn: 'TURN',
+  'registry-relay': 'registry relay',
+};
+
+/** How the peer row names a path: `direct (srflx) · IPv6`, `TURN tls · IPv4`, `registry relay`. */
+export function pathLabel(path: PathInfo): string {
+  const label = PATH_LABELS[path.kind] ?? path.kind;
+  const withProtocol = path.kind === 'turn' && path.protocol ? `${label} ${path.protocol}` : label;
+  return path.family ? `${withProtocol} · ${path.family}` : withProtocol;
 }

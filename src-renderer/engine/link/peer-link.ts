@@ -1024,10 +1024,10 @@ export class PeerLink extends Emitter<LinkEvents> {
     try {
       const path = await readSelectedPath(pc);
       if (this.pc !== pc || !this.dcPath || !path) return;
-      const changed = path.kind !== this.path?.kind || path.protocol !== this.path?.protocol;
+      const changed = path.kind !== this.path?.kind || path.protocol !== this.path?.protocol || path.family !== this.path?.family;
       this.path = path;
       if (path.rttMs !== undefined) this.rttMs = path.rttMs;
-      if (changed) this.record('path', `${path.kind}${path.protocol ? `/${path.protocol}` : ''} ${path.local ?? ''} ⇄ ${path.remote ?? ''}`);
+      if (changed) this.record('path', `${path.kind}${path.protocol ? `/${path.protocol}` : ''} ${path.family ? `${path.family} ` : ''}${path.local ?? ''} ⇄ ${path.remote ?? ''}`);
       this.updateState();
     } catch {
       // getStats on a closing connection: nothing to report

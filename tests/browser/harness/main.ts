@@ -95,6 +95,8 @@ const harness = {
   registryState: () => client.state.phase,
   peers: () => manager.peerIds(),
   snapshot: (peerId: string): LinkSnapshot | undefined => manager.snapshot(peerId),
+  /** The link's diagnostics: its snapshot and every ICE candidate it gathered or received. */
+  diagnostics: async (peerId: string) => (await manager.diagnostics()).find((d) => d.peerId === peerId),
   states: () => Object.fromEntries(manager.snapshots().map((s) => [s.peerId, s.state])),
   received: (peerId: string) => received.get(peerId) ?? { count: 0, seqs: [], blobs: [] },
   errors: () => errors,
