@@ -74,6 +74,8 @@ export class FileTransfers extends Emitter<Events> {
   private readonly holders = new Map<string, Set<string>>();
   private readonly linked = new Set<string>();
   private readonly active = new Map<string, Download>();
+  /** Entries whose status is being read from the store (track), so each is read once. */
+  private readonly tracking = new Map<string, Promise<void>>();
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(
@@ -141,19 +143,23 @@ export class FileTransfers extends Emitter<Events> {
     return entry;
   }
 
-  /** Starts (or resumes) downloading a file entry; resolves when it is complete and verified. */
-  download(entryId: string): Promise<void> {
+  /**
+   * Starts (or resumes) downloading a file entry; resolves when it is complete and verified. The
+   * entry may be newer than its status (the log announces it before the store has said which
+   * chunks are held): that is read first.
+   */
+  async download(entryId: string): Promise<void> {
     const entry = this.log.get(entryId);
-    if (!entry || entry.kind !== 'file') return Promise.reject(new Error(`no file entry ${entryId}`));
+    if (!entry || entry.kind !== 'file') throw new Error(`no file entry ${entryId}`);
     const body = entry.body as FileBody;
     const limit = this.options.maxFileBytes();
+    await this.track([entry]);
     if (body.size > limit) {
       const message = `“${body.name}” is ${formatBytes(body.size)}: files over ${formatBytes(limit)} are not downloaded (Settings → largest file)`;
       this.update(entryId, { state: 'failed', error: message });
-      return Promise.reject(new FileTooLargeError(message));
+      throw new FileTooLargeError(message);
     }
-    const status = this.statuses.get(entryId)!;
-    if (status.state === 'complete') return Promise.resolve();
+    if (this.statuses.get(entryId)?.state === 'complete') return;
     let d = this.active.get(entryId);
     if (!d) {
       d = new Download(this, entry, body);
@@ -240,21 +246,31 @@ export class FileTransfers extends Emitter<Events> {
     return [...this.statuses.values()].filter((s) => s.state === 'complete').map((s) => s.sha);
   }
 
+  /** Reads which chunks of these file entries are held; an entry already read or being read is not read again. */
   private async track(entries: readonly Entry[]): Promise<void> {
     for (const entry of entries) {
       if (entry.kind !== 'file' || this.statuses.has(entry.id)) continue;
-      const body = entry.body as FileBody;
-      const sha = toHex(body.sha256);
-      const held = this.have.get(sha) ?? (await this.store.chunkIndexes(sha));
-      this.have.set(sha, held);
-      const count = chunkCount(body.size, body.chunkBytes);
-      const bytesHeld = [...held].reduce((sum, i) => sum + chunkSize(body, i), 0);
-      this.statuses.set(entry.id, { entryId: entry.id, sha, name: body.name, size: body.size, state: held.size >= count ? 'complete' : 'remote', bytes: bytesHeld, uploads: {} });
-      const holders = this.holders.get(sha) ?? new Set<string>();
-      holders.add(entry.author); // the author has it (if it is still linked)
-      this.holders.set(sha, holders);
-      this.emit('status', this.status(entry.id)!);
+      let reading = this.tracking.get(entry.id);
+      if (!reading) {
+        reading = this.readStatus(entry).finally(() => this.tracking.delete(entry.id));
+        this.tracking.set(entry.id, reading);
+      }
+      await reading;
     }
+  }
+
+  private async readStatus(entry: Entry): Promise<void> {
+    const body = entry.body as FileBody;
+    const sha = toHex(body.sha256);
+    const held = this.have.get(sha) ?? (await this.store.chunkIndexes(sha));
+    this.have.set(sha, held);
+    const count = chunkCount(body.size, body.chunkBytes);
+    const bytesHeld = [...held].reduce((sum, i) => sum + chunkSize(body, i), 0);
+    this.statuses.set(entry.id, { entryId: entry.id, sha, name: body.name, size: body.size, state: held.size >= count ? 'complete' : 'remote', bytes: bytesHeld, uploads: {} });
+    const holders = this.holders.get(sha) ?? new Set<string>();
+    holders.add(entry.author); // the author has it (if it is still linked)
+    this.holders.set(sha, holders);
+    this.emit('status', this.status(entry.id)!);
   }
 
   private onMessage(peerId: string, message: unknown): void {

@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encode } from '@msgpack/msgpack';
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { encodeEntryBody } from '../../../src-shared/workstream/entry';
@@ -14,6 +14,8 @@ class FakeBus extends Emitter<{ open: { peerId: string }; closed: { peerId: stri
   readonly peers = new Map<string, FakeBus>();
   /** Messages this console sent, for tests that look at the wire. */
   readonly sent: Array<{ to: string; message: { t: string } }> = [];
+  /** Messages delivered to this console (handled by the time they are here). */
+  readonly received: Array<{ from: string; message: { t: string; links?: string[] } }> = [];
   /** While set, what is sent to this console waits (a link whose relay waits for the registry). */
   private held: Array<() => void> | undefined;
   constructor(readonly id: string) {
@@ -38,6 +40,7 @@ class FakeBus extends Emitter<{ open: { peerId: string }; closed: { peerId: stri
     for (const deliver of held) setTimeout(deliver, 0);
   }
   deliver(from: string, message: unknown): void {
+    this.received.push({ from, message: message as { t: string; links?: string[] } });
     this.emit('message', { peerId: from, message });
   }
   fireOpen(peerId: string): void {
@@ -56,6 +59,12 @@ interface TestConsole {
   problems: WorkstreamProblem[];
 }
 
+/** Every console a test opened, closed after it (their anti-entropy timers would outlive it). */
+const opened: TestConsole[] = [];
+afterEach(() => {
+  for (const c of opened.splice(0)) c.ws.close();
+});
+
 async function makeConsole(options: { maxFileBytes?: number; identity?: SecretIdentity; store?: MemoryWorkstreamStore; antiEntropyMs?: number } = {}): Promise<TestConsole> {
   const identity = options.identity ?? (await createIdentity());
   const bus = new FakeBus(identity.peerId);
@@ -71,7 +80,9 @@ async function makeConsole(options: { maxFileBytes?: number; identity?: SecretId
   });
   const problems: WorkstreamProblem[] = [];
   ws.onProblem((p) => problems.push(p));
-  return { identity, bus, store, ws, problems };
+  const made = { identity, bus, store, ws, problems };
+  opened.push(made);
+  return made;
 }
 
 function link(a: TestConsole, b: TestConsole): void {
@@ -89,6 +100,24 @@ function unlink(a: TestConsole, b: TestConsole): void {
 }
 
 const ids = (c: TestConsole) => c.ws.log.entries().map((e) => e.id);
+
+/**
+ * Until every console has heard, from each console it is linked with, the whole list of that
+ * console's links (its hello or `ws-links`): from then on, forwarding is pruned everywhere.
+ */
+async function linksKnown(...consoles: TestConsole[]): Promise<void> {
+  await until(() =>
+    consoles.every((x) =>
+      [...x.bus.peers.values()].every((peer) => {
+        const theirs = [...peer.peers.keys()];
+        return x.bus.received.some((r) => r.from === peer.id && (r.message.t === 'ws-links' || r.message.t === 'ws-hello') && theirs.every((id) => r.message.links?.includes(id)));
+      }),
+    ),
+  );
+}
+
+/** Resolves once the log has taken everything delivered to it so far (ingests are handled in order). */
+const settled = (c: TestConsole) => c.ws.log.ingest([]);
 
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -137,10 +166,13 @@ describe('workstream replication', () => {
     link(a, b);
     link(b, c);
     link(a, c);
-    await new Promise((r) => setTimeout(r, 300)); // link announcements
-    for (let i = 0; i < 10; i++) await a.ws.post('message', { text: `a${i}` });
-    await until(() => b.ws.log.size === 10 && c.ws.log.size === 10);
-    await new Promise((r) => setTimeout(r, 100));
+    await linksKnown(a, b, c);
+    let last;
+    for (let i = 0; i < 10; i++) last = await a.ws.post('message', { text: `a${i}` });
+    // b and c confirmed all ten: each took them, and so decided whether to forward them.
+    await until(() => a.ws.unconfirmed(last!).length === 0);
+    expect(b.ws.log.size).toBe(10);
+    expect(c.ws.log.size).toBe(10);
     const forwarded = (x: TestConsole) => x.bus.sent.filter((s) => s.to !== a.bus.id && s.message.t === 'ws-entries').length;
     expect(forwarded(b)).toBe(0);
     expect(forwarded(c)).toBe(0);
@@ -221,7 +253,7 @@ describe('workstream replication', () => {
     const [a, b, c] = (await Promise.all([0, 1, 2].map(() => makeConsole({ antiEntropyMs: 200 })))) as [TestConsole, TestConsole, TestConsole];
     const mallory = await makeConsole({ antiEntropyMs: 200 });
     for (const [x, y] of [[a, b], [b, c], [a, c], [mallory, a], [mallory, b], [mallory, c]] as const) link(x, y);
-    await new Promise((r) => setTimeout(r, 300)); // everyone knows everyone is linked with mallory: no forwarding
+    await linksKnown(a, b, c, mallory); // everyone knows everyone is linked with mallory: no forwarding
     a.bus.deliver(mallory.bus.id, { t: 'ws-entries', project: PROJECT, entries: [await craft(mallory.identity, 1, { text: 'yes' })] });
     b.bus.deliver(mallory.bus.id, { t: 'ws-entries', project: PROJECT, entries: [await craft(mallory.identity, 1, { text: 'no' })] });
     await until(() => [a, b, c].every((x) => x.ws.log.equivocators.has(mallory.identity.peerId)), 5_000);
@@ -248,7 +280,7 @@ describe('workstream replication', () => {
     // The refused entry is no gap to ask for (that would ask again at once, forever).
     expect(a.bus.sent.filter((m) => m.message.t === 'ws-want')).toEqual([]);
     send(); // as the author's hello does every 15 s: refused again, reported once
-    await new Promise((r) => setTimeout(r, 50));
+    await settled(a);
     expect(a.problems.filter((p) => p.code === 'ENTRY_AHEAD')).toHaveLength(1);
     expect(a.store.entries.size).toBe(2);
     // Once this console's clock is within reach of the entry's time, it and the rest are taken.
@@ -297,15 +329,18 @@ describe('workstream delivery', () => {
     link(a, b);
     link(a, c);
     link(b, c);
-    await new Promise((done) => setTimeout(done, 50));
+    await linksKnown(a, b, c);
     let changes = 0;
     a.ws.onConfirmations(() => changes++);
     b.bus.hold(); // b's link carries nothing for now
     const entry = await a.ws.post('message', { text: 'are you there?' });
     expect(a.ws.unconfirmed(entry).sort()).toEqual([b.bus.id, c.bus.id].sort());
     await expect.poll(() => a.ws.unconfirmed(entry)).toEqual([b.bus.id]);
-    await new Promise((done) => setTimeout(done, 200));
-    expect(a.ws.unconfirmed(entry)).toEqual([b.bus.id]); // c forwarded nothing to b, and b said nothing
+    // c confirmed, so it took the entry and decided not to forward it to b (linked with a).
+    expect(c.bus.sent.filter((s) => s.to === b.bus.id && s.message.t === 'ws-entries')).toEqual([]);
+    // What a and c sent b waits at b's link, so b has said nothing.
+    expect(a.bus.sent.some((s) => s.to === b.bus.id && s.message.t === 'ws-entries')).toBe(true);
+    expect(a.ws.unconfirmed(entry)).toEqual([b.bus.id]);
     b.bus.release();
     await expect.poll(() => a.ws.unconfirmed(entry)).toEqual([]);
     expect(changes).toBeGreaterThanOrEqual(2);
@@ -409,6 +444,26 @@ describe('workstream files', () => {
     link(a, b);
     await download;
     expect(await sameBytes(b.ws.files.blob(entry.id), data)).toBe(true);
+  });
+
+  it('a download asked for the moment its entry arrives waits for the file’s status and completes', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    link(a, b);
+    let started: Promise<void> | undefined;
+    // As a GUI that downloads what arrives would: before the store has said which chunks are held.
+    b.ws.log.on('added', ({ entries }) => {
+      try {
+        started = b.ws.files.download(entries[0]!.id);
+      } catch (error) {
+        started = Promise.reject(error as Error);
+      }
+    });
+    const { data, blob } = file(300 * 1024);
+    const entry = await a.ws.share(blob, 'early.bin');
+    await until(() => started !== undefined);
+    await started;
+    expect(await sameBytes(b.ws.files.blob(entry.id), data)).toBe(true);
+    expect(b.ws.files.status(entry.id)!.state).toBe('complete');
   });
 
   it('a file over the size limit is refused with a message, on both sides', async () => {
