@@ -10,6 +10,7 @@
  */
 import { SIGNAL_TYPES, type PeerInfo, type IceServer, type SignalType } from '../../src-shared/protocol/signaling';
 import { Emitter } from './emitter';
+import { ChannelRouter, type Channel, type ChannelSpec, type ChannelStats, type LinkBus } from './channels';
 import { equalBytes } from '../../src-shared/bytes';
 import type { SignalingClient } from './signaling-client';
 import { DEFAULT_LINK_CONFIG, PeerLink, rtcConfiguration, type LinkConfig, type LinkSnapshot } from './link/peer-link';
@@ -30,7 +31,8 @@ export const PEER_RETURN_MS = 60_000;
 type ManagerEvents = {
   change: LinkSnapshot;
   open: { peerId: string };
-  message: { peerId: string; message: unknown };
+  /** The peer restarted, or made its link again: messages in flight to its old end are gone. */
+  reset: { peerId: string };
   error: { peerId: string; code: string; message: string };
   /** A console whose identity does not hold together (peer_id not its key's, box key unsigned): no link. */
   untrusted: { peerId: string; reason: string };
@@ -56,7 +58,9 @@ export interface LinkManagerOptions {
   prepareConnections?: boolean;
 }
 
-export class LinkManager extends Emitter<ManagerEvents> {
+export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
+  /** Application messages go to the channel that owns their type (channels.ts). */
+  private readonly router = new ChannelRouter();
   private readonly links = new Map<string, { link: PeerLink; signingKey: Uint8Array }>();
   /** Frames for peers whose identity is being checked, replayed once the link exists. */
   private readonly waiting = new Map<string, Array<(link: PeerLink) => void>>();
@@ -130,6 +134,20 @@ export class LinkManager extends Emitter<ManagerEvents> {
         this.prepareConnection();
       }),
     );
+  }
+
+  /**
+   * Registers an application channel: its messages, from every link, go to its handler only. Its
+   * `send` (like `send` below) rejects when there is no link to the peer.
+   */
+  channel<M extends { t: string }>(spec: ChannelSpec<M>): Channel<M> {
+    const unregister = this.router.register(spec);
+    return { send: (peerId, message) => this.send(peerId, message), close: unregister };
+  }
+
+  /** Messages that no channel owned, or that their channel's schema refused (diagnostics). */
+  channelStats(): ChannelStats {
+    return this.router.stats();
   }
 
   /** Sends to one peer; rejects if there is no link to it. */
@@ -344,7 +362,8 @@ export class LinkManager extends Emitter<ManagerEvents> {
     });
     link.on('change', (snapshot) => this.emit('change', snapshot));
     link.on('open', () => this.emit('open', { peerId }));
-    link.on('message', (message) => this.emit('message', { peerId, message }));
+    link.on('message', (message) => this.router.dispatch(peerId, message));
+    link.on('reset', () => this.emit('reset', { peerId }));
     link.on('error', (error) => this.emit('error', { peerId, ...error }));
     this.links.set(peerId, { link, signingKey: peer.signing_key });
     link.start();

@@ -17,7 +17,7 @@ import { bytes } from '../../../src-shared/protocol/signaling';
 import { chunkBytesFor, chunkCount, type Entry, type FileBody } from '../../../src-shared/workstream/entry';
 import { Emitter } from '../emitter';
 import type { WorkstreamLog } from './workstream-log';
-import type { LinkBus } from './workstream-sync';
+import type { Channel, LinkBus } from '../channels';
 import type { WorkstreamStore } from './workstream-store';
 
 /** Chunks asked for at once: enough to keep a link busy, little to redo after a drop. */
@@ -77,26 +77,41 @@ export class FileTransfers extends Emitter<Events> {
   /** Entries whose status is being read from the store (track), so each is read once. */
   private readonly tracking = new Map<string, Promise<void>>();
   private readonly unsubscribe: Array<() => void> = [];
+  private readonly channel: Channel<FileMessage>;
 
   constructor(
     private readonly log: WorkstreamLog,
-    private readonly links: LinkBus,
+    links: LinkBus,
     private readonly store: WorkstreamStore,
     private readonly options: FileTransferOptions,
   ) {
     super();
+    this.channel = links.channel<FileMessage>({
+      name: 'files',
+      types: { prefix: 'ws-file-' },
+      schema: fileMessageSchema,
+      handle: (peerId, message) => this.onMessage(peerId, message),
+      invalid: (peerId, t, issue) => this.report({ peerId, code: 'MALFORMED_MESSAGE', message: `${t}: ${issue}` }),
+    });
+    const gone = ({ peerId }: { peerId: string }) => {
+      this.linked.delete(peerId);
+      for (const set of this.holders.values()) set.delete(peerId);
+      for (const d of this.active.values()) d.sourceLost(peerId);
+    };
     this.unsubscribe.push(
+      () => this.channel.close(),
       links.on('open', ({ peerId }) => {
         this.linked.add(peerId);
         this.sendTo(peerId, { t: 'ws-file-have', project: log.project, shas: this.completeShas() });
         for (const d of this.active.values()) d.wake();
       }),
-      links.on('closed', ({ peerId }) => {
-        this.linked.delete(peerId);
-        for (const set of this.holders.values()) set.delete(peerId);
+      links.on('closed', gone),
+      links.on('held', gone),
+      // The peer's old end is gone with what it was asked: ask again now (its new end will say
+      // what it has), rather than when the stall timer gives up on it.
+      links.on('reset', ({ peerId }) => {
         for (const d of this.active.values()) d.sourceLost(peerId);
       }),
-      links.on('message', ({ peerId, message }) => this.onMessage(peerId, message)),
       log.on('added', ({ entries }) => void this.track(entries)),
     );
   }
@@ -230,7 +245,7 @@ export class FileTransfers extends Emitter<Events> {
   }
 
   /** @internal */ sendTo(peerId: string, message: FileMessage): Promise<boolean> {
-    return this.links.send(peerId, message).then(
+    return this.channel.send(peerId, message).then(
       () => true,
       () => false,
     );
@@ -273,15 +288,7 @@ export class FileTransfers extends Emitter<Events> {
     this.emit('status', this.status(entry.id)!);
   }
 
-  private onMessage(peerId: string, message: unknown): void {
-    const t = (message as { t?: unknown } | null)?.t;
-    if (typeof t !== 'string' || !t.startsWith('ws-file')) return;
-    const parsed = fileMessageSchema.safeParse(message);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return this.report({ peerId, code: 'MALFORMED_MESSAGE', message: `${t}: ${issue?.path.join('.') || 'message'}: ${issue?.message}` });
-    }
-    const m = parsed.data;
+  private onMessage(peerId: string, m: FileMessage): void {
     if (m.project !== this.log.project) return;
     switch (m.t) {
       case 'ws-file-have':

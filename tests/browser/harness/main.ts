@@ -10,6 +10,7 @@ import { createConsoleSession } from '../../../src-renderer/engine/console-sessi
 import type { LinkConfig, LinkSnapshot } from '../../../src-renderer/engine/link/peer-link';
 import { missingBrowserFeatures } from '../../../src-renderer/engine/browser-support';
 import './workstream'; // window.wsHarness
+import { testChannel, TEST_MESSAGE } from '../../support/link-bus';
 
 // The console's own startup check: a driver refuses a browser that fails it, with its message.
 (window as unknown as { browserSupport: { missing: string[] } }).browserSupport = { missing: missingBrowserFeatures() };
@@ -70,7 +71,7 @@ const harness = {
       raw.attach(client);
     } else {
       manager = started.links;
-      manager.on('message', ({ peerId, message }) => void record(peerId, message));
+      testChannel(manager, (peerId, message) => void record(peerId, message));
       manager.on('error', (error) => errors.push(error));
       manager.on('open', ({ peerId }) => openedAt.set(peerId, preciseNow()));
       manager.on('untrusted', ({ peerId, reason }) => errors.push({ peerId, code: 'IDENTITY_INVALID', message: reason }));
@@ -103,7 +104,7 @@ const harness = {
 
   /** Sends `{ seq }` messages from..to (inclusive), optionally with a text body. */
   async sendSeq(peerId: string, from: number, to: number, text = ''): Promise<void> {
-    for (let seq = from; seq <= to; seq++) await manager.send(peerId, { seq, text });
+    for (let seq = from; seq <= to; seq++) await manager.send(peerId, { t: TEST_MESSAGE, seq, text });
   },
 
   /** Sends one random blob of `bytes` and returns its SHA-256 and when sending began; samples bufferedAmount. */
@@ -121,7 +122,7 @@ const harness = {
       }) as RTCDataChannel['send'];
     }
     const startedAt = preciseNow();
-    await manager.send(peerId, { blob });
+    await manager.send(peerId, { t: TEST_MESSAGE, blob });
     return { hash, startedAt };
   },
 

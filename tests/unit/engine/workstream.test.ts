@@ -2,15 +2,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encode } from '@msgpack/msgpack';
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { encodeEntryBody } from '../../../src-shared/workstream/entry';
-import { Emitter } from '../../../src-renderer/engine/emitter';
+import { RoutedBus } from '../../support/link-bus';
 import { openWorkstream, type Workstream, type WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
 import { MemoryWorkstreamStore } from '../../../src-renderer/engine/workstream/workstream-store';
-import type { LinkBus } from '../../../src-renderer/engine/workstream/workstream-sync';
 
 const PROJECT = 'team';
 
 /** Links between test consoles: messages arrive asynchronously and in order, like a link's stream. */
-class FakeBus extends Emitter<{ open: { peerId: string }; closed: { peerId: string }; message: { peerId: string; message: unknown } }> implements LinkBus {
+class FakeBus extends RoutedBus {
   readonly peers = new Map<string, FakeBus>();
   /** Messages this console sent, for tests that look at the wire. */
   readonly sent: Array<{ to: string; message: { t: string } }> = [];
@@ -39,15 +38,16 @@ class FakeBus extends Emitter<{ open: { peerId: string }; closed: { peerId: stri
     this.held = undefined;
     for (const deliver of held) setTimeout(deliver, 0);
   }
-  deliver(from: string, message: unknown): void {
+  private readonly taps = new Set<(from: string, message: { t: string }) => void>();
+  override deliver(from: string, message: unknown): void {
     this.received.push({ from, message: message as { t: string; links?: string[] } });
-    this.emit('message', { peerId: from, message });
+    super.deliver(from, message);
+    for (const tap of this.taps) tap(from, message as { t: string });
   }
-  fireOpen(peerId: string): void {
-    this.emit('open', { peerId });
-  }
-  fireClosed(peerId: string): void {
-    this.emit('closed', { peerId });
+  /** Calls `listener` after each message delivered to this console is handled. */
+  tap(listener: (from: string, message: { t: string }) => void): () => void {
+    this.taps.add(listener);
+    return () => this.taps.delete(listener);
   }
 }
 
@@ -88,15 +88,15 @@ async function makeConsole(options: { maxFileBytes?: number; identity?: SecretId
 function link(a: TestConsole, b: TestConsole): void {
   a.bus.peers.set(b.bus.id, b.bus);
   b.bus.peers.set(a.bus.id, a.bus);
-  a.bus.fireOpen(b.bus.id);
-  b.bus.fireOpen(a.bus.id);
+  a.bus.fire('open', b.bus.id);
+  b.bus.fire('open', a.bus.id);
 }
 
 function unlink(a: TestConsole, b: TestConsole): void {
   a.bus.peers.delete(b.bus.id);
   b.bus.peers.delete(a.bus.id);
-  a.bus.fireClosed(b.bus.id);
-  b.bus.fireClosed(a.bus.id);
+  a.bus.fire('closed', b.bus.id);
+  b.bus.fire('closed', a.bus.id);
 }
 
 const ids = (c: TestConsole) => c.ws.log.entries().map((e) => e.id);
@@ -415,8 +415,8 @@ describe('workstream files', () => {
     link(b, c);
     // b starts from a; a drops out after 20 chunks.
     let chunksFromA = 0;
-    const offAfter = b.bus.on('message', ({ peerId, message }) => {
-      if (peerId === a.bus.id && (message as { t: string }).t === 'ws-file-chunk' && ++chunksFromA === 20) unlink(a, b);
+    const offAfter = b.bus.tap((peerId, message) => {
+      if (peerId === a.bus.id && message.t === 'ws-file-chunk' && ++chunksFromA === 20) unlink(a, b);
     });
     await b.ws.files.download(entry.id);
     offAfter();
@@ -464,6 +464,26 @@ describe('workstream files', () => {
     await started;
     expect(await sameBytes(b.ws.files.blob(entry.id), data)).toBe(true);
     expect(b.ws.files.status(entry.id)!.state).toBe('complete');
+  });
+
+  it('chunks asked of a console whose end of the link restarted are asked again at once, not after the 20 s stall timer', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    link(a, b);
+    const { data, blob } = file(600 * 1024);
+    const entry = await a.ws.share(blob, 'restart.bin');
+    await until(() => b.ws.log.size === 1);
+    // b's first request reaches a's old end of the link, which is gone: the link says so (reset).
+    const send = b.bus.send.bind(b.bus);
+    let requests = 0;
+    b.bus.send = async (peerId, message) => {
+      if ((message as { t: string }).t === 'ws-file-get' && requests++ === 0) return void setTimeout(() => b.bus.fire('reset', a.bus.id), 10);
+      return send(peerId, message);
+    };
+    const download = b.ws.files.download(entry.id);
+    const timedOut = new Promise<'timed out'>((resolve) => setTimeout(() => resolve('timed out'), 3_000));
+    expect(await Promise.race([download.then(() => 'done'), timedOut])).toBe('done');
+    expect(requests).toBeGreaterThanOrEqual(2);
+    expect(await sameBytes(b.ws.files.blob(entry.id), data)).toBe(true);
   });
 
   it('a file over the size limit is refused with a message, on both sides', async () => {
