@@ -17,7 +17,10 @@ import { verifyCertificate, type SessionCertificate, type SessionSecrets } from 
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import { Emitter } from '../emitter';
 import { equalBytes } from '../../../src-shared/bytes';
-import { backoffDelay, type BackoffPolicy } from '../backoff';
+import type { BackoffPolicy } from '../backoff';
+import { systemClock, type Clock } from '../clock';
+import { PathPolicy } from './path-policy';
+import { Timers } from './timers';
 import { ReliableStream, type StreamPath } from './reliable-stream';
 import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
 import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
@@ -104,6 +107,8 @@ export interface PeerLinkOptions {
   offersFirst?: boolean;
   /** Connections made ahead (prepared-connection.ts): one with its offer set, one bare for answering. */
   preparer?: Pick<ConnectionPreparer, 'take' | 'takeBare'>;
+  /** Time and timers (tests drive them by hand); the system's by default. */
+  clock?: Clock;
 }
 
 /** The RTCPeerConnection configuration of a link with this config. */
@@ -226,8 +231,12 @@ export class PeerLink extends Emitter<LinkEvents> {
   private state: LinkState = 'signaling';
   private readonly history: LinkHistoryEntry[] = [];
   private readonly errors: LinkSnapshot['errors'] = [];
-  private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, retryAttempt: 0, rejectedSignals: 0 };
-  private timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, rejectedSignals: 0 };
+  private readonly clock: Clock;
+  /** The link's own timers; the path policy keeps its own (fallback, retry, ICE restart). */
+  private readonly timers: Timers<'offer-wait' | 'offer-resend' | 'relay-backoff' | 'ping'>;
+  /** When to relay and when to try direct again (path-policy.ts). */
+  private readonly policy: PathPolicy;
   private readonly channels = new WeakMap<RTCPeerConnection, RTCDataChannel>();
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private relayPumpTimer: ReturnType<typeof setInterval> | undefined;
@@ -237,6 +246,15 @@ export class PeerLink extends Emitter<LinkEvents> {
     super();
     this.config = { ...DEFAULT_LINK_CONFIG, ...options.config };
     this.polite = options.localPeerId > options.remotePeerId;
+    this.clock = options.clock ?? systemClock;
+    this.timers = new Timers(this.clock);
+    this.policy = new PathPolicy(() => this.config, this.polite, {
+      hasChannel: () => this.dcPath !== undefined,
+      relay: (reason) => this.activateRelay(reason),
+      dropChannel: (reason) => this.dropDataChannel(reason),
+      reconnect: (reason) => this.createConnection(reason),
+      restartIce: (reason) => this.tryRestartIce(reason),
+    }, this.clock);
     this.stream = this.createStream();
     this.epochs = new LinkEpochs(options.nextSeq);
     if (options.remoteCertificate) this.adoptCertificate(options.remoteCertificate, options.remoteSignalKey);
@@ -317,7 +335,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.stream.pathLost(RELAY_PATH_ID);
     // UNKNOWN_PEER: the peer is not at the registry (left, or not back after a restart). Its
     // return (resumeRelay) ends the wait at once; the retry covers a presence event that is lost.
-    this.setTimer('relay-backoff', overBudget || code === 'UNKNOWN_PEER' ? 1000 : 50, () => {
+    this.timers.set('relay-backoff', overBudget || code === 'UNKNOWN_PEER' ? 1000 : 50, () => {
       if (this.relayActive && !this.dcPath && !this.relayPaused) this.stream.setPath(this.relayPath);
     });
   }
@@ -329,7 +347,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   pauseRelay(reason: string): void {
     if (this.closed || this.relayPaused) return;
     this.relayPaused = true;
-    this.clearTimer('relay-backoff');
+    this.timers.clear('relay-backoff');
     if (this.relayActive) this.record('relay-paused', reason);
     // What went out on the relay and is not acknowledged is resent as soon as it resumes.
     this.stream.pathLost(RELAY_PATH_ID);
@@ -340,7 +358,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (this.closed) return;
     const paused = this.relayPaused;
     this.relayPaused = false;
-    this.clearTimer('relay-backoff');
+    this.timers.clear('relay-backoff');
     if (!this.relayActive || this.dcPath) return;
     if (paused) this.record('relay-resumed', reason);
     this.useRelayPath();
@@ -378,10 +396,10 @@ export class PeerLink extends Emitter<LinkEvents> {
       // or restart once more if ICE is still down.
       if (pc.signalingState === 'have-local-offer' && pc.localDescription) {
         this.record('offer-resent', 'registry reconnected during negotiation');
-        this.offerSentAt = Date.now();
+        this.offerSentAt = this.clock.now();
         this.sendDescription(pc.localDescription);
       } else if (!['connected', 'completed'].includes(pc.iceConnectionState)) {
-        this.restartIce(pc, 'registry reconnected while ICE was down');
+        this.policy.restartIce('registry reconnected while ICE was down');
       }
       return;
     }
@@ -419,7 +437,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       return;
     }
     if (!pc.localDescription && !pc.remoteDescription) return;
-    this.restartIce(pc, 'new ICE settings');
+    this.policy.restartIce('new ICE settings');
     this.updateState();
   }
 
@@ -435,8 +453,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.dropDataChannel();
       this.createConnection('forced relay');
     } else {
-      this.counters.retryAttempt = 0;
-      this.clearTimer('retry-direct');
+      this.policy.directAllowed();
       this.createConnection('direct allowed again');
     }
   }
@@ -507,8 +524,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    this.timers.clearAll();
+    this.policy.close();
     clearInterval(this.statsTimer);
     clearInterval(this.relayPumpTimer);
     this.closeConnection();
@@ -551,7 +568,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     // start has no glare and costs one round trip less; if no offer comes soon, it offers itself
     // and perfect negotiation sorts out any collision.
     if (offerNow) this.openChannel(pc, ready?.channel);
-    else this.setTimer('offer-wait', this.config.offerWaitMs, () => this.pc === pc && this.offerAfterWaiting(pc));
+    else this.timers.set('offer-wait', this.config.offerWaitMs, () => this.pc === pc && this.offerAfterWaiting(pc));
 
     pc.onnegotiationneeded = () => {
       // A connection with no channel has nothing to offer, and an offer without media sections
@@ -571,20 +588,20 @@ export class PeerLink extends Emitter<LinkEvents> {
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc) return;
       this.record('connection-state', pc.connectionState);
-      if (pc.connectionState === 'failed') this.onFailed('connection failed');
+      if (pc.connectionState === 'failed') this.policy.failed('connection failed');
       this.updateState();
     };
 
     if (ready) {
       // Its offer is set and holds the candidates gathered so far; later ones trickle as usual.
-      this.offerSentAt = Date.now();
+      this.offerSentAt = this.clock.now();
       this.sendDescription(pc.localDescription!);
       if (pc.iceGatheringState === 'complete') {
         this.sentCandidates.push(null);
         this.sendSignal('webrtc_ice_candidate', { candidate: null });
       }
     }
-    if (!this.dcPath) this.armFallback();
+    this.policy.negotiationStarted();
     this.updateState();
   }
 
@@ -593,7 +610,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.makingOffer = true;
       await pc.setLocalDescription();
       if (this.pc !== pc || !pc.localDescription) return;
-      this.offerSentAt = Date.now();
+      this.offerSentAt = this.clock.now();
       this.sendDescription(pc.localDescription);
     } catch (error) {
       if (this.pc === pc) this.fail('NEGOTIATION_FAILED', `creating an offer failed: ${(error as Error).message}`);
@@ -632,7 +649,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   private closeConnection(): void {
     const pc = this.pc;
     this.pc = undefined;
-    this.clearTimer('disconnect');
+    this.policy.connectionClosed();
     if (!pc) return;
     pc.onnegotiationneeded = pc.onicecandidate = pc.oniceconnectionstatechange = pc.onconnectionstatechange = null;
     pc.close();
@@ -641,75 +658,24 @@ export class PeerLink extends Emitter<LinkEvents> {
   private onIceState(pc: RTCPeerConnection): void {
     const state = pc.iceConnectionState;
     this.record('ice-state', state);
-    if (state === 'disconnected') {
-      // Often transient (a lost packet or two); a network change needs an ICE restart.
-      this.setTimer('disconnect', this.config.disconnectGraceMs, () => {
-        if (this.pc === pc && pc.iceConnectionState === 'disconnected') {
-          if (!this.restartIce(pc, `disconnected for ${this.config.disconnectGraceMs} ms`)) return;
-          // Found by the NAT lab (TURN killed under a TURN-only link): a restart that finds no
-          // path can leave ICE 'disconnected' or 'checking' for good while the DataChannel still
-          // says 'open'. Give the restart the fallback time, then treat the connection as failed.
-          this.setTimer('restart-timeout', this.config.fallbackAfterMs, () => {
-            if (this.pc === pc && !['connected', 'completed'].includes(pc.iceConnectionState)) {
-              this.onFailed(`no path ${this.config.fallbackAfterMs} ms after an ICE restart`);
-            }
-          });
-        }
-      });
-    } else {
-      this.clearTimer('disconnect');
-    }
-    if (state === 'connected' || state === 'completed') this.clearTimer('restart-timeout');
-    if (state === 'failed') this.onFailed('ICE failed');
+    this.policy.iceState(state, () => (this.pc === pc ? pc.iceConnectionState : undefined));
     if (state === 'connected' || state === 'completed') void this.refreshStats();
     this.updateState();
   }
 
-  /**
-   * Restarts ICE; false where the stack cannot (node-datachannel's restartIce throws: libdatachannel
-   * has none). Then the connection is treated as failed: the link relays at once and the impolite
-   * side makes a new connection when it retries direct, as after ICE fails.
-   */
-  private restartIce(pc: RTCPeerConnection, reason: string): boolean {
+  /** Restarts ICE on the current connection; false where the stack cannot (the policy then treats it as failed). */
+  private tryRestartIce(reason: string): boolean {
+    const pc = this.pc;
+    if (!pc) return false;
     try {
       pc.restartIce();
     } catch (error) {
       this.record('ice-restart', `not supported here (${(error as Error).message}): ${reason}`);
-      this.onFailed(`${reason}, and no ICE restart on this stack`);
       return false;
     }
     this.counters.iceRestarts++;
     this.record('ice-restart', reason);
     return true;
-  }
-
-  private onFailed(reason: string): void {
-    if (this.timers.has('retry-direct')) return;
-    // A DataChannel over a failed transport carries nothing, though it may still say 'open':
-    // drop it, so the stream resends what it held over the relay (found by the NAT lab).
-    if (this.dcPath) return this.dropDataChannel(reason);
-    // ICE failing (again) means no direct path for now: relay right away, retry direct later.
-    this.activateRelay(reason);
-    this.scheduleDirectRetry(reason);
-  }
-
-  private armFallback(): void {
-    this.setTimer('fallback', this.config.fallbackAfterMs, () => {
-      if (this.dcPath || this.closed) return;
-      this.activateRelay(`no DataChannel ${this.config.fallbackAfterMs} ms after negotiation started`);
-      this.scheduleDirectRetry('fallback');
-    });
-  }
-
-  /** While relayed, try a fresh direct connection with backoff (the impolite side drives it). */
-  private scheduleDirectRetry(reason: string): void {
-    if (this.closed || this.dcPath) return;
-    const delay = backoffDelay(++this.counters.retryAttempt, this.config.directRetry);
-    this.setTimer('retry-direct', delay, () => {
-      if (this.closed || this.dcPath) return;
-      if (!this.polite) this.createConnection(`retry direct (${reason})`);
-      this.scheduleDirectRetry(reason);
-    });
   }
 
   // --- signaling --------------------------------------------------------------------------------
@@ -841,7 +807,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       if (this.pc !== pc) return;
       this.remoteDescribed = true;
       if (description.type === 'offer') {
-        this.clearTimer('offer-wait');
+        this.timers.clear('offer-wait');
         this.openChannel(pc);
       }
       for (const candidate of this.pendingCandidates.splice(0)) await this.addCandidate(pc, candidate);
@@ -873,9 +839,9 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.record('offer-resent', 'the peer had not seen our offer');
       this.sendDescription(pc.localDescription);
     };
-    const age = Date.now() - this.offerSentAt;
+    const age = this.clock.now() - this.offerSentAt;
     if (age > LOST_OFFER_AFTER_MS) resend();
-    else this.setTimer('offer-resend', LOST_OFFER_AFTER_MS - age, resend);
+    else this.timers.set('offer-resend', LOST_OFFER_AFTER_MS - age, resend);
   }
 
   private async addCandidate(pc: RTCPeerConnection, candidate: RTCIceCandidateInit): Promise<void> {
@@ -941,9 +907,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   // --- paths ---------------------------------------------------------------------------------------
 
   private onChannelOpen(pc: RTCPeerConnection, channel: RTCDataChannel): void {
-    this.clearTimer('fallback');
-    this.clearTimer('retry-direct');
-    this.counters.retryAttempt = 0;
+    this.policy.channelOpened();
     const wasRelayed = this.relayActive;
     this.relayActive = false;
     clearInterval(this.relayPumpTimer);
@@ -967,8 +931,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.stream.pathLost(DATACHANNEL_PATH_ID);
     this.record('datachannel-closed', reason);
     // It was working a moment ago: relay at once rather than leave the application waiting.
-    this.activateRelay(reason === 'DataChannel closed' ? 'the DataChannel closed' : `the DataChannel's connection failed: ${reason}`);
-    this.scheduleDirectRetry(reason);
+    this.policy.channelLost(reason, reason === 'DataChannel closed' ? 'the DataChannel closed' : `the DataChannel's connection failed: ${reason}`);
   }
 
   private onChannelMessage(channel: RTCDataChannel, data: ArrayBuffer): void {
@@ -1009,13 +972,13 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (this.opened) return;
     this.opened = true;
     this.emit('open', undefined);
-    this.setTimer('ping', 0, () => this.ping());
+    this.timers.set('ping', 0, () => this.ping());
   }
 
   private ping(): void {
     if (this.closed) return;
     void this.stream.send(encode([MSG_PING, performance.now()])).catch(() => undefined);
-    this.setTimer('ping', STATS_INTERVAL_MS, () => this.ping());
+    this.timers.set('ping', STATS_INTERVAL_MS, () => this.ping());
   }
 
   private async refreshStats(): Promise<void> {
@@ -1091,20 +1054,6 @@ export class PeerLink extends Emitter<LinkEvents> {
   private record(event: string, detail: string): void {
     this.history.push({ at: Date.now(), event, detail });
     if (this.history.length > HISTORY_LENGTH) this.history.shift();
-  }
-
-  private setTimer(name: string, ms: number, fn: () => void): void {
-    this.clearTimer(name);
-    this.timers.set(name, setTimeout(() => {
-      this.timers.delete(name);
-      fn();
-    }, ms));
-  }
-
-  private clearTimer(name: string): void {
-    const timer = this.timers.get(name);
-    if (timer !== undefined) clearTimeout(timer);
-    this.timers.delete(name);
   }
 }
 
