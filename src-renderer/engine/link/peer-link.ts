@@ -12,11 +12,9 @@
  * Both sides create the DataChannel pre-negotiated (id 0), so neither waits for the other's.
  */
 import { decode, encode } from '@msgpack/msgpack';
-import { ed25519Verify } from '../../../src-shared/identity';
-import { verifyCertificate, type SessionCertificate, type SessionSecrets } from '../../../src-shared/session-certificate';
+import type { SessionCertificate, SessionSecrets } from '../../../src-shared/session-certificate';
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import { Emitter } from '../emitter';
-import { equalBytes } from '../../../src-shared/bytes';
 import type { BackoffPolicy } from '../backoff';
 import { systemClock, type Clock } from '../clock';
 import { PathPolicy } from './path-policy';
@@ -24,8 +22,9 @@ import { Timers } from './timers';
 import { ReliableStream, type StreamPath } from './reliable-stream';
 import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
 import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
-import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, newConnectionId, signalMacBytes, signalSignedBytes, type LinkSignal, type SignalAuth } from './signal-codec';
-import { deriveSignalKey, recipientKeyId, signalMac, signalMacValid, type SignalKey } from './signal-key';
+import { decodeLinkSignal, encodeLinkSignal, newConnectionId, type LinkSignal } from './signal-codec';
+import type { SignalKey } from './signal-key';
+import { SignalAuthenticator, type CheckedSignal } from './signal-auth';
 import { readSelectedPath, type PathInfo } from './path-stats';
 import { decodeRelayFrame, encodeRelayFrame, LinkEpochs, RELAY_LINK_HEADER_BYTES } from './link-epochs';
 import { createLinkChannel, type ConnectionPreparer } from './prepared-connection';
@@ -184,12 +183,6 @@ export interface CandidatePairInfo {
   rttMs?: number;
 }
 
-type CheckedSignal =
-  | { error: string }
-  /** MAC'd for an earlier session of this console: not forged, just late. */
-  | { stale: true }
-  | { envelope: Exclude<ReturnType<typeof decodeEnvelope>, { error: string }>; certificateOk: boolean; authentic: boolean; signalKey?: SignalKey };
-
 const MSG_APP = 0;
 const MSG_PING = 1;
 const MSG_PONG = 2;
@@ -215,11 +208,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   /** Which link of the peer the stream talks to (a link made again on one side restarts both streams). */
   private readonly epochs: LinkEpochs;
   private seal: RelaySeal | undefined;
-  private remoteCertificate: SessionCertificate | undefined;
-  /** Shared with the peer's current session, once derived: messages are MAC'd, not signed. */
-  private signalKey: SignalKey | undefined;
-  private lastRemoteSeq = 0;
-  private outbox: Promise<void> = Promise.resolve();
+  /** Which session of the peer the link talks to, and whether its signaling is authentic (signal-auth.ts). */
+  private readonly auth: SignalAuthenticator;
   private relayActive = false;
   /** The relay waits: the registry connection is down, or the peer is not at the registry (yet). */
   private relayPaused = false;
@@ -257,6 +247,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     }, this.clock);
     this.stream = this.createStream();
     this.epochs = new LinkEpochs(options.nextSeq);
+    this.auth = new SignalAuthenticator(options);
     if (options.remoteCertificate) this.adoptCertificate(options.remoteCertificate, options.remoteSignalKey);
     const relayMaxFrameBytes = () => options.port.relayMaxFrameBytes() - RELAY_FRAME_OVERHEAD - SEAL_OVERHEAD - RELAY_LINK_HEADER_BYTES;
     this.relayPath = {
@@ -284,7 +275,7 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   /** The peer's session this link talks to, when known (from presence or its signaling). */
   get remoteSession(): SessionCertificate | undefined {
-    return this.remoteCertificate;
+    return this.auth.certificate;
   }
 
   start(): void {
@@ -301,7 +292,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   /** A signaling payload from this peer, via the registry. */
   handleSignal(type: SignalType, payload: Uint8Array): void {
     // Authenticity checks start at once and run side by side; messages are then applied in order.
-    const checked = this.checkAuthenticity(type, payload);
+    const checked = this.auth.check(type, payload);
     this.inbox = this.inbox.then(() => this.processSignal(type, checked)).catch((error: Error) => this.fail('NEGOTIATION_FAILED', error.message));
   }
 
@@ -692,86 +683,28 @@ export class PeerLink extends Emitter<LinkEvents> {
    */
   private sendSignal(type: SignalType, body: Pick<LinkSignal, 'description' | 'candidate'>): void {
     const inner = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, link: this.epochs.local, ...body });
-    const seq = this.options.nextSeq();
-    const { localPeerId, remotePeerId, projectId, session } = this.options;
-    const key = this.signalKey;
-    let authenticating: Promise<SignalAuth>;
-    if (key) {
-      const recipient = recipientKeyId(key.peerBoxKey);
-      authenticating = Promise.resolve({ mac: signalMac(key, signalMacBytes(type, localPeerId, remotePeerId, projectId, seq, recipient, inner)), recipientKeyId: recipient });
-    } else {
-      // Signing starts at once (several run side by side); sending keeps the call order.
-      authenticating = this.options.sign(signalSignedBytes(type, localPeerId, remotePeerId, projectId, seq, inner)).then((signature) => ({ signature }));
-    }
-    this.outbox = this.outbox
-      .then(async () => {
-        const auth = await authenticating;
+    this.auth
+      .send(type, inner, (payload) => {
         if (this.closed) return;
-        const payload = encodeEnvelope({ certificate: session.certificate, seq, body: inner, auth });
         if (!this.options.port.sendSignal(type, payload)) this.record('signal-lost', `${type} not sent: the registry is not connected`);
       })
       .catch((error: Error) => this.fail('NEGOTIATION_FAILED', `signing failed: ${error.message}`));
   }
 
-  /** Refuses a signaling message that this peer did not send, or sent before. Never applied. */
-  private reject(code: 'SIGNAL_FORGED' | 'SIGNAL_REPLAYED', message: string): void {
-    this.counters.rejectedSignals++;
-    this.fail(code, message);
-    this.updateState();
-  }
-
-  /**
-   * The expensive, stateless part of authentication: decoding, the certificate check (unless it is
-   * the one we know) and the signature or MAC check (deriving the key first for a new session).
-   */
-  private checkAuthenticity(type: SignalType, payload: Uint8Array): Promise<CheckedSignal> {
-    const envelope = decodeEnvelope(payload);
-    if ('error' in envelope) return Promise.resolve({ error: envelope.error });
-    const { localPeerId, remotePeerId, projectId, session } = this.options;
-    const { certificate, auth, seq, body } = envelope;
-    const known = this.remoteCertificate;
-    const certificateValid = known && sameCertificate(known, certificate) ? Promise.resolve(true) : verifyCertificate(certificate, this.options.remoteSigningKey);
-    if ('signature' in auth) {
-      const signatureValid = ed25519Verify(certificate.signKey, signalSignedBytes(type, remotePeerId, localPeerId, projectId, seq, body), auth.signature);
-      return Promise.all([certificateValid, signatureValid]).then(([certificateOk, authentic]) => ({ envelope, certificateOk, authentic }));
-    }
-    if (!equalBytes(auth.recipientKeyId, recipientKeyId(session.certificate.boxKey))) return Promise.resolve({ stale: true });
-    const current = this.signalKey;
-    const key = current && equalBytes(current.peerBoxKey, certificate.boxKey) ? Promise.resolve(current) : deriveSignalKey(session, certificate);
-    return Promise.all([certificateValid, key]).then(([certificateOk, signalKey]) => ({
-      envelope,
-      certificateOk,
-      authentic: signalKey !== undefined && signalMacValid(signalKey, signalMacBytes(type, remotePeerId, localPeerId, projectId, seq, auth.recipientKeyId, body), auth.mac),
-      ...(signalKey ? { signalKey } : {}),
-    }));
-  }
-
-  /**
-   * Checks, in arrival order, that a signaling message comes from this peer, unaltered, meant for
-   * this console in this project, and not seen before: the session certificate verifies against
-   * the peer's identity key and is not older than the one we know, the sequence number is new,
-   * and the signature (or MAC) covers type, sender, recipient, project, sequence and body.
-   */
+  /** Applies the authentication's verdict: a refusal is reported (never applied), a new session of the peer adopted. */
   private async authenticate(type: SignalType, checking: Promise<CheckedSignal>): Promise<Uint8Array | undefined> {
-    const checked = await checking;
-    if ('error' in checked) return void this.fail('BAD_SIGNAL', checked.error);
-    if ('stale' in checked) return void this.record('signal-stale', `a ${type} made for an earlier session of this console: dropped`);
-    const { envelope, certificateOk, authentic } = checked;
-    const { certificate } = envelope;
-    const known = this.remoteCertificate;
-    const newSession = !known || !equalBytes(known.signKey, certificate.signKey);
-    if (newSession && known && certificate.startedAt <= known.startedAt) {
-      return void this.reject('SIGNAL_REPLAYED', 'a signaling message from an older session of this peer was resent');
+    const verdict = this.auth.accept(type, await checking);
+    if (!verdict.ok) {
+      if (verdict.code === 'STALE') return void this.record('signal-stale', verdict.message);
+      if (verdict.code === 'BAD_SIGNAL') return void this.fail('BAD_SIGNAL', verdict.message);
+      // Refused as forged or replayed: a sign of a tampering registry.
+      this.counters.rejectedSignals++;
+      this.fail(verdict.code, verdict.message);
+      return void this.updateState();
     }
-    if (!certificateOk) return void this.reject('SIGNAL_FORGED', 'a session certificate not signed by this peer (possible tampering registry)');
-    if (!newSession && envelope.seq <= this.lastRemoteSeq) {
-      return void this.reject('SIGNAL_REPLAYED', `signaling message ${envelope.seq} was already received (replay)`);
-    }
-    if (!authentic) return void this.reject('SIGNAL_FORGED', `a ${type} whose signature or MAC does not verify (altered on the way: possible tampering registry)`);
     if (this.closed) return undefined;
-    if (newSession) this.adoptCertificate(certificate, checked.signalKey);
-    this.lastRemoteSeq = envelope.seq;
-    return envelope.body;
+    if (verdict.newSession) this.adoptCertificate(verdict.newSession.certificate, verdict.newSession.signalKey);
+    return verdict.body;
   }
 
   private async processSignal(type: SignalType, checked: Promise<CheckedSignal>): Promise<void> {
@@ -857,16 +790,7 @@ export class PeerLink extends Emitter<LinkEvents> {
    * to it are MAC'd once the key shared with it is known: given, or derived now (signed meanwhile).
    */
   private adoptCertificate(certificate: SessionCertificate, signalKey?: SignalKey): void {
-    const restarted = Boolean(this.remoteCertificate);
-    this.remoteCertificate = certificate;
-    if (signalKey && equalBytes(signalKey.peerBoxKey, certificate.boxKey)) this.signalKey = signalKey;
-    else {
-      this.signalKey = undefined;
-      void deriveSignalKey(this.options.session, certificate).then(
-        (key) => void (this.remoteCertificate === certificate && (this.signalKey = key)),
-        () => undefined,
-      );
-    }
+    const restarted = this.auth.adopt(certificate, signalKey);
     this.seal = new RelaySeal(this.options.session.certificate.boxKey, this.options.session.boxSecretKey, certificate.boxKey);
     if (restarted) {
       // Its links are numbered afresh in the new session.
@@ -1074,9 +998,3 @@ function toCandidateInit(candidate: RTCIceCandidate): NonNullable<LinkSignal['ca
     usernameFragment: candidate.usernameFragment,
   };
 }
-
-function sameCertificate(a: SessionCertificate, b: SessionCertificate): boolean {
-  return a.startedAt === b.startedAt && equalBytes(a.signKey, b.signKey) && equalBytes(a.boxKey, b.boxKey) && equalBytes(a.signature, b.signature);
-}
-
-
