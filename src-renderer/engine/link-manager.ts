@@ -174,6 +174,11 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
     return Promise.all([...this.links.values()].map(({ link }) => link.diagnostics()));
   }
 
+  /** Diagnostics and tests: the DataChannel carrying the link to this peer now, if any. */
+  dataChannel(peerId: string): RTCDataChannel | undefined {
+    return this.links.get(peerId)?.link.dataChannel;
+  }
+
   peerIds(): string[] {
     return [...this.links.keys()];
   }
@@ -241,14 +246,14 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
   private peerAway(peerId: string): void {
     const entry = this.links.get(peerId);
     if (!entry || this.away.has(peerId)) return;
-    const state = entry.link.snapshot().state;
+    const state = entry.link.state;
     if (state !== 'direct' && state !== 'turn') entry.link.pauseRelay('the peer is not at the registry');
     this.away.set(
       peerId,
       setTimeout(() => {
         this.away.delete(peerId);
         if (this.links.get(peerId) !== entry) return;
-        const now = entry.link.snapshot().state;
+        const now = entry.link.state;
         if (now === 'direct' || now === 'turn') this.peerAway(peerId);
         else this.drop(peerId);
       }, PEER_RETURN_MS),
@@ -360,7 +365,8 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
         relayMaxFrameBytes: () => this.maxFrameBytes,
       },
     });
-    link.on('change', (snapshot) => this.emit('change', snapshot));
+    // The manager's listeners (the GUI's session store, the agent) map the whole snapshot to their views.
+    link.on('change', () => this.emit('change', link.snapshot()));
     link.on('open', () => this.emit('open', { peerId }));
     link.on('message', (message) => this.router.dispatch(peerId, message));
     link.on('reset', () => this.emit('reset', { peerId }));

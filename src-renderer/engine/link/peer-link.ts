@@ -12,10 +12,9 @@
  * Both sides create the DataChannel pre-negotiated (id 0), so neither waits for the other's.
  */
 import { decode, encode } from '@msgpack/msgpack';
-import type { SessionCertificate, SessionSecrets } from '../../../src-shared/session-certificate';
+import type { SessionCertificate } from '../../../src-shared/session-certificate';
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import { Emitter } from '../emitter';
-import type { BackoffPolicy } from '../backoff';
 import { systemClock, type Clock } from '../clock';
 import { PathPolicy } from './path-policy';
 import { Timers } from './timers';
@@ -27,9 +26,12 @@ import type { SignalKey } from './signal-key';
 import { SignalAuthenticator, type CheckedSignal } from './signal-auth';
 import { readSelectedPath, type PathInfo } from './path-stats';
 import { decodeRelayFrame, encodeRelayFrame, LinkEpochs, RELAY_LINK_HEADER_BYTES } from './link-epochs';
-import { createLinkChannel, type ConnectionPreparer } from './prepared-connection';
+import { createLinkChannel } from './prepared-connection';
+import { DEFAULT_LINK_CONFIG, rtcConfiguration, type CandidateInfo, type CandidatePairInfo, type LinkConfig, type LinkErrorCode, type LinkHistoryEntry, type LinkSnapshot, type PeerLinkOptions } from './link-types';
+import { linkStateOf, type LinkState } from './link-state';
 
 export { CHANNEL_LABEL } from './prepared-connection';
+export * from './link-types';
 export const RELAY_PATH_ID = 'relay';
 const CHUNK_BYTES = 48 * 1024;
 /** Room for the `relay` frame's own MessagePack fields around the sealed blob. */
@@ -39,149 +41,16 @@ const HISTORY_LENGTH = 50;
 const LOST_OFFER_AFTER_MS = 1000;
 const STATS_INTERVAL_MS = 2000;
 
-export type LinkState = 'signaling' | 'checking' | 'direct' | 'turn' | 'relay' | 'closed';
-
-export interface LinkConfig {
-  iceServers: RTCIceServer[];
-  iceTransportPolicy: RTCIceTransportPolicy;
-  /** No DataChannel this long after negotiation starts → relay through the registry. */
-  fallbackAfterMs: number;
-  /** How long a side that does not offer first waits for the other's offer before offering itself. */
-  offerWaitMs: number;
-  /** `disconnected` this long → ICE restart. */
-  disconnectGraceMs: number;
-  /** While relayed, how often to try direct again. */
-  directRetry: BackoffPolicy;
-  /** Largest message accepted from the peer. */
-  maxMessageBytes: number;
-  /** Diagnostics and tests: drop every ICE candidate both ways, so no direct path can form. */
-  blockDirect: boolean;
-}
-
-export const DEFAULT_LINK_CONFIG: LinkConfig = {
-  iceServers: [],
-  iceTransportPolicy: 'all',
-  fallbackAfterMs: 10_000,
-  offerWaitMs: 1_500,
-  disconnectGraceMs: 2_000,
-  directRetry: { baseMs: 5_000, maxMs: 60_000 },
-  maxMessageBytes: 64 * 1024 * 1024,
-  blockDirect: false,
-};
-
-/** What a link needs from the registry connection. */
-export interface LinkPort {
-  sendSignal(type: SignalType, payload: Uint8Array): boolean;
-  sendRelay(payload: Uint8Array): boolean;
-  /** False while the registry socket has too much queued. */
-  relayWritable(): boolean;
-  /** The registry's max frame size (from welcome). */
-  relayMaxFrameBytes(): number;
-}
-
-export interface PeerLinkOptions {
-  localPeerId: string;
-  remotePeerId: string;
-  /** The peer's identity key (its peer_id derives from it): everything it signs is checked against it. */
-  remoteSigningKey: Uint8Array;
-  projectId: string;
-  /** This console's session: certificate and secret keys. */
-  session: SessionSecrets;
-  /** Signs with the session's signaling key. */
-  sign: (message: Uint8Array) => Promise<Uint8Array>;
-  /** This session's signaling sequence: strictly increasing across all its links. */
-  nextSeq: () => number;
-  /** The peer's session certificate from presence, already verified against its identity key. */
-  remoteCertificate?: SessionCertificate;
-  /** The signaling key shared with that session (signal-key.ts), derived beside its check. */
-  remoteSignalKey?: SignalKey;
-  port: LinkPort;
-  config?: Partial<LinkConfig>;
-  createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
-  /**
-   * Whether this side offers as soon as the link starts (default: the impolite side). The manager
-   * has a console that learns of a newcomer offer, from a connection prepared ahead, while the
-   * newcomer, busy joining, waits. Glare is still resolved by politeness.
-   */
-  offersFirst?: boolean;
-  /** Connections made ahead (prepared-connection.ts): one with its offer set, one bare for answering. */
-  preparer?: Pick<ConnectionPreparer, 'take' | 'takeBare'>;
-  /** Time and timers (tests drive them by hand); the system's by default. */
-  clock?: Clock;
-}
-
-/** The RTCPeerConnection configuration of a link with this config. */
-export function rtcConfiguration(config: Pick<LinkConfig, 'iceServers' | 'iceTransportPolicy'>): RTCConfiguration {
-  return { iceServers: config.iceServers, iceTransportPolicy: config.iceTransportPolicy, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
-}
-
-export interface LinkHistoryEntry {
-  at: number;
-  event: string;
-  detail: string;
-}
-
-export interface LinkSnapshot {
-  peerId: string;
-  state: LinkState;
-  path?: PathInfo;
-  rttMs?: number;
-  bytesSent: number;
-  bytesReceived: number;
-  messagesSent: number;
-  messagesReceived: number;
-  /** Stream frames sent again (after a lost path or a timeout) and duplicates received. */
-  retransmittedFrames: number;
-  duplicateFrames: number;
-  iceConnectionState: string;
-  connectionState: string;
-  iceRestarts: number;
-  reconnects: number;
-  relayFallbacks: number;
-  /** Signaling messages refused as forged or replayed: a sign of a tampering registry. */
-  rejectedSignals: number;
-  history: LinkHistoryEntry[];
-  errors: Array<{ at: number; code: string; message: string }>;
-}
-
-export type LinkErrorCode =
-  | 'BAD_SIGNAL'
-  | 'SIGNAL_FORGED'
-  | 'SIGNAL_REPLAYED'
-  | 'RELAY_TAMPERED'
-  | 'RELAY_REPLAYED'
-  | 'RELAY_STALE_KEY'
-  | 'MALFORMED_FRAME'
-  | 'MESSAGE_TOO_LARGE'
-  | 'BAD_MESSAGE'
-  | 'NEGOTIATION_FAILED'
-  | 'RELAY_OVER_BUDGET'
-  | 'DATACHANNEL_ERROR';
-
 type LinkEvents = {
   /** A path is usable (once per session of the peer). */
   open: void;
   message: unknown;
-  /** Something a user or the GUI may want to show: every state, path and error change. */
-  change: LinkSnapshot;
+  /** Something a user or the GUI may want to show changed (state, path, counters, errors): `snapshot()` has it. */
+  change: { peerId: string; state: LinkState };
   error: { code: LinkErrorCode; message: string };
   /** The peer restarted (new session key): messages in flight to its old session are gone. */
   reset: void;
 };
-
-export interface CandidateInfo {
-  side: 'local' | 'remote';
-  type: string;
-  protocol: string;
-  relayProtocol?: string;
-  address: string;
-}
-
-export interface CandidatePairInfo {
-  state: string;
-  nominated: boolean;
-  rttMs?: number;
-}
 
 const MSG_APP = 0;
 const MSG_PING = 1;
@@ -218,7 +87,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   private inbox: Promise<void> = Promise.resolve();
   private path: PathInfo | undefined;
   private rttMs: number | undefined;
-  private state: LinkState = 'signaling';
+  private currentState: LinkState = 'signaling';
   private readonly history: LinkHistoryEntry[] = [];
   private readonly errors: LinkSnapshot['errors'] = [];
   private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, rejectedSignals: 0 };
@@ -271,6 +140,16 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   get peerId(): string {
     return this.options.remotePeerId;
+  }
+
+  /** Where the link stands (link-state.ts). */
+  get state(): LinkState {
+    return this.currentState;
+  }
+
+  /** Diagnostics and tests: the DataChannel carrying the link now, if any (read-only: the link owns it). */
+  get dataChannel(): RTCDataChannel | undefined {
+    return this.dcPath?.channel;
   }
 
   /** The peer's session this link talks to, when known (from presence or its signaling). */
@@ -459,7 +338,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     const s = this.stream.stats();
     return {
       peerId: this.options.remotePeerId,
-      state: this.state,
+      state: this.currentState,
       ...(this.path ? { path: this.path } : {}),
       ...(this.rttMs !== undefined ? { rttMs: this.rttMs } : {}),
       bytesSent: s.bytesSent,
@@ -521,7 +400,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     clearInterval(this.relayPumpTimer);
     this.closeConnection();
     this.stream.close();
-    this.setState('closed', 'link closed');
+    this.updateState('link closed');
     this.removeAllListeners();
   }
 
@@ -949,23 +828,22 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   // --- state and reporting ---------------------------------------------------------------------
 
-  private updateState(): void {
-    let next: LinkState;
-    if (this.closed) next = 'closed';
-    else if (this.dcPath) next = this.path?.kind === 'turn' ? 'turn' : 'direct';
-    else if (this.relayActive && this.seal) next = 'relay';
-    // 'checking' until the channel opens: once ICE connects, DTLS and SCTP follow (not back to 'signaling').
-    else next = this.pc && ['checking', 'connected', 'completed', 'disconnected', 'failed'].includes(this.pc.iceConnectionState) ? 'checking' : 'signaling';
+  /** Moves to the state the link's facts give (link-state.ts), recording a transition; tells listeners. */
+  private updateState(reason = ''): void {
+    const next = linkStateOf({
+      closed: this.closed,
+      channelOpen: this.dcPath !== undefined,
+      ...(this.path ? { pathKind: this.path.kind } : {}),
+      relaying: this.relayActive,
+      sealed: this.seal !== undefined,
+      ...(this.pc ? { ice: this.pc.iceConnectionState } : {}),
+    });
     if (next !== 'relay' && !this.dcPath && this.path?.kind === 'registry-relay') this.path = undefined;
-    this.setState(next, '');
-  }
-
-  private setState(state: LinkState, reason: string): void {
-    if (state !== this.state) {
-      this.record('state', `${this.state} → ${state}${reason ? ` (${reason})` : ''}`);
-      this.state = state;
+    if (next !== this.currentState) {
+      this.record('state', `${this.currentState} → ${next}${reason ? ` (${reason})` : ''}`);
+      this.currentState = next;
     }
-    this.emit('change', this.snapshot());
+    this.emit('change', { peerId: this.options.remotePeerId, state: next });
   }
 
   private fail(code: LinkErrorCode, message: string): void {

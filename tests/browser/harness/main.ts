@@ -112,7 +112,7 @@ const harness = {
     const blob = new Uint8Array(bytes);
     for (let offset = 0; offset < bytes; offset += 65536) crypto.getRandomValues(blob.subarray(offset, Math.min(bytes, offset + 65536)));
     const hash = await sha256(blob);
-    const channel = (manager as unknown as { links: Map<string, { link: { dcPath?: { channel: RTCDataChannel } } }> }).links.get(peerId)?.link.dcPath?.channel;
+    const channel = manager.dataChannel(peerId);
     const originalSend = channel?.send.bind(channel);
     if (channel && originalSend) {
       // Sample right after every send: the highest the buffer ever gets.
@@ -128,7 +128,7 @@ const harness = {
 
   /** Attacks, as a misbehaving peer: raw bytes on the DataChannel, or a relay blob under a wrong key. */
   rawDataChannelSend(peerId: string, bytes: number[]): void {
-    const channel = (manager as unknown as { links: Map<string, { link: { dcPath?: { channel: RTCDataChannel } } }> }).links.get(peerId)?.link.dcPath?.channel;
+    const channel = manager.dataChannel(peerId);
     if (!channel) throw new Error('no DataChannel');
     channel.send(new Uint8Array(bytes));
   },
