@@ -21,12 +21,12 @@ import { Timers } from './timers';
 import { ReliableStream, type StreamPath } from './reliable-stream';
 import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
 import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
-import { decodeLinkSignal, encodeLinkSignal, newConnectionId, type LinkSignal } from './signal-codec';
+import { decodeLinkSignal, encodeLinkSignal } from './signal-codec';
 import type { SignalKey } from './signal-key';
 import { SignalAuthenticator, type CheckedSignal } from './signal-auth';
 import { readSelectedPath, type PathInfo } from './path-stats';
 import { decodeRelayFrame, encodeRelayFrame, LinkEpochs, RELAY_LINK_HEADER_BYTES } from './link-epochs';
-import { createLinkChannel } from './prepared-connection';
+import { Negotiation, type NegotiationHost, type SignalBody } from './negotiation';
 import { DEFAULT_LINK_CONFIG, rtcConfiguration, type CandidateInfo, type CandidatePairInfo, type LinkConfig, type LinkErrorCode, type LinkHistoryEntry, type LinkSnapshot, type PeerLinkOptions } from './link-types';
 import { linkStateOf, type LinkState } from './link-state';
 
@@ -37,8 +37,6 @@ const CHUNK_BYTES = 48 * 1024;
 /** Room for the `relay` frame's own MessagePack fields around the sealed blob. */
 const RELAY_FRAME_OVERHEAD = 128;
 const HISTORY_LENGTH = 50;
-/** An unanswered offer this old, met by the peer's own offer, was lost on the way. */
-const LOST_OFFER_AFTER_MS = 1000;
 const STATS_INTERVAL_MS = 2000;
 
 type LinkEvents = {
@@ -59,19 +57,10 @@ const MSG_PONG = 2;
 export class PeerLink extends Emitter<LinkEvents> {
   readonly polite: boolean;
   private readonly config: LinkConfig;
-  private pc: RTCPeerConnection | undefined;
-  private pcId = '';
-  private remotePcId: string | undefined;
+  /** The current RTCPeerConnection and its negotiation (negotiation.ts); a new one for every connection. */
+  private conn: Negotiation | undefined;
+  /** The peer's connections this link's were paired with before: their late signaling is dropped. */
   private readonly retiredRemotePcIds = new Set<string>();
-  private remoteDescribed = false;
-  private makingOffer = false;
-  private offerSentAt = 0;
-  private ignoreOffer = false;
-  private pendingCandidates: RTCIceCandidateInit[] = [];
-  /** This connection's candidates as sent (null: the end of them), to send again if the registry dropped one. */
-  private sentCandidates: Array<NonNullable<LinkSignal['candidate']> | null> = [];
-  /** A connection whose `negotiationneeded` came before its channel: it offers once the channel exists. */
-  private negotiationDeferred: RTCPeerConnection | undefined;
   private dcPath: DataChannelPath | undefined;
   private stream: ReliableStream;
   /** Which link of the peer the stream talks to (a link made again on one side restarts both streams). */
@@ -93,10 +82,11 @@ export class PeerLink extends Emitter<LinkEvents> {
   private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, rejectedSignals: 0 };
   private readonly clock: Clock;
   /** The link's own timers; the path policy keeps its own (fallback, retry, ICE restart). */
-  private readonly timers: Timers<'offer-wait' | 'offer-resend' | 'relay-backoff' | 'ping'>;
+  private readonly timers: Timers<'relay-backoff' | 'ping'>;
   /** When to relay and when to try direct again (path-policy.ts). */
   private readonly policy: PathPolicy;
-  private readonly channels = new WeakMap<RTCPeerConnection, RTCDataChannel>();
+  /** How the connections' negotiations reach the link. */
+  private readonly negotiationHost: NegotiationHost;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private relayPumpTimer: ReturnType<typeof setInterval> | undefined;
   private readonly relayPath: StreamPath;
@@ -114,6 +104,23 @@ export class PeerLink extends Emitter<LinkEvents> {
       reconnect: (reason) => this.createConnection(reason),
       restartIce: (reason) => this.tryRestartIce(reason),
     }, this.clock);
+    this.negotiationHost = {
+      polite: this.polite,
+      config: () => this.config,
+      signal: (from, type, body) => this.sendSignal(from, type, body),
+      record: (event, detail) => this.record(event, detail),
+      fail: (code, message) => this.fail(code, message),
+      channelOpened: (from, channel) => this.onChannelOpen(from.pc, channel),
+      channelClosed: (channel) => this.onChannelClosed(channel),
+      channelMessage: (channel, data) => this.onChannelMessage(channel, data),
+      bufferedAmountLow: () => this.stream.pump(),
+      iceStateChanged: (from) => this.onIceState(from.pc),
+      connectionStateChanged: ({ pc }) => {
+        this.record('connection-state', pc.connectionState);
+        if (pc.connectionState === 'failed') this.policy.failed('connection failed');
+        this.updateState();
+      },
+    };
     this.stream = this.createStream();
     this.epochs = new LinkEpochs(options.nextSeq);
     this.auth = new SignalAuthenticator(options);
@@ -131,6 +138,11 @@ export class PeerLink extends Emitter<LinkEvents> {
         if (!options.port.sendRelay(this.seal.seal(addressed))) throw new Error('the registry is not connected');
       },
     };
+  }
+
+  /** The current connection, if any. */
+  private get pc(): RTCPeerConnection | undefined {
+    return this.conn?.pc;
   }
 
   /** Whether the link's first connection offers at once (the manager's choice; else the impolite side). */
@@ -242,33 +254,23 @@ export class PeerLink extends Emitter<LinkEvents> {
    * are harmless: a stale answer and a known candidate are ignored.
    */
   signalRefused(type: SignalType, code: string): void {
-    const pc = this.pc;
-    if (this.closed || !pc) return;
+    const conn = this.conn;
+    if (this.closed || !conn) return;
     this.record('signal-refused', `${type} dropped by the registry (${code}): sending it again`);
-    const local = pc.localDescription;
-    if (type !== 'webrtc_ice_candidate') {
-      const pending = local?.type === 'offer' ? pc.signalingState === 'have-local-offer' : local?.type === 'answer' && pc.signalingState === 'stable';
-      if (local && pending) this.sendDescription(local);
-      return;
-    }
-    for (const candidate of this.sentCandidates) this.sendSignal('webrtc_ice_candidate', { candidate });
+    conn.resendAfterRefusal(type);
   }
 
   /** The registry connection is back and the peer is there: resume the relay, and negotiation if the link is not up. */
   signalingRestored(): void {
     if (this.closed) return;
     this.resumeRelay('the registry connection is back');
-    const pc = this.pc;
-    if (this.dcPath && pc) {
+    const conn = this.conn;
+    if (this.dcPath && conn) {
       // Found by the NAT lab: a network change also drops the registry connection, so the ICE
       // restart it triggers can lose its offer (or answer) on the way, leaving both sides
       // waiting. Send the pending offer again (its SDP holds the candidates gathered meanwhile),
       // or restart once more if ICE is still down.
-      if (pc.signalingState === 'have-local-offer' && pc.localDescription) {
-        this.record('offer-resent', 'registry reconnected during negotiation');
-        this.offerSentAt = this.clock.now();
-        this.sendDescription(pc.localDescription);
-      } else if (!['connected', 'completed'].includes(pc.iceConnectionState)) {
+      if (!conn.resendPendingOffer('registry reconnected during negotiation') && !['connected', 'completed'].includes(conn.pc.iceConnectionState)) {
         this.policy.restartIce('registry reconnected while ICE was down');
       }
       return;
@@ -387,7 +389,7 @@ export class PeerLink extends Emitter<LinkEvents> {
         // a closing connection has no stats
       }
     }
-    return { ...this.snapshot(), candidates, pairs, connectionId: this.pcId };
+    return { ...this.snapshot(), candidates, pairs, connectionId: this.conn?.id ?? '' };
   }
 
   /** Closes for good; idempotent. */
@@ -412,7 +414,7 @@ export class PeerLink extends Emitter<LinkEvents> {
    */
   private createConnection(reason: string, first = false): void {
     if (this.closed) return;
-    const hadConnection = Boolean(this.pc);
+    const hadConnection = Boolean(this.conn);
     this.closeConnection();
     if (hadConnection) this.counters.reconnects++;
     const configuration = rtcConfiguration(this.config);
@@ -423,106 +425,17 @@ export class PeerLink extends Emitter<LinkEvents> {
     const ready = first && offerNow && !this.config.blockDirect ? this.options.preparer?.take(configuration) : undefined;
     const bare = first && !offerNow ? this.options.preparer?.takeBare(configuration) : undefined;
     const pc = ready?.pc ?? bare ?? (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(configuration);
-    this.pc = pc;
-    this.pcId = newConnectionId();
-    this.remotePcId = undefined;
-    this.remoteDescribed = false;
-    this.makingOffer = false;
-    this.ignoreOffer = false;
-    this.pendingCandidates = [];
-    this.sentCandidates = [];
-    this.negotiationDeferred = undefined;
     this.record('connection', `${ready ? 'prepared' : bare ? 'prepared bare' : 'new'} RTCPeerConnection (${reason})`);
-
-    // The other side creates its (pre-negotiated) channel when the offer arrives, so the usual
-    // start has no glare and costs one round trip less; if no offer comes soon, it offers itself
-    // and perfect negotiation sorts out any collision.
-    if (offerNow) this.openChannel(pc, ready?.channel);
-    else this.timers.set('offer-wait', this.config.offerWaitMs, () => this.pc === pc && this.offerAfterWaiting(pc));
-
-    pc.onnegotiationneeded = () => {
-      // A connection with no channel has nothing to offer, and an offer without media sections
-      // is refused under max-bundle ("no BUNDLE group"). Chromium 156 fires this event on the
-      // bare connection when setConfiguration gives it ICE servers; the browser does not fire it
-      // again when the channel is added (the flag is still set), so the offer waits for the channel.
-      if (!this.channels.has(pc)) this.negotiationDeferred = pc;
-      else void this.makeOffer(pc);
-    };
-    pc.onicecandidate = ({ candidate }) => {
-      if (this.pc !== pc || this.config.blockDirect) return;
-      const init = candidate ? toCandidateInit(candidate) : null;
-      this.sentCandidates.push(init);
-      this.sendSignal('webrtc_ice_candidate', { candidate: init });
-    };
-    pc.oniceconnectionstatechange = () => this.pc === pc && this.onIceState(pc);
-    pc.onconnectionstatechange = () => {
-      if (this.pc !== pc) return;
-      this.record('connection-state', pc.connectionState);
-      if (pc.connectionState === 'failed') this.policy.failed('connection failed');
-      this.updateState();
-    };
-
-    if (ready) {
-      // Its offer is set and holds the candidates gathered so far; later ones trickle as usual.
-      this.offerSentAt = this.clock.now();
-      this.sendDescription(pc.localDescription!);
-      if (pc.iceGatheringState === 'complete') {
-        this.sentCandidates.push(null);
-        this.sendSignal('webrtc_ice_candidate', { candidate: null });
-      }
-    }
+    this.conn = new Negotiation(pc, this.negotiationHost, this.clock, { offerNow, ...(ready ? { prepared: ready.channel } : {}) });
     this.policy.negotiationStarted();
     this.updateState();
   }
 
-  private async makeOffer(pc: RTCPeerConnection): Promise<void> {
-    try {
-      this.makingOffer = true;
-      await pc.setLocalDescription();
-      if (this.pc !== pc || !pc.localDescription) return;
-      this.offerSentAt = this.clock.now();
-      this.sendDescription(pc.localDescription);
-    } catch (error) {
-      if (this.pc === pc) this.fail('NEGOTIATION_FAILED', `creating an offer failed: ${(error as Error).message}`);
-    } finally {
-      this.makingOffer = false;
-    }
-  }
-
-  /** No offer came while this side waited: it offers itself (creating the channel fires negotiationneeded). */
-  private offerAfterWaiting(pc: RTCPeerConnection): void {
-    if (pc.remoteDescription || pc.signalingState !== 'stable') return;
-    this.record('offer-wait', `no offer in ${this.config.offerWaitMs} ms: offering`);
-    this.openChannel(pc);
-  }
-
-  private openChannel(pc: RTCPeerConnection, prepared?: RTCDataChannel): void {
-    if (this.channels.has(pc)) return;
-    const channel = prepared ?? createLinkChannel(pc);
-    this.channels.set(pc, channel);
-    channel.binaryType = 'arraybuffer';
-    channel.onopen = () => this.pc === pc && this.onChannelOpen(pc, channel);
-    channel.onclose = () => this.onChannelClosed(channel);
-    channel.onerror = (event) => {
-      const error = (event as RTCErrorEvent).error;
-      if (this.pc === pc && channel.readyState === 'open') this.fail('DATACHANNEL_ERROR', error?.message ?? 'DataChannel error');
-    };
-    channel.onmessage = (event) => this.onChannelMessage(channel, event.data as ArrayBuffer);
-    channel.onbufferedamountlow = () => this.stream.pump();
-    if (this.negotiationDeferred === pc) {
-      this.negotiationDeferred = undefined;
-      // Not while answering: the peer's offer already negotiates the channel.
-      if (pc.signalingState === 'stable' && !pc.remoteDescription) void this.makeOffer(pc);
-    }
-  }
-
   private closeConnection(): void {
-    const pc = this.pc;
-    this.pc = undefined;
+    const conn = this.conn;
+    this.conn = undefined;
     this.policy.connectionClosed();
-    if (!pc) return;
-    pc.onnegotiationneeded = pc.onicecandidate = pc.oniceconnectionstatechange = pc.onconnectionstatechange = null;
-    pc.close();
+    conn?.close();
   }
 
   private onIceState(pc: RTCPeerConnection): void {
@@ -550,18 +463,12 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   // --- signaling --------------------------------------------------------------------------------
 
-  private sendDescription(description: RTCSessionDescription): void {
-    const type = description.type === 'offer' ? 'webrtc_offer' : 'webrtc_answer';
-    const sdp = this.config.blockDirect ? withoutCandidates(description.sdp) : description.sdp;
-    this.sendSignal(type, { description: { type: description.type as 'offer' | 'answer', sdp } });
-  }
-
   /**
-   * Authenticates and sends, in call order: MAC'd under the key shared with the peer's session when
-   * there is one, else signed (the sequence number is taken now, a signature a moment later).
+   * Addresses a connection's signaling (its id, the peer's connection it is paired with, this
+   * link's epoch) and sends it authenticated (signal-auth.ts), in call order.
    */
-  private sendSignal(type: SignalType, body: Pick<LinkSignal, 'description' | 'candidate'>): void {
-    const inner = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, link: this.epochs.local, ...body });
+  private sendSignal(from: Negotiation, type: SignalType, body: SignalBody): void {
+    const inner = encodeLinkSignal({ v: 1, from: from.id, to: from.remoteId ?? null, link: this.epochs.local, ...body });
     this.auth
       .send(type, inner, (payload) => {
         if (this.closed) return;
@@ -594,74 +501,18 @@ export class PeerLink extends Emitter<LinkEvents> {
     if ('error' in signal) return this.fail('BAD_SIGNAL', signal.error);
     if (signal.link !== undefined && this.observeRemoteLink(signal.link) === 'stale') return; // from an older link of the peer
     if (this.retiredRemotePcIds.has(signal.from)) return; // late news from a replaced connection
-    if (signal.to && signal.to !== this.pcId && signal.description?.type !== 'offer') return; // for our replaced connection
+    if (signal.to && signal.to !== this.conn?.id && signal.description?.type !== 'offer') return; // for our replaced connection
 
-    if (this.remotePcId && signal.from !== this.remotePcId) {
+    const previous = this.conn;
+    if (previous?.remoteId && signal.from !== previous.remoteId) {
       // The peer replaced its connection: ours was paired with the old one, so start afresh.
-      this.retiredRemotePcIds.add(this.remotePcId);
-      if (this.remoteDescribed) this.createConnection('the peer started a new connection');
+      this.retiredRemotePcIds.add(previous.remoteId);
+      if (previous.remoteDescribed) this.createConnection('the peer started a new connection');
     }
-    this.remotePcId = signal.from;
-    const pc = this.pc;
-    if (!pc) return;
-
-    if (signal.description) {
-      const description = signal.description;
-      const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
-      this.ignoreOffer = !this.polite && collision;
-      if (this.ignoreOffer) {
-        this.record('glare', 'ignored the peer’s offer (impolite side)');
-        this.resendOfferIfUnanswered(pc);
-        return;
-      }
-      if (description.type === 'answer' && pc.signalingState !== 'have-local-offer') return; // stale answer
-      await pc.setRemoteDescription(this.config.blockDirect ? { type: description.type, sdp: withoutCandidates(description.sdp) } : description);
-      if (this.pc !== pc) return;
-      this.remoteDescribed = true;
-      if (description.type === 'offer') {
-        this.timers.clear('offer-wait');
-        this.openChannel(pc);
-      }
-      for (const candidate of this.pendingCandidates.splice(0)) await this.addCandidate(pc, candidate);
-      if (description.type === 'offer') {
-        await pc.setLocalDescription();
-        if (this.pc !== pc || !pc.localDescription) return;
-        this.sendDescription(pc.localDescription);
-      }
-      return;
-    }
-    if (signal.candidate !== undefined) {
-      if (this.config.blockDirect) return;
-      const candidate: RTCIceCandidateInit = signal.candidate ?? { candidate: '' };
-      // Candidates that arrive before the remote description wait for it.
-      if (!pc.remoteDescription) this.pendingCandidates.push(candidate);
-      else await this.addCandidate(pc, candidate);
-    }
-  }
-
-  /**
-   * After ignoring the polite peer's offer. True glare crosses within milliseconds and the peer then
-   * answers ours. A peer whose offer meets ours unanswered for longer never got ours (lost while
-   * the registry was away, or dropped while it held us back): send it again, so the peer rolls
-   * back and answers — now if ours is old enough to tell, or once it is.
-   */
-  private resendOfferIfUnanswered(pc: RTCPeerConnection): void {
-    const resend = () => {
-      if (this.pc !== pc || pc.signalingState !== 'have-local-offer' || pc.localDescription?.type !== 'offer') return;
-      this.record('offer-resent', 'the peer had not seen our offer');
-      this.sendDescription(pc.localDescription);
-    };
-    const age = this.clock.now() - this.offerSentAt;
-    if (age > LOST_OFFER_AFTER_MS) resend();
-    else this.timers.set('offer-resend', LOST_OFFER_AFTER_MS - age, resend);
-  }
-
-  private async addCandidate(pc: RTCPeerConnection, candidate: RTCIceCandidateInit): Promise<void> {
-    try {
-      await pc.addIceCandidate(candidate);
-    } catch (error) {
-      if (!this.ignoreOffer) this.record('candidate-rejected', (error as Error).message);
-    }
+    const conn = this.conn;
+    if (!conn) return;
+    conn.remoteId = signal.from;
+    await conn.apply(signal);
   }
 
   /**
@@ -857,22 +708,4 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.history.push({ at: Date.now(), event, detail });
     if (this.history.length > HISTORY_LENGTH) this.history.shift();
   }
-}
-
-/**
- * An SDP without its ICE candidates, for blockDirect. Browsers set a description before gathering,
- * so dropping trickled candidates is enough there; libdatachannel (a Node peer) gathers first and
- * puts its candidates in the SDP itself, which would let a direct path form anyway.
- */
-function withoutCandidates(sdp: string): string {
-  return sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, '');
-}
-
-function toCandidateInit(candidate: RTCIceCandidate): NonNullable<LinkSignal['candidate']> {
-  return {
-    candidate: candidate.candidate,
-    sdpMid: candidate.sdpMid,
-    sdpMLineIndex: candidate.sdpMLineIndex,
-    usernameFragment: candidate.usernameFragment,
-  };
 }
