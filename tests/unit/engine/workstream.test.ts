@@ -4,7 +4,7 @@ import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from 
 import { encodeEntryBody } from '../../../src-shared/workstream/entry';
 import { RoutedBus } from '../../support/link-bus';
 import { openWorkstream, type Workstream, type WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
-import { MemoryWorkstreamStore } from '../../../src-renderer/engine/workstream/workstream-store';
+import { MemoryWorkstreamStore, type StoredEntry } from '../../../src-renderer/engine/workstream/workstream-store';
 
 const PROJECT = 'team';
 
@@ -48,6 +48,18 @@ class FakeBus extends RoutedBus {
   tap(listener: (from: string, message: { t: string }) => void): () => void {
     this.taps.add(listener);
     return () => this.taps.delete(listener);
+  }
+}
+
+/** A store whose next append can be made to fail as an interrupted write would. */
+class InterruptibleStore extends MemoryWorkstreamStore {
+  failNextAppend = false;
+  override async appendEntries(entries: StoredEntry[]): Promise<void> {
+    if (this.failNextAppend) {
+      this.failNextAppend = false;
+      throw new Error('write interrupted');
+    }
+    return super.appendEntries(entries);
   }
 }
 
@@ -364,10 +376,10 @@ describe('workstream persistence', () => {
   });
 
   it('a write interrupted mid-way leaves no partial entry, and the batch is taken again later', async () => {
-    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    const [a, b] = await Promise.all([makeConsole({ store: new InterruptibleStore() }), makeConsole()]);
     for (let i = 0; i < 20; i++) await b.ws.post('message', { text: `m${i}` });
     const batch = b.ws.log.range(b.identity.peerId, 1, 20);
-    a.store.failNextAppend = true;
+    (a.store as InterruptibleStore).failNextAppend = true;
     await expect(a.ws.log.ingest(batch, b.bus.id)).rejects.toThrow('write interrupted');
     expect(a.store.entries.size).toBe(0);
     expect(a.ws.log.size).toBe(0);
