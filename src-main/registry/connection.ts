@@ -2,6 +2,11 @@
  * One WebSocket connection's life: challenge → hello (invite + key proof) → member of a project,
  * routing signaling frames by to_peer_id. Every refusal is an `error` frame with a documented
  * code; refusals that end the connection close it with the code's close code.
+ *
+ * Longer than ~450 lines on purpose: it is one connection's state machine (its `Phase`), and each
+ * frame type's handling reads and changes that connection's state (phase, membership, rate
+ * budgets, heartbeat); the parts that are not (invites, the directory, relay accounting, the
+ * cluster) are modules of their own.
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';

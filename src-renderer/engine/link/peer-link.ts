@@ -8,8 +8,16 @@
  * Knows nothing of Vue or WebSocket: signaling and relay go through a small `LinkPort`, and the
  * RTCPeerConnection constructor can be injected.
  *
- * Negotiation is MDN's "perfect negotiation": the polite side (the greater peer id) yields on glare.
- * Both sides create the DataChannel pre-negotiated (id 0), so neither waits for the other's.
+ * What it decides itself is the link's life: which connection and path carry the stream now, a
+ * replaced peer connection, the peer's new session or new link (a new stream, `reset`), the relay
+ * paused and resumed, framing and ping, and what is reported. The rest is delegated: the state
+ * machine (link-state.ts), when to relay or retry direct (path-policy.ts), one connection's perfect
+ * negotiation (negotiation.ts), whether signaling is authentic (signal-auth.ts), ordering and
+ * retransmission (reliable-stream.ts).
+ *
+ * Longer than ~450 lines on purpose: what is left are a few short methods each over the same few
+ * fields (the stream, the DataChannel path, whether it relays), the coordination the modules above
+ * report to. Splitting them further would hand that state around instead of keeping it in one place.
  */
 import { decode, encode } from '@msgpack/msgpack';
 import type { SessionCertificate } from '../../../src-shared/session-certificate';
@@ -24,7 +32,7 @@ import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
 import { decodeLinkSignal, encodeLinkSignal } from './signal-codec';
 import type { SignalKey } from './signal-key';
 import { SignalAuthenticator, type CheckedSignal } from './signal-auth';
-import { readSelectedPath, type PathInfo } from './path-stats';
+import { readCandidates, readSelectedPath, type PathInfo } from './path-stats';
 import { decodeRelayFrame, encodeRelayFrame, LinkEpochs, RELAY_LINK_HEADER_BYTES } from './link-epochs';
 import { Negotiation, type NegotiationHost, type SignalBody } from './negotiation';
 import { DEFAULT_LINK_CONFIG, rtcConfiguration, type CandidateInfo, type CandidatePairInfo, type LinkConfig, type LinkErrorCode, type LinkHistoryEntry, type LinkSnapshot, type PeerLinkOptions } from './link-types';
@@ -366,29 +374,7 @@ export class PeerLink extends Emitter<LinkEvents> {
    * no keys, SDP fingerprints or credentials are.
    */
   async diagnostics(): Promise<LinkSnapshot & { candidates: CandidateInfo[]; pairs: CandidatePairInfo[]; connectionId: string }> {
-    const candidates: CandidateInfo[] = [];
-    const pairs: CandidatePairInfo[] = [];
-    const pc = this.pc;
-    if (pc) {
-      try {
-        const report = await pc.getStats();
-        report.forEach((stat: Record<string, unknown>) => {
-          if (stat.type === 'local-candidate' || stat.type === 'remote-candidate') {
-            candidates.push({
-              side: stat.type === 'local-candidate' ? 'local' : 'remote',
-              type: String(stat.candidateType ?? ''),
-              protocol: String(stat.protocol ?? ''),
-              ...(stat.relayProtocol ? { relayProtocol: String(stat.relayProtocol) } : {}),
-              address: `${String(stat.address ?? stat.ip ?? '?')}:${String(stat.port ?? '?')}`,
-            });
-          } else if (stat.type === 'candidate-pair') {
-            pairs.push({ state: String(stat.state ?? ''), nominated: Boolean(stat.nominated), ...(typeof stat.currentRoundTripTime === 'number' ? { rttMs: stat.currentRoundTripTime * 1000 } : {}) });
-          }
-        });
-      } catch {
-        // a closing connection has no stats
-      }
-    }
+    const { candidates, pairs } = this.pc ? await readCandidates(this.pc) : { candidates: [], pairs: [] };
     return { ...this.snapshot(), candidates, pairs, connectionId: this.conn?.id ?? '' };
   }
 
