@@ -12,8 +12,8 @@
  * replaced peer connection, the peer's new session or new link (a new stream, `reset`), the relay
  * paused and resumed, framing and ping, and what is reported. The rest is delegated: the state
  * machine (link-state.ts), when to relay or retry direct (path-policy.ts), one connection's perfect
- * negotiation (negotiation.ts), whether signaling is authentic (signal-auth.ts), ordering and
- * retransmission (reliable-stream.ts).
+ * negotiation (negotiation.ts), whether signaling is authentic (signal-auth.ts), the relay as a
+ * path (relay-path.ts), ordering and retransmission (reliable-stream.ts).
  *
  * Longer than ~450 lines on purpose: what is left are a few short methods each over the same few
  * fields (the stream, the DataChannel path, whether it relays), the coordination the modules above
@@ -26,24 +26,22 @@ import { Emitter } from '../emitter';
 import { systemClock, type Clock } from '../clock';
 import { PathPolicy } from './path-policy';
 import { Timers } from './timers';
-import { ReliableStream, type StreamPath } from './reliable-stream';
+import { ReliableStream } from './reliable-stream';
 import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
-import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
+import { RelayPath, RELAY_PATH_ID } from './relay-path';
 import { decodeLinkSignal, encodeLinkSignal } from './signal-codec';
 import type { SignalKey } from './signal-key';
 import { SignalAuthenticator, type CheckedSignal } from './signal-auth';
 import { readCandidates, readSelectedPath, type PathInfo } from './path-stats';
-import { decodeRelayFrame, encodeRelayFrame, LinkEpochs, RELAY_LINK_HEADER_BYTES } from './link-epochs';
+import { LinkEpochs } from './link-epochs';
 import { Negotiation, type NegotiationHost, type SignalBody } from './negotiation';
 import { DEFAULT_LINK_CONFIG, rtcConfiguration, type CandidateInfo, type CandidatePairInfo, type LinkConfig, type LinkErrorCode, type LinkHistoryEntry, type LinkSnapshot, type PeerLinkOptions } from './link-types';
 import { linkStateOf, type LinkState } from './link-state';
 
 export { CHANNEL_LABEL } from './prepared-connection';
 export * from './link-types';
-export const RELAY_PATH_ID = 'relay';
+export { RELAY_PATH_ID } from './relay-path';
 const CHUNK_BYTES = 48 * 1024;
-/** Room for the `relay` frame's own MessagePack fields around the sealed blob. */
-const RELAY_FRAME_OVERHEAD = 128;
 const HISTORY_LENGTH = 50;
 const STATS_INTERVAL_MS = 2000;
 
@@ -73,12 +71,10 @@ export class PeerLink extends Emitter<LinkEvents> {
   private stream: ReliableStream;
   /** Which link of the peer the stream talks to (a link made again on one side restarts both streams). */
   private readonly epochs: LinkEpochs;
-  private seal: RelaySeal | undefined;
   /** Which session of the peer the link talks to, and whether its signaling is authentic (signal-auth.ts). */
   private readonly auth: SignalAuthenticator;
+  /** The link fell back to the registry relay (and is not direct again yet). */
   private relayActive = false;
-  /** The relay waits: the registry connection is down, or the peer is not at the registry (yet). */
-  private relayPaused = false;
   private opened = false;
   private closed = false;
   private inbox: Promise<void> = Promise.resolve();
@@ -96,8 +92,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   /** How the connections' negotiations reach the link. */
   private readonly negotiationHost: NegotiationHost;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
-  private relayPumpTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly relayPath: StreamPath;
+  /** The registry relay as a path (relay-path.ts). */
+  private readonly relay: RelayPath;
 
   constructor(private readonly options: PeerLinkOptions) {
     super();
@@ -132,20 +128,8 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.stream = this.createStream();
     this.epochs = new LinkEpochs(options.nextSeq);
     this.auth = new SignalAuthenticator(options);
+    this.relay = new RelayPath(options.port, this.epochs);
     if (options.remoteCertificate) this.adoptCertificate(options.remoteCertificate, options.remoteSignalKey);
-    const relayMaxFrameBytes = () => options.port.relayMaxFrameBytes() - RELAY_FRAME_OVERHEAD - SEAL_OVERHEAD - RELAY_LINK_HEADER_BYTES;
-    this.relayPath = {
-      id: RELAY_PATH_ID,
-      get maxFrameBytes() {
-        return relayMaxFrameBytes();
-      },
-      canSend: () => !this.relayPaused && options.port.relayWritable(),
-      send: (frame: Uint8Array) => {
-        if (!this.seal) throw new Error('no session key from the peer yet');
-        const addressed = encodeRelayFrame(this.epochs.local, this.epochs.remote ?? 0, frame);
-        if (!options.port.sendRelay(this.seal.seal(addressed))) throw new Error('the registry is not connected');
-      },
-    };
   }
 
   /** The current connection, if any. */
@@ -198,16 +182,13 @@ export class PeerLink extends Emitter<LinkEvents> {
   /** A sealed relay blob from this peer, via the registry. */
   handleRelay(blob: Uint8Array): void {
     if (this.closed) return;
-    if (!this.seal) return this.fail('RELAY_STALE_KEY', 'relay blob before the peer’s session key is known');
-    const opened = this.seal.open(blob);
-    if (!opened.ok) return this.fail(opened.code, opened.message);
-    const addressed = decodeRelayFrame(opened.plaintext);
-    if ('error' in addressed) return this.fail('MALFORMED_FRAME', addressed.error);
+    const addressed = this.relay.open(blob);
+    if (!addressed.ok) return this.fail(addressed.code, addressed.message);
     // The peer's link first (a newer one restarts our stream, and with it our id), then ours.
     if (this.observeRemoteLink(addressed.from) === 'stale') return;
     if (!this.epochs.accepts(addressed.to)) return; // for an earlier stream of ours: the peer resends to this one
     // It came through the registry, so the peer is there: a paused relay carries on.
-    if (this.relayPaused) this.resumeRelay('the peer relays again');
+    if (this.relay.paused) this.resumeRelay('the peer relays again');
     if (!this.relayActive && !this.dcPath) this.activateRelay('the peer relays');
     this.epochs.exchanged();
     this.stream.receive(addressed.frame, RELAY_PATH_ID);
@@ -218,7 +199,7 @@ export class PeerLink extends Emitter<LinkEvents> {
    * moment (the recipient is behind, or the budget needs to refill), then resends what is unacked.
    */
   relayRefused(code: string, message: string): void {
-    if (this.closed || this.relayPaused || this.timers.has('relay-backoff')) return;
+    if (this.closed || this.relay.paused || this.timers.has('relay-backoff')) return;
     const overBudget = code === 'RELAY_OVER_BUDGET';
     if (overBudget) this.fail('RELAY_OVER_BUDGET', message);
     else this.record('relay-refused', `${code}: ${message}`);
@@ -226,7 +207,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     // UNKNOWN_PEER: the peer is not at the registry (left, or not back after a restart). Its
     // return (resumeRelay) ends the wait at once; the retry covers a presence event that is lost.
     this.timers.set('relay-backoff', overBudget || code === 'UNKNOWN_PEER' ? 1000 : 50, () => {
-      if (this.relayActive && !this.dcPath && !this.relayPaused) this.stream.setPath(this.relayPath);
+      if (this.relayActive && !this.dcPath && !this.relay.paused) this.stream.setPath(this.relay);
     });
   }
 
@@ -235,8 +216,8 @@ export class PeerLink extends Emitter<LinkEvents> {
    * (nothing is dropped; the stream keeps what is unacknowledged) until resumeRelay.
    */
   pauseRelay(reason: string): void {
-    if (this.closed || this.relayPaused) return;
-    this.relayPaused = true;
+    if (this.closed || this.relay.paused) return;
+    this.relay.paused = true;
     this.timers.clear('relay-backoff');
     if (this.relayActive) this.record('relay-paused', reason);
     // What went out on the relay and is not acknowledged is resent as soon as it resumes.
@@ -246,8 +227,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   /** The peer is reachable through the registry again: the relay resends what is unacknowledged at once. */
   resumeRelay(reason: string): void {
     if (this.closed) return;
-    const paused = this.relayPaused;
-    this.relayPaused = false;
+    const paused = this.relay.paused;
+    this.relay.paused = false;
     this.timers.clear('relay-backoff');
     if (!this.relayActive || this.dcPath) return;
     if (paused) this.record('relay-resumed', reason);
@@ -385,7 +366,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.timers.clearAll();
     this.policy.close();
     clearInterval(this.statsTimer);
-    clearInterval(this.relayPumpTimer);
+    this.relay.stopPump();
     this.closeConnection();
     this.stream.close();
     this.updateState('link closed');
@@ -507,7 +488,7 @@ export class PeerLink extends Emitter<LinkEvents> {
    */
   private adoptCertificate(certificate: SessionCertificate, signalKey?: SignalKey): void {
     const restarted = this.auth.adopt(certificate, signalKey);
-    this.seal = new RelaySeal(this.options.session.certificate.boxKey, this.options.session.boxSecretKey, certificate.boxKey);
+    this.relay.sealFor(this.options.session, certificate.boxKey);
     if (restarted) {
       // Its links are numbered afresh in the new session.
       this.epochs.forgetRemote();
@@ -550,7 +531,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.policy.channelOpened();
     const wasRelayed = this.relayActive;
     this.relayActive = false;
-    clearInterval(this.relayPumpTimer);
+    this.relay.stopPump();
     this.dcPath = new DataChannelPath(channel, pc.sctp?.maxMessageSize, this.config.maxMessageBytes + 1024);
     this.stream.setPath(this.dcPath);
     this.record('datachannel-open', wasRelayed ? 'moved back from the registry relay to a direct path' : 'DataChannel open');
@@ -594,16 +575,10 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   private useRelayPath(): void {
-    if (!this.seal) return; // set up when the peer's session key arrives
-    if (!this.relayPaused) this.stream.setPath(this.relayPath);
+    if (!this.relay.sealed) return; // set up when the peer's session key arrives
+    if (!this.relay.paused) this.stream.setPath(this.relay);
     this.path = { kind: 'registry-relay' };
-    // The registry socket has no "drained" event: poll while the relay carries traffic.
-    clearInterval(this.relayPumpTimer);
-    this.relayPumpTimer = setInterval(() => {
-      if (this.relayPaused) return;
-      const s = this.stream.stats();
-      if (s.queuedBytes > 0 || s.unackedBytes > 0) this.stream.pump();
-    }, 10);
+    this.relay.pump(() => this.stream);
     this.markOpen();
   }
 
@@ -672,7 +647,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       channelOpen: this.dcPath !== undefined,
       ...(this.path ? { pathKind: this.path.kind } : {}),
       relaying: this.relayActive,
-      sealed: this.seal !== undefined,
+      sealed: this.relay.sealed,
       ...(this.pc ? { ice: this.pc.iceConnectionState } : {}),
     });
     if (next !== 'relay' && !this.dcPath && this.path?.kind === 'registry-relay') this.path = undefined;
