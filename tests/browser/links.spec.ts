@@ -155,6 +155,9 @@ test('no direct path: the link relays through the registry sealed end to end, th
     expect(events).not.toContain('peer-new-link');
     expect(events).not.toContain('peer-restarted');
   } finally {
+    // The consoles go first: with the proxy gone they would try to reconnect, a console error.
+    await Promise.all(consoles.map((c) => c.close()));
+    consoles = [];
     await proxy.close();
   }
 });
