@@ -21,6 +21,7 @@ import type { ConsoleEngine } from '../src-renderer/engine/console';
 import { CHROMIUM_ARGS, chromiumPath } from '../tests/support/chromium';
 import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../tests/support/harness';
 import { median, recordResult } from './stats';
+import { testChannel, TEST_MESSAGE } from '../tests/support/link-bus';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const SETUP_ROUNDS = QUICK ? 6 : 20;
@@ -101,7 +102,7 @@ it('agent vs console', async () => {
         await waitFor(() => linksOf(agent).snapshot(c.peerId)?.state === 'direct');
         // console → agent
         let receivedAt: number | undefined;
-        const off = linksOf(agent).on('message', ({ peerId, message }) => {
+        const { close: off } = testChannel(linksOf(agent), (peerId, message) => {
           if (peerId === c.peerId && (message as { blob?: Uint8Array }).blob?.length === BULK_BYTES) receivedAt = preciseNow();
         });
         const { startedAt } = await c.call('sendBlob', agent.peerId, BULK_BYTES);
@@ -112,7 +113,7 @@ it('agent vs console', async () => {
         const blob = new Uint8Array(BULK_BYTES);
         for (let offset = 0; offset < BULK_BYTES; offset += 65536) crypto.getRandomValues(blob.subarray(offset, offset + 65536));
         const sentAt = preciseNow();
-        await linksOf(agent).send(c.peerId, { blob });
+        await linksOf(agent).send(c.peerId, { t: TEST_MESSAGE, blob });
         await waitFor(async () => (await c.call('received', agent.peerId)).blobs.length > 0, 120_000, 250);
         fromAgent.push(mibPerS((await c.call('receivedAt')) - sentAt));
         await agent.close();

@@ -2,8 +2,14 @@
  * One WebSocket connection's life: challenge → hello (invite + key proof) → member of a project,
  * routing signaling frames by to_peer_id. Every refusal is an `error` frame with a documented
  * code; refusals that end the connection close it with the code's close code.
+ *
+ * Longer than ~450 lines on purpose: it is one connection's state machine (its `Phase`), and each
+ * frame type's handling reads and changes that connection's state (phase, membership, rate
+ * budgets, heartbeat); the parts that are not (invites, the directory, relay accounting, the
+ * cluster) are modules of their own.
  */
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
 import { encodeFrameTransient, decodeClientFrame } from '../../src-shared/protocol/codec';
@@ -63,12 +69,13 @@ export interface ConnectionContext {
   departures: RecentDepartures;
   /** Other registry instances sharing the project space (`--redis`); undefined for one process. */
   cluster?: Cluster;
-  /** Tests only: lets a test play a malicious registry (see RegistryOptions.interceptOutgoing). */
-  interceptOutgoing?: OutgoingInterceptor;
+  /**
+   * The connection's TCP socket, as Node's HTTP 'upgrade' event handed it over (ws writes to the
+   * same one): writes caused by one read are corked together (coalescingWrites). `ws` itself has
+   * no public cork().
+   */
+  socket: Pick<Socket, 'cork' | 'uncork'>;
 }
-
-/** Rewrites, drops (empty array) or adds to what the registry sends one console. */
-export type OutgoingInterceptor = (frame: ServerFrame, recipientPeerId: string | undefined) => ServerFrame[];
 
 type Phase = 'awaiting-hello' | 'authenticating' | 'member' | 'closed';
 
@@ -96,18 +103,15 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
 
   metrics.connections.inc();
 
-  const coalesce = coalescingWrites(ws);
+  const coalesce = coalescingWrites(ctx.socket);
   const send = (frame: ServerFrame): void => {
     if (ws.readyState !== ws.OPEN) return;
     coalesce();
-    const frames = ctx.interceptOutgoing ? ctx.interceptOutgoing(frame, member?.info.peer_id) : [frame];
-    for (const out of frames) {
-      // Copied into Node's pooled Buffer memory: a fresh ArrayBuffer per frame cost more than the encoding.
-      const data = Buffer.from(encodeFrameTransient(out));
-      metrics.frames.inc({ direction: 'out', type: out.type });
-      metrics.bytes.inc({ direction: 'out' }, data.length);
-      ws.send(data);
-    }
+    // Copied into Node's pooled Buffer memory: a fresh ArrayBuffer per frame cost more than the encoding.
+    const data = Buffer.from(encodeFrameTransient(frame));
+    metrics.frames.inc({ direction: 'out', type: frame.type });
+    metrics.bytes.inc({ direction: 'out' }, data.length);
+    ws.send(data);
   };
 
   const refuse = (code: ErrorCode, message: string, refType?: string, refPeerId?: string): void => {
@@ -486,16 +490,15 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
  * it returns (process.nextTick), so no frame waits for anything else. (Uncorking at setImmediate,
  * after the whole poll phase, coalesced no better in the capacity benchmark and delays frames.)
  */
-function coalescingWrites(ws: WebSocket): () => void {
-  // `ws` has no public cork(); its own sends cork and uncork around each frame, which nests.
-  const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+function coalescingWrites(socket: Pick<Socket, 'cork' | 'uncork'>): () => void {
+  // ws's own sends cork and uncork the socket around each frame, which nests inside this.
   let corked = false;
   const uncork = () => {
     corked = false;
-    socket!.uncork();
+    socket.uncork();
   };
   return () => {
-    if (corked || !socket) return;
+    if (corked) return;
     corked = true;
     socket.cork();
     process.nextTick(uncork);

@@ -15,7 +15,7 @@ import { ERRORS } from '../../src-shared/protocol/errors';
 import { InviteAuthority, loadOrCreateSecret, type InviteOptions } from './invites';
 import { ProjectDirectory } from './projects';
 import { createMetrics } from './metrics';
-import { handleConnection, type OutgoingInterceptor, type RegistryLimits } from './connection';
+import { handleConnection, type RegistryLimits } from './connection';
 import { serveStatic, webConsoleCsp } from './static-files';
 import { iceServersFor, type TurnOptions } from './turn-credentials';
 import { AdmissionGate, LogThrottle, clientAddress } from './admission';
@@ -59,11 +59,6 @@ export interface RegistryOptions {
    * same secret file). Without it: one process, in memory.
    */
   redis?: string;
-  /**
-   * For tests of consoles against a malicious registry only: every frame this registry sends goes
-   * through it and may be rewritten, dropped or multiplied. Never set it in a real deployment.
-   */
-  interceptOutgoing?: OutgoingInterceptor;
   limits?: Partial<RegistryLimits>;
   /**
    * More names the registry answers to, besides IP addresses, `localhost`, `host` and the hosts of
@@ -254,11 +249,11 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         logger: connectionLog,
         now,
         welcomed: () => gate.authenticated(socket as Socket),
+        socket: socket as Socket,
         iceServersFor: (peerId) => iceServersFor(peerId, options.stunUrls ?? [], options.turn, now()),
         relay,
         departures,
         ...(cluster ? { cluster } : {}),
-        ...(options.interceptOutgoing ? { interceptOutgoing: options.interceptOutgoing } : {}),
       });
       connections.set(ws, connection);
       ws.on('close', () => connections.delete(ws));

@@ -14,6 +14,7 @@ import type { HostApi, IdentityInfo, Settings, TrustRecord } from '../../src-sha
 import type { ClientInfo, PeerInfo } from '../../src-shared/protocol/signaling';
 import { createSession } from '../../src-shared/session-certificate';
 import type { BackoffPolicy } from './backoff';
+import type { Channel } from './channels';
 import { createConsoleSession, type ConsoleSession } from './console-session';
 import { Emitter } from './emitter';
 import type { LinkConfig, LinkSnapshot } from './link/peer-link';
@@ -150,6 +151,7 @@ export class ConsoleEngine extends Emitter<ConsoleEvents> {
   private readonly linkStatesByPeer: Record<string, SharedLinkState[]> = {};
   private shareTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  private readonly linkStates: Channel<z.infer<typeof sharedLinksSchema>>;
   /** Set by openConsole (the workstream opens after the session, on its links). */
   workstream: Workstream | undefined;
   /** Why the workstream could not be opened (the links still run). */
@@ -185,11 +187,14 @@ export class ConsoleEngine extends Emitter<ConsoleEvents> {
       };
       this.emit('relay-usage', this.relayUsageByPeer);
     });
-    this.links.on('message', ({ peerId, message }) => {
-      const shared = sharedLinksSchema.safeParse(message);
-      if (!shared.success) return;
-      this.linkStatesByPeer[peerId] = shared.data.links;
-      this.emit('link-states', { peerId, links: shared.data.links });
+    this.linkStates = this.links.channel({
+      name: 'link-states',
+      types: ['link-states'],
+      schema: sharedLinksSchema,
+      handle: (peerId, { links }) => {
+        this.linkStatesByPeer[peerId] = links;
+        this.emit('link-states', { peerId, links });
+      },
     });
   }
 
@@ -271,8 +276,8 @@ export class ConsoleEngine extends Emitter<ConsoleEvents> {
 
   private shareLinkStates(): void {
     const snapshots = this.links.snapshots();
-    const message = { t: 'link-states', links: sharedLinkStates(snapshots) };
-    for (const s of snapshots) if (SHARED_STATES.has(s.state)) void this.links.send(s.peerId, message).catch(() => undefined);
+    const message = { t: 'link-states' as const, links: sharedLinkStates(snapshots) };
+    for (const s of snapshots) if (SHARED_STATES.has(s.state)) void this.linkStates.send(s.peerId, message).catch(() => undefined);
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import { SIGNAL_TYPES, type PeerInfo, type IceServer, type SignalType } from '../../src-shared/protocol/signaling';
 import { Emitter } from './emitter';
+import { ChannelRouter, type Channel, type ChannelSpec, type ChannelStats, type LinkBus } from './channels';
 import { equalBytes } from '../../src-shared/bytes';
 import type { SignalingClient } from './signaling-client';
 import { DEFAULT_LINK_CONFIG, PeerLink, rtcConfiguration, type LinkConfig, type LinkSnapshot } from './link/peer-link';
@@ -30,7 +31,8 @@ export const PEER_RETURN_MS = 60_000;
 type ManagerEvents = {
   change: LinkSnapshot;
   open: { peerId: string };
-  message: { peerId: string; message: unknown };
+  /** The peer restarted, or made its link again: messages in flight to its old end are gone. */
+  reset: { peerId: string };
   error: { peerId: string; code: string; message: string };
   /** A console whose identity does not hold together (peer_id not its key's, box key unsigned): no link. */
   untrusted: { peerId: string; reason: string };
@@ -56,7 +58,9 @@ export interface LinkManagerOptions {
   prepareConnections?: boolean;
 }
 
-export class LinkManager extends Emitter<ManagerEvents> {
+export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
+  /** Application messages go to the channel that owns their type (channels.ts). */
+  private readonly router = new ChannelRouter();
   private readonly links = new Map<string, { link: PeerLink; signingKey: Uint8Array }>();
   /** Frames for peers whose identity is being checked, replayed once the link exists. */
   private readonly waiting = new Map<string, Array<(link: PeerLink) => void>>();
@@ -132,6 +136,20 @@ export class LinkManager extends Emitter<ManagerEvents> {
     );
   }
 
+  /**
+   * Registers an application channel: its messages, from every link, go to its handler only. Its
+   * `send` (like `send` below) rejects when there is no link to the peer.
+   */
+  channel<M extends { t: string }>(spec: ChannelSpec<M>): Channel<M> {
+    const unregister = this.router.register(spec);
+    return { send: (peerId, message) => this.send(peerId, message), close: unregister };
+  }
+
+  /** Messages that no channel owned, or that their channel's schema refused (diagnostics). */
+  channelStats(): ChannelStats {
+    return this.router.stats();
+  }
+
   /** Sends to one peer; rejects if there is no link to it. */
   send(peerId: string, message: unknown): Promise<void> {
     const entry = this.links.get(peerId);
@@ -154,6 +172,11 @@ export class LinkManager extends Emitter<ManagerEvents> {
   /** Diagnostics of every link (see PeerLink.diagnostics). */
   diagnostics(): Promise<Array<Awaited<ReturnType<PeerLink['diagnostics']>>>> {
     return Promise.all([...this.links.values()].map(({ link }) => link.diagnostics()));
+  }
+
+  /** Diagnostics and tests: the DataChannel carrying the link to this peer now, if any. */
+  dataChannel(peerId: string): RTCDataChannel | undefined {
+    return this.links.get(peerId)?.link.dataChannel;
   }
 
   peerIds(): string[] {
@@ -223,14 +246,14 @@ export class LinkManager extends Emitter<ManagerEvents> {
   private peerAway(peerId: string): void {
     const entry = this.links.get(peerId);
     if (!entry || this.away.has(peerId)) return;
-    const state = entry.link.snapshot().state;
+    const state = entry.link.state;
     if (state !== 'direct' && state !== 'turn') entry.link.pauseRelay('the peer is not at the registry');
     this.away.set(
       peerId,
       setTimeout(() => {
         this.away.delete(peerId);
         if (this.links.get(peerId) !== entry) return;
-        const now = entry.link.snapshot().state;
+        const now = entry.link.state;
         if (now === 'direct' || now === 'turn') this.peerAway(peerId);
         else this.drop(peerId);
       }, PEER_RETURN_MS),
@@ -342,9 +365,11 @@ export class LinkManager extends Emitter<ManagerEvents> {
         relayMaxFrameBytes: () => this.maxFrameBytes,
       },
     });
-    link.on('change', (snapshot) => this.emit('change', snapshot));
+    // The manager's listeners (the GUI's session store, the agent) map the whole snapshot to their views.
+    link.on('change', () => this.emit('change', link.snapshot()));
     link.on('open', () => this.emit('open', { peerId }));
-    link.on('message', (message) => this.emit('message', { peerId, message }));
+    link.on('message', (message) => this.router.dispatch(peerId, message));
+    link.on('reset', () => this.emit('reset', { peerId }));
     link.on('error', (error) => this.emit('error', { peerId, ...error }));
     this.links.set(peerId, { link, signingKey: peer.signing_key });
     link.start();

@@ -1,6 +1,7 @@
 /**
  * A registry that tampers with what it carries. Each attack must be detected, nothing forged may be
- * applied, and the honest path must work again when the tampering stops.
+ * applied, and the honest path must work again when the tampering stops. The tampering registry is
+ * an honest one behind a proxy that rewrites what it sends (tests/support/tamper-proxy.ts).
  */
 import { test, expect } from '../support/test';
 import pino from 'pino';
@@ -10,9 +11,13 @@ import { decodeEnvelope } from '../../src-renderer/engine/link/signal-codec';
 import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../support/harness';
 import { WebConsole, WEB_ROOT } from '../support/web-console';
 import { flipRelayByte, swapCandidateAddress, swapCertificateBoxKey, swapFingerprint, swapPresenceBoxKey } from '../support/tamper';
+import { startTamperProxy, type TamperProxy } from '../support/tamper-proxy';
+import { formatInviteLink } from '../../src-shared/invite';
 
 const silent = pino({ level: 'silent' });
 let registry: RegistryHandle | undefined;
+/** In front of the registry: what the consoles talk to. */
+let proxy: TamperProxy | undefined;
 let consoles: HarnessConsole[] = [];
 /** The attack in force: rewrites (or multiplies) each frame the registry sends. */
 let attack: ((frame: ServerFrame, to: string | undefined) => ServerFrame[]) | undefined;
@@ -22,15 +27,24 @@ test.afterEach(async () => {
   attack = undefined;
   await Promise.all(consoles.map((c) => c.close()));
   consoles = [];
+  await proxy?.close();
+  proxy = undefined;
   await registry?.close();
   registry = undefined;
 });
 
 async function start(browser: import('@playwright/test').Browser, config = {}) {
-  registry = await createRegistry({ webRoot: HARNESS_ROOT, logger: silent, interceptOutgoing: (frame, to) => (attack ? attack(frame, to) : [frame]) });
-  const { link } = await registry.createInvite({ project: 'mitm', ttlMs: 3_600_000 });
-  consoles = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry!.httpUrl)));
+  const { link, url } = await tamperingRegistry(HARNESS_ROOT, 'mitm');
+  consoles = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, url)));
   return { link, a: consoles[0]!, b: consoles[1]!, config: { fallbackAfterMs: 3000, directRetry: { baseMs: 1000, maxMs: 2000 }, ...config } };
+}
+
+/** A registry behind a proxy that applies `attack`; the invite link and page URL go through the proxy. */
+async function tamperingRegistry(webRoot: string, project: string): Promise<{ link: string; url: string }> {
+  registry = await createRegistry({ webRoot, logger: silent });
+  proxy = await startTamperProxy(registry.port, (frame, to) => (attack ? attack(frame, to) : [frame]));
+  const { token } = await registry.createInvite({ project, ttlMs: 3_600_000 });
+  return { link: formatInviteLink(proxy.url, token), url: proxy.url };
 }
 
 const codes = async (c: HarnessConsole) => (await c.call('errors')).map((e) => e.code);
@@ -103,7 +117,7 @@ test('an old offer resent later is refused as a replay and changes nothing', asy
   expect(recorded.length).toBeGreaterThan(0);
   // Resend each recorded offer to its recipient, alongside the next frame that recipient gets.
   attack = (frame, to) => [frame, ...recorded.filter((r) => r.to === to).map((r) => r.frame)];
-  const carol = await HarnessConsole.open(browser, registry!.httpUrl);
+  const carol = await HarnessConsole.open(browser, proxy!.url);
   consoles.push(carol);
   await carol.join(link, 'C', config); // presence news for A and B, to carry the replays
   await expect.poll(async () => [...(await codes(a)), ...(await codes(b))], { timeout: 10_000 }).toContain('SIGNAL_REPLAYED');
@@ -132,8 +146,7 @@ test('a tampered relay blob is refused; relayed messages arrive whole once tampe
 });
 
 test('the web console shows a tampering warning on the peer’s row', async ({ browser }) => {
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, interceptOutgoing: (frame, to) => (attack ? attack(frame, to) : [frame]) });
-  const { link } = await registry.createInvite({ project: 'mitm-gui', ttlMs: 3_600_000 });
+  const { link } = await tamperingRegistry(WEB_ROOT, 'mitm-gui');
   attack = (frame) => [frame.type === 'webrtc_offer' || frame.type === 'webrtc_answer' ? swapFingerprint(frame) : frame];
   const ada = await WebConsole.open(browser, link);
   const bob = await WebConsole.open(browser, link);

@@ -1,4 +1,5 @@
-/** Reads which ICE candidate pair a connection uses, from getStats(): the link's path and RTT. */
+/** Reads which ICE candidate pair a connection uses, from getStats(): the link's path and RTT; and, for diagnostics, every candidate and pair. */
+import type { CandidateInfo, CandidatePairInfo } from './link-types';
 
 export type PathKind = 'host' | 'srflx' | 'prflx' | 'turn' | 'registry-relay';
 
@@ -78,4 +79,32 @@ export function pathLabel(path: PathInfo): string {
   const label = PATH_LABELS[path.kind] ?? path.kind;
   const withProtocol = path.kind === 'turn' && path.protocol ? `${label} ${path.protocol}` : label;
   return path.family ? `${withProtocol} · ${path.family}` : withProtocol;
+}
+
+/**
+ * Diagnostics (like chrome://webrtc-internals): the ICE candidates on both sides and the candidate
+ * pairs with their state. Addresses are included; no credentials are.
+ */
+export async function readCandidates(pc: RTCPeerConnection): Promise<{ candidates: CandidateInfo[]; pairs: CandidatePairInfo[] }> {
+  const candidates: CandidateInfo[] = [];
+  const pairs: CandidatePairInfo[] = [];
+  try {
+    const report = await pc.getStats();
+    report.forEach((stat: Record<string, unknown>) => {
+      if (stat.type === 'local-candidate' || stat.type === 'remote-candidate') {
+        candidates.push({
+          side: stat.type === 'local-candidate' ? 'local' : 'remote',
+          type: String(stat.candidateType ?? ''),
+          protocol: String(stat.protocol ?? ''),
+          ...(stat.relayProtocol ? { relayProtocol: String(stat.relayProtocol) } : {}),
+          address: `${String(stat.address ?? stat.ip ?? '?')}:${String(stat.port ?? '?')}`,
+        });
+      } else if (stat.type === 'candidate-pair') {
+        pairs.push({ state: String(stat.state ?? ''), nominated: Boolean(stat.nominated), ...(typeof stat.currentRoundTripTime === 'number' ? { rttMs: stat.currentRoundTripTime * 1000 } : {}) });
+      }
+    });
+  } catch {
+    // a closing connection has no stats
+  }
+  return { candidates, pairs };
 }

@@ -8,182 +8,53 @@
  * Knows nothing of Vue or WebSocket: signaling and relay go through a small `LinkPort`, and the
  * RTCPeerConnection constructor can be injected.
  *
- * Negotiation is MDN's "perfect negotiation": the polite side (the greater peer id) yields on glare.
- * Both sides create the DataChannel pre-negotiated (id 0), so neither waits for the other's.
+ * What it decides itself is the link's life: which connection and path carry the stream now, a
+ * replaced peer connection, the peer's new session or new link (a new stream, `reset`), the relay
+ * paused and resumed, framing and ping, and what is reported. The rest is delegated: the state
+ * machine (link-state.ts), when to relay or retry direct (path-policy.ts), one connection's perfect
+ * negotiation (negotiation.ts), whether signaling is authentic (signal-auth.ts), the relay as a
+ * path (relay-path.ts), ordering and retransmission (reliable-stream.ts).
+ *
+ * Longer than ~450 lines on purpose: what is left are a few short methods each over the same few
+ * fields (the stream, the DataChannel path, whether it relays), the coordination the modules above
+ * report to. Splitting them further would hand that state around instead of keeping it in one place.
  */
 import { decode, encode } from '@msgpack/msgpack';
-import { ed25519Verify } from '../../../src-shared/identity';
-import { verifyCertificate, type SessionCertificate, type SessionSecrets } from '../../../src-shared/session-certificate';
+import type { SessionCertificate } from '../../../src-shared/session-certificate';
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import { Emitter } from '../emitter';
-import { equalBytes } from '../../../src-shared/bytes';
-import { backoffDelay, type BackoffPolicy } from '../backoff';
-import { ReliableStream, type StreamPath } from './reliable-stream';
+import { systemClock, type Clock } from '../clock';
+import { PathPolicy } from './path-policy';
+import { Timers } from './timers';
+import { ReliableStream } from './reliable-stream';
 import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
-import { RelaySeal, SEAL_OVERHEAD } from './relay-seal';
-import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, newConnectionId, signalMacBytes, signalSignedBytes, type LinkSignal, type SignalAuth } from './signal-codec';
-import { deriveSignalKey, recipientKeyId, signalMac, signalMacValid, type SignalKey } from './signal-key';
-import { readSelectedPath, type PathInfo } from './path-stats';
-import { decodeRelayFrame, encodeRelayFrame, LinkEpochs, RELAY_LINK_HEADER_BYTES } from './link-epochs';
-import { createLinkChannel, type ConnectionPreparer } from './prepared-connection';
+import { RelayPath, RELAY_PATH_ID } from './relay-path';
+import { decodeLinkSignal, encodeLinkSignal } from './signal-codec';
+import type { SignalKey } from './signal-key';
+import { SignalAuthenticator, type CheckedSignal } from './signal-auth';
+import { readCandidates, readSelectedPath, type PathInfo } from './path-stats';
+import { LinkEpochs } from './link-epochs';
+import { Negotiation, type NegotiationHost, type SignalBody } from './negotiation';
+import { DEFAULT_LINK_CONFIG, rtcConfiguration, type CandidateInfo, type CandidatePairInfo, type LinkConfig, type LinkErrorCode, type LinkHistoryEntry, type LinkSnapshot, type PeerLinkOptions } from './link-types';
+import { linkStateOf, type LinkState } from './link-state';
 
 export { CHANNEL_LABEL } from './prepared-connection';
-export const RELAY_PATH_ID = 'relay';
+export * from './link-types';
+export { RELAY_PATH_ID } from './relay-path';
 const CHUNK_BYTES = 48 * 1024;
-/** Room for the `relay` frame's own MessagePack fields around the sealed blob. */
-const RELAY_FRAME_OVERHEAD = 128;
 const HISTORY_LENGTH = 50;
-/** An unanswered offer this old, met by the peer's own offer, was lost on the way. */
-const LOST_OFFER_AFTER_MS = 1000;
 const STATS_INTERVAL_MS = 2000;
-
-export type LinkState = 'signaling' | 'checking' | 'direct' | 'turn' | 'relay' | 'closed';
-
-export interface LinkConfig {
-  iceServers: RTCIceServer[];
-  iceTransportPolicy: RTCIceTransportPolicy;
-  /** No DataChannel this long after negotiation starts → relay through the registry. */
-  fallbackAfterMs: number;
-  /** How long a side that does not offer first waits for the other's offer before offering itself. */
-  offerWaitMs: number;
-  /** `disconnected` this long → ICE restart. */
-  disconnectGraceMs: number;
-  /** While relayed, how often to try direct again. */
-  directRetry: BackoffPolicy;
-  /** Largest message accepted from the peer. */
-  maxMessageBytes: number;
-  /** Diagnostics and tests: drop every ICE candidate both ways, so no direct path can form. */
-  blockDirect: boolean;
-}
-
-export const DEFAULT_LINK_CONFIG: LinkConfig = {
-  iceServers: [],
-  iceTransportPolicy: 'all',
-  fallbackAfterMs: 10_000,
-  offerWaitMs: 1_500,
-  disconnectGraceMs: 2_000,
-  directRetry: { baseMs: 5_000, maxMs: 60_000 },
-  maxMessageBytes: 64 * 1024 * 1024,
-  blockDirect: false,
-};
-
-/** What a link needs from the registry connection. */
-export interface LinkPort {
-  sendSignal(type: SignalType, payload: Uint8Array): boolean;
-  sendRelay(payload: Uint8Array): boolean;
-  /** False while the registry socket has too much queued. */
-  relayWritable(): boolean;
-  /** The registry's max frame size (from welcome). */
-  relayMaxFrameBytes(): number;
-}
-
-export interface PeerLinkOptions {
-  localPeerId: string;
-  remotePeerId: string;
-  /** The peer's identity key (its peer_id derives from it): everything it signs is checked against it. */
-  remoteSigningKey: Uint8Array;
-  projectId: string;
-  /** This console's session: certificate and secret keys. */
-  session: SessionSecrets;
-  /** Signs with the session's signaling key. */
-  sign: (message: Uint8Array) => Promise<Uint8Array>;
-  /** This session's signaling sequence: strictly increasing across all its links. */
-  nextSeq: () => number;
-  /** The peer's session certificate from presence, already verified against its identity key. */
-  remoteCertificate?: SessionCertificate;
-  /** The signaling key shared with that session (signal-key.ts), derived beside its check. */
-  remoteSignalKey?: SignalKey;
-  port: LinkPort;
-  config?: Partial<LinkConfig>;
-  createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
-  /**
-   * Whether this side offers as soon as the link starts (default: the impolite side). The manager
-   * has a console that learns of a newcomer offer, from a connection prepared ahead, while the
-   * newcomer, busy joining, waits. Glare is still resolved by politeness.
-   */
-  offersFirst?: boolean;
-  /** Connections made ahead (prepared-connection.ts): one with its offer set, one bare for answering. */
-  preparer?: Pick<ConnectionPreparer, 'take' | 'takeBare'>;
-}
-
-/** The RTCPeerConnection configuration of a link with this config. */
-export function rtcConfiguration(config: Pick<LinkConfig, 'iceServers' | 'iceTransportPolicy'>): RTCConfiguration {
-  return { iceServers: config.iceServers, iceTransportPolicy: config.iceTransportPolicy, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
-}
-
-export interface LinkHistoryEntry {
-  at: number;
-  event: string;
-  detail: string;
-}
-
-export interface LinkSnapshot {
-  peerId: string;
-  state: LinkState;
-  path?: PathInfo;
-  rttMs?: number;
-  bytesSent: number;
-  bytesReceived: number;
-  messagesSent: number;
-  messagesReceived: number;
-  /** Stream frames sent again (after a lost path or a timeout) and duplicates received. */
-  retransmittedFrames: number;
-  duplicateFrames: number;
-  iceConnectionState: string;
-  connectionState: string;
-  iceRestarts: number;
-  reconnects: number;
-  relayFallbacks: number;
-  /** Signaling messages refused as forged or replayed: a sign of a tampering registry. */
-  rejectedSignals: number;
-  history: LinkHistoryEntry[];
-  errors: Array<{ at: number; code: string; message: string }>;
-}
-
-export type LinkErrorCode =
-  | 'BAD_SIGNAL'
-  | 'SIGNAL_FORGED'
-  | 'SIGNAL_REPLAYED'
-  | 'RELAY_TAMPERED'
-  | 'RELAY_REPLAYED'
-  | 'RELAY_STALE_KEY'
-  | 'MALFORMED_FRAME'
-  | 'MESSAGE_TOO_LARGE'
-  | 'BAD_MESSAGE'
-  | 'NEGOTIATION_FAILED'
-  | 'RELAY_OVER_BUDGET'
-  | 'DATACHANNEL_ERROR';
 
 type LinkEvents = {
   /** A path is usable (once per session of the peer). */
   open: void;
   message: unknown;
-  /** Something a user or the GUI may want to show: every state, path and error change. */
-  change: LinkSnapshot;
+  /** Something a user or the GUI may want to show changed (state, path, counters, errors): `snapshot()` has it. */
+  change: { peerId: string; state: LinkState };
   error: { code: LinkErrorCode; message: string };
   /** The peer restarted (new session key): messages in flight to its old session are gone. */
   reset: void;
 };
-
-export interface CandidateInfo {
-  side: 'local' | 'remote';
-  type: string;
-  protocol: string;
-  relayProtocol?: string;
-  address: string;
-}
-
-export interface CandidatePairInfo {
-  state: string;
-  nominated: boolean;
-  rttMs?: number;
-}
-
-type CheckedSignal =
-  | { error: string }
-  /** MAC'd for an earlier session of this console: not forged, just late. */
-  | { stale: true }
-  | { envelope: Exclude<ReturnType<typeof decodeEnvelope>, { error: string }>; certificateOk: boolean; authentic: boolean; signalKey?: SignalKey };
 
 const MSG_APP = 0;
 const MSG_PING = 1;
@@ -192,67 +63,78 @@ const MSG_PONG = 2;
 export class PeerLink extends Emitter<LinkEvents> {
   readonly polite: boolean;
   private readonly config: LinkConfig;
-  private pc: RTCPeerConnection | undefined;
-  private pcId = '';
-  private remotePcId: string | undefined;
+  /** The current RTCPeerConnection and its negotiation (negotiation.ts); a new one for every connection. */
+  private conn: Negotiation | undefined;
+  /** The peer's connections this link's were paired with before: their late signaling is dropped. */
   private readonly retiredRemotePcIds = new Set<string>();
-  private remoteDescribed = false;
-  private makingOffer = false;
-  private offerSentAt = 0;
-  private ignoreOffer = false;
-  private pendingCandidates: RTCIceCandidateInit[] = [];
-  /** This connection's candidates as sent (null: the end of them), to send again if the registry dropped one. */
-  private sentCandidates: Array<NonNullable<LinkSignal['candidate']> | null> = [];
-  /** A connection whose `negotiationneeded` came before its channel: it offers once the channel exists. */
-  private negotiationDeferred: RTCPeerConnection | undefined;
   private dcPath: DataChannelPath | undefined;
   private stream: ReliableStream;
   /** Which link of the peer the stream talks to (a link made again on one side restarts both streams). */
   private readonly epochs: LinkEpochs;
-  private seal: RelaySeal | undefined;
-  private remoteCertificate: SessionCertificate | undefined;
-  /** Shared with the peer's current session, once derived: messages are MAC'd, not signed. */
-  private signalKey: SignalKey | undefined;
-  private lastRemoteSeq = 0;
-  private outbox: Promise<void> = Promise.resolve();
+  /** Which session of the peer the link talks to, and whether its signaling is authentic (signal-auth.ts). */
+  private readonly auth: SignalAuthenticator;
+  /** The link fell back to the registry relay (and is not direct again yet). */
   private relayActive = false;
-  /** The relay waits: the registry connection is down, or the peer is not at the registry (yet). */
-  private relayPaused = false;
   private opened = false;
   private closed = false;
   private inbox: Promise<void> = Promise.resolve();
   private path: PathInfo | undefined;
   private rttMs: number | undefined;
-  private state: LinkState = 'signaling';
+  private currentState: LinkState = 'signaling';
   private readonly history: LinkHistoryEntry[] = [];
   private readonly errors: LinkSnapshot['errors'] = [];
-  private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, retryAttempt: 0, rejectedSignals: 0 };
-  private timers = new Map<string, ReturnType<typeof setTimeout>>();
-  private readonly channels = new WeakMap<RTCPeerConnection, RTCDataChannel>();
+  private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, rejectedSignals: 0 };
+  private readonly clock: Clock;
+  /** The link's own timers; the path policy keeps its own (fallback, retry, ICE restart). */
+  private readonly timers: Timers<'relay-backoff' | 'ping'>;
+  /** When to relay and when to try direct again (path-policy.ts). */
+  private readonly policy: PathPolicy;
+  /** How the connections' negotiations reach the link. */
+  private readonly negotiationHost: NegotiationHost;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
-  private relayPumpTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly relayPath: StreamPath;
+  /** The registry relay as a path (relay-path.ts). */
+  private readonly relay: RelayPath;
 
   constructor(private readonly options: PeerLinkOptions) {
     super();
     this.config = { ...DEFAULT_LINK_CONFIG, ...options.config };
     this.polite = options.localPeerId > options.remotePeerId;
-    this.stream = this.createStream();
-    this.epochs = new LinkEpochs(options.nextSeq);
-    if (options.remoteCertificate) this.adoptCertificate(options.remoteCertificate, options.remoteSignalKey);
-    const relayMaxFrameBytes = () => options.port.relayMaxFrameBytes() - RELAY_FRAME_OVERHEAD - SEAL_OVERHEAD - RELAY_LINK_HEADER_BYTES;
-    this.relayPath = {
-      id: RELAY_PATH_ID,
-      get maxFrameBytes() {
-        return relayMaxFrameBytes();
-      },
-      canSend: () => !this.relayPaused && options.port.relayWritable(),
-      send: (frame: Uint8Array) => {
-        if (!this.seal) throw new Error('no session key from the peer yet');
-        const addressed = encodeRelayFrame(this.epochs.local, this.epochs.remote ?? 0, frame);
-        if (!options.port.sendRelay(this.seal.seal(addressed))) throw new Error('the registry is not connected');
+    this.clock = options.clock ?? systemClock;
+    this.timers = new Timers(this.clock);
+    this.policy = new PathPolicy(() => this.config, this.polite, {
+      hasChannel: () => this.dcPath !== undefined,
+      relay: (reason) => this.activateRelay(reason),
+      dropChannel: (reason) => this.dropDataChannel(reason),
+      reconnect: (reason) => this.createConnection(reason),
+      restartIce: (reason) => this.tryRestartIce(reason),
+    }, this.clock);
+    this.negotiationHost = {
+      polite: this.polite,
+      config: () => this.config,
+      signal: (from, type, body) => this.sendSignal(from, type, body),
+      record: (event, detail) => this.record(event, detail),
+      fail: (code, message) => this.fail(code, message),
+      channelOpened: (from, channel) => this.onChannelOpen(from.pc, channel),
+      channelClosed: (channel) => this.onChannelClosed(channel),
+      channelMessage: (channel, data) => this.onChannelMessage(channel, data),
+      bufferedAmountLow: () => this.stream.pump(),
+      iceStateChanged: (from) => this.onIceState(from.pc),
+      connectionStateChanged: ({ pc }) => {
+        this.record('connection-state', pc.connectionState);
+        if (pc.connectionState === 'failed') this.policy.failed('connection failed');
+        this.updateState();
       },
     };
+    this.stream = this.createStream();
+    this.epochs = new LinkEpochs(options.nextSeq);
+    this.auth = new SignalAuthenticator(options);
+    this.relay = new RelayPath(options.port, this.epochs);
+    if (options.remoteCertificate) this.adoptCertificate(options.remoteCertificate, options.remoteSignalKey);
+  }
+
+  /** The current connection, if any. */
+  private get pc(): RTCPeerConnection | undefined {
+    return this.conn?.pc;
   }
 
   /** Whether the link's first connection offers at once (the manager's choice; else the impolite side). */
@@ -264,9 +146,19 @@ export class PeerLink extends Emitter<LinkEvents> {
     return this.options.remotePeerId;
   }
 
+  /** Where the link stands (link-state.ts). */
+  get state(): LinkState {
+    return this.currentState;
+  }
+
+  /** Diagnostics and tests: the DataChannel carrying the link now, if any (read-only: the link owns it). */
+  get dataChannel(): RTCDataChannel | undefined {
+    return this.dcPath?.channel;
+  }
+
   /** The peer's session this link talks to, when known (from presence or its signaling). */
   get remoteSession(): SessionCertificate | undefined {
-    return this.remoteCertificate;
+    return this.auth.certificate;
   }
 
   start(): void {
@@ -283,23 +175,20 @@ export class PeerLink extends Emitter<LinkEvents> {
   /** A signaling payload from this peer, via the registry. */
   handleSignal(type: SignalType, payload: Uint8Array): void {
     // Authenticity checks start at once and run side by side; messages are then applied in order.
-    const checked = this.checkAuthenticity(type, payload);
+    const checked = this.auth.check(type, payload);
     this.inbox = this.inbox.then(() => this.processSignal(type, checked)).catch((error: Error) => this.fail('NEGOTIATION_FAILED', error.message));
   }
 
   /** A sealed relay blob from this peer, via the registry. */
   handleRelay(blob: Uint8Array): void {
     if (this.closed) return;
-    if (!this.seal) return this.fail('RELAY_STALE_KEY', 'relay blob before the peer’s session key is known');
-    const opened = this.seal.open(blob);
-    if (!opened.ok) return this.fail(opened.code, opened.message);
-    const addressed = decodeRelayFrame(opened.plaintext);
-    if ('error' in addressed) return this.fail('MALFORMED_FRAME', addressed.error);
+    const addressed = this.relay.open(blob);
+    if (!addressed.ok) return this.fail(addressed.code, addressed.message);
     // The peer's link first (a newer one restarts our stream, and with it our id), then ours.
     if (this.observeRemoteLink(addressed.from) === 'stale') return;
     if (!this.epochs.accepts(addressed.to)) return; // for an earlier stream of ours: the peer resends to this one
     // It came through the registry, so the peer is there: a paused relay carries on.
-    if (this.relayPaused) this.resumeRelay('the peer relays again');
+    if (this.relay.paused) this.resumeRelay('the peer relays again');
     if (!this.relayActive && !this.dcPath) this.activateRelay('the peer relays');
     this.epochs.exchanged();
     this.stream.receive(addressed.frame, RELAY_PATH_ID);
@@ -310,15 +199,15 @@ export class PeerLink extends Emitter<LinkEvents> {
    * moment (the recipient is behind, or the budget needs to refill), then resends what is unacked.
    */
   relayRefused(code: string, message: string): void {
-    if (this.closed || this.relayPaused || this.timers.has('relay-backoff')) return;
+    if (this.closed || this.relay.paused || this.timers.has('relay-backoff')) return;
     const overBudget = code === 'RELAY_OVER_BUDGET';
     if (overBudget) this.fail('RELAY_OVER_BUDGET', message);
     else this.record('relay-refused', `${code}: ${message}`);
     this.stream.pathLost(RELAY_PATH_ID);
     // UNKNOWN_PEER: the peer is not at the registry (left, or not back after a restart). Its
     // return (resumeRelay) ends the wait at once; the retry covers a presence event that is lost.
-    this.setTimer('relay-backoff', overBudget || code === 'UNKNOWN_PEER' ? 1000 : 50, () => {
-      if (this.relayActive && !this.dcPath && !this.relayPaused) this.stream.setPath(this.relayPath);
+    this.timers.set('relay-backoff', overBudget || code === 'UNKNOWN_PEER' ? 1000 : 50, () => {
+      if (this.relayActive && !this.dcPath && !this.relay.paused) this.stream.setPath(this.relay);
     });
   }
 
@@ -327,9 +216,9 @@ export class PeerLink extends Emitter<LinkEvents> {
    * (nothing is dropped; the stream keeps what is unacknowledged) until resumeRelay.
    */
   pauseRelay(reason: string): void {
-    if (this.closed || this.relayPaused) return;
-    this.relayPaused = true;
-    this.clearTimer('relay-backoff');
+    if (this.closed || this.relay.paused) return;
+    this.relay.paused = true;
+    this.timers.clear('relay-backoff');
     if (this.relayActive) this.record('relay-paused', reason);
     // What went out on the relay and is not acknowledged is resent as soon as it resumes.
     this.stream.pathLost(RELAY_PATH_ID);
@@ -338,9 +227,9 @@ export class PeerLink extends Emitter<LinkEvents> {
   /** The peer is reachable through the registry again: the relay resends what is unacknowledged at once. */
   resumeRelay(reason: string): void {
     if (this.closed) return;
-    const paused = this.relayPaused;
-    this.relayPaused = false;
-    this.clearTimer('relay-backoff');
+    const paused = this.relay.paused;
+    this.relay.paused = false;
+    this.timers.clear('relay-backoff');
     if (!this.relayActive || this.dcPath) return;
     if (paused) this.record('relay-resumed', reason);
     this.useRelayPath();
@@ -354,34 +243,24 @@ export class PeerLink extends Emitter<LinkEvents> {
    * are harmless: a stale answer and a known candidate are ignored.
    */
   signalRefused(type: SignalType, code: string): void {
-    const pc = this.pc;
-    if (this.closed || !pc) return;
+    const conn = this.conn;
+    if (this.closed || !conn) return;
     this.record('signal-refused', `${type} dropped by the registry (${code}): sending it again`);
-    const local = pc.localDescription;
-    if (type !== 'webrtc_ice_candidate') {
-      const pending = local?.type === 'offer' ? pc.signalingState === 'have-local-offer' : local?.type === 'answer' && pc.signalingState === 'stable';
-      if (local && pending) this.sendDescription(local);
-      return;
-    }
-    for (const candidate of this.sentCandidates) this.sendSignal('webrtc_ice_candidate', { candidate });
+    conn.resendAfterRefusal(type);
   }
 
   /** The registry connection is back and the peer is there: resume the relay, and negotiation if the link is not up. */
   signalingRestored(): void {
     if (this.closed) return;
     this.resumeRelay('the registry connection is back');
-    const pc = this.pc;
-    if (this.dcPath && pc) {
+    const conn = this.conn;
+    if (this.dcPath && conn) {
       // Found by the NAT lab: a network change also drops the registry connection, so the ICE
       // restart it triggers can lose its offer (or answer) on the way, leaving both sides
       // waiting. Send the pending offer again (its SDP holds the candidates gathered meanwhile),
       // or restart once more if ICE is still down.
-      if (pc.signalingState === 'have-local-offer' && pc.localDescription) {
-        this.record('offer-resent', 'registry reconnected during negotiation');
-        this.offerSentAt = Date.now();
-        this.sendDescription(pc.localDescription);
-      } else if (!['connected', 'completed'].includes(pc.iceConnectionState)) {
-        this.restartIce(pc, 'registry reconnected while ICE was down');
+      if (!conn.resendPendingOffer('registry reconnected during negotiation') && !['connected', 'completed'].includes(conn.pc.iceConnectionState)) {
+        this.policy.restartIce('registry reconnected while ICE was down');
       }
       return;
     }
@@ -419,7 +298,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       return;
     }
     if (!pc.localDescription && !pc.remoteDescription) return;
-    this.restartIce(pc, 'new ICE settings');
+    this.policy.restartIce('new ICE settings');
     this.updateState();
   }
 
@@ -435,8 +314,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.dropDataChannel();
       this.createConnection('forced relay');
     } else {
-      this.counters.retryAttempt = 0;
-      this.clearTimer('retry-direct');
+      this.policy.directAllowed();
       this.createConnection('direct allowed again');
     }
   }
@@ -451,7 +329,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     const s = this.stream.stats();
     return {
       peerId: this.options.remotePeerId,
-      state: this.state,
+      state: this.currentState,
       ...(this.path ? { path: this.path } : {}),
       ...(this.rttMs !== undefined ? { rttMs: this.rttMs } : {}),
       bytesSent: s.bytesSent,
@@ -477,43 +355,21 @@ export class PeerLink extends Emitter<LinkEvents> {
    * no keys, SDP fingerprints or credentials are.
    */
   async diagnostics(): Promise<LinkSnapshot & { candidates: CandidateInfo[]; pairs: CandidatePairInfo[]; connectionId: string }> {
-    const candidates: CandidateInfo[] = [];
-    const pairs: CandidatePairInfo[] = [];
-    const pc = this.pc;
-    if (pc) {
-      try {
-        const report = await pc.getStats();
-        report.forEach((stat: Record<string, unknown>) => {
-          if (stat.type === 'local-candidate' || stat.type === 'remote-candidate') {
-            candidates.push({
-              side: stat.type === 'local-candidate' ? 'local' : 'remote',
-              type: String(stat.candidateType ?? ''),
-              protocol: String(stat.protocol ?? ''),
-              ...(stat.relayProtocol ? { relayProtocol: String(stat.relayProtocol) } : {}),
-              address: `${String(stat.address ?? stat.ip ?? '?')}:${String(stat.port ?? '?')}`,
-            });
-          } else if (stat.type === 'candidate-pair') {
-            pairs.push({ state: String(stat.state ?? ''), nominated: Boolean(stat.nominated), ...(typeof stat.currentRoundTripTime === 'number' ? { rttMs: stat.currentRoundTripTime * 1000 } : {}) });
-          }
-        });
-      } catch {
-        // a closing connection has no stats
-      }
-    }
-    return { ...this.snapshot(), candidates, pairs, connectionId: this.pcId };
+    const { candidates, pairs } = this.pc ? await readCandidates(this.pc) : { candidates: [], pairs: [] };
+    return { ...this.snapshot(), candidates, pairs, connectionId: this.conn?.id ?? '' };
   }
 
   /** Closes for good; idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    this.timers.clearAll();
+    this.policy.close();
     clearInterval(this.statsTimer);
-    clearInterval(this.relayPumpTimer);
+    this.relay.stopPump();
     this.closeConnection();
     this.stream.close();
-    this.setState('closed', 'link closed');
+    this.updateState('link closed');
     this.removeAllListeners();
   }
 
@@ -525,7 +381,7 @@ export class PeerLink extends Emitter<LinkEvents> {
    */
   private createConnection(reason: string, first = false): void {
     if (this.closed) return;
-    const hadConnection = Boolean(this.pc);
+    const hadConnection = Boolean(this.conn);
     this.closeConnection();
     if (hadConnection) this.counters.reconnects++;
     const configuration = rtcConfiguration(this.config);
@@ -536,146 +392,35 @@ export class PeerLink extends Emitter<LinkEvents> {
     const ready = first && offerNow && !this.config.blockDirect ? this.options.preparer?.take(configuration) : undefined;
     const bare = first && !offerNow ? this.options.preparer?.takeBare(configuration) : undefined;
     const pc = ready?.pc ?? bare ?? (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(configuration);
-    this.pc = pc;
-    this.pcId = newConnectionId();
-    this.remotePcId = undefined;
-    this.remoteDescribed = false;
-    this.makingOffer = false;
-    this.ignoreOffer = false;
-    this.pendingCandidates = [];
-    this.sentCandidates = [];
-    this.negotiationDeferred = undefined;
     this.record('connection', `${ready ? 'prepared' : bare ? 'prepared bare' : 'new'} RTCPeerConnection (${reason})`);
-
-    // The other side creates its (pre-negotiated) channel when the offer arrives, so the usual
-    // start has no glare and costs one round trip less; if no offer comes soon, it offers itself
-    // and perfect negotiation sorts out any collision.
-    if (offerNow) this.openChannel(pc, ready?.channel);
-    else this.setTimer('offer-wait', this.config.offerWaitMs, () => this.pc === pc && this.offerAfterWaiting(pc));
-
-    pc.onnegotiationneeded = () => {
-      // A connection with no channel has nothing to offer, and an offer without media sections
-      // is refused under max-bundle ("no BUNDLE group"). Chromium 156 fires this event on the
-      // bare connection when setConfiguration gives it ICE servers; the browser does not fire it
-      // again when the channel is added (the flag is still set), so the offer waits for the channel.
-      if (!this.channels.has(pc)) this.negotiationDeferred = pc;
-      else void this.makeOffer(pc);
-    };
-    pc.onicecandidate = ({ candidate }) => {
-      if (this.pc !== pc || this.config.blockDirect) return;
-      const init = candidate ? toCandidateInit(candidate) : null;
-      this.sentCandidates.push(init);
-      this.sendSignal('webrtc_ice_candidate', { candidate: init });
-    };
-    pc.oniceconnectionstatechange = () => this.pc === pc && this.onIceState(pc);
-    pc.onconnectionstatechange = () => {
-      if (this.pc !== pc) return;
-      this.record('connection-state', pc.connectionState);
-      if (pc.connectionState === 'failed') this.onFailed('connection failed');
-      this.updateState();
-    };
-
-    if (ready) {
-      // Its offer is set and holds the candidates gathered so far; later ones trickle as usual.
-      this.offerSentAt = Date.now();
-      this.sendDescription(pc.localDescription!);
-      if (pc.iceGatheringState === 'complete') {
-        this.sentCandidates.push(null);
-        this.sendSignal('webrtc_ice_candidate', { candidate: null });
-      }
-    }
-    if (!this.dcPath) this.armFallback();
+    this.conn = new Negotiation(pc, this.negotiationHost, this.clock, { offerNow, ...(ready ? { prepared: ready.channel } : {}) });
+    this.policy.negotiationStarted();
     this.updateState();
   }
 
-  private async makeOffer(pc: RTCPeerConnection): Promise<void> {
-    try {
-      this.makingOffer = true;
-      await pc.setLocalDescription();
-      if (this.pc !== pc || !pc.localDescription) return;
-      this.offerSentAt = Date.now();
-      this.sendDescription(pc.localDescription);
-    } catch (error) {
-      if (this.pc === pc) this.fail('NEGOTIATION_FAILED', `creating an offer failed: ${(error as Error).message}`);
-    } finally {
-      this.makingOffer = false;
-    }
-  }
-
-  /** No offer came while this side waited: it offers itself (creating the channel fires negotiationneeded). */
-  private offerAfterWaiting(pc: RTCPeerConnection): void {
-    if (pc.remoteDescription || pc.signalingState !== 'stable') return;
-    this.record('offer-wait', `no offer in ${this.config.offerWaitMs} ms: offering`);
-    this.openChannel(pc);
-  }
-
-  private openChannel(pc: RTCPeerConnection, prepared?: RTCDataChannel): void {
-    if (this.channels.has(pc)) return;
-    const channel = prepared ?? createLinkChannel(pc);
-    this.channels.set(pc, channel);
-    channel.binaryType = 'arraybuffer';
-    channel.onopen = () => this.pc === pc && this.onChannelOpen(pc, channel);
-    channel.onclose = () => this.onChannelClosed(channel);
-    channel.onerror = (event) => {
-      const error = (event as RTCErrorEvent).error;
-      if (this.pc === pc && channel.readyState === 'open') this.fail('DATACHANNEL_ERROR', error?.message ?? 'DataChannel error');
-    };
-    channel.onmessage = (event) => this.onChannelMessage(channel, event.data as ArrayBuffer);
-    channel.onbufferedamountlow = () => this.stream.pump();
-    if (this.negotiationDeferred === pc) {
-      this.negotiationDeferred = undefined;
-      // Not while answering: the peer's offer already negotiates the channel.
-      if (pc.signalingState === 'stable' && !pc.remoteDescription) void this.makeOffer(pc);
-    }
-  }
-
   private closeConnection(): void {
-    const pc = this.pc;
-    this.pc = undefined;
-    this.clearTimer('disconnect');
-    if (!pc) return;
-    pc.onnegotiationneeded = pc.onicecandidate = pc.oniceconnectionstatechange = pc.onconnectionstatechange = null;
-    pc.close();
+    const conn = this.conn;
+    this.conn = undefined;
+    this.policy.connectionClosed();
+    conn?.close();
   }
 
   private onIceState(pc: RTCPeerConnection): void {
     const state = pc.iceConnectionState;
     this.record('ice-state', state);
-    if (state === 'disconnected') {
-      // Often transient (a lost packet or two); a network change needs an ICE restart.
-      this.setTimer('disconnect', this.config.disconnectGraceMs, () => {
-        if (this.pc === pc && pc.iceConnectionState === 'disconnected') {
-          if (!this.restartIce(pc, `disconnected for ${this.config.disconnectGraceMs} ms`)) return;
-          // Found by the NAT lab (TURN killed under a TURN-only link): a restart that finds no
-          // path can leave ICE 'disconnected' or 'checking' for good while the DataChannel still
-          // says 'open'. Give the restart the fallback time, then treat the connection as failed.
-          this.setTimer('restart-timeout', this.config.fallbackAfterMs, () => {
-            if (this.pc === pc && !['connected', 'completed'].includes(pc.iceConnectionState)) {
-              this.onFailed(`no path ${this.config.fallbackAfterMs} ms after an ICE restart`);
-            }
-          });
-        }
-      });
-    } else {
-      this.clearTimer('disconnect');
-    }
-    if (state === 'connected' || state === 'completed') this.clearTimer('restart-timeout');
-    if (state === 'failed') this.onFailed('ICE failed');
+    this.policy.iceState(state, () => (this.pc === pc ? pc.iceConnectionState : undefined));
     if (state === 'connected' || state === 'completed') void this.refreshStats();
     this.updateState();
   }
 
-  /**
-   * Restarts ICE; false where the stack cannot (node-datachannel's restartIce throws: libdatachannel
-   * has none). Then the connection is treated as failed: the link relays at once and the impolite
-   * side makes a new connection when it retries direct, as after ICE fails.
-   */
-  private restartIce(pc: RTCPeerConnection, reason: string): boolean {
+  /** Restarts ICE on the current connection; false where the stack cannot (the policy then treats it as failed). */
+  private tryRestartIce(reason: string): boolean {
+    const pc = this.pc;
+    if (!pc) return false;
     try {
       pc.restartIce();
     } catch (error) {
       this.record('ice-restart', `not supported here (${(error as Error).message}): ${reason}`);
-      this.onFailed(`${reason}, and no ICE restart on this stack`);
       return false;
     }
     this.counters.iceRestarts++;
@@ -683,129 +428,36 @@ export class PeerLink extends Emitter<LinkEvents> {
     return true;
   }
 
-  private onFailed(reason: string): void {
-    if (this.timers.has('retry-direct')) return;
-    // A DataChannel over a failed transport carries nothing, though it may still say 'open':
-    // drop it, so the stream resends what it held over the relay (found by the NAT lab).
-    if (this.dcPath) return this.dropDataChannel(reason);
-    // ICE failing (again) means no direct path for now: relay right away, retry direct later.
-    this.activateRelay(reason);
-    this.scheduleDirectRetry(reason);
-  }
-
-  private armFallback(): void {
-    this.setTimer('fallback', this.config.fallbackAfterMs, () => {
-      if (this.dcPath || this.closed) return;
-      this.activateRelay(`no DataChannel ${this.config.fallbackAfterMs} ms after negotiation started`);
-      this.scheduleDirectRetry('fallback');
-    });
-  }
-
-  /** While relayed, try a fresh direct connection with backoff (the impolite side drives it). */
-  private scheduleDirectRetry(reason: string): void {
-    if (this.closed || this.dcPath) return;
-    const delay = backoffDelay(++this.counters.retryAttempt, this.config.directRetry);
-    this.setTimer('retry-direct', delay, () => {
-      if (this.closed || this.dcPath) return;
-      if (!this.polite) this.createConnection(`retry direct (${reason})`);
-      this.scheduleDirectRetry(reason);
-    });
-  }
-
   // --- signaling --------------------------------------------------------------------------------
 
-  private sendDescription(description: RTCSessionDescription): void {
-    const type = description.type === 'offer' ? 'webrtc_offer' : 'webrtc_answer';
-    const sdp = this.config.blockDirect ? withoutCandidates(description.sdp) : description.sdp;
-    this.sendSignal(type, { description: { type: description.type as 'offer' | 'answer', sdp } });
-  }
-
   /**
-   * Authenticates and sends, in call order: MAC'd under the key shared with the peer's session when
-   * there is one, else signed (the sequence number is taken now, a signature a moment later).
+   * Addresses a connection's signaling (its id, the peer's connection it is paired with, this
+   * link's epoch) and sends it authenticated (signal-auth.ts), in call order.
    */
-  private sendSignal(type: SignalType, body: Pick<LinkSignal, 'description' | 'candidate'>): void {
-    const inner = encodeLinkSignal({ v: 1, from: this.pcId, to: this.remotePcId ?? null, link: this.epochs.local, ...body });
-    const seq = this.options.nextSeq();
-    const { localPeerId, remotePeerId, projectId, session } = this.options;
-    const key = this.signalKey;
-    let authenticating: Promise<SignalAuth>;
-    if (key) {
-      const recipient = recipientKeyId(key.peerBoxKey);
-      authenticating = Promise.resolve({ mac: signalMac(key, signalMacBytes(type, localPeerId, remotePeerId, projectId, seq, recipient, inner)), recipientKeyId: recipient });
-    } else {
-      // Signing starts at once (several run side by side); sending keeps the call order.
-      authenticating = this.options.sign(signalSignedBytes(type, localPeerId, remotePeerId, projectId, seq, inner)).then((signature) => ({ signature }));
-    }
-    this.outbox = this.outbox
-      .then(async () => {
-        const auth = await authenticating;
+  private sendSignal(from: Negotiation, type: SignalType, body: SignalBody): void {
+    const inner = encodeLinkSignal({ v: 1, from: from.id, to: from.remoteId ?? null, link: this.epochs.local, ...body });
+    this.auth
+      .send(type, inner, (payload) => {
         if (this.closed) return;
-        const payload = encodeEnvelope({ certificate: session.certificate, seq, body: inner, auth });
         if (!this.options.port.sendSignal(type, payload)) this.record('signal-lost', `${type} not sent: the registry is not connected`);
       })
       .catch((error: Error) => this.fail('NEGOTIATION_FAILED', `signing failed: ${error.message}`));
   }
 
-  /** Refuses a signaling message that this peer did not send, or sent before. Never applied. */
-  private reject(code: 'SIGNAL_FORGED' | 'SIGNAL_REPLAYED', message: string): void {
-    this.counters.rejectedSignals++;
-    this.fail(code, message);
-    this.updateState();
-  }
-
-  /**
-   * The expensive, stateless part of authentication: decoding, the certificate check (unless it is
-   * the one we know) and the signature or MAC check (deriving the key first for a new session).
-   */
-  private checkAuthenticity(type: SignalType, payload: Uint8Array): Promise<CheckedSignal> {
-    const envelope = decodeEnvelope(payload);
-    if ('error' in envelope) return Promise.resolve({ error: envelope.error });
-    const { localPeerId, remotePeerId, projectId, session } = this.options;
-    const { certificate, auth, seq, body } = envelope;
-    const known = this.remoteCertificate;
-    const certificateValid = known && sameCertificate(known, certificate) ? Promise.resolve(true) : verifyCertificate(certificate, this.options.remoteSigningKey);
-    if ('signature' in auth) {
-      const signatureValid = ed25519Verify(certificate.signKey, signalSignedBytes(type, remotePeerId, localPeerId, projectId, seq, body), auth.signature);
-      return Promise.all([certificateValid, signatureValid]).then(([certificateOk, authentic]) => ({ envelope, certificateOk, authentic }));
-    }
-    if (!equalBytes(auth.recipientKeyId, recipientKeyId(session.certificate.boxKey))) return Promise.resolve({ stale: true });
-    const current = this.signalKey;
-    const key = current && equalBytes(current.peerBoxKey, certificate.boxKey) ? Promise.resolve(current) : deriveSignalKey(session, certificate);
-    return Promise.all([certificateValid, key]).then(([certificateOk, signalKey]) => ({
-      envelope,
-      certificateOk,
-      authentic: signalKey !== undefined && signalMacValid(signalKey, signalMacBytes(type, remotePeerId, localPeerId, projectId, seq, auth.recipientKeyId, body), auth.mac),
-      ...(signalKey ? { signalKey } : {}),
-    }));
-  }
-
-  /**
-   * Checks, in arrival order, that a signaling message comes from this peer, unaltered, meant for
-   * this console in this project, and not seen before: the session certificate verifies against
-   * the peer's identity key and is not older than the one we know, the sequence number is new,
-   * and the signature (or MAC) covers type, sender, recipient, project, sequence and body.
-   */
+  /** Applies the authentication's verdict: a refusal is reported (never applied), a new session of the peer adopted. */
   private async authenticate(type: SignalType, checking: Promise<CheckedSignal>): Promise<Uint8Array | undefined> {
-    const checked = await checking;
-    if ('error' in checked) return void this.fail('BAD_SIGNAL', checked.error);
-    if ('stale' in checked) return void this.record('signal-stale', `a ${type} made for an earlier session of this console: dropped`);
-    const { envelope, certificateOk, authentic } = checked;
-    const { certificate } = envelope;
-    const known = this.remoteCertificate;
-    const newSession = !known || !equalBytes(known.signKey, certificate.signKey);
-    if (newSession && known && certificate.startedAt <= known.startedAt) {
-      return void this.reject('SIGNAL_REPLAYED', 'a signaling message from an older session of this peer was resent');
+    const verdict = this.auth.accept(type, await checking);
+    if (!verdict.ok) {
+      if (verdict.code === 'STALE') return void this.record('signal-stale', verdict.message);
+      if (verdict.code === 'BAD_SIGNAL') return void this.fail('BAD_SIGNAL', verdict.message);
+      // Refused as forged or replayed: a sign of a tampering registry.
+      this.counters.rejectedSignals++;
+      this.fail(verdict.code, verdict.message);
+      return void this.updateState();
     }
-    if (!certificateOk) return void this.reject('SIGNAL_FORGED', 'a session certificate not signed by this peer (possible tampering registry)');
-    if (!newSession && envelope.seq <= this.lastRemoteSeq) {
-      return void this.reject('SIGNAL_REPLAYED', `signaling message ${envelope.seq} was already received (replay)`);
-    }
-    if (!authentic) return void this.reject('SIGNAL_FORGED', `a ${type} whose signature or MAC does not verify (altered on the way: possible tampering registry)`);
     if (this.closed) return undefined;
-    if (newSession) this.adoptCertificate(certificate, checked.signalKey);
-    this.lastRemoteSeq = envelope.seq;
-    return envelope.body;
+    if (verdict.newSession) this.adoptCertificate(verdict.newSession.certificate, verdict.newSession.signalKey);
+    return verdict.body;
   }
 
   private async processSignal(type: SignalType, checked: Promise<CheckedSignal>): Promise<void> {
@@ -816,74 +468,18 @@ export class PeerLink extends Emitter<LinkEvents> {
     if ('error' in signal) return this.fail('BAD_SIGNAL', signal.error);
     if (signal.link !== undefined && this.observeRemoteLink(signal.link) === 'stale') return; // from an older link of the peer
     if (this.retiredRemotePcIds.has(signal.from)) return; // late news from a replaced connection
-    if (signal.to && signal.to !== this.pcId && signal.description?.type !== 'offer') return; // for our replaced connection
+    if (signal.to && signal.to !== this.conn?.id && signal.description?.type !== 'offer') return; // for our replaced connection
 
-    if (this.remotePcId && signal.from !== this.remotePcId) {
+    const previous = this.conn;
+    if (previous?.remoteId && signal.from !== previous.remoteId) {
       // The peer replaced its connection: ours was paired with the old one, so start afresh.
-      this.retiredRemotePcIds.add(this.remotePcId);
-      if (this.remoteDescribed) this.createConnection('the peer started a new connection');
+      this.retiredRemotePcIds.add(previous.remoteId);
+      if (previous.remoteDescribed) this.createConnection('the peer started a new connection');
     }
-    this.remotePcId = signal.from;
-    const pc = this.pc;
-    if (!pc) return;
-
-    if (signal.description) {
-      const description = signal.description;
-      const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
-      this.ignoreOffer = !this.polite && collision;
-      if (this.ignoreOffer) {
-        this.record('glare', 'ignored the peer’s offer (impolite side)');
-        this.resendOfferIfUnanswered(pc);
-        return;
-      }
-      if (description.type === 'answer' && pc.signalingState !== 'have-local-offer') return; // stale answer
-      await pc.setRemoteDescription(this.config.blockDirect ? { type: description.type, sdp: withoutCandidates(description.sdp) } : description);
-      if (this.pc !== pc) return;
-      this.remoteDescribed = true;
-      if (description.type === 'offer') {
-        this.clearTimer('offer-wait');
-        this.openChannel(pc);
-      }
-      for (const candidate of this.pendingCandidates.splice(0)) await this.addCandidate(pc, candidate);
-      if (description.type === 'offer') {
-        await pc.setLocalDescription();
-        if (this.pc !== pc || !pc.localDescription) return;
-        this.sendDescription(pc.localDescription);
-      }
-      return;
-    }
-    if (signal.candidate !== undefined) {
-      if (this.config.blockDirect) return;
-      const candidate: RTCIceCandidateInit = signal.candidate ?? { candidate: '' };
-      // Candidates that arrive before the remote description wait for it.
-      if (!pc.remoteDescription) this.pendingCandidates.push(candidate);
-      else await this.addCandidate(pc, candidate);
-    }
-  }
-
-  /**
-   * After ignoring the polite peer's offer. True glare crosses within milliseconds and the peer then
-   * answers ours. A peer whose offer meets ours unanswered for longer never got ours (lost while
-   * the registry was away, or dropped while it held us back): send it again, so the peer rolls
-   * back and answers — now if ours is old enough to tell, or once it is.
-   */
-  private resendOfferIfUnanswered(pc: RTCPeerConnection): void {
-    const resend = () => {
-      if (this.pc !== pc || pc.signalingState !== 'have-local-offer' || pc.localDescription?.type !== 'offer') return;
-      this.record('offer-resent', 'the peer had not seen our offer');
-      this.sendDescription(pc.localDescription);
-    };
-    const age = Date.now() - this.offerSentAt;
-    if (age > LOST_OFFER_AFTER_MS) resend();
-    else this.setTimer('offer-resend', LOST_OFFER_AFTER_MS - age, resend);
-  }
-
-  private async addCandidate(pc: RTCPeerConnection, candidate: RTCIceCandidateInit): Promise<void> {
-    try {
-      await pc.addIceCandidate(candidate);
-    } catch (error) {
-      if (!this.ignoreOffer) this.record('candidate-rejected', (error as Error).message);
-    }
+    const conn = this.conn;
+    if (!conn) return;
+    conn.remoteId = signal.from;
+    await conn.apply(signal);
   }
 
   /**
@@ -891,17 +487,8 @@ export class PeerLink extends Emitter<LinkEvents> {
    * to it are MAC'd once the key shared with it is known: given, or derived now (signed meanwhile).
    */
   private adoptCertificate(certificate: SessionCertificate, signalKey?: SignalKey): void {
-    const restarted = Boolean(this.remoteCertificate);
-    this.remoteCertificate = certificate;
-    if (signalKey && equalBytes(signalKey.peerBoxKey, certificate.boxKey)) this.signalKey = signalKey;
-    else {
-      this.signalKey = undefined;
-      void deriveSignalKey(this.options.session, certificate).then(
-        (key) => void (this.remoteCertificate === certificate && (this.signalKey = key)),
-        () => undefined,
-      );
-    }
-    this.seal = new RelaySeal(this.options.session.certificate.boxKey, this.options.session.boxSecretKey, certificate.boxKey);
+    const restarted = this.auth.adopt(certificate, signalKey);
+    this.relay.sealFor(this.options.session, certificate.boxKey);
     if (restarted) {
       // Its links are numbered afresh in the new session.
       this.epochs.forgetRemote();
@@ -941,12 +528,10 @@ export class PeerLink extends Emitter<LinkEvents> {
   // --- paths ---------------------------------------------------------------------------------------
 
   private onChannelOpen(pc: RTCPeerConnection, channel: RTCDataChannel): void {
-    this.clearTimer('fallback');
-    this.clearTimer('retry-direct');
-    this.counters.retryAttempt = 0;
+    this.policy.channelOpened();
     const wasRelayed = this.relayActive;
     this.relayActive = false;
-    clearInterval(this.relayPumpTimer);
+    this.relay.stopPump();
     this.dcPath = new DataChannelPath(channel, pc.sctp?.maxMessageSize, this.config.maxMessageBytes + 1024);
     this.stream.setPath(this.dcPath);
     this.record('datachannel-open', wasRelayed ? 'moved back from the registry relay to a direct path' : 'DataChannel open');
@@ -967,8 +552,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.stream.pathLost(DATACHANNEL_PATH_ID);
     this.record('datachannel-closed', reason);
     // It was working a moment ago: relay at once rather than leave the application waiting.
-    this.activateRelay(reason === 'DataChannel closed' ? 'the DataChannel closed' : `the DataChannel's connection failed: ${reason}`);
-    this.scheduleDirectRetry(reason);
+    this.policy.channelLost(reason, reason === 'DataChannel closed' ? 'the DataChannel closed' : `the DataChannel's connection failed: ${reason}`);
   }
 
   private onChannelMessage(channel: RTCDataChannel, data: ArrayBuffer): void {
@@ -991,16 +575,10 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   private useRelayPath(): void {
-    if (!this.seal) return; // set up when the peer's session key arrives
-    if (!this.relayPaused) this.stream.setPath(this.relayPath);
+    if (!this.relay.sealed) return; // set up when the peer's session key arrives
+    if (!this.relay.paused) this.stream.setPath(this.relay);
     this.path = { kind: 'registry-relay' };
-    // The registry socket has no "drained" event: poll while the relay carries traffic.
-    clearInterval(this.relayPumpTimer);
-    this.relayPumpTimer = setInterval(() => {
-      if (this.relayPaused) return;
-      const s = this.stream.stats();
-      if (s.queuedBytes > 0 || s.unackedBytes > 0) this.stream.pump();
-    }, 10);
+    this.relay.pump(() => this.stream);
     this.markOpen();
   }
 
@@ -1009,13 +587,13 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (this.opened) return;
     this.opened = true;
     this.emit('open', undefined);
-    this.setTimer('ping', 0, () => this.ping());
+    this.timers.set('ping', 0, () => this.ping());
   }
 
   private ping(): void {
     if (this.closed) return;
     void this.stream.send(encode([MSG_PING, performance.now()])).catch(() => undefined);
-    this.setTimer('ping', STATS_INTERVAL_MS, () => this.ping());
+    this.timers.set('ping', STATS_INTERVAL_MS, () => this.ping());
   }
 
   private async refreshStats(): Promise<void> {
@@ -1062,23 +640,22 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   // --- state and reporting ---------------------------------------------------------------------
 
-  private updateState(): void {
-    let next: LinkState;
-    if (this.closed) next = 'closed';
-    else if (this.dcPath) next = this.path?.kind === 'turn' ? 'turn' : 'direct';
-    else if (this.relayActive && this.seal) next = 'relay';
-    // 'checking' until the channel opens: once ICE connects, DTLS and SCTP follow (not back to 'signaling').
-    else next = this.pc && ['checking', 'connected', 'completed', 'disconnected', 'failed'].includes(this.pc.iceConnectionState) ? 'checking' : 'signaling';
+  /** Moves to the state the link's facts give (link-state.ts), recording a transition; tells listeners. */
+  private updateState(reason = ''): void {
+    const next = linkStateOf({
+      closed: this.closed,
+      channelOpen: this.dcPath !== undefined,
+      ...(this.path ? { pathKind: this.path.kind } : {}),
+      relaying: this.relayActive,
+      sealed: this.relay.sealed,
+      ...(this.pc ? { ice: this.pc.iceConnectionState } : {}),
+    });
     if (next !== 'relay' && !this.dcPath && this.path?.kind === 'registry-relay') this.path = undefined;
-    this.setState(next, '');
-  }
-
-  private setState(state: LinkState, reason: string): void {
-    if (state !== this.state) {
-      this.record('state', `${this.state} → ${state}${reason ? ` (${reason})` : ''}`);
-      this.state = state;
+    if (next !== this.currentState) {
+      this.record('state', `${this.currentState} → ${next}${reason ? ` (${reason})` : ''}`);
+      this.currentState = next;
     }
-    this.emit('change', this.snapshot());
+    this.emit('change', { peerId: this.options.remotePeerId, state: next });
   }
 
   private fail(code: LinkErrorCode, message: string): void {
@@ -1092,42 +669,4 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.history.push({ at: Date.now(), event, detail });
     if (this.history.length > HISTORY_LENGTH) this.history.shift();
   }
-
-  private setTimer(name: string, ms: number, fn: () => void): void {
-    this.clearTimer(name);
-    this.timers.set(name, setTimeout(() => {
-      this.timers.delete(name);
-      fn();
-    }, ms));
-  }
-
-  private clearTimer(name: string): void {
-    const timer = this.timers.get(name);
-    if (timer !== undefined) clearTimeout(timer);
-    this.timers.delete(name);
-  }
 }
-
-/**
- * An SDP without its ICE candidates, for blockDirect. Browsers set a description before gathering,
- * so dropping trickled candidates is enough there; libdatachannel (a Node peer) gathers first and
- * puts its candidates in the SDP itself, which would let a direct path form anyway.
- */
-function withoutCandidates(sdp: string): string {
-  return sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, '');
-}
-
-function toCandidateInit(candidate: RTCIceCandidate): NonNullable<LinkSignal['candidate']> {
-  return {
-    candidate: candidate.candidate,
-    sdpMid: candidate.sdpMid,
-    sdpMLineIndex: candidate.sdpMLineIndex,
-    usernameFragment: candidate.usernameFragment,
-  };
-}
-
-function sameCertificate(a: SessionCertificate, b: SessionCertificate): boolean {
-  return a.startedAt === b.startedAt && equalBytes(a.signKey, b.signKey) && equalBytes(a.boxKey, b.boxKey) && equalBytes(a.signature, b.signature);
-}
-
-

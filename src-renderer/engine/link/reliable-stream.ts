@@ -15,6 +15,10 @@
  * - ACK `[1, cumulativeSeq]`: every frame up to and including cumulativeSeq arrived (0 = none).
  *
  * Plain TypeScript (no Node or DOM APIs): runs in Chromium and in Node. Timers can be injected.
+ *
+ * Longer than ~450 lines on purpose: sender and receiver are one protocol (each frame's sequence
+ * number, its acknowledgement, its retransmission and the window share the same counters), tested
+ * as one in reliable-stream.test.ts; split, each half would need the other's internals.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { Emitter } from '../emitter';

@@ -28,18 +28,12 @@ export interface WorkstreamStore {
 export class MemoryWorkstreamStore implements WorkstreamStore {
   readonly entries = new Map<string, SignedEntry>();
   readonly chunks = new Map<string, Uint8Array>();
-  /** Tests: make the next append fail as an interrupted write would. */
-  failNextAppend = false;
 
   async loadEntries(): Promise<SignedEntry[]> {
     return [...this.entries.values()];
   }
 
   async appendEntries(entries: StoredEntry[]): Promise<void> {
-    if (this.failNextAppend) {
-      this.failNextAppend = false;
-      throw new Error('write interrupted');
-    }
     for (const e of entries) this.entries.set(`${e.author}:${e.seq}`, { b: e.b, s: e.s });
   }
 

@@ -24,14 +24,10 @@ import { bytes, peerIdSchema } from '../../../src-shared/protocol/signaling';
 import { parseEntryBody, type Entry, type SignedEntry } from '../../../src-shared/workstream/entry';
 import { Emitter } from '../emitter';
 import { equalBytes } from '../../../src-shared/bytes';
+import type { Channel, LinkBus } from '../channels';
 import type { Gap, WorkstreamLog } from './workstream-log';
 
-/** The part of LinkManager replication needs. */
-export interface LinkBus {
-  send(peerId: string, message: unknown): Promise<void>;
-  on(event: 'open' | 'closed', listener: (e: { peerId: string }) => void): () => void;
-  on(event: 'message', listener: (e: { peerId: string; message: unknown }) => void): () => void;
-}
+export type { LinkBus } from '../channels';
 
 /** Entries per message, and a byte cap (file entries carry up to 32 KiB of chunk hashes). */
 const BATCH_ENTRIES = 256;
@@ -60,6 +56,8 @@ export const syncMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ws-have'), project: z.string(), heads: z.record(peerIdSchema, seqSchema).refine((h) => Object.keys(h).length <= MAX_AUTHORS, 'too many authors') }),
 ]);
 export type SyncMessage = z.infer<typeof syncMessageSchema>;
+/** The replication channel's message types (file transfers have their own channel: file-transfers.ts). */
+export const SYNC_MESSAGE_TYPES = ['ws-hello', 'ws-links', 'ws-entries', 'ws-want', 'ws-have'] as const satisfies ReadonlyArray<SyncMessage['t']>;
 
 export interface SyncProblem {
   peerId: string;
@@ -85,15 +83,24 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
   private readonly unsubscribe: Array<() => void> = [];
   private readonly antiEntropy: ReturnType<typeof setInterval>;
   private linksChanged: ReturnType<typeof setTimeout> | undefined;
+  private readonly channel: Channel<SyncMessage>;
 
   constructor(
     private readonly log: WorkstreamLog,
-    private readonly links: LinkBus,
+    links: LinkBus,
     private readonly onProblem: (problem: SyncProblem) => void = () => undefined,
     antiEntropyMs = ANTI_ENTROPY_MS,
   ) {
     super();
+    this.channel = links.channel<SyncMessage>({
+      name: 'workstream',
+      types: SYNC_MESSAGE_TYPES,
+      schema: syncMessageSchema,
+      handle: (peerId, message) => this.onMessage(peerId, message),
+      invalid: (peerId, t, issue) => this.onProblem({ peerId, code: 'MALFORMED_MESSAGE', message: `${t}: ${issue}` }),
+    });
     this.unsubscribe.push(
+      () => this.channel.close(),
       links.on('open', ({ peerId }) => this.onOpen(peerId)),
       links.on('closed', ({ peerId }) => {
         this.linked.delete(peerId);
@@ -104,7 +111,6 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
         this.announceLinks();
         this.emit('confirmations', undefined);
       }),
-      links.on('message', ({ peerId, message }) => this.onMessage(peerId, message)),
       log.on('added', ({ entries, from }) => this.push(entries, from)),
       // An equivocation is passed on, so that every console refuses it and says so.
       log.on('rejected', ({ evidence, from }) => {
@@ -183,17 +189,8 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
     }, 100);
   }
 
-  private onMessage(peerId: string, message: unknown): void {
-    const t = (message as { t?: unknown } | null)?.t;
-    if (typeof t !== 'string' || !t.startsWith('ws-')) return; // another application message
-    if (t.startsWith('ws-file')) return; // file transfer (see file-transfers.ts)
-    const parsed = syncMessageSchema.safeParse(message);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return this.onProblem({ peerId, code: 'MALFORMED_MESSAGE', message: `${t}: ${issue?.path.join('.') || 'message'}: ${issue?.message}` });
-    }
-    const m = parsed.data;
-    if (m.project !== this.log.project) return this.onProblem({ peerId, code: 'WRONG_PROJECT', message: `${t} for project ${m.project}` });
+  private onMessage(peerId: string, m: SyncMessage): void {
+    if (m.project !== this.log.project) return this.onProblem({ peerId, code: 'WRONG_PROJECT', message: `${m.t} for project ${m.project}` });
     if (m.t === 'ws-hello') {
       if (m.links) this.peerLinks.set(peerId, new Set(m.links));
       this.confirm(peerId, m.heads);
@@ -277,7 +274,7 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
 
   /** Resolves false if the link is gone; the next hello on a new link makes up for it (for a ws-have too). */
   private sendTo(peerId: string, message: SyncMessage): Promise<boolean> {
-    return this.links.send(peerId, message).then(
+    return this.channel.send(peerId, message).then(
       () => true,
       () => false,
     );

@@ -10,6 +10,7 @@ import { createConsoleSession } from '../../../src-renderer/engine/console-sessi
 import type { LinkConfig, LinkSnapshot } from '../../../src-renderer/engine/link/peer-link';
 import { missingBrowserFeatures } from '../../../src-renderer/engine/browser-support';
 import './workstream'; // window.wsHarness
+import { testChannel, TEST_MESSAGE } from '../../support/link-bus';
 
 // The console's own startup check: a driver refuses a browser that fails it, with its message.
 (window as unknown as { browserSupport: { missing: string[] } }).browserSupport = { missing: missingBrowserFeatures() };
@@ -70,7 +71,7 @@ const harness = {
       raw.attach(client);
     } else {
       manager = started.links;
-      manager.on('message', ({ peerId, message }) => void record(peerId, message));
+      testChannel(manager, (peerId, message) => void record(peerId, message));
       manager.on('error', (error) => errors.push(error));
       manager.on('open', ({ peerId }) => openedAt.set(peerId, preciseNow()));
       manager.on('untrusted', ({ peerId, reason }) => errors.push({ peerId, code: 'IDENTITY_INVALID', message: reason }));
@@ -105,7 +106,7 @@ const harness = {
 
   /** Sends `{ seq }` messages from..to (inclusive), optionally with a text body. */
   async sendSeq(peerId: string, from: number, to: number, text = ''): Promise<void> {
-    for (let seq = from; seq <= to; seq++) await manager.send(peerId, { seq, text });
+    for (let seq = from; seq <= to; seq++) await manager.send(peerId, { t: TEST_MESSAGE, seq, text });
   },
 
   /** Sends one random blob of `bytes` and returns its SHA-256 and when sending began; samples bufferedAmount. */
@@ -113,7 +114,7 @@ const harness = {
     const blob = new Uint8Array(bytes);
     for (let offset = 0; offset < bytes; offset += 65536) crypto.getRandomValues(blob.subarray(offset, Math.min(bytes, offset + 65536)));
     const hash = await sha256(blob);
-    const channel = (manager as unknown as { links: Map<string, { link: { dcPath?: { channel: RTCDataChannel } } }> }).links.get(peerId)?.link.dcPath?.channel;
+    const channel = manager.dataChannel(peerId);
     const originalSend = channel?.send.bind(channel);
     if (channel && originalSend) {
       // Sample right after every send: the highest the buffer ever gets.
@@ -123,13 +124,13 @@ const harness = {
       }) as RTCDataChannel['send'];
     }
     const startedAt = preciseNow();
-    await manager.send(peerId, { blob });
+    await manager.send(peerId, { t: TEST_MESSAGE, blob });
     return { hash, startedAt };
   },
 
   /** Attacks, as a misbehaving peer: raw bytes on the DataChannel, or a relay blob under a wrong key. */
   rawDataChannelSend(peerId: string, bytes: number[]): void {
-    const channel = (manager as unknown as { links: Map<string, { link: { dcPath?: { channel: RTCDataChannel } } }> }).links.get(peerId)?.link.dcPath?.channel;
+    const channel = manager.dataChannel(peerId);
     if (!channel) throw new Error('no DataChannel');
     channel.send(new Uint8Array(bytes));
   },

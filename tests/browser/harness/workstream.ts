@@ -15,6 +15,7 @@ import type { BackoffPolicy } from '../../../src-renderer/engine/backoff';
 import type { Workstream, WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
 import { openIndexedDbStore } from '../../../src-renderer/engine/workstream/workstream-store';
 import { checkEntry } from '../../../src-shared/workstream/entry';
+import { testChannel, TEST_MESSAGE } from '../../support/link-bus';
 
 let identity: SecretIdentity | undefined;
 let session: ConsoleEngine | undefined;
@@ -81,8 +82,7 @@ const wsHarness = {
     log.on('added', () => {
       if (sizeTarget && sizeTarget.at === undefined && log.size >= sizeTarget.n) sizeTarget.at = now();
     });
-    session.links.on('message', ({ message }) => {
-      if ((message as { t?: string }).t !== 'bench-raw') return;
+    testChannel(session.links, () => {
       rawCount++;
       if (rawTarget && rawTarget.at === undefined && rawCount >= rawTarget.n) rawTarget.at = now();
     });
@@ -174,7 +174,7 @@ const wsHarness = {
   },
   /** The baseline: `count` plain messages of about the same size over the same link. */
   async sendRaw(peerId: string, count: number, text: string): Promise<void> {
-    for (let i = 0; i < count; i++) await session!.links.send(peerId, { t: 'bench-raw', i, text });
+    for (let i = 0; i < count; i++) await session!.links.send(peerId, { t: TEST_MESSAGE, i, text });
   },
   watchRaw(n: number): void {
     rawTarget = { n, ...(rawCount >= n ? { at: now() } : {}) };

@@ -17,6 +17,7 @@ import { MemoryWorkstreamStore } from '../../../src-renderer/engine/workstream/w
 import { nodePeerConnectionFactory } from '../../../src-agent/webrtc';
 import { createNodeSocket } from '../../../src-agent/websocket';
 import { until } from './until';
+import { testChannel } from '../../support/link-bus';
 
 interface NodeConsole {
   identity: SecretIdentity;
@@ -60,7 +61,7 @@ async function join(link: string, name: string, linkConfig: Partial<LinkConfig> 
     prepareConnections: false, // as the agent does (LinkManagerOptions.prepareConnections)
   });
   const node: NodeConsole = { identity, session, received: new Map(), errors: [] };
-  session.links.on('message', ({ peerId, message }) => {
+  testChannel(session.links, (peerId, message) => {
     const list = node.received.get(peerId) ?? [];
     list.push(message);
     node.received.set(peerId, list);
@@ -79,7 +80,7 @@ function linkTo(from: NodeConsole, to: NodeConsole): LinkSnapshot | undefined {
 const describeLink = (s: LinkSnapshot | undefined) => JSON.stringify({ state: s?.state, path: s?.path, history: s?.history.slice(-25).map((h) => `${h.event}: ${h.detail}`) });
 
 async function sendSeq(from: NodeConsole, to: NodeConsole, count: number, tag: string): Promise<void> {
-  for (let seq = 0; seq < count; seq++) await from.session.links.send(to.identity.peerId, { tag, seq });
+  for (let seq = 0; seq < count; seq++) await from.session.links.send(to.identity.peerId, { t: 'test', tag, seq });
 }
 
 function seqsFrom(at: NodeConsole, from: NodeConsole, tag: string): number[] {
@@ -110,7 +111,7 @@ describe('the link engine in Node (node-datachannel)', () => {
     // Larger than the link's 48 KiB chunks, the DataChannel's 256 KiB messages and its 1 MiB high-water mark.
     const big = new Uint8Array(randomBytes(4 * 1024 * 1024));
     const sha = createHash('sha256').update(big).digest('hex');
-    await ada.session.links.send(bob.identity.peerId, { tag: 'big', bytes: big });
+    await ada.session.links.send(bob.identity.peerId, { t: 'test', tag: 'big', bytes: big });
     const arrived = await until('the 4 MiB message', () => (bob.received.get(ada.identity.peerId) ?? []).find((m) => (m as { tag?: string }).tag === 'big') as { bytes: Uint8Array } | undefined, 30_000);
     expect(arrived.bytes.length).toBe(big.length);
     expect(createHash('sha256').update(arrived.bytes).digest('hex')).toBe(sha);
@@ -134,7 +135,7 @@ describe('the link engine in Node (node-datachannel)', () => {
     }
     await Promise.all([sendSeq(ada, bob, 100, 'relayed'), sendSeq(bob, ada, 100, 'relayed')]);
     const big = new Uint8Array(randomBytes(512 * 1024));
-    await bob.session.links.send(ada.identity.peerId, { tag: 'big', bytes: big });
+    await bob.session.links.send(ada.identity.peerId, { t: 'test', tag: 'big', bytes: big });
     await until('100 relayed messages each way', () => seqsFrom(bob, ada, 'relayed').length === 100 && seqsFrom(ada, bob, 'relayed').length === 100);
     expect(seqsFrom(bob, ada, 'relayed')).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(seqsFrom(ada, bob, 'relayed')).toEqual(Array.from({ length: 100 }, (_, i) => i));

@@ -11,6 +11,7 @@ import { Emitter } from '../../../src-renderer/engine/emitter';
 import type { RegistryState, SignalingClient } from '../../../src-renderer/engine/signaling-client';
 import { LinkManager } from '../../../src-renderer/engine/link-manager';
 import { StubConnection } from './stub-connection';
+import { testChannel } from '../../support/link-bus';
 
 type ClientEvents = {
   state: RegistryState;
@@ -81,7 +82,7 @@ export class FakeRegistry {
     });
     const c: TestConsole = { identity, session, client, links, received: [], closed: [], errors: [] };
     links.on('error', ({ code }) => c.errors.push(code));
-    links.on('message', ({ message }) => c.received.push(message));
+    testChannel(links, (_peerId, message) => c.received.push(message));
     links.on('closed', ({ peerId }) => c.closed.push(peerId));
     this.consoles.push(c);
     return c;

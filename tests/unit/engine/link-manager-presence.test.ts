@@ -22,7 +22,7 @@ async function relayedPair() {
   registry.connect(ada);
   registry.connect(bob);
   await expect.poll(() => [ada.links.snapshot(bob.identity.peerId)?.state, bob.links.snapshot(ada.identity.peerId)?.state]).toEqual(['relay', 'relay']);
-  await ada.links.send(bob.identity.peerId, { text: 'before' });
+  await ada.links.send(bob.identity.peerId, { t: 'test', text: 'before' });
   await expect.poll(() => texts(bob)).toEqual(['before']);
   return { ada, bob };
 }
@@ -31,7 +31,7 @@ describe('relayed links when the registry restarts', () => {
   it('a message sent while the registry is down arrives as soon as both are back, though one reconnected before the other', async () => {
     const { ada, bob } = await relayedPair();
     registry.stop();
-    await ada.links.send(bob.identity.peerId, { text: 'during the outage' });
+    await ada.links.send(bob.identity.peerId, { t: 'test', text: 'during the outage' });
     await new Promise((done) => setTimeout(done, 100));
     expect(texts(bob)).toEqual(['before']);
 
@@ -41,7 +41,7 @@ describe('relayed links when the registry restarts', () => {
     registry.connect(bob);
     await expect.poll(() => texts(bob), { interval: 5 }).toEqual(['before', 'during the outage']);
     expect(Date.now() - back).toBeLessThan(500);
-    await bob.links.send(ada.identity.peerId, { text: 'after' });
+    await bob.links.send(ada.identity.peerId, { t: 'test', text: 'after' });
     await expect.poll(() => texts(ada), { interval: 5, timeout: 500 }).toEqual(['after']);
     // The same links carried on: none was closed and made again.
     expect([ada.closed, bob.closed]).toEqual([[], []]);
@@ -50,7 +50,7 @@ describe('relayed links when the registry restarts', () => {
   it('a peer that left and comes back in the same session finds the link where it was', async () => {
     const { ada, bob } = await relayedPair();
     registry.disconnect(bob);
-    await ada.links.send(bob.identity.peerId, { text: 'while Bob was away' });
+    await ada.links.send(bob.identity.peerId, { t: 'test', text: 'while Bob was away' });
     await new Promise((done) => setTimeout(done, 100));
     registry.connect(bob);
     await expect.poll(() => texts(bob), { interval: 5, timeout: 500 }).toEqual(['before', 'while Bob was away']);
@@ -64,7 +64,7 @@ describe('relayed links when the registry restarts', () => {
     registry.connect(bob2);
     await expect.poll(() => ada.closed).toEqual([bob.identity.peerId]); // the old one, replaced
     await expect.poll(() => ada.links.snapshot(bob.identity.peerId)?.state).toBe('relay');
-    await ada.links.send(bob.identity.peerId, { text: 'to the new session' });
+    await ada.links.send(bob.identity.peerId, { t: 'test', text: 'to the new session' });
     await expect.poll(() => texts(bob2), { timeout: 2000 }).toEqual(['to the new session']);
     expect(ada.errors).toEqual([]);
   });
@@ -83,6 +83,8 @@ describe('relayed links when the registry restarts', () => {
 describe('a link made again on one side only', () => {
   it('a peer away longer than PEER_RETURN_MS comes back to a new link on the other side: both start new streams, and messages flow both ways', async () => {
     const { ada, bob } = await relayedPair();
+    const resets: string[] = [];
+    bob.links.on('reset', ({ peerId }) => resets.push(peerId));
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     registry.disconnect(bob);
     vi.advanceTimersByTime(PEER_RETURN_MS);
@@ -92,11 +94,13 @@ describe('a link made again on one side only', () => {
     registry.connect(bob);
     expect(bob.closed).toEqual([]);
     await expect.poll(() => ada.links.snapshot(bob.identity.peerId)?.state).toBe('relay');
-    await ada.links.send(bob.identity.peerId, { text: 'to the old end' });
-    await bob.links.send(ada.identity.peerId, { text: 'from the old end' });
+    await ada.links.send(bob.identity.peerId, { t: 'test', text: 'to the old end' });
+    await bob.links.send(ada.identity.peerId, { t: 'test', text: 'from the old end' });
     await expect.poll(() => texts(bob), { timeout: 2000 }).toEqual(['before', 'to the old end']);
     await expect.poll(() => texts(ada), { timeout: 2000 }).toContain('from the old end');
     expect(bob.links.snapshot(ada.identity.peerId)!.history.map((h) => h.event)).toContain('peer-new-link');
+    // Bob's applications hear that what was in flight to Ada's old end is gone (file transfers ask again).
+    expect(resets).toEqual([ada.identity.peerId]);
   });
 });
 
@@ -138,7 +142,7 @@ describe('a linked console that renames itself', () => {
     refused.delete('Bob'); // the user accepted
     ada.links.release(carolId);
     await expect.poll(() => ada.links.snapshot(carolId)?.state, { timeout: 5000 }).toBe('relay');
-    await ada.links.send(carolId, { text: 'linked again' });
+    await ada.links.send(carolId, { t: 'test', text: 'linked again' });
     await expect.poll(() => texts(carol), { timeout: 5000 }).toEqual(['linked again']);
   });
 });

@@ -1,19 +1,20 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encode } from '@msgpack/msgpack';
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { encodeEntryBody } from '../../../src-shared/workstream/entry';
-import { Emitter } from '../../../src-renderer/engine/emitter';
+import { RoutedBus } from '../../support/link-bus';
 import { openWorkstream, type Workstream, type WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
-import { MemoryWorkstreamStore } from '../../../src-renderer/engine/workstream/workstream-store';
-import type { LinkBus } from '../../../src-renderer/engine/workstream/workstream-sync';
+import { MemoryWorkstreamStore, type StoredEntry } from '../../../src-renderer/engine/workstream/workstream-store';
 
 const PROJECT = 'team';
 
 /** Links between test consoles: messages arrive asynchronously and in order, like a link's stream. */
-class FakeBus extends Emitter<{ open: { peerId: string }; closed: { peerId: string }; message: { peerId: string; message: unknown } }> implements LinkBus {
+class FakeBus extends RoutedBus {
   readonly peers = new Map<string, FakeBus>();
   /** Messages this console sent, for tests that look at the wire. */
   readonly sent: Array<{ to: string; message: { t: string } }> = [];
+  /** Messages delivered to this console (handled by the time they are here). */
+  readonly received: Array<{ from: string; message: { t: string; links?: string[] } }> = [];
   /** While set, what is sent to this console waits (a link whose relay waits for the registry). */
   private held: Array<() => void> | undefined;
   constructor(readonly id: string) {
@@ -37,14 +38,28 @@ class FakeBus extends Emitter<{ open: { peerId: string }; closed: { peerId: stri
     this.held = undefined;
     for (const deliver of held) setTimeout(deliver, 0);
   }
-  deliver(from: string, message: unknown): void {
-    this.emit('message', { peerId: from, message });
+  private readonly taps = new Set<(from: string, message: { t: string }) => void>();
+  override deliver(from: string, message: unknown): void {
+    this.received.push({ from, message: message as { t: string; links?: string[] } });
+    super.deliver(from, message);
+    for (const tap of this.taps) tap(from, message as { t: string });
   }
-  fireOpen(peerId: string): void {
-    this.emit('open', { peerId });
+  /** Calls `listener` after each message delivered to this console is handled. */
+  tap(listener: (from: string, message: { t: string }) => void): () => void {
+    this.taps.add(listener);
+    return () => this.taps.delete(listener);
   }
-  fireClosed(peerId: string): void {
-    this.emit('closed', { peerId });
+}
+
+/** A store whose next append can be made to fail as an interrupted write would. */
+class InterruptibleStore extends MemoryWorkstreamStore {
+  failNextAppend = false;
+  override async appendEntries(entries: StoredEntry[]): Promise<void> {
+    if (this.failNextAppend) {
+      this.failNextAppend = false;
+      throw new Error('write interrupted');
+    }
+    return super.appendEntries(entries);
   }
 }
 
@@ -55,6 +70,12 @@ interface TestConsole {
   ws: Workstream;
   problems: WorkstreamProblem[];
 }
+
+/** Every console a test opened, closed after it (their anti-entropy timers would outlive it). */
+const opened: TestConsole[] = [];
+afterEach(() => {
+  for (const c of opened.splice(0)) c.ws.close();
+});
 
 async function makeConsole(options: { maxFileBytes?: number; identity?: SecretIdentity; store?: MemoryWorkstreamStore; antiEntropyMs?: number } = {}): Promise<TestConsole> {
   const identity = options.identity ?? (await createIdentity());
@@ -71,24 +92,44 @@ async function makeConsole(options: { maxFileBytes?: number; identity?: SecretId
   });
   const problems: WorkstreamProblem[] = [];
   ws.onProblem((p) => problems.push(p));
-  return { identity, bus, store, ws, problems };
+  const made = { identity, bus, store, ws, problems };
+  opened.push(made);
+  return made;
 }
 
 function link(a: TestConsole, b: TestConsole): void {
   a.bus.peers.set(b.bus.id, b.bus);
   b.bus.peers.set(a.bus.id, a.bus);
-  a.bus.fireOpen(b.bus.id);
-  b.bus.fireOpen(a.bus.id);
+  a.bus.fire('open', b.bus.id);
+  b.bus.fire('open', a.bus.id);
 }
 
 function unlink(a: TestConsole, b: TestConsole): void {
   a.bus.peers.delete(b.bus.id);
   b.bus.peers.delete(a.bus.id);
-  a.bus.fireClosed(b.bus.id);
-  b.bus.fireClosed(a.bus.id);
+  a.bus.fire('closed', b.bus.id);
+  b.bus.fire('closed', a.bus.id);
 }
 
 const ids = (c: TestConsole) => c.ws.log.entries().map((e) => e.id);
+
+/**
+ * Until every console has heard, from each console it is linked with, the whole list of that
+ * console's links (its hello or `ws-links`): from then on, forwarding is pruned everywhere.
+ */
+async function linksKnown(...consoles: TestConsole[]): Promise<void> {
+  await until(() =>
+    consoles.every((x) =>
+      [...x.bus.peers.values()].every((peer) => {
+        const theirs = [...peer.peers.keys()];
+        return x.bus.received.some((r) => r.from === peer.id && (r.message.t === 'ws-links' || r.message.t === 'ws-hello') && theirs.every((id) => r.message.links?.includes(id)));
+      }),
+    ),
+  );
+}
+
+/** Resolves once the log has taken everything delivered to it so far (ingests are handled in order). */
+const settled = (c: TestConsole) => c.ws.log.ingest([]);
 
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -137,10 +178,13 @@ describe('workstream replication', () => {
     link(a, b);
     link(b, c);
     link(a, c);
-    await new Promise((r) => setTimeout(r, 300)); // link announcements
-    for (let i = 0; i < 10; i++) await a.ws.post('message', { text: `a${i}` });
-    await until(() => b.ws.log.size === 10 && c.ws.log.size === 10);
-    await new Promise((r) => setTimeout(r, 100));
+    await linksKnown(a, b, c);
+    let last;
+    for (let i = 0; i < 10; i++) last = await a.ws.post('message', { text: `a${i}` });
+    // b and c confirmed all ten: each took them, and so decided whether to forward them.
+    await until(() => a.ws.unconfirmed(last!).length === 0);
+    expect(b.ws.log.size).toBe(10);
+    expect(c.ws.log.size).toBe(10);
     const forwarded = (x: TestConsole) => x.bus.sent.filter((s) => s.to !== a.bus.id && s.message.t === 'ws-entries').length;
     expect(forwarded(b)).toBe(0);
     expect(forwarded(c)).toBe(0);
@@ -221,7 +265,7 @@ describe('workstream replication', () => {
     const [a, b, c] = (await Promise.all([0, 1, 2].map(() => makeConsole({ antiEntropyMs: 200 })))) as [TestConsole, TestConsole, TestConsole];
     const mallory = await makeConsole({ antiEntropyMs: 200 });
     for (const [x, y] of [[a, b], [b, c], [a, c], [mallory, a], [mallory, b], [mallory, c]] as const) link(x, y);
-    await new Promise((r) => setTimeout(r, 300)); // everyone knows everyone is linked with mallory: no forwarding
+    await linksKnown(a, b, c, mallory); // everyone knows everyone is linked with mallory: no forwarding
     a.bus.deliver(mallory.bus.id, { t: 'ws-entries', project: PROJECT, entries: [await craft(mallory.identity, 1, { text: 'yes' })] });
     b.bus.deliver(mallory.bus.id, { t: 'ws-entries', project: PROJECT, entries: [await craft(mallory.identity, 1, { text: 'no' })] });
     await until(() => [a, b, c].every((x) => x.ws.log.equivocators.has(mallory.identity.peerId)), 5_000);
@@ -248,7 +292,7 @@ describe('workstream replication', () => {
     // The refused entry is no gap to ask for (that would ask again at once, forever).
     expect(a.bus.sent.filter((m) => m.message.t === 'ws-want')).toEqual([]);
     send(); // as the author's hello does every 15 s: refused again, reported once
-    await new Promise((r) => setTimeout(r, 50));
+    await settled(a);
     expect(a.problems.filter((p) => p.code === 'ENTRY_AHEAD')).toHaveLength(1);
     expect(a.store.entries.size).toBe(2);
     // Once this console's clock is within reach of the entry's time, it and the rest are taken.
@@ -297,15 +341,18 @@ describe('workstream delivery', () => {
     link(a, b);
     link(a, c);
     link(b, c);
-    await new Promise((done) => setTimeout(done, 50));
+    await linksKnown(a, b, c);
     let changes = 0;
     a.ws.onConfirmations(() => changes++);
     b.bus.hold(); // b's link carries nothing for now
     const entry = await a.ws.post('message', { text: 'are you there?' });
     expect(a.ws.unconfirmed(entry).sort()).toEqual([b.bus.id, c.bus.id].sort());
     await expect.poll(() => a.ws.unconfirmed(entry)).toEqual([b.bus.id]);
-    await new Promise((done) => setTimeout(done, 200));
-    expect(a.ws.unconfirmed(entry)).toEqual([b.bus.id]); // c forwarded nothing to b, and b said nothing
+    // c confirmed, so it took the entry and decided not to forward it to b (linked with a).
+    expect(c.bus.sent.filter((s) => s.to === b.bus.id && s.message.t === 'ws-entries')).toEqual([]);
+    // What a and c sent b waits at b's link, so b has said nothing.
+    expect(a.bus.sent.some((s) => s.to === b.bus.id && s.message.t === 'ws-entries')).toBe(true);
+    expect(a.ws.unconfirmed(entry)).toEqual([b.bus.id]);
     b.bus.release();
     await expect.poll(() => a.ws.unconfirmed(entry)).toEqual([]);
     expect(changes).toBeGreaterThanOrEqual(2);
@@ -329,10 +376,10 @@ describe('workstream persistence', () => {
   });
 
   it('a write interrupted mid-way leaves no partial entry, and the batch is taken again later', async () => {
-    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    const [a, b] = await Promise.all([makeConsole({ store: new InterruptibleStore() }), makeConsole()]);
     for (let i = 0; i < 20; i++) await b.ws.post('message', { text: `m${i}` });
     const batch = b.ws.log.range(b.identity.peerId, 1, 20);
-    a.store.failNextAppend = true;
+    (a.store as InterruptibleStore).failNextAppend = true;
     await expect(a.ws.log.ingest(batch, b.bus.id)).rejects.toThrow('write interrupted');
     expect(a.store.entries.size).toBe(0);
     expect(a.ws.log.size).toBe(0);
@@ -380,8 +427,8 @@ describe('workstream files', () => {
     link(b, c);
     // b starts from a; a drops out after 20 chunks.
     let chunksFromA = 0;
-    const offAfter = b.bus.on('message', ({ peerId, message }) => {
-      if (peerId === a.bus.id && (message as { t: string }).t === 'ws-file-chunk' && ++chunksFromA === 20) unlink(a, b);
+    const offAfter = b.bus.tap((peerId, message) => {
+      if (peerId === a.bus.id && message.t === 'ws-file-chunk' && ++chunksFromA === 20) unlink(a, b);
     });
     await b.ws.files.download(entry.id);
     offAfter();
@@ -408,6 +455,46 @@ describe('workstream files', () => {
     await until(() => b.problems.some((p) => p.code === 'FILE_CHUNK_INVALID'));
     link(a, b);
     await download;
+    expect(await sameBytes(b.ws.files.blob(entry.id), data)).toBe(true);
+  });
+
+  it('a download asked for the moment its entry arrives waits for the file’s status and completes', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    link(a, b);
+    let started: Promise<void> | undefined;
+    // As a GUI that downloads what arrives would: before the store has said which chunks are held.
+    b.ws.log.on('added', ({ entries }) => {
+      try {
+        started = b.ws.files.download(entries[0]!.id);
+      } catch (error) {
+        started = Promise.reject(error as Error);
+      }
+    });
+    const { data, blob } = file(300 * 1024);
+    const entry = await a.ws.share(blob, 'early.bin');
+    await until(() => started !== undefined);
+    await started;
+    expect(await sameBytes(b.ws.files.blob(entry.id), data)).toBe(true);
+    expect(b.ws.files.status(entry.id)!.state).toBe('complete');
+  });
+
+  it('chunks asked of a console whose end of the link restarted are asked again at once, not after the 20 s stall timer', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    link(a, b);
+    const { data, blob } = file(600 * 1024);
+    const entry = await a.ws.share(blob, 'restart.bin');
+    await until(() => b.ws.log.size === 1);
+    // b's first request reaches a's old end of the link, which is gone: the link says so (reset).
+    const send = b.bus.send.bind(b.bus);
+    let requests = 0;
+    b.bus.send = async (peerId, message) => {
+      if ((message as { t: string }).t === 'ws-file-get' && requests++ === 0) return void setTimeout(() => b.bus.fire('reset', a.bus.id), 10);
+      return send(peerId, message);
+    };
+    const download = b.ws.files.download(entry.id);
+    const timedOut = new Promise<'timed out'>((resolve) => setTimeout(() => resolve('timed out'), 3_000));
+    expect(await Promise.race([download.then(() => 'done'), timedOut])).toBe('done');
+    expect(requests).toBeGreaterThanOrEqual(2);
     expect(await sameBytes(b.ws.files.blob(entry.id), data)).toBe(true);
   });
 

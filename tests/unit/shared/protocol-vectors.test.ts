@@ -31,11 +31,10 @@ import { decodeStreamFrame, ReliableStream, type StreamPath } from '../../../src
 import { DataChannelPath } from '../../../src-renderer/engine/link/datachannel-path';
 import { decodeRelayFrame, encodeRelayFrame } from '../../../src-renderer/engine/link/link-epochs';
 import { RelaySeal } from '../../../src-renderer/engine/link/relay-seal';
-import { Emitter } from '../../../src-renderer/engine/emitter';
 import { openWorkstream, type Workstream } from '../../../src-renderer/engine/workstream/workstream';
 import { WorkstreamLog } from '../../../src-renderer/engine/workstream/workstream-log';
 import { MemoryWorkstreamStore } from '../../../src-renderer/engine/workstream/workstream-store';
-import type { LinkBus } from '../../../src-renderer/engine/workstream/workstream-sync';
+import { RoutedBus } from '../../support/link-bus';
 
 const ROOT = join(__dirname, '../../..');
 const DOCS = ['docs/PROTOCOL.md', 'docs/PEER-PROTOCOL.md', 'docs/WORKSTREAM.md'];
@@ -153,16 +152,13 @@ function authorIdentity(): SecretIdentity {
 }
 
 /** Links as the workstream sees them, recording what it sends. */
-class RecordingBus extends Emitter<{ open: { peerId: string }; closed: { peerId: string }; message: { peerId: string; message: unknown } }> implements LinkBus {
+class RecordingBus extends RoutedBus {
   readonly sent: Array<{ to: string; message: { t: string } }> = [];
   async send(peerId: string, message: unknown): Promise<void> {
     this.sent.push({ to: peerId, message: message as { t: string } });
   }
   open(peerId: string): void {
-    this.emit('open', { peerId });
-  }
-  deliver(peerId: string, message: unknown): void {
-    this.emit('message', { peerId, message });
+    this.fire('open', peerId);
   }
   /** The encoded form of the first message of type t sent (waits for it). */
   async first(t: string): Promise<Uint8Array> {
