@@ -273,9 +273,11 @@ describe('the wsp-agent command', () => {
     createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
     await until('ready', () => lines.some((l) => l.includes('"ready"')));
     // 'close', not 'exit': it comes after stdout has ended, so the last line has been read.
-    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<string>((done) => child.on('close', (code, signal) => done(`exit ${String(code)}, signal ${String(signal)}${stderr ? `, stderr: ${stderr.slice(-2000)}` : ''}`)));
     child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await exited).toBe('exit 0, signal null');
     expect(JSON.parse(lines.at(-1)!)).toEqual({ type: 'closed' });
     expect(existsSync(join(dir, 'lock'))).toBe(false);
 
