@@ -30,6 +30,8 @@ const firstOfferAt = new Map<string, number>();
  * moment the engine starts a link, comparable to a PeerJS user's `peer.connect()` (bench/peerjs.bench.ts). */
 const knownAt = new Map<string, number>();
 const openedAt = new Map<string, number>();
+/** When `join` was called (epoch ms): the start of a burst's mesh time (bench/peerjs.bench.ts). */
+let joinCalledAt = 0;
 const preciseNow = () => performance.timeOrigin + performance.now();
 const received = new Map<string, Received>();
 const errors: Array<{ peerId: string; code: string; message: string }> = [];
@@ -41,7 +43,9 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 }
 
 const harness = {
-  async join(link: string, name: string, config: Partial<LinkConfig> = {}, mode: 'engine' | 'raw' = 'engine'): Promise<string> {
+  /** `prepareConnections: false`: no connection made ahead on either side (the cold setup benchmark). */
+  async join(link: string, name: string, config: Partial<LinkConfig> = {}, mode: 'engine' | 'raw' = 'engine', options: { prepareConnections?: boolean } = {}): Promise<string> {
+    joinCalledAt = preciseNow();
     identity = await createIdentity();
     const invite = parseInvite(link);
     const started = await createConsoleSession({
@@ -52,6 +56,7 @@ const harness = {
       certifySession: (body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)),
       linkConfig: config,
       backoff: { baseMs: 200, maxMs: 1000 },
+      ...(options.prepareConnections === false ? { prepareConnections: false } : {}),
     });
     client = started.client;
     const sendSignal = client.sendSignal.bind(client);
@@ -81,6 +86,8 @@ const harness = {
 
   /** Setup timing: when this console first offered to `peerId`, and when its link opened (epoch ms, sub-ms precision). */
   timing: (peerId: string) => ({ known: knownAt.get(peerId), offer: firstOfferAt.get(peerId), open: openedAt.get(peerId) ?? raw.openedAt.get(peerId) }),
+  /** Every link's setup timing at once, by peer id, and when `join` was called (for a mesh of many consoles). */
+  timings: () => ({ joinCalledAt, links: Object.fromEntries([...knownAt.keys()].map((peerId) => [peerId, { known: knownAt.get(peerId), open: openedAt.get(peerId) }])) }),
 
   /** Receive timing for throughput: when the last byte of a transfer arrived (epoch ms). */
   receivedAt: () => lastReceiveAt,
