@@ -148,6 +148,8 @@ const harness = {
     manager?.close();
     client?.stop();
     for (const pc of raw.pcs.values()) pc.close();
+    raw.spare?.close();
+    raw.spare = undefined;
     raw.pcs.clear();
     raw.channels.clear();
     raw.openedAt.clear();
@@ -160,8 +162,15 @@ const harness = {
 
 let lastReceiveAt = 0;
 
-/** The baseline: plain RTCPeerConnection + DataChannel, plain relay frames, nothing else. */
+/**
+ * The baseline: plain RTCPeerConnection + DataChannel, plain relay frames, nothing else. Like the
+ * engine's newcomer, each console makes one bare connection when it joins and uses it for its
+ * first link, so link_setup compares like with like on both sides: the offerer's connection and
+ * offer are made before the timed window (it starts when the offer is sent), the answerer's
+ * connection before the offer arrives.
+ */
 const raw = {
+  spare: undefined as RTCPeerConnection | undefined,
   pcs: new Map<string, RTCPeerConnection>(),
   channels: new Map<string, RTCDataChannel>(),
   openedAt: new Map<string, number>(),
@@ -170,13 +179,15 @@ const raw = {
 
   attach(c: SignalingClient) {
     this.client = c;
+    this.spare = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     c.on('signal', (frame) => void this.onSignal(frame.from_peer_id, frame.type, frame.payload));
     c.on('relay', (frame) => this.count(frame.payload.length));
   },
   pc(peerId: string): RTCPeerConnection {
     let pc = this.pcs.get(peerId);
     if (pc) return pc;
-    pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    pc = this.spare ?? new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.spare = undefined;
     this.pcs.set(peerId, pc);
     pc.onicecandidate = ({ candidate }) => {
       if (candidate) this.client!.sendSignal('webrtc_ice_candidate', peerId, new TextEncoder().encode(JSON.stringify(candidate.toJSON())));
