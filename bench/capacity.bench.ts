@@ -26,7 +26,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { median, recordResult } from './stats';
+import { bootstrapInterval, median, recordResult } from './stats';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const STEPS = QUICK ? [500, 1000] : [1000, 10_000];
@@ -148,9 +148,9 @@ it('registry capacity', async () => {
     await startServer('PeerJS', resolve(__dirname, 'capacity/peerjs-server.mjs')),
   ] as const;
   const loads = [await startLoad(servers[0], 'ours', secret), await startLoad(servers[1], 'peerjs')] as const;
-  const results: Array<{ connections: number; cpuPerFrame: [number, number]; perSecond: [number, number]; rss: [number, number]; idle: [number, number] }> = [];
-  /** The first step again, 1 frame in flight per direction. */
-  let oneInFlight: [number, number] = [NaN, NaN];
+  const results: Array<{ connections: number; cpuPerFrame: [number, number]; windows: [number[], number[]]; rss: [number, number]; idle: [number, number] }> = [];
+  /** The first step again, 1 frame in flight per direction: each server's windows. */
+  let oneInFlight: [number[], number[]] = [[], []];
   try {
     const idle = servers.map((s) => rssMiB(s.pid));
     for (const step of STEPS) {
@@ -182,7 +182,7 @@ it('registry capacity', async () => {
       results.push({
         connections: step,
         cpuPerFrame: [cpuPerFrame(windows[0]!), cpuPerFrame(windows[1]!)],
-        perSecond: [median(windows[0]!.map((x) => x.perSecond)), median(windows[1]!.map((x) => x.perSecond))],
+        windows: [windows[0]!.map((x) => x.perSecond), windows[1]!.map((x) => x.perSecond)],
         rss: [rss[0]!, rss[1]!],
         idle: [idle[0]!, idle[1]!],
       });
@@ -191,7 +191,7 @@ it('registry capacity', async () => {
         const w1: number[][] = [[], []];
         for (let round = 0; round < ROUNDS; round++) for (const [i, load] of loads.entries()) w1[i]!.push((await load.measure(MEASURE_MS, 1)).perSecond);
         console.log(`1 frame in flight at ${step}: ours ${w1[0]!.map(Math.round).join(', ')}, PeerJS ${w1[1]!.map(Math.round).join(', ')} frames/s`);
-        oneInFlight = [median(w1[0]!), median(w1[1]!)];
+        oneInFlight = [w1[0]!, w1[1]!];
       }
     }
   } finally {
@@ -202,9 +202,12 @@ it('registry capacity', async () => {
   const [small, large] = STEPS.map((n) => (n >= 1000 ? `${n / 1000}k` : String(n)));
   const note = QUICK ? ` — quick run: ${STEPS[0]} and ${STEPS[1]} connections` : '';
   const [one, ten] = results as [(typeof results)[0], (typeof results)[0]];
-  recordResult('registry_frames_per_s_1k', one.perSecond[0], one.perSecond[1], `frames/s at ${small} connections (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: true });
-  recordResult('registry_frames_per_s_1k_w1', oneInFlight[0], oneInFlight[1], `frames/s at ${small} connections, 1 frame in flight per direction (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: true });
-  recordResult('registry_frames_per_s_10k', ten.perSecond[0], ten.perSecond[1], `frames/s at ${large} connections (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: true });
+  // The windows alternated between the servers, so window i of each is a pair for the interval.
+  const framesPerSecond = (name: string, [ours, theirs]: [number[], number[]], unit: string) =>
+    recordResult(name, median(ours), median(theirs), unit, { ratio: 'ours/baseline', higherIsBetter: true, interval: bootstrapInterval(ours, theirs, (o, t) => median(o) / median(t)) });
+  framesPerSecond('registry_frames_per_s_1k', one.windows, `frames/s at ${small} connections (baseline: PeerJS server)${note}`);
+  framesPerSecond('registry_frames_per_s_1k_w1', oneInFlight, `frames/s at ${small} connections, 1 frame in flight per direction (baseline: PeerJS server)${note}`);
+  framesPerSecond('registry_frames_per_s_10k', ten.windows, `frames/s at ${large} connections (baseline: PeerJS server)${note}`);
   recordResult('registry_cpu_us_per_frame_10k', ten.cpuPerFrame[0], ten.cpuPerFrame[1], `µs of server CPU per relayed frame at ${large} connections (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: false });
   recordResult('registry_rss_mib_10k', ten.rss[0], ten.rss[1], `MiB RSS holding ${large} connections (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: false });
   // What each connection adds: RSS over the idle process (each idle before any connection), per connection.

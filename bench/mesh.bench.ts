@@ -23,7 +23,7 @@ import pino from 'pino';
 import { createRegistry, type RegistryHandle } from '../src-main/registry/registry';
 import { CHROMIUM_ARGS, chromiumPath } from '../tests/support/chromium';
 import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../tests/support/harness';
-import { median, recordResult } from './stats';
+import { bootstrapInterval, median, recordResult } from './stats';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const SIZES = QUICK ? [2, 5] : [2, 5, 10, 20];
@@ -116,12 +116,15 @@ it('mesh', async () => {
     await browser.close();
     await registry.close();
   }
-  const figure = (n: number, key: keyof Sample) => median(bySize.get(n)!.map((s) => s[key]));
+  // Each round measured every N in turn, so round i of N and of N = 2 are a pair for the interval.
+  const record = (name: string, n: number, key: keyof Sample, unit: string) => {
+    const [ours, base] = [bySize.get(n)!.map((s) => s[key]), bySize.get(2)!.map((s) => s[key])];
+    recordResult(name, median(ours), median(base), unit, ROUNDS > 1 ? { interval: bootstrapInterval(ours, base, (o, b) => median(o) / median(b)) } : {});
+  };
   for (const n of SIZES) {
-    const base = { ratio: 'ours/baseline', higherIsBetter: false } as const;
-    recordResult(`mesh_linked_ms_n${n}`, figure(n, 'linkedMs'), figure(2, 'linkedMs'), `ms until ${n} consoles joining at once are fully linked (baseline: N = 2)`, base);
-    recordResult(`mesh_idle_cpu_per_console_n${n}`, figure(n, 'cpuPercent'), figure(2, 'cpuPercent'), `% of a core per console, mesh of ${n} idle (baseline: N = 2)`, base);
-    recordResult(`mesh_pss_mib_per_console_n${n}`, figure(n, 'pssMiB'), figure(2, 'pssMiB'), `MiB PSS per console's renderer, mesh of ${n} (baseline: N = 2)`, base);
-    recordResult(`mesh_registry_frames_per_join_n${n}`, figure(n, 'framesPerJoin'), figure(2, 'framesPerJoin'), `registry frames (in + out) per join, mesh of ${n} (baseline: N = 2)`, base);
+    record(`mesh_linked_ms_n${n}`, n, 'linkedMs', `ms until ${n} consoles joining at once are fully linked (baseline: N = 2)`);
+    record(`mesh_idle_cpu_per_console_n${n}`, n, 'cpuPercent', `% of a core per console, mesh of ${n} idle (baseline: N = 2)`);
+    record(`mesh_pss_mib_per_console_n${n}`, n, 'pssMiB', `MiB PSS per console's renderer, mesh of ${n} (baseline: N = 2)`);
+    record(`mesh_registry_frames_per_join_n${n}`, n, 'framesPerJoin', `registry frames (in + out) per join, mesh of ${n} (baseline: N = 2)`);
   }
 }, 900_000);
