@@ -150,7 +150,7 @@ it('registry capacity', async () => {
   const loads = [await startLoad(servers[0], 'ours', secret), await startLoad(servers[1], 'peerjs')] as const;
   const results: Array<{ connections: number; cpuPerFrame: [number, number]; windows: [number[], number[]]; rss: [number, number]; idle: [number, number] }> = [];
   /** The first step again, 1 frame in flight per direction: each server's windows. */
-  let oneInFlight: [number[], number[]] = [[], []];
+  let oneInFlight: [Window[], Window[]] = [[], []];
   try {
     const idle = servers.map((s) => rssMiB(s.pid));
     for (const step of STEPS) {
@@ -188,10 +188,10 @@ it('registry capacity', async () => {
       });
       if (step === STEPS[0]) {
         // One frame in flight: nothing for write coalescing to batch, each frame a round trip.
-        const w1: number[][] = [[], []];
-        for (let round = 0; round < ROUNDS; round++) for (const [i, load] of loads.entries()) w1[i]!.push((await load.measure(MEASURE_MS, 1)).perSecond);
-        console.log(`1 frame in flight at ${step}: ours ${w1[0]!.map(Math.round).join(', ')}, PeerJS ${w1[1]!.map(Math.round).join(', ')} frames/s`);
-        oneInFlight = [w1[0]!, w1[1]!];
+        const w1: [Window[], Window[]] = [[], []];
+        for (let round = 0; round < ROUNDS; round++) for (const [i, load] of loads.entries()) w1[i]!.push(await load.measure(MEASURE_MS, 1));
+        console.log(`1 frame in flight at ${step}: ours ${w1[0].map((x) => Math.round(x.perSecond)).join(', ')}, PeerJS ${w1[1].map((x) => Math.round(x.perSecond)).join(', ')} frames/s; ${cpuPerFrame(w1[0]).toFixed(1)} vs ${cpuPerFrame(w1[1]).toFixed(1)} µs of server CPU per frame`);
+        oneInFlight = w1;
       }
     }
   } finally {
@@ -206,8 +206,9 @@ it('registry capacity', async () => {
   const framesPerSecond = (name: string, [ours, theirs]: [number[], number[]], unit: string) =>
     recordResult(name, median(ours), median(theirs), unit, { ratio: 'ours/baseline', higherIsBetter: true, interval: bootstrapInterval(ours, theirs, (o, t) => median(o) / median(t)) });
   framesPerSecond('registry_frames_per_s_1k', one.windows, `frames/s at ${small} connections (baseline: PeerJS server)${note}`);
-  framesPerSecond('registry_frames_per_s_1k_w1', oneInFlight, `frames/s at ${small} connections, 1 frame in flight per direction (baseline: PeerJS server)${note}`);
+  framesPerSecond('registry_frames_per_s_1k_w1', [oneInFlight[0].map((x) => x.perSecond), oneInFlight[1].map((x) => x.perSecond)], `frames/s at ${small} connections, 1 frame in flight per direction (baseline: PeerJS server)${note}`);
   framesPerSecond('registry_frames_per_s_10k', ten.windows, `frames/s at ${large} connections (baseline: PeerJS server)${note}`);
+  recordResult('registry_cpu_us_per_frame_1k_w1', cpuPerFrame(oneInFlight[0]), cpuPerFrame(oneInFlight[1]), `µs of server CPU per relayed frame at ${small} connections, 1 frame in flight (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: false });
   recordResult('registry_cpu_us_per_frame_10k', ten.cpuPerFrame[0], ten.cpuPerFrame[1], `µs of server CPU per relayed frame at ${large} connections (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: false });
   recordResult('registry_rss_mib_10k', ten.rss[0], ten.rss[1], `MiB RSS holding ${large} connections (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: false });
   // What each connection adds: RSS over the idle process (each idle before any connection), per connection.
