@@ -32,6 +32,28 @@ const CHUNK = 48 * 1024;
 const RELAY_ROUNDS = QUICK ? 1 : 3;
 /** BENCH_ONLY=setup runs only the setup benchmark (for quick iterations on negotiation). */
 const ONLY_SETUP = process.env.BENCH_ONLY === 'setup';
+/** BENCH_SCTP_STATS=1: print each throughput transfer's WebRTC statistics (sender and receiver), for looking into the gap to the raw DataChannel. */
+const SCTP_STATS = process.env.BENCH_SCTP_STATS === '1';
+
+/** Sums what a transfer put on the wire: sender and receiver transport, data channel and candidate pair, as one line. */
+async function wireSummary(label: string, sender: HarnessConsole, receiver: HarnessConsole, to: string, from: string, seconds: number): Promise<void> {
+  const [out, back] = [await sender.call('transportStats', to), await receiver.call('transportStats', from)];
+  const pick = (reports: Array<Record<string, unknown>>, type: string) => reports.filter((r) => r.type === type);
+  const num = (r: Record<string, unknown> | undefined, key: string) => Number(r?.[key] ?? NaN);
+  const transport = pick(out, 'transport')[0];
+  const channel = pick(out, 'data-channel').find((c) => num(c, 'bytesSent') > 1e6);
+  const backChannel = pick(back, 'data-channel').find((c) => num(c, 'bytesReceived') > 1e6);
+  const pair = pick(out, 'candidate-pair').find((p) => p.nominated || p.state === 'succeeded');
+  const sctp = pick(out, 'sctp-transport')[0];
+  console.log(
+    `${label}: ${seconds.toFixed(2)} s; sender transport ${num(transport, 'bytesSent')} B in ${num(transport, 'packetsSent')} packets ` +
+      `(${(num(transport, 'bytesSent') / num(transport, 'packetsSent')).toFixed(0)} B each), received ${num(transport, 'bytesReceived')} B in ${num(transport, 'packetsReceived')} packets; ` +
+      `channel sent ${num(channel, 'messagesSent')} messages / ${num(channel, 'bytesSent')} B, received ${num(channel, 'messagesReceived')} messages; ` +
+      `receiver's channel ${num(backChannel, 'messagesReceived')} messages, sent ${num(backChannel, 'messagesSent')} / ${num(backChannel, 'bytesSent')} B; ` +
+      `pair RTT ${num(pair, 'currentRoundTripTime')} s, total RTT ${num(pair, 'totalRoundTripTime')} s / ${num(pair, 'responsesReceived')}` +
+      (sctp ? `; sctp ${JSON.stringify(sctp)}` : '; no sctp-transport report'),
+  );
+}
 
 async function pair(browser: Browser, registry: RegistryHandle) {
   return Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry.httpUrl)));
@@ -105,11 +127,12 @@ it('links', async () => {
         const { hash, startedAt } = await c!.call('sendBlob', idD, BULK_BYTES);
         await waitFor(async () => (await d!.call("received", idC)).blobs.includes(hash), 120_000, 250);
         throughput.push(BULK_BYTES / 1024 ** 2 / (((await d!.call('receivedAt')) - startedAt) / 1000));
+        if (SCTP_STATS) await wireSummary('ours', c!, d!, idD, idC, ((await d!.call('receivedAt')) - startedAt) / 1000);
         await Promise.all([c!.close(), d!.close()]);
       }
       {
         const [c, d] = await pair(browser, registry);
-        await c!.join(link, 'C', {}, 'raw');
+        const idC = await c!.join(link, 'C', {}, 'raw');
         await waitFor(async () => (await c!.call('registryState')) === 'connected');
         const idD = await d!.join(link, 'D', {}, 'raw');
         await waitFor(async () => (await d!.call('registryState')) === 'connected');
@@ -119,6 +142,7 @@ it('links', async () => {
         await c!.call('rawSendBulk', idD, BULK_BYTES, CHUNK);
         await waitFor(async () => (await d!.call("rawReceivedBytes")) >= BULK_BYTES, 120_000, 250);
         rawThroughput.push(BULK_BYTES / 1024 ** 2 / (((await d!.call('receivedAt')) - startedAt) / 1000));
+        if (SCTP_STATS) await wireSummary('raw', c!, d!, idD, idC, ((await d!.call('receivedAt')) - startedAt) / 1000);
         await Promise.all([c!.close(), d!.close()]);
       }
     }

@@ -156,6 +156,21 @@ const harness = {
     raw.receivedBytes = 0;
   },
 
+  /**
+   * The link's WebRTC statistics (ours, or the raw baseline's connection): every report but
+   * codecs and certificates, for looking into throughput (bench/links.bench.ts, BENCH_SCTP_STATS).
+   */
+  async transportStats(peerId: string): Promise<Array<Record<string, unknown>>> {
+    const ours = (manager as unknown as { links?: Map<string, { link: { pc?: RTCPeerConnection } }> } | undefined)?.links?.get(peerId)?.link.pc;
+    const pc = ours ?? raw.pcs.get(peerId);
+    if (!pc) return [];
+    const reports: Array<Record<string, unknown>> = [];
+    (await pc.getStats()).forEach((report: Record<string, unknown>) => {
+      if (report.type !== 'codec' && report.type !== 'certificate') reports.push({ ...report });
+    });
+    return reports;
+  },
+
   /** The link's history, for diagnosing a slow or failed setup. */
   history: (peerId: string) => manager?.snapshot(peerId)?.history ?? [],
 };
