@@ -30,8 +30,11 @@ const BULK_BYTES = (QUICK ? 8 : 64) * 1024 * 1024;
 const RELAY_BYTES = (QUICK ? 2 : 16) * 1024 * 1024;
 const CHUNK = 48 * 1024;
 const RELAY_ROUNDS = QUICK ? 1 : 3;
-/** BENCH_ONLY=setup runs only the setup benchmark (for quick iterations on negotiation). */
+/** BENCH_ONLY=setup runs only the setup benchmark (for quick iterations on negotiation); =throughput only the DataChannel throughput. */
 const ONLY_SETUP = process.env.BENCH_ONLY === 'setup';
+const ONLY_THROUGHPUT = process.env.BENCH_ONLY === 'throughput';
+/** DataChannel throughput rounds (each ours then raw); BENCH_DC_ROUNDS raises it for a tighter interval. */
+const DC_ROUNDS = Number(process.env.BENCH_DC_ROUNDS) || (QUICK ? 1 : 3);
 /** BENCH_SCTP_STATS=1: print each throughput transfer's WebRTC statistics (sender and receiver), for looking into the gap to the raw DataChannel. */
 const SCTP_STATS = process.env.BENCH_SCTP_STATS === '1';
 
@@ -84,7 +87,7 @@ it('links', async () => {
     // --- setup time: ours and the raw exchange, interleaved so drift hits both alike -------------
     const ours: number[] = [];
     const rawTimes: number[] = [];
-    for (let i = 0; i < SETUP_LINKS; i++) {
+    for (let i = 0; i < (ONLY_THROUGHPUT ? 0 : SETUP_LINKS); i++) {
       {
         const idA = await a!.join(link, 'A');
         await waitFor(async () => (await a!.call('registryState')) === 'connected');
@@ -111,14 +114,16 @@ it('links', async () => {
         await Promise.all([a!.call('leave'), b!.call('leave')]);
       }
     }
-    recordResult('link_setup_p50', percentile(ours, 50), percentile(rawTimes, 50), 'ms');
-    recordResult('link_setup_p95', percentile(ours, 95), percentile(rawTimes, 95), 'ms');
+    if (!ONLY_THROUGHPUT) {
+      recordResult('link_setup_p50', percentile(ours, 50), percentile(rawTimes, 50), 'ms');
+      recordResult('link_setup_p95', percentile(ours, 95), percentile(rawTimes, 95), 'ms');
+    }
 
     if (ONLY_SETUP) return;
     // --- DataChannel throughput ------------------------------------------------------------------
     const throughput: number[] = [];
     const rawThroughput: number[] = [];
-    for (let round = 0; round < (QUICK ? 1 : 3); round++) {
+    for (let round = 0; round < DC_ROUNDS; round++) {
       {
         const [c, d] = await pair(browser, registry);
         const idC = await c!.join(link, 'C');
@@ -146,7 +151,10 @@ it('links', async () => {
         await Promise.all([c!.close(), d!.close()]);
       }
     }
-    recordResult('datachannel_throughput', median(throughput), median(rawThroughput), 'MiB/s');
+    console.log(`DataChannel MiB/s: ours ${throughput.map((x) => x.toFixed(2)).join(', ')}; raw ${rawThroughput.map((x) => x.toFixed(2)).join(', ')}`);
+    // Rounds alternate ours and raw, so round i of each is a pair for the interval.
+    recordResult('datachannel_throughput', median(throughput), median(rawThroughput), 'MiB/s', DC_ROUNDS > 1 ? { interval: bootstrapInterval(throughput, rawThroughput, (o, r) => median(o) / median(r)) } : {});
+    if (ONLY_THROUGHPUT) return;
 
     // --- relay throughput ----------------------------------------------------------------------------
     // The product's defaults: pair budget 2 MiB/s (DEFAULT_RELAY_BUDGET), 1 MiB backlog per console.
