@@ -219,12 +219,12 @@ it('peerjs', async () => {
         const start = Math.min(...(await Promise.all(peers.map((peer) => peer.call('startedAt')))));
         theirBurstMesh.push(Math.max(...timings.flat().map((c) => c.open!)) - start);
         // Each connection appears on both sides under one id: connect() on the caller, open on both.
-        const byId = new Map<string, { started: number; open: number }>();
+        const byId = new Map<string, { connect?: number; open: number }>();
         for (const c of timings.flat()) {
           const seen = byId.get(c.id);
-          byId.set(c.id, seen ? { started: Math.min(seen.started, c.started), open: Math.max(seen.open, c.open!) } : { started: c.started, open: c.open! });
+          byId.set(c.id, { connect: seen?.connect ?? c.connect, open: Math.max(seen?.open ?? 0, c.open!) });
         }
-        for (const c of byId.values()) theirBurstLinks.push(c.open - c.started);
+        for (const c of byId.values()) theirBurstLinks.push(c.open - c.connect!);
         await Promise.all(peers.map((peer) => peer.close()));
       }
     }

@@ -76,8 +76,8 @@ const pj = {
     await pj.start(id, port);
     for (const other of others) pj.connect(other, 'binary');
   },
-  /** Every connection this peer has (made or accepted): when it started (connect() or start() for an accepted one) and opened. */
-  timings: () => [...connections.values()].map((c) => ({ id: c.connectionId, started: connectAt.get(c.connectionId) ?? startAt, open: openAt.get(c.connectionId) })),
+  /** Every connection this peer has (made or accepted): when connect() was called (only on the side that made it) and when it opened here. */
+  timings: () => [...connections.values()].map((c) => ({ id: c.connectionId, connect: connectAt.get(c.connectionId), open: openAt.get(c.connectionId) })),
   startedAt: () => startAt,
   closeAll(): void {
     for (const connection of connections.values()) connection.close();
