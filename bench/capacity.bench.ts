@@ -9,12 +9,16 @@
  *     HEARTBEAT every 5 s as the peerjs client does;
  *   - signaling frames relayed per second between connected pairs, every pair busy with a window
  *     of frames in flight each way (closed loop: each frame received is answered with one more):
- *     ours `webrtc_ice_candidate` by to_peer_id, PeerJS `CANDIDATE` by dst, payloads of the same
- *     size. Both servers hold their connections at once and take turns (alternating windows), so
- *     drift on this shared machine hits both alike; medians are reported.
- * Results: registry_frames_per_s_1k / _10k (ratio ours / PeerJS), registry_rss_mib_10k (MiB;
- * ratio ours / PeerJS, below 1 = we use less), and registry_cpu_us_per_frame_10k (server CPU per
- * relayed frame, which other work on a shared machine disturbs less than frames/s).
+ *     ours `webrtc_ice_candidate` by to_peer_id, PeerJS `CANDIDATE` by dst, the same payload bytes
+ *     (see the load generator). 4 frames in flight (what the registry's write coalescing batches)
+ *     and, at the first step, 1 in flight (registry_frames_per_s_1k_w1). Both servers hold their
+ *     connections at once and take turns (alternating windows), so drift on this shared machine
+ *     hits both alike; medians are reported.
+ * Results: registry_frames_per_s_1k / _1k_w1 / _10k (ratio ours / PeerJS), registry_rss_mib_10k
+ * (MiB; ratio ours / PeerJS, below 1 = we use less), registry_rss_per_conn_10k (KiB of RSS per
+ * connection over the idle process; ratio PeerJS / ours, above 1 = we use less), and
+ * registry_cpu_us_per_frame_10k (server CPU per relayed frame, which other work on a shared
+ * machine disturbs less than frames/s).
  * Bounded in count and time; loopback only.
  */
 import { it } from 'vitest';
@@ -22,7 +26,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { median, recordResult } from './stats';
+import { bootstrapInterval, median, recordResult } from './stats';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const STEPS = QUICK ? [500, 1000] : [1000, 10_000];
@@ -123,7 +127,7 @@ async function startLoad(server: Server, kind: 'ours' | 'peerjs', secret?: Uint8
   };
   return {
     connect: (count: number) => ask<{ seconds: number; open: number }>({ cmd: 'connect', count }),
-    measure: (ms: number) => ask<Window & { open: number }>({ cmd: 'measure', ms }),
+    measure: (ms: number, window?: number) => ask<Window & { open: number }>({ cmd: 'measure', ms, ...(window ? { window } : {}) }),
     stop: () => ask<object>({ cmd: 'stop' }).catch(() => undefined),
     kill: () => child.kill('SIGKILL'),
   };
@@ -144,7 +148,9 @@ it('registry capacity', async () => {
     await startServer('PeerJS', resolve(__dirname, 'capacity/peerjs-server.mjs')),
   ] as const;
   const loads = [await startLoad(servers[0], 'ours', secret), await startLoad(servers[1], 'peerjs')] as const;
-  const results: Array<{ connections: number; cpuPerFrame: [number, number]; perSecond: [number, number]; rss: [number, number] }> = [];
+  const results: Array<{ connections: number; cpuPerFrame: [number, number]; windows: [number[], number[]]; rss: [number, number]; idle: [number, number] }> = [];
+  /** The first step again, 1 frame in flight per direction: each server's windows. */
+  let oneInFlight: [Window[], Window[]] = [[], []];
   try {
     const idle = servers.map((s) => rssMiB(s.pid));
     for (const step of STEPS) {
@@ -176,9 +182,17 @@ it('registry capacity', async () => {
       results.push({
         connections: step,
         cpuPerFrame: [cpuPerFrame(windows[0]!), cpuPerFrame(windows[1]!)],
-        perSecond: [median(windows[0]!.map((x) => x.perSecond)), median(windows[1]!.map((x) => x.perSecond))],
+        windows: [windows[0]!.map((x) => x.perSecond), windows[1]!.map((x) => x.perSecond)],
         rss: [rss[0]!, rss[1]!],
+        idle: [idle[0]!, idle[1]!],
       });
+      if (step === STEPS[0]) {
+        // One frame in flight: nothing for write coalescing to batch, each frame a round trip.
+        const w1: [Window[], Window[]] = [[], []];
+        for (let round = 0; round < ROUNDS; round++) for (const [i, load] of loads.entries()) w1[i]!.push(await load.measure(MEASURE_MS, 1));
+        console.log(`1 frame in flight at ${step}: ours ${w1[0].map((x) => Math.round(x.perSecond)).join(', ')}, PeerJS ${w1[1].map((x) => Math.round(x.perSecond)).join(', ')} frames/s; ${cpuPerFrame(w1[0]).toFixed(1)} vs ${cpuPerFrame(w1[1]).toFixed(1)} µs of server CPU per frame`);
+        oneInFlight = w1;
+      }
     }
   } finally {
     await Promise.all(loads.map((load) => load.stop()));
@@ -188,8 +202,16 @@ it('registry capacity', async () => {
   const [small, large] = STEPS.map((n) => (n >= 1000 ? `${n / 1000}k` : String(n)));
   const note = QUICK ? ` — quick run: ${STEPS[0]} and ${STEPS[1]} connections` : '';
   const [one, ten] = results as [(typeof results)[0], (typeof results)[0]];
-  recordResult('registry_frames_per_s_1k', one.perSecond[0], one.perSecond[1], `frames/s at ${small} connections (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: true });
-  recordResult('registry_frames_per_s_10k', ten.perSecond[0], ten.perSecond[1], `frames/s at ${large} connections (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: true });
+  // The windows alternated between the servers, so window i of each is a pair for the interval.
+  const framesPerSecond = (name: string, [ours, theirs]: [number[], number[]], unit: string) =>
+    recordResult(name, median(ours), median(theirs), unit, { ratio: 'ours/baseline', higherIsBetter: true, interval: bootstrapInterval(ours, theirs, (o, t) => median(o) / median(t)) });
+  framesPerSecond('registry_frames_per_s_1k', one.windows, `frames/s at ${small} connections (baseline: PeerJS server)${note}`);
+  framesPerSecond('registry_frames_per_s_1k_w1', [oneInFlight[0].map((x) => x.perSecond), oneInFlight[1].map((x) => x.perSecond)], `frames/s at ${small} connections, 1 frame in flight per direction (baseline: PeerJS server)${note}`);
+  framesPerSecond('registry_frames_per_s_10k', ten.windows, `frames/s at ${large} connections (baseline: PeerJS server)${note}`);
+  recordResult('registry_cpu_us_per_frame_1k_w1', cpuPerFrame(oneInFlight[0]), cpuPerFrame(oneInFlight[1]), `µs of server CPU per relayed frame at ${small} connections, 1 frame in flight (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: false });
   recordResult('registry_cpu_us_per_frame_10k', ten.cpuPerFrame[0], ten.cpuPerFrame[1], `µs of server CPU per relayed frame at ${large} connections (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: false });
   recordResult('registry_rss_mib_10k', ten.rss[0], ten.rss[1], `MiB RSS holding ${large} connections (baseline: PeerJS server)${note}`, { ratio: 'ours/baseline', higherIsBetter: false });
+  // What each connection adds: RSS over the idle process (each idle before any connection), per connection.
+  const perConnection = (i: 0 | 1) => ((ten.rss[i] - ten.idle[i]) * 1024) / ten.connections;
+  recordResult('registry_rss_per_conn_10k', perConnection(0), perConnection(1), `KiB RSS per connection over the idle process at ${large} connections (baseline: PeerJS server)${note}`, { ratio: 'baseline/ours', higherIsBetter: true });
 }, 900_000);

@@ -6,10 +6,25 @@
  *                        link open on both sides; PeerJS: `peer.connect(id)` → the DataConnection
  *                        'open' on both sides, both peers already registered with the PeerServer.
  *                        ratio = PeerJS / ours (above 1: we are faster)
+ *   peerjs_cold_setup_p50/p95  the same, with no connection made ahead on our side
+ *                        (`prepareConnections: false`: no prepared offer, no bare connection;
+ *                        signing on as always) against the same PeerJS setups (PeerJS makes
+ *                        both connections inside the timed window anyway). ratio = PeerJS / ours
+ *   peerjs_burst_setup(_p95)  ten consoles join at once and an eleventh 100 ms later (inside the
+ *                        prepared connection's 250 ms settle time): from the first join call to
+ *                        all 55 links open on both sides (median of rounds); _p95: the 95th
+ *                        percentile of the burst's links, each from its peer known (ours) or
+ *                        connect() (PeerJS) to open on both sides. PeerJS: eleven Peers registering
+ *                        at once (the eleventh 100 ms later), each connecting to every peer before
+ *                        it as soon as the server said OPEN. ratio = PeerJS / ours
  *   peerjs_datachannel_throughput  one 64 MiB message: ours through PeerLink (`send` of one
  *                        message, as links.bench.ts), PeerJS through a DataConnection with its
  *                        default 'binary' serialization (`conn.send(buffer)`: PeerJS chunks it and
  *                        applies its own bufferedAmount flow control). ratio = ours / PeerJS
+ *   peerjs_fast_throughput  the same 64 MiB against PeerJS's fastest mode in this run: 'raw'
+ *                        (64 KiB messages through its send queue) or the MessagePack stream
+ *                        connection (MsgPackPeer, 256 KiB messages, paced by bufferedamountlow).
+ *                        ratio = ours / PeerJS
  * Neither side uses STUN or TURN: loopback host candidates only.
  */
 import { it } from 'vitest';
@@ -30,6 +45,13 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const SETUP_LINKS = QUICK ? 6 : 60;
 const BULK_BYTES = (QUICK ? 8 : 64) * 1024 * 1024;
 const ROUNDS = QUICK ? 1 : 3;
+const BURST_ROUNDS = QUICK ? 1 : 4;
+/** The burst: this many consoles at once, then one more after BURST_LATE_MS (inside SETTLE_MS, 250 ms). */
+const BURST = 10;
+const BURST_LATE_MS = 100;
+/** Message sizes a PeerJS user would pick for bulk bytes in each mode (see the page's sendChunked). */
+const RAW_CHUNK = 64 * 1024;
+const MSGPACK_CHUNK = 256 * 1024;
 const PEERJS_ROOT = resolve(__dirname, '../.test-output/peerjs-page');
 
 async function buildPeerJsPage(): Promise<void> {
@@ -68,14 +90,15 @@ async function startPeerServer(): Promise<{ port: number; close(): void }> {
 
 class PeerJsConsole {
   private constructor(readonly page: Page, readonly close: () => Promise<void>) {}
-  static async open(browser: Browser, origin: string, id: string, port: number): Promise<PeerJsConsole> {
+  /** The page, registered as `id` unless `id` is undefined (the burst registers later). */
+  static async open(browser: Browser, origin: string, id: string | undefined, port: number, kind: 'default' | 'msgpack' = 'default'): Promise<PeerJsConsole> {
     const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
     const page = await context.newPage();
     page.on('pageerror', (error) => console.error(`[peerjs page error] ${error.message}`));
     await page.goto(`${origin}/index.html`);
     await page.waitForFunction(() => 'pj' in window);
     const console_ = new PeerJsConsole(page, () => context.close());
-    await console_.call('start', id, port);
+    if (id !== undefined) await console_.call('start', id, port, kind);
     return console_;
   }
   call<K extends keyof PeerJsPage>(name: K, ...args: Parameters<PeerJsPage[K]>): Promise<Awaited<ReturnType<PeerJsPage[K]>>> {
@@ -104,28 +127,38 @@ it('peerjs', async () => {
   const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
   const { link } = await registry.createInvite({ project: 'bench-peerjs', ttlMs: 3_600_000 });
   let serial = 0;
-  const pjPair = () => Promise.all(['p', 'q'].map((name) => PeerJsConsole.open(browser, pages.origin, `bench-${name}-${++serial}`, peerServer.port)));
+  const pjPair = (kind: 'default' | 'msgpack' = 'default') => {
+    serial++;
+    return Promise.all(['p', 'q'].map((name) => PeerJsConsole.open(browser, pages.origin, `bench-${name}-${serial}`, peerServer.port, kind)));
+  };
   try {
     // --- setup, interleaved so drift hits both alike ----------------------------------------------
     const [a, b] = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry.httpUrl)));
     const [p, q] = await pjPair();
     const ours: number[] = [];
     const oursFromOffer: number[] = [];
+    const oursCold: number[] = [];
     const theirs: number[] = [];
+    /** One of our links, A in the project first, B joining: peer known → open on both sides. */
+    const ourSetup = async (options: { prepareConnections?: boolean }) => {
+      const idA = await a!.join(link, 'A', {}, 'engine', options);
+      await waitFor(async () => (await a!.call('registryState')) === 'connected');
+      const idB = await b!.join(link, 'B', {}, 'engine', options);
+      await waitFor(async () => (await a!.call('timing', idB)).open !== undefined && (await b!.call('timing', idA)).open !== undefined);
+      const [ta, tb] = [await a!.call('timing', idB), await b!.call('timing', idA)];
+      const known = Math.min(...[ta.known, tb.known].filter((t): t is number => t !== undefined));
+      const offer = Math.min(...[ta.offer, tb.offer].filter((t): t is number => t !== undefined));
+      await Promise.all([a!.call('leave'), b!.call('leave')]);
+      await new Promise((done) => setTimeout(done, 50));
+      return { fromKnown: Math.max(ta.open!, tb.open!) - known, fromOffer: Math.max(ta.open!, tb.open!) - offer };
+    };
     for (let i = 0; i < SETUP_LINKS; i++) {
       {
-        const idA = await a!.join(link, 'A');
-        await waitFor(async () => (await a!.call('registryState')) === 'connected');
-        const idB = await b!.join(link, 'B');
-        await waitFor(async () => (await a!.call('timing', idB)).open !== undefined && (await b!.call('timing', idA)).open !== undefined);
-        const [ta, tb] = [await a!.call('timing', idB), await b!.call('timing', idA)];
-        const known = Math.min(...[ta.known, tb.known].filter((t): t is number => t !== undefined));
-        const offer = Math.min(...[ta.offer, tb.offer].filter((t): t is number => t !== undefined));
-        ours.push(Math.max(ta.open!, tb.open!) - known);
-        oursFromOffer.push(Math.max(ta.open!, tb.open!) - offer);
-        await Promise.all([a!.call('leave'), b!.call('leave')]);
-        await new Promise((done) => setTimeout(done, 50));
+        const { fromKnown, fromOffer } = await ourSetup({});
+        ours.push(fromKnown);
+        oursFromOffer.push(fromOffer);
       }
+      oursCold.push((await ourSetup({ prepareConnections: false })).fromKnown);
       {
         const qId = `bench-q-${serial}`;
         const connectionId = await p!.call('connect', qId, 'binary');
@@ -136,16 +169,85 @@ it('peerjs', async () => {
         await new Promise((done) => setTimeout(done, 50));
       }
     }
-    console.log(`setup p50: ours ${percentile(ours, 50).toFixed(1)} ms from the peer known (${percentile(oursFromOffer, 50).toFixed(1)} ms from the first offer), PeerJS ${percentile(theirs, 50).toFixed(1)} ms from connect()`);
+    console.log(`setup p50: ours ${percentile(ours, 50).toFixed(1)} ms from the peer known (${percentile(oursFromOffer, 50).toFixed(1)} ms from the first offer), cold ${percentile(oursCold, 50).toFixed(1)} ms, PeerJS ${percentile(theirs, 50).toFixed(1)} ms from connect()`);
     // One run's p50 ratio moves by about ±10 % from run to run on this machine: the interval says how far to trust it.
-    const setupRatio = (p: number) => bootstrapInterval(ours, theirs, (o, t) => percentile(t, p) / percentile(o, p));
-    recordResult('peerjs_link_setup_p50', percentile(ours, 50), percentile(theirs, 50), 'ms (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true, interval: setupRatio(50) });
-    recordResult('peerjs_link_setup_p95', percentile(ours, 95), percentile(theirs, 95), 'ms (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true, interval: setupRatio(95) });
+    const setupRatio = (sample: number[], p: number) => bootstrapInterval(sample, theirs, (o, t) => percentile(t, p) / percentile(o, p));
+    recordResult('peerjs_link_setup_p50', percentile(ours, 50), percentile(theirs, 50), 'ms (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true, interval: setupRatio(ours, 50) });
+    recordResult('peerjs_link_setup_p95', percentile(ours, 95), percentile(theirs, 95), 'ms (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true, interval: setupRatio(ours, 95) });
+    recordResult('peerjs_cold_setup_p50', percentile(oursCold, 50), percentile(theirs, 50), 'ms, no connection made ahead (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true, interval: setupRatio(oursCold, 50) });
+    recordResult('peerjs_cold_setup_p95', percentile(oursCold, 95), percentile(theirs, 95), 'ms, no connection made ahead (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true, interval: setupRatio(oursCold, 95) });
     await Promise.all([a!.close(), b!.close(), p!.close(), q!.close()]);
+
+    // --- burst: ten join at once, an eleventh inside the settle time --------------------------------
+    const burstMesh: number[] = [];
+    /** Until the last pair knew of each other (admission and presence; ours only, for reading the figure). */
+    const burstKnown: number[] = [];
+    const burstLinks: number[] = [];
+    const theirBurstMesh: number[] = [];
+    const theirBurstLinks: number[] = [];
+    for (let round = 0; round < BURST_ROUNDS; round++) {
+      {
+        const consoles = await Promise.all(Array.from({ length: BURST + 1 }, () => HarnessConsole.open(browser, registry.httpUrl)));
+        const { link: burstLink } = await registry.createInvite({ project: `bench-burst-${round}`, ttlMs: 3_600_000 });
+        const joins = consoles.slice(0, BURST).map((c, i) => c.join(burstLink, `burst ${i}`));
+        await new Promise((done) => setTimeout(done, BURST_LATE_MS));
+        joins.push(consoles[BURST]!.join(burstLink, 'late'));
+        const ids = await Promise.all(joins);
+        const read = () => Promise.all(consoles.map((c) => c.call('timings')));
+        await waitFor(async () => (await read()).every((t, i) => ids.every((id, j) => j === i || t.links[id]?.open !== undefined)), 60_000, 100);
+        const timings = await read();
+        const start = Math.min(...timings.map((t) => t.joinCalledAt));
+        burstMesh.push(Math.max(...timings.flatMap((t) => Object.values(t.links).map((l) => l.open!))) - start);
+        burstKnown.push(Math.max(...timings.flatMap((t) => Object.values(t.links).map((l) => l.known!))) - start);
+        for (let i = 0; i < ids.length; i++)
+          for (let j = i + 1; j < ids.length; j++) {
+            const [x, y] = [timings[i]!.links[ids[j]!]!, timings[j]!.links[ids[i]!]!];
+            burstLinks.push(Math.max(x.open!, y.open!) - Math.min(x.known!, y.known!));
+          }
+        await Promise.all(consoles.map((c) => c.close()));
+      }
+      {
+        const peers = await Promise.all(Array.from({ length: BURST + 1 }, () => PeerJsConsole.open(browser, pages.origin, undefined, peerServer.port)));
+        const ids = peers.map((_, i) => `burst-${round}-${i}-${++serial}`);
+        const starts = peers.slice(0, BURST).map((peer, i) => peer.call('startAndConnect', ids[i]!, peerServer.port, ids.slice(0, i)));
+        await new Promise((done) => setTimeout(done, BURST_LATE_MS));
+        starts.push(peers[BURST]!.call('startAndConnect', ids[BURST]!, peerServer.port, ids.slice(0, BURST)));
+        await Promise.all(starts);
+        const read = () => Promise.all(peers.map((peer) => peer.call('timings')));
+        await waitFor(async () => (await read()).every((t) => t.length === BURST && t.every((c) => c.open !== undefined)), 60_000, 100);
+        const timings = await read();
+        const start = Math.min(...(await Promise.all(peers.map((peer) => peer.call('startedAt')))));
+        theirBurstMesh.push(Math.max(...timings.flat().map((c) => c.open!)) - start);
+        // Each connection appears on both sides under one id: connect() on the caller, open on both.
+        const byId = new Map<string, { connect?: number; open: number }>();
+        for (const c of timings.flat()) {
+          const seen = byId.get(c.id);
+          byId.set(c.id, { connect: seen?.connect ?? c.connect, open: Math.max(seen?.open ?? 0, c.open!) });
+        }
+        for (const c of byId.values()) theirBurstLinks.push(c.open - c.connect!);
+        await Promise.all(peers.map((peer) => peer.close()));
+      }
+    }
+    console.log(`burst: all ${((BURST + 1) * BURST) / 2} links open after ours ${burstMesh.map((t) => t.toFixed(0)).join(', ')} ms (every pair known after ${burstKnown.map((t) => t.toFixed(0)).join(', ')} ms), PeerJS ${theirBurstMesh.map((t) => t.toFixed(0)).join(', ')} ms; link p50/p95 ours ${percentile(burstLinks, 50).toFixed(0)}/${percentile(burstLinks, 95).toFixed(0)} ms, PeerJS ${percentile(theirBurstLinks, 50).toFixed(0)}/${percentile(theirBurstLinks, 95).toFixed(0)} ms`);
+    recordResult('peerjs_burst_setup', median(burstMesh), median(theirBurstMesh), `ms to all ${((BURST + 1) * BURST) / 2} links open, ${BURST} consoles joining at once + 1 (baseline: PeerJS)`, { ratio: 'baseline/ours', higherIsBetter: true, interval: bootstrapInterval(burstMesh, theirBurstMesh, (o, t) => median(t) / median(o)) });
+    recordResult('peerjs_burst_setup_p95', percentile(burstLinks, 95), percentile(theirBurstLinks, 95), 'ms, 95th percentile of the burst\'s links (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true });
 
     // --- 64 MiB through one link -----------------------------------------------------------------
     const throughput: number[] = [];
     const theirThroughput: number[] = [];
+    const fast = { raw: [] as number[], msgpack: [] as number[] };
+    /** PeerJS's chunked modes: 64 MiB as many messages, reassembled and hashed by the receiver. */
+    const theirChunked = async (mode: 'raw' | 'msgpack') => {
+      const [s, r] = await pjPair(mode === 'msgpack' ? 'msgpack' : 'default');
+      const connectionId = await s!.call('connect', `bench-q-${serial}`, mode === 'msgpack' ? 'MsgPack' : 'raw');
+      await waitFor(async () => (await s!.call('timing', connectionId)).open !== undefined && (await r!.call('timing', connectionId)).open !== undefined);
+      await r!.call('expect', BULK_BYTES);
+      const { hash, startedAt } = await s!.call('sendChunked', connectionId, BULK_BYTES, mode === 'msgpack' ? MSGPACK_CHUNK : RAW_CHUNK);
+      await waitFor(async () => (await r!.call('received')).hash === hash, 120_000, 250);
+      const { at } = await r!.call('received');
+      fast[mode].push(BULK_BYTES / 1024 ** 2 / ((at - startedAt) / 1000));
+      await Promise.all([s!.close(), r!.close()]);
+    };
     for (let round = 0; round < ROUNDS; round++) {
       {
         const [c, d] = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry.httpUrl)));
@@ -167,9 +269,18 @@ it('peerjs', async () => {
         theirThroughput.push(BULK_BYTES / 1024 ** 2 / ((at - startedAt) / 1000));
         await Promise.all([s!.close(), r!.close()]);
       }
+      await theirChunked('raw');
+      await theirChunked('msgpack');
     }
-    console.log(`throughput: ours ${throughput.map((t) => t.toFixed(2)).join(', ')} MiB/s; PeerJS ${theirThroughput.map((t) => t.toFixed(2)).join(', ')} MiB/s`);
-    recordResult('peerjs_datachannel_throughput', median(throughput), median(theirThroughput), 'MiB/s (baseline: PeerJS)', { ratio: 'ours/baseline', higherIsBetter: true });
+    console.log(`throughput: ours ${throughput.map((t) => t.toFixed(2)).join(', ')} MiB/s; PeerJS binary ${theirThroughput.map((t) => t.toFixed(2)).join(', ')}, raw ${fast.raw.map((t) => t.toFixed(2)).join(', ')}, MsgPack ${fast.msgpack.map((t) => t.toFixed(2)).join(', ')} MiB/s`);
+    recordResult('peerjs_datachannel_throughput', median(throughput), median(theirThroughput), "MiB/s (baseline: PeerJS, 'binary' serialization)", { ratio: 'ours/baseline', higherIsBetter: true });
+    // PeerJS's fastest mode in this run, by median; the rounds ran side by side, so the interval pairs them.
+    const fastest = median(fast.raw) >= median(fast.msgpack) ? 'raw' : 'msgpack';
+    recordResult('peerjs_fast_throughput', median(throughput), median(fast[fastest]), `MiB/s (baseline: PeerJS's fastest mode in this run, ${fastest === 'raw' ? "'raw', 64 KiB messages" : 'MessagePack stream, 256 KiB messages'})`, {
+      ratio: 'ours/baseline',
+      higherIsBetter: true,
+      interval: bootstrapInterval(throughput, fast[fastest], (o, t) => median(o) / median(t)),
+    });
   } finally {
     await browser.close();
     await registry.close();

@@ -6,10 +6,13 @@
  *   ours:   the real admission: challenge, hello with an invite (JWT) and an Ed25519 proof, welcome;
  *           10 consoles per project; then `webrtc_ice_candidate` frames by to_peer_id;
  *   PeerJS: what the peerjs client does: /peerjs?key&id&token, wait for OPEN, a HEARTBEAT every 5 s;
- *           then `CANDIDATE` messages by dst, with a payload of the same size.
- * Messages: {connect, count} → {seconds}; {measure, ms} → {perSecond, serverCpu, loadCpu}; {stop}.
+ *           then `CANDIDATE` messages by dst.
+ * Both carry the same payload bytes (PAYLOAD_JSON: what the peerjs client puts in a CANDIDATE's
+ * payload, with a 64-byte signature in base64 as our consoles add one): PeerJS's as the JSON
+ * text of its message, ours as the bytes of that text in the frame's binary payload.
+ * Messages: {connect, count} → {seconds}; {measure, ms, window?} → {perSecond, serverCpu, loadCpu}; {stop}.
  */
-import { generateKeyPairSync, sign, randomBytes, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { InviteAuthority } from '../../src-main/registry/invites';
@@ -21,7 +24,7 @@ const KIND = process.env.LOAD_KIND as 'ours' | 'peerjs';
 const PORT = Number(process.env.LOAD_PORT);
 const SERVER_PID = Number(process.env.LOAD_SERVER_PID);
 const PROJECT_SIZE = 10;
-/** Frames in flight per direction per pair. */
+/** Frames in flight per direction per pair, unless a measure asks for another window. */
 const WINDOW = 4;
 const WARMUP_MS = 500;
 const CONNECT_CONCURRENCY = 64;
@@ -35,6 +38,9 @@ const CANDIDATE = {
   sdpMLineIndex: 0,
   usernameFragment: 'Q3cX',
 };
+
+/** The payload both servers carry, byte for byte (a fixed stand-in signature, so both generators send the same bytes). */
+const PAYLOAD_JSON = JSON.stringify({ candidate: CANDIDATE, type: 'data', connectionId: 'dc_0123456789a', signature: createHash('sha512').update('bench').digest('base64') });
 
 interface Server {
   port: number;
@@ -91,7 +97,7 @@ function oursLoad(server: Server, secret: Uint8Array, onFrame: (client: LoadClie
   };
   const clients: LoadClient[] = [];
   const ids: Array<ReturnType<typeof fastIdentity>> = [];
-  const payload = new Uint8Array([...new TextEncoder().encode(JSON.stringify(CANDIDATE)), ...randomBytes(64)]); // + a signature, as our consoles sign signaling
+  const payload = new TextEncoder().encode(PAYLOAD_JSON);
   return {
     clients,
     async connect(index) {
@@ -181,7 +187,7 @@ function peerJsLoad(server: Server, onFrame: (client: LoadClient) => void): Load
       return client;
     },
     pairUp() {
-      const message = (dst: string) => JSON.stringify({ type: 'CANDIDATE', dst, payload: { candidate: CANDIDATE, type: 'data', connectionId: 'dc_0123456789a', signature: randomBytes(64).toString('base64') } });
+      const message = (dst: string) => `{"type":"CANDIDATE","dst":${JSON.stringify(dst)},"payload":${PAYLOAD_JSON}}`;
       for (let i = 1; i < clients.length; i += 2) {
         const [a, b] = [clients[i - 1]!, clients[i]!];
         a.partner = b;
@@ -227,10 +233,10 @@ function side(makeLoad: (onFrame: (client: LoadClient) => void) => Load): Side {
   return s;
 }
 
-/** One window of frames on one server: every pair busy, WINDOW frames in flight each way. */
-async function measure(s: Side, ms: number) {
+/** One window of frames on one server: every pair busy, `window` frames in flight each way. */
+async function measure(s: Side, ms: number, window = WINDOW) {
   s.running = true;
-  for (const client of s.load.clients) if (client.partner) for (let i = 0; i < WINDOW; i++) client.ws.send(client.frame);
+  for (const client of s.load.clients) if (client.partner) for (let i = 0; i < window; i++) client.ws.send(client.frame);
   await sleep(WARMUP_MS);
   const [cpu0, loadCpu0] = [cpuSeconds(SERVER_PID), process.cpuUsage()];
   s.received = 0;
@@ -250,11 +256,11 @@ const s = KIND === 'ours'
   ? side((onFrame) => oursLoad(server, Uint8Array.from(Buffer.from(process.env.LOAD_SECRET ?? '', 'hex')), onFrame))
   : side((onFrame) => peerJsLoad(server, onFrame));
 
-process.on('message', (message: { cmd: 'connect'; count: number } | { cmd: 'measure'; ms: number } | { cmd: 'stop' }) => {
+process.on('message', (message: { cmd: 'connect'; count: number } | { cmd: 'measure'; ms: number; window?: number } | { cmd: 'stop' }) => {
   const reply = (value: unknown) => process.send!(value);
   const fail = (error: Error) => reply({ error: error.message });
   if (message.cmd === 'connect') connectUpTo(s.load, message.count).then((seconds) => reply({ seconds, open: s.load.clients.filter((c) => c.ws.readyState === WebSocket.OPEN).length }), fail);
-  else if (message.cmd === 'measure') measure(s, message.ms).then((result) => reply({ ...result, open: s.load.clients.filter((c) => c.ws.readyState === WebSocket.OPEN).length }), fail);
+  else if (message.cmd === 'measure') measure(s, message.ms, message.window).then((result) => reply({ ...result, open: s.load.clients.filter((c) => c.ws.readyState === WebSocket.OPEN).length }), fail);
   else {
     s.load.stop();
     reply({});

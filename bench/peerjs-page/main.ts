@@ -3,7 +3,7 @@
  * PeerJS would write it) on a loopback PeerServer, exposed on `window.pj` for Playwright.
  * Times are epoch ms with sub-ms precision, comparable across pages like the link harness's.
  */
-import { Peer, type DataConnection } from 'peerjs';
+import { MsgPackPeer, Peer, type DataConnection } from 'peerjs';
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -15,6 +15,9 @@ const openAt = new Map<string, number>();
 let receivedBytes = 0;
 let lastReceiveAt = 0;
 let lastHash = '';
+let startAt = 0;
+/** A transfer sent as many messages: reassembled here (the channel is ordered) and hashed once complete. */
+let expected: { bytes: number; buffer: Uint8Array } | undefined;
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as BufferSource));
@@ -28,17 +31,28 @@ function track(connection: DataConnection): void {
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : undefined;
     if (!bytes) return;
     lastReceiveAt = now();
+    if (expected) {
+      expected.buffer.set(bytes, receivedBytes);
+      receivedBytes += bytes.byteLength;
+      if (receivedBytes >= expected.bytes) void sha256(expected.buffer).then((hash) => (lastHash = hash));
+      return;
+    }
     receivedBytes += bytes.byteLength;
     void sha256(bytes).then((hash) => (lastHash = hash));
   });
 }
 
 const pj = {
-  /** Registers with the PeerServer under `id`; resolves once the server said OPEN. */
-  start(id: string, port: number): Promise<string> {
+  /**
+   * Registers with the PeerServer under `id`; resolves once the server said OPEN. `msgpack`: a
+   * MsgPackPeer, whose connections are PeerJS's MessagePack stream (both ends must be one).
+   */
+  start(id: string, port: number, kind: 'default' | 'msgpack' = 'default'): Promise<string> {
+    startAt = now();
     return new Promise((resolve, reject) => {
       // No STUN/TURN, like the registry the bench runs ours against: loopback host candidates only.
-      peer = new Peer(id, { host: '127.0.0.1', port, path: '/', key: 'peerjs', secure: false, config: { iceServers: [] }, debug: 0 });
+      const options = { host: '127.0.0.1', port, path: '/', key: 'peerjs', secure: false, config: { iceServers: [] }, debug: 0 as const };
+      peer = kind === 'msgpack' ? new MsgPackPeer(id, options) : new Peer(id, options);
       peer.on('open', (opened) => resolve(opened));
       peer.on('error', (error) => reject(new Error(`${error.type}: ${error.message}`)));
       peer.on('connection', track);
@@ -53,6 +67,18 @@ const pj = {
     return connection.connectionId;
   },
   timing: (connectionId: string) => ({ connect: connectAt.get(connectionId), open: openAt.get(connectionId) }),
+  /**
+   * The burst: registers, then connects to every peer in `others` as soon as the server said OPEN
+   * (a PeerJS app knows its peers' ids from elsewhere; the server queues offers to an id that has
+   * not registered yet). Resolves when registered.
+   */
+  async startAndConnect(id: string, port: number, others: string[]): Promise<void> {
+    await pj.start(id, port);
+    for (const other of others) pj.connect(other, 'binary');
+  },
+  /** Every connection this peer has (made or accepted): when connect() was called (only on the side that made it) and when it opened here. */
+  timings: () => [...connections.values()].map((c) => ({ id: c.connectionId, connect: connectAt.get(c.connectionId), open: openAt.get(c.connectionId) })),
+  startedAt: () => startAt,
   closeAll(): void {
     for (const connection of connections.values()) connection.close();
     connections.clear();
@@ -65,6 +91,27 @@ const pj = {
     const startedAt = now();
     void connections.get(connectionId)!.send(blob.buffer);
     return { hash, startedAt };
+  },
+  /**
+   * The same bytes as `sendBlob`, sent as `chunk`-byte messages (`connection.send` each): how a
+   * PeerJS user sends bulk data with 'raw' (one message must fit the DataChannel's 256 KiB limit)
+   * or the MessagePack stream (whose decoder copies a partial message on every 32 KiB piece, so a
+   * large message costs time quadratic in its size). The receiver reassembles and hashes them.
+   */
+  async sendChunked(connectionId: string, bytes: number, chunk: number): Promise<{ hash: string; startedAt: number }> {
+    const blob = new Uint8Array(bytes);
+    for (let offset = 0; offset < bytes; offset += 65536) crypto.getRandomValues(blob.subarray(offset, Math.min(bytes, offset + 65536)));
+    const hash = await sha256(blob);
+    const connection = connections.get(connectionId)!;
+    const startedAt = now();
+    // Each chunk is its own ArrayBuffer (a view would send its whole buffer in 'raw').
+    for (let offset = 0; offset < bytes; offset += chunk) void connection.send(blob.slice(offset, Math.min(bytes, offset + chunk)));
+    return { hash, startedAt };
+  },
+  /** Prepares the receiver for a transfer of `bytes` in many messages (see sendChunked). */
+  expect(bytes: number): void {
+    expected = { bytes, buffer: new Uint8Array(bytes) };
+    receivedBytes = 0;
   },
   received: () => ({ bytes: receivedBytes, at: lastReceiveAt, hash: lastHash }),
   destroy(): void {

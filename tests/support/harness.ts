@@ -65,8 +65,8 @@ export class HarnessConsole {
     return this.page.evaluate(([n, a]) => (window as unknown as { harness: Record<string, (...x: unknown[]) => unknown> }).harness[n as string]!(...(a as unknown[])), [name, args] as const) as ReturnType<Fn<K>>;
   }
 
-  async join(link: string, name: string, config: Partial<LinkConfig> = {}, mode: 'engine' | 'raw' = 'engine'): Promise<string> {
-    this.peerId = await this.call('join', link, name, config, mode);
+  async join(link: string, name: string, config: Partial<LinkConfig> = {}, mode: 'engine' | 'raw' = 'engine', options: { prepareConnections?: boolean } = {}): Promise<string> {
+    this.peerId = await this.call('join', link, name, config, mode, options);
     return this.peerId;
   }
 

@@ -31,6 +31,8 @@ const firstOfferAt = new Map<string, number>();
  * moment the engine starts a link, comparable to a PeerJS user's `peer.connect()` (bench/peerjs.bench.ts). */
 const knownAt = new Map<string, number>();
 const openedAt = new Map<string, number>();
+/** When `join` was called (epoch ms): the start of a burst's mesh time (bench/peerjs.bench.ts). */
+let joinCalledAt = 0;
 const preciseNow = () => performance.timeOrigin + performance.now();
 const received = new Map<string, Received>();
 const errors: Array<{ peerId: string; code: string; message: string }> = [];
@@ -42,7 +44,9 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 }
 
 const harness = {
-  async join(link: string, name: string, config: Partial<LinkConfig> = {}, mode: 'engine' | 'raw' = 'engine'): Promise<string> {
+  /** `prepareConnections: false`: no connection made ahead on either side (the cold setup benchmark). */
+  async join(link: string, name: string, config: Partial<LinkConfig> = {}, mode: 'engine' | 'raw' = 'engine', options: { prepareConnections?: boolean } = {}): Promise<string> {
+    joinCalledAt = preciseNow();
     identity = await createIdentity();
     const invite = parseInvite(link);
     const started = await createConsoleSession({
@@ -53,6 +57,7 @@ const harness = {
       certifySession: (body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)),
       linkConfig: config,
       backoff: { baseMs: 200, maxMs: 1000 },
+      ...(options.prepareConnections === false ? { prepareConnections: false } : {}),
     });
     client = started.client;
     const sendSignal = client.sendSignal.bind(client);
@@ -82,6 +87,8 @@ const harness = {
 
   /** Setup timing: when this console first offered to `peerId`, and when its link opened (epoch ms, sub-ms precision). */
   timing: (peerId: string) => ({ known: knownAt.get(peerId), offer: firstOfferAt.get(peerId), open: openedAt.get(peerId) ?? raw.openedAt.get(peerId) }),
+  /** Every link's setup timing at once, by peer id, and when `join` was called (for a mesh of many consoles). */
+  timings: () => ({ joinCalledAt, links: Object.fromEntries([...knownAt.keys()].map((peerId) => [peerId, { known: knownAt.get(peerId), open: openedAt.get(peerId) }])) }),
 
   /** Receive timing for throughput: when the last byte of a transfer arrived (epoch ms). */
   receivedAt: () => lastReceiveAt,
@@ -142,10 +149,27 @@ const harness = {
     manager?.close();
     client?.stop();
     for (const pc of raw.pcs.values()) pc.close();
+    raw.spare?.close();
+    raw.spare = undefined;
     raw.pcs.clear();
     raw.channels.clear();
     raw.openedAt.clear();
     raw.receivedBytes = 0;
+  },
+
+  /**
+   * The link's WebRTC statistics (ours, or the raw baseline's connection): every report but
+   * codecs and certificates, for looking into throughput (bench/links.bench.ts, BENCH_SCTP_STATS).
+   */
+  async transportStats(peerId: string): Promise<Array<Record<string, unknown>>> {
+    const ours = (manager as unknown as { links?: Map<string, { link: { pc?: RTCPeerConnection } }> } | undefined)?.links?.get(peerId)?.link.pc;
+    const pc = ours ?? raw.pcs.get(peerId);
+    if (!pc) return [];
+    const reports: Array<Record<string, unknown>> = [];
+    (await pc.getStats()).forEach((report: Record<string, unknown>) => {
+      if (report.type !== 'codec' && report.type !== 'certificate') reports.push({ ...report });
+    });
+    return reports;
   },
 
   /** The link's history, for diagnosing a slow or failed setup. */
@@ -154,8 +178,15 @@ const harness = {
 
 let lastReceiveAt = 0;
 
-/** The baseline: plain RTCPeerConnection + DataChannel, plain relay frames, nothing else. */
+/**
+ * The baseline: plain RTCPeerConnection + DataChannel, plain relay frames, nothing else. Like the
+ * engine's newcomer, each console makes one bare connection when it joins and uses it for its
+ * first link, so link_setup compares like with like on both sides: the offerer's connection and
+ * offer are made before the timed window (it starts when the offer is sent), the answerer's
+ * connection before the offer arrives.
+ */
 const raw = {
+  spare: undefined as RTCPeerConnection | undefined,
   pcs: new Map<string, RTCPeerConnection>(),
   channels: new Map<string, RTCDataChannel>(),
   openedAt: new Map<string, number>(),
@@ -164,13 +195,15 @@ const raw = {
 
   attach(c: SignalingClient) {
     this.client = c;
+    this.spare = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     c.on('signal', (frame) => void this.onSignal(frame.from_peer_id, frame.type, frame.payload));
     c.on('relay', (frame) => this.count(frame.payload.length));
   },
   pc(peerId: string): RTCPeerConnection {
     let pc = this.pcs.get(peerId);
     if (pc) return pc;
-    pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    pc = this.spare ?? new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.spare = undefined;
     this.pcs.set(peerId, pc);
     pc.onicecandidate = ({ candidate }) => {
       if (candidate) this.client!.sendSignal('webrtc_ice_candidate', peerId, new TextEncoder().encode(JSON.stringify(candidate.toJSON())));
