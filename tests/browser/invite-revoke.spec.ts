@@ -33,7 +33,10 @@ test('the registry panel lists its invites; revoking one (two clicks) disconnect
   await expect(row).toContainText('Revoked');
 
   await expect(mallory.status()).toHaveAttribute('data-phase', 'rejected', { timeout: 10_000 });
-  await expect(mallory.status()).toContainText('INVITE_REVOKED');
+  // Told in words, with what to do (the code stays on the status for a bug report).
+  await expect(mallory.status()).toHaveAttribute('data-code', 'INVITE_REVOKED');
+  await expect(mallory.page.getByRole('heading', { name: 'This invite was revoked' })).toBeVisible();
+  await expect(mallory.page.getByRole('button', { name: /^Leave/ })).toHaveCount(0);
   await expect(mate.peerRow(malloryId)).toHaveCount(0, { timeout: 20_000 });
   await expect(mate.status()).toHaveAttribute('data-phase', 'connected');
   await expect(panel.locator(`[data-invite-id="${keptId}"]`).getByRole('button', { name: `Revoke invite ${keptId.slice(0, 8)}` })).toBeVisible();
