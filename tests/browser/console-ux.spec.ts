@@ -59,6 +59,14 @@ test('first run and a refused join: one obvious step, the refusal in words with 
   await expect(w.page.getByRole('dialog', { name: 'This console' })).toContainText('web console');
   await w.page.keyboard.press('Escape');
   await expect(w.page.getByRole('dialog')).toHaveCount(0);
+  // A name the console refuses is said where it was typed.
+  await w.rename('   ');
+  await expect(header(w).getByRole('alert')).toContainText('Name not saved');
+  await expectOneLine(header(w), 60);
+  await header(w).getByLabel('Display name').fill('Wendy');
+  await header(w).getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(header(w).getByRole('alert')).toHaveCount(0);
+  await expect(w.page.getByTitle('Change your display name')).toHaveText('Wendy');
 
   // An invite that was used up: said in words, with what to do; nothing of a project is shown.
   const { link } = await registry.createInvite({ project: 'ux', ttlMs: 3_600_000, maxUses: 1 });

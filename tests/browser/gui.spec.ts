@@ -54,7 +54,7 @@ test('three consoles: every graph shows three nodes and three direct edges; forc
   for (const w of consoles) await expect(w.page.locator(`[data-edge="${edgeAB}"]`)).toHaveAttribute('data-path', 'relay', { timeout: 20_000 });
   await expect(a.peerRow(idB).locator('[data-col="path"]')).toHaveText('registry relay');
   await expect(a.page.getByTestId('graph-edges').locator('li[data-path="relay"]')).toHaveCount(1);
-  await screenshots(a, 'console-relay-warning');
+  await screenshots(a, 'console-peer-details');
   // The link's history says what happened, with times.
   await a.page.getByTestId('link-history').locator('summary').click();
   await expect(a.page.getByTestId('link-history')).toContainText('force-relay: forced onto the registry relay');

@@ -122,7 +122,7 @@ test('saving a new display name keeps every link up: no state change, no new con
   // Fallback time, warning threshold, largest file and theme: saved, and no link is touched.
   await ada.openDialog('Settings');
   await settingsField(ada, 'Relay fallback after (seconds)').fill('20');
-  await settingsField(ada, 'Strong relay warning at (% of the project’s daily budget)').fill('50');
+  await settingsField(ada, 'Loud relay warning at (% of a relay budget: a link’s rate, or the project’s day)').fill('50');
   await settingsField(ada, 'Largest file to share or download (MiB)').fill('64');
   await settingsField(ada, 'Theme').selectOption('dark');
   await save(ada);
