@@ -124,9 +124,12 @@ export class DesktopConsole extends WebConsole {
   /** "Create invite" in the registry panel; returns the link shown to send to a teammate. */
   async createInvite(): Promise<string> {
     if (!(await this.page.getByRole('dialog', { name: 'This console’s registry' }).isVisible())) await this.openDialog('Invite people');
-    await this.page.getByRole('button', { name: 'Create invite' }).click();
     const field = this.page.getByLabel('Invite link (send it to a teammate)');
+    // The field shows the last invite made: wait for the new one, not the one before it.
+    const before = (await field.count()) ? await field.inputValue() : '';
+    await this.page.getByRole('button', { name: 'Create invite' }).click();
     await expect(field).toHaveValue(/#invite=/);
+    await expect(field).not.toHaveValue(before);
     return field.inputValue();
   }
 
