@@ -143,6 +143,7 @@ test('invite: created in the desktop console, pasted into a fresh console, which
   await expect(desk.page.getByRole('heading', { name: 'Start a project, or join one' })).toBeVisible();
   await expect(desk.page.getByRole('region', { name: 'Start a project' }).getByRole('button', { name: 'Start a project' })).toBeEnabled();
   await expect(desk.page.getByRole('region', { name: 'Join with an invite' }).getByLabel('Invite link')).toBeVisible();
+  await expect(desk.page.getByRole('button', { name: 'Invite people' })).toHaveCount(0); // nothing to invite to yet
   await screenshots(desk, 'first-run-desktop', [LOOKS[0]!, LOOKS[1]!]);
   await desk.openDialog('This console');
   await expect(desk.page.getByRole('dialog').getByText('Runs as')).toBeVisible();
