@@ -2,7 +2,7 @@
  * Electron glue: the only main-process file that imports `electron`. It wires the Node-only
  * modules (stores, embedded registry, IPC dispatcher, security rules) to Electron's APIs.
  */
-import { app, BrowserWindow, ipcMain, protocol, safeStorage, session, shell } from 'electron';
+import { app, BrowserWindow, ipcMain, Notification, protocol, safeStorage, session, shell } from 'electron';
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { userInfo } from 'node:os';
@@ -52,6 +52,10 @@ async function start(): Promise<void> {
     logger,
     ...(process.env.WSP_REGISTRY_PORT ? { portOverride: Number(process.env.WSP_REGISTRY_PORT) } : {}),
     ...(devOrigin ? { rendererOrigin: devOrigin } : {}),
+    // Title and body were validated by the dispatcher (sender, shape, length); shown as plain text.
+    notify: ({ title, body }) => {
+      if (Notification.isSupported()) new Notification({ title, body }).show();
+    },
   });
 
   // Each load of the page gets a CSP naming exactly the registries configured now; the renderer

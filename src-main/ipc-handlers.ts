@@ -9,15 +9,18 @@ import type { IdentityStore } from './identity-store';
 import type { SettingsStore } from './settings-store';
 import type { EmbeddedRegistry } from './embedded-registry';
 import type { TrustStore } from './trust-store';
+import type { SystemNotice } from '../src-shared/ipc';
 
 export interface IpcDeps {
   identity: IdentityStore;
   settings: SettingsStore;
   registry: EmbeddedRegistry;
   trust: TrustStore;
+  /** Shows a system notification (Electron's Notification in index.ts); absent: none is shown. */
+  notify?: (notice: SystemNotice) => void;
 }
 
-export function createIpcHandlers({ identity, settings, registry, trust }: IpcDeps): IpcHandlers {
+export function createIpcHandlers({ identity, settings, registry, trust, notify }: IpcDeps): IpcHandlers {
   return {
     'identity:get': async () => identity.info(),
     'identity:sign-challenge': (nonce) => identity.signChallenge(nonce),
@@ -33,6 +36,7 @@ export function createIpcHandlers({ identity, settings, registry, trust }: IpcDe
     'registry:revoke-invite': (id) => registry.revokeInvite(id),
     'trust:load': async () => trust.load(),
     'trust:save': async (records) => trust.save(records),
+    'notify:show': async (notice) => notify?.(notice),
   };
 }
 

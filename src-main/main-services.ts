@@ -13,6 +13,7 @@ import { TrustStore } from './trust-store';
 import { createIpcDispatcher, createIpcHandlers } from './ipc-handlers';
 import { createSenderCheck } from './security';
 import type { SecretCodec } from './secret-codec';
+import type { SystemNotice } from '../src-shared/ipc';
 
 export interface MainServicesOptions {
   /** The user-data folder: identity, settings, trust and the registry's files. */
@@ -27,11 +28,13 @@ export interface MainServicesOptions {
   portOverride?: number;
   /** The renderer's origin when it is not the app's own (the dev server): the embedded registry lets it connect. */
   rendererOrigin?: string;
+  /** Shows a validated notice as a system notification (index.ts: Electron's Notification). */
+  notify?: (notice: SystemNotice) => void;
 }
 
 export type MainServices = Awaited<ReturnType<typeof createMainServices>>;
 
-export async function createMainServices({ dataDir, codec, username, rendererDir, logger, portOverride, rendererOrigin }: MainServicesOptions) {
+export async function createMainServices({ dataDir, codec, username, rendererDir, logger, portOverride, rendererOrigin, notify }: MainServicesOptions) {
   const identity = await IdentityStore.open(dataDir, codec);
   const settings = new SettingsStore(dataDir, username || 'me');
   const trust = new TrustStore(dataDir);
@@ -45,7 +48,7 @@ export async function createMainServices({ dataDir, codec, username, rendererDir
     logger: logger.child({ component: 'registry' }),
   });
   if (settings.get().embeddedRegistry.enabled) await registry.start();
-  const handlers = createIpcHandlers({ identity, settings, registry, trust });
+  const handlers = createIpcHandlers({ identity, settings, registry, trust, ...(notify ? { notify } : {}) });
 
   return {
     identity,

@@ -6,6 +6,7 @@ import { detectHost } from './host';
 import { onInviteOpened, takeInviteFromAddress } from './host/invite-address';
 import { useSessionStore } from './stores/session.store';
 import { useEmbeddedRegistryStore } from './stores/embedded-registry.store';
+import { useNotificationsStore } from './stores/notifications.store';
 import { missingBrowserFeatures, unsupportedBrowserMessage } from './engine/browser-support';
 
 async function boot(): Promise<void> {
@@ -27,6 +28,7 @@ async function boot(): Promise<void> {
   const session = useSessionStore();
   await session.init(host);
   await useEmbeddedRegistryStore().init(host);
+  useNotificationsStore().start(host);
   app.mount('#app');
   // An invite link opened in a browser (…/#invite=…) joins at once, now or whenever one is opened
   // in this tab later; one that cannot be used is explained in the Join box, like a pasted one.

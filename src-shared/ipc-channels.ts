@@ -17,6 +17,7 @@ export const IPC_METHODS = {
   'registry:revoke-invite': 'revokeInvite',
   'trust:load': 'loadTrust',
   'trust:save': 'saveTrust',
+  'notify:show': 'notify',
 } as const;
 
 export type IpcChannel = keyof typeof IPC_METHODS;

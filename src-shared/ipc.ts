@@ -128,7 +128,13 @@ export interface HostApi {
   /** Pinned keys and verified marks (trust on first use), kept across restarts. */
   loadTrust(): Promise<TrustRecord[]>;
   saveTrust(records: TrustRecord[]): Promise<void>;
+  /** A system notification (the desktop app; a browser tab shows its notices in the page only). */
+  notify(notice: SystemNotice): Promise<void>;
 }
+
+/** What a system notification shows: plain text, short (the OS shows a line or two). */
+export const systemNoticeSchema = z.object({ title: z.string().min(1).max(120), body: z.string().max(400) }).strict();
+export type SystemNotice = z.infer<typeof systemNoticeSchema>;
 
 /** Channel → argument schema. The tuple is exactly what the preload passes to invoke(). */
 export const IPC_ARGS = {
@@ -146,6 +152,7 @@ export const IPC_ARGS = {
   'registry:revoke-invite': z.tuple([z.uuid('an invite id (a UUID)')]),
   'trust:load': z.tuple([]),
   'trust:save': z.tuple([trustRecordsSchema]),
+  'notify:show': z.tuple([systemNoticeSchema]),
 } as const satisfies Record<IpcChannel, z.ZodType>;
 
 

@@ -97,7 +97,12 @@ export interface SharedLinkState {
   state: string;
   path?: string;
   rttMs?: number;
+  /** The code of the link's latest error, while it is recent: the other end shows it too. */
+  error?: string;
 }
+
+/** How long a link's error is told to the other end (in the link states it shares). */
+const SHARED_ERROR_MS = 60_000;
 
 /** The registry's relay accounting for the pair with one peer, as last reported. */
 export interface RelayUsage {
@@ -125,7 +130,7 @@ export interface ConsoleEvents extends Record<string, unknown> {
 const sharedLinksSchema = z.object({
   t: z.literal('link-states'),
   links: z
-    .array(z.object({ peerId: z.string().max(64), state: z.string().max(16), path: z.string().max(32).optional(), rttMs: z.number().nonnegative().optional() }))
+    .array(z.object({ peerId: z.string().max(64), state: z.string().max(16), path: z.string().max(32).optional(), rttMs: z.number().nonnegative().optional(), error: z.string().max(32).optional() }))
     .max(1000),
 });
 
@@ -133,13 +138,17 @@ const LINK_SHARE_INTERVAL_MS = 2000;
 const SHARED_STATES = new Set(['direct', 'turn', 'relay']);
 
 /** How a console describes its links to its peers. */
-export function sharedLinkStates(links: Array<Pick<LinkSnapshot, 'peerId' | 'state' | 'path' | 'rttMs'>>): SharedLinkState[] {
-  return links.map((l) => ({
-    peerId: l.peerId,
-    state: l.state,
-    ...(l.path ? { path: l.path.kind === 'turn' && l.path.protocol ? `turn-${l.path.protocol}` : l.path.kind } : {}),
-    ...(l.rttMs !== undefined ? { rttMs: Math.round(l.rttMs) } : {}),
-  }));
+export function sharedLinkStates(links: Array<Pick<LinkSnapshot, 'peerId' | 'state' | 'path' | 'rttMs'> & { errors?: LinkSnapshot['errors'] }>, now = Date.now()): SharedLinkState[] {
+  return links.map((l) => {
+    const error = l.errors?.at(-1);
+    return {
+      peerId: l.peerId,
+      state: l.state,
+      ...(l.path ? { path: l.path.kind === 'turn' && l.path.protocol ? `turn-${l.path.protocol}` : l.path.kind } : {}),
+      ...(l.rttMs !== undefined ? { rttMs: Math.round(l.rttMs) } : {}),
+      ...(error && now - error.at < SHARED_ERROR_MS ? { error: error.code } : {}),
+    };
+  });
 }
 
 export class ConsoleEngine extends Emitter<ConsoleEvents> {

@@ -30,5 +30,6 @@ export function createDesktopHost(bridge: HostBridge): HostApi {
     revokeInvite: (id) => unwrap(bridge.revokeInvite(id)),
     loadTrust: () => unwrap(bridge.loadTrust()),
     saveTrust: (records) => unwrap(bridge.saveTrust(records)),
+    notify: (notice) => unwrap(bridge.notify(notice)),
   };
 }

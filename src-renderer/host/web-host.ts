@@ -114,6 +114,8 @@ export async function createWebHost(settingsStorage: Storage = localStorage, ide
       const parsed = trustRecordsSchema.safeParse(JSON.parse(settingsStorage.getItem(`${TRUST_KEY}.${identity.peerId}`) ?? '[]'));
       return parsed.success ? parsed.data : [];
     },
+    // A tab shows its notifications in the page (the console's notification list) only.
+    notify: async () => undefined,
     async saveTrust(records) {
       settingsStorage.setItem(`${TRUST_KEY}.${identity.peerId}`, JSON.stringify(trustRecordsSchema.parse(records)));
     },

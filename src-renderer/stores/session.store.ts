@@ -41,6 +41,15 @@ export interface LinkView {
   errors: LinkSnapshot['errors'];
 }
 
+/** Something that went wrong on the link with a peer: seen here, or told by the peer (its link states). */
+export interface LinkNote {
+  at: number;
+  code: string;
+  message: string;
+  /** 'here': this console's end of the link (or the registry, about it); 'peer': the peer's end. */
+  end: 'here' | 'peer';
+}
+
 export interface PeerRow {
   peerId: string;
   displayName: string;
@@ -125,7 +134,10 @@ export const useSessionStore = defineStore('session', () => {
   /** Why the last invite given to this console (pasted or opened as a link) was not joined, for the Join box. */
   const joinError = ref<string>();
   const peers = ref<Record<string, PeerRow>>({});
+  /** The registry's notices about this console's session (a notice about one link goes with that peer). */
   const notices = ref<Array<{ at: number; code: string; message: string }>>([]);
+  /** What the registry said about the link with a peer (e.g. relay over budget): peerId → notes. */
+  const registryLinkNotes = ref<Record<string, LinkNote[]>>({});
   const links = ref<Record<string, LinkView>>({});
   const untrusted = ref<Record<string, string>>({});
   /** Every console's links as it last told us: consoleId → its links (for the project graph). */
@@ -203,7 +215,6 @@ export const useSessionStore = defineStore('session', () => {
       const { [peerId]: _gone, ...rest } = links.value;
       links.value = rest;
     });
-    m.on('error', (error) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), code: error.code, message: `link to ${error.peerId.slice(0, 6)}: ${error.message}` }]));
     started.on('link-states', ({ peerId, links: shared }) => (projectLinks.value = { ...projectLinks.value, [peerId]: shared }));
     started.on('relay-usage', (usage) => (relayUsage.value = { ...usage }));
     started.on('trust', applyTrust);
@@ -228,7 +239,12 @@ export const useSessionStore = defineStore('session', () => {
       const { [peerId]: _gone, ...rest } = peers.value;
       peers.value = rest;
     });
-    c.on('error', (error) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), ...error }]));
+    c.on('error', (error) => {
+      const note = { at: Date.now(), code: error.code, message: error.message };
+      // About one link (its relay frames, its signaling): shown with that peer, not as the session's.
+      if (error.refPeerId) registryLinkNotes.value = { ...registryLinkNotes.value, [error.refPeerId]: [...(registryLinkNotes.value[error.refPeerId] ?? []).slice(-9), { ...note, end: 'here' }] };
+      else notices.value = [...notices.value.slice(-19), note];
+    });
     started.start();
   }
 
@@ -241,6 +257,26 @@ export const useSessionStore = defineStore('session', () => {
       joinError.value = (error as Error).message;
     }
   }
+
+  /**
+   * What went wrong on each link, from both ends: this end's link errors, the registry's notices
+   * about the link, and the error the peer's end last reported in its link states. Newest last.
+   */
+  const linkNotes = computed<Record<string, LinkNote[]>>(() => {
+    const me = identity.value?.peerId;
+    const out: Record<string, LinkNote[]> = {};
+    const add = (peerId: string, note: LinkNote) => (out[peerId] ??= []).push(note);
+    for (const [peerId, l] of Object.entries(links.value)) for (const e of l.errors) add(peerId, { ...e, end: 'here' });
+    for (const [peerId, notes] of Object.entries(registryLinkNotes.value)) {
+      for (const n of notes) if (!out[peerId]?.some((e) => e.code === n.code && Math.abs(e.at - n.at) < 2000)) add(peerId, n);
+    }
+    for (const [peerId, shared] of Object.entries(projectLinks.value)) {
+      const theirs = shared.find((l) => l.peerId === me)?.error;
+      if (theirs) add(peerId, { at: Date.now(), code: theirs, message: 'reported by their end of the link', end: 'peer' });
+    }
+    for (const notes of Object.values(out)) notes.sort((a, b) => a.at - b.at);
+    return out;
+  });
 
   /** This console's links as it tells its peers (the engine shares them every 2 s). */
   function ownLinkStates(): SharedLinkState[] {
@@ -348,6 +384,7 @@ export const useSessionStore = defineStore('session', () => {
     joinTurn++;
     useWorkstreamStore().detach();
     projectLinks.value = {};
+    registryLinkNotes.value = {};
     relayUsage.value = {};
     pacing.value = { queued: 0, framesPerSecond: 0 };
     current?.close();
@@ -386,5 +423,5 @@ export const useSessionStore = defineStore('session', () => {
     return saveSettings({ displayName });
   }
 
-  return { authorOf, host, identity, settings, registryState, registryAddress, project, invite, joinError, peers, peerList, links, untrusted, projectLinks, relayUsage, pacing, forcedRelay, ownLinkStates, notices, init, join, openInvite, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
+  return { authorOf, linkNotes, host, identity, settings, registryState, registryAddress, project, invite, joinError, peers, peerList, links, untrusted, projectLinks, relayUsage, pacing, forcedRelay, ownLinkStates, notices, init, join, openInvite, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
 });

@@ -120,7 +120,9 @@ test('the web console starts in Chromium and in Firefox (its startup check passe
   await chromiumConsole.expectConnected();
   await expect(chromiumConsole.page.getByTestId('unsupported-browser')).toHaveCount(0);
 
-  const firefoxId = await page.$eval('[data-testid="own-peer-id"]', (el) => el.textContent!.trim());
+  // Its peer id, from its "This console" dialog (one click from the header).
+  await page.evaluate(() => [...document.querySelectorAll<HTMLButtonElement>('header button')].find((b) => b.textContent?.trim() === 'This console')!.click());
+  const firefoxId = await page.waitForSelector('[data-testid="own-peer-id"]').then((el) => el!.evaluate((e) => e.textContent!.trim()));
   const chromiumId = await chromiumConsole.peerId();
   await expect(chromiumConsole.peerRow(firefoxId).locator('[data-col="state"]')).toHaveText('direct', { timeout: 20_000 });
   await page.waitForFunction((id) => document.querySelector(`tr[data-peer-id="${id}"] [data-col="state"]`)?.textContent === 'direct', { timeout: 20_000 }, chromiumId);

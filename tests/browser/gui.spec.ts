@@ -54,7 +54,7 @@ test('three consoles: every graph shows three nodes and three direct edges; forc
   for (const w of consoles) await expect(w.page.locator(`[data-edge="${edgeAB}"]`)).toHaveAttribute('data-path', 'relay', { timeout: 20_000 });
   await expect(a.peerRow(idB).locator('[data-col="path"]')).toHaveText('registry relay');
   await expect(a.page.getByTestId('graph-edges').locator('li[data-path="relay"]')).toHaveCount(1);
-  await screenshots(a, 'console-relay-warning');
+  await screenshots(a, 'console-peer-details');
   // The link's history says what happened, with times.
   await a.page.getByTestId('link-history').locator('summary').click();
   await expect(a.page.getByTestId('link-history')).toContainText('force-relay: forced onto the registry relay');
@@ -75,6 +75,7 @@ test('the diagnostics export has candidates and state history, and no invite or 
   const bobId = await bob.peerId();
   await expect(ada.peerRow(bobId).locator('[data-col="state"]')).toHaveText('direct');
   const download = ada.page.waitForEvent('download');
+  await ada.openDialog('This console');
   await ada.page.getByRole('button', { name: 'Export diagnostics' }).click();
   const file = await (await download).path();
   const text = readFileSync(file, 'utf8');
@@ -106,6 +107,7 @@ test('settings: invalid values are refused with a message; valid ones persist ac
   await ada.expectConnected();
   const page = ada.page;
 
+  await ada.openDialog('Settings');
   await page.getByLabel('Relay fallback after (seconds)').fill('0');
   await page.getByRole('button', { name: 'Save settings' }).click();
   await expect(page.getByRole('alert').filter({ hasText: 'Not saved' })).toContainText('at least 1 s');
@@ -123,10 +125,12 @@ test('settings: invalid values are refused with a message; valid ones persist ac
 
   await page.reload();
   await ada.expectConnected();
+  await ada.openDialog('Settings');
   await expect(page.getByLabel('Relay fallback after (seconds)')).toHaveValue('15');
   await expect(page.getByRole('region', { name: 'Settings' }).getByLabel('Display name')).toHaveValue('Ada Lovelace');
   await expect(page.getByLabel('Your own STUN/TURN servers (one per line: URL [user credential])')).toHaveValue('turn:127.0.0.1:3478?transport=udp alice s3cret');
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await ada.closeDialog();
   await expect(page.getByTitle('Change your display name')).toHaveText('Ada Lovelace');
   await ada.close();
 });
@@ -135,9 +139,16 @@ test('invite: created in the desktop console, pasted into a fresh console, which
   test.setTimeout(120_000);
   // The desktop renderer against the real main-process services (no Electron binary here).
   const desk = await DesktopConsole.launch(browser, { username: 'Dora' });
-  await expect(desk.page.getByText('Runs as')).toBeVisible();
-  await expect(desk.page.locator('dd', { hasText: 'desktop app' })).toBeVisible();
-  await expect(desk.page.getByRole('region', { name: 'This console’s registry' })).toContainText('Running');
+  // First run in the desktop app: one choice, start a project (with this app's registry) or join one.
+  await expect(desk.page.getByRole('heading', { name: 'Start a project, or join one' })).toBeVisible();
+  await expect(desk.page.getByRole('region', { name: 'Start a project' }).getByRole('button', { name: 'Start a project' })).toBeEnabled();
+  await expect(desk.page.getByRole('region', { name: 'Join with an invite' }).getByLabel('Invite link')).toBeVisible();
+  await expect(desk.page.getByRole('button', { name: 'Invite people' })).toHaveCount(0); // nothing to invite to yet
+  await screenshots(desk, 'first-run-desktop', [LOOKS[0]!, LOOKS[1]!]);
+  await desk.openDialog('This console');
+  await expect(desk.page.getByRole('dialog').getByText('Runs as')).toBeVisible();
+  await expect(desk.page.getByRole('dialog').locator('dd', { hasText: 'desktop app' })).toBeVisible();
+  await desk.closeDialog();
   // The bridge is the real dispatcher: arguments are validated, and only the renderer's own page may call.
   type Bridge = { signChallenge(n: Uint8Array): Promise<{ ok: boolean; value?: Uint8Array; error?: { code: string } }>; getIdentity(): Promise<{ ok: boolean; error?: { code: string } }> };
   const signed = await desk.page.evaluate(async () => {
@@ -157,8 +168,10 @@ test('invite: created in the desktop console, pasted into a fresh console, which
   await expect(desk.status()).toContainText('project team');
 
   const link = await desk.createInvite();
+  await expect(desk.page.getByRole('region', { name: 'This console’s registry' })).toContainText('Running');
   expect(parseInvite(link).claims.project).toBe('team');
   await expect(desk.page.getByAltText('The invite link as a QR code')).toBeVisible();
+  await desk.closeDialog();
 
   // A teammate opens a plain web console and pastes the link.
   const mate = await WebConsole.open(browser, `${desk.registryHttpUrl}/`);
@@ -168,6 +181,7 @@ test('invite: created in the desktop console, pasted into a fresh console, which
   const [deskId, mateId] = [await desk.peerId(), await mate.peerId()];
   await expect(desk.peerRow(mateId)).toHaveCount(1, { timeout: 20_000 });
   await expect(mate.peerRow(deskId)).toContainText('Dora');
+  await desk.openDialog('Invite people');
   await expect(desk.page.getByRole('region', { name: 'This console’s registry' })).toContainText('2 console(s)', { timeout: 20_000 });
   await screenshots(desk, 'desktop-registry-invite', [LOOKS[0]!, LOOKS[1]!]);
 

@@ -9,12 +9,13 @@ test.beforeAll(assertWebConsoleBuilt);
 test('the registry panel lists its invites; revoking one (two clicks) disconnects the teammate who joined with it, who is told why, and keeps the others', async ({ browser }) => {
   test.setTimeout(90_000);
   const desk = await DesktopConsole.launch(browser, { username: 'Dora' });
+  await desk.useOwnRegistry(); // "Start a project": Invite people is in the header from then on
   const panel = desk.page.getByRole('region', { name: 'This console’s registry' });
   const leaked = await desk.createInvite();
   const kept = await desk.createInvite();
   const idOf = (link: string) => (JSON.parse(Buffer.from(parseInvite(link).token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
   const [leakedId, keptId] = [idOf(leaked), idOf(kept)];
-  await expect(panel.locator('[data-invite-id]')).toHaveCount(2);
+  await expect(panel.locator('[data-invite-id]')).toHaveCount(3); // these two, and the one "Start a project" joined with
 
   const [mallory, mate] = [await WebConsole.open(browser, `${desk.registryHttpUrl}/`), await WebConsole.open(browser, `${desk.registryHttpUrl}/`)];
   await mallory.pasteInvite(leaked);
@@ -33,7 +34,10 @@ test('the registry panel lists its invites; revoking one (two clicks) disconnect
   await expect(row).toContainText('Revoked');
 
   await expect(mallory.status()).toHaveAttribute('data-phase', 'rejected', { timeout: 10_000 });
-  await expect(mallory.status()).toContainText('INVITE_REVOKED');
+  // Told in words, with what to do (the code stays on the status for a bug report).
+  await expect(mallory.status()).toHaveAttribute('data-code', 'INVITE_REVOKED');
+  await expect(mallory.page.getByRole('heading', { name: 'This invite was revoked' })).toBeVisible();
+  await expect(mallory.page.getByRole('button', { name: /^Leave/ })).toHaveCount(0);
   await expect(mate.peerRow(malloryId)).toHaveCount(0, { timeout: 20_000 });
   await expect(mate.status()).toHaveAttribute('data-phase', 'connected');
   await expect(panel.locator(`[data-invite-id="${keptId}"]`).getByRole('button', { name: `Revoke invite ${keptId.slice(0, 8)}` })).toBeVisible();

@@ -61,7 +61,8 @@ test('a bad invite is explained to the user and nothing is joined', async ({ bro
   const forged = await new InviteAuthority(crypto.getRandomValues(new Uint8Array(32))).issue({ project: 'alpha', ttlMs: 3_600_000 });
   await c.pasteInvite(formatInviteLink(registry.httpUrl, forged));
   await expect(c.status()).toHaveAttribute('data-phase', 'rejected');
-  await expect(c.status()).toContainText('INVITE_INVALID');
+  await expect(c.status()).toHaveAttribute('data-code', 'INVITE_INVALID');
+  await expect(c.page.getByRole('heading', { name: 'This invite was not accepted' })).toBeVisible();
   await c.close();
 });
 
@@ -115,7 +116,7 @@ test('an expired or garbled invite opened as a link is explained in the Join box
 
   // Opened in a new tab.
   const c = await WebConsole.open(browser, expired.link);
-  const joinBox = c.page.getByRole('region', { name: 'Join a project' });
+  const joinBox = c.page.getByRole('region', { name: 'Join with an invite' });
   await expect(joinBox.getByRole('alert')).toHaveText('this invite has expired: ask for a new one');
   await expect(c.status()).toHaveAttribute('data-phase', 'idle');
 

@@ -156,6 +156,9 @@ test('the web console shows a tampering warning on the peer’s row', async ({ b
     await expect.poll(async () => (await warnings[0]!.count()) + (await warnings[1]!.count())).toBeGreaterThan(0);
     const shown = (await warnings[0]!.count()) ? warnings[0]! : warnings[1]!;
     await expect(shown).toContainText('tampering suspected');
+    // And a notification says so on that console (issue #18).
+    const notified = (await warnings[0]!.count()) ? ada : bob;
+    await expect(notified.page.getByTestId('notice-toast')).toContainText('Tampering suspected');
   } finally {
     await ada.close();
     await bob.close();

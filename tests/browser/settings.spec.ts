@@ -24,11 +24,13 @@ test.afterEach(async () => {
 
 const state = (w: WebConsole, peerId: string) => w.page.locator(`tr[data-peer-id="${peerId}"] [data-col="state"]`);
 const onlineSince = (w: WebConsole, peerId: string) => w.page.locator(`tr[data-peer-id="${peerId}"] td`).last().textContent();
-const settingsField = (w: WebConsole, label: string) => w.page.getByRole('region', { name: 'Settings' }).getByLabel(label);
+/** A field of the Settings dialog (opened from the header: openDialog('Settings')). */
+const settingsField = (w: WebConsole, label: string) => w.page.getByRole('dialog', { name: 'Settings' }).getByLabel(label);
 
 async function save(w: WebConsole): Promise<void> {
   await w.page.getByRole('button', { name: 'Save settings' }).click();
   await expect(w.page.getByRole('status').filter({ hasText: 'Saved.' })).toBeVisible();
+  await w.closeDialog();
 }
 
 /**
@@ -64,9 +66,12 @@ async function linkHistory(w: WebConsole, peerId: string): Promise<{ summary: st
 
 /** The local ICE candidates of the link to `peerId`, from the diagnostics export. */
 async function localCandidates(w: WebConsole, peerId: string): Promise<Array<{ type: string; address: string }>> {
+  await w.openDialog('This console');
   const download = w.page.waitForEvent('download');
   await w.page.getByRole('button', { name: 'Export diagnostics' }).click();
-  const report = JSON.parse(readFileSync((await (await download).path())!, 'utf8')) as { links: Array<{ peerId: string; candidates: Array<{ side: string; type: string; address: string }> }> };
+  const file = (await (await download).path())!;
+  await w.closeDialog();
+  const report = JSON.parse(readFileSync(file, 'utf8')) as { links: Array<{ peerId: string; candidates: Array<{ side: string; type: string; address: string }> }> };
   return report.links.find((l) => l.peerId === peerId)!.candidates.filter((c) => c.side === 'local');
 }
 
@@ -95,6 +100,7 @@ test('saving a new display name keeps every link up: no state change, no new con
   expect(connectionsMade(historyBefore.entries)).toHaveLength(1);
   for (const w of consoles) await watchStates(w);
 
+  await ada.openDialog('Settings');
   await settingsField(ada, 'Display name').fill('Ada Lovelace');
   await save(ada);
   await expect(bob.peerRow(adaId)).toContainText('Ada Lovelace', { timeout: 10_000 });
@@ -114,8 +120,9 @@ test('saving a new display name keeps every link up: no state change, no new con
   expect(historyAfter.summary).toContain('0 ICE restart(s), 0 reconnect(s)');
 
   // Fallback time, warning threshold, largest file and theme: saved, and no link is touched.
+  await ada.openDialog('Settings');
   await settingsField(ada, 'Relay fallback after (seconds)').fill('20');
-  await settingsField(ada, 'Strong relay warning at (% of the project’s daily budget)').fill('50');
+  await settingsField(ada, 'Loud relay warning at (% of a relay budget: a link’s rate, or the project’s day)').fill('50');
   await settingsField(ada, 'Largest file to share or download (MiB)').fill('64');
   await settingsField(ada, 'Theme').selectOption('dark');
   await save(ada);
@@ -155,6 +162,7 @@ test('saving a new ICE policy and STUN/TURN servers restarts ICE on the same con
 
     // Ada's own TURN server (a credential coturn accepts), and TURN only.
     const { username, credential } = mintTurnCredential(turn.secret, 'ada', Math.floor(Date.now() / 1000) + 600);
+    await ada.openDialog('Settings');
     await settingsField(ada, 'Your own STUN/TURN servers (one per line: URL [user credential])').fill(`turn:127.0.0.1:${turn.port}?transport=udp ${username} ${credential}`);
     await settingsField(ada, 'ICE transport policy').selectOption('relay');
     await save(ada);
@@ -166,6 +174,7 @@ test('saving a new ICE policy and STUN/TURN servers restarts ICE on the same con
     expect(connectionsMade(history.entries)).toHaveLength(1);
 
     // Back to every path and no own server: another restart on the same connection.
+    await ada.openDialog('Settings');
     await settingsField(ada, 'ICE transport policy').selectOption('all');
     await settingsField(ada, 'Your own STUN/TURN servers (one per line: URL [user credential])').fill('');
     await save(ada);

@@ -42,7 +42,8 @@ test('an invite with a use limit admits only that many consoles; the next one is
   await first.expectConnected();
   const second = await WebConsole.open(browser, link);
   await expect(second.status()).toHaveAttribute('data-phase', 'rejected');
-  await expect(second.status()).toContainText('INVITE_EXHAUSTED');
+  await expect(second.status()).toHaveAttribute('data-code', 'INVITE_EXHAUSTED');
+  await expect(second.page.getByRole('heading', { name: 'This invite has been used up' })).toBeVisible();
   await first.close();
   await second.close();
 });

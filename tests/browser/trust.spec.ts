@@ -26,7 +26,7 @@ test('fingerprints and the safety code are the same on both consoles; a verified
   expect(code).toMatch(/^\d{5} \d{5} \d{5} \d{5}$/);
   await expect(bobDetails.getByTestId('safety-code')).toHaveText(code!);
   // Each sees the other's fingerprint as the other sees its own.
-  await expect(adaDetails.getByTestId('peer-fingerprint')).toHaveText((await bob.page.locator('.me .mono').textContent())!);
+  await expect(adaDetails.getByTestId('peer-fingerprint')).toHaveText(await bob.fingerprint());
 
   await adaDetails.getByRole('button', { name: 'Mark as verified' }).click();
   await expect(ada.peerRow(bobId)).toContainText('✓ verified');
@@ -55,6 +55,9 @@ test('a known name coming back with a new key is a loud warning, and no link unt
   const warning = ada.page.getByRole('alert').filter({ hasText: 'is using a new key' });
   await expect(warning).toContainText('“Bob” is using a new key');
   await expect(ada.peerRow(impostorId)).toContainText('new key for this name: not linked');
+  // Ada is notified, however she is looking at the console (issue #18).
+  await expect(ada.page.getByTestId('notice-toast')).toContainText('“Bob” is using a new key');
+  await expect(ada.page.getByTestId('notifications-button')).toHaveAccessibleName('Notifications, 1 new');
   await ada.page.waitForTimeout(1500);
   await expect(ada.peerRow(impostorId).locator('[data-col="state"]')).toHaveText('—');
 
@@ -77,7 +80,7 @@ test('a linked console renaming itself to a teammate’s name, and a new key und
     await w.pasteInvite(link);
     return w;
   };
-  const keyTag = async (w: WebConsole) => `#${(await w.page.locator('.me .mono').textContent())!.slice(0, 4)}`;
+  const keyTag = async (w: WebConsole) => `#${(await w.fingerprint()).slice(0, 4)}`;
   const ada = await WebConsole.open(browser, link);
   const bob = await join('Bob');
   const carol = await join('Carol');

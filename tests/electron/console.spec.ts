@@ -27,15 +27,17 @@ test.describe('desktop app', () => {
   test('the embedded registry starts by default; a second app joins its invite and both list each other', async () => {
     const host = await launch({ WSP_REGISTRY_PORT: '0' });
     const hostPage = await host.firstWindow();
-    await expect(hostPage.getByText('This console’s registry')).toBeVisible();
-    await expect(hostPage.getByText('Running')).toBeVisible();
+    // First run: start a project (with the embedded registry) or join one.
+    await expect(hostPage.getByRole('button', { name: 'Start a project' })).toBeVisible();
 
     // The window is locked down: no Node, no navigation away.
     expect(await hostPage.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
     expect(await hostPage.evaluate(() => Object.keys((globalThis as unknown as { wsp: object }).wsp).sort())).toContain('getIdentity');
 
-    await hostPage.getByRole('button', { name: 'Use this console’s registry' }).click();
+    await hostPage.getByRole('button', { name: 'Start a project' }).click();
     await expect(hostPage.getByTestId('registry-status')).toHaveAttribute('data-phase', 'connected');
+    await hostPage.getByRole('button', { name: 'Invite people' }).click();
+    await expect(hostPage.getByRole('dialog')).toContainText('Running');
     await hostPage.getByRole('button', { name: 'Create invite' }).click();
     const link = await hostPage.getByLabel('Invite link (send it to a teammate)').inputValue();
 
@@ -45,8 +47,14 @@ test.describe('desktop app', () => {
     await guestPage.getByRole('button', { name: 'Join', exact: true }).click();
     await expect(guestPage.getByTestId('registry-status')).toHaveAttribute('data-phase', 'connected');
 
-    const hostId = await hostPage.getByTestId('own-peer-id').textContent();
-    const guestId = await guestPage.getByTestId('own-peer-id').textContent();
+    await hostPage.getByRole('dialog').getByRole('button', { name: 'Close', exact: true }).click();
+    const ownId = async (page: typeof hostPage) => {
+      await page.getByRole('banner').getByRole('button', { name: 'This console', exact: true }).click();
+      const id = await page.getByTestId('own-peer-id').textContent();
+      await page.keyboard.press('Escape');
+      return id;
+    };
+    const [hostId, guestId] = [await ownId(hostPage), await ownId(guestPage)];
     await expect(hostPage.locator(`tr[data-peer-id="${guestId}"]`)).toHaveCount(1);
     await expect(guestPage.locator(`tr[data-peer-id="${hostId}"]`)).toHaveCount(1);
 

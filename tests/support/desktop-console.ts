@@ -66,12 +66,15 @@ function installBridge({ methods, global, binding }: { methods: Record<string, s
 }
 
 export class DesktopConsole extends WebConsole {
+  /** The system notifications main was asked to show (after its sender and argument checks), in order. */
+  systemNotifications: Array<{ title: string; body: string }> = [];
   private services!: MainServices;
   private dataDir!: string;
 
   /** Starts the main-process services (embedded registry on a free port) and opens the desktop renderer. */
   static async launch(browser: Browser, options: { username?: string } = {}): Promise<DesktopConsole> {
     const dataDir = mkdtempSync(join(tmpdir(), 'wsp-desktop-'));
+    const shown: Array<{ title: string; body: string }> = [];
     const services = await createMainServices({
       dataDir,
       codec: plainFileCodec,
@@ -79,6 +82,7 @@ export class DesktopConsole extends WebConsole {
       rendererDir: WEB_ROOT,
       logger: pino({ level: 'silent' }),
       portOverride: 0,
+      notify: (notice) => shown.push(notice),
     });
     const status = services.registry.status();
     if (!status.running || !status.httpUrl) throw new Error(`the embedded registry did not start: ${status.error}`);
@@ -97,6 +101,7 @@ export class DesktopConsole extends WebConsole {
     await page.goto(rendererUrl);
     const desktop = new DesktopConsole(context, page);
     desktop.services = services;
+    desktop.systemNotifications = shown;
     desktop.dataDir = dataDir;
     return desktop;
   }
@@ -110,17 +115,21 @@ export class DesktopConsole extends WebConsole {
     return this.services.registry.createInvite({ ttlMs });
   }
 
-  /** "Use this console’s registry": the renderer saves the invite and reloads, then rejoins. */
+  /** "Start a project" on the first-run screen: the renderer saves its own registry's invite and reloads, then rejoins. */
   async useOwnRegistry(): Promise<void> {
-    await this.page.getByRole('button', { name: 'Use this console’s registry' }).click();
+    await this.page.getByRole('button', { name: 'Start a project' }).click();
     await expect(this.status()).toHaveAttribute('data-phase', 'connected', { timeout: 30_000 });
   }
 
   /** "Create invite" in the registry panel; returns the link shown to send to a teammate. */
   async createInvite(): Promise<string> {
-    await this.page.getByRole('button', { name: 'Create invite' }).click();
+    if (!(await this.page.getByRole('dialog', { name: 'This console’s registry' }).isVisible())) await this.openDialog('Invite people');
     const field = this.page.getByLabel('Invite link (send it to a teammate)');
+    // The field shows the last invite made: wait for the new one, not the one before it.
+    const before = (await field.count()) ? await field.inputValue() : '';
+    await this.page.getByRole('button', { name: 'Create invite' }).click();
     await expect(field).toHaveValue(/#invite=/);
+    await expect(field).not.toHaveValue(before);
     return field.inputValue();
   }
 

@@ -28,10 +28,35 @@ export class WebConsole {
     return this.page.getByTestId('registry-status');
   }
 
+  /** This console's peer id, as its "This console" dialog shows it (opened and closed again). */
   async peerId(): Promise<string> {
-    const id = this.page.getByTestId('own-peer-id');
-    await expect(id).toHaveText(/^[a-z2-7]{26}$/);
-    return (await id.textContent())!;
+    return this.fromDetails('own-peer-id', /^[a-z2-7]{26}$/);
+  }
+
+  /** This console's key fingerprint, from its "This console" dialog. */
+  async fingerprint(): Promise<string> {
+    return this.fromDetails('own-fingerprint', /^([a-z2-7]{4} ){5}[a-z2-7]{4}$/);
+  }
+
+  private async fromDetails(testId: string, shape: RegExp): Promise<string> {
+    const wasOpen = await this.page.getByRole('dialog', { name: 'This console' }).isVisible();
+    if (!wasOpen) await this.openDialog('This console');
+    const field = this.page.getByRole('dialog').getByTestId(testId);
+    await expect(field).toHaveText(shape);
+    const text = (await field.textContent())!;
+    if (!wasOpen) await this.closeDialog();
+    return text;
+  }
+
+  /** Opens one of the header's dialogs ("Settings", "This console", "Invite people"). */
+  async openDialog(name: 'Settings' | 'This console' | 'Invite people'): Promise<void> {
+    await this.page.getByRole('banner').getByRole('button', { name, exact: true }).click();
+    await expect(this.page.getByRole('dialog')).toBeVisible();
+  }
+
+  async closeDialog(): Promise<void> {
+    await this.page.getByRole('dialog').getByRole('button', { name: 'Close', exact: true }).click();
+    await expect(this.page.getByRole('dialog')).toHaveCount(0);
   }
 
   async pasteInvite(link: string): Promise<void> {

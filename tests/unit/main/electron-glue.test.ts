@@ -23,7 +23,17 @@ const fake = vi.hoisted(() => {
     ready: Promise.resolve(),
     privileged: undefined as unknown,
     protocols: new Map<string, Handler>(),
+    notifications: [] as Array<{ title: string; body: string }>,
   };
+  class Notification {
+    static isSupported() {
+      return true;
+    }
+    constructor(readonly options: { title: string; body: string }) {}
+    show() {
+      state.notifications.push(this.options);
+    }
+  }
   class BrowserWindow {
     url?: string;
     constructor(readonly options: { webPreferences: Record<string, unknown> }) {
@@ -50,6 +60,7 @@ const fake = vi.hoisted(() => {
         quit: () => {},
       },
       BrowserWindow,
+      Notification,
       ipcMain: { handle: (channel: string, handler: Handler) => state.ipc.set(channel, handler) },
       safeStorage: { isEncryptionAvailable: () => false },
       session: {
@@ -122,6 +133,15 @@ describe('desktop app start-up (Electron glue)', () => {
     const csp = desktopCsp([registryOrigin(status.url)!]);
     expect(csp).toContain(`connect-src 'self' ${registryOrigin(status.url)}`);
     expect(csp).not.toMatch(/connect-src[^;]*(ws:|wss:)(;|$| )/); // no bare scheme wildcard
+  });
+
+  it('shows a system notification for the app’s page only, and only a short plain title and body', async () => {
+    expect(await call('notify:show', rendererUrl(), { title: 'Task for you', body: 'Bob #k3xq: “@Ada review the notes”' })).toMatchObject({ ok: true });
+    expect(fake.state.notifications).toEqual([{ title: 'Task for you', body: 'Bob #k3xq: “@Ada review the notes”' }]);
+    expect(await call('notify:show', 'https://evil.example/', { title: 'x', body: 'y' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN_SENDER' } });
+    expect(await call('notify:show', rendererUrl(), { title: 'x'.repeat(121), body: '' })).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    expect(await call('notify:show', rendererUrl(), { title: 'x', body: 'y', icon: 'file:///etc/passwd' })).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    expect(fake.state.notifications).toHaveLength(1);
   });
 
   it('denies every permission request (data channels need no camera or microphone)', () => {
