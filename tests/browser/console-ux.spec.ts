@@ -165,6 +165,10 @@ test('three consoles: a 64-character name never wraps the header or the table; t
   // Ada forces her link with Bob onto the relay: only keepalives run over it, so both ends say it quietly.
   for (const w of consoles) await w.page.getByRole('tab', { name: 'Peers and links' }).click();
   await bobRow.click();
+  // Bob's details, 64-character name and all, stay inside the window (the safety-code sentence ran
+  // 230 px past it).
+  await expect(ada.page.getByTestId('peer-details')).toContainText(`Read the safety code to ${longName}`);
+  expect(await ada.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 'no horizontal scrolling').toBeLessThanOrEqual(0);
   await ada.page.getByLabel('Force this link through the registry relay (diagnostics)').check();
   for (const w of [ada, bob]) {
     const line = w.page.getByTestId('relay-warning');

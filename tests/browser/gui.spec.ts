@@ -32,6 +32,13 @@ test('three consoles: every graph shows three nodes and three direct edges; forc
     await expect(w.page.locator('[data-testid="graph-edges"] li[data-path="direct"]')).toHaveCount(3, { timeout: 20_000 });
     await expect(w.page.getByRole('img', { name: /Connection graph of 3 consoles and 3 links/ })).toBeVisible();
   }
+  // Three consoles make a triangle, not two nodes huddled at the top (as before): every side about
+  // as long as the others, and nothing drawn over anything else.
+  const geometry = await graphGeometry(a);
+  const [p, q, r] = geometry.nodes.map((n) => n.position) as [{ x: number; y: number }, { x: number; y: number }, { x: number; y: number }];
+  const sides = [[p, q], [q, r], [r, p]].map(([u, v]) => Math.hypot(u!.x - v!.x, u!.y - v!.y));
+  expect(Math.min(...sides) / Math.max(...sides)).toBeGreaterThan(0.9);
+  expect(unreadable(geometry)).toEqual([]);
   // The header says which registry this console talks to.
   await expect(a.status()).toContainText(`registry ${new URL(registry.httpUrl).host}`);
   // Live numbers in the peer rows.
