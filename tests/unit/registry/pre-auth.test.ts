@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TestClient } from '../../support/registry-client';
+import { buildRegistryCli } from '../../support/registry-cli';
 import { startTestRegistry } from '../../support/registry-fixture';
 import { addressKey } from '../../../src-main/registry/admission';
 import type { RegistryHandle } from '../../../src-main/registry/registry';
@@ -25,19 +26,7 @@ let registries: RegistryHandle[] = [];
 let sockets: Socket[] = [];
 
 beforeAll(async () => {
-  // The CLI bundled from the sources under test (not a stale `npm run build`), run with node.
-  const { build } = await import('vite');
-  await build({
-    configFile: false,
-    logLevel: 'warn',
-    build: {
-      ssr: true,
-      outDir: OUT,
-      emptyOutDir: true,
-      minify: false,
-      rollupOptions: { input: { 'wsp-registry': resolve(__dirname, '../../../src-main/registry/cli.ts') }, output: { entryFileNames: '[name].cjs', format: 'cjs' } },
-    },
-  });
+  await buildRegistryCli(OUT);
 });
 
 afterEach(async () => {

@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { X509Certificate } from 'node:crypto';
 import { TestClient } from '../../support/registry-client';
+import { buildRegistryCli } from '../../support/registry-cli';
 import { createTestCa, type IssuedCert, type TestCa } from '../../support/test-ca';
 
 const OUT = resolve(__dirname, '../../../.test-output/registry-tls');
@@ -25,18 +26,7 @@ let children: ChildProcess[] = [];
 let clients: TestClient[] = [];
 
 beforeAll(async () => {
-  const { build } = await import('vite');
-  await build({
-    configFile: false,
-    logLevel: 'warn',
-    build: {
-      ssr: true,
-      outDir: OUT,
-      emptyOutDir: true,
-      minify: false,
-      rollupOptions: { input: { 'wsp-registry': resolve(__dirname, '../../../src-main/registry/cli.ts') }, output: { entryFileNames: '[name].cjs', format: 'cjs' } },
-    },
-  });
+  await buildRegistryCli(OUT);
   ca = createTestCa();
 }, 60_000);
 
