@@ -134,7 +134,7 @@ export class Agent extends Emitter<AgentEvents> {
   private closed = false;
   readonly tasks: AgentTasks;
 
-  /** @internal use openAgent */
+  /** Made by openAgent, which opens the engine it listens to (and starts it after). */
   constructor(
     readonly identity: SecretIdentity,
     readonly name: string,
@@ -153,15 +153,21 @@ export class Agent extends Emitter<AgentEvents> {
       progress: (id, percent, note) => post({ state: 'progress', progress: percent, ...(note ? { note } : {}) }, this.taskId(id)),
       done: (id, note) => post({ state: 'done', progress: 100, ...(note ? { note } : {}) }, this.taskId(id)),
     };
+    this.listen();
   }
 
   get peerId(): string {
     return this.identity.peerId;
   }
 
-  /** @internal wires the engine's events to the agent's; called once by openAgent. */
-  wire(): void {
+  /** The engine's events as the agent's (before the engine starts: nothing is missed). */
+  private listen(): void {
     const { client, links } = this.session;
+    // A known name with a new key (or a rejected one) is held until a person accepts it.
+    this.session.on('trust', ({ peerId, trust: decision }) => {
+      const peer = this.session.peer(peerId);
+      if (peer && (decision === 'conflict' || decision === 'rejected')) this.hold(peer);
+    });
     const lastState = new Map<string, LinkState>();
     this.workstream.log.on('added', ({ entries, from }) => entries.forEach((entry) => this.emit('entry', { entry, ...(from ? { from } : {}) })));
     this.workstream.onProblem((p) => this.emit('problem', p));
@@ -195,8 +201,7 @@ export class Agent extends Emitter<AgentEvents> {
     links.on('closed', ({ peerId }) => this.linked.delete(peerId));
   }
 
-  /** @internal */
-  hold(peer: PeerInfo): void {
+  private hold(peer: PeerInfo): void {
     this.presence.set(peer.peer_id, peer);
     this.heldPeers.add(peer.peer_id);
     this.emit('peer', { ...this.peerOf(peer.peer_id), event: 'held' });
@@ -359,12 +364,6 @@ export async function openAgent(options: AgentOptions): Promise<Agent> {
       ...(options.linkConfig ? { linkConfig: options.linkConfig } : {}),
     });
     const agent = new Agent(identity, name, invite.claims.project, engine, workstream, trust, unlock);
-    // A known name with a new key (or a rejected one) is held until a person accepts it.
-    engine.on('trust', ({ peerId, trust: decision }) => {
-      const peer = engine.peer(peerId);
-      if (peer && (decision === 'conflict' || decision === 'rejected')) agent.hold(peer);
-    });
-    agent.wire();
     engine.start();
     return agent;
   } catch (error) {
