@@ -9,7 +9,7 @@ import { userInfo } from 'node:os';
 import pino from 'pino';
 import { IPC_ARGS, type IpcChannel } from '../src-shared/ipc';
 import { createMainServices } from './main-services';
-import { APP_ORIGIN, APP_SCHEME, appFilePath, desktopCsp, inviteOrigins, isNavigationAllowed, registryOrigin, secureWebPreferences } from './security';
+import { APP_ORIGIN, APP_SCHEME, appFilePath, desktopPageCsp, isNavigationAllowed, isPermissionGranted, secureWebPreferences } from './security';
 import { plainFileCodec, type SecretCodec } from './secret-codec';
 
 const logger = pino({ name: 'wsp-console', level: process.env.WSP_LOG_LEVEL ?? 'info' });
@@ -65,10 +65,8 @@ async function start(): Promise<void> {
     if (!path) return new Response('not found', { status: 404 });
     try {
       const body = await readFile(path);
-      const status = registry.status();
-      const origins = [registryOrigin(status.url), ...inviteOrigins(settings.get().invite)].filter((o): o is string => Boolean(o));
       return new Response(body, {
-        headers: { 'content-type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream', 'content-security-policy': desktopCsp(origins) },
+        headers: { 'content-type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream', 'content-security-policy': desktopPageCsp(registry.status().url, settings.get().invite) },
       });
     } catch {
       return new Response('not found', { status: 404 });
@@ -80,9 +78,9 @@ async function start(): Promise<void> {
     ipcMain.handle(channel, (event, ...args: unknown[]) => dispatch(channel, event.senderFrame?.url, args));
   }
 
-  // WebRTC data channels need no camera, microphone or any other permission.
-  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  session.defaultSession.setPermissionCheckHandler(() => false);
+  // Local network access to registries, for the app's page only; nothing else (security.ts).
+  session.defaultSession.setPermissionRequestHandler((_wc, permission, callback, details) => callback(isPermissionGranted(permission, details.requestingUrl)));
+  session.defaultSession.setPermissionCheckHandler((_wc, permission, requestingOrigin) => isPermissionGranted(permission, requestingOrigin));
 
   const window = new BrowserWindow({
     width: 1280,

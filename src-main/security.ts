@@ -84,6 +84,23 @@ export function desktopCsp(registryOrigins: string[]): string {
   ].join('; ');
 }
 
+/**
+ * The one permission the app grants: reaching a registry on the local network or at another
+ * loopback port, which Chromium's Local Network Access asks for before a page talks to a private
+ * address (without it the desktop app could reach only its own embedded registry). Only the app's
+ * own page gets it; which registries it may reach stays fixed by its CSP. Camera, microphone and
+ * the rest are denied: data channels need none of them.
+ */
+const LOCAL_NETWORK_PERMISSIONS = new Set(['local-network-access', 'local-network', 'loopback-network']);
+export function isPermissionGranted(permission: string, requestingUrl: string | undefined): boolean {
+  return LOCAL_NETWORK_PERMISSIONS.has(permission) && (requestingUrl === APP_ORIGIN || Boolean(requestingUrl?.startsWith(`${APP_ORIGIN}/`)));
+}
+
+/** The CSP for one load of the desktop page: the embedded registry (when running) and the saved invite's registries. */
+export function desktopPageCsp(embeddedRegistryUrl: string | undefined, savedInvite: string | undefined): string {
+  return desktopCsp([registryOrigin(embeddedRegistryUrl), ...inviteOrigins(savedInvite)].filter((o): o is string => Boolean(o)));
+}
+
 /** The WebSocket origin (ws://host:port) of a registry URL or invite link, if it is one. */
 export function registryOrigin(url: string | undefined): string | undefined {
   if (!url) return undefined;

@@ -8,6 +8,8 @@ import { fromBase64Url, utf8 } from './bytes';
 import { SIGNALING_PATH } from './protocol/signaling';
 
 export interface InviteClaims {
+  /** The token's `jti`: which invite of its registry this is. */
+  id?: string;
   project: string;
   expiresAt: number; // ms since epoch
   maxUses?: number;
@@ -77,6 +79,7 @@ function claimsOf(payload: Record<string, unknown>): InviteClaims {
     throw new InviteError('this invite names no project or expiry');
   }
   return {
+    ...(typeof payload.jti === 'string' ? { id: payload.jti } : {}),
     project: payload.project,
     expiresAt: payload.exp * 1000,
     ...(typeof payload.max_uses === 'number' ? { maxUses: payload.max_uses } : {}),

@@ -235,6 +235,8 @@ test('notifications: a task naming you and a mention show in the console and, in
   await bob.rename('Bob');
   const bobId = await bob.peerId();
   await expect(desk.peerRow(bobId).locator('[data-col="state"]')).toHaveText('direct', { timeout: 20_000 });
+  // Linked at Bob's end too, so his posts go out as he makes them (a toast lasts 10 s).
+  await expect(bob.peerRow(await desk.peerId()).locator('[data-col="state"]')).toHaveText('direct', { timeout: 20_000 });
   await expect(desk.page.getByTestId('notifications-button')).toHaveAccessibleName('Notifications');
 
   await bob.page.getByRole('tab', { name: 'Workstream' }).click();

@@ -244,6 +244,21 @@ function unreadable(g: Awaited<ReturnType<typeof graphGeometry>>, minFontPx = 9)
   return problems;
 }
 
+test('a desktop console in a project on another registry: the header offers "Your registry", which says its invites are not for that project', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const desk = await DesktopConsole.launch(browser, { username: 'Dora' });
+  // The test's desktop page is served over http (the app's is app://console, which registries let in).
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, allowedOrigins: [desk.registryHttpUrl] });
+  const { link } = await registry.createInvite({ project: 'elsewhere', ttlMs: 3_600_000 });
+  await desk.pasteInvite(link);
+  await expect(desk.status()).toContainText('project elsewhere', { timeout: 20_000 });
+  // "Invite people" would have made invites to a project of this app's own registry instead.
+  await expect(desk.page.getByRole('button', { name: 'Invite people' })).toHaveCount(0);
+  await desk.openDialog('Your registry');
+  await expect(desk.page.getByTestId('project-elsewhere')).toContainText('You are in elsewhere on another registry. Invites made here are for this app’s own registry, not for elsewhere');
+  await desk.close();
+});
+
 test('scale: the graph of 30 consoles stays readable and still; 50 peers list, sort promptly and update row by row', async ({ browser }) => {
   test.setTimeout(360_000);
   registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { createMainServices, type MainServices } from '../../src-main/main-services';
 import { plainFileCodec } from '../../src-main/secret-codec';
+import { desktopPageCsp } from '../../src-main/security';
 import { BRIDGE_GLOBAL, IPC_METHODS, type IpcChannel } from '../../src-shared/ipc-channels';
 import { WebConsole, WEB_ROOT } from './web-console';
 import { watchPageNoise } from './page-noise';
@@ -91,12 +92,20 @@ export class DesktopConsole extends WebConsole {
 
     // Camera/microphone only so that Chromium gathers ICE candidates inside the loopback-only
     // test namespace (see WebConsole.open); the renderer asks for neither.
-    const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+    // Local network access as the app grants it to its page (security.ts): a registry at another
+    // loopback port is a local-network request for Chromium, refused without it.
+    const context = await browser.newContext({ permissions: ['camera', 'microphone', 'local-network-access'] });
     await watchPageNoise(context);
     await context.exposeBinding(BINDING, async (source, channel: IpcChannel, args: unknown) =>
       toWire(await dispatch(channel, source.frame.url(), fromWire(args) as unknown[])),
     );
     await context.addInitScript(installBridge, { methods: IPC_METHODS, global: BRIDGE_GLOBAL, binding: BINDING });
+    // As the app's protocol handler does (src-main/index.ts): each load of the page gets the CSP
+    // naming the registries configured now, so a console that joined another registry reaches it.
+    await context.route(`${status.httpUrl}/**`, async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': desktopPageCsp(services.registry.status().url, services.settings.get().invite) } });
+    });
     const page = await context.newPage();
     await page.goto(rendererUrl);
     const desktop = new DesktopConsole(context, page);

@@ -49,7 +49,7 @@ export class WebConsole {
   }
 
   /** Opens one of the header's dialogs ("Settings", "This console", "Invite people"). */
-  async openDialog(name: 'Settings' | 'This console' | 'Invite people'): Promise<void> {
+  async openDialog(name: 'Settings' | 'This console' | 'Invite people' | 'Your registry'): Promise<void> {
     await this.page.getByRole('banner').getByRole('button', { name, exact: true }).click();
     await expect(this.page.getByRole('dialog')).toBeVisible();
   }

@@ -2,7 +2,8 @@
  * The Electron glue (src-main/index.ts) wired to a fake `electron` module, so that what the
  * desktop app does at start-up is checked here too, where no Electron binary can run: every IPC
  * channel is registered and checks its sender, the window is locked down, navigation and new
- * windows are refused, permissions are denied, and the embedded registry starts by default.
+ * windows are refused, permissions are denied but local network access for the app's page, and the
+ * embedded registry starts by default.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync } from 'node:fs';
@@ -144,11 +145,21 @@ describe('desktop app start-up (Electron glue)', () => {
     expect(fake.state.notifications).toHaveLength(1);
   });
 
-  it('denies every permission request (data channels need no camera or microphone)', () => {
-    const callback = vi.fn();
-    fake.state.permissionRequest!({}, 'media', callback);
-    expect(callback).toHaveBeenCalledWith(false);
-    expect(fake.state.permissionCheck!()).toBe(false);
+  it('grants the app page local network access to registries, and nothing else to anyone (data channels need no camera or microphone)', () => {
+    const asked = (permission: string, requestingUrl: string) => {
+      const callback = vi.fn();
+      fake.state.permissionRequest!({}, permission, callback, { requestingUrl });
+      return callback.mock.calls[0]?.[0];
+    };
+    expect(asked('media', 'app://console/index.html')).toBe(false);
+    expect(asked('notifications', 'app://console/index.html')).toBe(false);
+    expect(asked('local-network-access', 'app://console/index.html')).toBe(true);
+    expect(asked('loopback-network', 'app://console/index.html')).toBe(true);
+    expect(asked('local-network-access', 'https://evil.example/')).toBe(false);
+    expect(asked('local-network-access', 'app://console.evil.example/')).toBe(false);
+    expect(fake.state.permissionCheck!({}, 'media', 'app://console')).toBe(false);
+    expect(fake.state.permissionCheck!({}, 'local-network-access', 'app://console')).toBe(true);
+    expect(fake.state.permissionCheck!({}, 'local-network-access', 'http://localhost:7420')).toBe(false);
   });
 
   it('refuses navigation away from the app and opens no new windows', () => {

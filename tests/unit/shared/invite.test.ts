@@ -28,7 +28,7 @@ describe('invite links', () => {
     const parsed = parseInvite(link);
     expect(parsed.token).toBe(token);
     expect(parsed.registryUrl).toBe('ws://192.168.1.20:7420/ws');
-    expect(parsed.claims).toEqual({ project: 'team-alpha', expiresAt: NOW + 3_600_000, maxUses: 5 });
+    expect(parsed.claims).toEqual({ id: expect.any(String), project: 'team-alpha', expiresAt: NOW + 3_600_000, maxUses: 5 });
     // The parsed token is still one the registry accepts.
     expect(await authority.check(parsed.token)).toMatchObject({ ok: true, project: 'team-alpha', maxUses: 5 });
   });
@@ -36,7 +36,7 @@ describe('invite links', () => {
   it('has no maxUses when the invite is unlimited, and expiresAt is in milliseconds', async () => {
     const token = await authority.issue({ project: 'beta', ttlMs: 90_000 });
     const { claims } = parseInvite(formatInviteLink('http://localhost:7420', token));
-    expect(claims).toEqual({ project: 'beta', expiresAt: NOW + 90_000 });
+    expect(claims).toEqual({ id: expect.any(String), project: 'beta', expiresAt: NOW + 90_000 });
     expect('maxUses' in claims).toBe(false);
   });
 
@@ -92,8 +92,9 @@ describe('invite errors a user can act on', () => {
     expectInviteError(`http://registry.example.org/#invite=${fakeToken({ project: 'p' })}`, /no project or expiry/);
   });
 
-  it('readInviteClaims reads a bare token too', () => {
+  it('readInviteClaims reads a bare token too, with its id (jti) when it has one', () => {
     expect(readInviteClaims(fakeToken({ project: 'p', exp: 10, max_uses: 2 }))).toEqual({ project: 'p', expiresAt: 10_000, maxUses: 2 });
+    expect(readInviteClaims(fakeToken({ project: 'p', exp: 10, jti: 'c0ffee' }))).toEqual({ id: 'c0ffee', project: 'p', expiresAt: 10_000 });
   });
 });
 
