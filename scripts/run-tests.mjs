@@ -13,6 +13,8 @@ mkdirSync(OUT, { recursive: true });
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
+/** Passed only when run again: counted as passed, and named in the summary. */
+const flaky = [];
 const skips = [];
 
 const started = Date.now();
@@ -50,25 +52,39 @@ check('typecheck (renderer)', 'npx', ['vue-tsc', '--noEmit', '-p', 'tsconfig.web
 check('build', 'npx', ['electron-vite', 'build']);
 
 // --- unit tests -------------------------------------------------------------------------------
-const unitRan = run('unit tests (vitest)', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${OUT}/vitest.json`], { budgetMinutes: 10 });
+const vitest = (files, json) => ['vitest', 'run', ...files, '--reporter=default', '--reporter=json', `--outputFile=${json}`];
+const unitRan = run('unit tests (vitest)', 'npx', vitest([], `${OUT}/vitest.json`), { budgetMinutes: 10 });
+// A file whose worker the watchdog killed (blocked in a native call: tests/support/vitest-watchdog.ts)
+// runs once more on its own: passing then, it is reported as flaky (named in the summary), as
+// Playwright reports a test that passed on retry; failing again, it is a failure.
+const blocked = existsSync(`${OUT}/vitest-blocked.txt`) ? [...new Set(readFileSync(`${OUT}/vitest-blocked.txt`, 'utf8').split('\n').filter(Boolean))] : [];
+const rerunOk = blocked.length > 0 && run(`unit tests whose worker was blocked, once more: ${blocked.join(', ')}`, 'npx', vitest(blocked, `${OUT}/vitest-rerun.json`), { budgetMinutes: 3 });
 if (existsSync(`${OUT}/vitest.json`)) {
   const report = JSON.parse(readFileSync(`${OUT}/vitest.json`, 'utf8'));
-  totals.passed += report.numPassedTests;
-  totals.failed += report.numFailedTests;
-  totals.skipped += report.numPendingTests + (report.numTodoTests ?? 0);
-  for (const file of report.testResults) {
-    for (const t of file.assertionResults) if (t.status === 'failed') failures.push(`vitest: ${t.fullName}`);
+  const rerun = rerunOk && existsSync(`${OUT}/vitest-rerun.json`) ? JSON.parse(readFileSync(`${OUT}/vitest-rerun.json`, 'utf8')) : undefined;
+  // The blocked files count from their second run when there was one.
+  const isBlocked = (file) => Boolean(rerun) && blocked.some((b) => file.name.endsWith(b));
+  const files = [...report.testResults.filter((f) => !isBlocked(f)), ...(rerun?.testResults ?? [])];
+  for (const file of files) {
+    for (const t of file.assertionResults) {
+      if (t.status === 'passed') totals.passed++;
+      else if (t.status === 'failed') {
+        totals.failed++;
+        failures.push(`vitest: ${t.fullName}`);
+      } else totals.skipped++;
+    }
     // A file that failed to load has no assertions but is a failure.
     if (file.status === 'failed' && file.assertionResults.length === 0) {
       totals.failed++;
       failures.push(`vitest: ${file.name} did not run: ${file.message}`);
     }
   }
-  // Unhandled errors (a worker killed by tests/support/vitest-watchdog.ts among them) leave every
-  // test "passed" in the report: only Vitest's exit status tells.
-  if (!unitRan && report.numFailedTests === 0) {
+  for (const b of blocked) (rerun ? flaky : failures).push(`vitest: ${b} — its worker was blocked (killed by the watchdog, see above)${rerun ? '; passed when run again' : ''}`);
+  if (blocked.length && !rerun) totals.failed++;
+  // Other unhandled errors leave every test "passed" in the report: only Vitest's exit status tells.
+  if (!unitRan && !blocked.length && report.numFailedTests === 0) {
     totals.failed++;
-    failures.push('vitest exited non-zero with no failed test: unhandled errors or a killed worker (see "Unhandled Error" above)');
+    failures.push('vitest exited non-zero with no failed test: unhandled errors (see "Unhandled Error" above)');
   }
 } else {
   totals.failed++;
@@ -150,6 +166,7 @@ function describeFailure(test) {
 
 console.log(`\n=== summary (${minutes(Date.now() - started)} min)`);
 for (const s of skips) console.log(`skipped: ${s}`);
+for (const f of flaky) console.log(`FLAKY: ${f}`);
 for (const f of failures) console.log(`FAILED: ${f}`);
 console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(totals.failed === 0 ? 0 : 1);
