@@ -3,12 +3,13 @@
  * (`LinkPort`), its options, and what it reports (snapshots, diagnostics, error codes). PeerLink
  * (peer-link.ts) is the behaviour; its users mostly need only these types.
  */
-import type { SessionCertificate, SessionSecrets } from '../../../src-shared/session-certificate';
+import type { SessionCertificate } from '../../../src-shared/session-certificate';
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import type { BackoffPolicy } from '../backoff';
 import type { Clock } from '../clock';
 import type { PathInfo } from './path-stats';
 import type { SignalKey } from './signal-key';
+import type { SignalAuthOptions } from './signal-auth';
 import type { ConnectionPreparer } from './prepared-connection';
 import type { LinkState } from './link-state';
 
@@ -52,18 +53,8 @@ export interface LinkPort {
   relayMaxFrameBytes(): number;
 }
 
-export interface PeerLinkOptions {
-  localPeerId: string;
-  remotePeerId: string;
-  /** The peer's identity key (its peer_id derives from it): everything it signs is checked against it. */
-  remoteSigningKey: Uint8Array;
-  projectId: string;
-  /** This console's session: certificate and secret keys. */
-  session: SessionSecrets;
-  /** Signs with the session's signaling key. */
-  sign: (message: Uint8Array) => Promise<Uint8Array>;
-  /** This session's signaling sequence: strictly increasing across all its links. */
-  nextSeq: () => number;
+/** Who the link is between, and how its signaling is signed (signal-auth.ts), then the link's own. */
+export interface PeerLinkOptions extends SignalAuthOptions {
   /** The peer's session certificate from presence, already verified against its identity key. */
   remoteCertificate?: SessionCertificate;
   /** The signaling key shared with that session (signal-key.ts), derived beside its check. */

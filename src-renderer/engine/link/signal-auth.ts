@@ -19,9 +19,10 @@ import { deriveSignalKey, recipientKeyId, signalMac, signalMacValid, type Signal
 export interface SignalAuthOptions {
   localPeerId: string;
   remotePeerId: string;
-  /** The peer's identity key: its session certificates must verify against it. */
+  /** The peer's identity key (its peer_id derives from it): everything it signs is checked against it. */
   remoteSigningKey: Uint8Array;
   projectId: string;
+  /** This console's session: certificate and secret keys. */
   session: SessionSecrets;
   /** Signs with the session's signaling key. */
   sign: (message: Uint8Array) => Promise<Uint8Array>;
