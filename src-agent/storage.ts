@@ -196,7 +196,8 @@ interface EntryLine {
   author: string;
   seq: number;
   b: string;
-  s: string;
+  /** Left out for an entry a later one's signature covers (see src-shared/workstream/chain.ts). */
+  s?: string;
 }
 
 /** The workstream store over files (see the file comment). */
@@ -222,7 +223,7 @@ export class FileWorkstreamStore implements WorkstreamStore {
     const entries: SignedEntry[] = [];
     for (const line of text.slice(0, end).split('\n')) {
       if (!line) continue;
-      for (const e of JSON.parse(line) as EntryLine[]) entries.push({ b: fromBase64Url(e.b), s: fromBase64Url(e.s) });
+      for (const e of JSON.parse(line) as EntryLine[]) entries.push(e.s ? { b: fromBase64Url(e.b), s: fromBase64Url(e.s) } : { b: fromBase64Url(e.b) });
     }
     return entries;
   }
@@ -230,7 +231,7 @@ export class FileWorkstreamStore implements WorkstreamStore {
   async appendEntries(entries: StoredEntry[]): Promise<void> {
     if (!entries.length) return;
     const fd = this.open();
-    const line = JSON.stringify(entries.map(({ author, seq, b, s }) => ({ author, seq, b: toBase64Url(b), s: toBase64Url(s) }))) + '\n';
+    const line = JSON.stringify(entries.map(({ author, seq, b, s }) => ({ author, seq, b: toBase64Url(b), ...(s ? { s: toBase64Url(s) } : {}) }))) + '\n';
     writeSync(fd, line);
     fsyncSync(fd);
   }

@@ -1,12 +1,16 @@
 /**
  * Workstream log entries: the signed, immutable records teammates' consoles replicate.
  *
- * An entry travels and is stored as `{ b, s }`: `b` the MessagePack-encoded body
- * `[version, project, authorKey, seq, ts, kind, ref, body]`, `s` the author's Ed25519 signature
+ * An entry travels and is stored as `{ b, s? }`: `b` the MessagePack-encoded body
+ * `[2, project, authorKey, seq, ts, kind, ref, body, prev]`, `s` the author's Ed25519 signature
  * over signedMessage('workstreamEntry', b). Signing the encoded bytes (not a re-encoding of a
  * decoded object) makes verification independent of any encoder's key order, and makes
- * equivocation a plain byte comparison. The author's peer_id is derived from `authorKey`, so an
- * entry verifies on its own, even at a console that never saw its author online.
+ * equivocation a plain byte comparison. The author's peer_id is derived from `authorKey`.
+ *
+ * `prev` is the SHA-256 of the author's previous entry's `b`, so a signature on entry n covers
+ * entries 1..n: an author signs the last entry of a batch, and a receiver verifies a run of linked
+ * entries with one signature (see chain.ts). Version 1 entries (no `prev`, each signed) are still
+ * taken, as earlier consoles wrote them.
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { z } from '../zod';
@@ -14,7 +18,8 @@ import { equalBytes } from '../bytes';
 import { derivePeerId, ed25519Verify, signedMessage } from '../identity';
 import { bytes, projectIdSchema } from '../protocol/signaling';
 
-export const ENTRY_VERSION = 1;
+/** The version this console writes; version 1 (each entry signed on its own) is still read. */
+export const ENTRY_VERSION = 2;
 /** Cap on an entry's encoded body: a file entry's chunk hash list is the largest (32 KiB). */
 export const MAX_ENTRY_BYTES = 64 * 1024;
 /** Files are cut into at most this many chunks, so the chunk hashes fit in one entry. */
@@ -72,8 +77,7 @@ export function chunkBytesFor(size: number): number {
 /** The latest time a JavaScript Date can hold (ms since the epoch): an entry dated later cannot be shown. */
 export const MAX_ENTRY_TS = 8.64e15;
 
-const bodyTupleSchema = z.tuple([
-  z.literal(ENTRY_VERSION),
+const commonFields = [
   projectIdSchema,
   bytes({ exact: 32 }),
   z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
@@ -81,12 +85,19 @@ const bodyTupleSchema = z.tuple([
   kindSchema,
   entryIdSchema.nullable(),
   z.unknown(),
+] as const;
+const bodyTupleSchema = z.union([
+  z.tuple([z.literal(2), ...commonFields, bytes({ exact: 32 }).nullable()]),
+  z.tuple([z.literal(1), ...commonFields]),
 ]);
 
-/** An entry as signed and stored. */
+/**
+ * An entry as it travels and is stored. `s` is left out of an entry that a later entry of its
+ * author covers (its signature covers this one through `prev`); a version 1 entry always has it.
+ */
 export interface SignedEntry {
   b: Uint8Array;
-  s: Uint8Array;
+  s?: Uint8Array;
 }
 
 /** A verified entry, decoded. */
@@ -100,6 +111,10 @@ export interface Entry {
   kind: string;
   ref: string | null;
   body: unknown;
+  /** 1: signed on its own; 2: linked to the author's previous entry by `prev`. */
+  version: 1 | 2;
+  /** SHA-256 of the author's previous entry's body bytes (version 2, seq > 1), else null. */
+  prev: Uint8Array | null;
   signed: SignedEntry;
 }
 
@@ -111,6 +126,11 @@ export interface EntryDraft {
   kind: string;
   ref?: string | null;
   body: unknown;
+  /**
+   * The SHA-256 of the author's entry seq − 1 (`entryHash`), null for seq 1: a version 2 entry.
+   * Left out, the draft is encoded as version 1 (how earlier consoles wrote; tests of old data).
+   */
+  prev?: Uint8Array | null;
 }
 
 export type EntryProblem = 'MALFORMED_ENTRY' | 'ENTRY_FORGED' | 'ENTRY_TOO_LARGE' | 'WRONG_PROJECT';
@@ -120,7 +140,8 @@ export const entryId = (author: string, seq: number): string => `${author}:${seq
 
 /** Encodes a draft's body for signing; throws if it is not a valid entry. */
 export function encodeEntryBody(draft: EntryDraft): Uint8Array {
-  const b = encode([ENTRY_VERSION, draft.project, draft.authorKey, draft.seq, draft.ts, draft.kind, draft.ref ?? null, draft.body]);
+  const fields = [draft.project, draft.authorKey, draft.seq, draft.ts, draft.kind, draft.ref ?? null, draft.body];
+  const b = encode(draft.prev === undefined ? [1, ...fields] : [ENTRY_VERSION, ...fields, draft.prev]);
   const parsed = parseEntryBody(b);
   if (!parsed.ok) throw new Error(parsed.message);
   return b;
@@ -141,7 +162,9 @@ export function parseEntryBody(b: Uint8Array): { ok: true; entry: Omit<Entry, 's
   }
   const tuple = bodyTupleSchema.safeParse(value);
   if (!tuple.success) return { ok: false, code: 'MALFORMED_ENTRY', message: describe(tuple.error) };
-  const [, project, authorKey, seq, ts, kind, ref, body] = tuple.data;
+  const [version, project, authorKey, seq, ts, kind, ref, body] = tuple.data;
+  const prev = version === 2 ? tuple.data[8] : null;
+  if (version === 2 && (seq === 1) !== (prev === null)) return { ok: false, code: 'MALFORMED_ENTRY', message: seq === 1 ? 'prev: entry 1 has no previous entry (nil)' : 'prev: must be the SHA-256 of the previous entry' };
   const known = KNOWN_BODIES[kind as KnownKind] as z.ZodType | undefined;
   if (known) {
     const parsed = known.safeParse(body);
@@ -149,7 +172,7 @@ export function parseEntryBody(b: Uint8Array): { ok: true; entry: Omit<Entry, 's
     if (kind === 'task' && !ref && !(body as TaskBody).title) return { ok: false, code: 'MALFORMED_ENTRY', message: 'task: a new task needs a title' };
   }
   const author = authorIdOf(authorKey);
-  return { ok: true, entry: { id: entryId(author, seq), project, author, authorKey, seq, ts, kind, ref, body } };
+  return { ok: true, entry: { id: entryId(author, seq), project, author, authorKey, seq, ts, kind, ref, body, version, prev } };
 }
 
 /** How far an entry's timestamp may be from the signer's clock when it is signed. */
@@ -174,22 +197,48 @@ export function assertEntryToSign(b: Uint8Array, signingPublicKey: Uint8Array, n
   if (Math.abs(parsed.entry.ts - now) > MAX_ENTRY_SKEW_MS) throw new Error('an entry is signed when it is written: its time is not now');
 }
 
-/** Everything a console checks before it stores an entry, except equivocation (see WorkstreamLog). */
-const signedShape = z.object({ b: bytes(), s: bytes() }); // built once, not per entry
+const signedShape = z.object({ b: bytes(), s: bytes({ exact: 64 }).optional() }); // built once, not per entry
 
-export async function checkEntry(signed: unknown, project: string): Promise<EntryCheck> {
-  const shape = signedShape.safeParse(signed);
-  if (!shape.success) return { ok: false, code: 'MALFORMED_ENTRY', message: 'an entry is { b: bytes, s: bytes }' };
+/** An entry as received, parsed but not yet verified: its signature, if it came with one, unchecked. */
+export type ParsedEntry = Omit<Entry, 'signed'> & { signed: SignedEntry };
+export type EntryParse = { ok: true; entry: ParsedEntry } | { ok: false; code: EntryProblem; message: string };
+
+/** Shape, body and project of an entry as received; the signature is checked by the caller (chain.ts). */
+export function parseSignedEntry(item: unknown, project: string): EntryParse {
+  const shape = signedShape.safeParse(item);
+  if (!shape.success) return { ok: false, code: 'MALFORMED_ENTRY', message: 'an entry is { b: bin, s?: bin 64 }' };
   const { b, s } = shape.data;
   const parsed = parseEntryBody(b);
   if (!parsed.ok) return parsed;
   if (parsed.entry.project !== project) return { ok: false, code: 'WRONG_PROJECT', message: `entry of project ${parsed.entry.project}, not ${project}` };
-  if (!(await ed25519Verify(parsed.entry.authorKey, signedMessage('workstreamEntry', b), s))) {
+  if (parsed.entry.version === 1 && !s) return { ok: false, code: 'ENTRY_FORGED', message: `entry ${parsed.entry.id}: a version 1 entry carries its own signature` };
+  return { ok: true, entry: { ...parsed.entry, signed: s ? { b, s } : { b } } };
+}
+
+/** Whether an entry's own signature is its author's. */
+export function verifyEntrySignature(entry: Pick<ParsedEntry, 'authorKey' | 'signed'>): Promise<boolean> {
+  const { b, s } = entry.signed;
+  return s ? ed25519Verify(entry.authorKey, signedMessage('workstreamEntry', b), s) : Promise.resolve(false);
+}
+
+/** One entry that carries its own signature: everything a console checks before it stores it, except equivocation (see WorkstreamLog). */
+export async function checkEntry(signed: unknown, project: string): Promise<EntryCheck> {
+  const parsed = parseSignedEntry(signed, project);
+  if (!parsed.ok) return parsed;
+  if (!(await verifyEntrySignature(parsed.entry))) {
     return { ok: false, code: 'ENTRY_FORGED', message: `entry ${parsed.entry.id}: the signature is not its author's` };
   }
-  // Decoded bytes are views into the whole received message: keep compact copies, or storing
-  // one entry would store (and keeping it would retain) the message it came in.
-  return { ok: true, entry: { ...parsed.entry, signed: { b: compact(b), s: compact(s) } } };
+  return { ok: true, entry: keepCompact(parsed.entry) };
+}
+
+/**
+ * Decoded bytes are views into the whole received message: keep compact copies, or storing one
+ * entry would store (and keeping it would retain) the message it came in. `keepSignature` false
+ * drops a signature that was not checked (a later one covers the entry).
+ */
+export function keepCompact(entry: ParsedEntry, keepSignature = true): Entry {
+  const { b, s } = entry.signed;
+  return { ...entry, signed: keepSignature && s ? { b: compact(b), s: compact(s) } : { b: compact(b) } };
 }
 
 export function compact(bytes: Uint8Array): Uint8Array {

@@ -6,7 +6,8 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, equalBytes, toBase64Url } from '../../../src-shared/bytes';
-import { checkEntry, compareEntries, encodeEntryBody, entryId, MAX_ENTRY_AHEAD_MS, parseEntryBody, type Entry, type EntryProblem, type SignedEntry } from '../../../src-shared/workstream/entry';
+import { compareEntries, encodeEntryBody, entryId, MAX_ENTRY_AHEAD_MS, parseEntryBody, verifyEntrySignature, type Entry, type EntryProblem, type SignedEntry } from '../../../src-shared/workstream/entry';
+import { entryHash, linksTo, MAX_RUN_BYTES, MAX_RUN_ENTRIES, verifyRuns } from '../../../src-shared/workstream/chain';
 import { Emitter } from '../emitter';
 import type { WorkstreamStore } from './workstream-store';
 
@@ -18,8 +19,11 @@ export interface Rejection {
   from?: string;
   /** The author, when the entry could be parsed. */
   author?: string;
-  /** For an equivocation: both versions, passed on so that every console sees the conflict. */
-  evidence?: SignedEntry[];
+  /**
+   * For an equivocation: both versions, each as a message that verifies on its own (the entry and
+   * its author's entries up to a signature), passed on so that every console sees the conflict.
+   */
+  evidence?: SignedEntry[][];
 }
 
 /** A run of an author's sequence numbers this console lacks. */
@@ -36,6 +40,8 @@ interface Events extends Record<string, unknown> {
 
 interface Delivery {
   items: readonly unknown[];
+  /** This console's own entries, made and signed here (nothing to verify). */
+  own?: Entry[];
   from?: string;
   resolve(result: { added: Entry[]; gaps: Gap[] }): void;
   reject(error: Error): void;
@@ -57,14 +63,14 @@ export class WorkstreamLog extends Emitter<Events> {
   private readonly orderTs = new Map<string, number>();
   /** Per author, the chain digest at each sequence number (see chainDigest). */
   private readonly chains = new Map<string, Uint8Array[]>();
-  private signing: Promise<unknown> = Promise.resolve();
-  /** The last number this console gave one of its own entries (it may not be stored yet). */
-  private lastOwnSeq = 0;
+  /** Own entries waiting for the batch being signed to be stored (see append). */
+  private readonly outbox: OwnDraft[] = [];
+  private flushing = false;
   /** Which console an entry not yet stored came from (undefined: this console). */
   private readonly source = new Map<string, string | undefined>();
-  /** Conflicting versions already reported (entry id + signature), so each is reported once. */
+  /** Conflicting versions already reported (entry id + body hash), so each is reported once. */
   private readonly conflictsSeen = new Set<string>();
-  /** Entries refused for a time ahead of this console's clock, already reported (id + signature). */
+  /** Entries refused for a time ahead of this console's clock, already reported (id + body hash). */
   private readonly aheadSeen = new Set<string>();
 
   constructor(
@@ -77,12 +83,15 @@ export class WorkstreamLog extends Emitter<Events> {
   /** Loads what the store holds (entries were verified before they were stored). */
   async load(): Promise<void> {
     const rows = await this.store.loadEntries();
-    const entries: Entry[] = [];
+    const byId = new Map<string, Entry>();
     for (const signed of rows) {
       const parsed = parseEntryBody(signed.b);
-      if (parsed.ok && parsed.entry.project === this.project) entries.push({ ...parsed.entry, signed });
+      if (!parsed.ok || parsed.entry.project !== this.project) continue;
+      // A store that appends (the agent's) may hold an entry twice: later with the signature it gained.
+      const earlier = byId.get(parsed.entry.id);
+      if (!earlier || (!earlier.signed.s && signed.s)) byId.set(parsed.entry.id, { ...parsed.entry, signed });
     }
-    entries.sort((x, y) => (x.author < y.author ? -1 : x.author > y.author ? 1 : x.seq - y.seq));
+    const entries = [...byId.values()].sort((x, y) => (x.author < y.author ? -1 : x.author > y.author ? 1 : x.seq - y.seq));
     for (const e of entries) {
       const head = this.heads.get(e.author) ?? 0;
       if (e.seq === head + 1) this.insert(e);
@@ -108,26 +117,38 @@ export class WorkstreamLog extends Emitter<Events> {
     return Object.fromEntries(this.heads);
   }
 
-  /** The signed entries `from..to` of an author that this console holds, in order. */
-  range(author: string, from: number, to: number): SignedEntry[] {
-    const out: SignedEntry[] = [];
-    const last = Math.min(to, this.heads.get(author) ?? 0);
-    for (let seq = Math.max(1, from); seq <= last; seq++) out.push(this.byId.get(entryId(author, seq))!.signed);
+  /**
+   * The entries `from..to` of an author that this console holds, in order, and on to the next one
+   * that carries a signature (the author's last entry held always does), so that they verify.
+   */
+  range(author: string, from: number, to: number): Entry[] {
+    const out: Entry[] = [];
+    const head = this.heads.get(author) ?? 0;
+    for (let seq = Math.max(1, from); seq <= head; seq++) {
+      const e = this.byId.get(entryId(author, seq))!;
+      out.push(e);
+      if (seq >= to && e.signed.s) break;
+    }
     return out;
   }
 
-  /** The runs of sequence numbers this console lacks before entries it holds back. */
+  /**
+   * The runs of sequence numbers this console lacks before entries it holds back. Not for an
+   * author caught equivocating: their log stops at the fork here (see take), and asking again
+   * would only bring back the other history.
+   */
   gaps(): Gap[] {
     const lowestPending = new Map<string, number>();
     for (const e of this.pending.values()) lowestPending.set(e.author, Math.min(e.seq, lowestPending.get(e.author) ?? Infinity));
-    return [...lowestPending].map(([author, seq]) => ({ author, from: (this.heads.get(author) ?? 0) + 1, to: seq - 1 }));
+    return [...lowestPending].filter(([author]) => !this.equivocators.has(author)).map(([author, seq]) => ({ author, from: (this.heads.get(author) ?? 0) + 1, to: seq - 1 }));
   }
 
   /**
    * Appends an entry of this console's own; `sign` is the host signing with the identity key.
-   * Numbers are given and signatures made one at a time, in order; storing goes through the same
-   * group commit as entries from peers, and nobody sees the entry before it is stored (so after a
-   * crash this console never reuses a number it published).
+   * Entries posted while a batch is being signed and stored form the next batch: numbered in
+   * order, each linked to the one before, and one signature, on the last, covers them all (a lone
+   * post is a batch of one). Nobody sees an entry before it is stored, so after a crash this
+   * console never reuses a number it published.
    */
   append(
     author: { peerId: string; signingPublicKey: Uint8Array },
@@ -136,32 +157,77 @@ export class WorkstreamLog extends Emitter<Events> {
     sign: (b: Uint8Array) => Promise<Uint8Array>,
     ref: string | null = null,
   ): Promise<Entry> {
-    const signed = this.signing.then(async () => {
-      const seq = Math.max(this.lastOwnSeq, this.heads.get(author.peerId) ?? 0) + 1;
-      const b = encodeEntryBody({ project: this.project, authorKey: author.signingPublicKey, seq, ts: Date.now(), kind, ref, body });
-      const checked = await checkEntry({ b, s: await sign(b) }, this.project);
-      if (!checked.ok) throw new Error(checked.message);
-      this.lastOwnSeq = seq;
-      return checked.entry;
+    return new Promise((resolve, reject) => {
+      this.outbox.push({ author, kind, body, ref, sign, resolve, reject });
+      if (!this.flushing) void this.flush();
     });
-    this.signing = signed.catch(() => undefined);
-    return signed.then(async (entry) => {
-      await this.ingest([entry.signed]);
-      return this.byId.get(entry.id) ?? entry;
-    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.outbox.length) await this.appendBatch(this.outbox.splice(0, MAX_RUN_ENTRIES));
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async appendBatch(drafts: OwnDraft[]): Promise<void> {
+    const { author, sign } = drafts[0]!;
+    let seq = this.heads.get(author.peerId) ?? 0;
+    let previous = seq ? this.byId.get(entryId(author.peerId, seq))!.signed.b : undefined;
+    const made: Array<{ draft: OwnDraft; b: Uint8Array }> = [];
+    let bytes = 0;
+    for (const [i, draft] of drafts.entries()) {
+      if (draft.author.peerId !== author.peerId || bytes >= MAX_RUN_BYTES - 64 * 1024) {
+        this.outbox.unshift(...drafts.slice(i)); // the next batch
+        break;
+      }
+      try {
+        const prev = previous ? entryHash(previous) : null;
+        const b = encodeEntryBody({ project: this.project, authorKey: author.signingPublicKey, seq: seq + 1, ts: Date.now(), kind: draft.kind, ref: draft.ref, body: draft.body, prev });
+        made.push({ draft, b });
+        bytes += b.length;
+        seq++;
+        previous = b;
+      } catch (error) {
+        draft.reject(error as Error); // a bad body takes no number
+      }
+    }
+    if (!made.length) return;
+    try {
+      const last = made.at(-1)!;
+      const s = await sign(last.b);
+      const entries = made.map(({ b }, i) => {
+        const parsed = parseEntryBody(b);
+        if (!parsed.ok) throw new Error(parsed.message);
+        return { ...parsed.entry, signed: i === made.length - 1 ? { b, s } : { b } };
+      });
+      // Never publish what would be refused: the one signature is checked here too.
+      if (!(await verifyEntrySignature(entries.at(-1)!))) throw new Error("the host's signature on the entry does not verify");
+      await this.deliver({ items: [], own: entries });
+      for (const [i, { draft }] of made.entries()) draft.resolve(this.byId.get(entries[i]!.id) ?? entries[i]!);
+    } catch (error) {
+      for (const { draft } of made) draft.reject(error as Error);
+    }
   }
 
   /**
    * Entries from a peer: verified, de-duplicated, held back behind a gap, stored all at once,
    * then announced ('added'). Bad ones are reported ('rejected') and never stored. Resolves with
-   * what was added and the gaps still open, which the caller fetches.
+   * what was added and the gaps still open, which the caller fetches. One `ingest` is one message:
+   * its entries verify on their own (see chain.ts).
    *
    * Group commit: deliveries that arrive while a write is under way are checked and stored
    * together in the next transaction, so a busy console writes less often, not later.
    */
   ingest(items: readonly unknown[], from?: string): Promise<{ added: Entry[]; gaps: Gap[] }> {
+    return this.deliver({ items, ...(from ? { from } : {}) });
+  }
+
+  private deliver(delivery: Omit<Delivery, 'resolve' | 'reject'>): Promise<{ added: Entry[]; gaps: Gap[] }> {
     return new Promise((resolve, reject) => {
-      this.inbox.push({ items, ...(from ? { from } : {}), resolve, reject });
+      this.inbox.push({ ...delivery, resolve, reject });
       if (this.inbox.length === 1) void this.serialize(() => this.drain());
     });
   }
@@ -180,60 +246,46 @@ export class WorkstreamLog extends Emitter<Events> {
   }
 
   private async take(deliveries: Delivery[]): Promise<Entry[]> {
-    const fresh: Array<Promise<{ check: Awaited<ReturnType<typeof checkEntry>>; from: string | undefined }>> = [];
-    for (const { items, from } of deliveries) {
-      for (const item of items) {
-        // Duplicates are common (gossip); recognise them before paying for a signature check.
-        const parsed = isSignedShape(item) ? parseEntryBody(item.b) : undefined;
-        const known = parsed?.ok ? (this.byId.get(parsed.entry.id) ?? this.pending.get(parsed.entry.id)) : undefined;
-        if (known && equalBytes(known.signed.b, (item as SignedEntry).b) && equalBytes(known.signed.s, (item as SignedEntry).s)) continue;
-        fresh.push(checkEntry(item, this.project).then((check) => ({ check, from })));
-      }
-    }
+    const held = (e: { id: string; signed: SignedEntry }) => {
+      const known = this.byId.get(e.id);
+      return known !== undefined && equalBytes(known.signed.b, e.signed.b);
+    };
+    const checked = await Promise.all(
+      deliveries.map(async ({ items, own, from }) => (own ? { runs: [own], problems: [], from } : { ...(await verifyRuns(items, this.project, held)), from })),
+    );
     const candidates = new Map<string, Entry>();
-    for (const { check: c, from } of await Promise.all(fresh)) {
-      if (!c.ok) {
-        this.reject({ code: c.code, message: c.message, ...(from ? { from } : {}) });
-        continue;
-      }
-      const e = c.entry;
-      const existing = this.byId.get(e.id) ?? this.pending.get(e.id) ?? candidates.get(e.id);
-      if (existing) {
-        const conflict = `${e.id}:${toBase64Url(e.signed.s)}`;
-        if (!equalBytes(existing.signed.b, e.signed.b) && !this.conflictsSeen.has(conflict)) {
-          this.conflictsSeen.add(conflict);
-          this.equivocators.add(e.author);
-          this.reject({
-            code: 'EQUIVOCATION',
-            message: `${e.author.slice(0, 6)} signed two different entries as number ${e.seq}: the one seen second is refused`,
-            author: e.author,
-            evidence: [existing.signed, e.signed],
-            ...(from ? { from } : {}),
-          });
-        }
-        continue; // the same entry with another (valid) signature adds nothing
-      }
-      candidates.set(e.id, e);
-      this.source.set(e.id, from);
+    /** Held entries that gained the signature of a run they end: stored again with it. */
+    const signedNow: Entry[] = [];
+    const lookup = (id: string) => this.byId.get(id) ?? this.pending.get(id) ?? candidates.get(id);
+    for (const { runs, problems, from } of checked) {
+      for (const p of problems) this.reject({ ...p, ...(from ? { from } : {}) });
+      for (const run of runs) this.takeRun(run, from, candidates, signedNow, lookup);
     }
     // Take what is contiguous with each author's high-water mark; hold back the rest.
-    for (const e of candidates.values()) if (this.pending.size < MAX_PENDING) this.pending.set(e.id, e);
+    for (const e of candidates.values()) this.pending.set(e.id, e);
     const accepted: Entry[] = [];
     const authors = new Set([...this.pending.values()].map((e) => e.author));
     const now = Date.now();
     for (const author of authors) {
       let head = this.heads.get(author) ?? 0;
+      let previous = head ? this.byId.get(entryId(author, head)) : undefined;
       for (let e = this.pending.get(entryId(author, head + 1)); e; e = this.pending.get(entryId(author, head + 1))) {
         if (e.ts - now > MAX_ENTRY_AHEAD_MS) {
           this.refuseAhead(e, now);
           break;
         }
+        if (previous && e.version === 2 && !linksTo(e, previous)) {
+          this.refuseFork(previous, e, lookup);
+          break;
+        }
         accepted.push(e);
+        previous = e;
         head++;
       }
     }
-    if (!accepted.length) return [];
-    await this.store.appendEntries(accepted.map((e) => ({ author: e.author, seq: e.seq, ...e.signed })));
+    const toStore = [...accepted, ...signedNow.filter((e) => this.byId.has(e.id))];
+    if (!toStore.length) return [];
+    await this.store.appendEntries(toStore.map((e) => ({ author: e.author, seq: e.seq, ...e.signed })));
     const bySource = new Map<string | undefined, Entry[]>();
     for (const e of accepted) {
       this.pending.delete(e.id);
@@ -243,6 +295,72 @@ export class WorkstreamLog extends Emitter<Events> {
     }
     for (const [from, entries] of bySource) this.emit('added', { entries, ...(from ? { from } : {}) });
     return accepted;
+  }
+
+  /**
+   * One verified run: its new entries become candidates, all or none. Where it holds another
+   * version of an entry this console has, its author signed two histories: the one seen first is
+   * kept, the run is refused (its entries after the fork continue the other one, and the entries
+   * before it, new here, would have no signature to travel with), and the conflict reported.
+   */
+  private takeRun(run: Entry[], from: string | undefined, candidates: Map<string, Entry>, signedNow: Entry[], lookup: (id: string) => Entry | undefined): void {
+    const fresh: Entry[] = [];
+    for (const [i, e] of run.entries()) {
+      const existing = lookup(e.id);
+      if (!existing) {
+        fresh.push(e);
+        continue;
+      }
+      if (equalBytes(existing.signed.b, e.signed.b)) {
+        // Its run ended here with a checked signature: keep it, so this entry can cover those before it.
+        if (e.signed.s && !existing.signed.s) {
+          existing.signed = { ...existing.signed, s: e.signed.s };
+          signedNow.push(existing);
+        }
+        continue;
+      }
+      this.reportFork(existing, run.slice(i), from, lookup);
+      return;
+    }
+    if (this.pending.size + candidates.size + fresh.length > MAX_PENDING) return; // fetched again later
+    for (const e of fresh) {
+      candidates.set(e.id, e);
+      this.source.set(e.id, from);
+    }
+  }
+
+  /** A held entry and a run whose first entry does not continue it: two histories after `held`. */
+  private refuseFork(held: Entry, next: Entry, lookup: (id: string) => Entry | undefined): void {
+    const other: Entry[] = [];
+    for (let e: Entry | undefined = next; e && (other.length === 0 || linksTo(e, other.at(-1)!)); e = this.pending.get(entryId(next.author, e.seq + 1))) {
+      other.push(e);
+      if (e.signed.s) break;
+    }
+    const from = this.source.get(next.id);
+    for (const [id, e] of this.pending) {
+      if (e.author === next.author && e.seq >= next.seq) {
+        this.pending.delete(id);
+        this.source.delete(id);
+      }
+    }
+    this.reportFork(held, other, from, lookup, `${next.author.slice(0, 6)} signed two different entries as number ${held.seq} (entry ${next.seq} continues another one)`);
+  }
+
+  private reportFork(existing: Entry, other: Entry[], from: string | undefined, lookup: (id: string) => Entry | undefined, message?: string): void {
+    const first = other[0]!;
+    const conflict = `${first.id}:${toBase64Url(entryHash(first.signed.b).subarray(0, 16))}`;
+    this.equivocators.add(first.author);
+    if (this.conflictsSeen.has(conflict)) return;
+    this.conflictsSeen.add(conflict);
+    const mine = coveredFrom(existing, lookup);
+    const theirs = other.at(-1)?.signed.s ? other : undefined;
+    this.reject({
+      code: 'EQUIVOCATION',
+      message: message ?? `${first.author.slice(0, 6)} signed two different entries as number ${first.seq}: the one seen second is refused`,
+      author: first.author,
+      ...(mine && theirs ? { evidence: [mine, theirs].map((run) => run.map((e, i) => (i === run.length - 1 ? e.signed : { b: e.signed.b }))) } : {}),
+      ...(from ? { from } : {}),
+    });
   }
 
   /**
@@ -291,7 +409,7 @@ export class WorkstreamLog extends Emitter<Events> {
       this.pending.delete(id);
       this.source.delete(id);
     }
-    const key = `${e.id}:${toBase64Url(e.signed.s)}`;
+    const key = `${e.id}:${toBase64Url(entryHash(e.signed.b).subarray(0, 16))}`;
     if (this.aheadSeen.has(key)) return;
     if (this.aheadSeen.size >= 10_000) this.aheadSeen.clear();
     this.aheadSeen.add(key);
@@ -310,8 +428,26 @@ export class WorkstreamLog extends Emitter<Events> {
   }
 }
 
-function isSignedShape(item: unknown): item is SignedEntry {
-  return typeof item === 'object' && item !== null && (item as SignedEntry).b instanceof Uint8Array && (item as SignedEntry).s instanceof Uint8Array;
+interface OwnDraft {
+  author: { peerId: string; signingPublicKey: Uint8Array };
+  kind: string;
+  body: unknown;
+  ref: string | null;
+  sign: (b: Uint8Array) => Promise<Uint8Array>;
+  resolve(entry: Entry): void;
+  reject(error: Error): void;
+}
+
+/** An entry and its author's entries after it, up to one that carries a signature (undefined if none is held). */
+function coveredFrom(start: Entry, lookup: (id: string) => Entry | undefined): Entry[] | undefined {
+  const run = [start];
+  while (!run.at(-1)!.signed.s) {
+    const last = run.at(-1)!;
+    const next = lookup(entryId(last.author, last.seq + 1));
+    if (!next || !linksTo(next, last)) return undefined;
+    run.push(next);
+  }
+  return run;
 }
 
 /** "3 h", "12 days", "274 000 years": how far ahead an entry is dated, for the report. */

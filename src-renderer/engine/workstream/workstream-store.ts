@@ -16,7 +16,7 @@ export interface StoredEntry extends SignedEntry {
 
 export interface WorkstreamStore {
   loadEntries(): Promise<SignedEntry[]>;
-  /** All or nothing. */
+  /** All or nothing. An entry written again (it gained its signature) replaces or follows the earlier copy. */
   appendEntries(entries: StoredEntry[]): Promise<void>;
   putChunk(sha: string, index: number, data: Uint8Array): Promise<void>;
   getChunk(sha: string, index: number): Promise<Uint8Array | undefined>;
@@ -34,7 +34,7 @@ export class MemoryWorkstreamStore implements WorkstreamStore {
   }
 
   async appendEntries(entries: StoredEntry[]): Promise<void> {
-    for (const e of entries) this.entries.set(`${e.author}:${e.seq}`, { b: e.b, s: e.s });
+    for (const e of entries) this.entries.set(`${e.author}:${e.seq}`, e.s ? { b: e.b, s: e.s } : { b: e.b });
   }
 
   async putChunk(sha: string, index: number, data: Uint8Array): Promise<void> {
@@ -84,12 +84,12 @@ export async function openIndexedDbStore(project: string): Promise<WorkstreamSto
     async loadEntries() {
       const tx = db.transaction('entries', 'readonly');
       const rows = (await request(tx.objectStore('entries').getAll())) as StoredEntry[];
-      return rows.map(({ b, s }) => ({ b: new Uint8Array(b), s: new Uint8Array(s) }));
+      return rows.map(({ b, s }) => (s ? { b: new Uint8Array(b), s: new Uint8Array(s) } : { b: new Uint8Array(b) }));
     },
     async appendEntries(entries) {
       const tx = db.transaction('entries', 'readwrite');
       const store = tx.objectStore('entries');
-      for (const { author, seq, b, s } of entries) store.put({ author, seq, b, s });
+      for (const { author, seq, b, s } of entries) store.put(s ? { author, seq, b, s } : { author, seq, b });
       await done(tx);
     },
     async putChunk(sha, index, data) {

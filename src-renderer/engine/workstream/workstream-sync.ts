@@ -21,7 +21,8 @@
  */
 import { z } from '../../../src-shared/zod';
 import { bytes, peerIdSchema } from '../../../src-shared/protocol/signaling';
-import { parseEntryBody, type Entry, type SignedEntry } from '../../../src-shared/workstream/entry';
+import { parseEntryBody, type Entry } from '../../../src-shared/workstream/entry';
+import { MAX_RUN_ENTRIES, packEntries } from '../../../src-shared/workstream/chain';
 import { Emitter } from '../emitter';
 import { equalBytes } from '../../../src-shared/bytes';
 import type { Channel, LinkBus } from '../channels';
@@ -29,9 +30,6 @@ import type { Gap, WorkstreamLog } from './workstream-log';
 
 export type { LinkBus } from '../channels';
 
-/** Entries per message, and a byte cap (file entries carry up to 32 KiB of chunk hashes). */
-const BATCH_ENTRIES = 256;
-const BATCH_BYTES = 1024 * 1024;
 const MAX_AUTHORS = 10_000;
 export const ANTI_ENTROPY_MS = 15_000;
 /** Confirmations of entries received close together go out in one `ws-have`. */
@@ -49,8 +47,8 @@ export const syncMessageSchema = z.discriminatedUnion('t', [
     chains: z.record(peerIdSchema, bytes({ exact: 16 })).refine((h) => Object.keys(h).length <= MAX_AUTHORS, 'too many authors').optional(),
   }),
   z.object({ t: z.literal('ws-links'), project: z.string(), links: linksSchema }),
-  // Entries are checked one by one by the log: a bad one must not hide the good ones.
-  z.object({ t: z.literal('ws-entries'), project: z.string(), entries: z.array(z.unknown()).max(BATCH_ENTRIES) }),
+  // Entries are checked by the log, run by run (chain.ts): a bad one must not hide the good ones.
+  z.object({ t: z.literal('ws-entries'), project: z.string(), entries: z.array(z.unknown()).max(MAX_RUN_ENTRIES) }),
   z.object({ t: z.literal('ws-want'), project: z.string(), author: peerIdSchema, from: seqSchema, to: seqSchema }),
   /** What the sender holds of the authors of entries it just received (confirms their delivery). */
   z.object({ t: z.literal('ws-have'), project: z.string(), heads: z.record(peerIdSchema, seqSchema).refine((h) => Object.keys(h).length <= MAX_AUTHORS, 'too many authors') }),
@@ -115,7 +113,7 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
       // An equivocation is passed on, so that every console refuses it and says so.
       log.on('rejected', ({ evidence, from }) => {
         if (!evidence) return;
-        for (const peerId of this.linked) if (peerId !== from) this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries: evidence });
+        for (const peerId of this.linked) if (peerId !== from) for (const entries of evidence) this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries });
       }),
     );
     this.antiEntropy = setInterval(() => {
@@ -226,14 +224,10 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
 
   private async sendRange(peerId: string, author: string, from: number, to: number): Promise<void> {
     const entries = this.log.range(author, from, to);
-    for (let i = 0; i < entries.length; ) {
-      const batch: SignedEntry[] = [];
-      let bytes = 0;
-      while (i < entries.length && batch.length < BATCH_ENTRIES && (batch.length === 0 || bytes + entries[i]!.b.length <= BATCH_BYTES)) {
-        bytes += entries[i]!.b.length;
-        batch.push(entries[i++]!);
-      }
-      this.noteSent(peerId, author, from + i - 1);
+    let seq = entries[0]?.seq ?? 0;
+    for (const batch of packEntries(entries)) {
+      seq += batch.length;
+      this.noteSent(peerId, author, seq - 1);
       // Awaiting the link's window paces a large catch-up instead of queueing it all at once.
       if (!(await this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries: batch }))) return;
     }
@@ -259,11 +253,8 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
       const theirLinks = this.peerLinks.get(peerId);
       // Not what it has, nor what it gets from the author itself (this console's own go to all).
       const missing = entries.filter((e) => (known?.get(e.author) ?? 0) < e.seq && (from === undefined || !theirLinks?.has(e.author)));
-      for (let i = 0; i < missing.length; i += BATCH_ENTRIES) {
-        const batch = missing.slice(i, i + BATCH_ENTRIES);
-        for (const e of batch) this.noteSent(peerId, e.author, e.seq);
-        this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries: batch.map((e) => e.signed) });
-      }
+      for (const e of missing) this.noteSent(peerId, e.author, e.seq);
+      for (const batch of packEntries(missing)) this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries: batch });
     }
   }
 

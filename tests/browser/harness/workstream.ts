@@ -14,7 +14,8 @@ import type { LinkConfig } from '../../../src-renderer/engine/link/peer-link';
 import type { BackoffPolicy } from '../../../src-renderer/engine/backoff';
 import type { Workstream, WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
 import { openIndexedDbStore } from '../../../src-renderer/engine/workstream/workstream-store';
-import { checkEntry } from '../../../src-shared/workstream/entry';
+import { encodeEntryBody } from '../../../src-shared/workstream/entry';
+import { entryHash, MAX_RUN_ENTRIES, verifyRuns } from '../../../src-shared/workstream/chain';
 import { testChannel, TEST_MESSAGE } from '../../support/link-bus';
 
 let identity: SecretIdentity | undefined;
@@ -135,18 +136,19 @@ const wsHarness = {
   equivocators: () => [...(ws?.log.equivocators ?? [])],
 
   /**
-   * What IndexedDB holds for a project, checked entry by entry: how many, whether every one
-   * verifies, and whether each author's entries run 1..n without a hole.
+   * What IndexedDB holds for a project, checked: how many, whether every one is covered by a
+   * signature that verifies, and whether each author's entries run 1..n without a hole.
    */
   async storedCheck(project: string): Promise<{ count: number; allValid: boolean; contiguous: boolean }> {
     const store = await openIndexedDbStore(project);
     const rows = await store.loadEntries();
     store.close();
-    const checked = await Promise.all(rows.map((r) => checkEntry(r, project)));
+    // Every stored entry is covered by a signature that verifies (its own or a later one's, chain.ts).
+    const { runs, problems } = await verifyRuns(rows, project, () => false);
     const seqs = new Map<string, number[]>();
-    for (const c of checked) if (c.ok) seqs.set(c.entry.author, [...(seqs.get(c.entry.author) ?? []), c.entry.seq]);
+    for (const e of runs.flat()) seqs.set(e.author, [...(seqs.get(e.author) ?? []), e.seq]);
     const contiguous = [...seqs.values()].every((list) => list.sort((x, y) => x - y).every((seq, i) => seq === i + 1));
-    return { count: rows.length, allValid: checked.every((c) => c.ok), contiguous };
+    return { count: rows.length, allValid: problems.length === 0 && runs.flat().length === rows.length, contiguous };
   },
 
   // --- benchmarks ------------------------------------------------------------------------------------
@@ -158,16 +160,20 @@ const wsHarness = {
   sizeReachedAt: () => sizeTarget?.at ?? null,
   /** Writes `count` entries of this console's own at once, as if posted earlier (catch-up benchmarks). */
   async seed(count: number, text: string): Promise<void> {
+    // As if posted one at a time: a chain (see chain.ts) whose every entry carries its signature,
+    // taken a message's worth at a time as from a peer.
     const project = ws!.log.project;
-    for (let start = ws!.log.size + 1, left = count; left > 0; ) {
-      const batch = Math.min(500, left);
-      const entries = await Promise.all(
-        Array.from({ length: batch }, async (_, i) => {
-          const b = encode([1, project, identity!.signingPublicKey, start + i, Date.now(), 'message', null, { text }]);
-          return { b, s: await sign(b) };
-        }),
-      );
-      await ws!.log.ingest(entries);
+    const author = identity!.peerId;
+    let previous = ws!.log.get(`${author}:${ws!.log.highWaterMarks()[author] ?? 0}`)?.signed.b;
+    for (let start = (ws!.log.highWaterMarks()[author] ?? 0) + 1, left = count; left > 0; ) {
+      const batch = Math.min(MAX_RUN_ENTRIES, left);
+      const bodies: Uint8Array[] = [];
+      for (let i = 0; i < batch; i++) {
+        const b = encodeEntryBody({ project, authorKey: identity!.signingPublicKey, seq: start + i, ts: Date.now(), kind: 'message', body: { text }, prev: previous ? entryHash(previous) : null });
+        bodies.push(b);
+        previous = b;
+      }
+      await ws!.log.ingest(await Promise.all(bodies.map(async (b) => ({ b, s: await sign(b) }))));
       start += batch;
       left -= batch;
     }

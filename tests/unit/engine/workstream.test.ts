@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encode } from '@msgpack/msgpack';
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
-import { encodeEntryBody } from '../../../src-shared/workstream/entry';
+import { encodeEntryBody, type SignedEntry } from '../../../src-shared/workstream/entry';
+import { entryHash } from '../../../src-shared/workstream/chain';
 import { RoutedBus } from '../../support/link-bus';
 import { openWorkstream, type Workstream, type WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
 import { MemoryWorkstreamStore, type StoredEntry } from '../../../src-renderer/engine/workstream/workstream-store';
@@ -144,6 +145,24 @@ async function craft(identity: SecretIdentity, seq: number, body: unknown, kind 
   const b = encode([1, PROJECT, identity.signingPublicKey, seq, ts, kind, null, body]);
   return { b, s: await ed25519Sign(signer.signingSecretKey, signedMessage('workstreamEntry', b)) };
 }
+
+/**
+ * An author's entries `from..to` as a version 2 chain continuing `after` (the body of entry
+ * from − 1), signed where `signed(seq)` says: what an author writes in batches.
+ */
+async function chain(identity: SecretIdentity, from: number, to: number, signed: (seq: number) => boolean, text = (seq: number) => `entry ${seq}`, after?: Uint8Array): Promise<SignedEntry[]> {
+  const out: SignedEntry[] = [];
+  let previous = after;
+  for (let seq = from; seq <= to; seq++) {
+    const b = encodeEntryBody({ project: PROJECT, authorKey: identity.signingPublicKey, seq, ts: Date.now(), kind: 'message', body: { text: text(seq) }, prev: previous ? entryHash(previous) : null });
+    out.push(signed(seq) ? { b, s: await ed25519Sign(identity.signingSecretKey, signedMessage('workstreamEntry', b)) } : { b });
+    previous = b;
+  }
+  return out;
+}
+
+/** How many of a console's stored entries carry a signature. */
+const signaturesStored = (c: TestConsole) => [...c.store.entries.values()].filter((e) => e.s).length;
 
 describe('workstream replication', () => {
   it('a console that was offline while 200 entries were posted catches up to the same log in the same order', async () => {
@@ -335,6 +354,123 @@ describe('workstream replication', () => {
   });
 });
 
+describe('the signed chain: one signature per batch, per message, per catch-up range', () => {
+  it('300 entries posted at once are signed as three batches, and every console takes them with one signature check per message', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    link(a, b);
+    let signatures = 0;
+    const sign = (body: Uint8Array) => (signatures++, ed25519Sign(a.identity.signingSecretKey, signedMessage('workstreamEntry', body)));
+    const posted = await Promise.all(Array.from({ length: 300 }, (_, i) => a.ws.log.append(a.identity, 'message', { text: `m${i}` }, sign)));
+    expect(posted.map((e) => e.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(signatures).toBeLessThanOrEqual(3); // the first alone, then the rest in batches of at most 256
+    await until(() => b.ws.log.size === 300);
+    expect(ids(b)).toEqual(ids(a));
+    expect(signaturesStored(a)).toBe(signatures);
+    expect(signaturesStored(b)).toBeLessThanOrEqual(3);
+    const entryMessages = a.bus.sent.filter((m) => m.message.t === 'ws-entries') as unknown as Array<{ message: { entries: SignedEntry[] } }>;
+    for (const { message } of entryMessages) expect(message.entries.filter((e) => e.s)).toHaveLength(1);
+  });
+
+  it('a catch-up on 1,000 entries signed one by one carries one signature per message, and the newcomer stores only those', async () => {
+    const [a, late] = await Promise.all([makeConsole(), makeConsole()]);
+    for (let i = 0; i < 1000; i++) await a.ws.post('message', { text: `m${i}` }); // one batch each: all signed
+    expect(signaturesStored(a)).toBe(1000);
+    link(a, late);
+    await until(() => late.ws.log.size === 1000);
+    expect(ids(late)).toEqual(ids(a));
+    const messages = a.bus.sent.filter((m) => m.message.t === 'ws-entries') as unknown as Array<{ message: { entries: SignedEntry[] } }>;
+    expect(messages.length).toBe(Math.ceil(1000 / 256));
+    for (const { message } of messages) expect(message.entries.map((e) => Boolean(e.s))).toEqual(message.entries.map((_, i) => i === message.entries.length - 1));
+    expect(signaturesStored(late)).toBe(messages.length);
+    // And what the newcomer holds it can pass on: a third console catches up from it alone.
+    const third = await makeConsole();
+    link(late, third);
+    await until(() => third.ws.log.size === 1000);
+    expect(ids(third)).toEqual(ids(a));
+  });
+
+  it('an altered entry, a forged cover and entries with no signature after them are refused and never stored; the rest is fetched', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    link(a, b);
+    const mallory = await createIdentity();
+    const honest = await chain(mallory, 1, 6, (seq) => seq === 6);
+    const altered = structuredClone(honest);
+    altered[2] = (await chain(mallory, 3, 3, () => false, () => 'what mallory never wrote', honest[1]!.b))[0]!;
+    const otherKey = await createIdentity();
+    const forgedCover = [...structuredClone(honest).slice(0, 5), { b: honest[5]!.b, s: await ed25519Sign(otherKey.signingSecretKey, signedMessage('workstreamEntry', honest[5]!.b)) }];
+    b.bus.deliver('x', { t: 'ws-entries', project: PROJECT, entries: forgedCover });
+    await settled(b);
+    expect(b.problems.map((p) => p.code)).toEqual(['ENTRY_FORGED']);
+    expect(b.ws.log.size).toBe(0);
+    b.bus.deliver('x', { t: 'ws-entries', project: PROJECT, entries: honest.slice(0, 5) }); // its signature left out
+    await settled(b);
+    expect(b.problems.at(-1)).toMatchObject({ code: 'MALFORMED_ENTRY', message: expect.stringMatching(/entries 1–5: no signature in the message covers them/) });
+    // The altered entry 3 breaks the chain: 1–3 have no signature after them; 4–6 verify and wait for the gap.
+    b.bus.deliver('x', { t: 'ws-entries', project: PROJECT, entries: altered });
+    await settled(b);
+    expect(b.ws.log.size).toBe(0);
+    expect(b.store.entries.size).toBe(0);
+    expect(b.problems.at(-1)?.message).toMatch(/entries 1–3: no signature in the message covers them/);
+    expect(b.ws.log.gaps()).toEqual([{ author: mallory.peerId, from: 1, to: 3 }]);
+    // The honest 1–3 (from a console that has them) complete the chain; the altered text is nowhere.
+    b.bus.deliver('x', { t: 'ws-entries', project: PROJECT, entries: [...honest.slice(0, 2), { ...honest[2]!, s: await ed25519Sign(mallory.signingSecretKey, signedMessage('workstreamEntry', honest[2]!.b)) }] });
+    await until(() => b.ws.log.size === 6);
+    expect(b.ws.log.entries().map((e) => (e.body as { text: string }).text)).toEqual([1, 2, 3, 4, 5, 6].map((n) => `entry ${n}`));
+  });
+
+  it('an author who signs two histories is caught where they fork, by every console, and the log stops at the fork', async () => {
+    const [a, b, c] = await Promise.all([makeConsole(), makeConsole(), makeConsole()]);
+    link(a, b);
+    link(b, c);
+    const mallory = await createIdentity();
+    const common = await chain(mallory, 1, 2, (seq) => seq === 2);
+    const yes = await chain(mallory, 3, 4, (seq) => seq === 4, (seq) => `yes ${seq}`, common[1]!.b);
+    const no = await chain(mallory, 3, 5, (seq) => seq === 5, (seq) => `no ${seq}`, common[1]!.b);
+    a.bus.deliver('mallory', { t: 'ws-entries', project: PROJECT, entries: [...common, ...yes] });
+    await until(() => c.ws.log.size === 4);
+    // Mallory tells c only what follows her other entry 3 (entry 5 links to "no 4", which c never saw).
+    c.bus.deliver('mallory', { t: 'ws-entries', project: PROJECT, entries: no.slice(2) });
+    await until(() => [a, b, c].every((x) => x.ws.log.equivocators.has(mallory.peerId)));
+    for (const x of [a, b, c]) {
+      expect(x.problems.filter((p) => p.code === 'EQUIVOCATION')).toHaveLength(1);
+      expect(x.ws.log.size).toBe(4);
+      expect(x.ws.log.gaps()).toEqual([]); // nothing asked for again: the log stops at the fork
+    }
+    // And where a console sees the other version of an entry it holds, in the same way.
+    const d = await makeConsole();
+    d.bus.deliver('mallory', { t: 'ws-entries', project: PROJECT, entries: [...common, ...yes] });
+    d.bus.deliver('mallory', { t: 'ws-entries', project: PROJECT, entries: no.slice(0, 3) });
+    await until(() => d.ws.log.equivocators.has(mallory.peerId));
+    expect(d.ws.log.entries().map((e) => (e.body as { text: string }).text)).toEqual(['entry 1', 'entry 2', 'yes 3', 'yes 4']);
+  });
+
+  it('an author with entries of the earlier format (each signed) goes on in the chain from the last of them', async () => {
+    const [a, b] = await Promise.all([makeConsole(), makeConsole()]);
+    const old = [await craft(a.identity, 1, { text: 'old one' }), await craft(a.identity, 2, { text: 'old two' })];
+    await a.ws.log.ingest(old);
+    const next = await a.ws.post('message', { text: 'new three' });
+    expect(next.version).toBe(2);
+    expect(next.prev).toEqual(entryHash(old[1]!.b));
+    link(a, b);
+    await until(() => b.ws.log.size === 3);
+    expect(ids(b)).toEqual(ids(a));
+  });
+
+  it('an entry held back without a signature keeps the one a later message brings for it (so it can cover what comes before it), across a restart', async () => {
+    const b = await makeConsole();
+    const mallory = await createIdentity();
+    const entries = await chain(mallory, 1, 4, () => true);
+    b.bus.deliver('x', { t: 'ws-entries', project: PROJECT, entries: [{ b: entries[1]!.b }, { b: entries[2]!.b }, entries[3]!] }); // 2–4, waiting for 1
+    await settled(b);
+    b.bus.deliver('x', { t: 'ws-entries', project: PROJECT, entries: [{ b: entries[0]!.b }, entries[1]!] });
+    await until(() => b.ws.log.size === 4);
+    expect(signaturesStored(b)).toBe(2);
+    b.ws.close();
+    const again = await makeConsole({ identity: b.identity, store: b.store });
+    expect(again.ws.log.get(`${mallory.peerId}:2`)?.signed.s).toBeDefined();
+  });
+});
+
 describe('workstream delivery', () => {
   it('an own entry is not yet delivered to each linked console until that console says it holds it', async () => {
     const [a, b, c] = await Promise.all([makeConsole(), makeConsole(), makeConsole()]);
@@ -378,7 +514,7 @@ describe('workstream persistence', () => {
   it('a write interrupted mid-way leaves no partial entry, and the batch is taken again later', async () => {
     const [a, b] = await Promise.all([makeConsole({ store: new InterruptibleStore() }), makeConsole()]);
     for (let i = 0; i < 20; i++) await b.ws.post('message', { text: `m${i}` });
-    const batch = b.ws.log.range(b.identity.peerId, 1, 20);
+    const batch = b.ws.log.range(b.identity.peerId, 1, 20).map((e) => e.signed);
     (a.store as InterruptibleStore).failNextAppend = true;
     await expect(a.ws.log.ingest(batch, b.bus.id)).rejects.toThrow('write interrupted');
     expect(a.store.entries.size).toBe(0);

@@ -23,6 +23,7 @@ import { certificateBody, decodeCertificate, encodeCertificate, verifyCertificat
 import { decodeClientFrame, decodeServerFrame, encodeFrame } from '../../../src-shared/protocol/codec';
 import type { ClientFrame, ServerFrame } from '../../../src-shared/protocol/signaling';
 import { checkEntry, encodeEntryBody, type FileBody } from '../../../src-shared/workstream/entry';
+import { entryHash, verifyRuns } from '../../../src-shared/workstream/chain';
 import { DEFAULT_LIMITS } from '../../../src-main/registry/registry';
 import { iceServersFor } from '../../../src-main/registry/turn-credentials';
 import { deriveSignalKey, recipientKeyId, signalMac, signalMacValid } from '../../../src-renderer/engine/link/signal-key';
@@ -385,6 +386,35 @@ const checkers: Record<string, Checker> = {
   'entry-2': checkEntryVector,
   'entry-3': checkEntryVector,
   'entry-4': checkEntryVector,
+  async 'entry-chain'(v) {
+    const author = reader('author');
+    const [b5, b6, s6] = [v.hex('b5'), v.hex('b6'), v.hex('s6')];
+    expect(toJsonForm(decode(b5))).toEqual(v.json('json5'));
+    const [, project, authorKey, seq, ts, kind, ref, body, prev] = v.value('json5') as [number, string, Uint8Array, number, number, string, string | null, unknown, Uint8Array];
+    expectBytes(prev, v.hex('prev5'), 'prev in entry 5');
+    expectBytes(entryHash(reader('entry-4').hex('b')), v.hex('prev5'), 'prev5 = SHA-256(b4)');
+    expectBytes(encodeEntryBody({ project, authorKey, seq, ts, kind, ref, body, prev }), b5, 'b5');
+    expectBytes(entryHash(b5), v.hex('prev6'), 'prev6 = SHA-256(b5)');
+    const six = decode(b6) as unknown[];
+    expect(six.slice(0, 4)).toEqual([2, project, authorKey, 6]);
+    expectBytes(six[8] as Uint8Array, v.hex('prev6'), 'prev in entry 6');
+    expectBytes(await ed25519Sign(ed25519FromSeed(author.hex('seed')).secretKey, signedMessage('workstreamEntry', b6)), s6, 's6');
+    expectBytes(encode({ t: 'ws-entries', project, entries: [{ b: b5 }, { b: b6, s: s6 }] }), v.hex('message'), 'message');
+    // One signature check takes both; entry 5 alone is refused.
+    const { entries } = decode(v.hex('message')) as { entries: unknown[] };
+    const both = await verifyRuns(entries, project, () => false);
+    expect(both.problems).toEqual([]);
+    expect(both.runs.map((run) => run.map((e) => e.id))).toEqual([[`${author.text('peer_id')}:5`, `${author.text('peer_id')}:6`]]);
+    expect((await verifyRuns(entries.slice(0, 1), project, () => false)).problems.map((p) => p.code)).toEqual(['MALFORMED_ENTRY']);
+    // A console holding entries 1–4 takes them on after entry 4.
+    const { ws, bus, peer, close } = await authorConsole();
+    try {
+      bus.deliver(peer, decode(v.hex('message')));
+      await vi.waitFor(() => expect(ws.log.size).toBe(6), { timeout: 2000, interval: 5 });
+    } finally {
+      close();
+    }
+  },
   async 'chain-digests'(v) {
     const store = new MemoryWorkstreamStore();
     const author = reader('author').text('peer_id');
