@@ -19,9 +19,14 @@ import { keepCompact, parseSignedEntry, verifyEntrySignature, type Entry, type E
 export const MAX_RUN_ENTRIES = 256;
 export const MAX_RUN_BYTES = 1024 * 1024;
 
+/** Hashes of entry bodies already computed: a run's links are checked where it arrives and where it joins the log. */
+const hashes = new WeakMap<Uint8Array, Uint8Array>();
+
 /** What `prev` of the entry after this one holds. */
 export function entryHash(b: Uint8Array): Uint8Array {
-  return sha256(b);
+  let hash = hashes.get(b);
+  if (!hash) hashes.set(b, (hash = sha256(b)));
+  return hash;
 }
 
 /** Whether `next` continues `previous` (its author's entry just before it). */
@@ -39,11 +44,11 @@ export interface RunProblem {
  * The entries of one message, verified: runs of one author's consecutive, linked entries, each
  * ending with the entry whose signature was checked (the only one that keeps a signature; the
  * others are covered by it). Entries after the last signature of their run, and runs whose
- * signature is not their author's, are refused. `held` says whether this console already holds
+ * signature is not their author's, are refused. `authors`: of every entry that parsed. `held` says whether this console already holds
  * an entry with exactly these bytes in its log: a run whose cover is held adds nothing (the cover's
  * bytes fix every entry before it) and costs no signature check.
  */
-export async function verifyRuns(items: readonly unknown[], project: string, held: (entry: ParsedEntry) => boolean): Promise<{ runs: Entry[][]; problems: RunProblem[] }> {
+export async function verifyRuns(items: readonly unknown[], project: string, held: (entry: ParsedEntry) => boolean): Promise<{ runs: Entry[][]; problems: RunProblem[]; authors: string[] }> {
   const problems: RunProblem[] = [];
   const byAuthor = new Map<string, ParsedEntry[]>();
   for (const item of items) {
@@ -52,9 +57,11 @@ export async function verifyRuns(items: readonly unknown[], project: string, hel
       problems.push({ code: parsed.code, message: parsed.message });
       continue;
     }
-    const list = byAuthor.get(parsed.entry.author) ?? [];
-    byAuthor.set(parsed.entry.author, list);
-    list.push(parsed.entry);
+    // Copied out of the message now, so that the hashes computed below stay with the kept bytes.
+    const entry = keepCompact(parsed.entry);
+    const list = byAuthor.get(entry.author) ?? [];
+    byAuthor.set(entry.author, list);
+    list.push(entry);
   }
   const checks: Array<Promise<Entry[] | undefined>> = [];
   for (const [author, list] of byAuthor) {
@@ -80,7 +87,7 @@ export async function verifyRuns(items: readonly unknown[], project: string, hel
     }
   }
   const runs = (await Promise.all(checks)).filter((run): run is Entry[] => run !== undefined);
-  return { runs, problems };
+  return { runs, problems, authors: [...byAuthor.keys()] };
 }
 
 /** One author's entries, sorted by number, cut where one does not link to the one before. */

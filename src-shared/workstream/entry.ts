@@ -140,11 +140,16 @@ export const entryId = (author: string, seq: number): string => `${author}:${seq
 
 /** Encodes a draft's body for signing; throws if it is not a valid entry. */
 export function encodeEntryBody(draft: EntryDraft): Uint8Array {
+  return encodeEntry(draft).signed.b;
+}
+
+/** A draft encoded (throws if it is not a valid entry), as an entry not yet signed. */
+export function encodeEntry(draft: EntryDraft): Entry {
   const fields = [draft.project, draft.authorKey, draft.seq, draft.ts, draft.kind, draft.ref ?? null, draft.body];
   const b = encode(draft.prev === undefined ? [1, ...fields] : [ENTRY_VERSION, ...fields, draft.prev]);
   const parsed = parseEntryBody(b);
   if (!parsed.ok) throw new Error(parsed.message);
-  return b;
+  return { ...parsed.entry, signed: { b } };
 }
 
 /**

@@ -115,6 +115,45 @@ test('a reload keeps the log, and a write interrupted by it leaves no partial en
   expect(await ids(b)).toEqual(await ids(a));
 });
 
+test('a log stored in the earlier format (a record per entry, database version 1) is read after the upgrade, and kept across a reload', async ({ browser }) => {
+  const link = await start('ws-upgrade', 2, browser);
+  const [a, b] = consoles as [WsConsole, WsConsole];
+  await b.join(link, 'Bob'); // Bob's identity signs the old entries (their author)
+  const old = await b.page.evaluate(async () => {
+    const h = (window as unknown as { wsHarness: import('./harness/workstream').WsHarness }).wsHarness;
+    return Promise.all([1, 2].map(async (seq) => {
+      const e = await h.craftEntry('ws-upgrade', seq, `old ${seq}`);
+      return { b: [...e.b], s: [...e.s] };
+    }));
+  });
+  // What an earlier version left in Ada's browser: database version 1, one record per entry.
+  await a.page.evaluate(
+    async ({ author, entries }) => {
+      const open = indexedDB.open('wsp-workstream:ws-upgrade', 1);
+      open.onupgradeneeded = () => {
+        open.result.createObjectStore('entries', { keyPath: ['author', 'seq'] });
+        open.result.createObjectStore('chunks');
+      };
+      const db = await new Promise<IDBDatabase>((resolve, reject) => ((open.onsuccess = () => resolve(open.result)), (open.onerror = () => reject(open.error))));
+      const tx = db.transaction('entries', 'readwrite');
+      entries.forEach((e, i) => tx.objectStore('entries').put({ author, seq: i + 1, b: new Uint8Array(e.b), s: new Uint8Array(e.s) }));
+      await new Promise((resolve) => (tx.oncomplete = resolve));
+      db.close();
+    },
+    { author: b.peerId, entries: old },
+  );
+  await a.join(link, 'Ada');
+  await expect.poll(() => a.call('size'), { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+  await a.call('postOne', 'new');
+  await expect.poll(() => b.call('size'), { timeout: 20_000 }).toBe(3);
+  await a.page.reload();
+  await a.page.waitForFunction(() => 'wsHarness' in window);
+  expect(await a.call('storedCheck', 'ws-upgrade')).toEqual({ count: 3, allValid: true, contiguous: true });
+  await a.join(link, 'Ada');
+  expect(await a.call('size')).toBe(3);
+  expect(await ids(a)).toEqual(await ids(b));
+});
+
 test('a 100 MiB file: a download interrupted mid-way resumes from the last verified chunk, from another console that has it, to a verified file', async ({ browser }) => {
   test.setTimeout(240_000);
   const link = await start('ws-files', 3, browser);

@@ -6,7 +6,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, equalBytes, toBase64Url } from '../../../src-shared/bytes';
-import { compareEntries, encodeEntryBody, entryId, MAX_ENTRY_AHEAD_MS, parseEntryBody, verifyEntrySignature, type Entry, type EntryProblem, type SignedEntry } from '../../../src-shared/workstream/entry';
+import { compareEntries, encodeEntry, entryId, MAX_ENTRY_AHEAD_MS, parseEntryBody, verifyEntrySignature, type Entry, type EntryProblem, type SignedEntry } from '../../../src-shared/workstream/entry';
 import { entryHash, linksTo, MAX_RUN_BYTES, MAX_RUN_ENTRIES, verifyRuns } from '../../../src-shared/workstream/chain';
 import { Emitter } from '../emitter';
 import type { WorkstreamStore } from './workstream-store';
@@ -26,6 +26,13 @@ export interface Rejection {
   evidence?: SignedEntry[][];
 }
 
+/** What taking one delivery did: entries added (from it), gaps still open, the authors it held entries of. */
+export interface Ingested {
+  added: Entry[];
+  gaps: Gap[];
+  authors: string[];
+}
+
 /** A run of an author's sequence numbers this console lacks. */
 export interface Gap {
   author: string;
@@ -40,10 +47,12 @@ interface Events extends Record<string, unknown> {
 
 interface Delivery {
   items: readonly unknown[];
+  /** The authors of the entries in `items` that parsed (filled in when checked). */
+  authors?: string[];
   /** This console's own entries, made and signed here (nothing to verify). */
   own?: Entry[];
   from?: string;
-  resolve(result: { added: Entry[]; gaps: Gap[] }): void;
+  resolve(result: Ingested): void;
   reject(error: Error): void;
 }
 
@@ -159,12 +168,13 @@ export class WorkstreamLog extends Emitter<Events> {
   ): Promise<Entry> {
     return new Promise((resolve, reject) => {
       this.outbox.push({ author, kind, body, ref, sign, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (this.flushing) return;
+      this.flushing = true;
+      queueMicrotask(() => void this.flush()); // posts made together (in one task) share the first batch
     });
   }
 
   private async flush(): Promise<void> {
-    this.flushing = true;
     try {
       while (this.outbox.length) await this.appendBatch(this.outbox.splice(0, MAX_RUN_ENTRIES));
     } finally {
@@ -176,7 +186,7 @@ export class WorkstreamLog extends Emitter<Events> {
     const { author, sign } = drafts[0]!;
     let seq = this.heads.get(author.peerId) ?? 0;
     let previous = seq ? this.byId.get(entryId(author.peerId, seq))!.signed.b : undefined;
-    const made: Array<{ draft: OwnDraft; b: Uint8Array }> = [];
+    const made: Array<{ draft: OwnDraft; entry: Entry }> = [];
     let bytes = 0;
     for (const [i, draft] of drafts.entries()) {
       if (draft.author.peerId !== author.peerId || bytes >= MAX_RUN_BYTES - 64 * 1024) {
@@ -185,28 +195,23 @@ export class WorkstreamLog extends Emitter<Events> {
       }
       try {
         const prev = previous ? entryHash(previous) : null;
-        const b = encodeEntryBody({ project: this.project, authorKey: author.signingPublicKey, seq: seq + 1, ts: Date.now(), kind: draft.kind, ref: draft.ref, body: draft.body, prev });
-        made.push({ draft, b });
-        bytes += b.length;
+        const entry = encodeEntry({ project: this.project, authorKey: author.signingPublicKey, seq: seq + 1, ts: Date.now(), kind: draft.kind, ref: draft.ref, body: draft.body, prev });
+        made.push({ draft, entry });
+        bytes += entry.signed.b.length;
         seq++;
-        previous = b;
+        previous = entry.signed.b;
       } catch (error) {
         draft.reject(error as Error); // a bad body takes no number
       }
     }
     if (!made.length) return;
     try {
-      const last = made.at(-1)!;
-      const s = await sign(last.b);
-      const entries = made.map(({ b }, i) => {
-        const parsed = parseEntryBody(b);
-        if (!parsed.ok) throw new Error(parsed.message);
-        return { ...parsed.entry, signed: i === made.length - 1 ? { b, s } : { b } };
-      });
+      const last = made.at(-1)!.entry;
+      last.signed = { b: last.signed.b, s: await sign(last.signed.b) };
       // Never publish what would be refused: the one signature is checked here too.
-      if (!(await verifyEntrySignature(entries.at(-1)!))) throw new Error("the host's signature on the entry does not verify");
-      await this.deliver({ items: [], own: entries });
-      for (const [i, { draft }] of made.entries()) draft.resolve(this.byId.get(entries[i]!.id) ?? entries[i]!);
+      if (!(await verifyEntrySignature(last))) throw new Error("the host's signature on the entry does not verify");
+      await this.deliver({ items: [], own: made.map(({ entry }) => entry) });
+      for (const { draft, entry } of made) draft.resolve(this.byId.get(entry.id) ?? entry);
     } catch (error) {
       for (const { draft } of made) draft.reject(error as Error);
     }
@@ -221,11 +226,11 @@ export class WorkstreamLog extends Emitter<Events> {
    * Group commit: deliveries that arrive while a write is under way are checked and stored
    * together in the next transaction, so a busy console writes less often, not later.
    */
-  ingest(items: readonly unknown[], from?: string): Promise<{ added: Entry[]; gaps: Gap[] }> {
+  ingest(items: readonly unknown[], from?: string): Promise<Ingested> {
     return this.deliver({ items, ...(from ? { from } : {}) });
   }
 
-  private deliver(delivery: Omit<Delivery, 'resolve' | 'reject'>): Promise<{ added: Entry[]; gaps: Gap[] }> {
+  private deliver(delivery: Omit<Delivery, 'resolve' | 'reject'>): Promise<Ingested> {
     return new Promise((resolve, reject) => {
       this.inbox.push({ ...delivery, resolve, reject });
       if (this.inbox.length === 1) void this.serialize(() => this.drain());
@@ -237,7 +242,7 @@ export class WorkstreamLog extends Emitter<Events> {
     try {
       const added = await this.take(deliveries);
       const gaps = this.gaps();
-      for (const d of deliveries) d.resolve({ added: added.filter((e) => this.source.get(e.id) === d.from), gaps });
+      for (const d of deliveries) d.resolve({ added: added.filter((e) => this.source.get(e.id) === d.from), gaps, authors: d.authors ?? [] });
     } catch (error) {
       for (const d of deliveries) d.reject(error as Error);
     } finally {
@@ -251,7 +256,12 @@ export class WorkstreamLog extends Emitter<Events> {
       return known !== undefined && equalBytes(known.signed.b, e.signed.b);
     };
     const checked = await Promise.all(
-      deliveries.map(async ({ items, own, from }) => (own ? { runs: [own], problems: [], from } : { ...(await verifyRuns(items, this.project, held)), from })),
+      deliveries.map(async (d) => {
+        if (d.own) return { runs: [d.own], problems: [], from: d.from };
+        const verified = await verifyRuns(d.items, this.project, held);
+        d.authors = verified.authors;
+        return { ...verified, from: d.from };
+      }),
     );
     const candidates = new Map<string, Entry>();
     /** Held entries that gained the signature of a run they end: stored again with it. */

@@ -21,7 +21,7 @@
  */
 import { z } from '../../../src-shared/zod';
 import { bytes, peerIdSchema } from '../../../src-shared/protocol/signaling';
-import { parseEntryBody, type Entry } from '../../../src-shared/workstream/entry';
+import type { Entry } from '../../../src-shared/workstream/entry';
 import { MAX_RUN_ENTRIES, packEntries } from '../../../src-shared/workstream/chain';
 import { Emitter } from '../emitter';
 import { equalBytes } from '../../../src-shared/bytes';
@@ -234,11 +234,11 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
   }
 
   private async receive(peerId: string, items: unknown[]): Promise<void> {
-    const { added, gaps } = await this.log.ingest(items, peerId);
+    const { added, gaps, authors } = await this.log.ingest(items, peerId);
     for (const e of added) this.noteSent(peerId, e.author, e.seq); // it has what it sent us
     for (const gap of gaps) this.want(peerId, gap);
     // Confirmed whether new here or not: the sender may not know we had them already.
-    this.owe(peerId, authorsOf(items));
+    this.owe(peerId, authors);
   }
 
   private want(peerId: string, gap: Gap): void {
@@ -270,16 +270,4 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
       () => false,
     );
   }
-}
-
-/** The authors of the entries in a batch, read from their bodies (each entry is checked by the log). */
-function authorsOf(items: unknown[]): Set<string> {
-  const authors = new Set<string>();
-  for (const item of items) {
-    const b = (item as { b?: unknown } | null)?.b;
-    if (!(b instanceof Uint8Array)) continue;
-    const parsed = parseEntryBody(b);
-    if (parsed.ok) authors.add(parsed.entry.author);
-  }
-  return authors;
 }
