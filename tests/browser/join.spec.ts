@@ -144,10 +144,10 @@ test('an expired or garbled invite opened as a link in a tab already in a projec
   // The Join box is not on the page in a project: the explanation must still be seen.
   const notice = c.page.getByTestId('invite-not-used');
   await c.page.goto(expired.link);
-  await expect(notice).toContainText('The invite link you opened was not used: this invite has expired: ask for a new one. You are still in project alpha.');
+  await expect(notice).toContainText('The invite link you opened could not be used: this invite has expired: ask for a new one.');
   await expect(notice).toHaveRole('alert');
   await c.page.goto(`${registry.httpUrl}/#invite=not-a-token`);
-  await expect(notice).toContainText('The invite link you opened was not used: this is not an invite (expected a signed token). You are still in project alpha.');
+  await expect(notice).toContainText('The invite link you opened could not be used: this is not an invite (expected a signed token).');
   await expect(c.status()).toHaveAttribute('data-phase', 'connected');
   await expect(c.status()).toContainText('project alpha');
 
