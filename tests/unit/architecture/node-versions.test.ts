@@ -1,7 +1,8 @@
 /**
  * README's "Run it" says which Node.js runs what, and package.json `engines` says the same: every
  * Node version it accepts satisfies every installed package's own `engines` except the desktop
- * app's Electron tooling, whose minimum README names separately, with each package `npm ci` warns about.
+ * app's Electron tooling, whose minimum README names separately, with each package `npm ci` warns
+ * about.
  */
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
