@@ -131,3 +131,33 @@ test('an expired or garbled invite opened as a link is explained in the Join box
   await expect(joinBox.getByRole('alert')).toHaveCount(0);
   await c.close();
 });
+
+test('an expired or garbled invite opened as a link in a tab already in a project is explained there, and the project carries on', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const alpha = await registry.createInvite({ project: 'alpha', ttlMs: 3_600_000 });
+  const expired = await registry.createInvite({ project: 'beta', ttlMs: 1 });
+  const c = await WebConsole.open(browser, alpha.link);
+  await c.expectConnected();
+  await expect(c.status()).toContainText('project alpha');
+  await expect.poll(() => Date.now(), { timeout: 5_000 }).toBeGreaterThan(parseInvite(expired.link).claims.expiresAt);
+
+  // The Join box is not on the page in a project: the explanation must still be seen.
+  const notice = c.page.getByTestId('invite-not-used');
+  await c.page.goto(expired.link);
+  await expect(notice).toContainText('The invite link you opened could not be used: this invite has expired: ask for a new one.');
+  await expect(notice).toHaveRole('alert');
+  await c.page.goto(`${registry.httpUrl}/#invite=not-a-token`);
+  await expect(notice).toContainText('The invite link you opened could not be used: this is not an invite (expected a signed token).');
+  await expect(c.status()).toHaveAttribute('data-phase', 'connected');
+  await expect(c.status()).toContainText('project alpha');
+
+  // Dismissed, it goes; a good link then switches project with nothing left over.
+  await c.page.getByRole('button', { name: 'Dismiss' }).click();
+  await expect(notice).toHaveCount(0);
+  await c.page.goto(`${registry.httpUrl}/#invite=not-a-token`);
+  await expect(notice).toHaveCount(1);
+  await c.page.goto((await registry.createInvite({ project: 'gamma', ttlMs: 3_600_000 })).link);
+  await expect(c.status()).toContainText('project gamma');
+  await expect(notice).toHaveCount(0);
+  await c.close();
+});

@@ -1,7 +1,8 @@
 /**
  * README's "Run it" says which Node.js runs what, and package.json `engines` says the same: every
  * Node version it accepts satisfies every installed package's own `engines` except the desktop
- * app's Electron tooling, whose minimum README names separately.
+ * app's Electron tooling, whose minimum README names separately, with each package `npm ci` warns
+ * about.
  */
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
@@ -42,5 +43,14 @@ describe('Node.js versions (README, package.json engines, installed packages)', 
     expect(electron.length).toBeGreaterThan(0);
     const needed = electron.reduce((a, b) => (semver.minVersion(a)!.compare(semver.minVersion(b)!) >= 0 ? a : b));
     expect(readmeRow('| the desktop app')).toContain(`${short(needed)} or later`);
+  });
+
+  it('README names every package `npm ci` warns about (EBADENGINE) on a Node version package.json accepts', () => {
+    const warned = nodeRanges.filter(({ range }) => !semver.subset(pkg.engines.node, range)).map(({ path }) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
+    expect(warned.length).toBeGreaterThan(0);
+    const start = readme.indexOf('`npm ci` warns that');
+    expect(start).toBeGreaterThan(-1);
+    const paragraph = readme.slice(start, readme.indexOf('\n\n', start));
+    expect(warned.filter((name) => !paragraph.includes(`\`${name}\``))).toEqual([]);
   });
 });
