@@ -14,14 +14,17 @@ import { createRegistry } from '../src-main/registry/registry';
 import { CHROMIUM_ARGS, chromiumPath } from '../tests/support/chromium';
 import { HARNESS_ROOT, buildHarness } from '../tests/support/harness';
 import { WsConsole } from '../tests/support/workstream-console';
-import { median, recordResult } from './stats';
+import { bootstrapInterval, median, recordResult } from './stats';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ENTRIES = QUICK ? 200 : 1000;
 const RECEIVERS = 5;
 const CATCHUP = QUICK ? 2000 : 10_000;
-const ROUNDS = QUICK ? 1 : 3;
+const ROUNDS = QUICK ? 1 : 5;
 const TEXT = 'x'.repeat(100); // a typical short message
+
+/** Rounds alternate ours and the baseline, so round i of each is a pair for the interval. */
+const interval = (ours: number[], raw: number[]) => (ROUNDS > 1 ? { interval: bootstrapInterval(ours, raw, (o, b) => median(o) / median(b)) } : {});
 
 async function waitFor<T>(read: () => Promise<T | null>, timeoutMs = 180_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -64,7 +67,7 @@ it('workstream', async () => {
         done = Math.max(...(await Promise.all(receivers.map((r) => waitFor(() => r.call('rawReachedAt'))))));
         raw.push(ENTRIES / ((done - started) / 1000));
       }
-      recordResult('workstream_entries_per_s_5_consoles', median(ours), median(raw), 'entries/s', { ratio: 'ours/baseline', higherIsBetter: true });
+      recordResult('workstream_entries_per_s_5_consoles', median(ours), median(raw), 'entries/s', { ratio: 'ours/baseline', higherIsBetter: true, ...interval(ours, raw) });
       await Promise.all(consoles.map((c) => c.close()));
     }
 
@@ -91,7 +94,7 @@ it('workstream', async () => {
         raw.push(((await waitFor(() => late.call('rawReachedAt'))) - rawStarted) / 1000);
         await late.close();
       }
-      recordResult(`workstream_catchup_${CATCHUP / 1000}k_s`, median(ours), median(raw), 's', { ratio: 'ours/baseline', higherIsBetter: false });
+      recordResult(`workstream_catchup_${CATCHUP / 1000}k_s`, median(ours), median(raw), 's', { ratio: 'ours/baseline', higherIsBetter: false, ...interval(ours, raw) });
       await holder.close();
     }
   } finally {
