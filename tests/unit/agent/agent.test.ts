@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -247,6 +247,47 @@ describe('the wsp-agent command', () => {
     expect(ids).toEqual(expect.arrayContaining([JSON.parse(posted.stdout).entry.id, taskId]));
   }, 90_000);
 
+  it.skipIf(!built)('one-shot commands against a running `join` go through it: post, a file shared by a relative path, peers; the running agent prints what they wrote', async () => {
+    const link = await projectLink();
+    const dir = dataDir();
+    const child = spawn(process.execPath, [CLI, 'join', link, '--name', 'run-bot', '--data-dir', dir, '--json', '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    const events: Array<{ type: string; peerId?: string; entry?: { id: string } }> = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => events.push(JSON.parse(line)));
+    const ready = await until('ready', () => events.find((e) => e.type === 'ready'));
+    const ada = await agent({ invite: link, name: 'ada', dataDir: dataDir() });
+    await ada.linkedToAny(20_000);
+
+    const posted = await cli(['post', 'through the running agent', '--data-dir', dir, '--json']);
+    expect(posted.code, posted.stderr).toBe(0);
+    const { entry, delivered } = JSON.parse(posted.stdout) as { entry: { id: string; author: string }; delivered: boolean };
+    expect(delivered).toBe(true);
+    expect(entry.author).toBe(ready.peerId); // the running agent's own entry, not a second process's
+    await until('the running agent printed it', () => events.some((e) => e.type === 'entry' && e.entry?.id === entry.id));
+    expect(texts(ada)).toContain('through the running agent');
+
+    const cwd = join(dir, '..', 'work');
+    mkdirSync(cwd);
+    const bytes = randomBytes(300 * 1024);
+    writeFileSync(join(cwd, 'report.bin'), bytes);
+    const shared = await cli(['share', 'report.bin', '--data-dir', dir, '--json'], cwd);
+    expect(shared.code, shared.stderr).toBe(0);
+    const fileId = (JSON.parse(shared.stdout) as { entry: { id: string } }).entry.id;
+    await until('the file entry at ada', () => ada.workstream.log.get(fileId));
+    const out = join(dir, '..', 'copy.bin');
+    await ada.download(fileId, out);
+    expect(readFileSync(out).equals(bytes)).toBe(true);
+
+    const peers = await cli(['peers', '--data-dir', dir, '--json']);
+    expect(peers.code, peers.stderr).toBe(0);
+    // The running agent's peers, with a link that is up (direct; the relay if direct was slow on a loaded machine).
+    expect(peers.stdout.trim().split('\n').map((l) => JSON.parse(l) as { peerId: string })).toEqual([{ type: 'peer', peerId: ada.peerId, name: 'ada', link: expect.stringMatching(/^(direct|relay)$/) }]);
+
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 90_000);
+
   it.skipIf(!built)('a revoked invite: a one-shot command and `run` exit 1 at once with the registry\'s reason', async () => {
     const registry = await startTestRegistry();
     registries.push(registry);
@@ -294,9 +335,9 @@ describe('the wsp-agent command', () => {
 });
 
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
     children.push(child);
     let stdout = '';
     let stderr = '';
