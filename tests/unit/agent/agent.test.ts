@@ -288,6 +288,50 @@ describe('the wsp-agent command', () => {
     expect(await exited).toBe(0);
   }, 90_000);
 
+  it.skipIf(!built)('`run` comes back with the saved invite and identity, prints human lines and closes on SIGINT; task claim/progress/done, status and download as one-shots', async () => {
+    const link = await projectLink();
+    const dir = dataDir();
+    const joined = await cli(['join', link, '--name', 'ops-bot', '--data-dir', dir, '--bind', '127.0.0.1', '--json'], undefined, (child) => child.kill('SIGINT'));
+    expect(joined.code, joined.stderr).toBe(0);
+    const ready = JSON.parse(joined.stdout.split('\n')[0]!) as { peerId: string };
+    expect(JSON.parse(joined.stdout.trim().split('\n').at(-1)!)).toEqual({ type: 'closed' });
+
+    const child = spawn(process.execPath, [CLI, 'run', '--data-dir', dir, '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    const lines: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+    await until('run ready', () => lines.length > 0);
+    expect(lines[0]).toMatch(new RegExp(`^ops-bot \\(${ready.peerId}\\) in project ${PROJECT}; \\d+ entries stored$`));
+    const ada = await agent({ invite: link, name: 'ada', dataDir: dataDir() });
+    await ada.linkedToAny(20_000);
+    await until('ada joined, in human words', () => lines.includes('+ ada joined'));
+
+    const task = await ada.tasks.create('rotate the keys');
+    await until('the task printed', () => lines.some((l) => l.includes(`${task.id}  ada: task open “rotate the keys”`)));
+    for (const args of [['task', 'claim', task.id], ['task', 'progress', task.id, '60', 'half way'], ['task', 'done', task.id, 'rotated'], ['status', 'working', 'on call']]) {
+      const result = await cli([...args, '--data-dir', dir]);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+    }
+    await until('the task done at ada', () => ada.tasks.list().find((t) => t.id === task.id)?.state === 'done');
+    expect(ada.tasks.list().find((t) => t.id === task.id)).toMatchObject({ state: 'done', progress: 100, owner: ready.peerId });
+    expect(ada.entries().filter((e) => e.ref === task.id).map((e) => e.body)).toEqual([{ state: 'claimed' }, { state: 'progress', progress: 60, note: 'half way' }, { state: 'done', progress: 100, note: 'rotated' }]);
+    await until('the status at ada', () => ada.entries().some((e) => e.kind === 'status' && e.author === ready.peerId));
+    expect(lines).toContainEqual(expect.stringMatching(/ops-bot: status working: on call$/));
+
+    const bytes = randomBytes(200 * 1024);
+    const source = join(dir, '..', 'notes.bin');
+    writeFileSync(source, bytes);
+    const file = await ada.share(source);
+    const downloaded = await cli(['download', file.id, '--out', 'notes-copy.bin', '--data-dir', dir], join(dir, '..'));
+    expect(downloaded.code, downloaded.stderr).toBe(0);
+    expect(readFileSync(join(dir, '..', 'notes-copy.bin')).equals(bytes)).toBe(true);
+
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(lines.at(-1)).toBe('closed');
+  }, 90_000);
+
   it.skipIf(!built)('a revoked invite: a one-shot command and `run` exit 1 at once with the registry\'s reason', async () => {
     const registry = await startTestRegistry();
     registries.push(registry);
@@ -335,13 +379,18 @@ describe('the wsp-agent command', () => {
 });
 
 
-function cli(args: string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the CLI to its end; `onFirstLine` is called once it has printed its first line (to stop one that stays online). */
+function cli(args: string[], cwd?: string, onFirstLine?: (child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
     children.push(child);
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      const first = !stdout.includes('\n');
+      stdout += d.toString();
+      if (first && stdout.includes('\n')) onFirstLine?.(child);
+    });
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => done({ code, stdout, stderr })); // after stdout and stderr ended
   });
