@@ -331,18 +331,24 @@ async function settle(agent: Agent, id: string, timeoutMs: number): Promise<void
 /** join/run/tail: online until SIGINT or SIGTERM, doing the one-shot commands handed to it. */
 async function online(options: AgentOptions, io: Io, json: boolean, what: 'all' | 'entries'): Promise<number> {
   const agent = await openAgent(options);
-  let stopServing: () => void;
-  try {
-    stopServing = await serveControl(options.dataDir, (request, commandIo) => main(request.argv, commandIo, { running: agent, cwd: request.cwd }));
-  } catch (error) {
-    await agent.close();
-    throw error;
-  }
+  // Nothing is awaited from here until all is listened to: events, signals and one-shot commands.
+  // Until a signal, or a refusal that retrying cannot fix (an expired or revoked invite…).
+  const stopped = new Promise<RegistryState | undefined>((done) => {
+    const stop = (state?: RegistryState) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      offRegistry();
+      done(state);
+    };
+    const onSignal = () => stop();
+    const offRegistry = agent.on('registry', (state) => state.phase === 'rejected' && stop(state));
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
   const print = <K extends keyof AgentEvents>(type: K, value: AgentEvents[K], human: string) => {
     if (what === 'entries' && type !== 'entry') return;
     io.out(json ? JSON.stringify({ type, ...(value as object) }) : human);
   };
-  if (what === 'all') io.out(json ? JSON.stringify({ type: 'ready', peerId: agent.peerId, name: agent.name, project: agent.project, entries: agent.entries().length }) : `${agent.name} (${agent.peerId}) in project ${agent.project}; ${agent.entries().length} entries stored`);
   agent.on('entry', ({ entry, from }) => {
     // Printed once stored (the log announces nothing before): a printed entry survives a crash.
     if (json) io.out(JSON.stringify({ type: 'entry', ...(from ? { from } : {}), entry: entryToJson(entry, agent.nameOf(entry.author)) }));
@@ -356,19 +362,13 @@ async function online(options: AgentOptions, io: Io, json: boolean, what: 'all' 
   agent.on('peer', (p) => print('peer', p, peerLine(p)));
   agent.on('registry', (s) => print('registry', s, `registry: ${s.phase}${s.phase === 'reconnecting' ? ` (${s.reason})` : s.phase === 'rejected' ? ` ${s.code}: ${s.message}` : ''}`));
   agent.on('problem', (p) => print('problem', p, `problem ${p.code}: ${p.message}`));
-  // Until a signal, or a refusal that retrying cannot fix (an expired or revoked invite…).
-  const refusal = await new Promise<RegistryState | undefined>((done) => {
-    const stop = (state?: RegistryState) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      offRegistry();
-      done(state);
-    };
-    const onSignal = () => stop();
-    const offRegistry = agent.on('registry', (state) => state.phase === 'rejected' && stop(state));
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  const stopServing = serveControl(
+    options.dataDir,
+    (request, commandIo) => main(request.argv, commandIo, { running: agent, cwd: request.cwd }),
+    (error) => io.err(`wsp-agent: one-shot commands cannot reach this agent (${error.message}): stop it before running one`),
+  );
+  if (what === 'all') io.out(json ? JSON.stringify({ type: 'ready', peerId: agent.peerId, name: agent.name, project: agent.project, entries: agent.entries().length }) : `${agent.name} (${agent.peerId}) in project ${agent.project}; ${agent.entries().length} entries stored`);
+  const refusal = await stopped;
   stopServing();
   await agent.close();
   if (refusal?.phase === 'rejected') {

@@ -37,12 +37,14 @@ const MAX_REQUEST_BYTES = 1024 * 1024;
 
 /**
  * Serves one-shot commands for the running agent of `dataDir` (whose lock this process holds, so a
- * socket file left there is a dead agent's). Resolves with a function that stops serving.
+ * socket file left there is a dead agent's). The socket accepts connections when this returns (a
+ * Unix socket is bound and listening synchronously), so a command run right after the agent says
+ * it is ready finds it; `failed` hears of a socket that could not be made. Returns a function that
+ * stops serving.
  */
-export async function serveControl(dataDir: string, handle: (request: ControlRequest, io: Io) => Promise<number>): Promise<() => void> {
+export function serveControl(dataDir: string, handle: (request: ControlRequest, io: Io) => Promise<number>, failed: (error: Error) => void): () => void {
   const path = controlPath(dataDir);
   if (!path) return () => {};
-  if (process.platform !== 'win32') removeSocket(path);
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -63,18 +65,24 @@ export async function serveControl(dataDir: string, handle: (request: ControlReq
       );
     });
   });
-  await new Promise<void>((listening, failed) => {
-    server.once('error', failed);
-    server.listen(path, () => {
-      server.off('error', failed);
-      listening();
-    });
-  });
-  if (process.platform !== 'win32') chmodSync(path, 0o600);
-  return () => {
-    server.close();
-    for (const socket of sockets) socket.destroy();
+  server.on('error', failed);
+  try {
     if (process.platform !== 'win32') removeSocket(path);
+    server.listen(path);
+    if (process.platform !== 'win32' && server.listening) chmodSync(path, 0o600);
+  } catch (error) {
+    server.close();
+    failed(error as Error);
+  }
+  return () => {
+    const listening = server.listening;
+    server.close(); // libuv unlinks the socket file of a listening server; removed here in case
+    for (const socket of sockets) socket.destroy();
+    try {
+      if (process.platform !== 'win32' && listening) removeSocket(path);
+    } catch {
+      /* a socket file left behind is removed by the next agent */
+    }
   };
 }
 

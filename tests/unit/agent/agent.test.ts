@@ -365,6 +365,7 @@ describe('the wsp-agent command', () => {
     expect(await exited).toBe('exit 0, signal null');
     expect(JSON.parse(lines.at(-1)!)).toEqual({ type: 'closed' });
     expect(existsSync(join(dir, 'lock'))).toBe(false);
+    expect(existsSync(join(dir, 'agent.sock'))).toBe(false);
 
     const tail = spawn(process.execPath, [CLI, 'tail', '--json', '--data-dir', dir, '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(tail);
