@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { defineConfig } from 'electron-vite';
 import vue from '@vitejs/plugin-vue';
+import { agentTypes } from './scripts/agent-types';
 
 /** Consoles and agents tell their peers their version (src-renderer/console-client.ts, src-agent/agent.ts). */
 const { version } = JSON.parse(readFileSync(resolve(__dirname, 'package.json'), 'utf8')) as { version: string };
@@ -9,6 +10,8 @@ const { version } = JSON.parse(readFileSync(resolve(__dirname, 'package.json'), 
 export default defineConfig({
   main: {
     define: { __APP_VERSION__: JSON.stringify(version) },
+    // The agent library's declarations, out/main/wsp-agent.d.ts (see the file).
+    plugins: [agentTypes(__dirname)],
     build: {
       rolldownOptions: {
         input: {

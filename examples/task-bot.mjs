@@ -23,6 +23,7 @@ const agent = await openAgent({
 console.log(`${agent.name} (${agent.peerId}) in ${agent.project}`);
 
 const working = new Set();
+/** @param {import('../out/main/wsp-agent.js').AgentTask} task */
 async function work(task) {
   working.add(task.id);
   try {

@@ -19,10 +19,10 @@ import { AGENT_STATES, type Entry, type TaskBody } from '../src-shared/workstrea
 import { toHex } from '../src-shared/bytes';
 import { openConsole, type ConsoleEngine, type ConsoleHost } from '../src-renderer/engine/console';
 import { Emitter } from '../src-renderer/engine/emitter';
-import type { LinkConfig, LinkState } from '../src-renderer/engine/link/peer-link';
+import type { LinkConfig } from '../src-renderer/engine/link/peer-link';
 import type { RegistryState } from '../src-renderer/engine/signaling-client';
 import { TrustBook } from '../src-renderer/engine/trust-book';
-import type { Workstream, WorkstreamProblem } from '../src-renderer/engine/workstream/workstream';
+import type { Workstream } from '../src-renderer/engine/workstream/workstream';
 import { nodePeerConnectionFactory } from './webrtc';
 import { createNodeSocket } from './websocket';
 import { AgentStorageError, FileWorkstreamStore, ensureDataDir, fileTrustStorage, loadIdentity, loadJoin, lockDataDir, saveIdentity, saveJoin } from './storage';
@@ -40,18 +40,36 @@ export interface AgentOptions {
   bindAddress?: string;
   /** Largest file shared or downloaded, in bytes (default 1 GiB). */
   maxFileBytes?: number;
-  /** Link tuning (tests: blockDirect, fallbackAfterMs). */
+  /** Link tuning (tests: blockDirect, fallbackAfterMs). @internal */
   linkConfig?: Partial<LinkConfig>;
 }
 
 export type AgentState = (typeof AGENT_STATES)[number];
+
+// The library's declarations (out/main/wsp-agent.d.ts, tsconfig.agent-types.json) must compile for
+// a Node program without the DOM library, so its public types do not import the engine modules
+// that mention WebRTC's types: the link states and the problem are spelled out here (the engine's
+// LinkState and WorkstreamProblem, checked equal in tests/unit/agent/library-types.test.ts), and
+// members that expose the engine are marked internal (stripInternal leaves them out).
+
+/** A link's state (the engine's LinkState: src-renderer/engine/link/link-state.ts). */
+export type AgentLinkState = 'signaling' | 'checking' | 'direct' | 'turn' | 'relay' | 'closed';
+
+/** An entry the workstream refused, or another problem it reports (the engine's WorkstreamProblem). */
+export interface AgentProblem {
+  code: string;
+  message: string;
+  /** The console it came from. */
+  from?: string;
+  at: number;
+}
 
 /** A teammate online (or held back) in the project. */
 export interface AgentPeer {
   peerId: string;
   name: string;
   /** The link's state; 'held' = a known name with a new key, not linked until a person accepts it. */
-  link: LinkState | 'held' | 'none';
+  link: AgentLinkState | 'held' | 'none';
 }
 
 /** A task as its entries leave it (the same reading as the GUI's task list). */
@@ -70,7 +88,7 @@ export type AgentEvents = {
   /** A teammate came, went, or its link changed. */
   peer: AgentPeer & { event: 'joined' | 'left' | 'link' | 'held' };
   registry: RegistryState;
-  problem: WorkstreamProblem;
+  problem: AgentProblem;
 };
 
 export interface AgentTasks {
@@ -134,12 +152,13 @@ export class Agent extends Emitter<AgentEvents> {
   private closed = false;
   readonly tasks: AgentTasks;
 
-  /** Made by openAgent, which opens the engine it listens to (and starts it after). */
+  /** Made by openAgent, which opens the engine it listens to (and starts it after). @internal */
   constructor(
     readonly identity: SecretIdentity,
     readonly name: string,
     readonly project: string,
     private readonly session: ConsoleEngine,
+    /** The engine's workstream (the CLI reads the log through it). @internal */
     readonly workstream: Workstream,
     private readonly trust: TrustBook,
     private readonly unlock: () => void,
@@ -168,7 +187,7 @@ export class Agent extends Emitter<AgentEvents> {
       const peer = this.session.peer(peerId);
       if (peer && (decision === 'conflict' || decision === 'rejected')) this.hold(peer);
     });
-    const lastState = new Map<string, LinkState>();
+    const lastState = new Map<string, AgentLinkState>();
     this.workstream.log.on('added', ({ entries, from }) => entries.forEach((entry) => this.emit('entry', { entry, ...(from ? { from } : {}) })));
     this.workstream.onProblem((p) => this.emit('problem', p));
     client.on('state', (state) => {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { AGENT_STATES, entryIdSchema, type Entry } from '../src-shared/workstream/entry';
 import { InviteError, parseInvite } from '../src-shared/invite';
 import { AgentStorageError, entryToJson, openAgent, type Agent, type AgentEvents, type AgentOptions } from './agent';
+import { forwardToRunning, serveControl, type Io } from './control';
 import type { RegistryState } from '../src-renderer/engine/signaling-client';
 
 const DEFAULT_DATA_DIR = join(homedir(), '.wsp-agent');
@@ -38,8 +39,8 @@ Options:
   --bind ADDR      gather WebRTC candidates on this address only (e.g. 127.0.0.1)
   -h, --help
 
-A data dir is used by one process at a time: stop a running \`join\`/\`run\` before a one-shot
-command on the same data dir (it refuses with a message otherwise).
+A data dir is used by one process at a time: a one-shot command on the data dir of a running
+\`join\`/\`run\`/\`tail\` is done by that agent (its --bind is then the running one's).
 Exit codes: 0 done; 1 failed; 2 bad arguments; 3 stored but no teammate confirmed it in time.`;
 
 class UsageError extends Error {}
@@ -55,14 +56,17 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
-interface Io {
-  out(line: string): void;
-  err(line: string): void;
-}
-
 const stdio: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
 
-export async function main(argv: string[], io: Io = stdio): Promise<number> {
+/** Where a command runs: here (opening the agent), or in the running agent it was handed to (control.ts). */
+interface Context {
+  /** The running agent, when this is a command handed to it. */
+  running?: Agent;
+  /** What relative paths in the arguments are relative to. */
+  cwd: string;
+}
+
+export async function main(argv: string[], io: Io = stdio, context: Context = { cwd: process.cwd() }): Promise<number> {
   let args: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
     args = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -76,8 +80,13 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     return values.help ? 0 : 2;
   }
   try {
-    const command = checkCommand(positionals, values);
-    return await command(io);
+    const command = checkCommand(positionals, values, context);
+    if (command.oneShot && !context.running) {
+      // The data dir's agent may be running (join/run/tail): then it does the command.
+      const code = await forwardToRunning(command.dataDir, { argv, cwd: context.cwd }, io);
+      if (code !== undefined) return code;
+    }
+    return await command.run(io);
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`wsp-agent: ${error.message}\n(wsp-agent --help for usage)`);
@@ -94,13 +103,25 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
+/** An agent to run a one-shot command on, and what to do when it is done with it. */
+type Open = () => Promise<{ agent: Agent; release(): Promise<void> }>;
+
+interface Command {
+  dataDir: string;
+  /** A one-shot command (a running agent of the data dir can do it), not join/run/tail. */
+  oneShot: boolean;
+  run(io: Io): Promise<number>;
+}
+
 /**
  * Every argument is checked here, before the data directory is touched, so a bad one changes
- * nothing; the returned function does the work.
+ * nothing; the returned command does the work.
  */
-function checkCommand(positionals: string[], values: Values): (io: Io) => Promise<number> {
+function checkCommand(positionals: string[], values: Values, context: Context): Command {
   const [command, ...rest] = positionals;
-  const dataDir = resolve(values['data-dir'] ?? DEFAULT_DATA_DIR);
+  const { running, cwd } = context;
+  const dataDir = resolve(cwd, values['data-dir'] ?? DEFAULT_DATA_DIR);
+  const resolvePath = (path: string) => resolve(cwd, path);
   const json = values.json ?? false;
   const timeoutMs = seconds(values.timeout ?? String(DEFAULT_TIMEOUT_S)) * 1000;
   const base: AgentOptions = { dataDir, ...(values.bind ? { bindAddress: values.bind } : {}) };
@@ -110,6 +131,17 @@ function checkCommand(positionals: string[], values: Values): (io: Io) => Promis
   const needsJoined = () => {
     if (!existsSync(join(dataDir, 'invite.json'))) throw new UsageError(`${dataDir} has not joined a project: run \`wsp-agent join INVITE --name NAME --data-dir ${dataDir}\` first`);
   };
+  const open: Open = running
+    ? async () => ({ agent: running, release: async () => {} })
+    : async () => {
+        const agent = await openAgent(base);
+        return { agent, release: () => agent.close() };
+      };
+  const stayOnline = (what: 'all' | 'entries', options: AgentOptions): Command => {
+    if (running) throw new UsageError(`${command}: the agent of ${dataDir} is running already`);
+    return { dataDir, oneShot: false, run: (io) => online(options, io, json, what) };
+  };
+  const oneShotCommand = (run: (io: Io) => Promise<number>): Command => ({ dataDir, oneShot: true, run });
 
   switch (command) {
     case 'join': {
@@ -121,23 +153,23 @@ function checkCommand(positionals: string[], values: Values): (io: Io) => Promis
       } catch (error) {
         throw new UsageError(`join: ${(error as Error).message}`);
       }
-      return (io) => online({ ...base, invite: rest[0]!, name: values.name!.trim() }, io, json, 'all');
+      return stayOnline('all', { ...base, invite: rest[0]!, name: values.name!.trim() });
     }
     case 'run':
       arity(0, 0, 'no arguments');
       needsJoined();
-      return (io) => online({ ...base, ...(values.name ? { name: values.name } : {}) }, io, json, 'all');
+      return stayOnline('all', { ...base, ...(values.name ? { name: values.name } : {}) });
     case 'tail':
       arity(0, 0, 'no arguments');
       needsJoined();
-      return (io) => online(base, io, json, 'entries');
+      return stayOnline('entries', base);
     case 'post': {
       arity(1, 1, 'one TEXT (quote it)');
       const text = rest[0]!.trim();
       if (!text) throw new UsageError('post: the text is empty');
       if (text.length > 8000) throw new UsageError('post: at most 8000 characters');
       needsJoined();
-      return oneShot(base, timeoutMs, json, (agent) => agent.post(text));
+      return oneShotCommand(oneShot(open, timeoutMs, json, (agent) => agent.post(text)));
     }
     case 'status': {
       arity(1, 2, 'status working|blocked|idle|away [TEXT]');
@@ -145,72 +177,72 @@ function checkCommand(positionals: string[], values: Values): (io: Io) => Promis
       if (!AGENT_STATES.includes(state)) throw new UsageError(`status: expected one of ${AGENT_STATES.join(', ')}, not “${rest[0]}”`);
       if ((rest[1]?.length ?? 0) > 200) throw new UsageError('status: the text is at most 200 characters');
       needsJoined();
-      return oneShot(base, timeoutMs, json, (agent) => agent.status(state, rest[1]));
+      return oneShotCommand(oneShot(open, timeoutMs, json, (agent) => agent.status(state, rest[1])));
     }
     case 'task':
-      return checkTask(rest, base, timeoutMs, json, needsJoined);
+      return oneShotCommand(checkTask(rest, open, timeoutMs, json, needsJoined));
     case 'share': {
       arity(1, 1, 'share FILE');
-      const path = resolve(rest[0]!);
+      const path = resolvePath(rest[0]!);
       if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`share: ${rest[0]} is not a file`);
       needsJoined();
-      return oneShot(base, timeoutMs, json, (agent) => agent.share(path));
+      return oneShotCommand(oneShot(open, timeoutMs, json, (agent) => agent.share(path)));
     }
     case 'download': {
       arity(1, 1, 'download ENTRY --out FILE');
       const id = entryId(rest[0]!);
       if (!values.out) throw new UsageError('download: --out FILE is required');
-      const out = resolve(values.out);
+      const out = resolvePath(values.out);
       if (existsSync(out)) throw new UsageError(`download: ${values.out} exists (not overwritten)`);
       needsJoined();
-      return async (io) => {
-        const agent = await openAgent(base);
+      return oneShotCommand(async (io) => {
+        const { agent, release } = await open();
         try {
           await guard(agent, settle(agent, id, timeoutMs)); // a teammate may have to send the entry first
           await guard(agent, withTimeout(agent.download(id, out), timeoutMs, `no teammate holding ${id} sent it within ${timeoutMs / 1000} s`));
           io.out(json ? JSON.stringify({ type: 'downloaded', entry: id, out }) : `downloaded ${id} to ${out}`);
           return 0;
         } finally {
-          await agent.close();
+          await release();
         }
-      };
+      });
     }
     case 'peers':
       arity(0, 0, 'no arguments');
       needsJoined();
-      return async (io) => {
-        const agent = await openAgent(base);
+      return oneShotCommand(async (io) => {
+        const { agent, release } = await open();
         try {
           await guard(agent, agent.linkedToAny(Math.min(timeoutMs, 5000)));
           await sleep(1000); // the rest of the links
           for (const p of agent.peers()) io.out(json ? JSON.stringify({ type: 'peer', ...p }) : `${p.name}  ${p.peerId}  ${p.link}`);
           return 0;
         } finally {
-          await agent.close();
+          await release();
         }
-      };
+      });
     case 'log': {
       arity(0, 0, 'no arguments (log [--since TIME] [--json])');
       const since = values.since === undefined ? 0 : time(values.since);
       needsJoined();
-      return async (io) => {
-        const agent = await openAgent(base);
+      return oneShotCommand(async (io) => {
+        const { agent, release } = await open();
         try {
           // Catch up from a teammate first, if one is online; print what is stored either way.
           if (await guard(agent, agent.linkedToAny(Math.min(timeoutMs, 5000)))) await sleep(1500);
           for (const e of agent.entries()) if (e.ts >= since) io.out(formatEntry(agent, e, json));
           return 0;
         } finally {
-          await agent.close();
+          await release();
         }
-      };
+      });
     }
     default:
       throw new UsageError(`unknown command “${command}”`);
   }
 }
 
-function checkTask(rest: string[], base: AgentOptions, timeoutMs: number, json: boolean, needsJoined: () => void): (io: Io) => Promise<number> {
+function checkTask(rest: string[], open: Open, timeoutMs: number, json: boolean, needsJoined: () => void): (io: Io) => Promise<number> {
   const [sub, ...args] = rest;
   const usage = (what: string) => new UsageError(`task ${sub ?? ''}: expected ${what}`.replace('  ', ' '));
   switch (sub) {
@@ -218,14 +250,14 @@ function checkTask(rest: string[], base: AgentOptions, timeoutMs: number, json: 
       if (args.length !== 1 || !args[0]!.trim()) throw usage('task create TITLE');
       if (args[0]!.trim().length > 200) throw usage('a title of at most 200 characters');
       needsJoined();
-      return oneShot(base, timeoutMs, json, (agent) => agent.tasks.create(args[0]!.trim()));
+      return oneShot(open, timeoutMs, json, (agent) => agent.tasks.create(args[0]!.trim()));
     }
     case 'claim':
     case 'done': {
       if (args.length < 1 || args.length > 2) throw usage(`task ${sub} TASK [NOTE]`);
       const id = entryId(args[0]!);
       needsJoined();
-      return oneShot(base, timeoutMs, json, (agent) => (sub === 'claim' ? agent.tasks.claim(id, args[1]) : agent.tasks.done(id, args[1])), id);
+      return oneShot(open, timeoutMs, json, (agent) => (sub === 'claim' ? agent.tasks.claim(id, args[1]) : agent.tasks.done(id, args[1])), id);
     }
     case 'progress': {
       if (args.length < 2 || args.length > 3) throw usage('task progress TASK PERCENT [NOTE]');
@@ -233,19 +265,19 @@ function checkTask(rest: string[], base: AgentOptions, timeoutMs: number, json: 
       const percent = Number(args[1]);
       if (!/^\d{1,3}$/.test(args[1]!) || percent > 100) throw usage(`a PERCENT from 0 to 100, not “${args[1]}”`);
       needsJoined();
-      return oneShot(base, timeoutMs, json, (agent) => agent.tasks.progress(id, percent, args[2]), id);
+      return oneShot(open, timeoutMs, json, (agent) => agent.tasks.progress(id, percent, args[2]), id);
     }
     case 'list':
       if (args.length) throw usage('task list');
       needsJoined();
       return async (io) => {
-        const agent = await openAgent(base);
+        const { agent, release } = await open();
         try {
           if (await guard(agent, agent.linkedToAny(Math.min(timeoutMs, 5000)))) await sleep(1500);
           for (const t of agent.tasks.list()) io.out(json ? JSON.stringify({ type: 'task', ...t }) : `${t.id}  [${t.state}${t.progress !== undefined ? ` ${t.progress}%` : ''}]  ${t.title}`);
           return 0;
         } finally {
-          await agent.close();
+          await release();
         }
       };
     default:
@@ -254,9 +286,9 @@ function checkTask(rest: string[], base: AgentOptions, timeoutMs: number, json: 
 }
 
 /** A one-shot write: open, (catch up on `needs` if the log lacks it), append, wait for a teammate to hold it. */
-function oneShot(base: AgentOptions, timeoutMs: number, json: boolean, act: (agent: Agent) => Promise<Entry>, needs?: string): (io: Io) => Promise<number> {
+function oneShot(open: Open, timeoutMs: number, json: boolean, act: (agent: Agent) => Promise<Entry>, needs?: string): (io: Io) => Promise<number> {
   return async (io) => {
-    const agent = await openAgent(base);
+    const { agent, release } = await open();
     try {
       if (needs) await guard(agent, settle(agent, needs, timeoutMs));
       const entry = await act(agent);
@@ -265,7 +297,7 @@ function oneShot(base: AgentOptions, timeoutMs: number, json: boolean, act: (age
       else io.out(`${entry.id}${delivered ? '' : '  (stored; no teammate confirmed it yet: it goes out when this agent is next online)'}`);
       return delivered ? 0 : 3;
     } finally {
-      await agent.close();
+      await release();
     }
   };
 }
@@ -296,14 +328,27 @@ async function settle(agent: Agent, id: string, timeoutMs: number): Promise<void
   if (!agent.workstream.log.get(id)) throw new Error(`no entry ${id} in the log (nor from a teammate within ${timeoutMs / 1000} s)`);
 }
 
-/** join/run/tail: online until SIGINT or SIGTERM. */
+/** join/run/tail: online until SIGINT or SIGTERM, doing the one-shot commands handed to it. */
 async function online(options: AgentOptions, io: Io, json: boolean, what: 'all' | 'entries'): Promise<number> {
   const agent = await openAgent(options);
+  // Nothing is awaited from here until all is listened to: events, signals and one-shot commands.
+  // Until a signal, or a refusal that retrying cannot fix (an expired or revoked invite…).
+  const stopped = new Promise<RegistryState | undefined>((done) => {
+    const stop = (state?: RegistryState) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      offRegistry();
+      done(state);
+    };
+    const onSignal = () => stop();
+    const offRegistry = agent.on('registry', (state) => state.phase === 'rejected' && stop(state));
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
   const print = <K extends keyof AgentEvents>(type: K, value: AgentEvents[K], human: string) => {
     if (what === 'entries' && type !== 'entry') return;
     io.out(json ? JSON.stringify({ type, ...(value as object) }) : human);
   };
-  if (what === 'all') io.out(json ? JSON.stringify({ type: 'ready', peerId: agent.peerId, name: agent.name, project: agent.project, entries: agent.entries().length }) : `${agent.name} (${agent.peerId}) in project ${agent.project}; ${agent.entries().length} entries stored`);
   agent.on('entry', ({ entry, from }) => {
     // Printed once stored (the log announces nothing before): a printed entry survives a crash.
     if (json) io.out(JSON.stringify({ type: 'entry', ...(from ? { from } : {}), entry: entryToJson(entry, agent.nameOf(entry.author)) }));
@@ -317,19 +362,14 @@ async function online(options: AgentOptions, io: Io, json: boolean, what: 'all' 
   agent.on('peer', (p) => print('peer', p, peerLine(p)));
   agent.on('registry', (s) => print('registry', s, `registry: ${s.phase}${s.phase === 'reconnecting' ? ` (${s.reason})` : s.phase === 'rejected' ? ` ${s.code}: ${s.message}` : ''}`));
   agent.on('problem', (p) => print('problem', p, `problem ${p.code}: ${p.message}`));
-  // Until a signal, or a refusal that retrying cannot fix (an expired or revoked invite…).
-  const refusal = await new Promise<RegistryState | undefined>((done) => {
-    const stop = (state?: RegistryState) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      offRegistry();
-      done(state);
-    };
-    const onSignal = () => stop();
-    const offRegistry = agent.on('registry', (state) => state.phase === 'rejected' && stop(state));
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  const stopServing = serveControl(
+    options.dataDir,
+    (request, commandIo) => main(request.argv, commandIo, { running: agent, cwd: request.cwd }),
+    (error) => io.err(`wsp-agent: one-shot commands cannot reach this agent (${error.message}): stop it before running one`),
+  );
+  if (what === 'all') io.out(json ? JSON.stringify({ type: 'ready', peerId: agent.peerId, name: agent.name, project: agent.project, entries: agent.entries().length }) : `${agent.name} (${agent.peerId}) in project ${agent.project}; ${agent.entries().length} entries stored`);
+  const refusal = await stopped;
+  stopServing();
   await agent.close();
   if (refusal?.phase === 'rejected') {
     io.err(`wsp-agent: the registry refused this agent: ${refusal.code}: ${refusal.message}`);

@@ -7,6 +7,7 @@
  *   chunks/<sha>/<index>  shared and downloaded files' chunks
  *   trust.json      trust-on-first-use pins (TrustBook)
  *   lock            the pid of the process using the directory
+ *   agent.sock      while `join`/`run`/`tail` runs: where it takes one-shot commands (control.ts)
  *
  * The log file is append-only: a batch is one JSON line, written and fsynced before the append
  * resolves (the log announces nothing before that), so a crash loses nothing acknowledged; a batch
@@ -156,7 +157,7 @@ export function lockDataDir(dir: string): () => void {
 const lockedHere = new Set<string>();
 
 function inUse(dir: string, pid: number): AgentStorageError {
-  return new AgentStorageError(`${dir} is in use by another wsp-agent (pid ${pid}). Stop it first, or use another --data-dir (a running agent and a one-shot command cannot share one).`);
+  return new AgentStorageError(`${dir} is in use by another wsp-agent (pid ${pid}). Stop it first, or use another --data-dir (one-shot commands are handed to a running \`wsp-agent join\`/\`run\`/\`tail\`, not to another program that opened the agent).`);
 }
 
 function isAlive(pid: number): boolean {

@@ -252,8 +252,9 @@ test('7. an agent (wsp-agent, node-datachannel) and a console, both behind symme
     const printed = await agent.next((e) => e.type === 'entry' && (e.entry as { id: string }).id === fromConsole);
     expect(printed.entry).toMatchObject({ kind: 'message', body: { text: 'hello from the console' }, authorName: 'console' });
 
-    // Agent → console: \`join\` holds the data dir, so stop it and post with the one-shot, which
-    // goes online again (a new link, again through TURN) and exits 0 once the console holds it.
+    // Agent → console: stop \`join\` and post with the one-shot, which then opens the stored agent and
+    // goes online itself (a new session and link, again through TURN) and exits 0 once the console
+    // holds it. (While \`join\` runs, the one-shot is done by it: tests/unit/agent/agent.test.ts.)
     expect(await agent.stop()).toBe(0);
     agent = AgentProcess.start(lab!.sides.a.lanNs, ['post', 'hello from the agent', '--data-dir', dataDir, '--json', '--timeout', '25']);
     const posted = await agent.next((e) => e.type === 'posted', 30_000);

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -247,6 +247,91 @@ describe('the wsp-agent command', () => {
     expect(ids).toEqual(expect.arrayContaining([JSON.parse(posted.stdout).entry.id, taskId]));
   }, 90_000);
 
+  it.skipIf(!built)('one-shot commands against a running `join` go through it: post, a file shared by a relative path, peers; the running agent prints what they wrote', async () => {
+    const link = await projectLink();
+    const dir = dataDir();
+    const child = spawn(process.execPath, [CLI, 'join', link, '--name', 'run-bot', '--data-dir', dir, '--json', '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    const events: Array<{ type: string; peerId?: string; entry?: { id: string } }> = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => events.push(JSON.parse(line)));
+    const ready = await until('ready', () => events.find((e) => e.type === 'ready'));
+    const ada = await agent({ invite: link, name: 'ada', dataDir: dataDir() });
+    await ada.linkedToAny(20_000);
+
+    const posted = await cli(['post', 'through the running agent', '--data-dir', dir, '--json']);
+    expect(posted.code, posted.stderr).toBe(0);
+    const { entry, delivered } = JSON.parse(posted.stdout) as { entry: { id: string; author: string }; delivered: boolean };
+    expect(delivered).toBe(true);
+    expect(entry.author).toBe(ready.peerId); // the running agent's own entry, not a second process's
+    await until('the running agent printed it', () => events.some((e) => e.type === 'entry' && e.entry?.id === entry.id));
+    expect(texts(ada)).toContain('through the running agent');
+
+    const cwd = join(dir, '..', 'work');
+    mkdirSync(cwd);
+    const bytes = randomBytes(300 * 1024);
+    writeFileSync(join(cwd, 'report.bin'), bytes);
+    const shared = await cli(['share', 'report.bin', '--data-dir', dir, '--json'], cwd);
+    expect(shared.code, shared.stderr).toBe(0);
+    const fileId = (JSON.parse(shared.stdout) as { entry: { id: string } }).entry.id;
+    await until('the file entry at ada', () => ada.workstream.log.get(fileId));
+    const out = join(dir, '..', 'copy.bin');
+    await ada.download(fileId, out);
+    expect(readFileSync(out).equals(bytes)).toBe(true);
+
+    const peers = await cli(['peers', '--data-dir', dir, '--json']);
+    expect(peers.code, peers.stderr).toBe(0);
+    // The running agent's peers, with a link that is up (direct; the relay if direct was slow on a loaded machine).
+    expect(peers.stdout.trim().split('\n').map((l) => JSON.parse(l) as { peerId: string })).toEqual([{ type: 'peer', peerId: ada.peerId, name: 'ada', link: expect.stringMatching(/^(direct|relay)$/) }]);
+
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 90_000);
+
+  it.skipIf(!built)('`run` comes back with the saved invite and identity, prints human lines and closes on SIGINT; task claim/progress/done, status and download as one-shots', async () => {
+    const link = await projectLink();
+    const dir = dataDir();
+    const joined = await cli(['join', link, '--name', 'ops-bot', '--data-dir', dir, '--bind', '127.0.0.1', '--json'], undefined, (child) => child.kill('SIGINT'));
+    expect(joined.code, joined.stderr).toBe(0);
+    const ready = JSON.parse(joined.stdout.split('\n')[0]!) as { peerId: string };
+    expect(JSON.parse(joined.stdout.trim().split('\n').at(-1)!)).toEqual({ type: 'closed' });
+
+    const child = spawn(process.execPath, [CLI, 'run', '--data-dir', dir, '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    const lines: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+    await until('run ready', () => lines.length > 0);
+    expect(lines[0]).toMatch(new RegExp(`^ops-bot \\(${ready.peerId}\\) in project ${PROJECT}; \\d+ entries stored$`));
+    const ada = await agent({ invite: link, name: 'ada', dataDir: dataDir() });
+    await ada.linkedToAny(20_000);
+    await until('ada joined, in human words', () => lines.includes('+ ada joined'));
+
+    const task = await ada.tasks.create('rotate the keys');
+    await until('the task printed', () => lines.some((l) => l.includes(`${task.id}  ada: task open “rotate the keys”`)));
+    for (const args of [['task', 'claim', task.id], ['task', 'progress', task.id, '60', 'half way'], ['task', 'done', task.id, 'rotated'], ['status', 'working', 'on call']]) {
+      const result = await cli([...args, '--data-dir', dir]);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+    }
+    await until('the task done at ada', () => ada.tasks.list().find((t) => t.id === task.id)?.state === 'done');
+    expect(ada.tasks.list().find((t) => t.id === task.id)).toMatchObject({ state: 'done', progress: 100, owner: ready.peerId });
+    expect(ada.entries().filter((e) => e.ref === task.id).map((e) => e.body)).toEqual([{ state: 'claimed' }, { state: 'progress', progress: 60, note: 'half way' }, { state: 'done', progress: 100, note: 'rotated' }]);
+    await until('the status at ada', () => ada.entries().some((e) => e.kind === 'status' && e.author === ready.peerId));
+    expect(lines).toContainEqual(expect.stringMatching(/ops-bot: status working: on call$/));
+
+    const bytes = randomBytes(200 * 1024);
+    const source = join(dir, '..', 'notes.bin');
+    writeFileSync(source, bytes);
+    const file = await ada.share(source);
+    const downloaded = await cli(['download', file.id, '--out', 'notes-copy.bin', '--data-dir', dir], join(dir, '..'));
+    expect(downloaded.code, downloaded.stderr).toBe(0);
+    expect(readFileSync(join(dir, '..', 'notes-copy.bin')).equals(bytes)).toBe(true);
+
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(lines.at(-1)).toBe('closed');
+  }, 90_000);
+
   it.skipIf(!built)('a revoked invite: a one-shot command and `run` exit 1 at once with the registry\'s reason', async () => {
     const registry = await startTestRegistry();
     registries.push(registry);
@@ -280,6 +365,7 @@ describe('the wsp-agent command', () => {
     expect(await exited).toBe('exit 0, signal null');
     expect(JSON.parse(lines.at(-1)!)).toEqual({ type: 'closed' });
     expect(existsSync(join(dir, 'lock'))).toBe(false);
+    expect(existsSync(join(dir, 'agent.sock'))).toBe(false);
 
     const tail = spawn(process.execPath, [CLI, 'tail', '--json', '--data-dir', dir, '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(tail);
@@ -294,13 +380,18 @@ describe('the wsp-agent command', () => {
 });
 
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the CLI to its end; `onFirstLine` is called once it has printed its first line (to stop one that stays online). */
+function cli(args: string[], cwd?: string, onFirstLine?: (child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
     children.push(child);
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      const first = !stdout.includes('\n');
+      stdout += d.toString();
+      if (first && stdout.includes('\n')) onFirstLine?.(child);
+    });
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => done({ code, stdout, stderr })); // after stdout and stderr ended
   });

@@ -549,6 +549,40 @@ describe('protocol test vectors in the docs', () => {
   }
 });
 
+/** What the docs say around the vectors: what a peer may leave out, and what it must not send. */
+describe('around the workstream vectors', () => {
+  it('docs/WORKSTREAM.md: a ws-hello without `chains` replicates all the same (the console sends what the peer lacks)', async () => {
+    const { ws, bus, peer, close } = await authorConsole();
+    try {
+      const problems: string[] = [];
+      ws.onProblem((p) => problems.push(p.code));
+      bus.deliver(peer, { t: 'ws-hello', project: 'demo', heads: {} }); // neither chains nor links
+      const entries = decode(await bus.first('ws-entries')) as { entries: Array<{ b: Uint8Array }> };
+      expect(entries.entries.map((e) => toHex(e.b))).toEqual(ENTRY_VECTORS.map((n) => toHex(reader(n).hex('b'))));
+      expect(problems).toEqual([]);
+    } finally {
+      close();
+    }
+  });
+
+  it('docs/WORKSTREAM.md: a ws-file-get whose `sha` is upper-case hex, or the 32 bytes as bin, is MALFORMED_MESSAGE and gets no chunk', async () => {
+    const { ws, bus, peer, close } = await authorConsole();
+    try {
+      const problems: string[] = [];
+      ws.onProblem((p) => problems.push(p.code));
+      const get = reader('file-messages').value('get_json') as { sha: string };
+      bus.deliver(peer, { ...get, sha: get.sha.toUpperCase() });
+      bus.deliver(peer, { ...get, sha: fromJsonForm(`bin:${get.sha}`) });
+      await vi.waitFor(() => expect(problems).toEqual(['MALFORMED_MESSAGE', 'MALFORMED_MESSAGE']), { timeout: 2000, interval: 5 });
+      bus.deliver(peer, get); // the control: the same request as the docs write it is answered
+      await bus.first('ws-file-chunk');
+      expect(bus.sent.filter((s) => s.message.t === 'ws-file-chunk')).toHaveLength(1);
+    } finally {
+      close();
+    }
+  });
+});
+
 /**
  * Values a change need not break: a `refused` input stays refused when altered, and a larger
  * maxMessageSize sends a frame that fits whole all the same.
