@@ -107,7 +107,8 @@ export const useNotificationsStore = defineStore('notifications', () => {
           const key = `${p.peerId}|${p.fingerprint}|${p.displayName}`;
           if (p.trust !== 'conflict' || heldBack.has(key)) continue;
           heldBack.add(key);
-          const title = p.renamedFrom !== undefined ? `“${p.renamedFrom}” now calls itself “${p.displayName}”` : `“${p.displayName}” is using a new key`;
+          // The key tag says which console it is: the name is the very thing in question.
+          const title = p.renamedFrom !== undefined ? `“${p.renamedFrom}” #${p.keyTag} now calls itself “${p.displayName}”` : `“${p.displayName}” #${p.keyTag} is using a new key`;
           add('new-key', title, 'Not linked until you decide: compare fingerprints with them out of band, then accept or reject.');
         }
       },
