@@ -38,6 +38,18 @@ export function showText(value: unknown, max = MAX_SUMMARY): string {
   return '';
 }
 
+/**
+ * Text a peer chose (a display name, a file name), ready to sit inside a sentence: wrapped in
+ * FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE, so its direction marks (a right-to-left override)
+ * end with it and cannot turn the rest of the line around. Its own isolate marks and paragraph
+ * breaks are dropped, as they could close the isolate early. Text already in an element of its own
+ * with `unicode-bidi: isolate` (`.user-text`) needs no wrapping; strings (notices, system
+ * notifications, `<option>`s, graph labels, titles) do.
+ */
+export function isolate(text: string): string {
+  return `\u2068${text.replace(/[\u2066-\u2069]/g, '').replace(/[\n\r\u001c-\u001e\u0085\u2029]/g, ' ')}\u2069`;
+}
+
 /** The entry's time for people and for `datetime`; never throws, whatever `ts` is. */
 export function showTime(ts: unknown): { time: string; iso: string } {
   if (typeof ts !== 'number' || !Number.isFinite(ts)) return { time: 'no time', iso: '' };
