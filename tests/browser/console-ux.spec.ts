@@ -109,7 +109,7 @@ test('three consoles: a 64-character name never wraps the header or the table; t
   await expect(bobRow).toContainText(longName, { timeout: 20_000 });
   await expect(bobRow.locator('[data-col="state"]')).toHaveText('direct', { timeout: 20_000 });
   const bobName = bobRow.getByTestId('peer-name');
-  await expect(bobName).toHaveAttribute('title', new RegExp(`^${longName} #[a-z2-7]{4}$`));
+  await expect(bobName).toHaveAttribute('title', new RegExp(`^\u2068${longName}\u2069 #[a-z2-7]{4}$`));
   expect(await bobName.evaluate((e) => e.scrollWidth > e.clientWidth), 'clipped with an ellipsis').toBe(true);
   await expectOneLine(bobName, 24);
   await expect(bobRow).toHaveAttribute('aria-label', new RegExp(`^${longName} #[a-z2-7]{4}, direct`));
@@ -148,7 +148,7 @@ test('three consoles: a 64-character name never wraps the header or the table; t
   await expect(taskRow(bob, title).getByRole('button', { name: 'Done' })).toBeVisible({ timeout: 20_000 });
   await expect(taskRow(bob, title).getByRole('button', { name: 'Claim' })).toHaveCount(0);
   for (const w of [ada, cy]) {
-    await expect(taskRow(w, title)).toContainText(`by ${longName}`, { timeout: 20_000 });
+    await expect(taskRow(w, title)).toContainText(`by \u2068${longName}\u2069`, { timeout: 20_000 });
     await expect(taskRow(w, title).getByRole('button')).toHaveCount(0);
   }
   // Progress: "progress 40 %" everywhere, and Bob's field is empty again.
@@ -167,7 +167,7 @@ test('three consoles: a 64-character name never wraps the header or the table; t
   await bobRow.click();
   // Bob's details, 64-character name and all, stay inside the window (the safety-code sentence ran
   // 230 px past it).
-  await expect(ada.page.getByTestId('peer-details')).toContainText(`Read the safety code to ${longName}`);
+  await expect(ada.page.getByTestId('peer-details')).toContainText(`Read the safety code to \u2068${longName}\u2069`);
   expect(await ada.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 'no horizontal scrolling').toBeLessThanOrEqual(0);
   await ada.page.getByLabel('Force this link through the registry relay (diagnostics)').check();
   for (const w of [ada, bob]) {
@@ -245,7 +245,7 @@ test('notifications: a task naming you and a mention show in the console and, in
   await bob.page.getByLabel('Message').fill('@Dora can you look at the build?');
   await bob.page.getByRole('button', { name: 'Post' }).click();
   const toast = desk.page.getByTestId('notice-toast');
-  await expect(toast).toContainText(/Bob #[a-z2-7]{4} mentioned you/, { timeout: 20_000 });
+  await expect(toast).toContainText(/\u2068Bob\u2069 #[a-z2-7]{4} mentioned you/, { timeout: 20_000 });
   await expect(toast).toContainText('@Dora can you look at the build?');
   await bob.page.getByLabel('New task').fill('Dora: review the release notes');
   await bob.page.getByRole('button', { name: 'Create task' }).click();
@@ -258,7 +258,7 @@ test('notifications: a task naming you and a mention show in the console and, in
   const list = desk.page.getByRole('dialog', { name: 'Notifications' }).getByTestId('notice-list').locator('li');
   await expect(list).toHaveCount(2);
   await expect(list.nth(0)).toHaveAttribute('data-kind', 'task');
-  await expect(list.nth(0)).toContainText('“Dora: review the release notes”');
+  await expect(list.nth(0)).toContainText('“\u2068Dora: review the release notes\u2069”');
   await expect(list.nth(1)).toHaveAttribute('data-kind', 'mention');
   await screenshots(desk, 'notifications', [LIGHT, DARK]);
   await desk.closeDialog();
@@ -266,8 +266,8 @@ test('notifications: a task naming you and a mention show in the console and, in
 
   // The desktop app asked main for the same two, as system notifications.
   expect(desk.systemNotifications).toEqual([
-    { title: expect.stringMatching(/^Bob #[a-z2-7]{4} mentioned you$/), body: '@Dora can you look at the build?' },
-    { title: 'A task for you', body: expect.stringMatching(/^Bob #[a-z2-7]{4}: “Dora: review the release notes”$/) },
+    { title: expect.stringMatching(/^\u2068Bob\u2069 #[a-z2-7]{4} mentioned you$/), body: '@Dora can you look at the build?' },
+    { title: 'A task for you', body: expect.stringMatching(/^\u2068Bob\u2069 #[a-z2-7]{4}: “\u2068Dora: review the release notes\u2069”$/) },
   ]);
   // Bob's own console told Bob nothing of his own posts.
   await expect(bob.page.getByTestId('notifications-button')).toHaveAccessibleName('Notifications');
