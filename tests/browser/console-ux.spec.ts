@@ -271,4 +271,36 @@ test('notifications: a task naming you and a mention show in the console and, in
   ]);
   // Bob's own console told Bob nothing of his own posts.
   await expect(bob.page.getByTestId('notifications-button')).toHaveAccessibleName('Notifications');
+
+  // A name made to turn the notice around: a RIGHT-TO-LEFT OVERRIDE in it would draw the rest of
+  // the title backwards ("uoy denoitnem …"). The name is isolated, so the words after it still read
+  // left to right, on screen and in the system notification.
+  const evil = 'Bob\u202eevil';
+  await bob.rename(evil);
+  await expect(desk.peerRow(bobId).locator('.user-text')).toHaveText(evil, { timeout: 20_000 });
+  await bob.page.getByLabel('Message').fill('@Dora once more');
+  await bob.page.getByRole('button', { name: 'Post' }).click();
+  const title = toast.locator('strong');
+  await expect(title).toHaveText(/^\u2068Bob\u202eevil\u2069 #[a-z2-7]{4} mentioned you$/, { timeout: 20_000 });
+  const xs = await drawnXs(title, ' mentioned you');
+  expect(xs, 'drawn left to right').toEqual([...xs].sort((x, y) => x - y));
+  expect(desk.systemNotifications.at(-1)?.title).toMatch(/^\u2068Bob\u202eevil\u2069 #[a-z2-7]{4} mentioned you$/);
 });
+
+/** Where each non-blank character of `text` in the element's (single) text node is drawn, left edges in px. */
+function drawnXs(element: Locator, text: string): Promise<number[]> {
+  return element.evaluate((el, wanted) => {
+    const node = el.firstChild as Text;
+    const at = node.data.indexOf(wanted);
+    if (at < 0) throw new Error(`"${wanted}" is not in "${node.data}"`);
+    const xs: number[] = [];
+    for (let i = at; i < at + wanted.length; i++) {
+      if (node.data[i] === ' ') continue;
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      xs.push(range.getBoundingClientRect().left);
+    }
+    return xs;
+  }, text);
+}
