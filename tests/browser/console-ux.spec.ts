@@ -272,25 +272,30 @@ test('notifications: a task naming you and a mention show in the console and, in
   // Bob's own console told Bob nothing of his own posts.
   await expect(bob.page.getByTestId('notifications-button')).toHaveAccessibleName('Notifications');
 
-  // A name made to turn the notice around: a RIGHT-TO-LEFT OVERRIDE in it would draw the rest of
-  // the title backwards ("uoy denoitnem …"). The name is isolated, so the words after it still read
-  // left to right, on screen and in the system notification.
-  const evil = 'Bob\u202eevil';
-  await bob.rename(evil);
-  await expect(desk.peerRow(bobId).locator('.user-text')).toHaveText(evil, { timeout: 20_000 });
+  // A name made to turn the text after it around: a RIGHT-TO-LEFT OVERRIDE in it would draw the
+  // rest of the notice's title backwards ("uoy denoitnem …"), and the POP DIRECTIONAL ISOLATE
+  // before it would end the isolate of the element it is shown in (the peer list drew the key tag
+  // inside the name, "Bob #k3xa live"). The name is shown without its isolate marks and isolated, so what follows it still
+  // reads left to right, on screen and in the system notification.
+  await bob.rename('Bob\u2069\u202eevil');
+  const bobName = desk.peerRow(bobId).getByTestId('peer-name');
+  await expect(bobName.locator('.user-text')).toHaveText('Bob\u202eevil', { timeout: 20_000 });
+  const [nameBox, tagBox] = [await bobName.locator('.user-text').boundingBox(), await bobName.locator('.key-tag').boundingBox()];
+  expect(tagBox!.x, 'the key tag after the whole name').toBeGreaterThanOrEqual(nameBox!.x + nameBox!.width);
   await bob.page.getByLabel('Message').fill('@Dora once more');
   await bob.page.getByRole('button', { name: 'Post' }).click();
   const title = toast.locator('strong');
   await expect(title).toHaveText(/^\u2068Bob\u202eevil\u2069 #[a-z2-7]{4} mentioned you$/, { timeout: 20_000 });
   const xs = await drawnXs(title, ' mentioned you');
-  expect(xs, 'drawn left to right').toEqual([...xs].sort((x, y) => x - y));
+  expect(xs, 'the title drawn left to right').toEqual([...xs].sort((x, y) => x - y));
   expect(desk.systemNotifications.at(-1)?.title).toMatch(/^\u2068Bob\u202eevil\u2069 #[a-z2-7]{4} mentioned you$/);
 });
 
-/** Where each non-blank character of `text` in the element's (single) text node is drawn, left edges in px. */
-function drawnXs(element: Locator, text: string): Promise<number[]> {
+/** Where each non-blank character of `text` (all of it by default) in the element's single text node is drawn: left edges in px. */
+function drawnXs(element: Locator, text?: string): Promise<number[]> {
   return element.evaluate((el, wanted) => {
     const node = el.firstChild as Text;
+    wanted ??= node.data;
     const at = node.data.indexOf(wanted);
     if (at < 0) throw new Error(`"${wanted}" is not in "${node.data}"`);
     const xs: number[] = [];

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { nextTick } from 'vue';
 import { createPinia, setActivePinia } from 'pinia';
 import type { HostApi, IdentityInfo, Settings } from '../../../src-shared/ipc';
-import { isolate, type EntryView } from '../../../src-renderer/engine/workstream/entry-view';
+import { bidiSafe, isolate, showText, type EntryView } from '../../../src-renderer/engine/workstream/entry-view';
 import { useNotificationsStore } from '../../../src-renderer/stores/notifications.store';
 import { useSessionStore, type PeerRow } from '../../../src-renderer/stores/session.store';
 import { useWorkstreamStore } from '../../../src-renderer/stores/workstream.store';
@@ -28,6 +28,18 @@ describe('isolate: text a peer chose, ready to sit in a sentence', () => {
     expect(isolate(`Bob${PDI}${RLO}x`)).toBe(`${FSI}Bob${RLO}x${PDI}`);
     expect(isolate(`\u2066\u2067${FSI}Bob`)).toBe(`${FSI}Bob${PDI}`);
     expect(isolate(`Bob\n${RLO}x\r\u2029\u0085\u001c`)).toBe(`${FSI}Bob ${RLO}x    ${PDI}`);
+  });
+});
+
+describe('bidiSafe: peer text shown in an isolated element', () => {
+  it('drops isolate marks (a PDI would end the element’s isolate early), keeps the rest', () => {
+    expect(bidiSafe(`Bob${PDI}${RLO}x`)).toBe(`Bob${RLO}x`);
+    expect(bidiSafe(`\u2066a\u2067b${FSI}c`)).toBe('abc');
+    expect(bidiSafe('line one\nline two')).toBe('line one\nline two');
+  });
+
+  it('every workstream field goes through it (showText)', () => {
+    expect(showText(`release${PDI}${RLO} notes`)).toBe(`release${RLO} notes`);
   });
 });
 
