@@ -10,7 +10,7 @@
 import { defineStore } from 'pinia';
 import { ref, watch } from 'vue';
 import type { HostApi } from '../../src-shared/ipc';
-import type { EntryView } from '../engine/workstream/entry-view';
+import { isolate, type EntryView } from '../engine/workstream/entry-view';
 import { useSessionStore } from './session.store';
 import { useWorkstreamStore } from './workstream.store';
 
@@ -67,9 +67,10 @@ export const useNotificationsStore = defineStore('notifications', () => {
     host = api;
     const session = useSessionStore();
     const ws = useWorkstreamStore();
+    // Names and titles from peers are isolated: a direction override in one cannot turn the notice around.
     const who = (peerId: string) => {
       const a = session.authorOf(peerId);
-      return `${a.name} #${a.keyTag}`;
+      return `${isolate(a.name)} #${a.keyTag}`;
     };
 
     // The workstream: a task naming me, a message naming me, from someone else.
@@ -92,7 +93,7 @@ export const useNotificationsStore = defineStore('notifications', () => {
           if (seen.has(e.id)) continue;
           seen.add(e.id);
           if (e.author === me || e.ts < openedAt - RECENT_MS) continue;
-          if (e.kind === 'task' && !e.ref && e.task?.title && mentions(e.task.title, name)) add('task', 'A task for you', `${who(e.author)}: “${e.task.title}”`);
+          if (e.kind === 'task' && !e.ref && e.task?.title && mentions(e.task.title, name)) add('task', 'A task for you', `${who(e.author)}: “${isolate(e.task.title)}”`);
           else if (e.kind === 'message' && mentions(e.summary, name)) add('mention', `${who(e.author)} mentioned you`, e.summary);
         }
       },
@@ -107,7 +108,8 @@ export const useNotificationsStore = defineStore('notifications', () => {
           const key = `${p.peerId}|${p.fingerprint}|${p.displayName}`;
           if (p.trust !== 'conflict' || heldBack.has(key)) continue;
           heldBack.add(key);
-          const title = p.renamedFrom !== undefined ? `“${p.renamedFrom}” now calls itself “${p.displayName}”` : `“${p.displayName}” is using a new key`;
+          // The key tag says which console it is: the name is the very thing in question.
+          const title = p.renamedFrom !== undefined ? `“${isolate(p.renamedFrom)}” #${p.keyTag} now calls itself “${isolate(p.displayName)}”` : `“${isolate(p.displayName)}” #${p.keyTag} is using a new key`;
           add('new-key', title, 'Not linked until you decide: compare fingerprints with them out of band, then accept or reject.');
         }
       },

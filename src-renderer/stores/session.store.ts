@@ -12,6 +12,7 @@ import { InviteError, parseInvite, type ParsedInvite } from '../../src-shared/in
 import { keyFingerprint, safetyCode } from '../../src-shared/identity';
 import type { TrustBook, TrustStatus } from '../engine/trust-book';
 import { fromBase64Url } from '../../src-shared/bytes';
+import { bidiSafe } from '../engine/workstream/entry-view';
 import type { ClientInfo, PeerInfo } from '../../src-shared/protocol/signaling';
 import { CONSOLE_CLIENT } from '../console-client';
 import type { RegistryState } from '../engine/signaling-client';
@@ -97,9 +98,10 @@ function toLinkView(s: LinkSnapshot): LinkView {
   };
 }
 
+/** A peer as the GUI shows it: its name bidiSafe (an isolate mark in it could end the isolate it is shown in). */
 function toRow(peer: PeerInfo): PeerRow {
   const fingerprint = keyFingerprint(peer.signing_key);
-  return { peerId: peer.peer_id, displayName: peer.display_name, fingerprint, keyTag: keyTagOf(fingerprint), onlineSince: peer.joined_at, verified: false, trust: 'ok', ...(peer.client ? { client: peer.client } : {}) };
+  return { peerId: peer.peer_id, displayName: bidiSafe(peer.display_name), fingerprint, keyTag: keyTagOf(fingerprint), onlineSince: peer.joined_at, verified: false, trust: 'ok', ...(peer.client ? { client: peer.client } : {}) };
 }
 
 /** The first group of a key fingerprint. */
@@ -116,9 +118,9 @@ function conflictFields(status: TrustStatus): Partial<PeerRow> {
   }
   return {
     previousPeerId: status.previous.peerId,
-    previousName: status.previous.displayName,
+    previousName: bidiSafe(status.previous.displayName),
     ...(previousFingerprint ? { previousFingerprint } : {}),
-    ...(status.renamedFrom !== undefined ? { renamedFrom: status.renamedFrom } : {}),
+    ...(status.renamedFrom !== undefined ? { renamedFrom: bidiSafe(status.renamedFrom) } : {}),
   };
 }
 
@@ -357,11 +359,11 @@ export const useSessionStore = defineStore('session', () => {
    * fingerprint, so that two consoles using one name can be told apart.
    */
   function authorOf(peerId: string): { name: string; keyTag: string; verified: boolean; self: boolean } {
-    if (peerId === identity.value?.peerId) return { name: settings.value?.displayName ?? 'me', keyTag: keyTagOf(identity.value.fingerprint), verified: true, self: true };
+    if (peerId === identity.value?.peerId) return { name: bidiSafe(settings.value?.displayName ?? 'me'), keyTag: keyTagOf(identity.value.fingerprint), verified: true, self: true };
     const online = peers.value[peerId];
     if (online) return { name: online.displayName, keyTag: online.keyTag, verified: online.verified, self: false };
     const pinned = book?.get(peerId);
-    if (pinned) return { name: pinned.displayName, keyTag: pinnedKeyTag(pinned.signingKey), verified: pinned.verified, self: false };
+    if (pinned) return { name: bidiSafe(pinned.displayName), keyTag: pinnedKeyTag(pinned.signingKey), verified: pinned.verified, self: false };
     return { name: peerId.slice(0, 6), keyTag: '????', verified: false, self: false };
   }
 

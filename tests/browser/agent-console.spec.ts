@@ -90,7 +90,7 @@ test('an agent and a web console: a direct link, shown as an agent; messages, ta
   await expect(botsTaskRow).toHaveAttribute('data-state', 'open', { timeout: 20_000 });
   await botsTaskRow.getByRole('button', { name: 'Claim' }).click();
   await expect.poll(() => agent.tasks.list().find((t) => t.id === botsTask.id), { timeout: 20_000 }).toMatchObject({ state: 'claimed', owner: adaId });
-  await expect(botsTaskRow).toContainText('by Ada');
+  await expect(botsTaskRow).toContainText('by \u2068Ada\u2069');
 
   // A task created in the GUI, claimed, progressed and finished by the agent: the GUI shows each step.
   await ada.page.getByLabel('New task').fill('Rebuild the cache');
@@ -101,7 +101,7 @@ test('an agent and a web console: a direct link, shown as an agent; messages, ta
   const adasTaskRow = ada.page.locator('.tasks li', { hasText: 'Rebuild the cache' });
   await agent.tasks.claim(adasTask.id);
   await expect(adasTaskRow).toHaveAttribute('data-state', 'claimed', { timeout: 20_000 });
-  await expect(adasTaskRow).toContainText('by build-bot');
+  await expect(adasTaskRow).toContainText('by \u2068build-bot\u2069');
   await agent.tasks.progress(adasTask.id, 40, 'warming up');
   await expect(adasTaskRow).toHaveAttribute('data-state', 'progress', { timeout: 20_000 });
   await expect(adasTaskRow).toContainText('40 %');

@@ -66,7 +66,7 @@ test('an agent shows as an agent (badge with its software and version, its detai
     // The graph: a legend entry for agents, and the link list says which end is an agent.
     await expect(ada.page.getByTestId('graph-legend')).toContainText('agent');
     const edges = ada.page.getByTestId('graph-edges');
-    await expect(edges.locator(`li[data-edge*="${botId}"][data-edge*="${adaId}"]`)).toHaveText(/build-bot #[a-z2-7]{4} \(agent\)/, { timeout: 20_000 });
+    await expect(edges.locator(`li[data-edge*="${botId}"][data-edge*="${adaId}"]`)).toHaveText(/\u2068build-bot\u2069 #[a-z2-7]{4} \(agent\)/, { timeout: 20_000 });
     await expect(edges.locator(`li[data-edge*="${oldId}"][data-edge*="${adaId}"]`)).not.toContainText('(agent)');
 
     // The other way: the web console says it is a console, this build of wsp-console.

@@ -109,7 +109,7 @@ test('three consoles: a 64-character name never wraps the header or the table; t
   await expect(bobRow).toContainText(longName, { timeout: 20_000 });
   await expect(bobRow.locator('[data-col="state"]')).toHaveText('direct', { timeout: 20_000 });
   const bobName = bobRow.getByTestId('peer-name');
-  await expect(bobName).toHaveAttribute('title', new RegExp(`^${longName} #[a-z2-7]{4}$`));
+  await expect(bobName).toHaveAttribute('title', new RegExp(`^\u2068${longName}\u2069 #[a-z2-7]{4}$`));
   expect(await bobName.evaluate((e) => e.scrollWidth > e.clientWidth), 'clipped with an ellipsis').toBe(true);
   await expectOneLine(bobName, 24);
   await expect(bobRow).toHaveAttribute('aria-label', new RegExp(`^${longName} #[a-z2-7]{4}, direct`));
@@ -148,7 +148,7 @@ test('three consoles: a 64-character name never wraps the header or the table; t
   await expect(taskRow(bob, title).getByRole('button', { name: 'Done' })).toBeVisible({ timeout: 20_000 });
   await expect(taskRow(bob, title).getByRole('button', { name: 'Claim' })).toHaveCount(0);
   for (const w of [ada, cy]) {
-    await expect(taskRow(w, title)).toContainText(`by ${longName}`, { timeout: 20_000 });
+    await expect(taskRow(w, title)).toContainText(`by \u2068${longName}\u2069`, { timeout: 20_000 });
     await expect(taskRow(w, title).getByRole('button')).toHaveCount(0);
   }
   // Progress: "progress 40 %" everywhere, and Bob's field is empty again.
@@ -167,7 +167,7 @@ test('three consoles: a 64-character name never wraps the header or the table; t
   await bobRow.click();
   // Bob's details, 64-character name and all, stay inside the window (the safety-code sentence ran
   // 230 px past it).
-  await expect(ada.page.getByTestId('peer-details')).toContainText(`Read the safety code to ${longName}`);
+  await expect(ada.page.getByTestId('peer-details')).toContainText(`Read the safety code to \u2068${longName}\u2069`);
   expect(await ada.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 'no horizontal scrolling').toBeLessThanOrEqual(0);
   await ada.page.getByLabel('Force this link through the registry relay (diagnostics)').check();
   for (const w of [ada, bob]) {
@@ -245,7 +245,7 @@ test('notifications: a task naming you and a mention show in the console and, in
   await bob.page.getByLabel('Message').fill('@Dora can you look at the build?');
   await bob.page.getByRole('button', { name: 'Post' }).click();
   const toast = desk.page.getByTestId('notice-toast');
-  await expect(toast).toContainText(/Bob #[a-z2-7]{4} mentioned you/, { timeout: 20_000 });
+  await expect(toast).toContainText(/\u2068Bob\u2069 #[a-z2-7]{4} mentioned you/, { timeout: 20_000 });
   await expect(toast).toContainText('@Dora can you look at the build?');
   await bob.page.getByLabel('New task').fill('Dora: review the release notes');
   await bob.page.getByRole('button', { name: 'Create task' }).click();
@@ -258,7 +258,7 @@ test('notifications: a task naming you and a mention show in the console and, in
   const list = desk.page.getByRole('dialog', { name: 'Notifications' }).getByTestId('notice-list').locator('li');
   await expect(list).toHaveCount(2);
   await expect(list.nth(0)).toHaveAttribute('data-kind', 'task');
-  await expect(list.nth(0)).toContainText('“Dora: review the release notes”');
+  await expect(list.nth(0)).toContainText('“\u2068Dora: review the release notes\u2069”');
   await expect(list.nth(1)).toHaveAttribute('data-kind', 'mention');
   await screenshots(desk, 'notifications', [LIGHT, DARK]);
   await desk.closeDialog();
@@ -266,9 +266,46 @@ test('notifications: a task naming you and a mention show in the console and, in
 
   // The desktop app asked main for the same two, as system notifications.
   expect(desk.systemNotifications).toEqual([
-    { title: expect.stringMatching(/^Bob #[a-z2-7]{4} mentioned you$/), body: '@Dora can you look at the build?' },
-    { title: 'A task for you', body: expect.stringMatching(/^Bob #[a-z2-7]{4}: “Dora: review the release notes”$/) },
+    { title: expect.stringMatching(/^\u2068Bob\u2069 #[a-z2-7]{4} mentioned you$/), body: '@Dora can you look at the build?' },
+    { title: 'A task for you', body: expect.stringMatching(/^\u2068Bob\u2069 #[a-z2-7]{4}: “\u2068Dora: review the release notes\u2069”$/) },
   ]);
   // Bob's own console told Bob nothing of his own posts.
   await expect(bob.page.getByTestId('notifications-button')).toHaveAccessibleName('Notifications');
+
+  // A name made to turn the text after it around: a RIGHT-TO-LEFT OVERRIDE in it would draw the
+  // rest of the notice's title backwards ("uoy denoitnem …"), and the POP DIRECTIONAL ISOLATE
+  // before it would end the isolate of the element it is shown in (the peer list drew the key tag
+  // inside the name, "Bob #k3xa live"). The name is shown without its isolate marks and isolated, so what follows it still
+  // reads left to right, on screen and in the system notification.
+  await bob.rename('Bob\u2069\u202eevil');
+  const bobName = desk.peerRow(bobId).getByTestId('peer-name');
+  await expect(bobName.locator('.user-text')).toHaveText('Bob\u202eevil', { timeout: 20_000 });
+  const [nameBox, tagBox] = [await bobName.locator('.user-text').boundingBox(), await bobName.locator('.key-tag').boundingBox()];
+  expect(tagBox!.x, 'the key tag after the whole name').toBeGreaterThanOrEqual(nameBox!.x + nameBox!.width);
+  await bob.page.getByLabel('Message').fill('@Dora once more');
+  await bob.page.getByRole('button', { name: 'Post' }).click();
+  const title = toast.locator('strong');
+  await expect(title).toHaveText(/^\u2068Bob\u202eevil\u2069 #[a-z2-7]{4} mentioned you$/, { timeout: 20_000 });
+  const xs = await drawnXs(title, ' mentioned you');
+  expect(xs, 'the title drawn left to right').toEqual([...xs].sort((x, y) => x - y));
+  expect(desk.systemNotifications.at(-1)?.title).toMatch(/^\u2068Bob\u202eevil\u2069 #[a-z2-7]{4} mentioned you$/);
 });
+
+/** Where each non-blank character of `text` (all of it by default) in the element's single text node is drawn: left edges in px. */
+function drawnXs(element: Locator, text?: string): Promise<number[]> {
+  return element.evaluate((el, wanted) => {
+    const node = el.firstChild as Text;
+    wanted ??= node.data;
+    const at = node.data.indexOf(wanted);
+    if (at < 0) throw new Error(`"${wanted}" is not in "${node.data}"`);
+    const xs: number[] = [];
+    for (let i = at; i < at + wanted.length; i++) {
+      if (node.data[i] === ' ') continue;
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      xs.push(range.getBoundingClientRect().left);
+    }
+    return xs;
+  }, text);
+}

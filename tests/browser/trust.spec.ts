@@ -56,7 +56,8 @@ test('a known name coming back with a new key is a loud warning, and no link unt
   await expect(warning).toContainText('“Bob” is using a new key');
   await expect(ada.peerRow(impostorId)).toContainText('new key for this name: not linked');
   // Ada is notified, however she is looking at the console (issue #18).
-  await expect(ada.page.getByTestId('notice-toast')).toContainText('“Bob” is using a new key');
+  // The notice names the key too: both consoles are "Bob".
+  await expect(ada.page.getByTestId('notice-toast')).toContainText(`“\u2068Bob\u2069” #${(await impostor.fingerprint()).slice(0, 4)} is using a new key`);
   await expect(ada.page.getByTestId('notifications-button')).toHaveAccessibleName('Notifications, 1 new');
   await ada.page.waitForTimeout(1500);
   await expect(ada.peerRow(impostorId).locator('[data-col="state"]')).toHaveText('—');
@@ -92,6 +93,7 @@ test('a linked console renaming itself to a teammate’s name, and a new key und
   await carol.rename('Bob');
   const renamed = ada.page.getByRole('alert').filter({ hasText: 'now calls itself' });
   await expect(renamed).toContainText('“Carol” now calls itself “Bob”');
+  await expect(ada.page.getByTestId('notice-toast')).toContainText(`“\u2068Carol\u2069” ${await keyTag(carol)} now calls itself “\u2068Bob\u2069”`);
   await expect(ada.peerRow(carolId)).toContainText('renamed to a known teammate’s name: not linked');
   await expect(ada.peerRow(carolId).locator('[data-col="state"]')).toHaveText('—');
   // Two consoles called Bob, told apart by their keys wherever the name is shown.

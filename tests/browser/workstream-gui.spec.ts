@@ -53,7 +53,7 @@ test('two web consoles share a workstream: messages, a task from creation to don
   await expect(adaTask).toBeVisible({ timeout: 20_000 });
   await adaTask.getByRole('button', { name: 'Claim' }).click();
   await expect(bob.page.locator('.tasks li', { hasText: 'Write the release notes' })).toHaveAttribute('data-state', 'claimed', { timeout: 20_000 });
-  await expect(bob.page.locator('.tasks li', { hasText: 'Write the release notes' })).toContainText('by Ada');
+  await expect(bob.page.locator('.tasks li', { hasText: 'Write the release notes' })).toContainText('by \u2068Ada\u2069');
   await adaTask.getByLabel('Progress of Write the release notes (%)').fill('40');
   await adaTask.getByRole('button', { name: 'Report progress' }).click();
   await expect(bob.page.locator('.tasks li', { hasText: 'Write the release notes' })).toContainText('40 %', { timeout: 20_000 });
@@ -86,7 +86,7 @@ test('two web consoles share a workstream: messages, a task from creation to don
   await bob.page.getByLabel('Kind').selectOption('all');
   // Each author is named with the first group of their key fingerprint (two consoles may share a name).
   const adaTag = (await ada.fingerprint()).slice(0, 4);
-  await bob.page.getByLabel('Author').selectOption({ label: `Ada #${adaTag}` });
+  await bob.page.getByLabel('Author').selectOption({ label: `\u2068Ada\u2069 #${adaTag}` });
   await expect(log(bob).locator('li')).toHaveCount(6, { timeout: 20_000 }); // message, 3 task updates, status, file
   await expect(log(bob).locator('li', { hasText: 'Bob' })).toHaveCount(0);
   await bob.page.getByLabel('Author').selectOption('all');
@@ -169,7 +169,7 @@ test('on the registry relay, a post made while the registry is down says it is n
   await expect(ada.status()).toHaveAttribute('data-phase', 'reconnecting');
   await ada.page.getByLabel('Message').fill('during the outage');
   await ada.page.getByRole('button', { name: 'Post' }).click();
-  await expect(own('during the outage').getByTestId('undelivered')).toHaveText(/^sending… not yet delivered to 1 \(Bob #[a-z2-7]{4}\)$/);
+  await expect(own('during the outage').getByTestId('undelivered')).toHaveText(/^sending… not yet delivered to 1 \(\u2068Bob\u2069 #[a-z2-7]{4}\)$/);
   // No relay traffic now: the banner does not go on showing the last rate.
   await expect(banner).toContainText('idle now', { timeout: 10_000 });
 
@@ -220,7 +220,7 @@ test('a member who sends entries dated beyond any clock does not break anyone’
     const problems = ada.page.getByTestId('workstream-problems');
     await expect(problems).toContainText('2 refused entries', { timeout: 20_000 });
     await expect(problems).toContainText('MALFORMED_ENTRY');
-    await expect(problems).toContainText(/ENTRY_AHEAD .*entry 2 is dated .*years ahead of this console's clock.*\(from Mallory #[a-z2-7]{4}\)/);
+    await expect(problems).toContainText(/ENTRY_AHEAD .*entry 2 is dated .*years ahead of this console's clock.*\(from \u2068Mallory\u2069 #[a-z2-7]{4}\)/);
     await post('Ada: after');
     const expectView = async () => {
       await expect(ada.page.getByTestId('ws-count')).toHaveText('3 entries', { timeout: 20_000 });

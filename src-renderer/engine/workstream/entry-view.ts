@@ -31,11 +31,37 @@ export interface EntryView {
 
 const MAX_SUMMARY = 8000;
 
-/** A string to show for any value: text as it is (capped), numbers and booleans written out, anything else ''. */
+/** A string to show for any value: text as it is (capped, without isolate marks: see bidiSafe), numbers and booleans written out, anything else ''. */
 export function showText(value: unknown, max = MAX_SUMMARY): string {
-  if (typeof value === 'string') return value.length > max ? `${value.slice(0, max)}…` : value;
+  if (typeof value === 'string') {
+    const text = bidiSafe(value);
+    return text.length > max ? `${text.slice(0, max)}…` : text;
+  }
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return '';
+}
+
+/**
+ * Text a peer chose without its isolate marks (U+2066–U+2069). Its direction marks (a right-to-left
+ * override) are kept: an isolate around the text ends them. But a POP DIRECTIONAL ISOLATE in the
+ * text would end that isolate early, and the override after it would turn the rest of the line
+ * around: Chromium closes the isolate of a `unicode-bidi: isolate` element (`.user-text`) at one,
+ * just as it would close isolate()'s.
+ */
+export function bidiSafe(text: string): string {
+  return text.replace(/[\u2066-\u2069]/g, '');
+}
+
+/**
+ * Text a peer chose (a display name, a task title), ready to sit inside a sentence: bidiSafe, its
+ * paragraph breaks made spaces (a new paragraph ends every isolate), wrapped in FIRST STRONG
+ * ISOLATE … POP DIRECTIONAL ISOLATE, so a right-to-left override in it ends with it and cannot
+ * turn the rest of the line around. Text in an element of its own with `unicode-bidi: isolate`
+ * (`.user-text`) needs only bidiSafe; strings (notices, system notifications, `<option>`s, graph
+ * labels, tooltips) need this.
+ */
+export function isolate(text: string): string {
+  return `\u2068${bidiSafe(text).replace(/[\n\r\u001c-\u001e\u0085\u2029]/g, ' ')}\u2069`;
 }
 
 /** The entry's time for people and for `datetime`; never throws, whatever `ts` is. */
