@@ -116,10 +116,12 @@ describe('the link engine in Node (node-datachannel)', () => {
     expect(arrived.bytes.length).toBe(big.length);
     expect(createHash('sha256').update(arrived.bytes).digest('hex')).toBe(sha);
     expect(linkTo(ada, bob)?.state).toBe('direct'); // it went over the DataChannel, not the relay
-    // Not asserted: relayFallbacks === 0. About one run in five, libdatachannel refuses the answer on
-    // the connection prepared ahead ("remote candidate without ICE transport") and the link reaches
-    // direct through the relay and its direct retry instead (docs/PEER-PROTOCOL.md, open issue).
-    expect([...ada.errors, ...bob.errors]).toEqual([]);
+    // Not asserted: relayFallbacks === 0. Now and then (rarely without connections prepared ahead;
+    // seen under a loaded full run) libdatachannel refuses a well-formed answer ("remote candidate
+    // without ICE transport") and the link reaches direct through the relay and its direct retry
+    // instead, as above (docs/PEER-PROTOCOL.md, Node peers). That refusal is the one error allowed.
+    const libdatachannelRace = /^NEGOTIATION_FAILED: .*Got a remote candidate without ICE transport$/;
+    expect([...ada.errors, ...bob.errors].filter((e) => !libdatachannelRace.test(e))).toEqual([]);
   }, 60_000);
 
   it('with direct paths blocked, the link falls back to the registry relay and still delivers, in order', async () => {
