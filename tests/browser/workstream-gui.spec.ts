@@ -111,6 +111,52 @@ test('two web consoles share a workstream: messages, a task from creation to don
   expect(adaId).toMatch(/^[a-z2-7]{26}$/);
 });
 
+test('messages written one after another without waiting (Ctrl+Enter) are all posted, in order; the box is ready for the next at once, and a draft begun during a post is kept', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'ws-quick', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  const bob = await WebConsole.open(browser, link);
+  consoles = [ada, bob];
+  await expect(ada.peerRow(await bob.peerId()).locator('[data-col="state"]')).toHaveText(/direct/, { timeout: 30_000 });
+  await openWorkstream(ada);
+  await openWorkstream(bob);
+  const box = ada.page.getByLabel('Message');
+  const words = ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight'];
+  for (const word of words) {
+    await box.fill(`quick ${word}`);
+    await box.press('Control+Enter');
+    await expect(box).toHaveValue(''); // emptied at once, not after the post is stored
+  }
+  // Newest first, on both consoles: none lost, none twice.
+  const expected = [...words].reverse().map((w) => new RegExp(`quick ${w}$`));
+  for (const c of [ada, bob]) await expect(log(c).locator('li[data-kind="message"] .text')).toHaveText(expected, { timeout: 20_000 });
+  // A draft begun while the previous post is still being stored stays in the box (it used to be
+  // emptied when the post finished, erasing what had been typed meanwhile). The post is held up by
+  // a transaction on the log's store, as a busy disk would.
+  await ada.page.evaluate(
+    (p) =>
+      new Promise<void>((resolve) => {
+        const open = indexedDB.open(`wsp-workstream:${p}`);
+        open.onsuccess = () => {
+          const db = open.result;
+          const store = db.transaction('log', 'readwrite').objectStore('log');
+          const held = window as unknown as { releaseLog?: boolean };
+          const spin = () => (held.releaseLog ? db.close() : (store.count().onsuccess = spin));
+          spin();
+          resolve();
+        };
+      }),
+    'ws-quick',
+  );
+  await box.fill('posted');
+  await box.press('Control+Enter');
+  await box.fill('a draft, not posted yet');
+  await ada.page.evaluate(() => ((window as unknown as { releaseLog?: boolean }).releaseLog = true));
+  await expect(log(bob).locator('li[data-kind="message"] .text').first()).toHaveText(/posted$/, { timeout: 20_000 });
+  await expect(log(ada).locator('li[data-kind="message"] .text').first()).toHaveText(/posted$/, { timeout: 20_000 });
+  await expect(box).toHaveValue('a draft, not posted yet');
+});
+
 test('a console renamed while directly linked keeps its link: messages arrive both ways', async ({ browser }) => {
   // Found by CI when a rename rejoined: while it kept its session, the peer's still-direct link
   // refused the new links' signaling as replays and waited on the old stream, so posts never
