@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { encode } from '@msgpack/msgpack';
-import { decodeClientFrame, decodeServerFrame, encodeFrame } from '../../../src-shared/protocol/codec';
-import { MAX_SIGNAL_PAYLOAD_BYTES, PROTOCOL_VERSION, type ClientFrame, type PeerInfo, type ServerFrame } from '../../../src-shared/protocol/signaling';
+import { decode, encode } from '@msgpack/msgpack';
+import { decodeClientFrame, decodeServerFrame, encodeFrame, forwardPrefix, forwardSignal } from '../../../src-shared/protocol/codec';
+import { MAX_SIGNAL_PAYLOAD_BYTES, PROTOCOL_VERSION, clientFrameSchema, type ClientFrame, type PeerInfo, type ServerFrame } from '../../../src-shared/protocol/signaling';
 
 const ADA = 'a'.repeat(26);
 const BOB = 'b2b2b2b2b2b2b2b2b2b2b2b2b2';
@@ -194,5 +194,65 @@ describe('unknown fields', () => {
     expect(client).toEqual({ ok: true, frame: hello });
     const server = decodeServerFrame(encode({ type: 'peer_left', peer_id: ADA, reason: 'closed', extra: 'x' }));
     expect(server).toEqual({ ok: true, frame: { type: 'peer_left', peer_id: ADA, reason: 'closed' } });
+  });
+});
+
+describe('signal frames: the fast check and the schema agree', () => {
+  const good = { type: 'webrtc_ice_candidate', to_peer_id: BOB, payload: bytes(10) };
+  const values: unknown[] = [
+    good,
+    { ...good, type: 'webrtc_offer' },
+    { ...good, type: 'webrtc_answer', payload: bytes(0) },
+    { ...good, payload: bytes(MAX_SIGNAL_PAYLOAD_BYTES) },
+    { ...good, payload: bytes(MAX_SIGNAL_PAYLOAD_BYTES + 1) },
+    { ...good, type: 'relay' },
+    { ...good, type: 'webrtc_candidate' },
+    { ...good, type: 1 },
+    { ...good, to_peer_id: BOB.toUpperCase() },
+    { ...good, to_peer_id: BOB.slice(1) },
+    { ...good, to_peer_id: `${BOB}a` },
+    { ...good, to_peer_id: `${BOB}\n` },
+    { ...good, to_peer_id: 'a'.repeat(25) + '1' },
+    { ...good, to_peer_id: 42 },
+    { ...good, payload: [1, 2, 3] },
+    { ...good, payload: 'abc' },
+    { ...good, payload: null },
+    { ...good, from_peer_id: ADA },
+    { ...good, extra: null },
+    { type: good.type, to_peer_id: BOB },
+    { type: good.type, payload: bytes(1) },
+    { to_peer_id: BOB, payload: bytes(1) },
+    [good.type, BOB, bytes(1)],
+    null,
+    7,
+  ];
+
+  it.each(values.map((v, i) => [i, v] as const))('value #%i gets the schema verdict and output', (_i, value) => {
+    const data = encode(value);
+    const expected = clientFrameSchema.safeParse(decode(data));
+    const result = decodeClientFrame(data);
+    expect(result.ok).toBe(expected.success);
+    if (result.ok) expect(result.frame).toEqual(expected.data);
+  });
+});
+
+describe('forwardSignal: a received signal forwarded without encoding it again', () => {
+  const alloc = (length: number) => new Uint8Array(length);
+
+  it.each(['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candidate'] as const)('%s reads as the frame the registry would encode', (type) => {
+    const received = encodeFrame({ type, to_peer_id: BOB, payload: bytes(300) } as ClientFrame);
+    const forwarded = forwardSignal(received, forwardPrefix(ADA), alloc);
+    expect(forwarded).toBeDefined();
+    expect(decodeServerFrame(forwarded!)).toEqual({ ok: true, frame: { type, from_peer_id: ADA, to_peer_id: BOB, payload: bytes(300) } });
+    expect(decode(forwarded!)).toEqual(decode(encodeFrame({ type, from_peer_id: ADA, to_peer_id: BOB, payload: bytes(300) } as ServerFrame)));
+  });
+
+  it('leaves a frame of more entries (a forged from_peer_id), or a map written in a longer form, to be encoded again', () => {
+    expect(forwardSignal(encode({ type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(3), from_peer_id: ADA }), forwardPrefix(ADA), alloc)).toBeUndefined();
+    // The same three entries behind a map16 header (0xde 0x00 0x03): valid MessagePack, not copied.
+    const entries = encodeFrame({ type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(3) }).subarray(1);
+    const map16 = new Uint8Array([0xde, 0x00, 0x03, ...entries]);
+    expect(decodeClientFrame(map16).ok).toBe(true);
+    expect(forwardSignal(map16, forwardPrefix(ADA), alloc)).toBeUndefined();
   });
 });
