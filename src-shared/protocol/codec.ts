@@ -32,15 +32,13 @@ export function encodeFrameTransient(frame: ClientFrame | ServerFrame): Uint8Arr
   return encoder.encodeSharedRef(frame);
 }
 
-function decodeWith<T>(schema: z.ZodType<T>, data: Uint8Array, fastPath?: (raw: unknown) => T | undefined): DecodeResult<T> {
+function decodeWith<T>(schema: z.ZodType<T>, data: Uint8Array): DecodeResult<T> {
   let raw: unknown;
   try {
     raw = decoder.decode(data);
   } catch (error) {
     return { ok: false, code: 'BAD_FRAME', message: `not MessagePack: ${(error as Error).message}` };
   }
-  const fast = fastPath?.(raw);
-  if (fast) return { ok: true, frame: fast };
   const parsed = schema.safeParse(raw);
   if (parsed.success) return { ok: true, frame: parsed.data };
   const type = typeof raw === 'object' && raw !== null && typeof (raw as { type?: unknown }).type === 'string'
@@ -51,26 +49,69 @@ function decodeWith<T>(schema: z.ZodType<T>, data: Uint8Array, fastPath?: (raw: 
   return { ok: false, code: 'BAD_FRAME', message: `invalid ${type ?? 'frame'}: ${where}${issue?.message ?? 'invalid'}`, type };
 }
 
+/** A peer_id's length: PEER_ID_PATTERN is 26 base32 letters. */
+const PEER_ID_LENGTH = 26;
+/** MessagePack bin 8 and bin 16 headers (a signal payload, at most 32 KiB, is one of these). */
+const BIN_8 = 0xc4;
+const BIN_16 = 0xc5;
+
+/** The `payload` key as an encoder writes it (a fixstr), between to_peer_id's bytes and the payload's. */
+const PAYLOAD_KEY = encoder.encode('payload');
 /**
- * A console's signal frame ({type: webrtc_*, to_peer_id, payload} and nothing else), checked as its
- * schema checks it, or undefined for the schema to decide (and word any refusal). This is most of
- * what the registry relays, one frame per read when consoles wait for each answer: zod's general
- * machinery took ~40 % of decoding one (docs/BENCHMARKS.md, run 7). tests/unit/shared/codec.test.ts
- * holds both to the same verdicts.
+ * Each signal type's frame as an encoder writes it, up to the bytes of to_peer_id: taken from this
+ * module's encoder, not written by hand.
  */
-function signalFrame(raw: unknown): ClientFrame | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const { type, to_peer_id: to, payload } = raw as Record<string, unknown>;
-  if (type !== 'webrtc_ice_candidate' && type !== 'webrtc_offer' && type !== 'webrtc_answer') return undefined;
-  if (typeof to !== 'string' || !PEER_ID_PATTERN.test(to)) return undefined;
-  if (!(payload instanceof Uint8Array) || payload.length > MAX_SIGNAL_PAYLOAD_BYTES) return undefined;
-  // Any other key (a forged from_peer_id) is for the schema to strip.
-  let keys = 0;
-  for (const key in raw) if (Object.hasOwn(raw, key)) keys++;
-  return keys === 3 ? { type, to_peer_id: to, payload } : undefined;
+const SIGNAL_HEADS = (['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candidate'] as const).map((type) => {
+  const sample = encoder.encode({ type, to_peer_id: 'a'.repeat(PEER_ID_LENGTH), payload: new Uint8Array(0) });
+  // ... to_peer_id's bytes, the payload key, a bin 8 header and its length 0.
+  return { type, head: sample.subarray(0, sample.length - PEER_ID_LENGTH - PAYLOAD_KEY.length - 2) };
+});
+
+function startsWith(data: Uint8Array, at: number, bytes: Uint8Array): boolean {
+  if (data.length < at + bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (data[at + i] !== bytes[i]) return false;
+  return true;
 }
 
-export const decodeClientFrame = (data: Uint8Array) => decodeWith<ClientFrame>(clientFrameSchema, data, signalFrame);
+/**
+ * A console's signal frame read straight from its bytes when they are exactly what an encoder
+ * writes for one (a map of type, to_peer_id and payload, in this order, as fixstr keys and values
+ * and a bin 8 or 16 payload, and nothing after), with the schema's checks: PEER_ID_PATTERN, the
+ * payload's size. Signals are most of what the registry relays, one frame per read when consoles
+ * wait for each answer, and decoding one (MessagePack, its two strings, then zod) was ~7 % of the
+ * registry's CPU per frame (docs/BENCHMARKS.md, run 7); here the type is one of three known byte
+ * strings and the peer_id 26 ASCII bytes. Anything else (another form of the same map included) is
+ * undefined: the decoder and the schema take it, and word any refusal, as before.
+ * tests/unit/shared/codec.test.ts holds this to their verdicts, over mutated frames too.
+ */
+export function readSignalFrame(data: Uint8Array): ClientFrame | undefined {
+  let signal: (typeof SIGNAL_HEADS)[number] | undefined;
+  for (const candidate of SIGNAL_HEADS) if (startsWith(data, 0, candidate.head)) signal = candidate;
+  if (!signal) return undefined;
+  const idStart = signal.head.length;
+  const idEnd = idStart + PEER_ID_LENGTH;
+  if (!startsWith(data, idEnd, PAYLOAD_KEY)) return undefined;
+  let at = idEnd + PAYLOAD_KEY.length;
+  let length: number;
+  if (data[at] === BIN_8 && data.length > at + 1) {
+    length = data[at + 1]!;
+    at += 2;
+  } else if (data[at] === BIN_16 && data.length > at + 2) {
+    length = (data[at + 1]! << 8) | data[at + 2]!;
+    at += 3;
+  } else return undefined;
+  if (at + length !== data.length || length > MAX_SIGNAL_PAYLOAD_BYTES) return undefined;
+  // ASCII bytes only: as UTF-8 they are these characters, and the pattern admits nothing else.
+  for (let i = idStart; i < idEnd; i++) if (data[i]! >= 0x80) return undefined;
+  const to = String.fromCharCode(...data.subarray(idStart, idEnd));
+  if (!PEER_ID_PATTERN.test(to)) return undefined;
+  return { type: signal.type, to_peer_id: to, payload: data.subarray(at) };
+}
+
+export function decodeClientFrame(data: Uint8Array): DecodeResult<ClientFrame> {
+  const signal = readSignalFrame(data);
+  return signal ? { ok: true, frame: signal } : decodeWith<ClientFrame>(clientFrameSchema, data);
+}
 export const decodeServerFrame = (data: Uint8Array) => decodeWith<ServerFrame>(serverFrameSchema, data);
 
 /** MessagePack's header of a map of 3 (fixmap) and of 4 entries. */
@@ -99,7 +140,8 @@ export function forwardPrefix(fromPeerId: string): Uint8Array {
 export function forwardSignal(received: Uint8Array, prefix: Uint8Array, alloc: (length: number) => Uint8Array): Uint8Array | undefined {
   if (received[0] !== FIXMAP_3) return undefined;
   const out = alloc(prefix.length + received.length - 1);
+  // The received map header is overwritten by the prefix's last byte (no subarray to allocate).
+  out.set(received, prefix.length - 1);
   out.set(prefix);
-  out.set(received.subarray(1), prefix.length);
   return out;
 }
