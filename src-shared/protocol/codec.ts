@@ -103,7 +103,8 @@ export function readSignalFrame(data: Uint8Array): ClientFrame | undefined {
   if (at + length !== data.length || length > MAX_SIGNAL_PAYLOAD_BYTES) return undefined;
   // ASCII bytes only: as UTF-8 they are these characters, and the pattern admits nothing else.
   for (let i = idStart; i < idEnd; i++) if (data[i]! >= 0x80) return undefined;
-  const to = String.fromCharCode(...data.subarray(idStart, idEnd));
+  // (apply, not a spread: a spread iterates the bytes one by one, ~2 % of the registry's CPU.)
+  const to = String.fromCharCode.apply(null, data.subarray(idStart, idEnd) as unknown as number[]);
   if (!PEER_ID_PATTERN.test(to)) return undefined;
   return { type: signal.type, to_peer_id: to, payload: data.subarray(at) };
 }
