@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
-import { encodeFrameTransient, decodeClientFrame, forwardPrefix, forwardSignal } from '../../src-shared/protocol/codec';
+import { encodeFrameTransient, decodeClientFrame, forwardPrefix, forwardedSignalLength, writeForwardedSignal } from '../../src-shared/protocol/codec';
+import { binaryMessage, bodyLength, bodyOf } from './ws-frame';
 import { ERRORS, type ErrorCode } from '../../src-shared/protocol/errors';
 import {
   PROTOCOL_VERSION,
@@ -74,7 +75,7 @@ export interface ConnectionContext {
    * same one): writes caused by one read are corked together (coalescingWrites). `ws` itself has
    * no public cork().
    */
-  socket: Pick<Socket, 'cork' | 'uncork'>;
+  socket: Pick<Socket, 'cork' | 'uncork' | 'write'>;
 }
 
 type Phase = 'awaiting-hello' | 'authenticating' | 'member' | 'closed';
@@ -106,11 +107,17 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
   metrics.connections.inc();
 
   const coalesce = coalescingWrites(ctx.socket);
-  const send = (frame: ServerFrame, encoded?: Uint8Array): void => {
+  const send = (frame: ServerFrame, message?: Buffer): void => {
     if (ws.readyState !== ws.OPEN) return;
     coalesce();
+    if (message && !ws.extensions) {
+      // Already a whole WebSocket message (ws-frame.ts): to the socket ws writes to.
+      metrics.traffic.sent(frame.type, bodyLength(message));
+      ctx.socket.write(message);
+      return;
+    }
     // Copied into Node's pooled Buffer memory: a fresh ArrayBuffer per frame cost more than the encoding.
-    const data = encoded ?? Buffer.from(encodeFrameTransient(frame));
+    const data = message ? bodyOf(message) : Buffer.from(encodeFrameTransient(frame));
     metrics.traffic.sent(frame.type, data.length);
     ws.send(data);
   };
@@ -300,7 +307,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     // Frames for this console that arrive before its welcome (presence from other instances while
     // it registers) wait, so a console never hears of a peer before it has been welcomed.
     const early: ServerFrame[] = [];
-    const sendWhenWelcomed = (frame: ServerFrame, encoded?: Uint8Array) => (phase === 'member' ? send(frame, encoded) : early.push(frame));
+    const sendWhenWelcomed = (frame: ServerFrame, message?: Buffer) => (phase === 'member' ? send(frame, message) : early.push(frame));
     member = { info, inviteId: invite.inviteId, send: sendWhenWelcomed, queuedBytes: () => ws.bufferedAmount, kick: (code = 'REPLACED') => refuse(code, ERRORS[code].text) };
     const replaced = directory.put(project, member);
     replaced?.kick();
@@ -387,9 +394,12 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; frame dropped`, frame.type, frame.to_peer_id);
     }
     metrics.traffic.signaled(frame.payload.length);
-    // The received entries after this sender's from_peer_id: no second encoding of what was just decoded.
-    const forwarded = forwardSignal(received, signalPrefix!, Buffer.allocUnsafe);
-    target.send({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, forwarded);
+    // The received entries after this sender's from_peer_id, in a WebSocket message: no second
+    // encoding of what was just decoded, no second write for the message's header.
+    const length = forwardedSignalLength(received, signalPrefix!);
+    let message: Buffer | undefined;
+    if (length !== undefined) writeForwardedSignal(bodyOf((message = binaryMessage(length))), received, signalPrefix!);
+    target.send({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, message);
   }
 
   /**

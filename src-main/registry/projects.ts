@@ -5,8 +5,8 @@ export interface Member {
   info: PeerInfo;
   /** The invite (its `jti`) this connection was admitted with. */
   inviteId: string;
-  /** `encoded`: the frame's bytes, when the caller has them (a forwarded signal), so they are not encoded again. */
-  send(frame: ServerFrame, encoded?: Uint8Array): void;
+  /** `message`: the frame as a whole WebSocket message (ws-frame.ts), when the caller has it (a forwarded signal). */
+  send(frame: ServerFrame, message?: Buffer): void;
   /** Bytes queued towards this console and not yet sent (a slow consumer has many). */
   queuedBytes(): number;
   /** Ends this connection: a newer one took over its peer_id (REPLACED), or its invite was revoked. */

@@ -134,15 +134,18 @@ export function forwardPrefix(fromPeerId: string): Uint8Array {
  * `received` must be a frame decodeClientFrame accepted as a signal frame, and `prefix` the
  * sender's forwardPrefix. When `received` is a map of exactly 3 entries (type, to_peer_id,
  * payload: what every encoder of a valid signal writes; a fourth key would have been stripped by
- * the schema and leaves nothing to copy), the result is those entries after the prefix — the
- * frame encodeFrame would make, its entries in another order — in memory from `alloc`. Otherwise
- * undefined: the caller encodes the frame. Re-encoding three strings cost more than the copy.
+ * the schema and leaves nothing to copy), the forwarded frame is those entries after the prefix —
+ * the frame encodeFrame would make, its entries in another order — and this is its length (write
+ * it with writeForwardedSignal). Otherwise undefined: the caller encodes the frame. Re-encoding
+ * three strings cost more than the copy.
  */
-export function forwardSignal(received: Uint8Array, prefix: Uint8Array, alloc: (length: number) => Uint8Array): Uint8Array | undefined {
-  if (received[0] !== FIXMAP_3) return undefined;
-  const out = alloc(prefix.length + received.length - 1);
+export function forwardedSignalLength(received: Uint8Array, prefix: Uint8Array): number | undefined {
+  return received[0] === FIXMAP_3 ? prefix.length + received.length - 1 : undefined;
+}
+
+/** Writes the forwarded signal (see forwardedSignalLength) into `out`, exactly that long. */
+export function writeForwardedSignal(out: Uint8Array, received: Uint8Array, prefix: Uint8Array): void {
   // The received map header is overwritten by the prefix's last byte (no subarray to allocate).
   out.set(received, prefix.length - 1);
   out.set(prefix);
-  return out;
 }

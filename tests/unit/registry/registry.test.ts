@@ -11,7 +11,7 @@ import { TestClient } from '../../support/registry-client';
 import { createIdentity, ed25519Sign } from '../../../src-shared/identity';
 import { InviteAuthority } from '../../../src-main/registry/invites';
 import type { RegistryHandle } from '../../../src-main/registry/registry';
-import type { ServerFrame } from '../../../src-shared/protocol/signaling';
+import { MAX_SIGNAL_PAYLOAD_BYTES, type ServerFrame } from '../../../src-shared/protocol/signaling';
 
 let registries: RegistryHandle[] = [];
 let clients: TestClient[] = [];
@@ -346,6 +346,10 @@ describe('routing signaling', () => {
       bob.send({ type, to_peer_id: ada.identity.peerId, payload: sdp });
       expect(await ada.waitFor((f) => f.type === type)).toEqual({ type, from_peer_id: bob.identity.peerId, to_peer_id: ada.identity.peerId, payload: sdp });
     }
+    // The largest payload too (a 16-bit WebSocket length on the forwarded message).
+    const large = new Uint8Array(MAX_SIGNAL_PAYLOAD_BYTES).fill(5);
+    bob.send({ type: 'webrtc_offer', to_peer_id: ada.identity.peerId, payload: large });
+    expect(await ada.waitFor((f) => f.type === 'webrtc_offer' && f.payload.length === large.length)).toEqual({ type: 'webrtc_offer', from_peer_id: bob.identity.peerId, to_peer_id: ada.identity.peerId, payload: large });
     expect(carol.frames.some((f) => f.type.startsWith('webrtc_'))).toBe(false);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@msgpack/msgpack';
-import { decodeClientFrame, decodeServerFrame, encodeFrame, forwardPrefix, forwardSignal, readSignalFrame } from '../../../src-shared/protocol/codec';
+import { decodeClientFrame, decodeServerFrame, encodeFrame, forwardPrefix, forwardedSignalLength, readSignalFrame, writeForwardedSignal } from '../../../src-shared/protocol/codec';
 import { MAX_SIGNAL_PAYLOAD_BYTES, PROTOCOL_VERSION, clientFrameSchema, type ClientFrame, type PeerInfo, type ServerFrame } from '../../../src-shared/protocol/signaling';
 
 const ADA = 'a'.repeat(26);
@@ -282,23 +282,32 @@ describe('signal frames read from their bytes (readSignalFrame) get the schema v
   });
 });
 
-describe('forwardSignal: a received signal forwarded without encoding it again', () => {
-  const alloc = (length: number) => new Uint8Array(length);
+describe('forwarding a received signal without encoding it again', () => {
+  const forward = (received: Uint8Array, from: string) => {
+    const prefix = forwardPrefix(from);
+    const length = forwardedSignalLength(received, prefix);
+    if (length === undefined) return undefined;
+    // Written into a larger buffer, as the registry does (behind a WebSocket header).
+    const out = new Uint8Array(length + 4).fill(0xee);
+    writeForwardedSignal(out.subarray(4), received, prefix);
+    expect(out.subarray(0, 4)).toEqual(new Uint8Array(4).fill(0xee));
+    return out.subarray(4);
+  };
 
   it.each(['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candidate'] as const)('%s reads as the frame the registry would encode', (type) => {
     const received = encodeFrame({ type, to_peer_id: BOB, payload: bytes(300) } as ClientFrame);
-    const forwarded = forwardSignal(received, forwardPrefix(ADA), alloc);
+    const forwarded = forward(received, ADA);
     expect(forwarded).toBeDefined();
     expect(decodeServerFrame(forwarded!)).toEqual({ ok: true, frame: { type, from_peer_id: ADA, to_peer_id: BOB, payload: bytes(300) } });
     expect(decode(forwarded!)).toEqual(decode(encodeFrame({ type, from_peer_id: ADA, to_peer_id: BOB, payload: bytes(300) } as ServerFrame)));
   });
 
   it('leaves a frame of more entries (a forged from_peer_id), or a map written in a longer form, to be encoded again', () => {
-    expect(forwardSignal(encode({ type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(3), from_peer_id: ADA }), forwardPrefix(ADA), alloc)).toBeUndefined();
+    expect(forward(encode({ type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(3), from_peer_id: ADA }), ADA)).toBeUndefined();
     // The same three entries behind a map16 header (0xde 0x00 0x03): valid MessagePack, not copied.
     const entries = encodeFrame({ type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(3) }).subarray(1);
     const map16 = new Uint8Array([0xde, 0x00, 0x03, ...entries]);
     expect(decodeClientFrame(map16).ok).toBe(true);
-    expect(forwardSignal(map16, forwardPrefix(ADA), alloc)).toBeUndefined();
+    expect(forward(map16, ADA)).toBeUndefined();
   });
 });
