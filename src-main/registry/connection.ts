@@ -398,7 +398,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     // encoding of what was just decoded, no second write for the message's header.
     const length = forwardedSignalLength(received, signalPrefix!);
     let message: Buffer | undefined;
-    if (length !== undefined) writeForwardedSignal(bodyOf((message = binaryMessage(length))), received, signalPrefix!);
+    if (length !== undefined) writeForwardedSignal((message = binaryMessage(length)), message.length - length, received, signalPrefix!);
     target.send({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, message);
   }
 
@@ -519,8 +519,9 @@ function coalescingWrites(socket: Pick<Socket, 'cork' | 'uncork'>): () => void {
   };
 }
 
+/** A Buffer is a Uint8Array already: no view is made for it (one allocation less per frame). */
 function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return data;
 }

@@ -86,7 +86,12 @@ function startsWith(data: Uint8Array, at: number, bytes: Uint8Array): boolean {
  */
 export function readSignalFrame(data: Uint8Array): ClientFrame | undefined {
   let signal: (typeof SIGNAL_HEADS)[number] | undefined;
-  for (const candidate of SIGNAL_HEADS) if (startsWith(data, 0, candidate.head)) signal = candidate;
+  for (const candidate of SIGNAL_HEADS) {
+    if (startsWith(data, 0, candidate.head)) {
+      signal = candidate;
+      break;
+    }
+  }
   if (!signal) return undefined;
   const idStart = signal.head.length;
   const idEnd = idStart + PEER_ID_LENGTH;
@@ -143,9 +148,9 @@ export function forwardedSignalLength(received: Uint8Array, prefix: Uint8Array):
   return received[0] === FIXMAP_3 ? prefix.length + received.length - 1 : undefined;
 }
 
-/** Writes the forwarded signal (see forwardedSignalLength) into `out`, exactly that long. */
-export function writeForwardedSignal(out: Uint8Array, received: Uint8Array, prefix: Uint8Array): void {
+/** Writes the forwarded signal (see forwardedSignalLength) into `out` from `at`, its length on. */
+export function writeForwardedSignal(out: Uint8Array, at: number, received: Uint8Array, prefix: Uint8Array): void {
   // The received map header is overwritten by the prefix's last byte (no subarray to allocate).
-  out.set(received, prefix.length - 1);
-  out.set(prefix);
+  out.set(received, at + prefix.length - 1);
+  out.set(prefix, at);
 }

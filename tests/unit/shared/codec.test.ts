@@ -289,7 +289,7 @@ describe('forwarding a received signal without encoding it again', () => {
     if (length === undefined) return undefined;
     // Written into a larger buffer, as the registry does (behind a WebSocket header).
     const out = new Uint8Array(length + 4).fill(0xee);
-    writeForwardedSignal(out.subarray(4), received, prefix);
+    writeForwardedSignal(out, 4, received, prefix);
     expect(out.subarray(0, 4)).toEqual(new Uint8Array(4).fill(0xee));
     return out.subarray(4);
   };
