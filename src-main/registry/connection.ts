@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
-import { encodeFrameTransient, decodeClientFrame } from '../../src-shared/protocol/codec';
+import { encodeFrameTransient, decodeClientFrame, forwardPrefix, forwardedSignalLength, writeForwardedSignal } from '../../src-shared/protocol/codec';
+import { binaryMessage, bodyLength, bodyOf } from './ws-frame';
 import { ERRORS, type ErrorCode } from '../../src-shared/protocol/errors';
 import {
   PROTOCOL_VERSION,
@@ -74,7 +75,7 @@ export interface ConnectionContext {
    * same one): writes caused by one read are corked together (coalescingWrites). `ws` itself has
    * no public cork().
    */
-  socket: Pick<Socket, 'cork' | 'uncork'>;
+  socket: Pick<Socket, 'cork' | 'uncork' | 'write'>;
 }
 
 type Phase = 'awaiting-hello' | 'authenticating' | 'member' | 'closed';
@@ -100,17 +101,24 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
   let alive = true;
   let leaveReason: 'closed' | 'timeout' = 'closed';
   let log = ctx.logger;
+  /** This member's forwardPrefix (its from_peer_id), for the signals it sends. */
+  let signalPrefix: Uint8Array | undefined;
 
   metrics.connections.inc();
 
   const coalesce = coalescingWrites(ctx.socket);
-  const send = (frame: ServerFrame): void => {
+  const send = (frame: ServerFrame, message?: Buffer): void => {
     if (ws.readyState !== ws.OPEN) return;
     coalesce();
+    if (message && !ws.extensions) {
+      // Already a whole WebSocket message (ws-frame.ts): to the socket ws writes to.
+      metrics.traffic.sent(frame.type, bodyLength(message));
+      ctx.socket.write(message);
+      return;
+    }
     // Copied into Node's pooled Buffer memory: a fresh ArrayBuffer per frame cost more than the encoding.
-    const data = Buffer.from(encodeFrameTransient(frame));
-    metrics.frames.inc({ direction: 'out', type: frame.type });
-    metrics.bytes.inc({ direction: 'out' }, data.length);
+    const data = message ? bodyOf(message) : Buffer.from(encodeFrameTransient(frame));
+    metrics.traffic.sent(frame.type, data.length);
     ws.send(data);
   };
 
@@ -139,8 +147,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (phase === 'closed') return;
     const bytes = toBytes(data);
-    metrics.frames.inc({ direction: 'in', type: 'any' });
-    metrics.bytes.inc({ direction: 'in' }, bytes.length);
+    metrics.traffic.received(bytes.length);
 
     if (bytes.length > limits.maxFrameBytes) {
       if (!bucket.take()) return rateLimited();
@@ -154,7 +161,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     const relayed = decoded.ok && decoded.frame.type === 'relay' && phase === 'member';
     if (!(relayed ? relayBucket : bucket).take()) return rateLimited(decoded.ok ? decoded.frame : undefined);
     if (!decoded.ok) return rejectFrame('BAD_FRAME', decoded.message, decoded.type);
-    onFrame(decoded.frame);
+    onFrame(decoded.frame, bytes);
   });
 
   /**
@@ -218,7 +225,8 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
   }
 
-  function onFrame(frame: ClientFrame): void {
+  /** `bytes`: the frame as received (a signal is forwarded from them). */
+  function onFrame(frame: ClientFrame, bytes: Uint8Array): void {
     if (frame.type === 'hello') {
       if (phase === 'member') return refuse('ALREADY_AUTHENTICATED', ERRORS.ALREADY_AUTHENTICATED.text, 'hello');
       if (phase === 'authenticating') return refuse('AUTH_REQUIRED', 'hello is already being checked');
@@ -233,7 +241,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     if (frame.type === 'ping') return send({ type: 'pong' });
     if (frame.type === 'relay') return routeRelay(frame);
     if (frame.type === 'update_presence') return updatePresence(frame.display_name);
-    if ((SIGNAL_TYPES as readonly string[]).includes(frame.type)) route(frame);
+    if ((SIGNAL_TYPES as readonly string[]).includes(frame.type)) route(frame, bytes);
   }
 
   async function authenticate(hello: HelloFrame): Promise<void> {
@@ -283,6 +291,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
 
     clearTimeout(authTimer);
     project = invite.project;
+    signalPrefix = forwardPrefix(peerId);
     log = ctx.logger.child({ project, peer_id: peerId });
     const info: PeerInfo = {
       peer_id: peerId,
@@ -298,7 +307,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     // Frames for this console that arrive before its welcome (presence from other instances while
     // it registers) wait, so a console never hears of a peer before it has been welcomed.
     const early: ServerFrame[] = [];
-    const sendWhenWelcomed = (frame: ServerFrame) => (phase === 'member' ? send(frame) : early.push(frame));
+    const sendWhenWelcomed = (frame: ServerFrame, message?: Buffer) => (phase === 'member' ? send(frame, message) : early.push(frame));
     member = { info, inviteId: invite.inviteId, send: sendWhenWelcomed, queuedBytes: () => ws.bufferedAmount, kick: (code = 'REPLACED') => refuse(code, ERRORS[code].text) };
     const replaced = directory.put(project, member);
     replaced?.kick();
@@ -374,18 +383,23 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     );
   }
 
-  function route(frame: Extract<ClientFrame, { to_peer_id: string }>): void {
+  function route(frame: Extract<ClientFrame, { to_peer_id: string }>, received: Uint8Array): void {
     const target = directory.get(project, frame.to_peer_id);
     if (target === member) return unknownPeer(frame.type, frame.to_peer_id, false);
     if (!target) {
-      metrics.signalingBytes.inc(frame.payload.length);
+      metrics.traffic.signaled(frame.payload.length);
       return routeRemote({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, frame.type, frame.to_peer_id);
     }
     if (target.queuedBytes() > limits.maxQueuedBytes) {
       return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; frame dropped`, frame.type, frame.to_peer_id);
     }
-    metrics.signalingBytes.inc(frame.payload.length);
-    target.send({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload });
+    metrics.traffic.signaled(frame.payload.length);
+    // The received entries after this sender's from_peer_id, in a WebSocket message: no second
+    // encoding of what was just decoded, no second write for the message's header.
+    const length = forwardedSignalLength(received, signalPrefix!);
+    let message: Buffer | undefined;
+    if (length !== undefined) writeForwardedSignal((message = binaryMessage(length)), message.length - length, received, signalPrefix!);
+    target.send({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, message);
   }
 
   /**
@@ -505,8 +519,9 @@ function coalescingWrites(socket: Pick<Socket, 'cork' | 'uncork'>): () => void {
   };
 }
 
+/** A Buffer is a Uint8Array already: no view is made for it (one allocation less per frame). */
 function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return data;
 }
