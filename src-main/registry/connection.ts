@@ -8,7 +8,6 @@
  * budgets, heartbeat); the parts that are not (invites, the directory, relay accounting, the
  * cluster) are modules of their own.
  */
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
@@ -54,27 +53,37 @@ export interface RegistryLimits {
   maxUnauthenticatedPerAddress: number;
 }
 
+/**
+ * What all connections share (one object per registry, not per connection: at 10,000 connections
+ * every object and closure kept per connection shows in the registry's memory).
+ */
 export interface ConnectionContext {
   limits: RegistryLimits;
   invites: InviteAuthority;
   directory: ProjectDirectory;
   metrics: RegistryMetrics;
-  /** This connection's logger: it names the client's address (`addr`). */
+  /** The registry's logger; each line names its connection with fields (LogFields). */
   logger: Logger;
   now: () => number;
-  /** Called once, when the console is welcomed: from then on it no longer counts as unauthenticated. */
-  welcomed?: () => void;
+  /** Called once per connection, when its console is welcomed: from then on it no longer counts as unauthenticated. */
+  welcomed?: (socket: Socket) => void;
   iceServersFor: (peerId: string) => { servers: IceServer[]; expiresAt: number };
   relay: RelayAccounting;
   departures: RecentDepartures;
   /** Other registry instances sharing the project space (`--redis`); undefined for one process. */
   cluster?: Cluster;
-  /**
-   * The connection's TCP socket, as Node's HTTP 'upgrade' event handed it over (ws writes to the
-   * same one): writes caused by one read are corked together (coalescingWrites). `ws` itself has
-   * no public cork().
-   */
-  socket: Pick<Socket, 'cork' | 'uncork'>;
+}
+
+/**
+ * Who a log line is about: the client's address, and once welcomed its project and peer_id. Passed
+ * with each line rather than bound in a pino child logger per connection, which cost ~1 KiB per
+ * connection (its bindings string, and the prototype and hidden classes V8 makes for each child).
+ */
+export interface LogFields {
+  addr: string;
+  via?: string;
+  project?: string;
+  peer_id?: string;
 }
 
 type Phase = 'awaiting-hello' | 'authenticating' | 'member' | 'closed';
@@ -85,9 +94,15 @@ type Phase = 'awaiting-hello' | 'authenticating' | 'member' | 'closed';
  */
 export const CLOSE_GRACE_MS = 2000;
 
-export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heartbeat(): void } {
-  const { limits, metrics, directory, now } = ctx;
-  const nonce = new Uint8Array(randomBytes(32));
+/**
+ * `socket`: the connection's TCP socket, as Node's HTTP 'upgrade' event handed it over (ws writes
+ * to the same one): writes caused by one read are corked together (corkUntilTick). `ws` itself has
+ * no public cork().
+ */
+export function handleConnection(ws: WebSocket, socket: Socket, client: LogFields, ctx: ConnectionContext): { heartbeat(): void } {
+  const { limits, metrics, directory, now, logger } = ctx;
+  // Needed until the hello is checked, then dropped.
+  let nonce: Uint8Array | undefined = crypto.getRandomValues(new Uint8Array(32));
   const bucket = new TokenBucket(limits.framesPerSecond, limits.burst, now);
   const relayBucket = new TokenBucket(limits.relayFramesPerSecond, limits.relayFramesPerSecond, now);
   let iceRefresh: ReturnType<typeof setTimeout> | undefined;
@@ -99,14 +114,13 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
   let lastRateLimitNotice = -Infinity;
   let alive = true;
   let leaveReason: 'closed' | 'timeout' = 'closed';
-  let log = ctx.logger;
+  let who = client;
 
   metrics.connections.inc();
 
-  const coalesce = coalescingWrites(ctx.socket);
   const send = (frame: ServerFrame): void => {
     if (ws.readyState !== ws.OPEN) return;
-    coalesce();
+    corkUntilTick(socket);
     // Copied into Node's pooled Buffer memory: a fresh ArrayBuffer per frame cost more than the encoding.
     const data = Buffer.from(encodeFrameTransient(frame));
     metrics.frames.inc({ direction: 'out', type: frame.type });
@@ -119,14 +133,14 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     send({ type: 'error', code, message, ...(refType ? { ref_type: refType } : {}), ...(refPeerId ? { ref_peer_id: refPeerId } : {}) });
     const close = ERRORS[code].close;
     if (close !== null) {
-      log.info({ code }, 'connection refused');
+      logger.info({ ...who, code }, 'connection refused');
       phase = 'closed';
       ws.close(close, code);
       setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     }
   };
 
-  const authTimer = setTimeout(() => {
+  let authTimer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
     if (phase === 'awaiting-hello' || phase === 'authenticating') refuse('AUTH_TIMEOUT', ERRORS.AUTH_TIMEOUT.text);
   }, limits.authTimeoutMs);
 
@@ -183,13 +197,13 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     if (member && directory.remove(project, member)) {
       ctx.departures.note(project, member.info.peer_id);
       directory.broadcast(project, { type: 'peer_left', peer_id: member.info.peer_id, reason: leaveReason });
-      ctx.cluster?.announceLeave(project, member.info.peer_id, leaveReason).catch((error: Error) => log.warn({ err: error.message }, 'could not announce a departure to the cluster'));
-      log.info({ reason: leaveReason }, 'console left');
+      ctx.cluster?.announceLeave(project, member.info.peer_id, leaveReason).catch((error: Error) => logger.warn({ ...who, err: error.message }, 'could not announce a departure to the cluster'));
+      logger.info({ ...who, reason: leaveReason }, 'console left');
     }
     updateGauges();
   });
 
-  ws.on('error', (error) => log.warn({ err: error.message }, 'socket error'));
+  ws.on('error', (error) => logger.warn({ ...who, err: error.message }, 'socket error'));
 
   function rejectFrame(code: 'BAD_FRAME' | 'FRAME_TOO_LARGE', message: string, refType?: string): void {
     if (phase !== 'member') return refuse('AUTH_REQUIRED', `the first frame must be a valid hello (${message})`, refType);
@@ -224,7 +238,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       if (phase === 'authenticating') return refuse('AUTH_REQUIRED', 'hello is already being checked');
       phase = 'authenticating';
       void authenticate(frame).catch((error: unknown) => {
-        log.error({ err: (error as Error).message }, 'authentication crashed');
+        logger.error({ ...who, err: (error as Error).message }, 'authentication crashed');
         refuse('INVITE_INVALID', 'the registry could not check this invite');
       });
       return;
@@ -245,6 +259,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     if (!invite.ok) return refuse(invite.code, invite.message);
 
     const peerId = derivePeerId(hello.signing_key);
+    if (!nonce) return; // only while authenticating, which ends with the nonce
     const [nonceOk, boxKeyOk] = await Promise.all([
       ed25519Verify(hello.signing_key, signedMessage('registryAuth', nonce), hello.nonce_sig),
       ed25519Verify(hello.signing_key, signedMessage('boxKey', hello.box_key), hello.box_key_sig),
@@ -282,15 +297,20 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     }
 
     clearTimeout(authTimer);
+    authTimer = undefined;
+    nonce = undefined;
     project = invite.project;
-    log = ctx.logger.child({ project, peer_id: peerId });
+    who = { ...client, project, peer_id: peerId };
+    // The decoded keys are views into the whole hello frame as read (invite and all): copied out,
+    // so that a member keeps its 128 bytes of keys rather than the ~500-byte frame.
+    const [signingKey, boxKey, boxKeySig, sessionCert] = compactCopy([hello.signing_key, hello.box_key, hello.box_key_sig, hello.session_cert]);
     const info: PeerInfo = {
       peer_id: peerId,
       display_name: hello.display_name,
-      signing_key: hello.signing_key,
-      box_key: hello.box_key,
-      box_key_sig: hello.box_key_sig,
-      ...(hello.session_cert ? { session_cert: hello.session_cert } : {}),
+      signing_key: signingKey!,
+      box_key: boxKey!,
+      box_key_sig: boxKeySig!,
+      ...(sessionCert ? { session_cert: sessionCert } : {}),
       // Relayed as the console described itself: a label, not checked (it cannot be).
       ...(hello.client ? { client: hello.client } : {}),
       joined_at: now(),
@@ -322,7 +342,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       if (phase !== 'authenticating') return;
     }
     phase = 'member';
-    ctx.welcomed?.();
+    ctx.welcomed?.(socket);
     const ice = ctx.iceServersFor(peerId);
     scheduleIceRefresh(ice.expiresAt);
     send({
@@ -344,7 +364,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     directory.broadcast(project, { type: 'peer_joined', peer: info }, peerId);
     for (const frame of early.splice(0)) send(frame);
     updateGauges();
-    log.info({ replaced: Boolean(replaced) }, 'console joined');
+    logger.info({ ...who, replaced: Boolean(replaced) }, 'console joined');
   }
 
   /**
@@ -358,8 +378,8 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     current.info = { ...current.info, display_name: displayName };
     directory.broadcast(project, { type: 'peer_joined', peer: current.info }, current.info.peer_id);
     // Registered again under the same instance: the other instances' members hear of it too.
-    ctx.cluster?.announceJoin(project, current.info).catch((error: Error) => log.warn({ err: error.message }, 'could not announce a rename to the cluster'));
-    log.info('console renamed');
+    ctx.cluster?.announceJoin(project, current.info).catch((error: Error) => logger.warn({ ...who, err: error.message }, 'could not announce a rename to the cluster'));
+    logger.info(who, 'console renamed');
   }
 
   /** Delivers to a member on another instance; refuses with UNKNOWN_PEER if none has it. */
@@ -472,7 +492,7 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
     heartbeat() {
       if (!alive) {
         leaveReason = 'timeout';
-        log.info('no pong within a heartbeat: terminating');
+        logger.info(who, 'no pong within a heartbeat: terminating');
         ws.terminate();
         return;
       }
@@ -486,23 +506,38 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
  * Frames sent to one console in one turn of the event loop leave in one socket write. Frames come
  * in bursts (the candidates one peer trickles arrive in one read and go to one console), and the
  * write of each frame — a system call — was half of the registry's CPU time (docs/BENCHMARKS.md).
- * The socket is corked at the first frame and uncorked when the handler of the read that caused
- * it returns (process.nextTick), so no frame waits for anything else. (Uncorking at setImmediate,
+ * A socket is corked at its first frame and uncorked when the handler of the read that caused it
+ * returns (process.nextTick), so no frame waits for anything else. (Uncorking at setImmediate,
  * after the whole poll phase, coalesced no better in the capacity benchmark and delays frames.)
+ * One list for all sockets, not a closure per connection, and one tick for all corked in a turn.
  */
-function coalescingWrites(socket: Pick<Socket, 'cork' | 'uncork'>): () => void {
+const corked = new Set<Pick<Socket, 'cork' | 'uncork'>>();
+
+function corkUntilTick(socket: Pick<Socket, 'cork' | 'uncork'>): void {
   // ws's own sends cork and uncork the socket around each frame, which nests inside this.
-  let corked = false;
-  const uncork = () => {
-    corked = false;
+  if (corked.has(socket)) return;
+  if (corked.size === 0) process.nextTick(uncorkAll);
+  corked.add(socket);
+  socket.cork();
+}
+
+function uncorkAll(): void {
+  for (const socket of corked) {
+    corked.delete(socket);
     socket.uncork();
-  };
-  return () => {
-    if (corked) return;
-    corked = true;
-    socket.cork();
-    process.nextTick(uncork);
-  };
+  }
+}
+
+/** Copies byte arrays into one new buffer (one allocation), returning a view of it for each (undefined stays undefined). */
+function compactCopy(parts: Array<Uint8Array | undefined>): Array<Uint8Array | undefined> {
+  const all = new Uint8Array(parts.reduce((sum, part) => sum + (part?.length ?? 0), 0));
+  let offset = 0;
+  return parts.map((part) => {
+    if (!part) return undefined;
+    all.set(part, offset);
+    offset += part.length;
+    return all.subarray(offset - part.length, offset);
+  });
 }
 
 function toBytes(data: RawData): Uint8Array {
