@@ -115,7 +115,7 @@ class Connection {
   private authTimer: ReturnType<typeof setTimeout> | undefined;
   private iceRefresh: ReturnType<typeof setTimeout> | undefined;
   private phase: Phase = 'awaiting-hello';
-  private member: Member | undefined;
+  private member: Membership | undefined;
   private project = '';
   private floodStrikes = 0;
   private badFrames = 0;
@@ -125,7 +125,7 @@ class Connection {
   private who: LogFields;
 
   constructor(
-    private readonly ws: WebSocket,
+    readonly ws: WebSocket,
     private readonly socket: Socket,
     private readonly client: LogFields,
     private readonly ctx: ConnectionContext,
@@ -167,7 +167,7 @@ class Connection {
     return this.ctx.now();
   }
 
-  private send(frame: ServerFrame): void {
+  send(frame: ServerFrame): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     corkUntilTick(this.socket);
     // Copied into Node's pooled Buffer memory: a fresh ArrayBuffer per frame cost more than the encoding.
@@ -177,7 +177,7 @@ class Connection {
     this.ws.send(data);
   }
 
-  private refuse(code: ErrorCode, message: string, refType?: string, refPeerId?: string): void {
+  refuse(code: ErrorCode, message: string, refType?: string, refPeerId?: string): void {
     this.metrics.errors.inc({ code });
     this.send({ type: 'error', code, message, ...(refType ? { ref_type: refType } : {}), ...(refPeerId ? { ref_peer_id: refPeerId } : {}) });
     const close = ERRORS[code].close;
@@ -352,11 +352,7 @@ class Connection {
       ...(hello.client ? { client: hello.client } : {}),
       joined_at: this.now(),
     };
-    // Frames for this console that arrive before its welcome (presence from other instances while
-    // it registers) wait, so a console never hears of a peer before it has been welcomed.
-    const early: ServerFrame[] = [];
-    const sendWhenWelcomed = (frame: ServerFrame) => (this.phase === 'member' ? this.send(frame) : early.push(frame));
-    this.member = { info, inviteId: invite.inviteId, send: sendWhenWelcomed, queuedBytes: () => this.ws.bufferedAmount, kick: (code = 'REPLACED') => this.refuse(code, ERRORS[code].text) };
+    this.member = new Membership(this, info, invite.inviteId);
     const replaced = this.directory.put(this.project, this.member);
     replaced?.kick();
     if (cluster) {
@@ -399,7 +395,7 @@ class Connection {
     });
     // A replacing connection is announced again so peers refresh name and keys.
     this.directory.broadcast(this.project, { type: 'peer_joined', peer: info }, peerId);
-    for (const frame of early.splice(0)) this.send(frame);
+    this.member.welcomed();
     this.updateGauges();
     this.logger.info({ ...this.who, replaced: Boolean(replaced) }, 'console joined');
   }
@@ -535,6 +531,44 @@ class Connection {
     }
     this.alive = false;
     this.ws.ping();
+  }
+}
+
+/**
+ * A console in the directory: its connection once welcomed (a class, so that its methods are shared
+ * rather than three closures per member).
+ */
+class Membership implements Member {
+  /**
+   * Frames for this console that arrive before its welcome (presence from other instances while
+   * it registers) wait here, so a console never hears of a peer before it has been welcomed.
+   */
+  private early: ServerFrame[] | undefined = [];
+
+  constructor(
+    private readonly connection: Connection,
+    public info: PeerInfo,
+    readonly inviteId: string,
+  ) {}
+
+  send(frame: ServerFrame): void {
+    if (this.early) this.early.push(frame);
+    else this.connection.send(frame);
+  }
+
+  /** Its welcome is sent: what waited follows it, what comes next goes straight out. */
+  welcomed(): void {
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const frame of early) this.connection.send(frame);
+  }
+
+  queuedBytes(): number {
+    return this.connection.ws.bufferedAmount;
+  }
+
+  kick(code: 'REPLACED' | 'INVITE_REVOKED' = 'REPLACED'): void {
+    this.connection.refuse(code, ERRORS[code].text);
   }
 }
 

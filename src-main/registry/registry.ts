@@ -233,7 +233,8 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   };
   // Frames up to 4× the limit get a FRAME_TOO_LARGE error and the connection lives; beyond that
   // ws closes with 1009 before buffering them.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 4 });
+  // `connections` tracks the sockets: ws's own client set would add a Set entry and a closure per connection.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 4, clientTracking: false });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const client = clientAddress(req, trustProxy);
