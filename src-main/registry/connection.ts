@@ -108,8 +108,8 @@ export function handleConnection(ws: WebSocket, socket: Socket, client: LogField
  * where ~20 inner functions cost ~1.5 KiB per connection (a function object each and their context).
  */
 class Connection {
-  // Needed until the hello is checked, then dropped.
-  private nonce: Uint8Array | undefined = crypto.getRandomValues(new Uint8Array(32));
+  /** The challenge: needed until the hello is checked, then dropped. */
+  private nonce: Uint8Array | undefined;
   private readonly bucket: TokenBucket;
   private readonly relayBucket: TokenBucket;
   private authTimer: ReturnType<typeof setTimeout> | undefined;
@@ -131,13 +131,15 @@ class Connection {
     private readonly ctx: ConnectionContext,
   ) {
     this.who = client;
+    const nonce = crypto.getRandomValues(new Uint8Array(32));
+    this.nonce = nonce;
     this.bucket = new TokenBucket(this.limits.framesPerSecond, this.limits.burst, ctx.now);
     this.relayBucket = new TokenBucket(this.limits.relayFramesPerSecond, this.limits.relayFramesPerSecond, ctx.now);
     this.metrics.connections.inc();
     this.authTimer = setTimeout(() => {
       if (this.phase === 'awaiting-hello' || this.phase === 'authenticating') this.refuse('AUTH_TIMEOUT', ERRORS.AUTH_TIMEOUT.text);
     }, this.limits.authTimeoutMs);
-    this.send({ type: 'challenge', protocol: PROTOCOL_VERSION, nonce: this.nonce! });
+    this.send({ type: 'challenge', protocol: PROTOCOL_VERSION, nonce });
     ws.on('pong', () => {
       this.alive = true;
     });
