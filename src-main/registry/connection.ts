@@ -341,15 +341,16 @@ class Connection {
     this.project = invite.project;
     this.who = { ...this.client, project: this.project, peer_id: peerId };
     // The decoded keys are views into the whole hello frame as read (invite and all): copied out,
-    // so that a member keeps its 128 bytes of keys rather than the ~500-byte frame.
-    const [signingKey, boxKey, boxKeySig, sessionCert] = compactCopy([hello.signing_key, hello.box_key, hello.box_key_sig, hello.session_cert]);
+    // so that a member keeps its 128 bytes of keys rather than the ~500-byte frame. Each its own
+    // copy: V8 keeps typed arrays of up to 64 bytes in its heap, not in a malloc'd buffer of their
+    // own that would sit, long-lived, among the socket read buffers and fragment the malloc heap.
     const info: PeerInfo = {
       peer_id: peerId,
       display_name: hello.display_name,
-      signing_key: signingKey!,
-      box_key: boxKey!,
-      box_key_sig: boxKeySig!,
-      ...(sessionCert ? { session_cert: sessionCert } : {}),
+      signing_key: hello.signing_key.slice(),
+      box_key: hello.box_key.slice(),
+      box_key_sig: hello.box_key_sig.slice(),
+      ...(hello.session_cert ? { session_cert: hello.session_cert.slice() } : {}),
       // Relayed as the console described itself: a label, not checked (it cannot be).
       ...(hello.client ? { client: hello.client } : {}),
       joined_at: this.now(),
@@ -598,18 +599,6 @@ function uncorkAll(): void {
     corked.delete(socket);
     socket.uncork();
   }
-}
-
-/** Copies byte arrays into one new buffer (one allocation), returning a view of it for each (undefined stays undefined). */
-function compactCopy(parts: Array<Uint8Array | undefined>): Array<Uint8Array | undefined> {
-  const all = new Uint8Array(parts.reduce((sum, part) => sum + (part?.length ?? 0), 0));
-  let offset = 0;
-  return parts.map((part) => {
-    if (!part) return undefined;
-    all.set(part, offset);
-    offset += part.length;
-    return all.subarray(offset - part.length, offset);
-  });
 }
 
 function toBytes(data: RawData): Uint8Array {
