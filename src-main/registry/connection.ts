@@ -11,7 +11,8 @@
 import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
-import { encodeFrameTransient, decodeClientFrame } from '../../src-shared/protocol/codec';
+import { encodeFrameTransient, decodeClientFrame, forwardPrefix, forwardedSignalLength, writeForwardedSignal } from '../../src-shared/protocol/codec';
+import { binaryMessage, bodyLength, bodyOf } from './ws-frame';
 import { ERRORS, type ErrorCode } from '../../src-shared/protocol/errors';
 import {
   PROTOCOL_VERSION,
@@ -123,6 +124,8 @@ class Connection {
   private alive = true;
   private leaveReason: 'closed' | 'timeout' = 'closed';
   private who: LogFields;
+  /** This member's forwardPrefix (its from_peer_id), for the signals it sends. */
+  private signalPrefix: Uint8Array | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -169,13 +172,18 @@ class Connection {
     return this.ctx.now();
   }
 
-  send(frame: ServerFrame): void {
+  send(frame: ServerFrame, message?: Buffer): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     corkUntilTick(this.socket);
+    if (message && !this.ws.extensions) {
+      // Already a whole WebSocket message (ws-frame.ts): to the socket ws writes to.
+      this.metrics.traffic.sent(frame.type, bodyLength(message));
+      this.socket.write(message);
+      return;
+    }
     // Copied into Node's pooled Buffer memory: a fresh ArrayBuffer per frame cost more than the encoding.
-    const data = Buffer.from(encodeFrameTransient(frame));
-    this.metrics.frames.inc({ direction: 'out', type: frame.type });
-    this.metrics.bytes.inc({ direction: 'out' }, data.length);
+    const data = message ? bodyOf(message) : Buffer.from(encodeFrameTransient(frame));
+    this.metrics.traffic.sent(frame.type, data.length);
     this.ws.send(data);
   }
 
@@ -194,8 +202,7 @@ class Connection {
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.phase === 'closed') return;
     const bytes = toBytes(data);
-    this.metrics.frames.inc({ direction: 'in', type: 'any' });
-    this.metrics.bytes.inc({ direction: 'in' }, bytes.length);
+    this.metrics.traffic.received(bytes.length);
 
     if (bytes.length > this.limits.maxFrameBytes) {
       if (!this.bucket.take()) return this.rateLimited();
@@ -209,7 +216,7 @@ class Connection {
     const relayed = decoded.ok && decoded.frame.type === 'relay' && this.phase === 'member';
     if (!(relayed ? this.relayBucket : this.bucket).take()) return this.rateLimited(decoded.ok ? decoded.frame : undefined);
     if (!decoded.ok) return this.rejectFrame('BAD_FRAME', decoded.message, decoded.type);
-    this.onFrame(decoded.frame);
+    this.onFrame(decoded.frame, bytes);
   }
 
   /**
@@ -271,7 +278,8 @@ class Connection {
     this.refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
   }
 
-  private onFrame(frame: ClientFrame): void {
+  /** `bytes`: the frame as received (a signal is forwarded from them). */
+  private onFrame(frame: ClientFrame, bytes: Uint8Array): void {
     if (frame.type === 'hello') {
       if (this.phase === 'member') return this.refuse('ALREADY_AUTHENTICATED', ERRORS.ALREADY_AUTHENTICATED.text, 'hello');
       if (this.phase === 'authenticating') return this.refuse('AUTH_REQUIRED', 'hello is already being checked');
@@ -286,7 +294,7 @@ class Connection {
     if (frame.type === 'ping') return this.send({ type: 'pong' });
     if (frame.type === 'relay') return this.routeRelay(frame);
     if (frame.type === 'update_presence') return this.updatePresence(frame.display_name);
-    if ((SIGNAL_TYPES as readonly string[]).includes(frame.type)) this.route(frame);
+    if ((SIGNAL_TYPES as readonly string[]).includes(frame.type)) this.route(frame, bytes);
   }
 
   private async authenticate(hello: HelloFrame): Promise<void> {
@@ -339,6 +347,7 @@ class Connection {
     this.authTimer = undefined;
     this.nonce = undefined;
     this.project = invite.project;
+    this.signalPrefix = forwardPrefix(peerId);
     this.who = { ...this.client, project: this.project, peer_id: peerId };
     // The decoded keys are views into the whole hello frame as read (invite and all): copied out,
     // so that a member keeps its 128 bytes of keys rather than the ~500-byte frame. Each its own
@@ -430,18 +439,23 @@ class Connection {
     );
   }
 
-  private route(frame: Extract<ClientFrame, { to_peer_id: string }>): void {
+  private route(frame: Extract<ClientFrame, { to_peer_id: string }>, received: Uint8Array): void {
     const target = this.directory.get(this.project, frame.to_peer_id);
     if (target === this.member) return this.unknownPeer(frame.type, frame.to_peer_id, false);
     if (!target) {
-      this.metrics.signalingBytes.inc(frame.payload.length);
+      this.metrics.traffic.signaled(frame.payload.length);
       return this.routeRemote({ type: frame.type, from_peer_id: this.member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, frame.type, frame.to_peer_id);
     }
     if (target.queuedBytes() > this.limits.maxQueuedBytes) {
       return this.refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; frame dropped`, frame.type, frame.to_peer_id);
     }
-    this.metrics.signalingBytes.inc(frame.payload.length);
-    target.send({ type: frame.type, from_peer_id: this.member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload });
+    this.metrics.traffic.signaled(frame.payload.length);
+    // The received entries after this sender's from_peer_id, in a WebSocket message: no second
+    // encoding of what was just decoded, no second write for the message's header.
+    const length = forwardedSignalLength(received, this.signalPrefix!);
+    let message: Buffer | undefined;
+    if (length !== undefined) writeForwardedSignal((message = binaryMessage(length)), message.length - length, received, this.signalPrefix!);
+    target.send({ type: frame.type, from_peer_id: this.member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, message);
   }
 
   /**
@@ -554,9 +568,10 @@ class Membership implements Member {
     readonly inviteId: string,
   ) {}
 
-  send(frame: ServerFrame): void {
+  /** `message`: the frame as a whole WebSocket message (ws-frame.ts), when the caller has it. */
+  send(frame: ServerFrame, message?: Buffer): void {
     if (this.early) this.early.push(frame);
-    else this.connection.send(frame);
+    else this.connection.send(frame, message);
   }
 
   /** Its welcome is sent: what waited follows it, what comes next goes straight out. */
@@ -601,8 +616,9 @@ function uncorkAll(): void {
   }
 }
 
+/** A Buffer is a Uint8Array already: no view is made for it (one allocation less per frame). */
 function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return data;
 }

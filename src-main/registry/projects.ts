@@ -5,7 +5,8 @@ export interface Member {
   info: PeerInfo;
   /** The invite (its `jti`) this connection was admitted with. */
   inviteId: string;
-  send(frame: ServerFrame): void;
+  /** `message`: the frame as a whole WebSocket message (ws-frame.ts), when the caller has it (a forwarded signal). */
+  send(frame: ServerFrame, message?: Buffer): void;
   /** Bytes queued towards this console and not yet sent (a slow consumer has many). */
   queuedBytes(): number;
   /** Ends this connection: a newer one took over its peer_id (REPLACED), or its invite was revoked. */

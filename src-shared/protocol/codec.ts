@@ -1,7 +1,8 @@
 /** MessagePack framing with schema validation: bytes in, a typed frame or a coded error out. */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { z } from '../zod';
-import { clientFrameSchema, serverFrameSchema, type ClientFrame, type ServerFrame } from './signaling';
+import { PEER_ID_PATTERN } from '../identity';
+import { MAX_SIGNAL_PAYLOAD_BYTES, clientFrameSchema, serverFrameSchema, type ClientFrame, type ServerFrame } from './signaling';
 
 export type DecodeResult<T> =
   | { ok: true; frame: T }
@@ -48,5 +49,108 @@ function decodeWith<T>(schema: z.ZodType<T>, data: Uint8Array): DecodeResult<T> 
   return { ok: false, code: 'BAD_FRAME', message: `invalid ${type ?? 'frame'}: ${where}${issue?.message ?? 'invalid'}`, type };
 }
 
-export const decodeClientFrame = (data: Uint8Array) => decodeWith<ClientFrame>(clientFrameSchema, data);
+/** A peer_id's length: PEER_ID_PATTERN is 26 base32 letters. */
+const PEER_ID_LENGTH = 26;
+/** MessagePack bin 8 and bin 16 headers (a signal payload, at most 32 KiB, is one of these). */
+const BIN_8 = 0xc4;
+const BIN_16 = 0xc5;
+
+/** The `payload` key as an encoder writes it (a fixstr), between to_peer_id's bytes and the payload's. */
+const PAYLOAD_KEY = encoder.encode('payload');
+/**
+ * Each signal type's frame as an encoder writes it, up to the bytes of to_peer_id: taken from this
+ * module's encoder, not written by hand.
+ */
+const SIGNAL_HEADS = (['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candidate'] as const).map((type) => {
+  const sample = encoder.encode({ type, to_peer_id: 'a'.repeat(PEER_ID_LENGTH), payload: new Uint8Array(0) });
+  // ... to_peer_id's bytes, the payload key, a bin 8 header and its length 0.
+  return { type, head: sample.subarray(0, sample.length - PEER_ID_LENGTH - PAYLOAD_KEY.length - 2) };
+});
+
+function startsWith(data: Uint8Array, at: number, bytes: Uint8Array): boolean {
+  if (data.length < at + bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (data[at + i] !== bytes[i]) return false;
+  return true;
+}
+
+/**
+ * A console's signal frame read straight from its bytes when they are exactly what an encoder
+ * writes for one (a map of type, to_peer_id and payload, in this order, as fixstr keys and values
+ * and a bin 8 or 16 payload, and nothing after), with the schema's checks: PEER_ID_PATTERN, the
+ * payload's size. Signals are most of what the registry relays, one frame per read when consoles
+ * wait for each answer, and decoding one (MessagePack, its two strings, then zod) was ~7 % of the
+ * registry's CPU per frame (docs/BENCHMARKS.md, run 7); here the type is one of three known byte
+ * strings and the peer_id 26 ASCII bytes. Anything else (another form of the same map included) is
+ * undefined: the decoder and the schema take it, and word any refusal, as before.
+ * tests/unit/shared/codec.test.ts holds this to their verdicts, over mutated frames too.
+ */
+export function readSignalFrame(data: Uint8Array): ClientFrame | undefined {
+  let signal: (typeof SIGNAL_HEADS)[number] | undefined;
+  for (const candidate of SIGNAL_HEADS) {
+    if (startsWith(data, 0, candidate.head)) {
+      signal = candidate;
+      break;
+    }
+  }
+  if (!signal) return undefined;
+  const idStart = signal.head.length;
+  const idEnd = idStart + PEER_ID_LENGTH;
+  if (!startsWith(data, idEnd, PAYLOAD_KEY)) return undefined;
+  let at = idEnd + PAYLOAD_KEY.length;
+  let length: number;
+  if (data[at] === BIN_8 && data.length > at + 1) {
+    length = data[at + 1]!;
+    at += 2;
+  } else if (data[at] === BIN_16 && data.length > at + 2) {
+    length = (data[at + 1]! << 8) | data[at + 2]!;
+    at += 3;
+  } else return undefined;
+  if (at + length !== data.length || length > MAX_SIGNAL_PAYLOAD_BYTES) return undefined;
+  // ASCII bytes only: as UTF-8 they are these characters, and the pattern admits nothing else.
+  for (let i = idStart; i < idEnd; i++) if (data[i]! >= 0x80) return undefined;
+  // (apply, not a spread: a spread iterates the bytes one by one, ~2 % of the registry's CPU.)
+  const to = String.fromCharCode.apply(null, data.subarray(idStart, idEnd) as unknown as number[]);
+  if (!PEER_ID_PATTERN.test(to)) return undefined;
+  return { type: signal.type, to_peer_id: to, payload: data.subarray(at) };
+}
+
+export function decodeClientFrame(data: Uint8Array): DecodeResult<ClientFrame> {
+  const signal = readSignalFrame(data);
+  return signal ? { ok: true, frame: signal } : decodeWith<ClientFrame>(clientFrameSchema, data);
+}
 export const decodeServerFrame = (data: Uint8Array) => decodeWith<ServerFrame>(serverFrameSchema, data);
+
+/** MessagePack's header of a map of 3 (fixmap) and of 4 entries. */
+const FIXMAP_3 = 0x83;
+const FIXMAP_4 = 0x84;
+
+/**
+ * What the registry puts before a signal's received entries when it forwards it (see
+ * forwardSignal): a map-of-4 header and the sender's `from_peer_id` entry. Made once per sender.
+ */
+export function forwardPrefix(fromPeerId: string): Uint8Array {
+  const entry = encoder.encode({ from_peer_id: fromPeerId }); // a map of 1, then the entry
+  entry[0] = FIXMAP_4;
+  return entry;
+}
+
+/**
+ * A signal frame as the registry forwards it, from_peer_id added, without encoding it again:
+ * `received` must be a frame decodeClientFrame accepted as a signal frame, and `prefix` the
+ * sender's forwardPrefix. When `received` is a map of exactly 3 entries (type, to_peer_id,
+ * payload: what every encoder of a valid signal writes; a fourth key would have been stripped by
+ * the schema and leaves nothing to copy), the forwarded frame is those entries after the prefix —
+ * the frame encodeFrame would make, its entries in another order — and this is its length (write
+ * it with writeForwardedSignal). Otherwise undefined: the caller encodes the frame. Re-encoding
+ * three strings cost more than the copy.
+ */
+export function forwardedSignalLength(received: Uint8Array, prefix: Uint8Array): number | undefined {
+  return received[0] === FIXMAP_3 ? prefix.length + received.length - 1 : undefined;
+}
+
+/** Writes the forwarded signal (see forwardedSignalLength) into `out` from `at`, its length on. */
+export function writeForwardedSignal(out: Uint8Array, at: number, received: Uint8Array, prefix: Uint8Array): void {
+  // The received map header is overwritten by the prefix's last byte (no subarray to allocate).
+  out.set(received, at + prefix.length - 1);
+  out.set(prefix, at);
+}

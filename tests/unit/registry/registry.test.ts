@@ -11,7 +11,7 @@ import { TestClient } from '../../support/registry-client';
 import { createIdentity, ed25519Sign } from '../../../src-shared/identity';
 import { InviteAuthority } from '../../../src-main/registry/invites';
 import type { RegistryHandle } from '../../../src-main/registry/registry';
-import type { ServerFrame } from '../../../src-shared/protocol/signaling';
+import { MAX_SIGNAL_PAYLOAD_BYTES, type ServerFrame } from '../../../src-shared/protocol/signaling';
 
 let registries: RegistryHandle[] = [];
 let clients: TestClient[] = [];
@@ -342,7 +342,14 @@ describe('routing signaling', () => {
       ada.sendValue({ type, to_peer_id: bob.identity.peerId, from_peer_id: carol.identity.peerId, payload: sdp });
       const got = await bob.waitFor((f) => f.type === type);
       expect(got).toEqual({ type, from_peer_id: ada.identity.peerId, to_peer_id: bob.identity.peerId, payload: sdp });
+      // As every console sends it (the three entries alone): forwarded as received, from_peer_id added.
+      bob.send({ type, to_peer_id: ada.identity.peerId, payload: sdp });
+      expect(await ada.waitFor((f) => f.type === type)).toEqual({ type, from_peer_id: bob.identity.peerId, to_peer_id: ada.identity.peerId, payload: sdp });
     }
+    // The largest payload too (a 16-bit WebSocket length on the forwarded message).
+    const large = new Uint8Array(MAX_SIGNAL_PAYLOAD_BYTES).fill(5);
+    bob.send({ type: 'webrtc_offer', to_peer_id: ada.identity.peerId, payload: large });
+    expect(await ada.waitFor((f) => f.type === 'webrtc_offer' && f.payload.length === large.length)).toEqual({ type: 'webrtc_offer', from_peer_id: bob.identity.peerId, to_peer_id: ada.identity.peerId, payload: large });
     expect(carol.frames.some((f) => f.type.startsWith('webrtc_'))).toBe(false);
   });
 
@@ -490,6 +497,25 @@ describe('operations', () => {
     expect(metrics).toMatch(/^wsp_registry_projects 1$/m);
     expect(metrics).toMatch(/^wsp_registry_errors_total\{code="INVITE_INVALID"\} 1$/m);
     expect(metrics).toMatch(/^wsp_registry_bytes_total\{direction="in"\} \d+/m);
+  });
+
+  it('counts relayed signals in /metrics, scrape after scrape', async () => {
+    const r = await registry();
+    const { token } = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });
+    const ada = await joinAs(r, token, 'Ada');
+    const bob = await joinAs(r, token, 'Bob');
+    const scrape = async () => (await fetch(`${r.httpUrl}/metrics`)).text();
+    const value = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    const before = await scrape();
+    for (let i = 1; i <= 3; i++) {
+      ada.send({ type: 'webrtc_ice_candidate', to_peer_id: bob.identity.peerId, payload: new Uint8Array(10) });
+      await bob.waitFor(() => bob.frames.filter((f) => f.type === 'webrtc_ice_candidate').length === i);
+      const text = await scrape();
+      expect(value(text, 'wsp_registry_frames_total{direction="out",type="webrtc_ice_candidate"}')).toBe(i);
+      expect(value(text, 'wsp_registry_signaling_bytes_total')).toBe(10 * i);
+      expect(value(text, 'wsp_registry_frames_total{direction="in",type="any"}')).toBe(value(before, 'wsp_registry_frames_total{direction="in",type="any"}') + i);
+      expect(value(text, 'wsp_registry_bytes_total{direction="out"}')).toBeGreaterThan(value(before, 'wsp_registry_bytes_total{direction="out"}'));
+    }
   });
 
   it('never writes invites or keys to its log', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { encode } from '@msgpack/msgpack';
-import { decodeClientFrame, decodeServerFrame, encodeFrame } from '../../../src-shared/protocol/codec';
-import { MAX_SIGNAL_PAYLOAD_BYTES, PROTOCOL_VERSION, type ClientFrame, type PeerInfo, type ServerFrame } from '../../../src-shared/protocol/signaling';
+import { decode, encode } from '@msgpack/msgpack';
+import { decodeClientFrame, decodeServerFrame, encodeFrame, forwardPrefix, forwardedSignalLength, readSignalFrame, writeForwardedSignal } from '../../../src-shared/protocol/codec';
+import { MAX_SIGNAL_PAYLOAD_BYTES, PROTOCOL_VERSION, clientFrameSchema, type ClientFrame, type PeerInfo, type ServerFrame } from '../../../src-shared/protocol/signaling';
 
 const ADA = 'a'.repeat(26);
 const BOB = 'b2b2b2b2b2b2b2b2b2b2b2b2b2';
@@ -194,5 +194,120 @@ describe('unknown fields', () => {
     expect(client).toEqual({ ok: true, frame: hello });
     const server = decodeServerFrame(encode({ type: 'peer_left', peer_id: ADA, reason: 'closed', extra: 'x' }));
     expect(server).toEqual({ ok: true, frame: { type: 'peer_left', peer_id: ADA, reason: 'closed' } });
+  });
+});
+
+describe('signal frames read from their bytes (readSignalFrame) get the schema verdict', () => {
+  const good = { type: 'webrtc_ice_candidate', to_peer_id: BOB, payload: bytes(10) };
+  const values: unknown[] = [
+    good,
+    { ...good, type: 'webrtc_offer' },
+    { ...good, type: 'webrtc_answer', payload: bytes(0) },
+    { ...good, payload: bytes(255) },
+    { ...good, payload: bytes(256) },
+    { ...good, payload: bytes(MAX_SIGNAL_PAYLOAD_BYTES) },
+    { ...good, payload: bytes(MAX_SIGNAL_PAYLOAD_BYTES + 1) },
+    { ...good, type: 'relay' },
+    { ...good, type: 'webrtc_candidate' },
+    { ...good, type: 1 },
+    { ...good, to_peer_id: BOB.toUpperCase() },
+    { ...good, to_peer_id: BOB.slice(1) },
+    { ...good, to_peer_id: `${BOB}a` },
+    { ...good, to_peer_id: `${BOB.slice(1)}\n` },
+    { ...good, to_peer_id: 'a'.repeat(25) + '1' },
+    { ...good, to_peer_id: 'a'.repeat(24) + 'é' },
+    { ...good, to_peer_id: 42 },
+    { ...good, payload: [1, 2, 3] },
+    { ...good, payload: 'abc' },
+    { ...good, payload: null },
+    { ...good, from_peer_id: ADA },
+    { ...good, extra: null },
+    { to_peer_id: BOB, type: good.type, payload: bytes(1) },
+    { type: good.type, to_peer_id: BOB },
+    { type: good.type, payload: bytes(1) },
+    [good.type, BOB, bytes(1)],
+    null,
+    7,
+  ];
+  const schemaVerdict = (data: Uint8Array) => {
+    try {
+      return clientFrameSchema.safeParse(decode(data));
+    } catch {
+      return { success: false as const, data: undefined };
+    }
+  };
+
+  it('reads every signal type as a console encodes it, without the decoder', () => {
+    for (const frame of clientFrames.filter((f) => f.type.startsWith('webrtc_'))) expect(readSignalFrame(encodeFrame(frame))).toEqual(frame);
+  });
+
+  it.each(values.map((v, i) => [i, v] as const))('value #%i', (_i, value) => {
+    const data = encode(value);
+    const expected = schemaVerdict(data);
+    const result = decodeClientFrame(data);
+    expect(result.ok).toBe(expected.success);
+    if (result.ok) expect(result.frame).toEqual(expected.data);
+    const read = readSignalFrame(data);
+    if (read) expect(read).toEqual(expected.data);
+  });
+
+  it('agrees with the decoder and the schema on 20,000 mutated, cut and extended frames', () => {
+    let seed = 19;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const bases = [bytes(10), bytes(300)].flatMap((payload) =>
+      (['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candidate'] as const).map((type) => encodeFrame({ type, to_peer_id: BOB, payload } as ClientFrame)),
+    );
+    let read = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const base = bases[random(bases.length)]!;
+      let data = Uint8Array.from(base);
+      const edit = random(4);
+      if (edit === 0) data[random(data.length)] = random(256);
+      else if (edit === 1) data[random(60)]! ^= 1 << random(8); // within the header and the peer_id
+      else if (edit === 2) data = data.subarray(0, random(data.length));
+      else data = Uint8Array.from([...data, random(256)]);
+      const expected = schemaVerdict(data);
+      const fast = readSignalFrame(data);
+      if (fast) {
+        read++;
+        expect(expected.success).toBe(true);
+        expect(fast).toEqual(expected.data);
+      }
+      expect(decodeClientFrame(data).ok).toBe(expected.success);
+    }
+    expect(read).toBeGreaterThan(1000); // payload bytes changed: still read without the decoder
+  });
+});
+
+describe('forwarding a received signal without encoding it again', () => {
+  const forward = (received: Uint8Array, from: string) => {
+    const prefix = forwardPrefix(from);
+    const length = forwardedSignalLength(received, prefix);
+    if (length === undefined) return undefined;
+    // Written into a larger buffer, as the registry does (behind a WebSocket header).
+    const out = new Uint8Array(length + 4).fill(0xee);
+    writeForwardedSignal(out, 4, received, prefix);
+    expect(out.subarray(0, 4)).toEqual(new Uint8Array(4).fill(0xee));
+    return out.subarray(4);
+  };
+
+  it.each(['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candidate'] as const)('%s reads as the frame the registry would encode', (type) => {
+    const received = encodeFrame({ type, to_peer_id: BOB, payload: bytes(300) } as ClientFrame);
+    const forwarded = forward(received, ADA);
+    expect(forwarded).toBeDefined();
+    expect(decodeServerFrame(forwarded!)).toEqual({ ok: true, frame: { type, from_peer_id: ADA, to_peer_id: BOB, payload: bytes(300) } });
+    expect(decode(forwarded!)).toEqual(decode(encodeFrame({ type, from_peer_id: ADA, to_peer_id: BOB, payload: bytes(300) } as ServerFrame)));
+  });
+
+  it('leaves a frame of more entries (a forged from_peer_id), or a map written in a longer form, to be encoded again', () => {
+    expect(forward(encode({ type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(3), from_peer_id: ADA }), ADA)).toBeUndefined();
+    // The same three entries behind a map16 header (0xde 0x00 0x03): valid MessagePack, not copied.
+    const entries = encodeFrame({ type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(3) }).subarray(1);
+    const map16 = new Uint8Array([0xde, 0x00, 0x03, ...entries]);
+    expect(decodeClientFrame(map16).ok).toBe(true);
+    expect(forward(map16, ADA)).toBeUndefined();
   });
 });
