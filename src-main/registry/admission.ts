@@ -38,8 +38,8 @@ export class LogThrottle {
 }
 
 export class AdmissionGate {
-  /** Unauthenticated sockets, the address key each is counted under and its remote end. */
-  private readonly pending = new Map<Socket, { key: string; end: string }>();
+  /** Unauthenticated sockets, the address key each is counted under, its remote end and its 'close' listener. */
+  private readonly pending = new Map<Socket, { key: string; end: string; onClose: () => void }>();
   /** The same sockets by their remote end: with TLS the upgrade sees the TLS socket over the admitted one. */
   private readonly byRemoteEnd = new Map<string, Socket>();
   private readonly perAddress = new Map<string, number>();
@@ -73,11 +73,12 @@ export class AdmissionGate {
       return this.refuse(socket, key, 'address_limit', this.limits.maxUnauthenticatedPerAddress);
     }
     const end = remoteEnd(socket);
-    this.pending.set(socket, { key, end });
+    const onClose = () => this.release(socket);
+    this.pending.set(socket, { key, end, onClose });
     this.byRemoteEnd.set(end, socket);
     this.perAddress.set(key, fromAddress + 1);
     this.metrics.unauthenticated.set(this.pending.size);
-    socket.once('close', () => this.release(socket));
+    socket.once('close', onClose);
     return true;
   }
 
@@ -94,7 +95,9 @@ export class AdmissionGate {
   private release(socket: Socket | undefined): void {
     const entry = socket && this.pending.get(socket);
     if (!entry) return;
-    const { key, end } = entry;
+    const { key, end, onClose } = entry;
+    // Not kept for the life of an authenticated connection (with its closure, ~250 bytes each).
+    socket!.off('close', onClose);
     this.pending.delete(socket!);
     this.byRemoteEnd.delete(end);
     const left = (this.perAddress.get(key) ?? 1) - 1;

@@ -8,7 +8,6 @@
  * budgets, heartbeat); the parts that are not (invites, the directory, relay accounting, the
  * cluster) are modules of their own.
  */
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
@@ -55,27 +54,37 @@ export interface RegistryLimits {
   maxUnauthenticatedPerAddress: number;
 }
 
+/**
+ * What all connections share (one object per registry, not per connection: at 10,000 connections
+ * every object and closure kept per connection shows in the registry's memory).
+ */
 export interface ConnectionContext {
   limits: RegistryLimits;
   invites: InviteAuthority;
   directory: ProjectDirectory;
   metrics: RegistryMetrics;
-  /** This connection's logger: it names the client's address (`addr`). */
+  /** The registry's logger; each line names its connection with fields (LogFields). */
   logger: Logger;
   now: () => number;
-  /** Called once, when the console is welcomed: from then on it no longer counts as unauthenticated. */
-  welcomed?: () => void;
+  /** Called once per connection, when its console is welcomed: from then on it no longer counts as unauthenticated. */
+  welcomed?: (socket: Socket) => void;
   iceServersFor: (peerId: string) => { servers: IceServer[]; expiresAt: number };
   relay: RelayAccounting;
   departures: RecentDepartures;
   /** Other registry instances sharing the project space (`--redis`); undefined for one process. */
   cluster?: Cluster;
-  /**
-   * The connection's TCP socket, as Node's HTTP 'upgrade' event handed it over (ws writes to the
-   * same one): writes caused by one read are corked together (coalescingWrites). `ws` itself has
-   * no public cork().
-   */
-  socket: Pick<Socket, 'cork' | 'uncork' | 'write'>;
+}
+
+/**
+ * Who a log line is about: the client's address, and once welcomed its project and peer_id. Passed
+ * with each line rather than bound in a pino child logger per connection, which cost ~1 KiB per
+ * connection (its bindings string, and the prototype and hidden classes V8 makes for each child).
+ */
+export interface LogFields {
+  addr: string;
+  via?: string;
+  project?: string;
+  peer_id?: string;
 }
 
 type Phase = 'awaiting-hello' | 'authenticating' | 'member' | 'closed';
@@ -86,129 +95,173 @@ type Phase = 'awaiting-hello' | 'authenticating' | 'member' | 'closed';
  */
 export const CLOSE_GRACE_MS = 2000;
 
-export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heartbeat(): void } {
-  const { limits, metrics, directory, now } = ctx;
-  const nonce = new Uint8Array(randomBytes(32));
-  const bucket = new TokenBucket(limits.framesPerSecond, limits.burst, now);
-  const relayBucket = new TokenBucket(limits.relayFramesPerSecond, limits.relayFramesPerSecond, now);
-  let iceRefresh: ReturnType<typeof setTimeout> | undefined;
-  let phase: Phase = 'awaiting-hello';
-  let member: Member | undefined;
-  let project = '';
-  let floodStrikes = 0;
-  let badFrames = 0;
-  let lastRateLimitNotice = -Infinity;
-  let alive = true;
-  let leaveReason: 'closed' | 'timeout' = 'closed';
-  let log = ctx.logger;
+/**
+ * `socket`: the connection's TCP socket, as Node's HTTP 'upgrade' event handed it over (ws writes
+ * to the same one): writes caused by one read are corked together (corkUntilTick). `ws` itself has
+ * no public cork().
+ */
+export function handleConnection(ws: WebSocket, socket: Socket, client: LogFields, ctx: ConnectionContext): { heartbeat(): void } {
+  return new Connection(ws, socket, client, ctx);
+}
+
+/**
+ * A class, not a closure over the connection's state: its methods are shared by all connections,
+ * where ~20 inner functions cost ~1.5 KiB per connection (a function object each and their context).
+ */
+class Connection {
+  /** The challenge: needed until the hello is checked, then dropped. */
+  private nonce: Uint8Array | undefined;
+  private readonly bucket: TokenBucket;
+  private readonly relayBucket: TokenBucket;
+  private authTimer: ReturnType<typeof setTimeout> | undefined;
+  private iceRefresh: ReturnType<typeof setTimeout> | undefined;
+  private phase: Phase = 'awaiting-hello';
+  private member: Membership | undefined;
+  private project = '';
+  private floodStrikes = 0;
+  private badFrames = 0;
+  private lastRateLimitNotice = -Infinity;
+  private alive = true;
+  private leaveReason: 'closed' | 'timeout' = 'closed';
+  private who: LogFields;
   /** This member's forwardPrefix (its from_peer_id), for the signals it sends. */
-  let signalPrefix: Uint8Array | undefined;
+  private signalPrefix: Uint8Array | undefined;
 
-  metrics.connections.inc();
+  constructor(
+    readonly ws: WebSocket,
+    private readonly socket: Socket,
+    private readonly client: LogFields,
+    private readonly ctx: ConnectionContext,
+  ) {
+    this.who = client;
+    const nonce = crypto.getRandomValues(new Uint8Array(32));
+    this.nonce = nonce;
+    this.bucket = new TokenBucket(this.limits.framesPerSecond, this.limits.burst, ctx.now);
+    this.relayBucket = new TokenBucket(this.limits.relayFramesPerSecond, this.limits.relayFramesPerSecond, ctx.now);
+    this.metrics.connections.inc();
+    this.authTimer = setTimeout(() => {
+      if (this.phase === 'awaiting-hello' || this.phase === 'authenticating') this.refuse('AUTH_TIMEOUT', ERRORS.AUTH_TIMEOUT.text);
+    }, this.limits.authTimeoutMs);
+    this.send({ type: 'challenge', protocol: PROTOCOL_VERSION, nonce });
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('close', () => this.onClose());
+    ws.on('error', (error) => this.logger.warn({ ...this.who, err: error.message }, 'socket error'));
+  }
 
-  const coalesce = coalescingWrites(ctx.socket);
-  const send = (frame: ServerFrame, message?: Buffer): void => {
-    if (ws.readyState !== ws.OPEN) return;
-    coalesce();
-    if (message && !ws.extensions) {
+  // What all connections share, read from the context (getters: nothing stored per connection).
+  private get limits(): RegistryLimits {
+    return this.ctx.limits;
+  }
+
+  private get metrics(): RegistryMetrics {
+    return this.ctx.metrics;
+  }
+
+  private get directory(): ProjectDirectory {
+    return this.ctx.directory;
+  }
+
+  private get logger(): Logger {
+    return this.ctx.logger;
+  }
+
+  private now(): number {
+    return this.ctx.now();
+  }
+
+  send(frame: ServerFrame, message?: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    corkUntilTick(this.socket);
+    if (message && !this.ws.extensions) {
       // Already a whole WebSocket message (ws-frame.ts): to the socket ws writes to.
-      metrics.traffic.sent(frame.type, bodyLength(message));
-      ctx.socket.write(message);
+      this.metrics.traffic.sent(frame.type, bodyLength(message));
+      this.socket.write(message);
       return;
     }
     // Copied into Node's pooled Buffer memory: a fresh ArrayBuffer per frame cost more than the encoding.
     const data = message ? bodyOf(message) : Buffer.from(encodeFrameTransient(frame));
-    metrics.traffic.sent(frame.type, data.length);
-    ws.send(data);
-  };
+    this.metrics.traffic.sent(frame.type, data.length);
+    this.ws.send(data);
+  }
 
-  const refuse = (code: ErrorCode, message: string, refType?: string, refPeerId?: string): void => {
-    metrics.errors.inc({ code });
-    send({ type: 'error', code, message, ...(refType ? { ref_type: refType } : {}), ...(refPeerId ? { ref_peer_id: refPeerId } : {}) });
+  refuse(code: ErrorCode, message: string, refType?: string, refPeerId?: string): void {
+    this.metrics.errors.inc({ code });
+    this.send({ type: 'error', code, message, ...(refType ? { ref_type: refType } : {}), ...(refPeerId ? { ref_peer_id: refPeerId } : {}) });
     const close = ERRORS[code].close;
     if (close !== null) {
-      log.info({ code }, 'connection refused');
-      phase = 'closed';
-      ws.close(close, code);
-      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+      this.logger.info({ ...this.who, code }, 'connection refused');
+      this.phase = 'closed';
+      this.ws.close(close, code);
+      setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
     }
-  };
+  }
 
-  const authTimer = setTimeout(() => {
-    if (phase === 'awaiting-hello' || phase === 'authenticating') refuse('AUTH_TIMEOUT', ERRORS.AUTH_TIMEOUT.text);
-  }, limits.authTimeoutMs);
-
-  send({ type: 'challenge', protocol: PROTOCOL_VERSION, nonce });
-
-  ws.on('pong', () => {
-    alive = true;
-  });
-
-  ws.on('message', (data: RawData, isBinary: boolean) => {
-    if (phase === 'closed') return;
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.phase === 'closed') return;
     const bytes = toBytes(data);
-    metrics.traffic.received(bytes.length);
+    this.metrics.traffic.received(bytes.length);
 
-    if (bytes.length > limits.maxFrameBytes) {
-      if (!bucket.take()) return rateLimited();
-      return rejectFrame('FRAME_TOO_LARGE', `frame of ${bytes.length} bytes exceeds the maximum of ${limits.maxFrameBytes}`);
+    if (bytes.length > this.limits.maxFrameBytes) {
+      if (!this.bucket.take()) return this.rateLimited();
+      return this.rejectFrame('FRAME_TOO_LARGE', `frame of ${bytes.length} bytes exceeds the maximum of ${this.limits.maxFrameBytes}`);
     }
     if (!isBinary) {
-      if (!bucket.take()) return rateLimited();
-      return rejectFrame('BAD_FRAME', 'text frames are not accepted: send binary MessagePack');
+      if (!this.bucket.take()) return this.rateLimited();
+      return this.rejectFrame('BAD_FRAME', 'text frames are not accepted: send binary MessagePack');
     }
     const decoded = decodeClientFrame(bytes);
-    const relayed = decoded.ok && decoded.frame.type === 'relay' && phase === 'member';
-    if (!(relayed ? relayBucket : bucket).take()) return rateLimited(decoded.ok ? decoded.frame : undefined);
-    if (!decoded.ok) return rejectFrame('BAD_FRAME', decoded.message, decoded.type);
-    onFrame(decoded.frame, bytes);
-  });
+    const relayed = decoded.ok && decoded.frame.type === 'relay' && this.phase === 'member';
+    if (!(relayed ? this.relayBucket : this.bucket).take()) return this.rateLimited(decoded.ok ? decoded.frame : undefined);
+    if (!decoded.ok) return this.rejectFrame('BAD_FRAME', decoded.message, decoded.type);
+    this.onFrame(decoded.frame, bytes);
+  }
 
   /**
    * A frame dropped by the rate limit. The notice names the dropped frame (its type, and the
    * console it was for), so the link concerned resends at once instead of after its timers.
    */
-  function rateLimited(frame?: ClientFrame): void {
-    floodStrikes++;
-    if (floodStrikes > limits.floodTolerance) return refuse('FLOOD', ERRORS.FLOOD.text);
+  private rateLimited(frame?: ClientFrame): void {
+    this.floodStrikes++;
+    if (this.floodStrikes > this.limits.floodTolerance) return this.refuse('FLOOD', ERRORS.FLOOD.text);
     // One notice per second at most: answering every dropped frame would amplify the flood.
-    if (now() - lastRateLimitNotice >= 1000) {
-      lastRateLimitNotice = now();
-      const limit = frame?.type === 'relay' && phase === 'member' ? `${limits.relayFramesPerSecond} relay frames/s` : `${limits.framesPerSecond} frames/s (burst ${limits.burst})`;
+    if (this.now() - this.lastRateLimitNotice >= 1000) {
+      this.lastRateLimitNotice = this.now();
+      const limit = frame?.type === 'relay' && this.phase === 'member' ? `${this.limits.relayFramesPerSecond} relay frames/s` : `${this.limits.framesPerSecond} frames/s (burst ${this.limits.burst})`;
       const toPeerId = frame && 'to_peer_id' in frame ? frame.to_peer_id : undefined;
-      refuse('RATE_LIMITED', `dropped: more than ${limit}`, frame?.type, toPeerId);
+      this.refuse('RATE_LIMITED', `dropped: more than ${limit}`, frame?.type, toPeerId);
     } else {
-      metrics.errors.inc({ code: 'RATE_LIMITED' });
+      this.metrics.errors.inc({ code: 'RATE_LIMITED' });
     }
   }
 
-  ws.on('close', () => {
-    clearTimeout(authTimer);
-    clearTimeout(iceRefresh);
-    metrics.connections.dec();
-    phase = 'closed';
-    if (member && directory.remove(project, member)) {
-      ctx.departures.note(project, member.info.peer_id);
-      directory.broadcast(project, { type: 'peer_left', peer_id: member.info.peer_id, reason: leaveReason });
-      ctx.cluster?.announceLeave(project, member.info.peer_id, leaveReason).catch((error: Error) => log.warn({ err: error.message }, 'could not announce a departure to the cluster'));
-      log.info({ reason: leaveReason }, 'console left');
+  private onClose(): void {
+    clearTimeout(this.authTimer);
+    clearTimeout(this.iceRefresh);
+    this.metrics.connections.dec();
+    this.phase = 'closed';
+    if (this.member && this.directory.remove(this.project, this.member)) {
+      this.ctx.departures.note(this.project, this.member.info.peer_id);
+      this.directory.broadcast(this.project, { type: 'peer_left', peer_id: this.member.info.peer_id, reason: this.leaveReason });
+      this.ctx.cluster?.announceLeave(this.project, this.member.info.peer_id, this.leaveReason).catch((error: Error) => this.logger.warn({ ...this.who, err: error.message }, 'could not announce a departure to the cluster'));
+      this.logger.info({ ...this.who, reason: this.leaveReason }, 'console left');
     }
-    updateGauges();
-  });
+    this.updateGauges();
+  }
 
-  ws.on('error', (error) => log.warn({ err: error.message }, 'socket error'));
-
-  function rejectFrame(code: 'BAD_FRAME' | 'FRAME_TOO_LARGE', message: string, refType?: string): void {
-    if (phase !== 'member') return refuse('AUTH_REQUIRED', `the first frame must be a valid hello (${message})`, refType);
-    if (!badFrame(code)) refuse(code, message, refType);
+  private rejectFrame(code: 'BAD_FRAME' | 'FRAME_TOO_LARGE', message: string, refType?: string): void {
+    if (this.phase !== 'member') return this.refuse('AUTH_REQUIRED', `the first frame must be a valid hello (${message})`, refType);
+    if (!this.badFrame(code)) this.refuse(code, message, refType);
   }
 
   /** Counts a bad frame; true if it was one too many and the connection is closed. */
-  function badFrame(code: 'BAD_FRAME' | 'FRAME_TOO_LARGE' | 'UNKNOWN_PEER'): boolean {
-    badFrames++;
-    metrics.badFrames.inc({ code });
-    if (badFrames <= limits.badFrameTolerance) return false;
-    refuse('TOO_MANY_BAD_FRAMES', ERRORS.TOO_MANY_BAD_FRAMES.text);
+  private badFrame(code: 'BAD_FRAME' | 'FRAME_TOO_LARGE' | 'UNKNOWN_PEER'): boolean {
+    this.badFrames++;
+    this.metrics.badFrames.inc({ code });
+    if (this.badFrames <= this.limits.badFrameTolerance) return false;
+    this.refuse('TOO_MANY_BAD_FRAMES', ERRORS.TOO_MANY_BAD_FRAMES.text);
     return true;
   }
 
@@ -217,143 +270,146 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
    * that crossed its departure; one that never was there, or the sender itself, is a bad frame:
    * nothing legitimate sends it, and it must not cost the registry more than a refusal.
    */
-  function unknownPeer(refType: string, toPeerId: string, departed: boolean): void {
-    if (phase === 'closed') return;
+  private unknownPeer(refType: string, toPeerId: string, departed: boolean): void {
+    if (this.phase === 'closed') return;
     // Never oneself, even just after a reconnect (when this peer_id is among the departures).
-    const crossedDeparture = toPeerId !== member?.info.peer_id && (departed || ctx.departures.has(project, toPeerId));
-    if (!crossedDeparture && badFrame('UNKNOWN_PEER')) return;
-    refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
+    const crossedDeparture = toPeerId !== this.member?.info.peer_id && (departed || this.ctx.departures.has(this.project, toPeerId));
+    if (!crossedDeparture && this.badFrame('UNKNOWN_PEER')) return;
+    this.refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
   }
 
   /** `bytes`: the frame as received (a signal is forwarded from them). */
-  function onFrame(frame: ClientFrame, bytes: Uint8Array): void {
+  private onFrame(frame: ClientFrame, bytes: Uint8Array): void {
     if (frame.type === 'hello') {
-      if (phase === 'member') return refuse('ALREADY_AUTHENTICATED', ERRORS.ALREADY_AUTHENTICATED.text, 'hello');
-      if (phase === 'authenticating') return refuse('AUTH_REQUIRED', 'hello is already being checked');
-      phase = 'authenticating';
-      void authenticate(frame).catch((error: unknown) => {
-        log.error({ err: (error as Error).message }, 'authentication crashed');
-        refuse('INVITE_INVALID', 'the registry could not check this invite');
+      if (this.phase === 'member') return this.refuse('ALREADY_AUTHENTICATED', ERRORS.ALREADY_AUTHENTICATED.text, 'hello');
+      if (this.phase === 'authenticating') return this.refuse('AUTH_REQUIRED', 'hello is already being checked');
+      this.phase = 'authenticating';
+      void this.authenticate(frame).catch((error: unknown) => {
+        this.logger.error({ ...this.who, err: (error as Error).message }, 'authentication crashed');
+        this.refuse('INVITE_INVALID', 'the registry could not check this invite');
       });
       return;
     }
-    if (phase !== 'member') return refuse('AUTH_REQUIRED', ERRORS.AUTH_REQUIRED.text, frame.type);
-    if (frame.type === 'ping') return send({ type: 'pong' });
-    if (frame.type === 'relay') return routeRelay(frame);
-    if (frame.type === 'update_presence') return updatePresence(frame.display_name);
-    if ((SIGNAL_TYPES as readonly string[]).includes(frame.type)) route(frame, bytes);
+    if (this.phase !== 'member') return this.refuse('AUTH_REQUIRED', ERRORS.AUTH_REQUIRED.text, frame.type);
+    if (frame.type === 'ping') return this.send({ type: 'pong' });
+    if (frame.type === 'relay') return this.routeRelay(frame);
+    if (frame.type === 'update_presence') return this.updatePresence(frame.display_name);
+    if ((SIGNAL_TYPES as readonly string[]).includes(frame.type)) this.route(frame, bytes);
   }
 
-  async function authenticate(hello: HelloFrame): Promise<void> {
+  private async authenticate(hello: HelloFrame): Promise<void> {
     if (hello.protocol !== PROTOCOL_VERSION) {
-      return refuse('PROTOCOL_UNSUPPORTED', `this registry speaks protocol ${PROTOCOL_VERSION}, the console sent ${hello.protocol}`);
+      return this.refuse('PROTOCOL_UNSUPPORTED', `this registry speaks protocol ${PROTOCOL_VERSION}, the console sent ${hello.protocol}`);
     }
-    const invite = await ctx.invites.check(hello.invite);
-    if (phase !== 'authenticating') return; // closed or timed out meanwhile
-    if (!invite.ok) return refuse(invite.code, invite.message);
+    const invite = await this.ctx.invites.check(hello.invite);
+    if (this.phase !== 'authenticating') return; // closed or timed out meanwhile
+    if (!invite.ok) return this.refuse(invite.code, invite.message);
 
     const peerId = derivePeerId(hello.signing_key);
+    if (!this.nonce) return; // only while authenticating, which ends with the nonce
     const [nonceOk, boxKeyOk] = await Promise.all([
-      ed25519Verify(hello.signing_key, signedMessage('registryAuth', nonce), hello.nonce_sig),
+      ed25519Verify(hello.signing_key, signedMessage('registryAuth', this.nonce), hello.nonce_sig),
       ed25519Verify(hello.signing_key, signedMessage('boxKey', hello.box_key), hello.box_key_sig),
     ]);
-    if (phase !== 'authenticating') return;
-    if (!nonceOk) return refuse('BAD_SIGNATURE', 'the challenge signature does not match the signing key');
-    if (!boxKeyOk) return refuse('BAD_SIGNATURE', 'the box key is not signed by the signing key');
+    if (this.phase !== 'authenticating') return;
+    if (!nonceOk) return this.refuse('BAD_SIGNATURE', 'the challenge signature does not match the signing key');
+    if (!boxKeyOk) return this.refuse('BAD_SIGNATURE', 'the box key is not signed by the signing key');
 
-    const cluster = ctx.cluster;
-    if (cluster && !cluster.healthy()) return refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
+    const cluster = this.ctx.cluster;
+    if (cluster && !cluster.healthy()) return this.refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
     let remote: PeerInfo[] = [];
     try {
       remote = cluster ? (await cluster.remoteMembers(invite.project)).filter((p) => p.peer_id !== peerId) : [];
     } catch {
-      return refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
+      return this.refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
     }
-    if (phase !== 'authenticating') return;
-    const existing = directory.get(invite.project, peerId);
-    if (!existing && directory.size(invite.project) + remote.length >= limits.maxPeersPerProject) {
-      return refuse('PROJECT_FULL', `project ${invite.project} already has ${limits.maxPeersPerProject} consoles`);
+    if (this.phase !== 'authenticating') return;
+    const existing = this.directory.get(invite.project, peerId);
+    if (!existing && this.directory.size(invite.project) + remote.length >= this.limits.maxPeersPerProject) {
+      return this.refuse('PROJECT_FULL', `project ${invite.project} already has ${this.limits.maxPeersPerProject} consoles`);
     }
-    if (ctx.invites.isRevoked(invite.inviteId)) return refuse('INVITE_REVOKED', ERRORS.INVITE_REVOKED.text);
+    if (this.ctx.invites.isRevoked(invite.inviteId)) return this.refuse('INVITE_REVOKED', ERRORS.INVITE_REVOKED.text);
     if (cluster) {
       let revoked: boolean;
       try {
         revoked = await cluster.isInviteRevoked(invite.inviteId);
       } catch {
-        return refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
+        return this.refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
       }
-      if (phase !== 'authenticating') return;
-      if (revoked) return refuse('INVITE_REVOKED', ERRORS.INVITE_REVOKED.text);
+      if (this.phase !== 'authenticating') return;
+      if (revoked) return this.refuse('INVITE_REVOKED', ERRORS.INVITE_REVOKED.text);
     }
-    if (!ctx.invites.consumeUse(invite.inviteId, invite.maxUses, peerId)) {
-      return refuse('INVITE_EXHAUSTED', ERRORS.INVITE_EXHAUSTED.text);
+    if (!this.ctx.invites.consumeUse(invite.inviteId, invite.maxUses, peerId)) {
+      return this.refuse('INVITE_EXHAUSTED', ERRORS.INVITE_EXHAUSTED.text);
     }
 
-    clearTimeout(authTimer);
-    project = invite.project;
-    signalPrefix = forwardPrefix(peerId);
-    log = ctx.logger.child({ project, peer_id: peerId });
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+    this.nonce = undefined;
+    this.project = invite.project;
+    this.signalPrefix = forwardPrefix(peerId);
+    this.who = { ...this.client, project: this.project, peer_id: peerId };
+    // The decoded keys are views into the whole hello frame as read (invite and all): copied out,
+    // so that a member keeps its 128 bytes of keys rather than the ~500-byte frame. Each its own
+    // copy: V8 keeps typed arrays of up to 64 bytes in its heap, not in a malloc'd buffer of their
+    // own that would sit, long-lived, among the socket read buffers and fragment the malloc heap.
     const info: PeerInfo = {
       peer_id: peerId,
       display_name: hello.display_name,
-      signing_key: hello.signing_key,
-      box_key: hello.box_key,
-      box_key_sig: hello.box_key_sig,
-      ...(hello.session_cert ? { session_cert: hello.session_cert } : {}),
+      signing_key: hello.signing_key.slice(),
+      box_key: hello.box_key.slice(),
+      box_key_sig: hello.box_key_sig.slice(),
+      ...(hello.session_cert ? { session_cert: hello.session_cert.slice() } : {}),
       // Relayed as the console described itself: a label, not checked (it cannot be).
       ...(hello.client ? { client: hello.client } : {}),
-      joined_at: now(),
+      joined_at: this.now(),
     };
-    // Frames for this console that arrive before its welcome (presence from other instances while
-    // it registers) wait, so a console never hears of a peer before it has been welcomed.
-    const early: ServerFrame[] = [];
-    const sendWhenWelcomed = (frame: ServerFrame, message?: Buffer) => (phase === 'member' ? send(frame, message) : early.push(frame));
-    member = { info, inviteId: invite.inviteId, send: sendWhenWelcomed, queuedBytes: () => ws.bufferedAmount, kick: (code = 'REPLACED') => refuse(code, ERRORS[code].text) };
-    const replaced = directory.put(project, member);
+    this.member = new Membership(this, info, invite.inviteId);
+    const replaced = this.directory.put(this.project, this.member);
     replaced?.kick();
     if (cluster) {
       // Registered in the shared state before welcome: from then on every instance can route to it.
       try {
-        await cluster.announceJoin(project, info);
+        await cluster.announceJoin(this.project, info);
       } catch {
-        directory.remove(project, member);
-        member = undefined;
-        return refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
+        this.directory.remove(this.project, this.member);
+        this.member = undefined;
+        return this.refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
       }
-      if (phase !== 'authenticating') return;
+      if (this.phase !== 'authenticating') return;
       // Listed after registering: whoever registered before us is in this list, whoever registers
       // after us finds us in theirs (and tells us through presence, held in `early` until welcome).
       try {
-        remote = (await cluster.remoteMembers(project)).filter((p) => p.peer_id !== peerId);
+        remote = (await cluster.remoteMembers(this.project)).filter((p) => p.peer_id !== peerId);
       } catch {
         // keep the list from before registering; presence fills in the rest
       }
-      if (phase !== 'authenticating') return;
+      if (this.phase !== 'authenticating') return;
     }
-    phase = 'member';
-    ctx.welcomed?.();
-    const ice = ctx.iceServersFor(peerId);
-    scheduleIceRefresh(ice.expiresAt);
-    send({
+    this.phase = 'member';
+    this.ctx.welcomed?.(this.socket);
+    const ice = this.ctx.iceServersFor(peerId);
+    this.scheduleIceRefresh(ice.expiresAt);
+    this.send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
       peer_id: peerId,
-      project_id: project,
-      peers: [...directory.members(project).filter((m) => m !== member).map((m) => m.info), ...remote.filter((p) => !directory.get(project, p.peer_id))],
+      project_id: this.project,
+      peers: [...this.directory.members(this.project).filter((m) => m !== this.member).map((m) => m.info), ...remote.filter((p) => !this.directory.get(this.project, p.peer_id))],
       ice_servers: ice.servers,
       ice_servers_expire_at: ice.expiresAt,
       limits: {
-        max_frame_bytes: limits.maxFrameBytes,
-        frames_per_second: limits.framesPerSecond,
-        burst: limits.burst,
-        heartbeat_ms: limits.heartbeatMs,
+        max_frame_bytes: this.limits.maxFrameBytes,
+        frames_per_second: this.limits.framesPerSecond,
+        burst: this.limits.burst,
+        heartbeat_ms: this.limits.heartbeatMs,
       },
     });
     // A replacing connection is announced again so peers refresh name and keys.
-    directory.broadcast(project, { type: 'peer_joined', peer: info }, peerId);
-    for (const frame of early.splice(0)) send(frame);
-    updateGauges();
-    log.info({ replaced: Boolean(replaced) }, 'console joined');
+    this.directory.broadcast(this.project, { type: 'peer_joined', peer: info }, peerId);
+    this.member.welcomed();
+    this.updateGauges();
+    this.logger.info({ ...this.who, replaced: Boolean(replaced) }, 'console joined');
   }
 
   /**
@@ -361,45 +417,45 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
    * stay; the project hears of it as a peer_joined with the same keys (a refresh, as for a
    * replacing connection), so peers rename it and keep their links to it.
    */
-  function updatePresence(displayName: string): void {
-    const current = member!;
+  private updatePresence(displayName: string): void {
+    const current = this.member!;
     if (current.info.display_name === displayName) return;
     current.info = { ...current.info, display_name: displayName };
-    directory.broadcast(project, { type: 'peer_joined', peer: current.info }, current.info.peer_id);
+    this.directory.broadcast(this.project, { type: 'peer_joined', peer: current.info }, current.info.peer_id);
     // Registered again under the same instance: the other instances' members hear of it too.
-    ctx.cluster?.announceJoin(project, current.info).catch((error: Error) => log.warn({ err: error.message }, 'could not announce a rename to the cluster'));
-    log.info('console renamed');
+    this.ctx.cluster?.announceJoin(this.project, current.info).catch((error: Error) => this.logger.warn({ ...this.who, err: error.message }, 'could not announce a rename to the cluster'));
+    this.logger.info(this.who, 'console renamed');
   }
 
   /** Delivers to a member on another instance; refuses with UNKNOWN_PEER if none has it. */
-  function routeRemote(frame: ServerFrame, refType: string, toPeerId: string): void {
-    const cluster = ctx.cluster;
-    if (!cluster) return unknownPeer(refType, toPeerId, false);
-    cluster.route(project, toPeerId, frame).then(
+  private routeRemote(frame: ServerFrame, refType: string, toPeerId: string): void {
+    const cluster = this.ctx.cluster;
+    if (!cluster) return this.unknownPeer(refType, toPeerId, false);
+    cluster.route(this.project, toPeerId, frame).then(
       (result) => {
-        if (result !== 'delivered') unknownPeer(refType, toPeerId, result === 'departed');
+        if (result !== 'delivered') this.unknownPeer(refType, toPeerId, result === 'departed');
       },
-      () => refuse('REGISTRY_UNAVAILABLE', 'the frame could not cross to another registry instance', refType, toPeerId),
+      () => this.refuse('REGISTRY_UNAVAILABLE', 'the frame could not cross to another registry instance', refType, toPeerId),
     );
   }
 
-  function route(frame: Extract<ClientFrame, { to_peer_id: string }>, received: Uint8Array): void {
-    const target = directory.get(project, frame.to_peer_id);
-    if (target === member) return unknownPeer(frame.type, frame.to_peer_id, false);
+  private route(frame: Extract<ClientFrame, { to_peer_id: string }>, received: Uint8Array): void {
+    const target = this.directory.get(this.project, frame.to_peer_id);
+    if (target === this.member) return this.unknownPeer(frame.type, frame.to_peer_id, false);
     if (!target) {
-      metrics.traffic.signaled(frame.payload.length);
-      return routeRemote({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, frame.type, frame.to_peer_id);
+      this.metrics.traffic.signaled(frame.payload.length);
+      return this.routeRemote({ type: frame.type, from_peer_id: this.member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, frame.type, frame.to_peer_id);
     }
-    if (target.queuedBytes() > limits.maxQueuedBytes) {
-      return refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; frame dropped`, frame.type, frame.to_peer_id);
+    if (target.queuedBytes() > this.limits.maxQueuedBytes) {
+      return this.refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; frame dropped`, frame.type, frame.to_peer_id);
     }
-    metrics.traffic.signaled(frame.payload.length);
+    this.metrics.traffic.signaled(frame.payload.length);
     // The received entries after this sender's from_peer_id, in a WebSocket message: no second
     // encoding of what was just decoded, no second write for the message's header.
-    const length = forwardedSignalLength(received, signalPrefix!);
+    const length = forwardedSignalLength(received, this.signalPrefix!);
     let message: Buffer | undefined;
-    if (length !== undefined) writeForwardedSignal((message = binaryMessage(length)), message.length - length, received, signalPrefix!);
-    target.send({ type: frame.type, from_peer_id: member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, message);
+    if (length !== undefined) writeForwardedSignal((message = binaryMessage(length)), message.length - length, received, this.signalPrefix!);
+    target.send({ type: frame.type, from_peer_id: this.member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, message);
   }
 
   /**
@@ -407,50 +463,50 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
    * the same atomic step as the charge — at another instance): a frame to nobody costs nothing
    * and creates no state. Budgets are the pair's and the project's, wherever they are kept.
    */
-  function routeRelay(frame: Extract<ClientFrame, { type: 'relay' }>): void {
-    const from = member!.info.peer_id;
+  private routeRelay(frame: Extract<ClientFrame, { type: 'relay' }>): void {
+    const from = this.member!.info.peer_id;
     const to = frame.to_peer_id;
     const bytes = frame.payload.length;
-    const target = to === from ? undefined : directory.get(project, to);
-    if (to === from || (!target && !ctx.cluster)) return unknownPeer('relay', to, false);
-    if (target && target.queuedBytes() > limits.maxQueuedBytes) {
-      return refuse('PEER_BACKLOGGED', `console ${to} is not reading; relay frame dropped`, 'relay', to);
+    const target = to === from ? undefined : this.directory.get(this.project, to);
+    if (to === from || (!target && !this.ctx.cluster)) return this.unknownPeer('relay', to, false);
+    if (target && target.queuedBytes() > this.limits.maxQueuedBytes) {
+      return this.refuse('PEER_BACKLOGGED', `console ${to} is not reading; relay frame dropped`, 'relay', to);
     }
     const relayed: ServerFrame = { type: 'relay', from_peer_id: from, to_peer_id: to, payload: frame.payload };
-    const cluster = ctx.cluster;
+    const cluster = this.ctx.cluster;
     // Here alone (one process, or Redis out of reach: consoles of this instance are still served).
     const chargeLocally = (): void => {
-      if (!target) return unknownPeer('relay', to, false);
-      const charged = ctx.relay.charge(project, from, to, bytes, cluster?.projectBytesToday(project));
-      if (!charged.ok) return refuse('RELAY_OVER_BUDGET', charged.reason, 'relay', to);
-      deliverRelay(relayed, target, undefined, charged.report);
+      if (!target) return this.unknownPeer('relay', to, false);
+      const charged = this.ctx.relay.charge(this.project, from, to, bytes, cluster?.projectBytesToday(this.project));
+      if (!charged.ok) return this.refuse('RELAY_OVER_BUDGET', charged.reason, 'relay', to);
+      this.deliverRelay(relayed, target, undefined, charged.report);
     };
     if (!cluster?.healthy()) return chargeLocally();
-    cluster.chargeRelay(project, from, to, bytes, ctx.relay.budget, !target).then(
+    cluster.chargeRelay(this.project, from, to, bytes, this.ctx.relay.budget, !target).then(
       (charged) => {
         if (!charged.ok) {
-          if (charged.refusal === 'unknown' || charged.refusal === 'departed') return unknownPeer('relay', to, charged.refusal === 'departed');
-          return refuse('RELAY_OVER_BUDGET', refusalReason(charged.refusal, project, ctx.relay.budget), 'relay', to);
+          if (charged.refusal === 'unknown' || charged.refusal === 'departed') return this.unknownPeer('relay', to, charged.refusal === 'departed');
+          return this.refuse('RELAY_OVER_BUDGET', refusalReason(charged.refusal, this.project, this.ctx.relay.budget), 'relay', to);
         }
-        deliverRelay(relayed, target, charged.instance, ctx.relay.charged(project, from, to, bytes, charged));
+        this.deliverRelay(relayed, target, charged.instance, this.ctx.relay.charged(this.project, from, to, bytes, charged));
       },
-      () => (target ? chargeLocally() : refuse('REGISTRY_UNAVAILABLE', 'the relay frame could not cross to another registry instance', 'relay', to)),
+      () => (target ? chargeLocally() : this.refuse('REGISTRY_UNAVAILABLE', 'the relay frame could not cross to another registry instance', 'relay', to)),
     );
   }
 
   /** Hands a charged relay frame to its recipient (here, or at `instance`) and reports usage to both when due. */
-  function deliverRelay(relayed: Extract<ServerFrame, { type: 'relay' }>, target: Member | undefined, instance: string | undefined, report: RelayUsage | undefined): void {
+  private deliverRelay(relayed: Extract<ServerFrame, { type: 'relay' }>, target: Member | undefined, instance: string | undefined, report: RelayUsage | undefined): void {
     const { from_peer_id: from, to_peer_id: to } = relayed;
-    metrics.relayBytes.inc(relayed.payload.length);
+    this.metrics.relayBytes.inc(relayed.payload.length);
     const toRecipient = (frame: ServerFrame, onGone: () => void): void => {
       if (target) return target.send(frame);
-      ctx.cluster!.sendTo(instance!, project, to, frame).then(
+      this.ctx.cluster!.sendTo(instance!, this.project, to, frame).then(
         (delivered) => delivered || onGone(),
         () => onGone(),
       );
     };
     // Its instance has gone since the charge: the console left with it.
-    toRecipient(relayed, () => unknownPeer('relay', to, true));
+    toRecipient(relayed, () => this.unknownPeer('relay', to, true));
     if (!report) return;
     const usage = (peerId: string): ServerFrame => ({
       type: 'relay_usage',
@@ -461,62 +517,103 @@ export function handleConnection(ws: WebSocket, ctx: ConnectionContext): { heart
       pair_budget_bytes_per_s: report.budget.pairBytesPerSecond,
       project_budget_bytes_per_day: report.budget.projectBytesPerDay,
     });
-    send(usage(to));
+    this.send(usage(to));
     // A report is no frame of the sender's: if it cannot reach the peer, nobody is told twice.
     toRecipient(usage(from), () => undefined);
   }
 
   /** Sends fresh TURN credentials at half their lifetime, for as long as the console stays. */
-  function scheduleIceRefresh(expiresAt: number): void {
+  private scheduleIceRefresh(expiresAt: number): void {
     if (!expiresAt) return;
-    iceRefresh = setTimeout(() => {
-      if (phase !== 'member' || !member) return;
-      const ice = ctx.iceServersFor(member.info.peer_id);
-      send({ type: 'ice_servers', ice_servers: ice.servers, expires_at: ice.expiresAt });
-      scheduleIceRefresh(ice.expiresAt);
-    }, Math.max(1000, (expiresAt - now()) / 2));
+    this.iceRefresh = setTimeout(() => {
+      if (this.phase !== 'member' || !this.member) return;
+      const ice = this.ctx.iceServersFor(this.member.info.peer_id);
+      this.send({ type: 'ice_servers', ice_servers: ice.servers, expires_at: ice.expiresAt });
+      this.scheduleIceRefresh(ice.expiresAt);
+    }, Math.max(1000, (expiresAt - this.now()) / 2));
   }
 
-  function updateGauges(): void {
-    metrics.consoles.set(directory.memberCount);
-    metrics.projects.set(directory.projectCount);
+  private updateGauges(): void {
+    this.metrics.consoles.set(this.directory.memberCount);
+    this.metrics.projects.set(this.directory.projectCount);
   }
 
-  return {
-    heartbeat() {
-      if (!alive) {
-        leaveReason = 'timeout';
-        log.info('no pong within a heartbeat: terminating');
-        ws.terminate();
-        return;
-      }
-      alive = false;
-      ws.ping();
-    },
-  };
+  /** Called by the registry every heartbeat interval: a console that did not answer the last ping is cut. */
+  heartbeat(): void {
+    if (!this.alive) {
+      this.leaveReason = 'timeout';
+      this.logger.info(this.who, 'no pong within a heartbeat: terminating');
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+}
+
+/**
+ * A console in the directory: its connection once welcomed (a class, so that its methods are shared
+ * rather than three closures per member).
+ */
+class Membership implements Member {
+  /**
+   * Frames for this console that arrive before its welcome (presence from other instances while
+   * it registers) wait here, so a console never hears of a peer before it has been welcomed.
+   */
+  private early: ServerFrame[] | undefined = [];
+
+  constructor(
+    private readonly connection: Connection,
+    public info: PeerInfo,
+    readonly inviteId: string,
+  ) {}
+
+  /** `message`: the frame as a whole WebSocket message (ws-frame.ts), when the caller has it. */
+  send(frame: ServerFrame, message?: Buffer): void {
+    if (this.early) this.early.push(frame);
+    else this.connection.send(frame, message);
+  }
+
+  /** Its welcome is sent: what waited follows it, what comes next goes straight out. */
+  welcomed(): void {
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const frame of early) this.connection.send(frame);
+  }
+
+  queuedBytes(): number {
+    return this.connection.ws.bufferedAmount;
+  }
+
+  kick(code: 'REPLACED' | 'INVITE_REVOKED' = 'REPLACED'): void {
+    this.connection.refuse(code, ERRORS[code].text);
+  }
 }
 
 /**
  * Frames sent to one console in one turn of the event loop leave in one socket write. Frames come
  * in bursts (the candidates one peer trickles arrive in one read and go to one console), and the
  * write of each frame — a system call — was half of the registry's CPU time (docs/BENCHMARKS.md).
- * The socket is corked at the first frame and uncorked when the handler of the read that caused
- * it returns (process.nextTick), so no frame waits for anything else. (Uncorking at setImmediate,
+ * A socket is corked at its first frame and uncorked when the handler of the read that caused it
+ * returns (process.nextTick), so no frame waits for anything else. (Uncorking at setImmediate,
  * after the whole poll phase, coalesced no better in the capacity benchmark and delays frames.)
+ * One list for all sockets, not a closure per connection, and one tick for all corked in a turn.
  */
-function coalescingWrites(socket: Pick<Socket, 'cork' | 'uncork'>): () => void {
+const corked = new Set<Pick<Socket, 'cork' | 'uncork'>>();
+
+function corkUntilTick(socket: Pick<Socket, 'cork' | 'uncork'>): void {
   // ws's own sends cork and uncork the socket around each frame, which nests inside this.
-  let corked = false;
-  const uncork = () => {
-    corked = false;
+  if (corked.has(socket)) return;
+  if (corked.size === 0) process.nextTick(uncorkAll);
+  corked.add(socket);
+  socket.cork();
+}
+
+function uncorkAll(): void {
+  for (const socket of corked) {
+    corked.delete(socket);
     socket.uncork();
-  };
-  return () => {
-    if (corked) return;
-    corked = true;
-    socket.cork();
-    process.nextTick(uncork);
-  };
+  }
 }
 
 /** A Buffer is a Uint8Array already: no view is made for it (one allocation less per frame). */

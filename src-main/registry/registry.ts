@@ -15,7 +15,7 @@ import { ERRORS } from '../../src-shared/protocol/errors';
 import { InviteAuthority, loadOrCreateSecret, type InviteOptions } from './invites';
 import { ProjectDirectory } from './projects';
 import { createMetrics } from './metrics';
-import { handleConnection, type RegistryLimits } from './connection';
+import { handleConnection, type ConnectionContext, type RegistryLimits } from './connection';
 import { serveStatic, webConsoleCsp } from './static-files';
 import { iceServersFor, type TurnOptions } from './turn-credentials';
 import { AdmissionGate, LogThrottle, clientAddress } from './admission';
@@ -218,9 +218,23 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     }
     socket.destroy();
   });
+  const connectionContext: ConnectionContext = {
+    limits,
+    invites,
+    directory,
+    metrics,
+    logger,
+    now,
+    welcomed: (socket) => gate.authenticated(socket),
+    iceServersFor: (peerId) => iceServersFor(peerId, options.stunUrls ?? [], options.turn, now()),
+    relay,
+    departures,
+    ...(cluster ? { cluster } : {}),
+  };
   // Frames up to 4× the limit get a FRAME_TOO_LARGE error and the connection lives; beyond that
   // ws closes with 1009 before buffering them.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 4 });
+  // `connections` tracks the sockets: ws's own client set would add a Set entry and a closure per connection.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 4, clientTracking: false });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const client = clientAddress(req, trustProxy);
@@ -239,22 +253,8 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const connectionLog = logger.child(client);
-      connectionLog.info('connection opened');
-      const connection = handleConnection(ws, {
-        limits,
-        invites,
-        directory,
-        metrics,
-        logger: connectionLog,
-        now,
-        welcomed: () => gate.authenticated(socket as Socket),
-        socket: socket as Socket,
-        iceServersFor: (peerId) => iceServersFor(peerId, options.stunUrls ?? [], options.turn, now()),
-        relay,
-        departures,
-        ...(cluster ? { cluster } : {}),
-      });
+      logger.info(client, 'connection opened');
+      const connection = handleConnection(ws, socket as Socket, client, connectionContext);
       connections.set(ws, connection);
       ws.on('close', () => connections.delete(ws));
     });
