@@ -44,6 +44,8 @@ export { RELAY_PATH_ID } from './relay-path';
 const CHUNK_BYTES = 48 * 1024;
 const HISTORY_LENGTH = 50;
 const STATS_INTERVAL_MS = 2000;
+/** How long a link stays on TURN before it tries once more for a direct pair (see considerUpgrade). */
+export const PATH_UPGRADE_AFTER_MS = 3000;
 
 type LinkEvents = {
   /** A path is usable (once per session of the peer). */
@@ -86,7 +88,9 @@ export class PeerLink extends Emitter<LinkEvents> {
   private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, rejectedSignals: 0 };
   private readonly clock: Clock;
   /** The link's own timers; the path policy keeps its own (fallback, retry, ICE restart). */
-  private readonly timers: Timers<'relay-backoff' | 'ping'>;
+  private readonly timers: Timers<'relay-backoff' | 'ping' | 'path-upgrade'>;
+  /** This connection has tried once for a direct pair after settling on TURN. */
+  private upgradeTried = false;
   /** When to relay and when to try direct again (path-policy.ts). */
   private readonly policy: PathPolicy;
   /** How the connections' negotiations reach the link. */
@@ -383,6 +387,8 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (this.closed) return;
     const hadConnection = Boolean(this.conn);
     this.closeConnection();
+    this.upgradeTried = false;
+    this.timers.clear('path-upgrade');
     if (hadConnection) this.counters.reconnects++;
     const configuration = rtcConfiguration(this.config);
     // One side offers at once (after a start, the one the manager chose; otherwise the impolite
@@ -606,10 +612,29 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.path = path;
       if (path.rttMs !== undefined) this.rttMs = path.rttMs;
       if (changed) this.record('path', `${path.kind}${path.protocol ? `/${path.protocol}` : ''} ${path.family ? `${path.family} ` : ''}${path.local ?? ''} ⇄ ${path.remote ?? ''}`);
+      if (path.kind === 'turn') this.considerUpgrade(pc);
       this.updateState();
     } catch {
       // getStats on a closing connection: nothing to report
     }
+  }
+
+  /**
+   * A link that settled on TURN may have had a direct pair within reach: through two NATs that
+   * filter by address, the first checks of the direct pairs fail until both sides' checks have
+   * opened their mappings, while the TURN pair succeeds at once, and an ICE agent that nominates
+   * what succeeded first (Firefox's, seen in the soak) keeps it. So once per connection, a few
+   * seconds in, the impolite side restarts ICE: with the mappings open a direct pair wins if there
+   * is one; if not, the TURN pair carries on through the restart and nothing changes. Not when TURN
+   * is what the settings ask for (ICE policy 'relay'), nor on a stack without ICE restarts.
+   */
+  private considerUpgrade(pc: RTCPeerConnection): void {
+    if (this.upgradeTried || this.polite || this.config.iceTransportPolicy === 'relay') return;
+    this.upgradeTried = true;
+    this.timers.set('path-upgrade', PATH_UPGRADE_AFTER_MS, () => {
+      if (this.closed || this.pc !== pc || this.path?.kind !== 'turn') return;
+      this.tryRestartIce('on TURN: one more try for a direct pair');
+    });
   }
 
   private createStream(): ReliableStream {
