@@ -6,12 +6,11 @@
  * runs in Chromium in tests/browser (links.spec: TURN).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createIdentity, ed25519Sign, signedMessage } from '../../../src-shared/identity';
-import { createSession } from '../../../src-shared/session-certificate';
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import { PeerLink } from '../../../src-renderer/engine/link/peer-link';
 import { decodeEnvelope, decodeLinkSignal } from '../../../src-renderer/engine/link/signal-codec';
 import { StubConnection } from './stub-connection';
+import { linkBetween, twoParties } from './test-link';
 
 /** An RTCPeerConnection's negotiation-needed flag and max-bundle rule, as Chromium 156 has them. */
 class Chromium156Connection extends StubConnection {
@@ -43,19 +42,11 @@ const wait = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 describe('PeerLink negotiation on a bare connection given ICE servers (Chromium 156)', () => {
   it('offers with its channel after waiting for the peer’s offer, and reports no error', async () => {
-    const [ada, bob] = await Promise.all([createIdentity(), createIdentity()]);
-    const session = await createSession((body) => ed25519Sign(ada.signingSecretKey, signedMessage('sessionKey', body)));
+    const [ada, bob] = await twoParties();
     const bare = new Chromium156Connection();
     const sent: Array<{ type: SignalType; payload: Uint8Array }> = [];
-    let seq = 0;
     const link = new PeerLink({
-      localPeerId: ada.peerId,
-      remotePeerId: bob.peerId,
-      remoteSigningKey: bob.signingPublicKey,
-      projectId: 'project-1',
-      session,
-      sign: (message) => ed25519Sign(session.signSecretKey, message),
-      nextSeq: () => ++seq,
+      ...linkBetween(ada, bob),
       port: { sendSignal: (type, payload) => (sent.push({ type, payload }), true), sendRelay: () => true, relayWritable: () => true, relayMaxFrameBytes: () => 256 * 1024 },
       config: { offerWaitMs: 30, iceServers: [{ urls: 'turn:127.0.0.1:3478', username: 'u', credential: 'c' }] },
       offersFirst: false,

@@ -4,32 +4,22 @@
  * in path-policy.test.ts; the same in Chromium in tests/browser/links.spec.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createIdentity, ed25519Sign, signedMessage } from '../../../src-shared/identity';
-import { createSession } from '../../../src-shared/session-certificate';
 import { DEFAULT_LINK_CONFIG, PeerLink } from '../../../src-renderer/engine/link/peer-link';
 import { ManualClock } from './manual-clock';
 import { StubConnection } from './stub-connection';
+import { linkBetween, twoParties } from './test-link';
 
 const links: PeerLink[] = [];
 afterEach(() => links.splice(0).forEach((link) => link.close()));
 
 async function relayableLink() {
-  const [ada, bob] = await Promise.all([createIdentity(), createIdentity()]);
-  const certify = (id: typeof ada) => (body: Uint8Array) => ed25519Sign(id.signingSecretKey, signedMessage('sessionKey', body));
-  const [session, bobSession] = await Promise.all([createSession(certify(ada)), createSession(certify(bob))]);
+  const [ada, bob] = await twoParties();
   const clock = new ManualClock();
   const connections: StubConnection[] = [];
   const relayed: Uint8Array[] = [];
-  let seq = 0;
   const link = new PeerLink({
-    localPeerId: ada.peerId,
-    remotePeerId: bob.peerId,
-    remoteSigningKey: bob.signingPublicKey,
-    projectId: 'project-1',
-    session,
-    sign: (message) => ed25519Sign(session.signSecretKey, message),
-    nextSeq: () => ++seq,
-    remoteCertificate: bobSession.certificate, // known from presence: the relay can seal for it
+    ...linkBetween(ada, bob),
+    remoteCertificate: bob.session.certificate, // known from presence: the relay can seal for it
     port: { sendSignal: () => true, sendRelay: (payload) => (relayed.push(payload), true), relayWritable: () => true, relayMaxFrameBytes: () => 256 * 1024 },
     createPeerConnection: () => {
       const pc = new StubConnection();
@@ -118,27 +108,18 @@ class ChannelConnection extends StubConnection {
 
 /** Two links relaying to each other through a registry in memory, each on its manual clock. */
 async function relayedPair() {
-  const [ada, bob] = await Promise.all([createIdentity(), createIdentity()]);
-  const certify = (id: typeof ada) => (body: Uint8Array) => ed25519Sign(id.signingSecretKey, signedMessage('sessionKey', body));
-  const [adaSession, bobSession] = await Promise.all([createSession(certify(ada)), createSession(certify(bob))]);
+  const [ada, bob] = await twoParties();
   const clock = new ManualClock();
   const ends: Array<{ link: PeerLink; connections: ChannelConnection[]; received: number[] }> = [];
-  let seq = 0;
-  for (const [me, peer, session, peerSession] of [
-    [ada, bob, adaSession, bobSession],
-    [bob, ada, bobSession, adaSession],
+  for (const [me, peer] of [
+    [ada, bob],
+    [bob, ada],
   ] as const) {
     const connections: ChannelConnection[] = [];
     const index = ends.length;
     const link = new PeerLink({
-      localPeerId: me.peerId,
-      remotePeerId: peer.peerId,
-      remoteSigningKey: peer.signingPublicKey,
-      projectId: 'project-1',
-      session,
-      sign: (message) => ed25519Sign(session.signSecretKey, message),
-      nextSeq: () => ++seq,
-      remoteCertificate: peerSession.certificate,
+      ...linkBetween(me, peer),
+      remoteCertificate: peer.session.certificate,
       port: {
         sendSignal: () => true,
         sendRelay: (payload) => {

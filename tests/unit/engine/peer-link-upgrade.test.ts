@@ -5,11 +5,10 @@
  * while a direct pair was within reach.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createIdentity, ed25519Sign, signedMessage } from '../../../src-shared/identity';
-import { createSession } from '../../../src-shared/session-certificate';
 import { DEFAULT_LINK_CONFIG, PATH_UPGRADE_AFTER_MS, PeerLink } from '../../../src-renderer/engine/link/peer-link';
 import { ManualClock } from './manual-clock';
 import { StubConnection } from './stub-connection';
+import { linkBetween, twoParties } from './test-link';
 
 /** A stub whose channel opens on demand, over a selected pair of the given local candidate type. */
 class OpeningConnection extends StubConnection {
@@ -45,23 +44,12 @@ const links: PeerLink[] = [];
 afterEach(() => links.splice(0).forEach((link) => link.close()));
 
 async function openLink(options: { polite: boolean; localType?: 'relay' | 'srflx'; iceTransportPolicy?: RTCIceTransportPolicy }) {
-  const [x, y] = await Promise.all([createIdentity(), createIdentity()]);
-  // The polite side is the one with the larger peer_id.
-  const [ada, bob] = (x.peerId > y.peerId) === options.polite ? [x, y] : [y, x];
-  const certify = (id: typeof ada) => (body: Uint8Array) => ed25519Sign(id.signingSecretKey, signedMessage('sessionKey', body));
-  const [session, bobSession] = await Promise.all([createSession(certify(ada)), createSession(certify(bob))]);
+  const [ada, bob] = await twoParties(options.polite);
   const clock = new ManualClock();
   const connections: OpeningConnection[] = [];
-  let seq = 0;
   const link = new PeerLink({
-    localPeerId: ada.peerId,
-    remotePeerId: bob.peerId,
-    remoteSigningKey: bob.signingPublicKey,
-    projectId: 'project-1',
-    session,
-    sign: (message) => ed25519Sign(session.signSecretKey, message),
-    nextSeq: () => ++seq,
-    remoteCertificate: bobSession.certificate,
+    ...linkBetween(ada, bob),
+    remoteCertificate: bob.session.certificate,
     port: { sendSignal: () => true, sendRelay: () => true, relayWritable: () => true, relayMaxFrameBytes: () => 256 * 1024 },
     config: { ...DEFAULT_LINK_CONFIG, iceTransportPolicy: options.iceTransportPolicy ?? 'all' },
     createPeerConnection: () => {
