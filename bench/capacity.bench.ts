@@ -27,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { bootstrapInterval, median, recordResult } from './stats';
+import { bundleForNode } from '../tests/support/registry-cli';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const STEPS = QUICK ? [500, 1000] : [1000, 10_000];
@@ -48,22 +49,8 @@ interface Window {
   loadCpu: number;
 }
 
-async function buildScripts(): Promise<void> {
-  const { build } = await import('vite');
-  await build({
-    configFile: false,
-    logLevel: 'warn',
-    build: {
-      ssr: true,
-      outDir: OUT,
-      emptyOutDir: true,
-      minify: false,
-      rollupOptions: {
-        input: { 'registry-server': resolve(__dirname, 'capacity/registry-server.ts'), 'load-generator': resolve(__dirname, 'capacity/load-generator.ts') },
-        output: { entryFileNames: '[name].mjs', format: 'es' },
-      },
-    },
-  });
+function buildScripts(): Promise<void> {
+  return bundleForNode(OUT, { 'registry-server': resolve(__dirname, 'capacity/registry-server.ts'), 'load-generator': resolve(__dirname, 'capacity/load-generator.ts') }, 'es');
 }
 
 function startServer(name: string, script: string, env: Record<string, string> = {}): Promise<Server> {

@@ -18,29 +18,15 @@ import { CONSOLE_CLIENT } from '../console-client';
 import type { RegistryState } from '../engine/signaling-client';
 import { consoleHostOf, openConsole, openTrustBook, sharedLinkStates, type ConsoleEngine, type RelayUsage, type SharedLinkState, type TrustDecision } from '../engine/console';
 import type { LinkSnapshot } from '../engine/link/peer-link';
-import type { PathInfo } from '../engine/link/path-stats';
 
 export type { SharedLinkState };
 export type RelayUsageView = RelayUsage;
 
-/** What the GUI shows of a link (serializable; the live PeerLink stays in the engine). */
-export interface LinkView {
-  state: LinkSnapshot['state'];
-  path?: PathInfo;
-  rttMs?: number;
-  bytesSent: number;
-  bytesReceived: number;
-  messagesSent: number;
-  messagesReceived: number;
-  /** Signaling this peer supposedly sent that failed its signature or was a replay. */
-  rejectedSignals: number;
-  iceRestarts: number;
-  reconnects: number;
-  relayFallbacks: number;
-  /** The link's recent events (state changes, path changes, restarts, fallbacks) and errors. */
-  history: LinkSnapshot['history'];
-  errors: LinkSnapshot['errors'];
-}
+/** What the GUI shows of a link (serializable; the live PeerLink stays in the engine): its snapshot's counters, path and recent events. */
+export type LinkView = Pick<
+  LinkSnapshot,
+  'state' | 'path' | 'rttMs' | 'bytesSent' | 'bytesReceived' | 'messagesSent' | 'messagesReceived' | 'rejectedSignals' | 'iceRestarts' | 'reconnects' | 'relayFallbacks' | 'history' | 'errors'
+>;
 
 /** Something that went wrong on the link with a peer: seen here, or told by the peer (its link states). */
 export interface LinkNote {

@@ -7,21 +7,12 @@ import { test, expect } from '../support/test';
 import pino from 'pino';
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
-import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
-import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
+import { createRegistry } from '../../src-main/registry/registry';
+import { WebConsole, WEB_ROOT, webConsoleScene } from '../support/web-console';
 import { DesktopConsole } from '../support/desktop-console';
 
 const silent = pino({ level: 'silent' });
-let registry: RegistryHandle | undefined;
-let consoles: WebConsole[] = [];
-
-test.beforeAll(assertWebConsoleBuilt);
-test.afterEach(async () => {
-  await Promise.all(consoles.map((c) => c.close()));
-  consoles = [];
-  await registry?.close();
-  registry = undefined;
-});
+const scene = webConsoleScene();
 
 /** Audits the page as it is now, in both themes; fails listing each serious or critical violation. */
 async function audit(page: Page, state: string): Promise<void> {
@@ -57,22 +48,22 @@ async function tabTo(page: Page, name: RegExp, limit = 40): Promise<void> {
 
 test('a web console: first run, a refused join, the project, peer details, the workstream with a task, and the dialogs pass axe in light and dark; all reachable by keyboard', async ({ browser }) => {
   test.setTimeout(180_000);
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
-  const w = await WebConsole.open(browser, `${registry.httpUrl}/`);
-  consoles.push(w);
+  scene.registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const w = await WebConsole.open(browser, `${scene.registry.httpUrl}/`);
+  scene.consoles.push(w);
   const page = w.page;
   await audit(page, 'first run');
 
-  const { link: once } = await registry.createInvite({ project: 'a11y', ttlMs: 3_600_000, maxUses: 1 });
+  const { link: once } = await scene.registry.createInvite({ project: 'a11y', ttlMs: 3_600_000, maxUses: 1 });
   const first = await WebConsole.open(browser, once);
-  consoles.push(first);
+  scene.consoles.push(first);
   await first.expectConnected();
   await w.pasteInvite(once);
   await expect(w.status()).toHaveAttribute('data-phase', 'rejected');
   await audit(page, 'a refused join');
 
   // By keyboard alone: the invite field, Join, and then the project.
-  const { link } = await registry.createInvite({ project: 'a11y', ttlMs: 3_600_000 });
+  const { link } = await scene.registry.createInvite({ project: 'a11y', ttlMs: 3_600_000 });
   await page.locator('body').focus();
   await tabTo(page, /^Invite link$/);
   await page.keyboard.insertText(link);
@@ -80,7 +71,7 @@ test('a web console: first run, a refused join, the project, peer details, the w
   await page.keyboard.press('Enter');
   await w.expectConnected();
   const mate = await WebConsole.open(browser, link);
-  consoles.push(mate);
+  scene.consoles.push(mate);
   const mateId = await mate.peerId();
   await expect(w.peerRow(mateId).locator('[data-col="state"]')).toHaveText('direct', { timeout: 20_000 });
   await audit(page, 'the project: peers and graph');
@@ -132,7 +123,7 @@ test('a web console: first run, a refused join, the project, peer details, the w
 test('the desktop app: its first run and its registry dialog with an invite pass axe in light and dark', async ({ browser }) => {
   test.setTimeout(90_000);
   const desk = await DesktopConsole.launch(browser, { username: 'Dora' });
-  consoles.push(desk);
+  scene.consoles.push(desk);
   await expect(desk.page.getByRole('button', { name: 'Start a project' })).toBeVisible();
   await audit(desk.page, 'desktop first run');
   await desk.useOwnRegistry();

@@ -7,22 +7,13 @@
 import { test, expect } from '../support/test';
 import pino from 'pino';
 import type { Locator } from '@playwright/test';
-import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
-import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
+import { createRegistry } from '../../src-main/registry/registry';
+import { WebConsole, WEB_ROOT, webConsoleScene } from '../support/web-console';
 import { LOOKS, screenshots } from '../support/screenshots';
 import { DesktopConsole } from '../support/desktop-console';
 
 const silent = pino({ level: 'silent' });
-let registry: RegistryHandle | undefined;
-let consoles: WebConsole[] = [];
-
-test.beforeAll(assertWebConsoleBuilt);
-test.afterEach(async () => {
-  await Promise.all(consoles.map((c) => c.close()));
-  consoles = [];
-  await registry?.close();
-  registry = undefined;
-});
+const scene = webConsoleScene();
 
 const [LIGHT, DARK] = [LOOKS[0]!, LOOKS[1]!];
 
@@ -37,9 +28,9 @@ const header = (w: WebConsole) => w.page.getByRole('banner');
 const taskRow = (w: WebConsole, title: string) => w.page.locator('.tasks li', { hasText: title });
 
 test('first run and a refused join: one obvious step, the refusal in words with what to do, no "Leave"; settings and this console one click away', async ({ browser }) => {
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
-  const w = await WebConsole.open(browser, `${registry.httpUrl}/`);
-  consoles.push(w);
+  scene.registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const w = await WebConsole.open(browser, `${scene.registry.httpUrl}/`);
+  scene.consoles.push(w);
 
   // Before a project: the page is the way in, not a project with empty panels.
   await expect(w.page.getByRole('heading', { name: 'Join your team’s project' })).toBeVisible();
@@ -69,9 +60,9 @@ test('first run and a refused join: one obvious step, the refusal in words with 
   await expect(w.page.getByTitle('Change your display name')).toHaveText('Wendy');
 
   // An invite that was used up: said in words, with what to do; nothing of a project is shown.
-  const { link } = await registry.createInvite({ project: 'ux', ttlMs: 3_600_000, maxUses: 1 });
+  const { link } = await scene.registry.createInvite({ project: 'ux', ttlMs: 3_600_000, maxUses: 1 });
   const first = await WebConsole.open(browser, link);
-  consoles.push(first);
+  scene.consoles.push(first);
   await first.expectConnected();
   await w.pasteInvite(link);
   await expect(w.status()).toHaveAttribute('data-phase', 'rejected');
@@ -85,7 +76,7 @@ test('first run and a refused join: one obvious step, the refusal in words with 
   await expect(joinBox.getByLabel('Invite link')).toBeEditable();
   await screenshots(w, 'join-refused', [LIGHT, DARK]);
 
-  const { link: fresh } = await registry.createInvite({ project: 'ux', ttlMs: 3_600_000 });
+  const { link: fresh } = await scene.registry.createInvite({ project: 'ux', ttlMs: 3_600_000 });
   await w.pasteInvite(fresh);
   await w.expectConnected();
   await expect(w.page.getByRole('region', { name: /^Peers/ })).toBeVisible();
@@ -94,10 +85,10 @@ test('first run and a refused join: one obvious step, the refusal in words with 
 
 test('three consoles: a 64-character name never wraps the header or the table; tasks offer what their state and owner allow; a relayed link with light traffic is a quiet line', async ({ browser }) => {
   test.setTimeout(180_000);
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
-  const { link } = await registry.createInvite({ project: 'ux', ttlMs: 3_600_000 });
-  consoles = [await WebConsole.open(browser, link), await WebConsole.open(browser, link), await WebConsole.open(browser, link)];
-  const [ada, bob, cy] = consoles as [WebConsole, WebConsole, WebConsole];
+  scene.registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await scene.registry.createInvite({ project: 'ux', ttlMs: 3_600_000 });
+  scene.consoles = [await WebConsole.open(browser, link), await WebConsole.open(browser, link), await WebConsole.open(browser, link)];
+  const [ada, bob, cy] = scene.consoles as [WebConsole, WebConsole, WebConsole];
   await ada.rename('Ada');
   await cy.rename('Cy');
   const longName = 'B'.repeat(64);
@@ -122,7 +113,7 @@ test('three consoles: a 64-character name never wraps the header or the table; t
   await ada.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
 
   // The workstream before anyone wrote: it says so, and no status is claimed for Ada.
-  for (const w of consoles) await w.page.getByRole('tab', { name: 'Workstream' }).click();
+  for (const w of scene.consoles) await w.page.getByRole('tab', { name: 'Workstream' }).click();
   await expect(ada.page.getByTestId('ws-empty')).toHaveText(/^No entries yet\./);
   await expect(ada.page.getByTestId('ws-count')).toHaveCount(0);
   await expect(ada.page.getByLabel('My status')).toHaveValue('');
@@ -132,7 +123,7 @@ test('three consoles: a 64-character name never wraps the header or the table; t
   const title = 'Write the release notes';
   await ada.page.getByLabel('New task').fill(title);
   await ada.page.getByRole('button', { name: 'Create task' }).click();
-  for (const w of consoles) {
+  for (const w of scene.consoles) {
     await expect(taskRow(w, title).getByRole('button', { name: 'Claim' })).toBeEnabled({ timeout: 20_000 });
     await expect(taskRow(w, title).getByRole('button', { name: 'Report progress' })).toHaveCount(0);
     await expect(taskRow(w, title).getByRole('button', { name: 'Done' })).toHaveCount(0);
@@ -156,14 +147,14 @@ test('three consoles: a 64-character name never wraps the header or the table; t
   await expect(taskRow(bob, title).getByRole('button', { name: 'Report progress' })).toBeDisabled();
   await pct.fill('40');
   await taskRow(bob, title).getByRole('button', { name: 'Report progress' }).click();
-  for (const w of consoles) await expect(taskRow(w, title).getByTestId('task-state')).toHaveText('progress 40 %', { timeout: 20_000 });
+  for (const w of scene.consoles) await expect(taskRow(w, title).getByTestId('task-state')).toHaveText('progress 40 %', { timeout: 20_000 });
   await expect(pct).toHaveValue('');
   await screenshots(ada, 'workstream-tasks', [LIGHT, DARK]);
   await taskRow(bob, title).getByRole('button', { name: 'Done' }).click();
-  for (const w of consoles) await expect(taskRow(w, title)).toHaveCount(0, { timeout: 20_000 });
+  for (const w of scene.consoles) await expect(taskRow(w, title)).toHaveCount(0, { timeout: 20_000 });
 
   // Ada forces her link with Bob onto the relay: only keepalives run over it, so both ends say it quietly.
-  for (const w of consoles) await w.page.getByRole('tab', { name: 'Peers and links' }).click();
+  for (const w of scene.consoles) await w.page.getByRole('tab', { name: 'Peers and links' }).click();
   await bobRow.click();
   // Bob's details, 64-character name and all, stay inside the window (the safety-code sentence ran
   // 230 px past it).
@@ -186,10 +177,10 @@ test('three consoles: a 64-character name never wraps the header or the table; t
 test('a relayed link over its budget: a loud warning, and the problem on that peer’s row at both ends, not under registry notices', async ({ browser }) => {
   test.setTimeout(120_000);
   // A small per-pair relay budget: background traffic is far below it, a burst of messages is over it.
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, relayBudget: { pairBytesPerSecond: 6 * 1024 } });
-  const { link } = await registry.createInvite({ project: 'ux-budget', ttlMs: 3_600_000 });
-  consoles = [await WebConsole.open(browser, link), await WebConsole.open(browser, link)];
-  const [ada, bob] = consoles as [WebConsole, WebConsole];
+  scene.registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, relayBudget: { pairBytesPerSecond: 6 * 1024 } });
+  const { link } = await scene.registry.createInvite({ project: 'ux-budget', ttlMs: 3_600_000 });
+  scene.consoles = [await WebConsole.open(browser, link), await WebConsole.open(browser, link)];
+  const [ada, bob] = scene.consoles as [WebConsole, WebConsole];
   await ada.rename('Ada');
   await bob.rename('Bob');
   const [adaId, bobId] = [await ada.peerId(), await bob.peerId()];
@@ -226,12 +217,12 @@ test('a relayed link over its budget: a loud warning, and the problem on that pe
 test('notifications: a task naming you and a mention show in the console and, in the desktop app, as system notifications; a name inside another word does not', async ({ browser }) => {
   test.setTimeout(120_000);
   const desk = await DesktopConsole.launch(browser, { username: 'Dora' });
-  consoles.push(desk);
+  scene.consoles.push(desk);
   await desk.useOwnRegistry();
   const link = await desk.createInvite();
   await desk.closeDialog();
   const bob = await WebConsole.open(browser, link);
-  consoles.push(bob);
+  scene.consoles.push(bob);
   await bob.rename('Bob');
   const bobId = await bob.peerId();
   await expect(desk.peerRow(bobId).locator('[data-col="state"]')).toHaveText('direct', { timeout: 20_000 });

@@ -5,22 +5,13 @@
 import { test, expect } from '../support/test';
 import pino from 'pino';
 import { readFileSync } from 'node:fs';
-import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
+import { createRegistry } from '../../src-main/registry/registry';
 import { mintTurnCredential } from '../../src-main/registry/turn-credentials';
-import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
+import { WebConsole, WEB_ROOT, webConsoleScene } from '../support/web-console';
 import { coturnAvailable, startCoturn } from '../support/coturn';
 
 const silent = pino({ level: 'silent' });
-let registry: RegistryHandle | undefined;
-let consoles: WebConsole[] = [];
-
-test.beforeAll(assertWebConsoleBuilt);
-test.afterEach(async () => {
-  await Promise.all(consoles.map((c) => c.close()));
-  consoles = [];
-  await registry?.close();
-  registry = undefined;
-});
+const scene = webConsoleScene();
 
 const state = (w: WebConsole, peerId: string) => w.page.locator(`tr[data-peer-id="${peerId}"] [data-col="state"]`);
 const onlineSince = (w: WebConsole, peerId: string) => w.page.locator(`tr[data-peer-id="${peerId}"] td`).last().textContent();
@@ -85,12 +76,12 @@ async function post(from: WebConsole, text: string, to: WebConsole[]): Promise<v
 
 test('saving a new display name keeps every link up: no state change, no new connection, same "online since"; the others see the name and messages flow; saving the other non-ICE settings touches no link', async ({ browser }) => {
   test.setTimeout(120_000);
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
-  const { link } = await registry.createInvite({ project: 'settings-links', ttlMs: 3_600_000 });
-  const [ada, bob, cy] = (consoles = [await WebConsole.open(browser, link), await WebConsole.open(browser, link), await WebConsole.open(browser, link)]) as [WebConsole, WebConsole, WebConsole];
+  scene.registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await scene.registry.createInvite({ project: 'settings-links', ttlMs: 3_600_000 });
+  const [ada, bob, cy] = (scene.consoles = [await WebConsole.open(browser, link), await WebConsole.open(browser, link), await WebConsole.open(browser, link)]) as [WebConsole, WebConsole, WebConsole];
   const [adaId, bobId, cyId] = [await ada.peerId(), await bob.peerId(), await cy.peerId()];
   const others = { [adaId]: [bobId, cyId], [bobId]: [adaId, cyId], [cyId]: [adaId, bobId] };
-  for (const w of consoles) {
+  for (const w of scene.consoles) {
     for (const peerId of others[await w.peerId()]!) await expect(state(w, peerId)).toHaveText('direct', { timeout: 30_000 });
   }
   // "Online since" shows seconds: a rejoin now would show a later time.
@@ -98,7 +89,7 @@ test('saving a new display name keeps every link up: no state change, no new con
   const sinceBefore = [await onlineSince(bob, adaId), await onlineSince(cy, adaId)];
   const historyBefore = await linkHistory(ada, bobId);
   expect(connectionsMade(historyBefore.entries)).toHaveLength(1);
-  for (const w of consoles) await watchStates(w);
+  for (const w of scene.consoles) await watchStates(w);
 
   await ada.openDialog('Settings');
   await settingsField(ada, 'Display name').fill('Ada Lovelace');
@@ -108,7 +99,7 @@ test('saving a new display name keeps every link up: no state change, no new con
   await expect(ada.page.getByTitle('Change your display name')).toHaveText('Ada Lovelace');
   await ada.page.waitForTimeout(3000); // a link torn down would be signaling again by now
 
-  for (const w of consoles) {
+  for (const w of scene.consoles) {
     const ids = others[await w.peerId()]!;
     expect(await seenStates(w), `states on ${await w.peerId()}`).toEqual(expect.arrayContaining(['rows:2']));
     expect((await seenStates(w)).filter((s) => !['rows:2', ...ids.map((id) => `${id}:direct`)].includes(s)), `states on ${await w.peerId()}`).toEqual([]);
@@ -128,7 +119,7 @@ test('saving a new display name keeps every link up: no state change, no new con
   await save(ada);
   await expect(ada.page.locator('html')).toHaveAttribute('data-theme', 'dark');
   await ada.page.waitForTimeout(2000);
-  for (const w of consoles) {
+  for (const w of scene.consoles) {
     const ids = others[await w.peerId()]!;
     expect((await seenStates(w)).filter((s) => !['rows:2', ...ids.map((id) => `${id}:direct`)].includes(s)), `states on ${await w.peerId()}`).toEqual([]);
   }
@@ -139,7 +130,7 @@ test('saving a new display name keeps every link up: no state change, no new con
   }
 
   // Messages still flow both ways over the same links, under the new name.
-  for (const w of consoles) await w.page.getByRole('tab', { name: 'Workstream' }).click();
+  for (const w of scene.consoles) await w.page.getByRole('tab', { name: 'Workstream' }).click();
   await post(ada, 'renamed and still here', [bob, cy]);
   await expect(bob.page.getByTestId('workstream-log').locator('li[data-kind="message"]', { hasText: 'renamed and still here' })).toContainText('Ada Lovelace');
   await post(bob, 'heard you', [ada, cy]);
@@ -151,14 +142,14 @@ test('saving a new ICE policy and STUN/TURN servers restarts ICE on the same con
   test.skip(!coturnAvailable() && !process.env.CI, 'coturn is not installed (apt-get install -y coturn; .ci/run installs it)');
   const turn = await startCoturn();
   try {
-    registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
-    const { link } = await registry.createInvite({ project: 'settings-ice', ttlMs: 3_600_000 });
-    const [ada, bob] = (consoles = [await WebConsole.open(browser, link), await WebConsole.open(browser, link)]) as [WebConsole, WebConsole];
+    scene.registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+    const { link } = await scene.registry.createInvite({ project: 'settings-ice', ttlMs: 3_600_000 });
+    const [ada, bob] = (scene.consoles = [await WebConsole.open(browser, link), await WebConsole.open(browser, link)]) as [WebConsole, WebConsole];
     const [adaId, bobId] = [await ada.peerId(), await bob.peerId()];
     await expect(state(ada, bobId)).toHaveText('direct', { timeout: 30_000 });
     await expect(state(bob, adaId)).toHaveText('direct', { timeout: 30_000 });
     expect((await localCandidates(ada, bobId)).filter((c) => c.type === 'relay')).toEqual([]);
-    for (const w of consoles) await watchStates(w);
+    for (const w of scene.consoles) await watchStates(w);
 
     // Ada's own TURN server (a credential coturn accepts), and TURN only.
     const { username, credential } = mintTurnCredential(turn.secret, 'ada', Math.floor(Date.now() / 1000) + 600);
@@ -189,7 +180,7 @@ test('saving a new ICE policy and STUN/TURN servers restarts ICE on the same con
     // Up all along: neither side ever showed the link as anything but direct.
     expect((await seenStates(ada)).filter((s) => !['rows:1', `${bobId}:direct`].includes(s))).toEqual([]);
     expect((await seenStates(bob)).filter((s) => !['rows:1', `${adaId}:direct`].includes(s))).toEqual([]);
-    for (const w of consoles) await w.page.getByRole('tab', { name: 'Workstream' }).click();
+    for (const w of scene.consoles) await w.page.getByRole('tab', { name: 'Workstream' }).click();
     await post(ada, 'over the same link', [bob]);
     await post(bob, 'still here', [ada]);
   } finally {

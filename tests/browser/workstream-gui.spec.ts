@@ -3,34 +3,25 @@ import pino from 'pino';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRegistry, type RegistryHandle } from '../../src-main/registry/registry';
-import { WebConsole, WEB_ROOT, assertWebConsoleBuilt } from '../support/web-console';
+import { createRegistry } from '../../src-main/registry/registry';
+import { WebConsole, WEB_ROOT, webConsoleScene } from '../support/web-console';
 import { screenshots } from '../support/screenshots';
 import { HARNESS_ROOT, buildHarness } from '../support/harness';
 import { WsConsole } from '../support/workstream-console';
 
 const silent = pino({ level: 'silent' });
-let registry: RegistryHandle | undefined;
-let consoles: WebConsole[] = [];
-
-test.beforeAll(assertWebConsoleBuilt);
-test.afterEach(async () => {
-  await Promise.all(consoles.map((c) => c.close()));
-  consoles = [];
-  await registry?.close();
-  registry = undefined;
-});
+const scene = webConsoleScene();
 
 const log = (w: WebConsole) => w.page.getByTestId('workstream-log');
 const openWorkstream = (w: WebConsole) => w.page.getByRole('tab', { name: 'Workstream' }).click();
 
 test('two web consoles share a workstream: messages, a task from creation to done, status, a file with progress, filters, and a reload that keeps it all', async ({ browser }) => {
   test.setTimeout(120_000);
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
-  const { link } = await registry.createInvite({ project: 'ws-gui', ttlMs: 3_600_000 });
+  scene.registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await scene.registry.createInvite({ project: 'ws-gui', ttlMs: 3_600_000 });
   const ada = await WebConsole.open(browser, link);
   const bob = await WebConsole.open(browser, link);
-  consoles = [ada, bob];
+  scene.consoles = [ada, bob];
   await ada.rename('Ada');
   await bob.rename('Bob');
   const adaId = await ada.peerId();
@@ -112,11 +103,11 @@ test('two web consoles share a workstream: messages, a task from creation to don
 });
 
 test('messages written one after another without waiting (Ctrl+Enter) are all posted, in order; the box is ready for the next at once, and a draft begun during a post is kept', async ({ browser }) => {
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
-  const { link } = await registry.createInvite({ project: 'ws-quick', ttlMs: 3_600_000 });
+  scene.registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await scene.registry.createInvite({ project: 'ws-quick', ttlMs: 3_600_000 });
   const ada = await WebConsole.open(browser, link);
   const bob = await WebConsole.open(browser, link);
-  consoles = [ada, bob];
+  scene.consoles = [ada, bob];
   await expect(ada.peerRow(await bob.peerId()).locator('[data-col="state"]')).toHaveText(/direct/, { timeout: 30_000 });
   await openWorkstream(ada);
   await openWorkstream(bob);
@@ -162,11 +153,11 @@ test('a console renamed while directly linked keeps its link: messages arrive bo
   // refused the new links' signaling as replays and waited on the old stream, so posts never
   // arrived. A rename is now a presence update: the session and its links stay.
   test.setTimeout(90_000);
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
-  const { link } = await registry.createInvite({ project: 'ws-rename', ttlMs: 3_600_000 });
+  scene.registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await scene.registry.createInvite({ project: 'ws-rename', ttlMs: 3_600_000 });
   const ada = await WebConsole.open(browser, link);
   const bob = await WebConsole.open(browser, link);
-  consoles = [ada, bob];
+  scene.consoles = [ada, bob];
   const [adaId, bobId] = [await ada.peerId(), await bob.peerId()];
   await expect(ada.peerRow(bobId).locator('[data-col="state"]')).toHaveText(/direct/, { timeout: 30_000 });
   await expect(bob.peerRow(adaId).locator('[data-col="state"]')).toHaveText(/direct/, { timeout: 30_000 });
@@ -186,19 +177,19 @@ test('a console renamed while directly linked keeps its link: messages arrive bo
 test('on the registry relay, a post made while the registry is down says it is not yet delivered, and arrives once the registry is back', async ({ browser, pageNoise }) => {
   test.setTimeout(120_000);
   const secret = crypto.getRandomValues(new Uint8Array(32));
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, inviteSecret: secret });
-  const port = registry.port;
+  scene.registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, inviteSecret: secret });
+  const port = scene.registry.port;
   pageNoise.expect(new RegExp(`WebSocket connection to 'ws://127\\.0\\.0\\.1:${port}/ws' failed: .*ERR_CONNECTION_REFUSED`), 'the consoles retry while the registry is down');
-  const { link } = await registry.createInvite({ project: 'ws-outage', ttlMs: 3_600_000 });
+  const { link } = await scene.registry.createInvite({ project: 'ws-outage', ttlMs: 3_600_000 });
   const ada = await WebConsole.open(browser, link);
   const bob = await WebConsole.open(browser, link);
-  consoles = [ada, bob];
+  scene.consoles = [ada, bob];
   await bob.rename('Bob');
   const bobId = await bob.peerId();
   await expect(ada.peerRow(bobId)).toContainText('Bob', { timeout: 20_000 });
   await ada.peerRow(bobId).click();
   await ada.page.getByLabel('Force this link through the registry relay (diagnostics)').check();
-  for (const w of consoles) await expect(w.page.getByTestId('relay-warning')).toBeVisible({ timeout: 20_000 });
+  for (const w of scene.consoles) await expect(w.page.getByTestId('relay-warning')).toBeVisible({ timeout: 20_000 });
   // The quiet relay line (only keepalives and a few posts: no loud warning) gives each relayed peer's rate.
   const banner = ada.page.getByTestId('relay-warning').locator(`[data-peer-id="${bobId}"]`);
   await expect(banner).toContainText(/\d \S*B\/s\)$/, { timeout: 20_000 });
@@ -211,7 +202,7 @@ test('on the registry relay, a post made while the registry is down says it is n
   await expect(log(bob).locator('li[data-kind="message"]', { hasText: 'before the outage' })).toHaveCount(1, { timeout: 20_000 });
   await expect(own('before the outage').getByTestId('undelivered')).toHaveCount(0);
 
-  await registry.close();
+  await scene.registry.close();
   await expect(ada.status()).toHaveAttribute('data-phase', 'reconnecting');
   await ada.page.getByLabel('Message').fill('during the outage');
   await ada.page.getByRole('button', { name: 'Post' }).click();
@@ -219,8 +210,8 @@ test('on the registry relay, a post made while the registry is down says it is n
   // No relay traffic now: the banner does not go on showing the last rate.
   await expect(banner).toContainText('idle now', { timeout: 10_000 });
 
-  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, inviteSecret: secret, port });
-  for (const w of consoles) await w.expectConnected();
+  scene.registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, inviteSecret: secret, port });
+  for (const w of scene.consoles) await w.expectConnected();
   const back = Date.now();
   await expect(log(bob).locator('li[data-kind="message"]', { hasText: 'during the outage' })).toHaveCount(1, { timeout: 5_000 });
   await expect(own('during the outage').getByTestId('undelivered')).toHaveCount(0, { timeout: 5_000 });
@@ -239,12 +230,12 @@ test('a member who sends entries dated beyond any clock does not break anyone’
   cpSync(HARNESS_ROOT, join(root, 'harness'), { recursive: true });
   let mallory: WsConsole | undefined;
   try {
-    registry = await createRegistry({ webRoot: root, logger: silent });
+    scene.registry = await createRegistry({ webRoot: root, logger: silent });
     const project = 'ws-hostile';
-    const { link } = await registry.createInvite({ project, ttlMs: 3_600_000 });
+    const { link } = await scene.registry.createInvite({ project, ttlMs: 3_600_000 });
     const ada = await WebConsole.open(browser, link);
-    consoles = [ada];
-    mallory = await WsConsole.open(browser, `${registry.httpUrl}/harness`);
+    scene.consoles = [ada];
+    mallory = await WsConsole.open(browser, `${scene.registry.httpUrl}/harness`);
     const malloryId = await mallory.join(link, 'Mallory');
     await expect(ada.peerRow(malloryId).locator('[data-col="state"]')).toHaveText(/direct/, { timeout: 30_000 });
     await openWorkstream(ada);

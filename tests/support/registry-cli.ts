@@ -4,8 +4,8 @@
  */
 import { join, resolve } from 'node:path';
 
-/** Bundles src-main/registry/cli.ts into `outDir`; resolves to the script's path. */
-export async function buildRegistryCli(outDir: string): Promise<string> {
+/** Bundles TypeScript entry points (name → path) for Node into `outDir`, as `<name>.mjs` or `<name>.cjs`. */
+export async function bundleForNode(outDir: string, entries: Record<string, string>, format: 'es' | 'cjs'): Promise<void> {
   const { build } = await import('vite');
   await build({
     configFile: false,
@@ -15,8 +15,13 @@ export async function buildRegistryCli(outDir: string): Promise<string> {
       outDir,
       emptyOutDir: true,
       minify: false,
-      rollupOptions: { input: { 'wsp-registry': resolve(__dirname, '../../src-main/registry/cli.ts') }, output: { entryFileNames: '[name].cjs', format: 'cjs' } },
+      rollupOptions: { input: entries, output: { entryFileNames: format === 'es' ? '[name].mjs' : '[name].cjs', format } },
     },
   });
+}
+
+/** Bundles src-main/registry/cli.ts into `outDir`; resolves to the script's path. */
+export async function buildRegistryCli(outDir: string): Promise<string> {
+  await bundleForNode(outDir, { 'wsp-registry': resolve(__dirname, '../../src-main/registry/cli.ts') }, 'cjs');
   return join(outDir, 'wsp-registry.cjs');
 }

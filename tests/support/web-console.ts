@@ -3,6 +3,8 @@ import { expect, type Browser, type BrowserContext, type Page } from '@playwrigh
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { watchPageNoise } from './page-noise';
+import { test } from './test';
+import type { RegistryHandle } from '../../src-main/registry/registry';
 
 export const WEB_ROOT = resolve(__dirname, '../../out/renderer');
 
@@ -81,4 +83,26 @@ export class WebConsole {
   close(): Promise<void> {
     return this.context.close();
   }
+}
+
+/** What a spec's test opens: a registry and web consoles (a desktop console is one too). */
+export interface WebConsoleScene {
+  registry?: RegistryHandle;
+  consoles: WebConsole[];
+}
+
+/**
+ * A spec of web consoles: checks the console is built before its tests, and closes what each test
+ * opened (`scene.registry`, `scene.consoles`) after it, whether it passed or not.
+ */
+export function webConsoleScene(): WebConsoleScene {
+  const scene: WebConsoleScene = { consoles: [] };
+  test.beforeAll(assertWebConsoleBuilt);
+  test.afterEach(async () => {
+    await Promise.all(scene.consoles.map((c) => c.close()));
+    scene.consoles = [];
+    await scene.registry?.close();
+    delete scene.registry;
+  });
+  return scene;
 }
