@@ -42,6 +42,8 @@ import type { PeerJsPage } from './peerjs-page/main';
 import { bootstrapInterval, percentile, median, recordResult } from './stats';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+/** BENCH_ONLY=setup runs only the setup comparison (warm and cold), for quick iterations on link setup. */
+const ONLY_SETUP = process.env.BENCH_ONLY === 'setup';
 const SETUP_LINKS = QUICK ? 6 : 60;
 const BULK_BYTES = (QUICK ? 8 : 64) * 1024 * 1024;
 const ROUNDS = QUICK ? 1 : 3;
@@ -177,6 +179,7 @@ it('peerjs', async () => {
     recordResult('peerjs_cold_setup_p50', percentile(oursCold, 50), percentile(theirs, 50), 'ms, no connection made ahead (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true, interval: setupRatio(oursCold, 50) });
     recordResult('peerjs_cold_setup_p95', percentile(oursCold, 95), percentile(theirs, 95), 'ms, no connection made ahead (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true, interval: setupRatio(oursCold, 95) });
     await Promise.all([a!.close(), b!.close(), p!.close(), q!.close()]);
+    if (ONLY_SETUP) return;
 
     // --- burst: ten join at once, an eleventh inside the settle time --------------------------------
     const burstMesh: number[] = [];
