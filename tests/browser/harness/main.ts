@@ -65,12 +65,17 @@ const harness = {
       if (type === 'webrtc_offer' && !firstOfferAt.has(to)) firstOfferAt.set(to, preciseNow());
       return sendSignal(type, to, payload);
     };
-    client.on('welcome', (welcome) => {
-      for (const peer of welcome.peers) if (!knownAt.has(peer.peer_id)) knownAt.set(peer.peer_id, preciseNow());
-    });
-    client.on('peer_joined', (peer) => {
-      if (!knownAt.has(peer.peer_id)) knownAt.set(peer.peer_id, preciseNow());
-    });
+    // "Known" is when the client hands the news on, before any listener runs: the link manager
+    // subscribed first, and what its listener does at once (it begins the link's connection) is
+    // part of the setup, as PeerJS's connect() is on its side.
+    const emitter = client as unknown as { emit(event: string, value: unknown): void };
+    const emit = emitter.emit.bind(client);
+    emitter.emit = (event, value) => {
+      const peers = event === 'welcome' ? (value as { peers: Array<{ peer_id: string }> }).peers : event === 'peer_joined' ? [value as { peer_id: string }] : [];
+      const at = preciseNow();
+      for (const peer of peers) if (!knownAt.has(peer.peer_id)) knownAt.set(peer.peer_id, at);
+      emit(event, value);
+    };
     if (mode === 'raw') {
       started.links.close(); // the baseline: no engine links, just the registry connection
       raw.attach(client);
