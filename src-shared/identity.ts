@@ -160,7 +160,9 @@ const MAX_CACHED_KEYS = 1024;
 
 export async function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
-  if (!(await hasNativeEd25519())) return javascriptEd25519Verify(publicKey, message, signature);
+  // Once the probe has answered, the key's import starts in this call, not a few microtasks on:
+  // a caller that starts checks and then does other work (a link's first connection) overlaps them.
+  if (!(nativeEd25519 ?? (await hasNativeEd25519()))) return javascriptEd25519Verify(publicKey, message, signature);
   try {
     const id = toBase64Url(publicKey);
     let key = verifyKeys.get(id);
@@ -188,6 +190,8 @@ function javascriptEd25519Verify(publicKey: Uint8Array, message: Uint8Array, sig
 // --- X25519 over WebCrypto, with tweetnacl as the fallback ------------------------------------
 
 let nativeX25519: Promise<boolean> | undefined;
+/** The probe's answer once known, so that a derivation starts in its call (as ed25519Verify). */
+let nativeX25519Known: boolean | undefined;
 /** PKCS#8 prefixes of raw Ed25519 and X25519 private keys (RFC 8410). */
 const ED25519_PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
 const X25519_PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
@@ -204,7 +208,7 @@ X25519_BASE_POINT[0] = 9;
 export async function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array | undefined> {
   if (secretKey.length !== 32 || publicKey.length !== 32) return undefined;
   let shared: Uint8Array;
-  if (await hasNativeX25519()) {
+  if (nativeX25519Known ?? (await hasNativeX25519())) {
     try {
       let ownKey = x25519SecretKeys.get(secretKey);
       if (!ownKey) {
@@ -225,10 +229,10 @@ export async function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Prom
 function hasNativeX25519(): Promise<boolean> {
   nativeX25519 ??= subtle
     ? subtle.importKey('raw', X25519_BASE_POINT as BufferSource, { name: 'X25519' }, false, []).then(
-        () => true,
-        () => false,
+        () => (nativeX25519Known = true),
+        () => (nativeX25519Known = false),
       )
-    : Promise.resolve(false);
+    : Promise.resolve((nativeX25519Known = false));
   return nativeX25519;
 }
 

@@ -14,7 +14,7 @@ import { ChannelRouter, type Channel, type ChannelSpec, type ChannelStats, type 
 import { equalBytes } from '../../src-shared/bytes';
 import type { SignalingClient } from './signaling-client';
 import { DEFAULT_LINK_CONFIG, PeerLink, rtcConfiguration, type LinkConfig, type LinkSnapshot } from './link/peer-link';
-import { ConnectionPreparer, SETTLE_MS } from './link/prepared-connection';
+import { ConnectionPreparer, FirstConnection, SETTLE_MS } from './link/prepared-connection';
 import { deriveSignalKey, type SignalKey } from './link/signal-key';
 import { createEd25519Signer, verifyPublicIdentity } from '../../src-shared/identity';
 import { decodeCertificate, verifyCertificate, type SessionCertificate, type SessionSecrets } from '../../src-shared/session-certificate';
@@ -81,12 +81,14 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
   private readonly unsubscribe: Array<() => void> = [];
   /** Connections kept ready, so a newly seen peer gets an offer at once and a newcomer answers at once. */
   private readonly preparer: ConnectionPreparer;
+  private readonly createPeerConnection: (configuration: RTCConfiguration) => RTCPeerConnection;
 
   constructor(private readonly options: LinkManagerOptions) {
     super();
     this.config = { ...options.config };
     this.extraIceServers = options.extraIceServers ?? [];
-    this.preparer = new ConnectionPreparer(options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)));
+    this.createPeerConnection = options.createPeerConnection ?? ((c) => new RTCPeerConnection(c));
+    this.preparer = new ConnectionPreparer(this.createPeerConnection);
     // Before joining: the registry's ICE servers are not known yet, and are set when it is taken.
     if (options.prepareConnections !== false) this.preparer.prepareBare(this.rtcConfiguration(this.extraIceServers));
     this.sign = createEd25519Signer(options.session.signSecretKey);
@@ -307,20 +309,26 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
           ok ? { certificate, ...(signalKey ? { signalKey } : {}) } : undefined,
         )
       : Promise.resolve(undefined);
-    void Promise.all([
+    const checks = Promise.all([
       verifyPublicIdentity({ peerId: peer.peer_id, signingPublicKey: peer.signing_key, boxPublicKey: peer.box_key, boxKeySignature: peer.box_key_sig }),
       certificateCheck,
-    ]).then(([valid, verifiedSession]) => {
+    ]);
+    // The link's connection is begun while WebCrypto checks (prepared-connection.ts,
+    // FirstConnection); the link takes it once they pass.
+    const first = this.beginConnection(joined);
+    void checks.then(([valid, verifiedSession]) => {
       const queued = this.waiting.get(peer.peer_id);
       this.waiting.delete(peer.peer_id);
-      if (!queued) return; // the manager closed meanwhile
+      if (!queued) return first?.close(); // the manager closed meanwhile
       if (!valid) {
+        first?.close();
         this.emit('untrusted', { peerId: peer.peer_id, reason: 'its peer_id is not derived from its key, or its box key is not signed by it (possible tampering registry)' });
         return;
       }
       const current = this.links.get(peer.peer_id);
       if (current && restarted && !verifiedSession && equalBytes(current.signingKey, peer.signing_key)) {
         // A new certificate that does not verify restarts nothing (the signaling path checks its own).
+        first?.close();
         if (this.clearAway(peer.peer_id)) current.link.signalingRestored();
         for (const action of queued) action(current.link);
         return;
@@ -330,18 +338,32 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
       const latest = this.presence.get(peer.peer_id) ?? peer;
       this.presence.delete(peer.peer_id);
       if (this.options.admit && !this.options.admit(latest)) {
+        first?.close();
         this.held.set(peer.peer_id, latest);
         this.emit('held', { peerId: peer.peer_id });
         return;
       }
       this.held.delete(peer.peer_id);
-      const link = this.createLink(peer, joined, verifiedSession);
+      const link = this.createLink(peer, joined, verifiedSession, first);
+      first?.close(); // if the link did not take it
       for (const action of queued) action(link);
     });
     return false;
   }
 
-  private createLink(peer: PeerInfo, offersFirst: boolean, remoteSession?: { certificate: SessionCertificate; signalKey?: SignalKey }): PeerLink {
+  /**
+   * The first connection of a link about to be made (prepared-connection.ts): one prepared ahead
+   * if there is one, else made now. None for a link that offers while direct paths are blocked
+   * (it offers without candidates itself).
+   */
+  private beginConnection(offers: boolean): FirstConnection | undefined {
+    if (offers && this.config.blockDirect) return undefined;
+    const configuration = this.rtcConfiguration(this.iceServers);
+    const prepared = this.options.prepareConnections === false ? undefined : offers ? this.preparer.take(configuration) : this.preparer.takeBare(configuration);
+    return FirstConnection.begin(this.createPeerConnection, configuration, offers, prepared);
+  }
+
+  private createLink(peer: PeerInfo, offersFirst: boolean, remoteSession?: { certificate: SessionCertificate; signalKey?: SignalKey }, first?: FirstConnection): PeerLink {
     const { client } = this.options;
     const peerId = peer.peer_id;
     const link = new PeerLink({
@@ -357,7 +379,7 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
       config: { ...this.config, iceServers: this.iceServers },
       ...(this.options.createPeerConnection ? { createPeerConnection: this.options.createPeerConnection } : {}),
       offersFirst,
-      ...(this.options.prepareConnections !== false ? { preparer: this.preparer } : {}),
+      ...(first ? { preparer: first } : {}),
       port: {
         sendSignal: (type, payload) => client.sendSignal(type, peerId, payload),
         sendRelay: (payload) => client.sendRelay(peerId, payload),

@@ -13,7 +13,7 @@
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import type { Clock } from '../clock';
 import { newConnectionId, type LinkSignal } from './signal-codec';
-import { createLinkChannel } from './prepared-connection';
+import { createLinkChannel, type PreparedConnection } from './prepared-connection';
 import type { LinkConfig, LinkErrorCode } from './link-types';
 import { Timers } from './timers';
 
@@ -52,8 +52,6 @@ export class Negotiation {
   private readonly pendingCandidates: RTCIceCandidateInit[] = [];
   /** This connection's candidates as sent (null: the end of them), to send again if the registry dropped one. */
   private readonly sentCandidates: Array<NonNullable<LinkSignal['candidate']> | null> = [];
-  /** `negotiationneeded` came before the channel: the offer is made once the channel exists. */
-  private negotiationDeferred = false;
   private channel: RTCDataChannel | undefined;
   private closed = false;
   private readonly timers: Timers<'offer-wait' | 'offer-resend'>;
@@ -66,19 +64,19 @@ export class Negotiation {
     readonly pc: RTCPeerConnection,
     private readonly host: NegotiationHost,
     private readonly clock: Clock,
-    options: { offerNow: boolean; prepared?: RTCDataChannel },
+    options: { offerNow: boolean; prepared?: Pick<PreparedConnection, 'channel' | 'described'> },
   ) {
     this.timers = new Timers(clock);
-    if (options.offerNow) this.openChannel(options.prepared);
+    if (options.offerNow) this.openChannel(options.prepared?.channel);
     else this.timers.set('offer-wait', host.config().offerWaitMs, () => this.offerAfterWaiting());
 
     pc.onnegotiationneeded = () => {
       // A connection with no channel has nothing to offer, and an offer without media sections
-      // is refused under max-bundle ("no BUNDLE group"). Chromium 156 fires this event on the
-      // bare connection when setConfiguration gives it ICE servers; the browser does not fire it
-      // again when the channel is added (the flag is still set), so the offer waits for the channel.
-      if (!this.channel) this.negotiationDeferred = true;
-      else void this.makeOffer();
+      // is refused under max-bundle ("no BUNDLE group"): Chromium 156 fires this event on the
+      // bare connection when setConfiguration gives it ICE servers. The channel's creation makes
+      // the offer itself (openChannel), so this event then finds it under way and does nothing;
+      // it offers for what comes later (an ICE restart).
+      if (this.channel && !this.makingOffer && pc.signalingState === 'stable') void this.makeOffer();
     };
     pc.onicecandidate = ({ candidate }) => {
       if (this.closed || host.config().blockDirect) return;
@@ -90,13 +88,8 @@ export class Negotiation {
     pc.onconnectionstatechange = () => !this.closed && host.connectionStateChanged(this);
 
     if (options.prepared) {
-      // Its offer is set and holds the candidates gathered so far; later ones trickle as usual.
-      this.offerSentAt = clock.now();
-      this.sendDescription(pc.localDescription!);
-      if (pc.iceGatheringState === 'complete') {
-        this.sentCandidates.push(null);
-        host.signal(this, 'webrtc_ice_candidate', { candidate: null });
-      }
+      if (pc.localDescription) this.sendPreparedOffer();
+      else void this.awaitPreparedOffer(options.prepared.described);
     }
   }
 
@@ -173,6 +166,32 @@ export class Negotiation {
     pc.close();
   }
 
+  /** A prepared connection's offer is set and holds the candidates gathered so far; later ones trickle as usual. */
+  private sendPreparedOffer(): void {
+    const { pc, host } = this;
+    this.offerSentAt = this.clock.now();
+    this.sendDescription(pc.localDescription!);
+    if (pc.iceGatheringState === 'complete') {
+      this.sentCandidates.push(null);
+      host.signal(this, 'webrtc_ice_candidate', { candidate: null });
+    }
+  }
+
+  /** A connection begun while the peer was being checked: its offer goes out once set (a colliding offer meanwhile is glare). */
+  private async awaitPreparedOffer(described: Promise<void> | undefined): Promise<void> {
+    const { pc } = this;
+    try {
+      this.makingOffer = true;
+      await described;
+      if (this.closed || pc.signalingState !== 'have-local-offer' || !pc.localDescription) return;
+      this.sendPreparedOffer();
+    } catch (error) {
+      if (!this.closed) this.host.fail('NEGOTIATION_FAILED', `creating an offer failed: ${(error as Error).message}`);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
   private async makeOffer(): Promise<void> {
     const { pc } = this;
     try {
@@ -188,7 +207,7 @@ export class Negotiation {
     }
   }
 
-  /** No offer came while this side waited: it offers itself (creating the channel fires negotiationneeded). */
+  /** No offer came while this side waited: it offers itself (creating the channel makes the offer). */
   private offerAfterWaiting(): void {
     const { pc } = this;
     if (pc.remoteDescription || pc.signalingState !== 'stable') return;
@@ -210,11 +229,10 @@ export class Negotiation {
     };
     channel.onmessage = (event) => host.channelMessage(channel, event.data as ArrayBuffer);
     channel.onbufferedamountlow = () => host.bufferedAmountLow();
-    if (this.negotiationDeferred) {
-      this.negotiationDeferred = false;
-      // Not while answering: the peer's offer already negotiates the channel.
-      if (pc.signalingState === 'stable' && !pc.remoteDescription) void this.makeOffer();
-    }
+    // The offer is made now, not a task later on negotiationneeded (which then finds it under way
+    // and does nothing): that hop cost 0.3–0.5 ms of a cold setup (docs/BENCHMARKS.md). Not while
+    // answering: the peer's offer already negotiates the channel; nor for a prepared connection.
+    if (!prepared && pc.signalingState === 'stable' && !pc.remoteDescription) void this.makeOffer();
   }
 
   /**

@@ -399,7 +399,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     const bare = first && !offerNow ? this.options.preparer?.takeBare(configuration) : undefined;
     const pc = ready?.pc ?? bare ?? (this.options.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(configuration);
     this.record('connection', `${ready ? 'prepared' : bare ? 'prepared bare' : 'new'} RTCPeerConnection (${reason})`);
-    this.conn = new Negotiation(pc, this.negotiationHost, this.clock, { offerNow, ...(ready ? { prepared: ready.channel } : {}) });
+    this.conn = new Negotiation(pc, this.negotiationHost, this.clock, { offerNow, ...(ready ? { prepared: ready } : {}) });
     this.policy.negotiationStarted();
     this.updateState();
   }

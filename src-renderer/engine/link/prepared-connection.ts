@@ -25,6 +25,8 @@ export function createLinkChannel(pc: RTCPeerConnection): RTCDataChannel {
 export interface PreparedConnection {
   pc: RTCPeerConnection;
   channel: RTCDataChannel;
+  /** Settles once its offer is set; absent when it already is. */
+  described?: Promise<void>;
 }
 
 /** A connection asked for while links are being set up is made this much later, not among them. */
@@ -139,6 +141,63 @@ export class ConnectionPreparer {
       () => void (spare.ready = this.spare === spare && pc.signalingState === 'have-local-offer'),
       () => this.spare === spare && this.discard(),
     );
+  }
+}
+
+/**
+ * A link's first connection, begun the moment its peer is known, while the peer's identity and
+ * session certificate are being checked: when offering, its DataChannel created and its offer
+ * being set; otherwise bare. Nothing from the peer touches it until the link exists, which is
+ * after the checks, and the offer leaves only then. Without it a cold link (no connection
+ * prepared ahead) made its connection, channel and offer only after the checks, one after the
+ * other: on a quiet machine the checks take 0.3–1 ms and the connection with its offer 1.5–2.5 ms
+ * (docs/BENCHMARKS.md). A prepared connection, when there is one, is taken instead.
+ */
+export class FirstConnection implements Pick<ConnectionPreparer, 'take' | 'takeBare'> {
+  private made: { pc: RTCPeerConnection; channel?: RTCDataChannel; described?: Promise<void> } | undefined;
+
+  private constructor(
+    private readonly key: string,
+    made: { pc: RTCPeerConnection; channel?: RTCDataChannel; described?: Promise<void> },
+  ) {
+    this.made = made;
+  }
+
+  /** Undefined if the connection could not be made (the link then makes its own, and reports why). */
+  static begin(create: (configuration: RTCConfiguration) => RTCPeerConnection, configuration: RTCConfiguration, offers: boolean, prepared?: PreparedConnection | RTCPeerConnection): FirstConnection | undefined {
+    const key = configurationKey(configuration);
+    if (prepared) return new FirstConnection(key, 'pc' in prepared ? prepared : { pc: prepared });
+    let pc: RTCPeerConnection;
+    try {
+      pc = create(configuration);
+    } catch {
+      return undefined;
+    }
+    if (!offers) return new FirstConnection(key, { pc });
+    const channel = createLinkChannel(pc);
+    const described = pc.setLocalDescription();
+    described.catch(() => undefined); // reported by the link that takes it
+    return new FirstConnection(key, { pc, channel, described });
+  }
+
+  take(configuration: RTCConfiguration): PreparedConnection | undefined {
+    const made = this.made;
+    this.made = undefined;
+    if (!made?.channel || this.key !== configurationKey(configuration)) return void made?.pc.close();
+    return { pc: made.pc, channel: made.channel, ...(made.described ? { described: made.described } : {}) };
+  }
+
+  takeBare(configuration: RTCConfiguration): RTCPeerConnection | undefined {
+    const made = this.made;
+    this.made = undefined;
+    if (!made || made.channel || this.key !== configurationKey(configuration)) return void made?.pc.close();
+    return made.pc;
+  }
+
+  /** Closes the connection if no link took it (the peer did not verify, or was held back). */
+  close(): void {
+    this.made?.pc.close();
+    this.made = undefined;
   }
 }
 
