@@ -23,7 +23,8 @@ import {
   type PeerInfo,
   type ServerFrame,
 } from '../../src-shared/protocol/signaling';
-import { derivePeerId, ed25519Verify, signedMessage } from '../../src-shared/identity';
+import { derivePeerId, signedMessage } from '../../src-shared/identity';
+import { ed25519VerifyInline } from './ed25519-inline';
 import type { InviteAuthority } from './invites';
 import type { Member, ProjectDirectory } from './projects';
 import type { RegistryMetrics } from './metrics';
@@ -301,17 +302,15 @@ class Connection {
     if (hello.protocol !== PROTOCOL_VERSION) {
       return this.refuse('PROTOCOL_UNSUPPORTED', `this registry speaks protocol ${PROTOCOL_VERSION}, the console sent ${hello.protocol}`);
     }
-    const invite = await this.ctx.invites.check(hello.invite);
-    if (this.phase !== 'authenticating') return; // closed or timed out meanwhile
+    // Invite and signatures are checked inline (microseconds each), not as threadpool jobs: a
+    // console is admitted in the turn its hello arrives, however busy the pool or the machine.
+    const invite = this.ctx.invites.check(hello.invite);
     if (!invite.ok) return this.refuse(invite.code, invite.message);
 
     const peerId = derivePeerId(hello.signing_key);
     if (!this.nonce) return; // only while authenticating, which ends with the nonce
-    const [nonceOk, boxKeyOk] = await Promise.all([
-      ed25519Verify(hello.signing_key, signedMessage('registryAuth', this.nonce), hello.nonce_sig),
-      ed25519Verify(hello.signing_key, signedMessage('boxKey', hello.box_key), hello.box_key_sig),
-    ]);
-    if (this.phase !== 'authenticating') return;
+    const nonceOk = ed25519VerifyInline(hello.signing_key, signedMessage('registryAuth', this.nonce), hello.nonce_sig);
+    const boxKeyOk = nonceOk && ed25519VerifyInline(hello.signing_key, signedMessage('boxKey', hello.box_key), hello.box_key_sig);
     if (!nonceOk) return this.refuse('BAD_SIGNATURE', 'the challenge signature does not match the signing key');
     if (!boxKeyOk) return this.refuse('BAD_SIGNATURE', 'the box key is not signed by the signing key');
 
