@@ -31,6 +31,7 @@ import { it } from 'vitest';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { extname, join, normalize, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -132,6 +133,36 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000, pollMs
 }
 
 type BurstTimings = ReturnType<Harness['timings']>;
+
+/**
+ * CPU time (ms) of this process's descendants (the browser's processes), from /proc: the burst is
+ * CPU-bound on two cores, so its CPU cost says what a busier machine would stretch (BENCH_BURST_TIMELINE).
+ */
+function browserCpuMs(): number {
+  const tick = 1000 / 100; // USER_HZ
+  const stats = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((pid) => {
+      try {
+        const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        return [{ pid: Number(pid), ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) * tick }];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+  const children = new Map<number, typeof stats>();
+  for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
+  let total = 0;
+  const visit = (pid: number) => {
+    for (const child of children.get(pid) ?? []) {
+      total += child.cpu;
+      visit(child.pid);
+    }
+  };
+  visit(process.pid);
+  return total;
+}
 
 /** One burst round, console by console (BENCH_BURST_TIMELINE): ms after the first join call. */
 function printBurstTimeline(round: number, ids: string[], timings: BurstTimings[], start: number, registryLog: Array<{ time: number; msg: string }>): void {
@@ -244,6 +275,7 @@ it('peerjs', async () => {
         const loopDelay = monitorEventLoopDelay({ resolution: 10 });
         if (BURST_TIMELINE) loopDelay.enable();
         const cpuAtStart = process.cpuUsage();
+        const browserCpuAtStart = BURST_TIMELINE ? browserCpuMs() : 0;
         const joins = consoles.slice(0, BURST).map((c, i) => c.join(burstLink, `burst ${i}`));
         await new Promise((done) => setTimeout(done, BURST_LATE_MS));
         joins.push(consoles[BURST]!.join(burstLink, 'late'));
@@ -255,6 +287,7 @@ it('peerjs', async () => {
         if (BURST_TIMELINE) {
           loopDelay.disable();
           const cpu = process.cpuUsage(cpuAtStart);
+          console.log(`ours round ${round}: browser CPU ${(browserCpuMs() - browserCpuAtStart).toFixed(0)} ms until all open`);
           printBurstTimeline(round, ids, timings, start, registryLog);
           console.log(`bench process (registry, Playwright): event loop delay max ${(loopDelay.max / 1e6).toFixed(0)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms; CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`);
           // The two slowest links, peer known → open on both sides: each end's link history.
@@ -280,6 +313,8 @@ it('peerjs', async () => {
       {
         const peers = await Promise.all(Array.from({ length: BURST + 1 }, () => PeerJsConsole.open(browser, pages.origin, undefined, peerServer.port)));
         const ids = peers.map((_, i) => `burst-${round}-${i}-${++serial}`);
+        const theirCpuAtStart = BURST_TIMELINE ? browserCpuMs() : 0;
+        const theirProcessCpu = process.cpuUsage();
         const starts = peers.slice(0, BURST).map((peer, i) => peer.call('startAndConnect', ids[i]!, peerServer.port, ids.slice(0, i)));
         await new Promise((done) => setTimeout(done, BURST_LATE_MS));
         starts.push(peers[BURST]!.call('startAndConnect', ids[BURST]!, peerServer.port, ids.slice(0, BURST)));
@@ -289,6 +324,8 @@ it('peerjs', async () => {
         const timings = await read();
         const start = Math.min(...(await Promise.all(peers.map((peer) => peer.call('startedAt')))));
         if (BURST_TIMELINE) {
+          const cpu = process.cpuUsage(theirProcessCpu);
+          console.log(`PeerJS round ${round}: browser CPU ${(browserCpuMs() - theirCpuAtStart).toFixed(0)} ms until all open; bench process (PeerServer, Playwright) CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`);
           const registered = await Promise.all(peers.map((peer) => peer.call('registeredAt')));
           const started = await Promise.all(peers.map((peer) => peer.call('startedAt')));
           console.log(`PeerJS round ${round} (ms after the first start): ${peers.map((_, i) => `${i === BURST ? 'late' : i}: start ${(started[i]! - start).toFixed(0)}, OPEN ${(registered[i]! - start).toFixed(0)}, links open ${Math.min(...timings[i]!.map((c) => c.open!)) - start | 0}-${Math.max(...timings[i]!.map((c) => c.open!)) - start | 0}`).join('; ')}`);
