@@ -48,7 +48,8 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const SETUP_LINKS = QUICK ? 6 : 60;
 const BULK_BYTES = (QUICK ? 8 : 64) * 1024 * 1024;
 const ROUNDS = QUICK ? 1 : 3;
-const BURST_ROUNDS = QUICK ? 1 : 4;
+/** Burst rounds (each ours then PeerJS); BENCH_BURST_ROUNDS raises it for a tighter interval. */
+const BURST_ROUNDS = Number(process.env.BENCH_BURST_ROUNDS) || (QUICK ? 1 : 4);
 /** The burst: this many consoles at once, then one more after BURST_LATE_MS (inside SETTLE_MS, 250 ms). */
 const BURST = 10;
 const BURST_LATE_MS = 100;
