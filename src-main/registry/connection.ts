@@ -356,10 +356,10 @@ class Connection {
     const info: PeerInfo = {
       peer_id: peerId,
       display_name: hello.display_name,
-      signing_key: hello.signing_key.slice(),
-      box_key: hello.box_key.slice(),
-      box_key_sig: hello.box_key_sig.slice(),
-      ...(hello.session_cert ? { session_cert: hello.session_cert.slice() } : {}),
+      signing_key: ownCopy(hello.signing_key),
+      box_key: ownCopy(hello.box_key),
+      box_key_sig: ownCopy(hello.box_key_sig),
+      ...(hello.session_cert ? { session_cert: ownCopy(hello.session_cert) } : {}),
       // Relayed as the console described itself: a label, not checked (it cannot be).
       ...(hello.client ? { client: hello.client } : {}),
       joined_at: this.now(),
@@ -614,6 +614,15 @@ function uncorkAll(): void {
     corked.delete(socket);
     socket.uncork();
   }
+}
+
+/**
+ * Bytes of one's own, not a view into what they were decoded from. Not `.slice()`: the decoder
+ * hands out Buffers (views into the socket's read buffer), and a Buffer's slice is another view,
+ * which kept every member's whole hello frame, and its malloc'd read buffer, alive.
+ */
+export function ownCopy(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
 }
 
 /** A Buffer is a Uint8Array already: no view is made for it (one allocation less per frame). */
