@@ -13,11 +13,13 @@ import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
 import { encodeFrameTransient, decodeClientFrame, forwardPrefix, forwardedSignalLength, writeForwardedSignal } from '../../src-shared/protocol/codec';
 import { binaryMessage, bodyLength, bodyOf } from './ws-frame';
+import { packKeys, unpackKeys } from './member-keys';
 import { ERRORS, type ErrorCode } from '../../src-shared/protocol/errors';
 import {
   PROTOCOL_VERSION,
   SIGNAL_TYPES,
   type ClientFrame,
+  type ClientInfo,
   type HelloFrame,
   type IceServer,
   type PeerInfo,
@@ -244,9 +246,9 @@ class Connection {
     this.metrics.connections.dec();
     this.phase = 'closed';
     if (this.member && this.directory.remove(this.project, this.member)) {
-      this.ctx.departures.note(this.project, this.member.info.peer_id);
-      this.directory.broadcast(this.project, { type: 'peer_left', peer_id: this.member.info.peer_id, reason: this.leaveReason });
-      this.ctx.cluster?.announceLeave(this.project, this.member.info.peer_id, this.leaveReason).catch((error: Error) => this.logger.warn({ ...this.who, err: error.message }, 'could not announce a departure to the cluster'));
+      this.ctx.departures.note(this.project, this.member.peerId);
+      this.directory.broadcast(this.project, { type: 'peer_left', peer_id: this.member.peerId, reason: this.leaveReason });
+      this.ctx.cluster?.announceLeave(this.project, this.member.peerId, this.leaveReason).catch((error: Error) => this.logger.warn({ ...this.who, err: error.message }, 'could not announce a departure to the cluster'));
       this.logger.info({ ...this.who, reason: this.leaveReason }, 'console left');
     }
     this.updateGauges();
@@ -274,7 +276,7 @@ class Connection {
   private unknownPeer(refType: string, toPeerId: string, departed: boolean): void {
     if (this.phase === 'closed') return;
     // Never oneself, even just after a reconnect (when this peer_id is among the departures).
-    const crossedDeparture = toPeerId !== this.member?.info.peer_id && (departed || this.ctx.departures.has(this.project, toPeerId));
+    const crossedDeparture = toPeerId !== this.member?.peerId && (departed || this.ctx.departures.has(this.project, toPeerId));
     if (!crossedDeparture && this.badFrame('UNKNOWN_PEER')) return;
     this.refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
   }
@@ -348,17 +350,13 @@ class Connection {
     this.project = invite.project;
     this.signalPrefix = forwardPrefix(peerId);
     this.who = { ...this.client, project: this.project, peer_id: peerId };
-    // The decoded keys are views into the whole hello frame as read (invite and all): copied out,
-    // so that a member keeps its 128 bytes of keys rather than the ~500-byte frame. Each its own
-    // copy: V8 keeps typed arrays of up to 64 bytes in its heap, not in a malloc'd buffer of their
-    // own that would sit, long-lived, among the socket read buffers and fragment the malloc heap.
     const info: PeerInfo = {
       peer_id: peerId,
       display_name: hello.display_name,
-      signing_key: hello.signing_key.slice(),
-      box_key: hello.box_key.slice(),
-      box_key_sig: hello.box_key_sig.slice(),
-      ...(hello.session_cert ? { session_cert: hello.session_cert.slice() } : {}),
+      signing_key: hello.signing_key,
+      box_key: hello.box_key,
+      box_key_sig: hello.box_key_sig,
+      ...(hello.session_cert ? { session_cert: hello.session_cert } : {}),
       // Relayed as the console described itself: a label, not checked (it cannot be).
       ...(hello.client ? { client: hello.client } : {}),
       joined_at: this.now(),
@@ -418,11 +416,12 @@ class Connection {
    */
   private updatePresence(displayName: string): void {
     const current = this.member!;
-    if (current.info.display_name === displayName) return;
-    current.info = { ...current.info, display_name: displayName };
-    this.directory.broadcast(this.project, { type: 'peer_joined', peer: current.info }, current.info.peer_id);
+    if (current.displayName === displayName) return;
+    current.displayName = displayName;
+    const info = current.info;
+    this.directory.broadcast(this.project, { type: 'peer_joined', peer: info }, current.peerId);
     // Registered again under the same instance: the other instances' members hear of it too.
-    this.ctx.cluster?.announceJoin(this.project, current.info).catch((error: Error) => this.logger.warn({ ...this.who, err: error.message }, 'could not announce a rename to the cluster'));
+    this.ctx.cluster?.announceJoin(this.project, info).catch((error: Error) => this.logger.warn({ ...this.who, err: error.message }, 'could not announce a rename to the cluster'));
     this.logger.info(this.who, 'console renamed');
   }
 
@@ -443,7 +442,7 @@ class Connection {
     if (target === this.member) return this.unknownPeer(frame.type, frame.to_peer_id, false);
     if (!target) {
       this.metrics.traffic.signaled(frame.payload.length);
-      return this.routeRemote({ type: frame.type, from_peer_id: this.member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, frame.type, frame.to_peer_id);
+      return this.routeRemote({ type: frame.type, from_peer_id: this.member!.peerId, to_peer_id: frame.to_peer_id, payload: frame.payload }, frame.type, frame.to_peer_id);
     }
     if (target.queuedBytes() > this.limits.maxQueuedBytes) {
       return this.refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; frame dropped`, frame.type, frame.to_peer_id);
@@ -454,7 +453,7 @@ class Connection {
     const length = forwardedSignalLength(received, this.signalPrefix!);
     let message: Buffer | undefined;
     if (length !== undefined) writeForwardedSignal((message = binaryMessage(length)), message.length - length, received, this.signalPrefix!);
-    target.send({ type: frame.type, from_peer_id: this.member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, message);
+    target.send({ type: frame.type, from_peer_id: this.member!.peerId, to_peer_id: frame.to_peer_id, payload: frame.payload }, message);
   }
 
   /**
@@ -463,7 +462,7 @@ class Connection {
    * and creates no state. Budgets are the pair's and the project's, wherever they are kept.
    */
   private routeRelay(frame: Extract<ClientFrame, { type: 'relay' }>): void {
-    const from = this.member!.info.peer_id;
+    const from = this.member!.peerId;
     const to = frame.to_peer_id;
     const bytes = frame.payload.length;
     const target = to === from ? undefined : this.directory.get(this.project, to);
@@ -526,7 +525,7 @@ class Connection {
     if (!expiresAt) return;
     this.iceRefresh = setTimeout(() => {
       if (this.phase !== 'member' || !this.member) return;
-      const ice = this.ctx.iceServersFor(this.member.info.peer_id);
+      const ice = this.ctx.iceServersFor(this.member.peerId);
       this.send({ type: 'ice_servers', ice_servers: ice.servers, expires_at: ice.expiresAt });
       this.scheduleIceRefresh(ice.expiresAt);
     }, Math.max(1000, (expiresAt - this.now()) / 2));
@@ -561,11 +560,29 @@ class Membership implements Member {
    */
   private early: ServerFrame[] | undefined = [];
 
+  readonly peerId: string;
+  displayName: string;
+  /** Its keys and session certificate (member-keys.ts): what a member holds of its hello. */
+  private readonly keys: string;
+  private readonly client: ClientInfo | undefined;
+  private readonly joinedAt: number;
+
   constructor(
     private readonly connection: Connection,
-    public info: PeerInfo,
+    info: PeerInfo,
     readonly inviteId: string,
-  ) {}
+  ) {
+    this.peerId = info.peer_id;
+    this.displayName = info.display_name;
+    this.keys = packKeys(info);
+    this.client = info.client;
+    this.joinedAt = info.joined_at;
+  }
+
+  /** As peers are told of it (welcome, peer_joined, the cluster): made when asked, a few times in a console's life. */
+  get info(): PeerInfo {
+    return { peer_id: this.peerId, display_name: this.displayName, ...unpackKeys(this.keys), ...(this.client ? { client: this.client } : {}), joined_at: this.joinedAt };
+  }
 
   /** `message`: the frame as a whole WebSocket message (ws-frame.ts), when the caller has it. */
   send(frame: ServerFrame, message?: Buffer): void {
