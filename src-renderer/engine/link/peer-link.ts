@@ -27,6 +27,7 @@ import { systemClock, type Clock } from '../clock';
 import { PathPolicy } from './path-policy';
 import { Timers } from './timers';
 import { ReliableStream } from './reliable-stream';
+import { msgpackLengthAtLeast } from './msgpack-length';
 import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
 import { RelayPath, RELAY_PATH_ID } from './relay-path';
 import { decodeLinkSignal, encodeLinkSignal } from './signal-codec';
@@ -639,7 +640,8 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   private createStream(): ReliableStream {
     // The limit is on the application message; the stream also carries its small envelope.
-    const stream = new ReliableStream({ chunkBytes: CHUNK_BYTES, maxMessageBytes: this.config.maxMessageBytes + 1024 });
+    // Every stream message is one MessagePack value (the envelope): its first chunk says how long it is.
+    const stream = new ReliableStream({ chunkBytes: CHUNK_BYTES, maxMessageBytes: this.config.maxMessageBytes + 1024, messageLength: msgpackLengthAtLeast });
     stream.on('message', (bytes) => this.onStreamMessage(bytes));
     stream.on('error', (error) => this.fail(error.code, error.message));
     return stream;

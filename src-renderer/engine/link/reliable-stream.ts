@@ -67,6 +67,15 @@ export interface ReliableStreamOptions {
   maxReorderFrames?: number;
   /** Payload bytes per DATA frame; default 16384 - 32. Every path must fit chunkBytes + HEADER_ALLOWANCE. */
   chunkBytes?: number;
+  /**
+   * A message's length in bytes (exact or a lower bound) read from its first chunk, asked for
+   * messages of more than one frame: reassembly then copies each chunk into one buffer of that
+   * size as it arrives, instead of concatenating them all once the last one is in (tens of
+   * milliseconds at the end of a 64 MiB message). A wrong answer costs a copy, never correctness.
+   * The buffer is allocated when the first chunk arrives, so a peer can make the receiver hold up
+   * to maxMessageBytes with one frame (it can anyway, by sending that much). Default: none.
+   */
+  messageLength?: (firstChunk: Uint8Array) => number | undefined;
   /** Injectable timer, default setTimeout. */
   setTimer?: (fn: () => void, ms: number) => unknown;
   /** Default clearTimeout. */
@@ -179,6 +188,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private readonly retransmitAfterMs: number;
   private readonly maxReorderFrames: number;
   private readonly chunkBytes: number;
+  private readonly messageLength: ((firstChunk: Uint8Array) => number | undefined) | undefined;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
   private readonly encoder = new Encoder();
@@ -211,6 +221,8 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private readonly reorder = new Map<number, InFrame>();
   private parts: Uint8Array[] = [];
   private partsBytes = 0;
+  /** The message being received, when its length was known from its first chunk (messageLength); parts stays empty then. */
+  private assembly: Uint8Array | undefined;
   /** Dropping the rest of a message that exceeded maxMessageBytes. */
   private discarding = false;
   private framesSinceAck = 0;
@@ -229,6 +241,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
     this.retransmitAfterMs = positiveInt('retransmitAfterMs', options.retransmitAfterMs, 1000);
     this.maxReorderFrames = positiveInt('maxReorderFrames', options.maxReorderFrames, 1024);
     this.chunkBytes = positiveInt('chunkBytes', options.chunkBytes, DEFAULT_CHUNK_BYTES);
+    this.messageLength = options.messageLength;
     this.setTimer = options.setTimer ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
     this.clearTimer = options.clearTimer ?? ((handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>));
   }
@@ -294,9 +307,12 @@ export class ReliableStream extends Emitter<StreamEvents> {
     try {
       do {
         this.pumpAgain = false;
-        this.fillWindow();
         if (this.ackPending && this.path) this.sendAck();
+        // Frames are cut as the path takes them, and the rest of the window only once the path is
+        // full: the first bytes of a large message go out without waiting for megabytes of frames
+        // to be encoded ahead, and the path is refilled at once when it drains.
         this.transmit();
+        this.fillWindow();
       } while (this.pumpAgain && !this.closed);
     } finally {
       this.pumping = false;
@@ -323,6 +339,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
     this.reorder.clear();
     this.parts = [];
     this.partsBytes = 0;
+    this.assembly = undefined;
     this.path = undefined;
     for (const p of pending) p?.reject(new Error('stream closed'));
   }
@@ -339,33 +356,35 @@ export class ReliableStream extends Emitter<StreamEvents> {
 
   /** Cuts queued messages into frames while the window has room, resolving fully cut sends. */
   private fillWindow(): void {
-    while (
-      this.queueHead < this.queue.length &&
-      this.unackedBytes < this.windowBytes &&
-      this.out.length - this.outHead < this.maxReorderFrames
-    ) {
-      const head = this.queue[this.queueHead]!;
-      const n = Math.min(this.chunkBytes, head.data.length - head.offset);
-      // Encoding copies the bytes: the caller may reuse its buffer once send() resolves.
-      const chunk = head.data.subarray(head.offset, head.offset + n);
-      head.offset += n;
-      this.queuedBytes -= n;
-      const more = head.offset < head.data.length;
-      const seq = this.nextSeq;
-      const encoded = this.encoder.encode([FRAME_DATA, seq, more, chunk]);
-      this.out.push({ seq, more, payload: n, encoded, lastPath: undefined, resend: false });
-      this.unackedBytes += n;
-      if (!more) {
-        this.queue[this.queueHead] = undefined; // release the message
-        this.queueHead += 1;
-        if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-          this.queue = this.queue.slice(this.queueHead);
-          this.queueHead = 0;
-        }
-        head.resolve();
-      }
-    }
+    while (this.cutFrame());
   }
+
+  /** Cuts the next frame from the queue if the window has room; false when it cannot. */
+  private cutFrame(): boolean {
+    if (!(this.queueHead < this.queue.length && this.unackedBytes < this.windowBytes && this.out.length - this.outHead < this.maxReorderFrames)) return false;
+    const head = this.queue[this.queueHead]!;
+    const n = Math.min(this.chunkBytes, head.data.length - head.offset);
+    // Encoding copies the bytes: the caller may reuse its buffer once send() resolves.
+    const chunk = head.data.subarray(head.offset, head.offset + n);
+    head.offset += n;
+    this.queuedBytes -= n;
+    const more = head.offset < head.data.length;
+    const seq = this.nextSeq;
+    const encoded = this.encoder.encode([FRAME_DATA, seq, more, chunk]);
+    this.out.push({ seq, more, payload: n, encoded, lastPath: undefined, resend: false });
+    this.unackedBytes += n;
+    if (!more) {
+      this.queue[this.queueHead] = undefined; // release the message
+      this.queueHead += 1;
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+      head.resolve();
+    }
+    return true;
+  }
+
 
   /** The next frame to put on the wire: flagged resends first (in seq order), then fresh frames. */
   private nextToSend(): OutFrame | undefined {
@@ -385,8 +404,9 @@ export class ReliableStream extends Emitter<StreamEvents> {
     for (;;) {
       const path = this.path;
       if (!path || this.closed) return;
-      const frame = this.nextToSend();
-      if (!frame || !path.canSend()) return;
+      if (!path.canSend()) return;
+      const frame = this.nextToSend() ?? (this.cutFrame() ? this.nextToSend() : undefined);
+      if (!frame) return;
       const isResend = frame.seq < this.freshSeq;
       try {
         path.send(frame.encoded);
@@ -510,6 +530,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
       const size = this.partsBytes + chunk.length;
       this.parts = [];
       this.partsBytes = 0;
+      this.assembly = undefined;
       this.discarding = more;
       this.emit('error', {
         code: 'MESSAGE_TOO_LARGE',
@@ -517,17 +538,38 @@ export class ReliableStream extends Emitter<StreamEvents> {
       });
       return;
     }
-    if (chunk.length > 0) this.parts.push(chunk);
+    if (more && this.partsBytes === 0 && this.parts.length === 0 && !this.assembly) {
+      const length = this.messageLength?.(chunk);
+      if (length !== undefined && length > chunk.length && length <= this.maxMessageBytes) this.assembly = new Uint8Array(length);
+    }
+    if (this.assembly) {
+      const needed = this.partsBytes + chunk.length;
+      if (needed > this.assembly.length) {
+        // The length was a lower bound: more follows than the first chunk said. Rare; grow with room.
+        const grown = new Uint8Array(Math.min(this.maxMessageBytes, needed + (needed >> 3)));
+        grown.set(this.assembly.subarray(0, this.partsBytes));
+        this.assembly = grown;
+      }
+      this.assembly.set(chunk, this.partsBytes);
+    } else if (chunk.length > 0) {
+      this.parts.push(chunk);
+    }
     this.partsBytes += chunk.length;
     if (more) return;
-    const message = new Uint8Array(this.partsBytes);
-    let offset = 0;
-    for (const part of this.parts) {
-      message.set(part, offset);
-      offset += part.length;
+    let message: Uint8Array;
+    if (this.assembly) {
+      message = this.assembly.length === this.partsBytes ? this.assembly : this.assembly.slice(0, this.partsBytes);
+    } else {
+      message = new Uint8Array(this.partsBytes);
+      let offset = 0;
+      for (const part of this.parts) {
+        message.set(part, offset);
+        offset += part.length;
+      }
     }
     this.parts = [];
     this.partsBytes = 0;
+    this.assembly = undefined;
     this.counters.messagesReceived += 1;
     this.counters.bytesReceived += message.length;
     this.emit('message', message);

@@ -734,4 +734,48 @@ describe('ReliableStream', () => {
       expect(a.stats()).toMatchObject({ unackedBytes: 0, queuedBytes: 0 });
     });
   });
+
+  it('puts the first frame of a large message on the path before cutting the rest of the window', async () => {
+    const { a } = setup();
+    const path = new FakePath('datachannel');
+    let cutAtFirstSend: number | undefined;
+    path.onSend = () => (cutAtFirstSend ??= a.stats().unackedBytes);
+    a.setPath(path);
+    void a.send(makeBytes(7, 4 * MiB));
+    await tick();
+    // Only the frame being sent had been encoded; the rest of the window is cut afterwards.
+    expect(cutAtFirstSend).toBe(DEFAULT_CHUNK_BYTES);
+    expect(a.stats().unackedBytes).toBe(4 * MiB);
+  });
+
+  it('reassembles a large message into the buffer its first chunk announces, and copes with a wrong announcement', async () => {
+    const sizes = [3 * DEFAULT_CHUNK_BYTES + 5, 10 * DEFAULT_CHUNK_BYTES, 100];
+    const cases: Array<[string, (firstChunk: Uint8Array, size: number) => number | undefined]> = [
+      ['exact', (_, size) => size],
+      ['too short', (_, size) => size - DEFAULT_CHUNK_BYTES - 7],
+      ['too long', (_, size) => size + 12_345],
+      ['beyond the limit', () => 2 ** 40],
+      ['unknown', () => undefined],
+    ];
+    for (const [name, announce] of cases) {
+      let current = 0;
+      const asked: number[] = [];
+      const { clock, a, b, got, errors } = setup({ b: { messageLength: (chunk) => (asked.push(chunk.length), announce(chunk, current)) } });
+      const r = route('datachannel', a, b);
+      a.setPath(r.ab);
+      b.setPath(r.ba);
+      const sent = sizes.map((size, i) => makeBytes(100 + i, size));
+      for (const message of sent) {
+        current = message.length;
+        await a.send(message);
+        settle(clock, [r]);
+      }
+      expectMessages(got.b, sent);
+      expect(errors.b, name).toEqual([]);
+      // Asked once per message of more than one frame, with its first chunk.
+      expect(asked, name).toEqual([DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_BYTES]);
+      // What is delivered is the message's own buffer, not a view into a larger one.
+      for (const m of got.b) expect(m.buffer.byteLength, name).toBe(m.length);
+    }
+  });
 });
