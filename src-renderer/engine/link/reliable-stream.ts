@@ -150,6 +150,34 @@ export function decodeStreamFrame(bytes: Uint8Array, decoder: Decoder = new Deco
   return { ok: false, message: `unknown frame type ${shown}` };
 }
 
+/**
+ * A DATA frame `[0, seq, more, chunk]` with room for its chunk of `chunkLength` bytes at the end,
+ * encoded as @msgpack/msgpack encodes it (smallest uint for seq, smallest bin header), so that the
+ * chunk is copied once, straight from the message, rather than into an encoder and out again.
+ */
+export function encodeDataFrame(seq: number, more: boolean, chunkLength: number): Uint8Array {
+  const seqBytes = seq < 0x80 ? 1 : seq < 0x100 ? 2 : seq < 0x10000 ? 3 : seq < 0x100000000 ? 5 : 9;
+  const binBytes = chunkLength < 0x100 ? 2 : chunkLength < 0x10000 ? 3 : 5;
+  const frame = new Uint8Array(2 + seqBytes + 1 + binBytes + chunkLength);
+  const view = new DataView(frame.buffer);
+  frame[0] = 0x94;
+  frame[1] = FRAME_DATA;
+  const seqType = [0, 0xcc, 0xcd, 0, 0xce, 0, 0, 0, 0xcf][seqBytes - 1]!;
+  if (seqBytes === 1) frame[2] = seq;
+  else frame[2] = seqType;
+  if (seqBytes === 2) frame[3] = seq;
+  else if (seqBytes === 3) view.setUint16(3, seq);
+  else if (seqBytes === 5) view.setUint32(3, seq);
+  else if (seqBytes === 9) view.setBigUint64(3, BigInt(seq));
+  let at = 2 + seqBytes;
+  frame[at++] = more ? 0xc3 : 0xc2;
+  frame[at] = binBytes === 2 ? 0xc4 : binBytes === 3 ? 0xc5 : 0xc6;
+  if (binBytes === 2) frame[at + 1] = chunkLength;
+  else if (binBytes === 3) view.setUint16(at + 1, chunkLength);
+  else view.setUint32(at + 1, chunkLength);
+  return frame;
+}
+
 interface OutFrame {
   readonly seq: number;
   readonly more: boolean;
@@ -163,8 +191,13 @@ interface OutFrame {
 }
 
 interface PendingSend {
-  readonly data: Uint8Array;
+  /** The message, as one array or as segments to be sent one after the other. */
+  readonly parts: readonly Uint8Array[];
+  readonly length: number;
+  /** Bytes cut so far; the next byte is parts[part][partOffset]. */
   offset: number;
+  part: number;
+  partOffset: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
@@ -271,14 +304,17 @@ export class ReliableStream extends Emitter<StreamEvents> {
   }
 
   /**
-   * Queues a message. Resolves once all of it has been cut into frames within the window
+   * Queues a message: one array, or segments that make it up one after the other (sent without
+   * being joined first). Resolves once all of it has been cut into frames within the window
    * (backpressure); the caller must not modify it before then. Messages go out in call order.
    */
-  send(message: Uint8Array): Promise<void> {
+  send(message: Uint8Array | readonly Uint8Array[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('stream closed'));
+    const parts = message instanceof Uint8Array ? [message] : message;
+    const length = parts.reduce((n, part) => n + part.length, 0);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ data: message, offset: 0, resolve, reject });
-      this.queuedBytes += message.length;
+      this.queue.push({ parts, length, offset: 0, part: 0, partOffset: 0, resolve, reject });
+      this.queuedBytes += length;
       this.pump();
     });
   }
@@ -363,14 +399,24 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private cutFrame(): boolean {
     if (!(this.queueHead < this.queue.length && this.unackedBytes < this.windowBytes && this.out.length - this.outHead < this.maxReorderFrames)) return false;
     const head = this.queue[this.queueHead]!;
-    const n = Math.min(this.chunkBytes, head.data.length - head.offset);
-    // Encoding copies the bytes: the caller may reuse its buffer once send() resolves.
-    const chunk = head.data.subarray(head.offset, head.offset + n);
+    const n = Math.min(this.chunkBytes, head.length - head.offset);
     head.offset += n;
     this.queuedBytes -= n;
-    const more = head.offset < head.data.length;
+    const more = head.offset < head.length;
     const seq = this.nextSeq;
-    const encoded = this.encoder.encode([FRAME_DATA, seq, more, chunk]);
+    // The frame gets its own copy of the chunk: the caller may reuse its buffer once send() resolves.
+    const encoded = encodeDataFrame(seq, more, n);
+    for (let at = encoded.length - n; at < encoded.length; ) {
+      const part = head.parts[head.part]!;
+      const take = Math.min(part.length - head.partOffset, encoded.length - at);
+      encoded.set(part.subarray(head.partOffset, head.partOffset + take), at);
+      at += take;
+      head.partOffset += take;
+      if (head.partOffset === part.length) {
+        head.part += 1;
+        head.partOffset = 0;
+      }
+    }
     this.out.push({ seq, more, payload: n, encoded, lastPath: undefined, resend: false });
     this.unackedBytes += n;
     if (!more) {

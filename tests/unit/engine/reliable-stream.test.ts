@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   decodeStreamFrame,
   DEFAULT_CHUNK_BYTES,
+  encodeDataFrame,
   FRAME_ACK,
   FRAME_DATA,
   HEADER_ALLOWANCE,
@@ -777,5 +778,34 @@ describe('ReliableStream', () => {
       // What is delivered is the message's own buffer, not a view into a larger one.
       for (const m of got.b) expect(m.buffer.byteLength, name).toBe(m.length);
     }
+  });
+
+  it('encodes DATA frames as @msgpack/msgpack does, for every size of seq and chunk', () => {
+    for (const seq of [1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      for (const length of [0, 1, 255, 256, 65_535, 65_536, 49_152]) {
+        for (const more of [true, false]) {
+          const chunk = makeBytes(seq % 1000, length);
+          const frame = encodeDataFrame(seq, more, length);
+          frame.set(chunk, frame.length - length);
+          expect(sameBytes(frame, encode([FRAME_DATA, seq, more, chunk])), `${seq} ${length} ${more}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('sends a message given as segments as the same bytes, and lets their owner reuse them once send() resolves', async () => {
+    const { clock, a, b, got } = setup();
+    const r = route('datachannel', a, b);
+    a.setPath(r.ab);
+    b.setPath(r.ba);
+    const whole = makeBytes(9, 5 * DEFAULT_CHUNK_BYTES + 77);
+    // Boundaries inside frames, on frame boundaries, and empty segments.
+    const cuts = [0, 10, 10, DEFAULT_CHUNK_BYTES, 2 * DEFAULT_CHUNK_BYTES + 3, 4 * DEFAULT_CHUNK_BYTES + 100, whole.length];
+    const segments = cuts.slice(1).map((end, i) => whole.slice(cuts[i], end));
+    await a.send(segments);
+    for (const segment of segments) segment.fill(0);
+    await a.send([]);
+    settle(clock, [r]);
+    expectMessages(got.b, [whole, new Uint8Array(0)]);
   });
 });
