@@ -218,11 +218,45 @@ const harness = {
     return reports;
   },
 
+  /**
+   * Timestamps of a transfer's DataChannel messages (1 KiB or more: the stream's DATA frames, not
+   * its ACKs) on this side, ours or the raw baseline's: first and last send, and first and last
+   * arrival, taken before the page's own handler runs (bench/dc-timeline.bench.ts).
+   */
+  watchTransfer(peerId: string): void {
+    const channel = manager?.dataChannel(peerId) ?? raw.channels.get(peerId);
+    if (!channel) throw new Error('no DataChannel');
+    const send = channel.send.bind(channel);
+    channel.send = ((data: ArrayBuffer) => {
+      if (data.byteLength >= 1024) {
+        const t = preciseNow();
+        transfer.firstSend ??= t;
+        transfer.lastSend = t;
+        transfer.sends++;
+      }
+      send(data);
+    }) as RTCDataChannel['send'];
+    const handler = channel.onmessage;
+    channel.onmessage = function (this: RTCDataChannel, event: MessageEvent) {
+      const bytes = (event.data as ArrayBuffer).byteLength;
+      if (bytes >= 1024) {
+        const t = preciseNow();
+        transfer.firstArrival ??= t;
+        transfer.lastArrival = t;
+        transfer.arrivals++;
+      }
+      return handler?.call(this, event);
+    };
+    channel.addEventListener('bufferedamountlow', () => transfer.lowEvents++);
+  },
+  transferTimes: () => transfer,
   /** The link's history, for diagnosing a slow or failed setup. */
   history: (peerId: string) => manager?.snapshot(peerId)?.history ?? [],
 };
 
 let lastReceiveAt = 0;
+/** What watchTransfer saw. */
+const transfer = { firstSend: undefined as number | undefined, lastSend: 0, sends: 0, firstArrival: undefined as number | undefined, lastArrival: 0, arrivals: 0, lowEvents: 0 };
 
 /**
  * The baseline: plain RTCPeerConnection + DataChannel, plain relay frames, nothing else. Like the
