@@ -68,7 +68,10 @@ function startServer(name: string, script: string, env: Record<string, string> =
         done({ name, pid: child.pid!, port: Number(match[1]), child });
       }
     });
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      for (const line of chunk.toString().split('\n')) if (line.startsWith('memory ')) console.log(`${name} ${line}`);
+    });
     child.once('exit', (code) => fail(new Error(`${name} exited with ${code}: ${out}`)));
   });
 }
@@ -83,6 +86,36 @@ function stopServer(server: Server): Promise<void> {
     });
     server.child.kill('SIGTERM');
   });
+}
+
+/** BENCH_MEMORY=1: where a server's resident memory is (glibc's heap, other anonymous mappings), for looking into RSS. */
+function memoryBreakdown(pid: number): string {
+  let heap = 0;
+  let anonymous = 0;
+  let arenas = 0;
+  let count = 0;
+  let mapping = '';
+  let start = 0n;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) {
+      const kib = Number(rss[1]);
+      if (mapping === '[heap]') heap += kib;
+      else if (mapping === '') {
+        anonymous += kib;
+        // glibc's per-thread arenas: 64 MiB-aligned reservations, resident as used.
+        if (start % (64n << 20n) === 0n && kib > 0) {
+          arenas += kib;
+          count++;
+        }
+      }
+    } else if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      const fields = line.split(/\s+/);
+      mapping = fields[5] ?? '';
+      start = BigInt(`0x${fields[0]!.split('-')[0]}`);
+    }
+  }
+  return `[heap] ${(heap / 1024).toFixed(1)} MiB, 64 MiB-aligned anonymous (thread arenas) ${(arenas / 1024).toFixed(1)} MiB in ${count}, other anonymous ${((anonymous - arenas) / 1024).toFixed(1)} MiB`;
 }
 
 function rssMiB(pid: number): number {
@@ -140,6 +173,14 @@ it('registry capacity', async () => {
   let oneInFlight: [Window[], Window[]] = [[], []];
   try {
     const idle = servers.map((s) => rssMiB(s.pid));
+    const showMemory = (when: string) => {
+      if (process.env.BENCH_MEMORY !== '1') return;
+      for (const s of servers) {
+        console.log(`${s.name} ${when}: RSS ${rssMiB(s.pid).toFixed(1)} MiB: ${memoryBreakdown(s.pid)}`);
+        s.child.kill('SIGUSR2');
+      }
+    };
+    showMemory('idle');
     for (const step of STEPS) {
       // Both hold `step` connections; then they take turns relaying.
       for (const [i, load] of loads.entries()) {
@@ -148,6 +189,7 @@ it('registry capacity', async () => {
       }
       await sleep(1000);
       const held = servers.map((s) => rssMiB(s.pid));
+      showMemory(`holding ${step}`);
       const windows: Window[][] = [[], []];
       const open = [0, 0];
       for (let round = 0; round < ROUNDS; round++) {
@@ -158,6 +200,7 @@ it('registry capacity', async () => {
         }
       }
       const rss = servers.map((s, i) => Math.max(held[i]!, rssMiB(s.pid)));
+      showMemory(`after the windows at ${step}`);
       for (const [i, s] of servers.entries()) {
         if (open[i] !== step) throw new Error(`${s.name}: ${step - open[i]!} connections closed during the benchmark`);
         const w = windows[i]!;
@@ -179,6 +222,7 @@ it('registry capacity', async () => {
         for (let round = 0; round < ROUNDS; round++) for (const [i, load] of loads.entries()) w1[i]!.push(await load.measure(MEASURE_MS, 1));
         console.log(`1 frame in flight at ${step}: ours ${w1[0].map((x) => Math.round(x.perSecond)).join(', ')}, PeerJS ${w1[1].map((x) => Math.round(x.perSecond)).join(', ')} frames/s; ${cpuPerFrame(w1[0]).toFixed(1)} vs ${cpuPerFrame(w1[1]).toFixed(1)} µs of server CPU per frame`);
         oneInFlight = w1;
+        showMemory(`after 1 in flight at ${step}`);
       }
     }
   } finally {

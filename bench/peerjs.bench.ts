@@ -31,6 +31,8 @@ import { it } from 'vitest';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { extname, join, normalize, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
@@ -39,6 +41,7 @@ import { createRegistry, type RegistryHandle } from '../src-main/registry/regist
 import { CHROMIUM_ARGS, chromiumPath } from '../tests/support/chromium';
 import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../tests/support/harness';
 import type { PeerJsPage } from './peerjs-page/main';
+import type { Harness } from '../tests/browser/harness/main';
 import { bootstrapInterval, percentile, median, recordResult } from './stats';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -47,7 +50,8 @@ const ONLY_SETUP = process.env.BENCH_ONLY === 'setup';
 const SETUP_LINKS = QUICK ? 6 : 60;
 const BULK_BYTES = (QUICK ? 8 : 64) * 1024 * 1024;
 const ROUNDS = QUICK ? 1 : 3;
-const BURST_ROUNDS = QUICK ? 1 : 4;
+/** Burst rounds (each ours then PeerJS); BENCH_BURST_ROUNDS raises it for a tighter interval. */
+const BURST_ROUNDS = Number(process.env.BENCH_BURST_ROUNDS) || (QUICK ? 1 : 4);
 /** The burst: this many consoles at once, then one more after BURST_LATE_MS (inside SETTLE_MS, 250 ms). */
 const BURST = 10;
 const BURST_LATE_MS = 100;
@@ -55,6 +59,20 @@ const BURST_LATE_MS = 100;
 const RAW_CHUNK = 64 * 1024;
 const MSGPACK_CHUNK = 256 * 1024;
 const PEERJS_ROOT = resolve(__dirname, '../.test-output/peerjs-page');
+/** BENCH_ONLY=burst runs only the burst (for quick iterations on admission). */
+const ONLY_BURST = process.env.BENCH_ONLY === 'burst';
+/**
+ * BENCH_BURST_TIMELINE=1 prints each burst round's timeline: per console, when (ms after the first
+ * join call) it had its identity and session, its socket open, the challenge, sent its hello, got
+ * its welcome, knew of its last peer, and its last link opened; and the registry's own log of
+ * connections opened and consoles joined.
+ */
+const BURST_TIMELINE = process.env.BENCH_BURST_TIMELINE === '1';
+/**
+ * The burst's consoles are returning ones, whose identity is stored (made before the timed window,
+ * as the app loads it); BENCH_BURST_NEW_IDENTITY=1 makes them brand-new, creating it inside.
+ */
+const NEW_IDENTITY = process.env.BENCH_BURST_NEW_IDENTITY === '1';
 
 async function buildPeerJsPage(): Promise<void> {
   const { build } = await import('vite');
@@ -117,11 +135,70 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000, pollMs
   }
 }
 
+type BurstTimings = ReturnType<Harness['timings']>;
+
+/**
+ * CPU time (ms) of this process's descendants (the browser's processes), from /proc: the burst is
+ * CPU-bound on two cores, so its CPU cost says what a busier machine would stretch (BENCH_BURST_TIMELINE).
+ */
+function browserCpuMs(): number {
+  const tick = 1000 / 100; // USER_HZ
+  const stats = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((pid) => {
+      try {
+        const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        return [{ pid: Number(pid), ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) * tick }];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+  const children = new Map<number, typeof stats>();
+  for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
+  let total = 0;
+  const visit = (pid: number) => {
+    for (const child of children.get(pid) ?? []) {
+      total += child.cpu;
+      visit(child.pid);
+    }
+  };
+  visit(process.pid);
+  return total;
+}
+
+/** One burst round, console by console (BENCH_BURST_TIMELINE): ms after the first join call. */
+function printBurstTimeline(round: number, ids: string[], timings: BurstTimings[], start: number, registryLog: Array<{ time: number; msg: string }>): void {
+  const at = (t: number | undefined) => (t === undefined ? '-' : (t - start).toFixed(0).padStart(5));
+  const last = (values: Array<number | undefined>) => Math.max(...values.filter((v): v is number => v !== undefined));
+  const first = (values: Array<number | undefined>) => Math.min(...values.filter((v): v is number => v !== undefined));
+  console.log(`burst round ${round}: ms after the first join call`);
+  console.log('console | join | identity | session | ws open | challenge | hello | welcome | first known | last known | first offer out | first signal in | first open | last open');
+  timings.forEach((t, i) => {
+    const links = Object.values(t.links);
+    const s = t.steps;
+    console.log(
+      [i === BURST ? 'late' : String(i), at(t.joinCalledAt), at(s.identity), at(s.session), at(s.socketOpen), at(s.challenge), at(s.hello), at(s.welcome), at(first(links.map((l) => l.known))), at(last(links.map((l) => l.known))), at(first(links.map((l) => l.offer))), at(first(links.map((l) => l.signal))), at(first(links.map((l) => l.open))), at(last(links.map((l) => l.open)))].join(' | '),
+    );
+  });
+  // The late console's links, seen from each earlier console: it heard of the late one, sent its offer, the offer arrived, each end opened.
+  const lateId = ids[BURST]!;
+  const late = timings[BURST]!;
+  console.log(`late console's links (known at peer / offer out at peer / offer in at late / open at late / open at peer): ${timings
+    .slice(0, BURST)
+    .map((t, i) => `${i}: ${[t.links[lateId]?.known, t.links[lateId]?.offer, late.links[ids[i]!]?.signal, late.links[ids[i]!]?.open, t.links[lateId]?.open].map((v) => at(v).trim()).join('/')}`)
+    .join(', ')}`);
+  const registryAt = (msg: string) => registryLog.filter((l) => l.msg === msg).map((l) => l.time - start).sort((x, y) => x - y).map((t) => t.toFixed(0));
+  console.log(`registry: connections opened at ${registryAt('connection opened').join(', ')}; consoles joined (welcome sent) at ${registryAt('console joined').join(', ')}`);
+}
+
 it('peerjs', async () => {
   await Promise.all([buildHarness(), buildPeerJsPage()]);
+  /** The registry's log lines (only with BENCH_BURST_TIMELINE): when connections opened and consoles joined. */
+  const registryLog: Array<{ time: number; msg: string }> = [];
   const registry: RegistryHandle = await createRegistry({
     webRoot: HARNESS_ROOT,
-    logger: pino({ level: 'silent' }),
+    logger: BURST_TIMELINE ? pino({ level: 'info' }, { write: (line: string) => void registryLog.push(JSON.parse(line) as { time: number; msg: string }) }) : pino({ level: 'silent' }),
     limits: { maxPeersPerProject: 1000 },
   });
   const peerServer = await startPeerServer();
@@ -134,6 +211,8 @@ it('peerjs', async () => {
     return Promise.all(['p', 'q'].map((name) => PeerJsConsole.open(browser, pages.origin, `bench-${name}-${serial}`, peerServer.port, kind)));
   };
   try {
+    // Not indented under the condition, so that this block's history stays readable.
+    if (!ONLY_BURST) {
     // --- setup, interleaved so drift hits both alike ----------------------------------------------
     const [a, b] = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry.httpUrl)));
     const [p, q] = await pjPair();
@@ -179,6 +258,7 @@ it('peerjs', async () => {
     recordResult('peerjs_cold_setup_p50', percentile(oursCold, 50), percentile(theirs, 50), 'ms, no connection made ahead (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true, interval: setupRatio(oursCold, 50) });
     recordResult('peerjs_cold_setup_p95', percentile(oursCold, 95), percentile(theirs, 95), 'ms, no connection made ahead (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true, interval: setupRatio(oursCold, 95) });
     await Promise.all([a!.close(), b!.close(), p!.close(), q!.close()]);
+    }
     if (ONLY_SETUP) return;
 
     // --- burst: ten join at once, an eleventh inside the settle time --------------------------------
@@ -191,7 +271,15 @@ it('peerjs', async () => {
     for (let round = 0; round < BURST_ROUNDS; round++) {
       {
         const consoles = await Promise.all(Array.from({ length: BURST + 1 }, () => HarnessConsole.open(browser, registry.httpUrl)));
+        // Returning consoles: the app loads its stored identity (BENCH_BURST_NEW_IDENTITY=1: brand-new ones, which make it when joining).
+        if (!NEW_IDENTITY) await Promise.all(consoles.map((c) => c.call('makeIdentity')));
         const { link: burstLink } = await registry.createInvite({ project: `bench-burst-${round}`, ttlMs: 3_600_000 });
+        registryLog.length = 0;
+        // This process runs the registry (and Playwright): how late its event loop ran during the round.
+        const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+        if (BURST_TIMELINE) loopDelay.enable();
+        const cpuAtStart = process.cpuUsage();
+        const browserCpuAtStart = BURST_TIMELINE ? browserCpuMs() : 0;
         const joins = consoles.slice(0, BURST).map((c, i) => c.join(burstLink, `burst ${i}`));
         await new Promise((done) => setTimeout(done, BURST_LATE_MS));
         joins.push(consoles[BURST]!.join(burstLink, 'late'));
@@ -200,6 +288,23 @@ it('peerjs', async () => {
         await waitFor(async () => (await read()).every((t, i) => ids.every((id, j) => j === i || t.links[id]?.open !== undefined)), 60_000, 100);
         const timings = await read();
         const start = Math.min(...timings.map((t) => t.joinCalledAt));
+        if (BURST_TIMELINE) {
+          loopDelay.disable();
+          const cpu = process.cpuUsage(cpuAtStart);
+          console.log(`ours round ${round}: browser CPU ${(browserCpuMs() - browserCpuAtStart).toFixed(0)} ms until all open`);
+          printBurstTimeline(round, ids, timings, start, registryLog);
+          console.log(`bench process (registry, Playwright): event loop delay max ${(loopDelay.max / 1e6).toFixed(0)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms; CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`);
+          // The two slowest links, peer known → open on both sides: each end's link history.
+          const pairs = ids.flatMap((x, i) => ids.slice(i + 1).map((y, k) => ({ i, j: i + 1 + k, x, y })));
+          const took = (p: (typeof pairs)[number]) => Math.max(timings[p.i]!.links[p.y]!.open!, timings[p.j]!.links[p.x]!.open!) - Math.min(timings[p.i]!.links[p.y]!.known!, timings[p.j]!.links[p.x]!.known!);
+          for (const p of pairs.sort((u, v) => took(v) - took(u)).slice(0, 2)) {
+            console.log(`slow link ${p.i}-${p.j}: ${took(p).toFixed(0)} ms from known to open`);
+            for (const [side, c, other] of [[p.i, consoles[p.i]!, p.y], [p.j, consoles[p.j]!, p.x]] as const) {
+              const history = await c.call('history', other);
+              console.log(`  at ${side}: ${history.map((h) => `${(h.at - start).toFixed(0)} ${h.event}${h.detail ? ` (${h.detail})` : ''}`).join('; ')}`);
+            }
+          }
+        }
         burstMesh.push(Math.max(...timings.flatMap((t) => Object.values(t.links).map((l) => l.open!))) - start);
         burstKnown.push(Math.max(...timings.flatMap((t) => Object.values(t.links).map((l) => l.known!))) - start);
         for (let i = 0; i < ids.length; i++)
@@ -212,6 +317,8 @@ it('peerjs', async () => {
       {
         const peers = await Promise.all(Array.from({ length: BURST + 1 }, () => PeerJsConsole.open(browser, pages.origin, undefined, peerServer.port)));
         const ids = peers.map((_, i) => `burst-${round}-${i}-${++serial}`);
+        const theirCpuAtStart = BURST_TIMELINE ? browserCpuMs() : 0;
+        const theirProcessCpu = process.cpuUsage();
         const starts = peers.slice(0, BURST).map((peer, i) => peer.call('startAndConnect', ids[i]!, peerServer.port, ids.slice(0, i)));
         await new Promise((done) => setTimeout(done, BURST_LATE_MS));
         starts.push(peers[BURST]!.call('startAndConnect', ids[BURST]!, peerServer.port, ids.slice(0, BURST)));
@@ -220,6 +327,13 @@ it('peerjs', async () => {
         await waitFor(async () => (await read()).every((t) => t.length === BURST && t.every((c) => c.open !== undefined)), 60_000, 100);
         const timings = await read();
         const start = Math.min(...(await Promise.all(peers.map((peer) => peer.call('startedAt')))));
+        if (BURST_TIMELINE) {
+          const cpu = process.cpuUsage(theirProcessCpu);
+          console.log(`PeerJS round ${round}: browser CPU ${(browserCpuMs() - theirCpuAtStart).toFixed(0)} ms until all open; bench process (PeerServer, Playwright) CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`);
+          const registered = await Promise.all(peers.map((peer) => peer.call('registeredAt')));
+          const started = await Promise.all(peers.map((peer) => peer.call('startedAt')));
+          console.log(`PeerJS round ${round} (ms after the first start): ${peers.map((_, i) => `${i === BURST ? 'late' : i}: start ${(started[i]! - start).toFixed(0)}, OPEN ${(registered[i]! - start).toFixed(0)}, links open ${Math.min(...timings[i]!.map((c) => c.open!)) - start | 0}-${Math.max(...timings[i]!.map((c) => c.open!)) - start | 0}`).join('; ')}`);
+        }
         theirBurstMesh.push(Math.max(...timings.flat().map((c) => c.open!)) - start);
         // Each connection appears on both sides under one id: connect() on the caller, open on both.
         const byId = new Map<string, { connect?: number; open: number }>();
@@ -235,6 +349,7 @@ it('peerjs', async () => {
     recordResult('peerjs_burst_setup', median(burstMesh), median(theirBurstMesh), `ms to all ${((BURST + 1) * BURST) / 2} links open, ${BURST} consoles joining at once + 1 (baseline: PeerJS)`, { ratio: 'baseline/ours', higherIsBetter: true, interval: bootstrapInterval(burstMesh, theirBurstMesh, (o, t) => median(t) / median(o)) });
     recordResult('peerjs_burst_setup_p95', percentile(burstLinks, 95), percentile(theirBurstLinks, 95), 'ms, 95th percentile of the burst\'s links (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true });
 
+    if (ONLY_BURST) return;
     // --- 64 MiB through one link -----------------------------------------------------------------
     const throughput: number[] = [];
     const theirThroughput: number[] = [];

@@ -8,3 +8,17 @@ const app = PeerServer({ host: '127.0.0.1', port: 0, path: '/', key: 'peerjs', c
   process.on('SIGTERM', () => process.exit(0));
 });
 app.on('error', () => undefined);
+// BENCH_MEMORY: on SIGUSR2, V8's and Node's own memory figures to stderr (the bench prints them).
+const reportMemory = (when) => {
+  const m = process.memoryUsage();
+  process.stderr.write(`memory ${when} ${JSON.stringify({ heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })}\n`);
+};
+process.on('SIGUSR2', () => {
+  reportMemory('now');
+  // Under --expose-gc (looking into a result): what of it was garbage.
+  const gc = globalThis.gc;
+  if (gc) {
+    gc();
+    reportMemory('after a full GC');
+  }
+});

@@ -27,3 +27,17 @@ const registry = await createRegistry({
 });
 process.stdout.write(`listening ${registry.port}\n`);
 process.on('SIGTERM', () => void registry.close().then(() => process.exit(0)));
+// BENCH_MEMORY: on SIGUSR2, V8's and Node's own memory figures to stderr (the bench prints them).
+const reportMemory = (when: string) => {
+  const m = process.memoryUsage();
+  process.stderr.write(`memory ${when} ${JSON.stringify({ heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })}\n`);
+};
+process.on('SIGUSR2', () => {
+  reportMemory('now');
+  // Under --expose-gc (looking into a result): what of it was garbage.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    reportMemory('after a full GC');
+  }
+});

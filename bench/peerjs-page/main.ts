@@ -16,6 +16,8 @@ let receivedBytes = 0;
 let lastReceiveAt = 0;
 let lastHash = '';
 let startAt = 0;
+/** When the PeerServer said OPEN (the burst's timeline, BENCH_BURST_TIMELINE). */
+let openedAt = 0;
 /** A transfer sent as many messages: reassembled here (the channel is ordered) and hashed once complete. */
 let expected: { bytes: number; buffer: Uint8Array } | undefined;
 
@@ -53,7 +55,10 @@ const pj = {
       // No STUN/TURN, like the registry the bench runs ours against: loopback host candidates only.
       const options = { host: '127.0.0.1', port, path: '/', key: 'peerjs', secure: false, config: { iceServers: [] }, debug: 0 as const };
       peer = kind === 'msgpack' ? new MsgPackPeer(id, options) : new Peer(id, options);
-      peer.on('open', (opened) => resolve(opened));
+      peer.on('open', (opened) => {
+        openedAt = now();
+        resolve(opened);
+      });
       peer.on('error', (error) => reject(new Error(`${error.type}: ${error.message}`)));
       peer.on('connection', track);
     });
@@ -79,6 +84,7 @@ const pj = {
   /** Every connection this peer has (made or accepted): when connect() was called (only on the side that made it) and when it opened here. */
   timings: () => [...connections.values()].map((c) => ({ id: c.connectionId, connect: connectAt.get(c.connectionId), open: openAt.get(c.connectionId) })),
   startedAt: () => startAt,
+  registeredAt: () => openedAt,
   closeAll(): void {
     for (const connection of connections.values()) connection.close();
     connections.clear();

@@ -13,17 +13,20 @@ import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
 import { encodeFrameTransient, decodeClientFrame, forwardPrefix, forwardedSignalLength, writeForwardedSignal } from '../../src-shared/protocol/codec';
 import { binaryMessage, bodyLength, bodyOf } from './ws-frame';
+import { packKeys, unpackKeys } from './member-keys';
 import { ERRORS, type ErrorCode } from '../../src-shared/protocol/errors';
 import {
   PROTOCOL_VERSION,
   SIGNAL_TYPES,
   type ClientFrame,
+  type ClientInfo,
   type HelloFrame,
   type IceServer,
   type PeerInfo,
   type ServerFrame,
 } from '../../src-shared/protocol/signaling';
-import { derivePeerId, ed25519Verify, signedMessage } from '../../src-shared/identity';
+import { derivePeerId, signedMessage } from '../../src-shared/identity';
+import { ed25519VerifyInline } from './ed25519-inline';
 import type { InviteAuthority } from './invites';
 import type { Member, ProjectDirectory } from './projects';
 import type { RegistryMetrics } from './metrics';
@@ -243,9 +246,9 @@ class Connection {
     this.metrics.connections.dec();
     this.phase = 'closed';
     if (this.member && this.directory.remove(this.project, this.member)) {
-      this.ctx.departures.note(this.project, this.member.info.peer_id);
-      this.directory.broadcast(this.project, { type: 'peer_left', peer_id: this.member.info.peer_id, reason: this.leaveReason });
-      this.ctx.cluster?.announceLeave(this.project, this.member.info.peer_id, this.leaveReason).catch((error: Error) => this.logger.warn({ ...this.who, err: error.message }, 'could not announce a departure to the cluster'));
+      this.ctx.departures.note(this.project, this.member.peerId);
+      this.directory.broadcast(this.project, { type: 'peer_left', peer_id: this.member.peerId, reason: this.leaveReason });
+      this.ctx.cluster?.announceLeave(this.project, this.member.peerId, this.leaveReason).catch((error: Error) => this.logger.warn({ ...this.who, err: error.message }, 'could not announce a departure to the cluster'));
       this.logger.info({ ...this.who, reason: this.leaveReason }, 'console left');
     }
     this.updateGauges();
@@ -273,7 +276,7 @@ class Connection {
   private unknownPeer(refType: string, toPeerId: string, departed: boolean): void {
     if (this.phase === 'closed') return;
     // Never oneself, even just after a reconnect (when this peer_id is among the departures).
-    const crossedDeparture = toPeerId !== this.member?.info.peer_id && (departed || this.ctx.departures.has(this.project, toPeerId));
+    const crossedDeparture = toPeerId !== this.member?.peerId && (departed || this.ctx.departures.has(this.project, toPeerId));
     if (!crossedDeparture && this.badFrame('UNKNOWN_PEER')) return;
     this.refuse('UNKNOWN_PEER', `no console ${toPeerId} in this project`, refType, toPeerId);
   }
@@ -301,17 +304,15 @@ class Connection {
     if (hello.protocol !== PROTOCOL_VERSION) {
       return this.refuse('PROTOCOL_UNSUPPORTED', `this registry speaks protocol ${PROTOCOL_VERSION}, the console sent ${hello.protocol}`);
     }
-    const invite = await this.ctx.invites.check(hello.invite);
-    if (this.phase !== 'authenticating') return; // closed or timed out meanwhile
+    // Invite and signatures are checked inline (microseconds each), not as threadpool jobs: a
+    // console is admitted in the turn its hello arrives, however busy the pool or the machine.
+    const invite = this.ctx.invites.check(hello.invite);
     if (!invite.ok) return this.refuse(invite.code, invite.message);
 
     const peerId = derivePeerId(hello.signing_key);
     if (!this.nonce) return; // only while authenticating, which ends with the nonce
-    const [nonceOk, boxKeyOk] = await Promise.all([
-      ed25519Verify(hello.signing_key, signedMessage('registryAuth', this.nonce), hello.nonce_sig),
-      ed25519Verify(hello.signing_key, signedMessage('boxKey', hello.box_key), hello.box_key_sig),
-    ]);
-    if (this.phase !== 'authenticating') return;
+    const nonceOk = ed25519VerifyInline(hello.signing_key, signedMessage('registryAuth', this.nonce), hello.nonce_sig);
+    const boxKeyOk = nonceOk && ed25519VerifyInline(hello.signing_key, signedMessage('boxKey', hello.box_key), hello.box_key_sig);
     if (!nonceOk) return this.refuse('BAD_SIGNATURE', 'the challenge signature does not match the signing key');
     if (!boxKeyOk) return this.refuse('BAD_SIGNATURE', 'the box key is not signed by the signing key');
 
@@ -349,17 +350,13 @@ class Connection {
     this.project = invite.project;
     this.signalPrefix = forwardPrefix(peerId);
     this.who = { ...this.client, project: this.project, peer_id: peerId };
-    // The decoded keys are views into the whole hello frame as read (invite and all): copied out,
-    // so that a member keeps its 128 bytes of keys rather than the ~500-byte frame. Each its own
-    // copy: V8 keeps typed arrays of up to 64 bytes in its heap, not in a malloc'd buffer of their
-    // own that would sit, long-lived, among the socket read buffers and fragment the malloc heap.
     const info: PeerInfo = {
       peer_id: peerId,
       display_name: hello.display_name,
-      signing_key: hello.signing_key.slice(),
-      box_key: hello.box_key.slice(),
-      box_key_sig: hello.box_key_sig.slice(),
-      ...(hello.session_cert ? { session_cert: hello.session_cert.slice() } : {}),
+      signing_key: hello.signing_key,
+      box_key: hello.box_key,
+      box_key_sig: hello.box_key_sig,
+      ...(hello.session_cert ? { session_cert: hello.session_cert } : {}),
       // Relayed as the console described itself: a label, not checked (it cannot be).
       ...(hello.client ? { client: hello.client } : {}),
       joined_at: this.now(),
@@ -419,11 +416,12 @@ class Connection {
    */
   private updatePresence(displayName: string): void {
     const current = this.member!;
-    if (current.info.display_name === displayName) return;
-    current.info = { ...current.info, display_name: displayName };
-    this.directory.broadcast(this.project, { type: 'peer_joined', peer: current.info }, current.info.peer_id);
+    if (current.displayName === displayName) return;
+    current.displayName = displayName;
+    const info = current.info;
+    this.directory.broadcast(this.project, { type: 'peer_joined', peer: info }, current.peerId);
     // Registered again under the same instance: the other instances' members hear of it too.
-    this.ctx.cluster?.announceJoin(this.project, current.info).catch((error: Error) => this.logger.warn({ ...this.who, err: error.message }, 'could not announce a rename to the cluster'));
+    this.ctx.cluster?.announceJoin(this.project, info).catch((error: Error) => this.logger.warn({ ...this.who, err: error.message }, 'could not announce a rename to the cluster'));
     this.logger.info(this.who, 'console renamed');
   }
 
@@ -444,7 +442,7 @@ class Connection {
     if (target === this.member) return this.unknownPeer(frame.type, frame.to_peer_id, false);
     if (!target) {
       this.metrics.traffic.signaled(frame.payload.length);
-      return this.routeRemote({ type: frame.type, from_peer_id: this.member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, frame.type, frame.to_peer_id);
+      return this.routeRemote({ type: frame.type, from_peer_id: this.member!.peerId, to_peer_id: frame.to_peer_id, payload: frame.payload }, frame.type, frame.to_peer_id);
     }
     if (target.queuedBytes() > this.limits.maxQueuedBytes) {
       return this.refuse('PEER_BACKLOGGED', `console ${frame.to_peer_id} is not reading; frame dropped`, frame.type, frame.to_peer_id);
@@ -455,7 +453,7 @@ class Connection {
     const length = forwardedSignalLength(received, this.signalPrefix!);
     let message: Buffer | undefined;
     if (length !== undefined) writeForwardedSignal((message = binaryMessage(length)), message.length - length, received, this.signalPrefix!);
-    target.send({ type: frame.type, from_peer_id: this.member!.info.peer_id, to_peer_id: frame.to_peer_id, payload: frame.payload }, message);
+    target.send({ type: frame.type, from_peer_id: this.member!.peerId, to_peer_id: frame.to_peer_id, payload: frame.payload }, message);
   }
 
   /**
@@ -464,7 +462,7 @@ class Connection {
    * and creates no state. Budgets are the pair's and the project's, wherever they are kept.
    */
   private routeRelay(frame: Extract<ClientFrame, { type: 'relay' }>): void {
-    const from = this.member!.info.peer_id;
+    const from = this.member!.peerId;
     const to = frame.to_peer_id;
     const bytes = frame.payload.length;
     const target = to === from ? undefined : this.directory.get(this.project, to);
@@ -527,7 +525,7 @@ class Connection {
     if (!expiresAt) return;
     this.iceRefresh = setTimeout(() => {
       if (this.phase !== 'member' || !this.member) return;
-      const ice = this.ctx.iceServersFor(this.member.info.peer_id);
+      const ice = this.ctx.iceServersFor(this.member.peerId);
       this.send({ type: 'ice_servers', ice_servers: ice.servers, expires_at: ice.expiresAt });
       this.scheduleIceRefresh(ice.expiresAt);
     }, Math.max(1000, (expiresAt - this.now()) / 2));
@@ -562,11 +560,29 @@ class Membership implements Member {
    */
   private early: ServerFrame[] | undefined = [];
 
+  readonly peerId: string;
+  displayName: string;
+  /** Its keys and session certificate (member-keys.ts): what a member holds of its hello. */
+  private readonly keys: string;
+  private readonly client: ClientInfo | undefined;
+  private readonly joinedAt: number;
+
   constructor(
     private readonly connection: Connection,
-    public info: PeerInfo,
+    info: PeerInfo,
     readonly inviteId: string,
-  ) {}
+  ) {
+    this.peerId = info.peer_id;
+    this.displayName = info.display_name;
+    this.keys = packKeys(info);
+    this.client = info.client;
+    this.joinedAt = info.joined_at;
+  }
+
+  /** As peers are told of it (welcome, peer_joined, the cluster): made when asked, a few times in a console's life. */
+  get info(): PeerInfo {
+    return { peer_id: this.peerId, display_name: this.displayName, ...unpackKeys(this.keys), ...(this.client ? { client: this.client } : {}), joined_at: this.joinedAt };
+  }
 
   /** `message`: the frame as a whole WebSocket message (ws-frame.ts), when the caller has it. */
   send(frame: ServerFrame, message?: Buffer): void {

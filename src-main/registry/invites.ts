@@ -4,10 +4,10 @@
  * invites issued (their claims, never the token) and the revoked ones live in the registry's data
  * folder, so invites survive restarts and `wsp-registry invite list|revoke` can work on them.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync, watchFile, unwatchFile } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT, jwtVerify, compactVerify, errors as joseErrors } from 'jose';
+import { SignJWT, compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { projectIdSchema } from '../../src-shared/protocol/signaling';
 import type { ErrorCode } from '../../src-shared/protocol/errors';
 import { parseInvite, type InviteSummary } from '../../src-shared/invite';
@@ -22,6 +22,8 @@ export const INVITES_FILE = 'invites.json';
 export const REVOCATIONS_FILE = 'invite-revocations.json';
 /** How often a running registry looks for revocations written by another process (the CLI). */
 export const REVOCATION_POLL_MS = 1000;
+/** One part of a compact JWS: unpadded base64url. */
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type InviteRecord = Omit<InviteSummary, 'uses' | 'revoked'>;
@@ -197,32 +199,49 @@ export class InviteAuthority {
     return { id: payload.jti, project: project.data, expiresAt: payload.exp * 1000 };
   }
 
-  /** Verifies signature, audience, expiry and claims; does not consume a use. */
-  async check(token: string): Promise<InviteCheck> {
+  /**
+   * Verifies signature, audience, expiry and claims; does not consume a use. Synchronous on
+   * purpose: jose's jwtVerify checks the HMAC through WebCrypto, which Node runs as a libuv
+   * threadpool job, so each console's admission waited for a thread (behind every other admission
+   * and the Ed25519 checks) and then for the event loop again. Inline, an HMAC over a few hundred
+   * bytes costs microseconds (docs/BENCHMARKS.md, "Burst"). The checks are jwtVerify's with the
+   * options this registry gave it: HS256 only, no `crit`, signature before any claim, audience,
+   * a numeric `exp` in the future (no clock tolerance), `nbf` if present, `iat` if present.
+   */
+  check(token: string): InviteCheck {
+    const invalid: InviteCheck = { ok: false, code: 'INVITE_INVALID', message: 'the invite was not issued by this registry or is damaged' };
+    const parts = token.split('.');
+    if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) return invalid;
+    const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
+    let header: ProtectedHeaderParameters;
     try {
-      const { payload } = await jwtVerify(token, this.secret, {
-        audience: AUDIENCE,
-        algorithms: ['HS256'],
-        currentDate: new Date(this.now()),
-        clockTolerance: 0,
-        // This registry never issues an invite without an expiry: one without is not its own.
-        requiredClaims: ['exp'],
-      });
-      const project = projectIdSchema.safeParse(payload.project);
-      const maxUses = payload.max_uses;
-      if (!project.success || typeof payload.jti !== 'string' || (maxUses !== undefined && typeof maxUses !== 'number')) {
-        return { ok: false, code: 'INVITE_INVALID', message: 'the invite lacks a valid project or id' };
-      }
-      return { ok: true, project: project.data, inviteId: payload.jti, ...(maxUses !== undefined ? { maxUses } : {}) };
-    } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) {
-        return { ok: false, code: 'INVITE_EXPIRED', message: 'the invite has expired: ask for a new one' };
-      }
-      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') {
-        return { ok: false, code: 'INVITE_INVALID', message: 'the invite has no valid expiry (exp): ask for a new one' };
-      }
-      return { ok: false, code: 'INVITE_INVALID', message: 'the invite was not issued by this registry or is damaged' };
+      header = decodeProtectedHeader(token);
+    } catch {
+      return invalid;
     }
+    if (header.alg !== 'HS256' || header.crit !== undefined || header.b64 !== undefined) return invalid;
+    const expected = createHmac('sha256', this.secret).update(`${encodedHeader}.${encodedPayload}`).digest();
+    const signature = Buffer.from(encodedSignature, 'base64url');
+    // Compared only once it is the canonical encoding of 32 bytes (Buffer skips stray characters).
+    if (signature.length !== expected.length || signature.toString('base64url') !== encodedSignature || !timingSafeEqual(signature, expected)) return invalid;
+    let payload: JWTPayload;
+    try {
+      payload = decodeJwt(token);
+    } catch {
+      return invalid;
+    }
+    const nowSeconds = Math.floor(this.now() / 1000);
+    const audience = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (!audience.includes(AUDIENCE)) return invalid;
+    if (typeof payload.exp !== 'number') return { ok: false, code: 'INVITE_INVALID', message: 'the invite has no valid expiry (exp): ask for a new one' };
+    if ((payload.iat !== undefined && typeof payload.iat !== 'number') || (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > nowSeconds))) return invalid;
+    if (payload.exp <= nowSeconds) return { ok: false, code: 'INVITE_EXPIRED', message: 'the invite has expired: ask for a new one' };
+    const project = projectIdSchema.safeParse(payload.project);
+    const maxUses = payload.max_uses;
+    if (!project.success || typeof payload.jti !== 'string' || (maxUses !== undefined && typeof maxUses !== 'number')) {
+      return { ok: false, code: 'INVITE_INVALID', message: 'the invite lacks a valid project or id' };
+    }
+    return { ok: true, project: project.data, inviteId: payload.jti, ...(maxUses !== undefined ? { maxUses } : {}) };
   }
 
   /** Records that `peerId` used the invite; the same console rejoining does not use it up. */

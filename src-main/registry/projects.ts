@@ -2,7 +2,9 @@
 import type { PeerInfo, ServerFrame } from '../../src-shared/protocol/signaling';
 
 export interface Member {
-  info: PeerInfo;
+  readonly peerId: string;
+  /** As peers are told of it. */
+  readonly info: PeerInfo;
   /** The invite (its `jti`) this connection was admitted with. */
   inviteId: string;
   /** `message`: the frame as a whole WebSocket message (ws-frame.ts), when the caller has it (a forwarded signal). */
@@ -46,16 +48,16 @@ export class ProjectDirectory {
   put(project: string, member: Member): Member | undefined {
     let members = this.projects.get(project);
     if (!members) this.projects.set(project, (members = new Map()));
-    const previous = members.get(member.info.peer_id);
-    members.set(member.info.peer_id, member);
+    const previous = members.get(member.peerId);
+    members.set(member.peerId, member);
     return previous;
   }
 
   /** Removes `member` only if it is still the current holder of its peer_id. */
   remove(project: string, member: Member): boolean {
     const members = this.projects.get(project);
-    if (members?.get(member.info.peer_id) !== member) return false;
-    members.delete(member.info.peer_id);
+    if (members?.get(member.peerId) !== member) return false;
+    members.delete(member.peerId);
     if (members.size === 0) this.projects.delete(project);
     return true;
   }
@@ -66,6 +68,6 @@ export class ProjectDirectory {
   }
 
   broadcast(project: string, frame: ServerFrame, except?: string): void {
-    for (const member of this.members(project)) if (member.info.peer_id !== except) member.send(frame);
+    for (const member of this.members(project)) if (member.peerId !== except) member.send(frame);
   }
 }

@@ -148,7 +148,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         inbound: {
           presence(project, frame, subject) {
             if (frame.type === 'peer_left') departures.note(project, subject);
-            for (const m of directory.members(project)) if (m.info.peer_id !== subject) m.send(frame);
+            for (const m of directory.members(project)) if (m.peerId !== subject) m.send(frame);
           },
           deliver(project, toPeerId, frame) {
             const target = directory.get(project, toPeerId);
@@ -311,7 +311,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   const heartbeat = setInterval(() => {
     for (const connection of connections.values()) connection.heartbeat();
     if (cluster) {
-      const local = directory.projectIds().flatMap((project) => directory.members(project).map((m) => ({ project, peerId: m.info.peer_id })));
+      const local = directory.projectIds().flatMap((project) => directory.members(project).map((m) => ({ project, peerId: m.peerId })));
       cluster.heartbeat(local).catch((error: Error) => logger.warn({ err: error.message }, 'cluster heartbeat failed'));
     }
   }, limits.heartbeatMs);
@@ -349,7 +349,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         // Tell the other instances first, so they need not wait for the members to expire.
         if (cluster?.healthy()) {
           await Promise.allSettled(
-            directory.projectIds().flatMap((project) => directory.members(project).map((m) => cluster.announceLeave(project, m.info.peer_id, 'closed'))),
+            directory.projectIds().flatMap((project) => directory.members(project).map((m) => cluster.announceLeave(project, m.peerId, 'closed'))),
           );
         }
         await new Promise<void>((resolve) => {

@@ -32,6 +32,7 @@ export interface LinkBus {
 
 /** How a channel sends: its own messages only. */
 export interface Channel<M extends { t: string }> {
+  /** A Uint8Array of 64 KiB or more in the message is read as it goes out: leave it unchanged until this resolves. */
   send(peerId: string, message: M): Promise<void>;
   /** Unregisters: its types are unrouted from then on. */
   close(): void;

@@ -152,7 +152,10 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
     return this.router.stats();
   }
 
-  /** Sends to one peer; rejects if there is no link to it. */
+  /**
+   * Sends to one peer; rejects if there is no link to it. A Uint8Array of 64 KiB or more inside the
+   * message is read as it goes out, not copied at the call: leave it unchanged until this resolves.
+   */
   send(peerId: string, message: unknown): Promise<void> {
     const entry = this.links.get(peerId);
     if (!entry) return Promise.reject(new Error(`no link to ${peerId}`));

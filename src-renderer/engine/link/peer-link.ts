@@ -27,6 +27,8 @@ import { systemClock, type Clock } from '../clock';
 import { PathPolicy } from './path-policy';
 import { Timers } from './timers';
 import { ReliableStream } from './reliable-stream';
+import { msgpackLengthAtLeast } from './msgpack-length';
+import { encodeSegments } from './msgpack-segments';
 import { DataChannelPath, DATACHANNEL_PATH_ID } from './datachannel-path';
 import { RelayPath, RELAY_PATH_ID } from './relay-path';
 import { decodeLinkSignal, encodeLinkSignal } from './signal-codec';
@@ -170,10 +172,14 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.createConnection('start', true);
   }
 
-  /** Sends an application message (any MessagePack value). Resolves once it is queued within the window. */
+  /**
+   * Sends an application message (any MessagePack value). Resolves once it is queued within the
+   * window. A Uint8Array of 64 KiB or more inside it is not copied when send() is called but as its
+   * frames are cut (msgpack-segments.ts): leave it unchanged until the promise resolves.
+   */
   send(message: unknown): Promise<void> {
     if (this.closed) return Promise.reject(new Error('link closed'));
-    return this.stream.send(encode([MSG_APP, message]));
+    return this.stream.send(encodeSegments([MSG_APP, message]));
   }
 
   /** A signaling payload from this peer, via the registry. */
@@ -639,7 +645,8 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   private createStream(): ReliableStream {
     // The limit is on the application message; the stream also carries its small envelope.
-    const stream = new ReliableStream({ chunkBytes: CHUNK_BYTES, maxMessageBytes: this.config.maxMessageBytes + 1024 });
+    // Every stream message is one MessagePack value (the envelope): its first chunk says how long it is.
+    const stream = new ReliableStream({ chunkBytes: CHUNK_BYTES, maxMessageBytes: this.config.maxMessageBytes + 1024, messageLength: msgpackLengthAtLeast });
     stream.on('message', (bytes) => this.onStreamMessage(bytes));
     stream.on('error', (error) => this.fail(error.code, error.message));
     return stream;

@@ -67,6 +67,15 @@ export interface ReliableStreamOptions {
   maxReorderFrames?: number;
   /** Payload bytes per DATA frame; default 16384 - 32. Every path must fit chunkBytes + HEADER_ALLOWANCE. */
   chunkBytes?: number;
+  /**
+   * A message's length in bytes (exact or a lower bound) read from its first chunk, asked for
+   * messages of more than one frame: reassembly then copies each chunk into one buffer of that
+   * size as it arrives, instead of concatenating them all once the last one is in (tens of
+   * milliseconds at the end of a 64 MiB message). A wrong answer costs a copy, never correctness.
+   * The buffer is allocated when the first chunk arrives, so a peer can make the receiver hold up
+   * to maxMessageBytes with one frame (it can anyway, by sending that much). Default: none.
+   */
+  messageLength?: (firstChunk: Uint8Array) => number | undefined;
   /** Injectable timer, default setTimeout. */
   setTimer?: (fn: () => void, ms: number) => unknown;
   /** Default clearTimeout. */
@@ -141,6 +150,34 @@ export function decodeStreamFrame(bytes: Uint8Array, decoder: Decoder = new Deco
   return { ok: false, message: `unknown frame type ${shown}` };
 }
 
+/**
+ * A DATA frame `[0, seq, more, chunk]` with room for its chunk of `chunkLength` bytes at the end,
+ * encoded as @msgpack/msgpack encodes it (smallest uint for seq, smallest bin header), so that the
+ * chunk is copied once, straight from the message, rather than into an encoder and out again.
+ */
+export function encodeDataFrame(seq: number, more: boolean, chunkLength: number): Uint8Array {
+  const seqBytes = seq < 0x80 ? 1 : seq < 0x100 ? 2 : seq < 0x10000 ? 3 : seq < 0x100000000 ? 5 : 9;
+  const binBytes = chunkLength < 0x100 ? 2 : chunkLength < 0x10000 ? 3 : 5;
+  const frame = new Uint8Array(2 + seqBytes + 1 + binBytes + chunkLength);
+  const view = new DataView(frame.buffer);
+  frame[0] = 0x94;
+  frame[1] = FRAME_DATA;
+  const seqType = [0, 0xcc, 0xcd, 0, 0xce, 0, 0, 0, 0xcf][seqBytes - 1]!;
+  if (seqBytes === 1) frame[2] = seq;
+  else frame[2] = seqType;
+  if (seqBytes === 2) frame[3] = seq;
+  else if (seqBytes === 3) view.setUint16(3, seq);
+  else if (seqBytes === 5) view.setUint32(3, seq);
+  else if (seqBytes === 9) view.setBigUint64(3, BigInt(seq));
+  let at = 2 + seqBytes;
+  frame[at++] = more ? 0xc3 : 0xc2;
+  frame[at] = binBytes === 2 ? 0xc4 : binBytes === 3 ? 0xc5 : 0xc6;
+  if (binBytes === 2) frame[at + 1] = chunkLength;
+  else if (binBytes === 3) view.setUint16(at + 1, chunkLength);
+  else view.setUint32(at + 1, chunkLength);
+  return frame;
+}
+
 interface OutFrame {
   readonly seq: number;
   readonly more: boolean;
@@ -154,8 +191,13 @@ interface OutFrame {
 }
 
 interface PendingSend {
-  readonly data: Uint8Array;
+  /** The message, as one array or as segments to be sent one after the other. */
+  readonly parts: readonly Uint8Array[];
+  readonly length: number;
+  /** Bytes cut so far; the next byte is parts[part][partOffset]. */
   offset: number;
+  part: number;
+  partOffset: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
@@ -179,6 +221,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private readonly retransmitAfterMs: number;
   private readonly maxReorderFrames: number;
   private readonly chunkBytes: number;
+  private readonly messageLength: ((firstChunk: Uint8Array) => number | undefined) | undefined;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
   private readonly encoder = new Encoder();
@@ -211,6 +254,8 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private readonly reorder = new Map<number, InFrame>();
   private parts: Uint8Array[] = [];
   private partsBytes = 0;
+  /** The message being received, when its length was known from its first chunk (messageLength); parts stays empty then. */
+  private assembly: Uint8Array | undefined;
   /** Dropping the rest of a message that exceeded maxMessageBytes. */
   private discarding = false;
   private framesSinceAck = 0;
@@ -229,6 +274,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
     this.retransmitAfterMs = positiveInt('retransmitAfterMs', options.retransmitAfterMs, 1000);
     this.maxReorderFrames = positiveInt('maxReorderFrames', options.maxReorderFrames, 1024);
     this.chunkBytes = positiveInt('chunkBytes', options.chunkBytes, DEFAULT_CHUNK_BYTES);
+    this.messageLength = options.messageLength;
     this.setTimer = options.setTimer ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
     this.clearTimer = options.clearTimer ?? ((handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>));
   }
@@ -258,14 +304,17 @@ export class ReliableStream extends Emitter<StreamEvents> {
   }
 
   /**
-   * Queues a message. Resolves once all of it has been cut into frames within the window
+   * Queues a message: one array, or segments that make it up one after the other (sent without
+   * being joined first). Resolves once all of it has been cut into frames within the window
    * (backpressure); the caller must not modify it before then. Messages go out in call order.
    */
-  send(message: Uint8Array): Promise<void> {
+  send(message: Uint8Array | readonly Uint8Array[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('stream closed'));
+    const parts = message instanceof Uint8Array ? [message] : message;
+    const length = parts.reduce((n, part) => n + part.length, 0);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ data: message, offset: 0, resolve, reject });
-      this.queuedBytes += message.length;
+      this.queue.push({ parts, length, offset: 0, part: 0, partOffset: 0, resolve, reject });
+      this.queuedBytes += length;
       this.pump();
     });
   }
@@ -294,9 +343,12 @@ export class ReliableStream extends Emitter<StreamEvents> {
     try {
       do {
         this.pumpAgain = false;
-        this.fillWindow();
         if (this.ackPending && this.path) this.sendAck();
+        // Frames are cut as the path takes them, and the rest of the window only once the path is
+        // full: the first bytes of a large message go out without waiting for megabytes of frames
+        // to be encoded ahead, and the path is refilled at once when it drains.
         this.transmit();
+        this.fillWindow();
       } while (this.pumpAgain && !this.closed);
     } finally {
       this.pumping = false;
@@ -323,6 +375,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
     this.reorder.clear();
     this.parts = [];
     this.partsBytes = 0;
+    this.assembly = undefined;
     this.path = undefined;
     for (const p of pending) p?.reject(new Error('stream closed'));
   }
@@ -339,33 +392,45 @@ export class ReliableStream extends Emitter<StreamEvents> {
 
   /** Cuts queued messages into frames while the window has room, resolving fully cut sends. */
   private fillWindow(): void {
-    while (
-      this.queueHead < this.queue.length &&
-      this.unackedBytes < this.windowBytes &&
-      this.out.length - this.outHead < this.maxReorderFrames
-    ) {
-      const head = this.queue[this.queueHead]!;
-      const n = Math.min(this.chunkBytes, head.data.length - head.offset);
-      // Encoding copies the bytes: the caller may reuse its buffer once send() resolves.
-      const chunk = head.data.subarray(head.offset, head.offset + n);
-      head.offset += n;
-      this.queuedBytes -= n;
-      const more = head.offset < head.data.length;
-      const seq = this.nextSeq;
-      const encoded = this.encoder.encode([FRAME_DATA, seq, more, chunk]);
-      this.out.push({ seq, more, payload: n, encoded, lastPath: undefined, resend: false });
-      this.unackedBytes += n;
-      if (!more) {
-        this.queue[this.queueHead] = undefined; // release the message
-        this.queueHead += 1;
-        if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-          this.queue = this.queue.slice(this.queueHead);
-          this.queueHead = 0;
-        }
-        head.resolve();
+    while (this.cutFrame());
+  }
+
+  /** Cuts the next frame from the queue if the window has room; false when it cannot. */
+  private cutFrame(): boolean {
+    if (!(this.queueHead < this.queue.length && this.unackedBytes < this.windowBytes && this.out.length - this.outHead < this.maxReorderFrames)) return false;
+    const head = this.queue[this.queueHead]!;
+    const n = Math.min(this.chunkBytes, head.length - head.offset);
+    head.offset += n;
+    this.queuedBytes -= n;
+    const more = head.offset < head.length;
+    const seq = this.nextSeq;
+    // The frame gets its own copy of the chunk: the caller may reuse its buffer once send() resolves.
+    const encoded = encodeDataFrame(seq, more, n);
+    for (let at = encoded.length - n; at < encoded.length; ) {
+      const part = head.parts[head.part]!;
+      const take = Math.min(part.length - head.partOffset, encoded.length - at);
+      encoded.set(part.subarray(head.partOffset, head.partOffset + take), at);
+      at += take;
+      head.partOffset += take;
+      if (head.partOffset === part.length) {
+        head.part += 1;
+        head.partOffset = 0;
       }
     }
+    this.out.push({ seq, more, payload: n, encoded, lastPath: undefined, resend: false });
+    this.unackedBytes += n;
+    if (!more) {
+      this.queue[this.queueHead] = undefined; // release the message
+      this.queueHead += 1;
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+      head.resolve();
+    }
+    return true;
   }
+
 
   /** The next frame to put on the wire: flagged resends first (in seq order), then fresh frames. */
   private nextToSend(): OutFrame | undefined {
@@ -385,8 +450,9 @@ export class ReliableStream extends Emitter<StreamEvents> {
     for (;;) {
       const path = this.path;
       if (!path || this.closed) return;
-      const frame = this.nextToSend();
-      if (!frame || !path.canSend()) return;
+      if (!path.canSend()) return;
+      const frame = this.nextToSend() ?? (this.cutFrame() ? this.nextToSend() : undefined);
+      if (!frame) return;
       const isResend = frame.seq < this.freshSeq;
       try {
         path.send(frame.encoded);
@@ -510,6 +576,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
       const size = this.partsBytes + chunk.length;
       this.parts = [];
       this.partsBytes = 0;
+      this.assembly = undefined;
       this.discarding = more;
       this.emit('error', {
         code: 'MESSAGE_TOO_LARGE',
@@ -517,17 +584,38 @@ export class ReliableStream extends Emitter<StreamEvents> {
       });
       return;
     }
-    if (chunk.length > 0) this.parts.push(chunk);
+    if (more && this.partsBytes === 0 && this.parts.length === 0 && !this.assembly) {
+      const length = this.messageLength?.(chunk);
+      if (length !== undefined && length > chunk.length && length <= this.maxMessageBytes) this.assembly = new Uint8Array(length);
+    }
+    if (this.assembly) {
+      const needed = this.partsBytes + chunk.length;
+      if (needed > this.assembly.length) {
+        // The length was a lower bound: more follows than the first chunk said. Rare; grow with room.
+        const grown = new Uint8Array(Math.min(this.maxMessageBytes, needed + (needed >> 3)));
+        grown.set(this.assembly.subarray(0, this.partsBytes));
+        this.assembly = grown;
+      }
+      this.assembly.set(chunk, this.partsBytes);
+    } else if (chunk.length > 0) {
+      this.parts.push(chunk);
+    }
     this.partsBytes += chunk.length;
     if (more) return;
-    const message = new Uint8Array(this.partsBytes);
-    let offset = 0;
-    for (const part of this.parts) {
-      message.set(part, offset);
-      offset += part.length;
+    let message: Uint8Array;
+    if (this.assembly) {
+      message = this.assembly.length === this.partsBytes ? this.assembly : this.assembly.slice(0, this.partsBytes);
+    } else {
+      message = new Uint8Array(this.partsBytes);
+      let offset = 0;
+      for (const part of this.parts) {
+        message.set(part, offset);
+        offset += part.length;
+      }
     }
     this.parts = [];
     this.partsBytes = 0;
+    this.assembly = undefined;
     this.counters.messagesReceived += 1;
     this.counters.bytesReceived += message.length;
     this.emit('message', message);

@@ -24,6 +24,8 @@ interface Received {
 }
 
 let identity: SecretIdentity;
+/** An identity made ahead (`makeIdentity`), taken by the next join: as the app loads its stored one. */
+let identityAhead: SecretIdentity | undefined;
 let client: SignalingClient;
 let manager: LinkManager;
 const firstOfferAt = new Map<string, number>();
@@ -33,6 +35,14 @@ const knownAt = new Map<string, number>();
 const openedAt = new Map<string, number>();
 /** When `join` was called (epoch ms): the start of a burst's mesh time (bench/peerjs.bench.ts). */
 let joinCalledAt = 0;
+/**
+ * This console's way into the project (epoch ms): identity and session made, socket open,
+ * challenge in, hello out, welcome in. Read with `timings` to see where a burst's time goes
+ * before its links (bench/peerjs.bench.ts, BENCH_BURST_TIMELINE).
+ */
+const joinSteps: Partial<Record<'identity' | 'session' | 'socketOpen' | 'challenge' | 'hello' | 'welcome', number>> = {};
+/** When the first signaling frame from a peer arrived (its offer, or our offer's answer). */
+const firstSignalAt = new Map<string, number>();
 const preciseNow = () => performance.timeOrigin + performance.now();
 const received = new Map<string, Received>();
 const errors: Array<{ peerId: string; code: string; message: string }> = [];
@@ -47,18 +57,31 @@ const harness = {
   /** `prepareConnections: false`: no connection made ahead on either side (the cold setup benchmark). */
   async join(link: string, name: string, config: Partial<LinkConfig> = {}, mode: 'engine' | 'raw' = 'engine', options: { prepareConnections?: boolean } = {}): Promise<string> {
     joinCalledAt = preciseNow();
-    identity = await createIdentity();
+    identity = identityAhead ?? (await createIdentity());
+    identityAhead = undefined;
+    joinSteps.identity = preciseNow();
     const invite = parseInvite(link);
     const started = await createConsoleSession({
       invite,
       displayName: name,
       identity,
-      signChallenge: (nonce) => ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', nonce)),
+      signChallenge: async (nonce) => {
+        joinSteps.challenge ??= preciseNow();
+        const signature = await ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', nonce));
+        joinSteps.hello ??= preciseNow();
+        return signature;
+      },
       certifySession: (body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)),
+      createSocket: (url) => {
+        const socket = new WebSocket(url);
+        socket.addEventListener('open', () => (joinSteps.socketOpen ??= preciseNow()));
+        return socket;
+      },
       linkConfig: config,
       backoff: { baseMs: 200, maxMs: 1000 },
       ...(options.prepareConnections === false ? { prepareConnections: false } : {}),
     });
+    joinSteps.session = preciseNow();
     client = started.client;
     const sendSignal = client.sendSignal.bind(client);
     client.sendSignal = (type, to, payload) => {
@@ -76,6 +99,12 @@ const harness = {
       for (const peer of peers) if (!knownAt.has(peer.peer_id)) knownAt.set(peer.peer_id, at);
       emit(event, value);
     };
+    client.on('signal', (frame) => {
+      if (!firstSignalAt.has(frame.from_peer_id)) firstSignalAt.set(frame.from_peer_id, preciseNow());
+    });
+    client.on('welcome', () => {
+      joinSteps.welcome ??= preciseNow();
+    });
     if (mode === 'raw') {
       started.links.close(); // the baseline: no engine links, just the registry connection
       raw.attach(client);
@@ -90,10 +119,29 @@ const harness = {
     return identity.peerId;
   },
 
+  /**
+   * Makes the identity the next `join` uses, before it is called: a returning console's identity
+   * is stored, not made when it joins (bench/peerjs.bench.ts's burst). Its peer id.
+   */
+  async makeIdentity(): Promise<string> {
+    identityAhead = await createIdentity();
+    return identityAhead.peerId;
+  },
+
   /** Setup timing: when this console first offered to `peerId`, and when its link opened (epoch ms, sub-ms precision). */
   timing: (peerId: string) => ({ known: knownAt.get(peerId), offer: firstOfferAt.get(peerId), open: openedAt.get(peerId) ?? raw.openedAt.get(peerId) }),
-  /** Every link's setup timing at once, by peer id, and when `join` was called (for a mesh of many consoles). */
-  timings: () => ({ joinCalledAt, links: Object.fromEntries([...knownAt.keys()].map((peerId) => [peerId, { known: knownAt.get(peerId), open: openedAt.get(peerId) }])) }),
+  /**
+   * Every link's setup timing at once, by peer id, and when `join` was called (for a mesh of many
+   * consoles); `steps`: this console's way into the project; per link also its first offer sent
+   * and first signal received.
+   */
+  timings: () => ({
+    joinCalledAt,
+    steps: { ...joinSteps },
+    links: Object.fromEntries(
+      [...knownAt.keys()].map((peerId) => [peerId, { known: knownAt.get(peerId), offer: firstOfferAt.get(peerId), signal: firstSignalAt.get(peerId), open: openedAt.get(peerId) }]),
+    ),
+  }),
 
   /** Receive timing for throughput: when the last byte of a transfer arrived (epoch ms). */
   receivedAt: () => lastReceiveAt,
@@ -177,11 +225,45 @@ const harness = {
     return reports;
   },
 
+  /**
+   * Timestamps of a transfer's DataChannel messages (1 KiB or more: the stream's DATA frames, not
+   * its ACKs) on this side, ours or the raw baseline's: first and last send, and first and last
+   * arrival, taken before the page's own handler runs (bench/dc-timeline.bench.ts).
+   */
+  watchTransfer(peerId: string): void {
+    const channel = manager?.dataChannel(peerId) ?? raw.channels.get(peerId);
+    if (!channel) throw new Error('no DataChannel');
+    const send = channel.send.bind(channel);
+    channel.send = ((data: ArrayBuffer) => {
+      if (data.byteLength >= 1024) {
+        const t = preciseNow();
+        transfer.firstSend ??= t;
+        transfer.lastSend = t;
+        transfer.sends++;
+      }
+      send(data);
+    }) as RTCDataChannel['send'];
+    const handler = channel.onmessage;
+    channel.onmessage = function (this: RTCDataChannel, event: MessageEvent) {
+      const bytes = (event.data as ArrayBuffer).byteLength;
+      if (bytes >= 1024) {
+        const t = preciseNow();
+        transfer.firstArrival ??= t;
+        transfer.lastArrival = t;
+        transfer.arrivals++;
+      }
+      return handler?.call(this, event);
+    };
+    channel.addEventListener('bufferedamountlow', () => transfer.lowEvents++);
+  },
+  transferTimes: () => transfer,
   /** The link's history, for diagnosing a slow or failed setup. */
   history: (peerId: string) => manager?.snapshot(peerId)?.history ?? [],
 };
 
 let lastReceiveAt = 0;
+/** What watchTransfer saw. */
+const transfer = { firstSend: undefined as number | undefined, lastSend: 0, sends: 0, firstArrival: undefined as number | undefined, lastArrival: 0, arrivals: 0, lowEvents: 0 };
 
 /**
  * The baseline: plain RTCPeerConnection + DataChannel, plain relay frames, nothing else. Like the

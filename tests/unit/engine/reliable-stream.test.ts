@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   decodeStreamFrame,
   DEFAULT_CHUNK_BYTES,
+  encodeDataFrame,
   FRAME_ACK,
   FRAME_DATA,
   HEADER_ALLOWANCE,
@@ -733,5 +734,78 @@ describe('ReliableStream', () => {
       expect({ ab: r.ab.sendCalls, ba: r.ba.sendCalls }).toEqual(calls);
       expect(a.stats()).toMatchObject({ unackedBytes: 0, queuedBytes: 0 });
     });
+  });
+
+  it('puts the first frame of a large message on the path before cutting the rest of the window', async () => {
+    const { a } = setup();
+    const path = new FakePath('datachannel');
+    let cutAtFirstSend: number | undefined;
+    path.onSend = () => (cutAtFirstSend ??= a.stats().unackedBytes);
+    a.setPath(path);
+    void a.send(makeBytes(7, 4 * MiB));
+    await tick();
+    // Only the frame being sent had been encoded; the rest of the window is cut afterwards.
+    expect(cutAtFirstSend).toBe(DEFAULT_CHUNK_BYTES);
+    expect(a.stats().unackedBytes).toBe(4 * MiB);
+  });
+
+  it('reassembles a large message into the buffer its first chunk announces, and copes with a wrong announcement', async () => {
+    const sizes = [3 * DEFAULT_CHUNK_BYTES + 5, 10 * DEFAULT_CHUNK_BYTES, 100];
+    const cases: Array<[string, (firstChunk: Uint8Array, size: number) => number | undefined]> = [
+      ['exact', (_, size) => size],
+      ['too short', (_, size) => size - DEFAULT_CHUNK_BYTES - 7],
+      ['too long', (_, size) => size + 12_345],
+      ['beyond the limit', () => 2 ** 40],
+      ['unknown', () => undefined],
+    ];
+    for (const [name, announce] of cases) {
+      let current = 0;
+      const asked: number[] = [];
+      const { clock, a, b, got, errors } = setup({ b: { messageLength: (chunk) => (asked.push(chunk.length), announce(chunk, current)) } });
+      const r = route('datachannel', a, b);
+      a.setPath(r.ab);
+      b.setPath(r.ba);
+      const sent = sizes.map((size, i) => makeBytes(100 + i, size));
+      for (const message of sent) {
+        current = message.length;
+        await a.send(message);
+        settle(clock, [r]);
+      }
+      expectMessages(got.b, sent);
+      expect(errors.b, name).toEqual([]);
+      // Asked once per message of more than one frame, with its first chunk.
+      expect(asked, name).toEqual([DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_BYTES]);
+      // What is delivered is the message's own buffer, not a view into a larger one.
+      for (const m of got.b) expect(m.buffer.byteLength, name).toBe(m.length);
+    }
+  });
+
+  it('encodes DATA frames as @msgpack/msgpack does, for every size of seq and chunk', () => {
+    for (const seq of [1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      for (const length of [0, 1, 255, 256, 65_535, 65_536, 49_152]) {
+        for (const more of [true, false]) {
+          const chunk = makeBytes(seq % 1000, length);
+          const frame = encodeDataFrame(seq, more, length);
+          frame.set(chunk, frame.length - length);
+          expect(sameBytes(frame, encode([FRAME_DATA, seq, more, chunk])), `${seq} ${length} ${more}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('sends a message given as segments as the same bytes, and lets their owner reuse them once send() resolves', async () => {
+    const { clock, a, b, got } = setup();
+    const r = route('datachannel', a, b);
+    a.setPath(r.ab);
+    b.setPath(r.ba);
+    const whole = makeBytes(9, 5 * DEFAULT_CHUNK_BYTES + 77);
+    // Boundaries inside frames, on frame boundaries, and empty segments.
+    const cuts = [0, 10, 10, DEFAULT_CHUNK_BYTES, 2 * DEFAULT_CHUNK_BYTES + 3, 4 * DEFAULT_CHUNK_BYTES + 100, whole.length];
+    const segments = cuts.slice(1).map((end, i) => whole.slice(cuts[i], end));
+    await a.send(segments);
+    for (const segment of segments) segment.fill(0);
+    await a.send([]);
+    settle(clock, [r]);
+    expectMessages(got.b, [whole, new Uint8Array(0)]);
   });
 });
