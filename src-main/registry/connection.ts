@@ -311,10 +311,12 @@ class Connection {
 
     const peerId = derivePeerId(hello.signing_key);
     if (!this.nonce) return; // only while authenticating, which ends with the nonce
-    const nonceOk = ed25519VerifyInline(hello.signing_key, signedMessage('registryAuth', this.nonce), hello.nonce_sig);
-    const boxKeyOk = nonceOk && ed25519VerifyInline(hello.signing_key, signedMessage('boxKey', hello.box_key), hello.box_key_sig);
-    if (!nonceOk) return this.refuse('BAD_SIGNATURE', 'the challenge signature does not match the signing key');
-    if (!boxKeyOk) return this.refuse('BAD_SIGNATURE', 'the box key is not signed by the signing key');
+    if (!ed25519VerifyInline(hello.signing_key, signedMessage('registryAuth', this.nonce), hello.nonce_sig)) {
+      return this.refuse('BAD_SIGNATURE', 'the challenge signature does not match the signing key');
+    }
+    if (!ed25519VerifyInline(hello.signing_key, signedMessage('boxKey', hello.box_key), hello.box_key_sig)) {
+      return this.refuse('BAD_SIGNATURE', 'the box key is not signed by the signing key');
+    }
 
     const cluster = this.ctx.cluster;
     if (cluster && !cluster.healthy()) return this.refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);

@@ -3,7 +3,7 @@
  * ed25519Verify (src-shared/identity.ts) goes through WebCrypto, which Node runs as a libuv
  * threadpool job: each admission then waited for a pool thread, behind every other job, and for
  * the event loop to take the result. Node's WebCrypto Ed25519 and `crypto.verify` are the same
- * OpenSSL verification, so the same signatures pass (tests/unit/registry/ed25519-inline.test.ts).
+ * OpenSSL verification, so the same signatures pass (tests/unit/registry/inline-checks.test.ts).
  */
 import { createPublicKey, verify } from 'node:crypto';
 

@@ -12,6 +12,7 @@
  * against the library).
  */
 import { encode } from '@msgpack/msgpack';
+import { concatBytes } from '../../../src-shared/bytes';
 
 /** Below this a binary is copied like everything else: referencing it would save nothing. */
 export const MIN_REFERENCED_BYTES = 64 * 1024;
@@ -83,15 +84,7 @@ function merge(segments: Uint8Array[], min: number): Uint8Array[] {
   let run: Uint8Array[] = [];
   const flush = () => {
     if (run.length === 1) out.push(run[0]!);
-    else if (run.length > 1) {
-      const joined = new Uint8Array(run.reduce((n, s) => n + s.length, 0));
-      let offset = 0;
-      for (const s of run) {
-        joined.set(s, offset);
-        offset += s.length;
-      }
-      out.push(joined);
-    }
+    else if (run.length > 1) out.push(concatBytes(...run));
     run = [];
   };
   for (const segment of segments) {
