@@ -18,7 +18,9 @@
  * (MiB; ratio ours / PeerJS, below 1 = we use less), registry_rss_per_conn_10k (KiB of RSS per
  * connection over the idle process; ratio PeerJS / ours, above 1 = we use less), and
  * registry_cpu_us_per_frame_10k (server CPU per relayed frame, which other work on a shared
- * machine disturbs less than frames/s).
+ * machine disturbs less than frames/s), and registry_rss_per_conn_10k_same_frames: RSS per
+ * connection again, in fresh processes after each server relayed the same number of frames (in
+ * the timed windows the faster server relays more, and frames leave socket read buffers behind).
  * Bounded in count and time; loopback only.
  */
 import { it } from 'vitest';
@@ -34,6 +36,8 @@ const STEPS = QUICK ? [500, 1000] : [1000, 10_000];
 const MEASURE_MS = QUICK ? 1000 : 1500;
 /** Alternating windows per server and step: the median is reported. */
 const ROUNDS = QUICK ? 3 : 5;
+/** Frames each server relays before the same-work memory figure (about what PeerJS relays in the timed windows at 10,000). */
+const SAME_WORK_FRAMES = QUICK ? 100_000 : 1_000_000;
 const OUT = resolve(__dirname, '../.test-output/capacity');
 
 interface Server {
@@ -148,6 +152,7 @@ async function startLoad(server: Server, kind: 'ours' | 'peerjs', secret?: Uint8
   return {
     connect: (count: number) => ask<{ seconds: number; open: number }>({ cmd: 'connect', count }),
     measure: (ms: number, window?: number) => ask<Window & { open: number }>({ cmd: 'measure', ms, ...(window ? { window } : {}) }),
+    relay: (frames: number) => ask<{ seconds: number; relayed: number }>({ cmd: 'relay', frames }),
     stop: () => ask<object>({ cmd: 'stop' }).catch(() => undefined),
     kill: () => child.kill('SIGKILL'),
   };
@@ -160,27 +165,76 @@ function cpuPerFrame(windows: Array<{ perSecond: number; serverCpu: number }>): 
   return (windows.reduce((sum, w) => sum + w.serverCpu, 0) / windows.reduce((sum, w) => sum + w.perSecond, 0)) * 1e6;
 }
 
-it('registry capacity', async () => {
-  await buildScripts();
+/** Both servers, fresh, each with its load generator. */
+async function startBoth() {
   const secret = new Uint8Array(randomBytes(32));
   const servers = [
     await startServer('ours', resolve(OUT, 'registry-server.mjs'), { BENCH_SECRET: Buffer.from(secret).toString('hex') }),
     await startServer('PeerJS', resolve(__dirname, 'capacity/peerjs-server.mjs')),
   ] as const;
   const loads = [await startLoad(servers[0], 'ours', secret), await startLoad(servers[1], 'peerjs')] as const;
+  const stop = async () => {
+    await Promise.all(loads.map((load) => load.stop()));
+    loads.forEach((load) => load.kill());
+    await Promise.all(servers.map(stopServer));
+  };
+  return { servers, loads, stop };
+}
+
+/** BENCH_MEMORY=1: each server's memory by kind, and V8's own figures (SIGUSR2). */
+function showMemory(servers: readonly Server[], when: string): void {
+  if (process.env.BENCH_MEMORY !== '1') return;
+  for (const s of servers) {
+    console.log(`${s.name} ${when}: RSS ${rssMiB(s.pid).toFixed(1)} MiB: ${memoryBreakdown(s.pid)}`);
+    s.child.kill('SIGUSR2');
+  }
+}
+
+/**
+ * Memory per connection after the same work: fresh processes hold STEPS' last count and relay the
+ * same number of frames each, in alternating halves, each measured 1 s after its own last half.
+ * The timed windows of the main run give the faster server more frames to relay (and more socket
+ * read buffers to free), which this comparison does not.
+ */
+async function sameWorkMemory(connections: number, frames: number): Promise<{ perConnection: [number, number]; seconds: [number, number] }> {
+  const { servers, loads, stop } = await startBoth();
+  try {
+    const idle = servers.map((s) => rssMiB(s.pid));
+    for (const load of loads) await load.connect(connections);
+    await sleep(1000);
+    const held = servers.map((s) => rssMiB(s.pid));
+    showMemory(servers, `same work: holding ${connections}`);
+    const after = [0, 0];
+    const seconds = [0, 0];
+    for (let half = 0; half < 2; half++) {
+      for (const [i, load] of loads.entries()) {
+        seconds[i]! += (await load.relay(frames / 2)).seconds;
+        if (half === 1) {
+          await sleep(1000);
+          after[i] = rssMiB(servers[i]!.pid);
+        }
+      }
+    }
+    showMemory(servers, `same work: after ${frames} frames each`);
+    const perConnection = servers.map((s, i) => ((Math.max(held[i]!, after[i]!) - idle[i]!) * 1024) / connections);
+    for (const [i, s] of servers.entries()) {
+      console.log(`${s.name}, same work: idle ${idle[i]!.toFixed(0)} MiB, holding ${connections} ${held[i]!.toFixed(0)} MiB, after ${frames} frames (${seconds[i]!.toFixed(1)} s) ${after[i]!.toFixed(0)} MiB: ${perConnection[i]!.toFixed(1)} KiB per connection`);
+    }
+    return { perConnection: [perConnection[0]!, perConnection[1]!], seconds: [seconds[0]!, seconds[1]!] };
+  } finally {
+    await stop();
+  }
+}
+
+it('registry capacity', async () => {
+  await buildScripts();
+  const { servers, loads, stop } = await startBoth();
   const results: Array<{ connections: number; cpuPerFrame: [number, number]; windows: [number[], number[]]; rss: [number, number]; idle: [number, number] }> = [];
   /** The first step again, 1 frame in flight per direction: each server's windows. */
   let oneInFlight: [Window[], Window[]] = [[], []];
   try {
     const idle = servers.map((s) => rssMiB(s.pid));
-    const showMemory = (when: string) => {
-      if (process.env.BENCH_MEMORY !== '1') return;
-      for (const s of servers) {
-        console.log(`${s.name} ${when}: RSS ${rssMiB(s.pid).toFixed(1)} MiB: ${memoryBreakdown(s.pid)}`);
-        s.child.kill('SIGUSR2');
-      }
-    };
-    showMemory('idle');
+    showMemory(servers, 'idle');
     for (const step of STEPS) {
       // Both hold `step` connections; then they take turns relaying.
       for (const [i, load] of loads.entries()) {
@@ -189,7 +243,7 @@ it('registry capacity', async () => {
       }
       await sleep(1000);
       const held = servers.map((s) => rssMiB(s.pid));
-      showMemory(`holding ${step}`);
+      showMemory(servers, `holding ${step}`);
       const windows: Window[][] = [[], []];
       const open = [0, 0];
       for (let round = 0; round < ROUNDS; round++) {
@@ -200,7 +254,7 @@ it('registry capacity', async () => {
         }
       }
       const rss = servers.map((s, i) => Math.max(held[i]!, rssMiB(s.pid)));
-      showMemory(`after the windows at ${step}`);
+      showMemory(servers, `after the windows at ${step}`);
       for (const [i, s] of servers.entries()) {
         if (open[i] !== step) throw new Error(`${s.name}: ${step - open[i]!} connections closed during the benchmark`);
         const w = windows[i]!;
@@ -222,14 +276,13 @@ it('registry capacity', async () => {
         for (let round = 0; round < ROUNDS; round++) for (const [i, load] of loads.entries()) w1[i]!.push(await load.measure(MEASURE_MS, 1));
         console.log(`1 frame in flight at ${step}: ours ${w1[0].map((x) => Math.round(x.perSecond)).join(', ')}, PeerJS ${w1[1].map((x) => Math.round(x.perSecond)).join(', ')} frames/s; ${cpuPerFrame(w1[0]).toFixed(1)} vs ${cpuPerFrame(w1[1]).toFixed(1)} µs of server CPU per frame`);
         oneInFlight = w1;
-        showMemory(`after 1 in flight at ${step}`);
+        showMemory(servers, `after 1 in flight at ${step}`);
       }
     }
   } finally {
-    await Promise.all(loads.map((load) => load.stop()));
-    loads.forEach((load) => load.kill());
-    await Promise.all(servers.map(stopServer));
+    await stop();
   }
+  const sameWork = await sameWorkMemory(STEPS[STEPS.length - 1]!, SAME_WORK_FRAMES);
   const [small, large] = STEPS.map((n) => (n >= 1000 ? `${n / 1000}k` : String(n)));
   const note = QUICK ? ` — quick run: ${STEPS[0]} and ${STEPS[1]} connections` : '';
   const [one, ten] = results as [(typeof results)[0], (typeof results)[0]];
@@ -245,4 +298,5 @@ it('registry capacity', async () => {
   // What each connection adds: RSS over the idle process (each idle before any connection), per connection.
   const perConnection = (i: 0 | 1) => ((ten.rss[i] - ten.idle[i]) * 1024) / ten.connections;
   recordResult('registry_rss_per_conn_10k', perConnection(0), perConnection(1), `KiB RSS per connection over the idle process at ${large} connections (baseline: PeerJS server)${note}`, { ratio: 'baseline/ours', higherIsBetter: true });
+  recordResult('registry_rss_per_conn_10k_same_frames', sameWork.perConnection[0], sameWork.perConnection[1], `KiB RSS per connection over the idle process at ${large} connections, fresh processes after relaying the same ${SAME_WORK_FRAMES.toLocaleString('en')} frames each (ours in ${sameWork.seconds[0].toFixed(1)} s, PeerJS in ${sameWork.seconds[1].toFixed(1)} s) (baseline: PeerJS server)${note}`, { ratio: 'baseline/ours', higherIsBetter: true });
 }, 900_000);

@@ -10,7 +10,8 @@
  * Both carry the same payload bytes (PAYLOAD_JSON: what the peerjs client puts in a CANDIDATE's
  * payload, with a 64-byte signature in base64 as our consoles add one): PeerJS's as the JSON
  * text of its message, ours as the bytes of that text in the frame's binary payload.
- * Messages: {connect, count} → {seconds}; {measure, ms, window?} → {perSecond, serverCpu, loadCpu}; {stop}.
+ * Messages: {connect, count} → {seconds}; {measure, ms, window?} → {perSecond, serverCpu, loadCpu};
+ * {relay, frames} → {seconds} (a fixed number of frames, for memory after the same work); {stop}.
  */
 import { createHash, generateKeyPairSync, sign, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -251,16 +252,42 @@ async function measure(s: Side, ms: number, window = WINDOW) {
   return { perSecond, serverCpu, loadCpu: (used.user + used.system) / 1e6 / (ms / 1000) };
 }
 
+/**
+ * Relays `frames` frames on one server (every pair busy, WINDOW in flight each way) and stops:
+ * a fixed amount of work, so that two servers' memory can be compared after the same frames
+ * rather than after the same time (in which the faster one relays more).
+ */
+async function relay(s: Side, frames: number) {
+  const started = performance.now();
+  s.received = 0;
+  s.counting = true;
+  await new Promise<void>((done) => {
+    const check = setInterval(() => {
+      if (s.received < frames) return;
+      clearInterval(check);
+      done();
+    }, 5);
+    s.running = true;
+    for (const client of s.load.clients) if (client.partner) for (let i = 0; i < WINDOW; i++) client.ws.send(client.frame);
+  });
+  s.running = false;
+  s.counting = false;
+  const seconds = (performance.now() - started) / 1000;
+  await sleep(300); // what is in flight drains
+  return { seconds, relayed: s.received };
+}
+
 const server: Server = { port: PORT };
 const s = KIND === 'ours'
   ? side((onFrame) => oursLoad(server, Uint8Array.from(Buffer.from(process.env.LOAD_SECRET ?? '', 'hex')), onFrame))
   : side((onFrame) => peerJsLoad(server, onFrame));
 
-process.on('message', (message: { cmd: 'connect'; count: number } | { cmd: 'measure'; ms: number; window?: number } | { cmd: 'stop' }) => {
+process.on('message', (message: { cmd: 'connect'; count: number } | { cmd: 'measure'; ms: number; window?: number } | { cmd: 'relay'; frames: number } | { cmd: 'stop' }) => {
   const reply = (value: unknown) => process.send!(value);
   const fail = (error: Error) => reply({ error: error.message });
   if (message.cmd === 'connect') connectUpTo(s.load, message.count).then((seconds) => reply({ seconds, open: s.load.clients.filter((c) => c.ws.readyState === WebSocket.OPEN).length }), fail);
   else if (message.cmd === 'measure') measure(s, message.ms, message.window).then((result) => reply({ ...result, open: s.load.clients.filter((c) => c.ws.readyState === WebSocket.OPEN).length }), fail);
+  else if (message.cmd === 'relay') relay(s, message.frames).then(reply, fail);
   else {
     s.load.stop();
     reply({});

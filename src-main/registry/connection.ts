@@ -76,6 +76,8 @@ export interface ConnectionContext {
   departures: RecentDepartures;
   /** Other registry instances sharing the project space (`--redis`); undefined for one process. */
   cluster?: Cluster;
+  /** Called when a connection's socket has closed (one shared function, not a listener per connection). */
+  closed?: (ws: WebSocket) => void;
 }
 
 /**
@@ -115,7 +117,8 @@ class Connection {
   /** The challenge: needed until the hello is checked, then dropped. */
   private nonce: Uint8Array | undefined;
   private readonly bucket: TokenBucket;
-  private readonly relayBucket: TokenBucket;
+  /** Made at the first relay frame: most consoles never relay, and a bucket costs ~100 bytes. */
+  private relayBucket: TokenBucket | undefined;
   private authTimer: ReturnType<typeof setTimeout> | undefined;
   private iceRefresh: ReturnType<typeof setTimeout> | undefined;
   private phase: Phase = 'awaiting-hello';
@@ -126,9 +129,8 @@ class Connection {
   private lastRateLimitNotice = -Infinity;
   private alive = true;
   private leaveReason: 'closed' | 'timeout' = 'closed';
-  private who: LogFields;
   /** This member's forwardPrefix (its from_peer_id), for the signals it sends. */
-  private signalPrefix: Uint8Array | undefined;
+  private signalPrefix: string | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -136,11 +138,9 @@ class Connection {
     private readonly client: LogFields,
     private readonly ctx: ConnectionContext,
   ) {
-    this.who = client;
     const nonce = crypto.getRandomValues(new Uint8Array(32));
     this.nonce = nonce;
     this.bucket = new TokenBucket(this.limits.framesPerSecond, this.limits.burst, ctx.now);
-    this.relayBucket = new TokenBucket(this.limits.relayFramesPerSecond, this.limits.relayFramesPerSecond, ctx.now);
     this.metrics.connections.inc();
     this.authTimer = setTimeout(() => {
       if (this.phase === 'awaiting-hello' || this.phase === 'authenticating') this.refuse('AUTH_TIMEOUT', ERRORS.AUTH_TIMEOUT.text);
@@ -152,6 +152,14 @@ class Connection {
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('close', () => this.onClose());
     ws.on('error', (error) => this.logger.warn({ ...this.who, err: error.message }, 'socket error'));
+  }
+
+  /**
+   * Who log lines are about, made when a line is written (rarely): an object kept per member cost
+   * ~200 bytes, as V8 gave each its own hidden class.
+   */
+  private get who(): LogFields {
+    return this.member ? { ...this.client, project: this.project, peer_id: this.member.peerId } : this.client;
   }
 
   // What all connections share, read from the context (getters: nothing stored per connection).
@@ -217,7 +225,7 @@ class Connection {
     }
     const decoded = decodeClientFrame(bytes);
     const relayed = decoded.ok && decoded.frame.type === 'relay' && this.phase === 'member';
-    if (!(relayed ? this.relayBucket : this.bucket).take()) return this.rateLimited(decoded.ok ? decoded.frame : undefined);
+    if (!(relayed ? (this.relayBucket ??= new TokenBucket(this.limits.relayFramesPerSecond, this.limits.relayFramesPerSecond, this.ctx.now)) : this.bucket).take()) return this.rateLimited(decoded.ok ? decoded.frame : undefined);
     if (!decoded.ok) return this.rejectFrame('BAD_FRAME', decoded.message, decoded.type);
     this.onFrame(decoded.frame, bytes);
   }
@@ -241,6 +249,7 @@ class Connection {
   }
 
   private onClose(): void {
+    this.ctx.closed?.(this.ws);
     clearTimeout(this.authTimer);
     clearTimeout(this.iceRefresh);
     this.metrics.connections.dec();
@@ -351,7 +360,6 @@ class Connection {
     this.nonce = undefined;
     this.project = invite.project;
     this.signalPrefix = forwardPrefix(peerId);
-    this.who = { ...this.client, project: this.project, peer_id: peerId };
     const info: PeerInfo = {
       peer_id: peerId,
       display_name: hello.display_name,

@@ -230,6 +230,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     relay,
     departures,
     ...(cluster ? { cluster } : {}),
+    closed: (ws) => connections.delete(ws),
   };
   // Frames up to 4× the limit get a FRAME_TOO_LARGE error and the connection lives; beyond that
   // ws closes with 1009 before buffering them.
@@ -256,7 +257,6 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       logger.info(client, 'connection opened');
       const connection = handleConnection(ws, socket as Socket, client, connectionContext);
       connections.set(ws, connection);
-      ws.on('close', () => connections.delete(ws));
     });
   });
 

@@ -79,6 +79,20 @@ describe('encrypted relay routing', () => {
     await bob.waitFor(() => bob.frames.filter((f) => f.type === 'relay').length === 50);
     expect(ada.errors()).toEqual([]);
   });
+
+  it('relay frames have their own rate limit: a relay flood is dropped with RATE_LIMITED naming it, and signaling still passes', async () => {
+    const { ada, bob } = await pairOn({ limits: { relayFramesPerSecond: 10 } });
+    for (let i = 0; i < 40; i++) ada.send({ type: 'relay', to_peer_id: bob.identity.peerId, payload: new Uint8Array([i]) });
+    const notice = await ada.waitFor<Of<'error'>>((f) => f.type === 'error');
+    expect(notice).toMatchObject({ code: 'RATE_LIMITED', ref_type: 'relay', ref_peer_id: bob.identity.peerId });
+    expect(notice.message).toContain('10 relay frames/s');
+    ada.send({ type: 'webrtc_ice_candidate', to_peer_id: bob.identity.peerId, payload: new Uint8Array([1]) });
+    await bob.waitFor((f) => f.type === 'webrtc_ice_candidate');
+    const relayed = bob.frames.filter((f) => f.type === 'relay').length;
+    expect(relayed).toBeGreaterThanOrEqual(10);
+    expect(relayed).toBeLessThan(40);
+    expect(ada.closeCode).toBeUndefined();
+  });
 });
 
 describe('ICE servers and TURN credentials', () => {
