@@ -38,6 +38,8 @@ const MEASURE_MS = QUICK ? 1000 : 1500;
 const ROUNDS = QUICK ? 3 : 5;
 /** Frames each server relays before the same-work memory figure (about what PeerJS relays in the timed windows at 10,000). */
 const SAME_WORK_FRAMES = QUICK ? 100_000 : 1_000_000;
+/** Fresh pairs of processes for it (each admits the connections anew), for an interval. */
+const SAME_WORK_SAMPLES = QUICK ? 1 : 3;
 const OUT = resolve(__dirname, '../.test-output/capacity');
 
 interface Server {
@@ -196,7 +198,7 @@ function showMemory(servers: readonly Server[], when: string): void {
  * The timed windows of the main run give the faster server more frames to relay (and more socket
  * read buffers to free), which this comparison does not.
  */
-async function sameWorkMemory(connections: number, frames: number): Promise<{ perConnection: [number, number]; seconds: [number, number] }> {
+async function sameWorkMemory(connections: number, frames: number): Promise<{ perConnection: [number, number]; holdingOnly: [number, number]; seconds: [number, number] }> {
   const { servers, loads, stop } = await startBoth();
   try {
     const idle = servers.map((s) => rssMiB(s.pid));
@@ -217,10 +219,11 @@ async function sameWorkMemory(connections: number, frames: number): Promise<{ pe
     }
     showMemory(servers, `same work: after ${frames} frames each`);
     const perConnection = servers.map((s, i) => ((Math.max(held[i]!, after[i]!) - idle[i]!) * 1024) / connections);
+    const holdingOnly = servers.map((s, i) => ((held[i]! - idle[i]!) * 1024) / connections);
     for (const [i, s] of servers.entries()) {
-      console.log(`${s.name}, same work: idle ${idle[i]!.toFixed(0)} MiB, holding ${connections} ${held[i]!.toFixed(0)} MiB, after ${frames} frames (${seconds[i]!.toFixed(1)} s) ${after[i]!.toFixed(0)} MiB: ${perConnection[i]!.toFixed(1)} KiB per connection`);
+      console.log(`${s.name}, same work: idle ${idle[i]!.toFixed(0)} MiB, holding ${connections} ${held[i]!.toFixed(0)} MiB (${holdingOnly[i]!.toFixed(1)} KiB per connection), after ${frames} frames (${seconds[i]!.toFixed(1)} s) ${after[i]!.toFixed(0)} MiB: ${perConnection[i]!.toFixed(1)} KiB per connection`);
     }
-    return { perConnection: [perConnection[0]!, perConnection[1]!], seconds: [seconds[0]!, seconds[1]!] };
+    return { perConnection: [perConnection[0]!, perConnection[1]!], holdingOnly: [holdingOnly[0]!, holdingOnly[1]!], seconds: [seconds[0]!, seconds[1]!] };
   } finally {
     await stop();
   }
@@ -282,7 +285,8 @@ it('registry capacity', async () => {
   } finally {
     await stop();
   }
-  const sameWork = await sameWorkMemory(STEPS[STEPS.length - 1]!, SAME_WORK_FRAMES);
+  const sameWork: Array<Awaited<ReturnType<typeof sameWorkMemory>>> = [];
+  for (let sample = 0; sample < SAME_WORK_SAMPLES; sample++) sameWork.push(await sameWorkMemory(STEPS[STEPS.length - 1]!, SAME_WORK_FRAMES));
   const [small, large] = STEPS.map((n) => (n >= 1000 ? `${n / 1000}k` : String(n)));
   const note = QUICK ? ` — quick run: ${STEPS[0]} and ${STEPS[1]} connections` : '';
   const [one, ten] = results as [(typeof results)[0], (typeof results)[0]];
@@ -298,5 +302,15 @@ it('registry capacity', async () => {
   // What each connection adds: RSS over the idle process (each idle before any connection), per connection.
   const perConnection = (i: 0 | 1) => ((ten.rss[i] - ten.idle[i]) * 1024) / ten.connections;
   recordResult('registry_rss_per_conn_10k', perConnection(0), perConnection(1), `KiB RSS per connection over the idle process at ${large} connections (baseline: PeerJS server)${note}`, { ratio: 'baseline/ours', higherIsBetter: true });
-  recordResult('registry_rss_per_conn_10k_same_frames', sameWork.perConnection[0], sameWork.perConnection[1], `KiB RSS per connection over the idle process at ${large} connections, fresh processes after relaying the same ${SAME_WORK_FRAMES.toLocaleString('en')} frames each (ours in ${sameWork.seconds[0].toFixed(1)} s, PeerJS in ${sameWork.seconds[1].toFixed(1)} s) (baseline: PeerJS server)${note}`, { ratio: 'baseline/ours', higherIsBetter: true });
+  // Per connection over the idle process, fresh processes: after the same frames, and holding the connections before any frame.
+  const sameWorkResult = (name: string, pick: (x: (typeof sameWork)[0]) => [number, number], what: string) => {
+    const [ours, theirs] = [sameWork.map((x) => pick(x)[0]), sameWork.map((x) => pick(x)[1])];
+    recordResult(name, median(ours), median(theirs), `KiB RSS per connection over the idle process at ${large} connections, ${what}, median of ${SAME_WORK_SAMPLES} fresh pairs of processes (baseline: PeerJS server)${note}`, {
+      ratio: 'baseline/ours',
+      higherIsBetter: true,
+      ...(SAME_WORK_SAMPLES > 1 ? { interval: bootstrapInterval(ours, theirs, (o, t) => median(t) / median(o)) } : {}),
+    });
+  };
+  sameWorkResult('registry_rss_per_conn_10k_same_frames', (x) => x.perConnection, `after relaying the same ${SAME_WORK_FRAMES.toLocaleString('en')} frames each`);
+  sameWorkResult('registry_rss_per_conn_10k_no_frames', (x) => x.holdingOnly, 'holding them before any frame');
 }, 900_000);
