@@ -306,7 +306,23 @@ it('peerjs', async () => {
           // The two slowest links, peer known → open on both sides: each end's link history.
           const pairs = ids.flatMap((x, i) => ids.slice(i + 1).map((y, k) => ({ i, j: i + 1 + k, x, y })));
           const took = (p: (typeof pairs)[number]) => Math.max(timings[p.i]!.links[p.y]!.open!, timings[p.j]!.links[p.x]!.open!) - Math.min(timings[p.i]!.links[p.y]!.known!, timings[p.j]!.links[p.x]!.known!);
-          for (const p of pairs.sort((u, v) => took(v) - took(u)).slice(0, 2)) {
+          // Every link's negotiation: which waited for an offer that never came in offerWaitMs, met
+          // glare or resent its offer, and what those links took against the others.
+          const eventful = new Map<string, number[]>();
+          const plain: number[] = [];
+          for (const p of pairs) {
+            const events = new Set((await Promise.all([consoles[p.i]!.call('history', p.y), consoles[p.j]!.call('history', p.x)])).flat().map((h) => h.event));
+            const marks = ['offer-wait', 'glare', 'offer-resent'].filter((e) => events.has(e));
+            if (marks.length === 0) plain.push(took(p));
+            for (const mark of marks) eventful.set(mark, [...(eventful.get(mark) ?? []), took(p)]);
+          }
+          const lastOpen = (p: (typeof pairs)[number]) => Math.max(timings[p.i]!.links[p.y]!.open!, timings[p.j]!.links[p.x]!.open!);
+          const last = pairs.reduce((a, b) => (lastOpen(b) > lastOpen(a) ? b : a));
+          console.log(
+            `negotiation: ${[...eventful].map(([mark, t]) => `${t.length} link(s) with ${mark} (${t.map((x) => x.toFixed(0)).join(', ')} ms known → open)`).join('; ') || 'no offer-wait, glare or resent offer'}; ` +
+              `the others ${plain.length} links, median ${median(plain).toFixed(0)} ms; the last link to open: ${last.i}-${last.j} at ${(lastOpen(last) - start).toFixed(0)} ms`,
+          );
+          for (const p of [...pairs].sort((u, v) => took(v) - took(u)).slice(0, 2)) {
             console.log(`slow link ${p.i}-${p.j}: ${took(p).toFixed(0)} ms from known to open`);
             for (const [side, c, other] of [[p.i, consoles[p.i]!, p.y], [p.j, consoles[p.j]!, p.x]] as const) {
               const history = await c.call('history', other);
