@@ -15,12 +15,13 @@ export type Handlers = Record<string, (request: ServerRequest) => unknown>;
 
 /** Answers `{ id, cmd, ... }` with `{ id, result }` or `{ id, error }`; adds the monitor commands. */
 export function serveRequests(handlers: Handlers): void {
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  let loopDelay = monitorEventLoopDelay({ resolution: 10 });
   let cpuAtStart = process.cpuUsage();
   const all: Handlers = {
     ...handlers,
     'monitor-start': () => {
-      loopDelay.reset();
+      // A new histogram each time: nothing of the time between two windows counts as delay.
+      loopDelay = monitorEventLoopDelay({ resolution: 10 });
       loopDelay.enable();
       cpuAtStart = process.cpuUsage();
     },
