@@ -24,12 +24,13 @@
  * Bounded in count and time; loopback only.
  */
 import { it } from 'vitest';
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { bootstrapInterval, median, recordResult } from './stats';
 import { bundleForNode } from '../tests/support/registry-cli';
+import { startServer, stopServer, type ServerProcess } from './server-process';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const STEPS = QUICK ? [500, 1000] : [1000, 10_000];
@@ -42,12 +43,7 @@ const SAME_WORK_FRAMES = QUICK ? 100_000 : 1_000_000;
 const SAME_WORK_SAMPLES = QUICK ? 1 : 3;
 const OUT = resolve(__dirname, '../.test-output/capacity');
 
-interface Server {
-  name: string;
-  pid: number;
-  port: number;
-  child: ChildProcess;
-}
+type Server = ServerProcess;
 
 interface Window {
   perSecond: number;
@@ -57,41 +53,6 @@ interface Window {
 
 function buildScripts(): Promise<void> {
   return bundleForNode(OUT, { 'registry-server': resolve(__dirname, 'capacity/registry-server.ts'), 'load-generator': resolve(__dirname, 'capacity/load-generator.ts') }, 'es');
-}
-
-function startServer(name: string, script: string, env: Record<string, string> = {}): Promise<Server> {
-  // BENCH_CPU_PROF=DIR writes each server's V8 CPU profile there (for looking into a result).
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const child = spawn(process.execPath, [...profile, script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  return new Promise((done, fail) => {
-    let out = '';
-    const timer = setTimeout(() => fail(new Error(`${name} did not start: ${out}`)), 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening (\d+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        done({ name, pid: child.pid!, port: Number(match[1]), child });
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      for (const line of chunk.toString().split('\n')) if (line.startsWith('memory ')) console.log(`${name} ${line}`);
-    });
-    child.once('exit', (code) => fail(new Error(`${name} exited with ${code}: ${out}`)));
-  });
-}
-
-function stopServer(server: Server): Promise<void> {
-  return new Promise((done) => {
-    if (server.child.exitCode !== null || server.child.signalCode !== null) return done();
-    const kill = setTimeout(() => server.child.kill('SIGKILL'), 5000);
-    server.child.once('exit', () => {
-      clearTimeout(kill);
-      done();
-    });
-    server.child.kill('SIGTERM');
-  });
 }
 
 /** BENCH_MEMORY=1: where a server's resident memory is (glibc's heap, other anonymous mappings), for looking into RSS. */

@@ -25,7 +25,9 @@
  *                        (64 KiB messages through its send queue) or the MessagePack stream
  *                        connection (MsgPackPeer, 256 KiB messages, paced by bufferedamountlow).
  *                        ratio = ours / PeerJS
- * Neither side uses STUN or TURN: loopback host candidates only.
+ * Neither side uses STUN or TURN: loopback host candidates only. Each server runs as its own Node
+ * process (bench/servers/), as in the product, where the registry never shares a process with a
+ * test driver: here Playwright, driving up to 22 pages, would delay both systems' signaling alike.
  */
 import { it } from 'vitest';
 import { chromium, type Browser, type Page } from '@playwright/test';
@@ -33,16 +35,16 @@ import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setPriority } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
-import { PeerServer } from 'peer';
-import { createRegistry, type RegistryHandle } from '../src-main/registry/registry';
 import { CHROMIUM_ARGS, chromiumPath } from '../tests/support/chromium';
 import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../tests/support/harness';
 import type { PeerJsPage } from './peerjs-page/main';
 import type { Harness } from '../tests/browser/harness/main';
 import { bootstrapInterval, percentile, median, recordResult } from './stats';
+import { startServer, stopServer, type ServerProcess } from './server-process';
+import { bundleForNode } from '../tests/support/registry-cli';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** BENCH_ONLY=setup runs only the setup comparison (warm and cold), for quick iterations on link setup. */
@@ -59,6 +61,7 @@ const BURST_LATE_MS = 100;
 const RAW_CHUNK = 64 * 1024;
 const MSGPACK_CHUNK = 256 * 1024;
 const PEERJS_ROOT = resolve(__dirname, '../.test-output/peerjs-page');
+const SERVERS_OUT = resolve(__dirname, '../.test-output/peerjs-servers');
 /** BENCH_ONLY=burst runs only the burst (for quick iterations on admission). */
 const ONLY_BURST = process.env.BENCH_ONLY === 'burst';
 /**
@@ -73,6 +76,13 @@ const BURST_TIMELINE = process.env.BENCH_BURST_TIMELINE === '1';
  * as the app loads it); BENCH_BURST_NEW_IDENTITY=1 makes them brand-new, creating it inside.
  */
 const NEW_IDENTITY = process.env.BENCH_BURST_NEW_IDENTITY === '1';
+/**
+ * BENCH_SERVER_NICE=N (e.g. -10, as root) runs both servers at that scheduling priority: on this
+ * 2-core machine the burst's 22 renderers keep each server process off a core for up to 1.5 s,
+ * where a deployed registry has a machine or a core of its own. For looking into the burst only;
+ * both servers get the same priority, and the figures in docs/BENCHMARKS.md are without it.
+ */
+const SERVER_NICE = process.env.BENCH_SERVER_NICE === undefined ? undefined : Number(process.env.BENCH_SERVER_NICE);
 
 async function buildPeerJsPage(): Promise<void> {
   const { build } = await import('vite');
@@ -99,14 +109,23 @@ async function serveDir(root: string): Promise<{ origin: string; server: Server 
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-async function startPeerServer(): Promise<{ port: number; close(): void }> {
-  return new Promise((done) => {
-    const app = PeerServer({ host: '127.0.0.1', port: 0, path: '/', key: 'peerjs', concurrent_limit: 100_000 }, (server) =>
-      done({ port: (server.address() as AddressInfo).port, close: () => server.close() }),
-    );
-    app.on('error', () => undefined);
-  });
+/** Each server as its own process (bench/servers/), bundled from the sources under test. */
+async function startServers(): Promise<{ registry: ServerProcess; registryUrl: string; peerServer: ServerProcess }> {
+  await bundleForNode(SERVERS_OUT, { 'registry-server': resolve(__dirname, 'servers/registry-server.ts'), 'peer-server': resolve(__dirname, 'servers/peer-server.ts') }, 'es');
+  const [registry, peerServer] = await Promise.all([
+    startServer('registry', resolve(SERVERS_OUT, 'registry-server.mjs'), { BENCH_WEB_ROOT: HARNESS_ROOT, BENCH_REGISTRY_LOG: BURST_TIMELINE ? '1' : '0' }, { ipc: true }),
+    startServer('PeerServer', resolve(SERVERS_OUT, 'peer-server.mjs'), {}, { ipc: true }),
+  ]);
+  if (SERVER_NICE !== undefined) for (const server of [registry, peerServer]) setPriority(server.pid, SERVER_NICE);
+  return { registry, registryUrl: `http://127.0.0.1:${registry.port}`, peerServer };
 }
+
+interface ServerLoad {
+  loopMaxMs: number;
+  loopP99Ms: number;
+  cpuMs: number;
+}
+const describeLoad = (name: string, load: ServerLoad) => `${name}: event loop delay max ${load.loopMaxMs.toFixed(0)} ms, p99 ${load.loopP99Ms.toFixed(0)} ms; CPU ${load.cpuMs.toFixed(0)} ms`;
 
 class PeerJsConsole {
   private constructor(readonly page: Page, readonly close: () => Promise<void>) {}
@@ -141,7 +160,7 @@ type BurstTimings = ReturnType<Harness['timings']>;
  * CPU time (ms) of this process's descendants (the browser's processes), from /proc: the burst is
  * CPU-bound on two cores, so its CPU cost says what a busier machine would stretch (BENCH_BURST_TIMELINE).
  */
-function browserCpuMs(): number {
+function browserCpuMs(exclude: ServerProcess[]): number {
   const tick = 1000 / 100; // USER_HZ
   const stats = readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
@@ -157,8 +176,10 @@ function browserCpuMs(): number {
   const children = new Map<number, typeof stats>();
   for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
   let total = 0;
+  const servers = new Set(exclude.map((s) => s.pid));
   const visit = (pid: number) => {
     for (const child of children.get(pid) ?? []) {
+      if (servers.has(child.pid)) continue;
       total += child.cpu;
       visit(child.pid);
     }
@@ -194,17 +215,11 @@ function printBurstTimeline(round: number, ids: string[], timings: BurstTimings[
 
 it('peerjs', async () => {
   await Promise.all([buildHarness(), buildPeerJsPage()]);
-  /** The registry's log lines (only with BENCH_BURST_TIMELINE): when connections opened and consoles joined. */
-  const registryLog: Array<{ time: number; msg: string }> = [];
-  const registry: RegistryHandle = await createRegistry({
-    webRoot: HARNESS_ROOT,
-    logger: BURST_TIMELINE ? pino({ level: 'info' }, { write: (line: string) => void registryLog.push(JSON.parse(line) as { time: number; msg: string }) }) : pino({ level: 'silent' }),
-    limits: { maxPeersPerProject: 1000 },
-  });
-  const peerServer = await startPeerServer();
+  const { registry, registryUrl, peerServer } = await startServers();
+  const servers = [registry, peerServer];
   const pages = await serveDir(PEERJS_ROOT);
   const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
-  const { link } = await registry.createInvite({ project: 'bench-peerjs', ttlMs: 3_600_000 });
+  const link = await registry.request<string>('invite', { project: 'bench-peerjs' });
   let serial = 0;
   const pjPair = (kind: 'default' | 'msgpack' = 'default') => {
     serial++;
@@ -214,7 +229,7 @@ it('peerjs', async () => {
     // Not indented under the condition, so that this block's history stays readable.
     if (!ONLY_BURST) {
     // --- setup, interleaved so drift hits both alike ----------------------------------------------
-    const [a, b] = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry.httpUrl)));
+    const [a, b] = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registryUrl)));
     const [p, q] = await pjPair();
     const ours: number[] = [];
     const oursFromOffer: number[] = [];
@@ -270,16 +285,18 @@ it('peerjs', async () => {
     const theirBurstLinks: number[] = [];
     for (let round = 0; round < BURST_ROUNDS; round++) {
       {
-        const consoles = await Promise.all(Array.from({ length: BURST + 1 }, () => HarnessConsole.open(browser, registry.httpUrl)));
+        const consoles = await Promise.all(Array.from({ length: BURST + 1 }, () => HarnessConsole.open(browser, registryUrl)));
         // Returning consoles: the app loads its stored identity (BENCH_BURST_NEW_IDENTITY=1: brand-new ones, which make it when joining).
         if (!NEW_IDENTITY) await Promise.all(consoles.map((c) => c.call('makeIdentity')));
-        const { link: burstLink } = await registry.createInvite({ project: `bench-burst-${round}`, ttlMs: 3_600_000 });
-        registryLog.length = 0;
-        // This process runs the registry (and Playwright): how late its event loop ran during the round.
+        const burstLink = await registry.request<string>('invite', { project: `bench-burst-${round}` });
+        // This process runs Playwright, the registry its own: how late each event loop ran during the round.
         const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-        if (BURST_TIMELINE) loopDelay.enable();
+        if (BURST_TIMELINE) {
+          loopDelay.enable();
+          await Promise.all([registry.request('log-start'), registry.request('monitor-start')]);
+        }
         const cpuAtStart = process.cpuUsage();
-        const browserCpuAtStart = BURST_TIMELINE ? browserCpuMs() : 0;
+        const browserCpuAtStart = BURST_TIMELINE ? browserCpuMs(servers) : 0;
         const joins = consoles.slice(0, BURST).map((c, i) => c.join(burstLink, `burst ${i}`));
         await new Promise((done) => setTimeout(done, BURST_LATE_MS));
         joins.push(consoles[BURST]!.join(burstLink, 'late'));
@@ -291,13 +308,30 @@ it('peerjs', async () => {
         if (BURST_TIMELINE) {
           loopDelay.disable();
           const cpu = process.cpuUsage(cpuAtStart);
-          console.log(`ours round ${round}: browser CPU ${(browserCpuMs() - browserCpuAtStart).toFixed(0)} ms until all open`);
+          const [registryLog, registryLoad] = await Promise.all([registry.request<Array<{ time: number; msg: string }>>('log-take'), registry.request<ServerLoad>('monitor-stop')]);
+          console.log(`ours round ${round}: browser CPU ${(browserCpuMs(servers) - browserCpuAtStart).toFixed(0)} ms until all open`);
           printBurstTimeline(round, ids, timings, start, registryLog);
-          console.log(`bench process (registry, Playwright): event loop delay max ${(loopDelay.max / 1e6).toFixed(0)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms; CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`);
+          console.log(`${describeLoad('bench process (Playwright)', { loopMaxMs: loopDelay.max / 1e6, loopP99Ms: loopDelay.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 })}; ${describeLoad('registry process', registryLoad)}`);
           // The two slowest links, peer known → open on both sides: each end's link history.
           const pairs = ids.flatMap((x, i) => ids.slice(i + 1).map((y, k) => ({ i, j: i + 1 + k, x, y })));
           const took = (p: (typeof pairs)[number]) => Math.max(timings[p.i]!.links[p.y]!.open!, timings[p.j]!.links[p.x]!.open!) - Math.min(timings[p.i]!.links[p.y]!.known!, timings[p.j]!.links[p.x]!.known!);
-          for (const p of pairs.sort((u, v) => took(v) - took(u)).slice(0, 2)) {
+          // Every link's negotiation: which waited for an offer that never came in offerWaitMs, met
+          // glare or resent its offer, and what those links took against the others.
+          const eventful = new Map<string, number[]>();
+          const plain: number[] = [];
+          for (const p of pairs) {
+            const events = new Set((await Promise.all([consoles[p.i]!.call('history', p.y), consoles[p.j]!.call('history', p.x)])).flat().map((h) => h.event));
+            const marks = ['offer-wait', 'glare', 'offer-resent'].filter((e) => events.has(e));
+            if (marks.length === 0) plain.push(took(p));
+            for (const mark of marks) eventful.set(mark, [...(eventful.get(mark) ?? []), took(p)]);
+          }
+          const lastOpen = (p: (typeof pairs)[number]) => Math.max(timings[p.i]!.links[p.y]!.open!, timings[p.j]!.links[p.x]!.open!);
+          const last = pairs.reduce((a, b) => (lastOpen(b) > lastOpen(a) ? b : a));
+          console.log(
+            `negotiation: ${[...eventful].map(([mark, t]) => `${t.length} link(s) with ${mark} (${t.map((x) => x.toFixed(0)).join(', ')} ms known → open)`).join('; ') || 'no offer-wait, glare or resent offer'}; ` +
+              `the others ${plain.length} links, median ${median(plain).toFixed(0)} ms; the last link to open: ${last.i}-${last.j} at ${(lastOpen(last) - start).toFixed(0)} ms`,
+          );
+          for (const p of [...pairs].sort((u, v) => took(v) - took(u)).slice(0, 2)) {
             console.log(`slow link ${p.i}-${p.j}: ${took(p).toFixed(0)} ms from known to open`);
             for (const [side, c, other] of [[p.i, consoles[p.i]!, p.y], [p.j, consoles[p.j]!, p.x]] as const) {
               const history = await c.call('history', other);
@@ -317,8 +351,9 @@ it('peerjs', async () => {
       {
         const peers = await Promise.all(Array.from({ length: BURST + 1 }, () => PeerJsConsole.open(browser, pages.origin, undefined, peerServer.port)));
         const ids = peers.map((_, i) => `burst-${round}-${i}-${++serial}`);
-        const theirCpuAtStart = BURST_TIMELINE ? browserCpuMs() : 0;
+        const theirCpuAtStart = BURST_TIMELINE ? browserCpuMs(servers) : 0;
         const theirProcessCpu = process.cpuUsage();
+        if (BURST_TIMELINE) await peerServer.request('monitor-start');
         const starts = peers.slice(0, BURST).map((peer, i) => peer.call('startAndConnect', ids[i]!, peerServer.port, ids.slice(0, i)));
         await new Promise((done) => setTimeout(done, BURST_LATE_MS));
         starts.push(peers[BURST]!.call('startAndConnect', ids[BURST]!, peerServer.port, ids.slice(0, BURST)));
@@ -329,7 +364,8 @@ it('peerjs', async () => {
         const start = Math.min(...(await Promise.all(peers.map((peer) => peer.call('startedAt')))));
         if (BURST_TIMELINE) {
           const cpu = process.cpuUsage(theirProcessCpu);
-          console.log(`PeerJS round ${round}: browser CPU ${(browserCpuMs() - theirCpuAtStart).toFixed(0)} ms until all open; bench process (PeerServer, Playwright) CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`);
+          const serverLoad = await peerServer.request<ServerLoad>('monitor-stop');
+          console.log(`PeerJS round ${round}: browser CPU ${(browserCpuMs(servers) - theirCpuAtStart).toFixed(0)} ms until all open; bench process (Playwright) CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms; ${describeLoad('PeerServer process', serverLoad)}`);
           const registered = await Promise.all(peers.map((peer) => peer.call('registeredAt')));
           const started = await Promise.all(peers.map((peer) => peer.call('startedAt')));
           console.log(`PeerJS round ${round} (ms after the first start): ${peers.map((_, i) => `${i === BURST ? 'late' : i}: start ${(started[i]! - start).toFixed(0)}, OPEN ${(registered[i]! - start).toFixed(0)}, links open ${Math.min(...timings[i]!.map((c) => c.open!)) - start | 0}-${Math.max(...timings[i]!.map((c) => c.open!)) - start | 0}`).join('; ')}`);
@@ -368,7 +404,7 @@ it('peerjs', async () => {
     };
     for (let round = 0; round < ROUNDS; round++) {
       {
-        const [c, d] = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry.httpUrl)));
+        const [c, d] = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registryUrl)));
         const idC = await c!.join(link, 'C');
         const idD = await d!.join(link, 'D');
         await c!.waitForState(idD, ['direct']);
@@ -401,8 +437,7 @@ it('peerjs', async () => {
     });
   } finally {
     await browser.close();
-    await registry.close();
-    peerServer.close();
+    await Promise.all(servers.map(stopServer));
     pages.server.close();
   }
 }, 900_000);
