@@ -58,6 +58,14 @@ export interface ReliableStreamOptions {
   maxMessageBytes?: number;
   /** The receiver sends a cumulative ACK at most this long after receiving data; default 20. */
   ackDelayMs?: number;
+  /**
+   * ...but this long while a message is partly received and nothing waits out of order, since the
+   * rest of it is on its way (and is ACKed every ackEveryFrames): fewer ACKs for each side to
+   * handle in a bulk transfer, well within retransmitAfterMs; default 100. Only when ackEveryFrames
+   * full frames are at most half the window (the sender must not run out of window waiting for
+   * this ACK; both ends are expected to use the same options); otherwise ackDelayMs.
+   */
+  midMessageAckDelayMs?: number;
   /** ...or immediately after this many data frames since the last ACK; default 16. */
   ackEveryFrames?: number;
   /** Resend all unacked frames if no ACK progress for this long while unacked exist; default 1000. */
@@ -253,6 +261,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private readonly windowBytes: number;
   private readonly maxMessageBytes: number;
   private readonly ackDelayMs: number;
+  private readonly midMessageAckDelayMs: number;
   private readonly ackEveryFrames: number;
   private readonly retransmitAfterMs: number;
   private readonly maxReorderFrames: number;
@@ -299,6 +308,8 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private framesSinceAck = 0;
   private ackTimer: unknown;
   private ackArmed = false;
+  /** The armed ACK timer is the short one (ackDelayMs). */
+  private ackArmedShort = false;
   private ackPending = false;
 
   private counters = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, retransmittedFrames: 0, duplicateFrames: 0 };
@@ -308,10 +319,12 @@ export class ReliableStream extends Emitter<StreamEvents> {
     this.windowBytes = positiveInt('windowBytes', options.windowBytes, 8 * 1024 * 1024);
     this.maxMessageBytes = positiveInt('maxMessageBytes', options.maxMessageBytes, 64 * 1024 * 1024, 0);
     this.ackDelayMs = positiveInt('ackDelayMs', options.ackDelayMs, 20, 0);
+    const midMessageAckDelayMs = positiveInt('midMessageAckDelayMs', options.midMessageAckDelayMs, Math.max(100, this.ackDelayMs), this.ackDelayMs);
     this.ackEveryFrames = positiveInt('ackEveryFrames', options.ackEveryFrames, 16);
     this.retransmitAfterMs = positiveInt('retransmitAfterMs', options.retransmitAfterMs, 1000);
     this.maxReorderFrames = positiveInt('maxReorderFrames', options.maxReorderFrames, 1024);
     this.chunkBytes = positiveInt('chunkBytes', options.chunkBytes, DEFAULT_CHUNK_BYTES);
+    this.midMessageAckDelayMs = this.ackEveryFrames * this.chunkBytes * 2 <= this.windowBytes ? midMessageAckDelayMs : this.ackDelayMs;
     this.messageLength = options.messageLength;
     this.setTimer = options.setTimer ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
     this.clearTimer = options.clearTimer ?? ((handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>));
@@ -691,16 +704,21 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private noteDataForAck(): void {
     if (this.closed) return;
     this.framesSinceAck += 1;
-    if (this.framesSinceAck >= this.ackEveryFrames) {
-      this.sendAck();
-    } else if (!this.ackArmed) {
-      this.ackArmed = true;
-      this.ackTimer = this.setTimer(() => {
+    if (this.framesSinceAck >= this.ackEveryFrames) return this.sendAck();
+    const short = !((this.partsBytes > 0 || this.discarding) && this.reorder.size === 0);
+    if (this.ackArmed && (this.ackArmedShort || !short)) return;
+    // Not armed, or armed long while the message just ended (or a gap opened): the short delay from now.
+    this.disarmAck();
+    this.ackArmed = true;
+    this.ackArmedShort = short;
+    this.ackTimer = this.setTimer(
+      () => {
         this.ackArmed = false;
         this.ackTimer = undefined;
         if (!this.closed && this.framesSinceAck > 0) this.sendAck();
-      }, this.ackDelayMs);
-    }
+      },
+      short ? this.ackDelayMs : this.midMessageAckDelayMs,
+    );
   }
 
   private disarmAck(): void {

@@ -851,7 +851,8 @@ describe('ReliableStream', () => {
   });
 
   it('reuses the buffers of acknowledged frames for the next ones, never that of a frame sent twice', () => {
-    const { clock, a, b, got } = setup({ a: { windowBytes: 8 * DEFAULT_CHUNK_BYTES } });
+    const window = { windowBytes: 8 * DEFAULT_CHUNK_BYTES };
+    const { clock, a, b, got } = setup({ a: window, b: window });
     const r = route('datachannel', a, b);
     const buffers: ArrayBufferLike[] = [];
     r.ab.onSend = (frame) => buffers.push(frame.buffer);
@@ -878,5 +879,43 @@ describe('ReliableStream', () => {
     expect(buffers.slice(8, 16)).toEqual(buffers.slice(0, 8));
     expect(buffers.slice(16).filter((buffer) => buffers.slice(0, 8).includes(buffer))).toHaveLength(0);
     expect(a.stats().retransmittedFrames).toBe(8);
+  });
+
+  it('ACKs a frame in the middle of a message after midMessageAckDelayMs, the end of one after ackDelayMs', () => {
+    const { clock, a, b } = setup();
+    const r = route('p', a, b);
+    a.setPath(r.ab);
+    b.setPath(r.ba);
+    void a.send(makeBytes(1, 10 * DEFAULT_CHUNK_BYTES)); // 10 frames, fewer than ackEveryFrames
+    const frames = r.ab.take();
+    for (const frame of frames.slice(0, 4)) b.receive(frame, 'p');
+    clock.advance(99);
+    expect(r.ba.frames).toHaveLength(0); // the rest of the message is on its way
+    clock.advance(1);
+    expect(describeFrames(r.ba.take())).toEqual(['A4']);
+    for (const frame of frames.slice(4, 8)) b.receive(frame, 'p');
+    clock.advance(50);
+    for (const frame of frames.slice(8)) b.receive(frame, 'p'); // the message is complete: the short delay from now
+    clock.advance(19);
+    expect(r.ba.frames).toHaveLength(0);
+    clock.advance(1);
+    expect(describeFrames(r.ba.take())).toEqual(['A10']);
+    // A gap: frames wait out of order, so the ACK goes after ackDelayMs.
+    void a.send(makeBytes(2, 3 * DEFAULT_CHUNK_BYTES));
+    const more = r.ab.take();
+    b.receive(more[0]!, 'p');
+    b.receive(more[2]!, 'p');
+    clock.advance(20);
+    expect(describeFrames(r.ba.take())).toEqual(['A11']);
+    // With ackEveryFrames full frames over half the window, the short delay throughout.
+    const small = { windowBytes: 16 * DEFAULT_CHUNK_BYTES };
+    const s = setup({ a: small, b: small });
+    const sr = route('p', s.a, s.b);
+    s.a.setPath(sr.ab);
+    s.b.setPath(sr.ba);
+    void s.a.send(makeBytes(3, 10 * DEFAULT_CHUNK_BYTES));
+    for (const frame of sr.ab.take().slice(0, 4)) s.b.receive(frame, 'p');
+    s.clock.advance(20);
+    expect(describeFrames(sr.ba.take())).toEqual(['A4']);
   });
 });
