@@ -50,7 +50,7 @@ async function timeline(label: string, sender: HarnessConsole, receiver: Harness
   const ms = (x: number) => x.toFixed(1);
   console.log(
     `${label}: ${(BULK / 1024 ** 2 / ((endedAt - startedAt) / 1000)).toFixed(2)} MiB/s; send() → first frame sent ${ms(s.firstSend! - startedAt)} ms; ` +
-      `${s.sends} sends over ${ms(s.lastSend - s.firstSend!)} ms, ${s.lowEvents} bufferedamountlow; ${r.arrivals} arrivals over ${ms(r.lastArrival - r.firstArrival!)} ms; ` +
+      `${s.sends} sends over ${ms(s.lastSend - s.firstSend!)} ms, ${s.lowEvents} bufferedamountlow; ${r.arrivals} arrivals over ${ms(r.lastArrival - r.firstArrival!)} ms, ${r.smallSends} small messages back (ACKs); ` +
       `last arrival → delivered ${ms(endedAt - r.lastArrival)} ms`,
   );
 }

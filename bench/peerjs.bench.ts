@@ -51,7 +51,8 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const ONLY_SETUP = process.env.BENCH_ONLY === 'setup';
 const SETUP_LINKS = QUICK ? 6 : 60;
 const BULK_BYTES = (QUICK ? 8 : 64) * 1024 * 1024;
-const ROUNDS = QUICK ? 1 : 3;
+/** Throughput rounds (ours, then each PeerJS mode); BENCH_PJ_ROUNDS raises it for a tighter interval. */
+const ROUNDS = Number(process.env.BENCH_PJ_ROUNDS) || (QUICK ? 1 : 3);
 /** Burst rounds (each ours then PeerJS); BENCH_BURST_ROUNDS raises it for a tighter interval. */
 const BURST_ROUNDS = Number(process.env.BENCH_BURST_ROUNDS) || (QUICK ? 1 : 4);
 /** The burst: this many consoles at once, then one more after BURST_LATE_MS (inside SETTLE_MS, 250 ms). */
@@ -64,6 +65,8 @@ const PEERJS_ROOT = resolve(__dirname, '../.test-output/peerjs-page');
 const SERVERS_OUT = resolve(__dirname, '../.test-output/peerjs-servers');
 /** BENCH_ONLY=burst runs only the burst (for quick iterations on admission). */
 const ONLY_BURST = process.env.BENCH_ONLY === 'burst';
+/** BENCH_ONLY=throughput runs only the 64 MiB transfers (peerjs_datachannel_throughput, peerjs_fast_throughput). */
+const ONLY_THROUGHPUT = process.env.BENCH_ONLY === 'throughput';
 /**
  * BENCH_BURST_TIMELINE=1 prints each burst round's timeline: per console, when (ms after the first
  * join call) it had its identity and session, its socket open, the challenge, sent its hello, got
@@ -227,7 +230,7 @@ it('peerjs', async () => {
   };
   try {
     // Not indented under the condition, so that this block's history stays readable.
-    if (!ONLY_BURST) {
+    if (!ONLY_BURST && !ONLY_THROUGHPUT) {
     // --- setup, interleaved so drift hits both alike ----------------------------------------------
     const [a, b] = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registryUrl)));
     const [p, q] = await pjPair();
@@ -283,7 +286,7 @@ it('peerjs', async () => {
     const burstLinks: number[] = [];
     const theirBurstMesh: number[] = [];
     const theirBurstLinks: number[] = [];
-    for (let round = 0; round < BURST_ROUNDS; round++) {
+    for (let round = 0; round < (ONLY_THROUGHPUT ? 0 : BURST_ROUNDS); round++) {
       {
         const consoles = await Promise.all(Array.from({ length: BURST + 1 }, () => HarnessConsole.open(browser, registryUrl)));
         // Returning consoles: the app loads its stored identity (BENCH_BURST_NEW_IDENTITY=1: brand-new ones, which make it when joining).
@@ -381,9 +384,11 @@ it('peerjs', async () => {
         await Promise.all(peers.map((peer) => peer.close()));
       }
     }
-    console.log(`burst: all ${((BURST + 1) * BURST) / 2} links open after ours ${burstMesh.map((t) => t.toFixed(0)).join(', ')} ms (every pair known after ${burstKnown.map((t) => t.toFixed(0)).join(', ')} ms), PeerJS ${theirBurstMesh.map((t) => t.toFixed(0)).join(', ')} ms; link p50/p95 ours ${percentile(burstLinks, 50).toFixed(0)}/${percentile(burstLinks, 95).toFixed(0)} ms, PeerJS ${percentile(theirBurstLinks, 50).toFixed(0)}/${percentile(theirBurstLinks, 95).toFixed(0)} ms`);
-    recordResult('peerjs_burst_setup', median(burstMesh), median(theirBurstMesh), `ms to all ${((BURST + 1) * BURST) / 2} links open, ${BURST} consoles joining at once + 1 (baseline: PeerJS)`, { ratio: 'baseline/ours', higherIsBetter: true, interval: bootstrapInterval(burstMesh, theirBurstMesh, (o, t) => median(t) / median(o)) });
-    recordResult('peerjs_burst_setup_p95', percentile(burstLinks, 95), percentile(theirBurstLinks, 95), 'ms, 95th percentile of the burst\'s links (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true });
+    if (!ONLY_THROUGHPUT) {
+      console.log(`burst: all ${((BURST + 1) * BURST) / 2} links open after ours ${burstMesh.map((t) => t.toFixed(0)).join(', ')} ms (every pair known after ${burstKnown.map((t) => t.toFixed(0)).join(', ')} ms), PeerJS ${theirBurstMesh.map((t) => t.toFixed(0)).join(', ')} ms; link p50/p95 ours ${percentile(burstLinks, 50).toFixed(0)}/${percentile(burstLinks, 95).toFixed(0)} ms, PeerJS ${percentile(theirBurstLinks, 50).toFixed(0)}/${percentile(theirBurstLinks, 95).toFixed(0)} ms`);
+      recordResult('peerjs_burst_setup', median(burstMesh), median(theirBurstMesh), `ms to all ${((BURST + 1) * BURST) / 2} links open, ${BURST} consoles joining at once + 1 (baseline: PeerJS)`, { ratio: 'baseline/ours', higherIsBetter: true, interval: bootstrapInterval(burstMesh, theirBurstMesh, (o, t) => median(t) / median(o)) });
+      recordResult('peerjs_burst_setup_p95', percentile(burstLinks, 95), percentile(theirBurstLinks, 95), 'ms, 95th percentile of the burst\'s links (baseline: PeerJS)', { ratio: 'baseline/ours', higherIsBetter: true });
+    }
 
     if (ONLY_BURST) return;
     // --- 64 MiB through one link -----------------------------------------------------------------

@@ -44,7 +44,9 @@ export interface StreamPath {
   canSend(): boolean;
   /**
    * Sends one frame. May throw: the stream then stops using this path until setPath is called
-   * again. The frame may be sent again later (retransmission): do not mutate or transfer it.
+   * again. The frame may be sent again later (retransmission): do not mutate or transfer it. Its
+   * buffer is reused once the frame is acknowledged, so a path that keeps the bytes beyond send()
+   * copies them (RTCDataChannel.send does, in Chromium, Firefox and node-datachannel).
    */
   send(frame: Uint8Array): void;
 }
@@ -56,6 +58,14 @@ export interface ReliableStreamOptions {
   maxMessageBytes?: number;
   /** The receiver sends a cumulative ACK at most this long after receiving data; default 20. */
   ackDelayMs?: number;
+  /**
+   * ...but this long while a message is partly received and nothing waits out of order, since the
+   * rest of it is on its way (and is ACKed every ackEveryFrames): fewer ACKs for each side to
+   * handle in a bulk transfer, well within retransmitAfterMs; default 100. Only when ackEveryFrames
+   * full frames are at most half the window (the sender must not run out of window waiting for
+   * this ACK; both ends are expected to use the same options); otherwise ackDelayMs.
+   */
+  midMessageAckDelayMs?: number;
   /** ...or immediately after this many data frames since the last ACK; default 16. */
   ackEveryFrames?: number;
   /** Resend all unacked frames if no ACK progress for this long while unacked exist; default 1000. */
@@ -154,12 +164,14 @@ export function decodeStreamFrame(bytes: Uint8Array, decoder: Decoder = new Deco
  * A DATA frame `[0, seq, more, chunk]` with room for its chunk of `chunkLength` bytes at the end,
  * encoded as @msgpack/msgpack encodes it (smallest uint for seq, smallest bin header), so that the
  * chunk is copied once, straight from the message, rather than into an encoder and out again.
+ * Written at the start of `into` (returned as a view of it) when given and large enough.
  */
-export function encodeDataFrame(seq: number, more: boolean, chunkLength: number): Uint8Array {
+export function encodeDataFrame(seq: number, more: boolean, chunkLength: number, into?: Uint8Array): Uint8Array {
   const seqBytes = seq < 0x80 ? 1 : seq < 0x100 ? 2 : seq < 0x10000 ? 3 : seq < 0x100000000 ? 5 : 9;
   const binBytes = chunkLength < 0x100 ? 2 : chunkLength < 0x10000 ? 3 : 5;
-  const frame = new Uint8Array(2 + seqBytes + 1 + binBytes + chunkLength);
-  const view = new DataView(frame.buffer);
+  const length = 2 + seqBytes + 1 + binBytes + chunkLength;
+  const frame = into && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.length);
   frame[0] = 0x94;
   frame[1] = FRAME_DATA;
   const seqType = [0, 0xcc, 0xcd, 0, 0xce, 0, 0, 0, 0xcf][seqBytes - 1]!;
@@ -178,6 +190,36 @@ export function encodeDataFrame(seq: number, more: boolean, chunkLength: number)
   return frame;
 }
 
+/**
+ * Reads a DATA frame in the form encodeDataFrame writes (any uint for seq, any bin header) without
+ * the general decoder, whose per-frame work shows in a receiver's profile; undefined for anything
+ * else (including every malformed frame), which decodeStreamFrame then reads and judges as before.
+ */
+export function readDataFrame(bytes: Uint8Array): { seq: number; more: boolean; chunk: Uint8Array } | undefined {
+  if (bytes.length < 6 || bytes[0] !== 0x94 || bytes[1] !== FRAME_DATA) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const t = bytes[2]!;
+  let seq: number;
+  let at: number;
+  if (t < 0x80) [seq, at] = [t, 3];
+  else if (t === 0xcc) [seq, at] = [bytes[3]!, 4];
+  else if (t === 0xcd && bytes.length >= 5) [seq, at] = [view.getUint16(3), 5];
+  else if (t === 0xce && bytes.length >= 7) [seq, at] = [view.getUint32(3), 7];
+  else return undefined; // uint64 seq and everything else: the general path
+  if (seq < 1 || at + 2 > bytes.length) return undefined;
+  const b = bytes[at]!;
+  if (b !== 0xc2 && b !== 0xc3) return undefined;
+  const bin = bytes[at + 1]!;
+  at += 2;
+  let n: number;
+  if (bin === 0xc4 && at + 1 <= bytes.length) [n, at] = [bytes[at]!, at + 1];
+  else if (bin === 0xc5 && at + 2 <= bytes.length) [n, at] = [view.getUint16(at), at + 2];
+  else if (bin === 0xc6 && at + 4 <= bytes.length) [n, at] = [view.getUint32(at), at + 4];
+  else return undefined;
+  if (at + n !== bytes.length) return undefined; // truncated or trailing bytes: the general path says which
+  return { seq, more: b === 0xc3, chunk: bytes.subarray(at) };
+}
+
 interface OutFrame {
   readonly seq: number;
   readonly more: boolean;
@@ -188,6 +230,8 @@ interface OutFrame {
   lastPath: string | undefined;
   /** Must be sent again (path lost or broken, retransmit timer). */
   resend: boolean;
+  /** Times handed to a path. */
+  sends: number;
 }
 
 interface PendingSend {
@@ -217,6 +261,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private readonly windowBytes: number;
   private readonly maxMessageBytes: number;
   private readonly ackDelayMs: number;
+  private readonly midMessageAckDelayMs: number;
   private readonly ackEveryFrames: number;
   private readonly retransmitAfterMs: number;
   private readonly maxReorderFrames: number;
@@ -248,6 +293,8 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private unackedBytes = 0;
   private retransmitTimer: unknown;
   private retransmitArmed = false;
+  /** Buffers of acknowledged full frames, for the next ones (recycle). */
+  private spareFrames: Uint8Array[] = [];
 
   // --- receiving ---
   private expected = 1;
@@ -261,6 +308,8 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private framesSinceAck = 0;
   private ackTimer: unknown;
   private ackArmed = false;
+  /** The armed ACK timer is the short one (ackDelayMs). */
+  private ackArmedShort = false;
   private ackPending = false;
 
   private counters = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, retransmittedFrames: 0, duplicateFrames: 0 };
@@ -270,10 +319,12 @@ export class ReliableStream extends Emitter<StreamEvents> {
     this.windowBytes = positiveInt('windowBytes', options.windowBytes, 8 * 1024 * 1024);
     this.maxMessageBytes = positiveInt('maxMessageBytes', options.maxMessageBytes, 64 * 1024 * 1024, 0);
     this.ackDelayMs = positiveInt('ackDelayMs', options.ackDelayMs, 20, 0);
+    const midMessageAckDelayMs = positiveInt('midMessageAckDelayMs', options.midMessageAckDelayMs, Math.max(100, this.ackDelayMs), this.ackDelayMs);
     this.ackEveryFrames = positiveInt('ackEveryFrames', options.ackEveryFrames, 16);
     this.retransmitAfterMs = positiveInt('retransmitAfterMs', options.retransmitAfterMs, 1000);
     this.maxReorderFrames = positiveInt('maxReorderFrames', options.maxReorderFrames, 1024);
     this.chunkBytes = positiveInt('chunkBytes', options.chunkBytes, DEFAULT_CHUNK_BYTES);
+    this.midMessageAckDelayMs = this.ackEveryFrames * this.chunkBytes * 2 <= this.windowBytes ? midMessageAckDelayMs : this.ackDelayMs;
     this.messageLength = options.messageLength;
     this.setTimer = options.setTimer ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
     this.clearTimer = options.clearTimer ?? ((handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>));
@@ -322,6 +373,8 @@ export class ReliableStream extends Emitter<StreamEvents> {
   /** A frame from the peer, on any path. Never throws on bad input: emits 'error' instead. */
   receive(frame: Uint8Array, pathId: string): void {
     if (this.closed) return;
+    const data = readDataFrame(frame);
+    if (data) return this.onData(data.seq, data.more, data.chunk);
     const decoded = decodeStreamFrame(frame, this.decoder);
     if (!decoded.ok) {
       this.emit('error', { code: 'MALFORMED_FRAME', message: `malformed frame on ${pathId}: ${decoded.message}` });
@@ -372,6 +425,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
     this.out = [];
     this.outHead = 0;
     this.unackedBytes = 0;
+    this.spareFrames = [];
     this.reorder.clear();
     this.parts = [];
     this.partsBytes = 0;
@@ -405,7 +459,8 @@ export class ReliableStream extends Emitter<StreamEvents> {
     const more = head.offset < head.length;
     const seq = this.nextSeq;
     // The frame gets its own copy of the chunk: the caller may reuse its buffer once send() resolves.
-    const encoded = encodeDataFrame(seq, more, n);
+    // A full frame goes into a buffer of an acknowledged one when there is one (see onAck).
+    const encoded = n === this.chunkBytes ? encodeDataFrame(seq, more, n, this.spareFrames.pop() ?? new Uint8Array(this.chunkBytes + HEADER_ALLOWANCE)) : encodeDataFrame(seq, more, n);
     for (let at = encoded.length - n; at < encoded.length; ) {
       const part = head.parts[head.part]!;
       const take = Math.min(part.length - head.partOffset, encoded.length - at);
@@ -417,7 +472,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
         head.partOffset = 0;
       }
     }
-    this.out.push({ seq, more, payload: n, encoded, lastPath: undefined, resend: false });
+    this.out.push({ seq, more, payload: n, encoded, lastPath: undefined, resend: false, sends: 0 });
     this.unackedBytes += n;
     if (!more) {
       this.queue[this.queueHead] = undefined; // release the message
@@ -463,6 +518,7 @@ export class ReliableStream extends Emitter<StreamEvents> {
       if (this.closed) return;
       frame.lastPath = path.id;
       frame.resend = false;
+      frame.sends += 1;
       if (isResend) {
         this.counters.retransmittedFrames += 1;
       } else {
@@ -502,10 +558,12 @@ export class ReliableStream extends Emitter<StreamEvents> {
       this.outHead += 1;
       this.ackedThrough += 1;
       this.unackedBytes -= frame?.payload ?? 0;
+      if (frame) this.recycle(frame);
     }
     if (this.outHead === this.out.length) {
       this.out = [];
       this.outHead = 0;
+      if (this.queueHead === this.queue.length) this.spareFrames = []; // idle: hold no buffers
     } else if (this.outHead > 1024 && this.outHead * 2 > this.out.length) {
       this.out = this.out.slice(this.outHead);
       this.outHead = 0;
@@ -515,6 +573,18 @@ export class ReliableStream extends Emitter<StreamEvents> {
     this.disarmRetransmit();
     if (this.freshSeq > this.ackedThrough + 1) this.armRetransmit();
     this.pump();
+  }
+
+  /**
+   * Keeps an acknowledged full frame's buffer for the next frame cut, instead of allocating (and
+   * the garbage collector freeing) a new one per frame. Only a frame handed to a path once: the
+   * ACK then proves that one send delivered it. Every path copies a frame before send() returns
+   * (StreamPath.send), so nothing else still reads the buffer.
+   */
+  private recycle(frame: OutFrame): void {
+    const buffer = frame.encoded.buffer;
+    if (frame.sends !== 1 || frame.encoded.byteOffset !== 0 || buffer.byteLength !== this.chunkBytes + HEADER_ALLOWANCE) return;
+    if (this.spareFrames.length * this.chunkBytes < this.windowBytes) this.spareFrames.push(new Uint8Array(buffer));
   }
 
   private armRetransmit(): void {
@@ -545,6 +615,16 @@ export class ReliableStream extends Emitter<StreamEvents> {
     if (seq < this.expected || this.reorder.has(seq)) {
       this.counters.duplicateFrames += 1;
       this.sendAck(); // the sender probably retransmitted: tell it at once where we are
+      return;
+    }
+    if (seq === this.expected && this.reorder.size === 0) {
+      // In order with nothing waiting (the usual case): straight to reassembly, no detour through the map.
+      this.expected += 1;
+      try {
+        this.accept(more, chunk);
+      } finally {
+        this.noteDataForAck();
+      }
       return;
     }
     if (seq - this.expected <= this.maxReorderFrames) this.reorder.set(seq, { more, chunk });
@@ -624,16 +704,21 @@ export class ReliableStream extends Emitter<StreamEvents> {
   private noteDataForAck(): void {
     if (this.closed) return;
     this.framesSinceAck += 1;
-    if (this.framesSinceAck >= this.ackEveryFrames) {
-      this.sendAck();
-    } else if (!this.ackArmed) {
-      this.ackArmed = true;
-      this.ackTimer = this.setTimer(() => {
+    if (this.framesSinceAck >= this.ackEveryFrames) return this.sendAck();
+    const short = !((this.partsBytes > 0 || this.discarding) && this.reorder.size === 0);
+    if (this.ackArmed && (this.ackArmedShort || !short)) return;
+    // Not armed, or armed long while the message just ended (or a gap opened): the short delay from now.
+    this.disarmAck();
+    this.ackArmed = true;
+    this.ackArmedShort = short;
+    this.ackTimer = this.setTimer(
+      () => {
         this.ackArmed = false;
         this.ackTimer = undefined;
         if (!this.closed && this.framesSinceAck > 0) this.sendAck();
-      }, this.ackDelayMs);
-    }
+      },
+      short ? this.ackDelayMs : this.midMessageAckDelayMs,
+    );
   }
 
   private disarmAck(): void {

@@ -227,7 +227,7 @@ const harness = {
 
   /**
    * Timestamps of a transfer's DataChannel messages (1 KiB or more: the stream's DATA frames, not
-   * its ACKs) on this side, ours or the raw baseline's: first and last send, and first and last
+   * its ACKs, which are counted apart as smallSends) on this side, ours or the raw baseline's: first and last send, and first and last
    * arrival, taken before the page's own handler runs (bench/dc-timeline.bench.ts).
    */
   watchTransfer(peerId: string): void {
@@ -240,6 +240,8 @@ const harness = {
         transfer.firstSend ??= t;
         transfer.lastSend = t;
         transfer.sends++;
+      } else {
+        transfer.smallSends++;
       }
       send(data);
     }) as RTCDataChannel['send'];
@@ -263,7 +265,7 @@ const harness = {
 
 let lastReceiveAt = 0;
 /** What watchTransfer saw. */
-const transfer = { firstSend: undefined as number | undefined, lastSend: 0, sends: 0, firstArrival: undefined as number | undefined, lastArrival: 0, arrivals: 0, lowEvents: 0 };
+const transfer = { firstSend: undefined as number | undefined, lastSend: 0, sends: 0, smallSends: 0, firstArrival: undefined as number | undefined, lastArrival: 0, arrivals: 0, lowEvents: 0 };
 
 /**
  * The baseline: plain RTCPeerConnection + DataChannel, plain relay frames, nothing else. Like the

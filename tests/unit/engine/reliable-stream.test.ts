@@ -8,6 +8,7 @@ import {
   FRAME_ACK,
   FRAME_DATA,
   HEADER_ALLOWANCE,
+  readDataFrame,
   ReliableStream,
   type ReliableStreamOptions,
   type StreamEvents,
@@ -74,7 +75,8 @@ class FakePath implements StreamPath {
     }
     if (this.budget !== undefined) this.budget -= 1;
     this.onSend?.(frame);
-    this.frames.push(frame);
+    // A copy, as RTCDataChannel.send makes: the stream reuses an acknowledged frame's buffer.
+    this.frames.push(frame.slice());
   }
 
   take(): Uint8Array[] {
@@ -321,8 +323,8 @@ describe('ReliableStream', () => {
 
   it('works over synchronous paths, where ACKs arrive re-entrantly from inside path.send', async () => {
     const { clock, a, b, got } = setup({ a: { windowBytes: 1 * MiB } });
-    const toB: StreamPath = { id: 'sync', maxFrameBytes: 16_384, canSend: () => true, send: (f) => b.receive(f, 'sync') };
-    const toA: StreamPath = { id: 'sync', maxFrameBytes: 16_384, canSend: () => true, send: (f) => a.receive(f, 'sync') };
+    const toB: StreamPath = { id: 'sync', maxFrameBytes: 16_384, canSend: () => true, send: (f) => b.receive(f.slice(), 'sync') };
+    const toA: StreamPath = { id: 'sync', maxFrameBytes: 16_384, canSend: () => true, send: (f) => a.receive(f.slice(), 'sync') };
     a.setPath(toB);
     b.setPath(toA);
     const sent = [makeBytes(1, 2 * MiB), makeBytes(2, 10)];
@@ -807,5 +809,113 @@ describe('ReliableStream', () => {
     await a.send([]);
     settle(clock, [r]);
     expectMessages(got.b, [whole, new Uint8Array(0)]);
+  });
+
+  it('reads DATA frames without the general decoder exactly as decodeStreamFrame does, and leaves it everything else', () => {
+    const random = rng(3);
+    let read = 0;
+    for (const seq of [1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32]) {
+      for (const length of [0, 1, 255, 256, 65_535, 65_536, 49_152]) {
+        for (const more of [true, false]) {
+          const frame = encodeDataFrame(seq, more, length);
+          frame.set(makeBytes(seq % 1000, length), frame.length - length);
+          // The frame itself, and mangled copies of it: a byte changed, cut short, one byte too many.
+          const variants = [frame, frame.subarray(0, frame.length - 1), Uint8Array.from([...frame.subarray(0, 12), 0])];
+          for (let i = 0; i < 12; i++) {
+            const mangled = frame.slice(0, Math.min(frame.length, 16));
+            mangled[Math.floor(random() * mangled.length)] = Math.floor(random() * 256);
+            variants.push(mangled);
+          }
+          for (const bytes of variants) {
+            const fast = readDataFrame(bytes);
+            const general = decodeStreamFrame(bytes);
+            if (!fast) continue;
+            read += 1;
+            expect(general.ok && general.frame.type === FRAME_DATA, `${Buffer.from(bytes.subarray(0, 16)).toString('hex')}`).toBe(true);
+            if (general.ok && general.frame.type === FRAME_DATA) {
+              expect(fast.seq).toBe(general.frame.seq);
+              expect(fast.more).toBe(general.frame.more);
+              expect(sameBytes(fast.chunk, general.frame.chunk)).toBe(true);
+            }
+          }
+          if (seq < 2 ** 32) expect(readDataFrame(frame), `${seq} ${length}`).toBeDefined();
+        }
+      }
+    }
+    expect(read).toBeGreaterThan(100);
+    // A seq of 0, an int for `more`, str for the chunk: refused by the general path, not read here.
+    for (const bytes of [encode([FRAME_DATA, 0, false, new Uint8Array(1)]), encode([FRAME_DATA, 1, 0, new Uint8Array(1)]), encode([FRAME_DATA, 1, false, 'x'])]) {
+      expect(readDataFrame(bytes)).toBeUndefined();
+      expect(decodeStreamFrame(bytes).ok).toBe(false);
+    }
+  });
+
+  it('reuses the buffers of acknowledged frames for the next ones, never that of a frame sent twice', () => {
+    const window = { windowBytes: 8 * DEFAULT_CHUNK_BYTES };
+    const { clock, a, b, got } = setup({ a: window, b: window });
+    const r = route('datachannel', a, b);
+    const buffers: ArrayBufferLike[] = [];
+    r.ab.onSend = (frame) => buffers.push(frame.buffer);
+    a.setPath(r.ab);
+    b.setPath(r.ba);
+    const message = makeBytes(4, 40 * DEFAULT_CHUNK_BYTES);
+    void a.send(message);
+    settle(clock, [r]);
+    expectMessages(got.b, [message]);
+    // 40 full frames through a window of 8: the first 8 buffers carry them all.
+    expect(buffers.length).toBe(40);
+    expect(new Set(buffers).size).toBe(8);
+
+    // Frames resent after a loss are not reused: the first send may still be on its way.
+    buffers.length = 0;
+    const second = makeBytes(5, 16 * DEFAULT_CHUNK_BYTES);
+    void a.send(second);
+    r.ab.take(); // the first window is lost
+    clock.advance(1000); // the retransmit timer resends it
+    settle(clock, [r], 200);
+    expectMessages(got.b, [message, second]);
+    // Sent: the lost 8, the same 8 again, then the other 8 frames, in buffers of none of them.
+    expect(buffers).toHaveLength(24);
+    expect(buffers.slice(8, 16)).toEqual(buffers.slice(0, 8));
+    expect(buffers.slice(16).filter((buffer) => buffers.slice(0, 8).includes(buffer))).toHaveLength(0);
+    expect(a.stats().retransmittedFrames).toBe(8);
+  });
+
+  it('ACKs a frame in the middle of a message after midMessageAckDelayMs, the end of one after ackDelayMs', () => {
+    const { clock, a, b } = setup();
+    const r = route('p', a, b);
+    a.setPath(r.ab);
+    b.setPath(r.ba);
+    void a.send(makeBytes(1, 10 * DEFAULT_CHUNK_BYTES)); // 10 frames, fewer than ackEveryFrames
+    const frames = r.ab.take();
+    for (const frame of frames.slice(0, 4)) b.receive(frame, 'p');
+    clock.advance(99);
+    expect(r.ba.frames).toHaveLength(0); // the rest of the message is on its way
+    clock.advance(1);
+    expect(describeFrames(r.ba.take())).toEqual(['A4']);
+    for (const frame of frames.slice(4, 8)) b.receive(frame, 'p');
+    clock.advance(50);
+    for (const frame of frames.slice(8)) b.receive(frame, 'p'); // the message is complete: the short delay from now
+    clock.advance(19);
+    expect(r.ba.frames).toHaveLength(0);
+    clock.advance(1);
+    expect(describeFrames(r.ba.take())).toEqual(['A10']);
+    // A gap: frames wait out of order, so the ACK goes after ackDelayMs.
+    void a.send(makeBytes(2, 3 * DEFAULT_CHUNK_BYTES));
+    const more = r.ab.take();
+    b.receive(more[0]!, 'p');
+    b.receive(more[2]!, 'p');
+    clock.advance(20);
+    expect(describeFrames(r.ba.take())).toEqual(['A11']);
+    // With ackEveryFrames full frames over half the window, the short delay throughout.
+    const small = { windowBytes: 16 * DEFAULT_CHUNK_BYTES };
+    const s = setup({ a: small, b: small });
+    const sr = route('p', s.a, s.b);
+    s.a.setPath(sr.ab);
+    s.b.setPath(sr.ba);
+    void s.a.send(makeBytes(3, 10 * DEFAULT_CHUNK_BYTES));
+    for (const frame of sr.ab.take().slice(0, 4)) s.b.receive(frame, 'p');
+    s.clock.advance(20);
+    expect(describeFrames(sr.ba.take())).toEqual(['A4']);
   });
 });
