@@ -217,7 +217,7 @@ it('peerjs', async () => {
     // --- setup, interleaved so drift hits both alike ----------------------------------------------
     const [a, b] = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registry.httpUrl)));
     // Traced (BENCH_SETUP_TRACE), the PeerJS pages are registered after the trace is installed, so their signaling socket is seen too.
-    const [p, q] = SETUP_TRACE ? await Promise.all(['p', 'q'].map((name) => PeerJsConsole.open(browser, pages.origin, undefined, peerServer.port))) : await pjPair();
+    const [p, q] = SETUP_TRACE ? await Promise.all([0, 1].map(() => PeerJsConsole.open(browser, pages.origin, undefined, peerServer.port))) : await pjPair();
     if (SETUP_TRACE) {
       await Promise.all([a!.call('installTrace'), b!.call('installTrace'), p!.call('installTrace'), q!.call('installTrace')]);
       serial++;

@@ -50,6 +50,8 @@ export class Negotiation {
   private offerSentAt = 0;
   private ignoreOffer = false;
   private readonly pendingCandidates: RTCIceCandidateInit[] = [];
+  /** Our answer to the peer's offer, while it is being made (see answer()). */
+  private answering: Promise<void> = Promise.resolve();
   /** This connection's candidates as sent (null: the end of them), to send again if the registry dropped one. */
   private readonly sentCandidates: Array<NonNullable<LinkSignal['candidate']> | null> = [];
   private channel: RTCDataChannel | undefined;
@@ -98,6 +100,8 @@ export class Negotiation {
     const { pc, host } = this;
     const { blockDirect } = host.config();
     if (signal.description) {
+      await this.answering;
+      if (this.closed) return;
       const description = signal.description;
       const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
       this.ignoreOffer = !host.polite && collision;
@@ -115,11 +119,7 @@ export class Negotiation {
         this.openChannel();
       }
       for (const candidate of this.pendingCandidates.splice(0)) await this.addCandidate(candidate);
-      if (description.type === 'offer') {
-        await pc.setLocalDescription();
-        if (this.closed || !pc.localDescription) return;
-        this.sendDescription(pc.localDescription);
-      }
+      if (description.type === 'offer') this.answering = this.answer();
       return;
     }
     if (signal.candidate !== undefined) {
@@ -189,6 +189,23 @@ export class Negotiation {
       if (!this.closed) this.host.fail('NEGOTIATION_FAILED', `creating an offer failed: ${(error as Error).message}`);
     } finally {
       this.makingOffer = false;
+    }
+  }
+
+  /**
+   * Answers the peer's offer. The link's next signaling does not wait for it: the peer's
+   * candidates, which follow its offer at once, are applied meanwhile (the browser queues them
+   * behind the answer), so ICE checks begin as soon as the answer is set; waiting, they began
+   * ~1–2 ms later on a cold setup (docs/BENCHMARKS.md). A description waits (`answering`).
+   */
+  private async answer(): Promise<void> {
+    const { pc } = this;
+    try {
+      await pc.setLocalDescription();
+      if (this.closed || !pc.localDescription) return;
+      this.sendDescription(pc.localDescription);
+    } catch (error) {
+      if (!this.closed) this.host.fail('NEGOTIATION_FAILED', (error as Error).message);
     }
   }
 
