@@ -18,6 +18,9 @@ export interface TraceEvent {
 const now = () => performance.timeOrigin + performance.now();
 let events: TraceEvent[] = [];
 let installed = false;
+/** Binary WebSocket frames (ours) in and out since the last take: numbered, as they carry no readable type. */
+let binaryIn = 0;
+let binaryOut = 0;
 const pcs: RTCPeerConnection[] = [];
 
 export function mark(ev: string, pc = -1): void {
@@ -28,6 +31,7 @@ export function mark(ev: string, pc = -1): void {
 export function takeTrace(): TraceEvent[] {
   const taken = events;
   events = [];
+  binaryIn = binaryOut = 0;
   return taken;
 }
 
@@ -137,6 +141,7 @@ export function installTrace(): void {
   NativeWS.prototype.send = function (this: WebSocket, data: string | ArrayBufferLike | Blob | ArrayBufferView) {
     const type = typeOf(data);
     if (type) mark(`sig.out.${type}`);
+    else mark(`ws.out.${++binaryOut}`);
     return send.call(this, data);
   };
   class TracedWS extends NativeWS {
@@ -145,6 +150,7 @@ export function installTrace(): void {
       this.addEventListener('message', ({ data }) => {
         const type = typeOf(data);
         if (type) mark(`sig.in.${type}`);
+        else mark(`ws.in.${++binaryIn}`);
       });
     }
   }

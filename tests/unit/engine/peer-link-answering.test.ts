@@ -17,7 +17,6 @@ import { linkBetween, twoParties, type Party } from './test-link';
 class SlowAnswerConnection extends StubConnection {
   readonly steps: string[] = [];
   private release: (() => void) | undefined;
-  override remoteDescription: { type: string; sdp: string } | null = null;
   async setRemoteDescription(description: { type: string; sdp: string }) {
     this.steps.push(`remote ${description.type}`);
     this.remoteDescription = description;
