@@ -45,6 +45,7 @@ import type { Harness } from '../tests/browser/harness/main';
 import { bootstrapInterval, percentile, median, recordResult } from './stats';
 import { startServer, stopServer, type ServerProcess } from './server-process';
 import { bundleForNode } from '../tests/support/registry-cli';
+import { SETUP_TRACE, printSetupTraces, recordSetupTrace } from './setup-trace';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** BENCH_ONLY=setup runs only the setup comparison (warm and cold), for quick iterations on link setup. */
@@ -233,7 +234,13 @@ it('peerjs', async () => {
     if (!ONLY_BURST && !ONLY_THROUGHPUT) {
     // --- setup, interleaved so drift hits both alike ----------------------------------------------
     const [a, b] = await Promise.all([0, 1].map(() => HarnessConsole.open(browser, registryUrl)));
-    const [p, q] = await pjPair();
+    // Traced (BENCH_SETUP_TRACE), the PeerJS pages are registered after the trace is installed, so their signaling socket is seen too.
+    const [p, q] = SETUP_TRACE ? await Promise.all([0, 1].map(() => PeerJsConsole.open(browser, pages.origin, undefined, peerServer.port))) : await pjPair();
+    if (SETUP_TRACE) {
+      await Promise.all([a!.call('installTrace'), b!.call('installTrace'), p!.call('installTrace'), q!.call('installTrace')]);
+      serial++;
+      await Promise.all([p!.call('start', `bench-p-${serial}`, peerServer.port), q!.call('start', `bench-q-${serial}`, peerServer.port)]);
+    }
     const ours: number[] = [];
     const oursFromOffer: number[] = [];
     const oursCold: number[] = [];
@@ -247,6 +254,8 @@ it('peerjs', async () => {
       const [ta, tb] = [await a!.call('timing', idB), await b!.call('timing', idA)];
       const known = Math.min(...[ta.known, tb.known].filter((t): t is number => t !== undefined));
       const offer = Math.min(...[ta.offer, tb.offer].filter((t): t is number => t !== undefined));
+      // A, in the project first, hears of B and offers.
+      if (SETUP_TRACE) recordSetupTrace(options.prepareConnections === false ? 'cold' : 'warm', await a!.call('takeTrace'), await b!.call('takeTrace'), [await a!.call('traceStats'), await b!.call('traceStats')]);
       await Promise.all([a!.call('leave'), b!.call('leave')]);
       await new Promise((done) => setTimeout(done, 50));
       return { fromKnown: Math.max(ta.open!, tb.open!) - known, fromOffer: Math.max(ta.open!, tb.open!) - offer };
@@ -264,10 +273,12 @@ it('peerjs', async () => {
         await waitFor(async () => (await p!.call('timing', connectionId)).open !== undefined && (await q!.call('timing', connectionId)).open !== undefined);
         const [tp, tq] = [await p!.call('timing', connectionId), await q!.call('timing', connectionId)];
         theirs.push(Math.max(tp.open!, tq.open!) - tp.connect!);
+        if (SETUP_TRACE) recordSetupTrace('peerjs', await p!.call('takeTrace'), await q!.call('takeTrace'), [await p!.call('traceStats'), await q!.call('traceStats')]);
         await Promise.all([p!.call('closeAll'), q!.call('closeAll')]);
         await new Promise((done) => setTimeout(done, 50));
       }
     }
+    if (SETUP_TRACE) printSetupTraces();
     console.log(`setup p50: ours ${percentile(ours, 50).toFixed(1)} ms from the peer known (${percentile(oursFromOffer, 50).toFixed(1)} ms from the first offer), cold ${percentile(oursCold, 50).toFixed(1)} ms, PeerJS ${percentile(theirs, 50).toFixed(1)} ms from connect()`);
     // One run's p50 ratio moves by about ±10 % from run to run on this machine: the interval says how far to trust it.
     const setupRatio = (sample: number[], p: number) => bootstrapInterval(sample, theirs, (o, t) => percentile(t, p) / percentile(o, p));

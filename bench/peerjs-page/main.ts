@@ -4,6 +4,7 @@
  * Times are epoch ms with sub-ms precision, comparable across pages like the link harness's.
  */
 import { MsgPackPeer, Peer, type DataConnection } from 'peerjs';
+import { installTrace, mark, takeTrace, traceStats } from '../../tests/support/rtc-trace';
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -28,7 +29,10 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 
 function track(connection: DataConnection): void {
   connections.set(connection.connectionId, connection);
-  connection.on('open', () => openAt.set(connection.connectionId, now()));
+  connection.on('open', () => {
+    openAt.set(connection.connectionId, now());
+    mark('link.open');
+  });
   connection.on('data', (data) => {
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : undefined;
     if (!bytes) return;
@@ -66,6 +70,7 @@ const pj = {
   /** `peer.connect(remote)` with the given serialization; returns the connection id. */
   connect(remote: string, serialization = 'binary'): string {
     const startedAt = now();
+    mark('start');
     const connection = peer.connect(remote, { serialization, reliable: true });
     connectAt.set(connection.connectionId, startedAt);
     track(connection);
@@ -84,6 +89,10 @@ const pj = {
   /** Every connection this peer has (made or accepted): when connect() was called (only on the side that made it) and when it opened here. */
   timings: () => [...connections.values()].map((c) => ({ id: c.connectionId, connect: connectAt.get(c.connectionId), open: openAt.get(c.connectionId) })),
   startedAt: () => startAt,
+  /** The setup trace (tests/support/rtc-trace.ts, BENCH_SETUP_TRACE): installed before `start`. */
+  installTrace,
+  takeTrace,
+  traceStats,
   registeredAt: () => openedAt,
   closeAll(): void {
     for (const connection of connections.values()) connection.close();

@@ -11,6 +11,7 @@ import type { LinkConfig, LinkSnapshot } from '../../../src-renderer/engine/link
 import { missingBrowserFeatures } from '../../../src-renderer/engine/browser-support';
 import './workstream'; // window.wsHarness
 import { testChannel, TEST_MESSAGE } from '../../support/link-bus';
+import { installTrace, mark, takeTrace, traceStats } from '../../support/rtc-trace';
 
 // The console's own startup check: a driver refuses a browser that fails it, with its message.
 (window as unknown as { browserSupport: { missing: string[] } }).browserSupport = { missing: missingBrowserFeatures() };
@@ -86,6 +87,7 @@ const harness = {
     const sendSignal = client.sendSignal.bind(client);
     client.sendSignal = (type, to, payload) => {
       if (type === 'webrtc_offer' && !firstOfferAt.has(to)) firstOfferAt.set(to, preciseNow());
+      mark(`sig.out.${type}`);
       return sendSignal(type, to, payload);
     };
     // "Known" is when the client hands the news on, before any listener runs: the link manager
@@ -97,6 +99,8 @@ const harness = {
       const peers = event === 'welcome' ? (value as { peers: Array<{ peer_id: string }> }).peers : event === 'peer_joined' ? [value as { peer_id: string }] : [];
       const at = preciseNow();
       for (const peer of peers) if (!knownAt.has(peer.peer_id)) knownAt.set(peer.peer_id, at);
+      if (peers.length) mark('start');
+      if (event === 'signal') mark(`sig.in.${(value as { type: string }).type}`);
       emit(event, value);
     };
     client.on('signal', (frame) => {
@@ -112,7 +116,10 @@ const harness = {
       manager = started.links;
       testChannel(manager, (peerId, message) => void record(peerId, message));
       manager.on('error', (error) => errors.push(error));
-      manager.on('open', ({ peerId }) => openedAt.set(peerId, preciseNow()));
+      manager.on('open', ({ peerId }) => {
+        openedAt.set(peerId, preciseNow());
+        mark('link.open');
+      });
       manager.on('untrusted', ({ peerId, reason }) => errors.push({ peerId, code: 'IDENTITY_INVALID', message: reason }));
     }
     client.start();
@@ -129,6 +136,10 @@ const harness = {
   },
 
   /** Setup timing: when this console first offered to `peerId`, and when its link opened (epoch ms, sub-ms precision). */
+  /** The setup trace (tests/support/rtc-trace.ts, BENCH_SETUP_TRACE): installed before `join`. */
+  installTrace,
+  takeTrace,
+  traceStats,
   timing: (peerId: string) => ({ known: knownAt.get(peerId), offer: firstOfferAt.get(peerId), open: openedAt.get(peerId) ?? raw.openedAt.get(peerId) }),
   /**
    * Every link's setup timing at once, by peer id, and when `join` was called (for a mesh of many

@@ -4,7 +4,7 @@
  */
 export class StubConnection {
   localDescription: { type: string; sdp: string } | null = null;
-  remoteDescription = null;
+  remoteDescription: { type: string; sdp: string } | null = null;
   signalingState = 'stable';
   iceConnectionState = 'new';
   connectionState = 'new';
