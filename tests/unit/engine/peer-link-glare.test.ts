@@ -35,7 +35,7 @@ async function burst(memberPolite: boolean, memberLateMs: number) {
 }
 
 /** Lets the rest through, with time for the timers (short of the 10 s relay fallback), and checks the outcome. */
-async function expectLinked(pair: Awaited<ReturnType<typeof wiredPair>>) {
+async function expectLinked(pair: Awaited<ReturnType<typeof wiredPair>>, connections = [1, 1], impoliteOffers = 2) {
   for (let i = 0; i < 4; i++) {
     await pair.drain();
     await pair.advance(1000);
@@ -43,13 +43,13 @@ async function expectLinked(pair: Awaited<ReturnType<typeof wiredPair>>) {
   await pair.drain();
   expect(pair.linked(), pair.report()).toBe(true);
   expect([...pair.m.errors, ...pair.n.errors], pair.report()).toEqual([]);
-  expect([pair.m.connections.length, pair.n.connections.length]).toEqual([1, 1]);
+  expect([pair.m.connections.length, pair.n.connections.length], pair.report()).toEqual(connections);
   for (const side of [pair.m, pair.n]) expect(side.link.snapshot().rejectedSignals).toBe(0);
-  // no loop: the impolite side's offer at most twice, the polite side's once
+  // no loop: the impolite side's offer at most twice (sent and resent, per connection), the polite side's once
   const offers = (side: typeof pair.m) => side.sent.filter((type) => type === 'webrtc_offer').length;
   const impolite = pair.m.link.polite ? pair.n : pair.m;
   const polite = pair.m.link.polite ? pair.m : pair.n;
-  expect(offers(impolite), pair.report()).toBeLessThanOrEqual(2);
+  expect(offers(impolite), pair.report()).toBeLessThanOrEqual(impoliteOffers);
   expect(offers(polite), pair.report()).toBe(1);
 }
 
@@ -113,6 +113,16 @@ describe('PeerLink glare in a burst: the member impolite (the smaller peer id)',
     await pair.advance(800); // resent, original still on the way
     expect(pair.m.sent.filter((t) => t === 'webrtc_offer')).toHaveLength(2);
     await expectLinked(pair);
+  });
+
+  it('the member replaces its connection meanwhile (its registry connection came back): the newcomer, having answered the old one, follows to the new one', async () => {
+    const pair = await burst(false, 0);
+    await pair.deliver(pair.n); // ignored, resent from the first connection
+    pair.m.link.signalingRestored(); // impolite and not up: a new connection, a new offer (a new connection id)
+    await pair.advance(0);
+    await pair.deliver(pair.m); // the first connection's offer: answered (that answer is for a closed connection)
+    await expectLinked(pair, [2, 2], 3);
+    expect(pair.m.link.snapshot().history.map((h) => h.event)).toContain('connection');
   });
 
   it('the member’s offer reaches the newcomer while the newcomer’s own is still being made (a starved renderer)', async () => {
