@@ -23,8 +23,6 @@ export interface Wired {
   errors: string[];
 }
 
-/** Lets WebCrypto (the MAC checks) and the links' inboxes run. */
-export const settle = () => new Promise((done) => setTimeout(done, 8));
 
 export async function wiredPair(memberPolite: boolean) {
   const [member, newcomer] = await twoParties(memberPolite);
@@ -51,6 +49,14 @@ export async function wiredPair(memberPolite: boolean) {
   const m = await make('member', member, newcomer);
   const n = await make('newcomer', newcomer, member);
   const other = (w: Wired) => (w === m ? n : m);
+  /** The signaling each link has taken in, checked (WebCrypto) and applied: its private inbox, read here so a slow machine cannot reorder a test. */
+  const applied = () => Promise.all([m, n].map((w) => (w.link as unknown as { inbox: Promise<void> }).inbox));
+  /** Lets the links apply what they were given, and the connections' timers (gathering, slow operations) run. */
+  const settle = async () => {
+    await applied();
+    await new Promise((done) => setTimeout(done, 8));
+    await applied();
+  };
   const trace: string[] = [];
 
   /** Delivers the oldest undelivered message from `from` (false if none). */
