@@ -256,3 +256,57 @@ test('signaling is MAC’d between sessions that know each other; with certifica
   await expect.poll(async () => (await b.call('received', idA2)).seqs).toEqual([1, 2, 3]);
   expect([...(await codes(a)), ...(await codes(b))]).toEqual([]);
 });
+
+for (const order of ['the original offer first', 'the resent offer first'] as const) {
+  test(`a member’s offer that arrives late, after the newcomer offered and the member resent it, still links directly (${order})`, async ({ browser }) => {
+    const { link, a, b } = await start(browser, {});
+    // The stuck link of a loaded burst (docs/BENCHMARKS.md, "one never did"): A, the member, offers
+    // first, but its offer and candidates to B are held back; B's offer wait runs out and B offers;
+    // A, the impolite side (smaller id), ignores it (glare) and resends its offer. Only then does B
+    // get A's original offer with its candidates and the identical resent offer, in either order.
+    // Ids are random, so both rejoin until A is the impolite side.
+    let idA = '';
+    let idB = '';
+    let held: ServerFrame[] = [];
+    let released = 0;
+    let offersHeld = 0;
+    attack = (frame, to) => {
+      const fromA = 'from_peer_id' in frame && frame.from_peer_id === idA && to !== undefined && to > idA;
+      if (!fromA || released) return [frame];
+      if (frame.type === 'webrtc_ice_candidate') return (held.push(frame), []);
+      if (frame.type !== 'webrtc_offer') return [frame];
+      if (++offersHeld === 1) return (held.push(frame), []);
+      released = Date.now();
+      const late = order === 'the original offer first' ? [...held, frame] : [frame, ...held];
+      held = [];
+      return late;
+    };
+    const config = { fallbackAfterMs: 10_000, offerWaitMs: 300 };
+    for (let attempt = 0; attempt < 16 && !offersHeld; attempt++) {
+      idA = await a.join(link, 'A', { fallbackAfterMs: 10_000 });
+      await expect.poll(() => a.call('registryState')).toBe('connected');
+      idB = await b.join(link, 'B', config);
+      await b.waitForState(idA, ['direct'], 3000).catch(() => undefined);
+      if (!offersHeld) await Promise.all([a.call('leave'), b.call('leave')]);
+    }
+    expect(idA < idB).toBe(true);
+    await expect.poll(() => released, { timeout: 5000 }).toBeGreaterThan(0);
+    try {
+      await a.waitForState(idB, ['direct'], 5000);
+      await b.waitForState(idA, ['direct'], 5000);
+    } catch (error) {
+      console.log('A', JSON.stringify((await a.call('history', idB)).map((h) => `${h.event}:${h.detail}`)));
+      console.log('B', JSON.stringify((await b.call('history', idA)).map((h) => `${h.event}:${h.detail}`)));
+      throw error;
+    }
+    // Direct well before the relay fallback (10 s) would have carried it.
+    expect(Date.now() - released).toBeLessThan(5000);
+    const historyA = (await a.call('history', idB)).map((h) => h.event);
+    expect(historyA).toContain('glare');
+    expect(historyA).toContain('offer-resent');
+    // The polite side records no glare of its own (it just answers): its history shows why it offered.
+    expect((await b.call('history', idA)).map((h) => h.event)).toContain('offer-wait');
+    await a.call('sendSeq', idB, 1, 3);
+    await expect.poll(async () => (await b.call('received', idA)).seqs).toEqual([1, 2, 3]);
+  });
+}
