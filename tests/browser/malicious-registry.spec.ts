@@ -15,6 +15,12 @@ import { startTamperProxy, type TamperProxy } from '../support/tamper-proxy';
 import { formatInviteLink } from '../../src-shared/invite';
 
 const silent = pino({ level: 'silent' });
+
+/** On a failure: both links' histories, so the report shows how the negotiation went. */
+async function printHistories(a: HarnessConsole, idB: string, b: HarnessConsole, idA: string): Promise<void> {
+  console.log('A', JSON.stringify((await a.call('history', idB)).map((h) => `${h.event}:${h.detail}`)));
+  console.log('B', JSON.stringify((await b.call('history', idA)).map((h) => `${h.event}:${h.detail}`)));
+}
 let registry: RegistryHandle | undefined;
 /** In front of the registry: what the consoles talk to. */
 let proxy: TamperProxy | undefined;
@@ -176,8 +182,7 @@ test('an offer lost on the way is recovered at once, without waiting for the rel
     await a.waitForState(idB, ['direct'], 8000);
     await b.waitForState(idA, ['direct'], 8000);
   } catch (error) {
-    console.log('A', JSON.stringify((await a.call('history', idB)).map((h) => `${h.event}:${h.detail}`)));
-    console.log('B', JSON.stringify((await b.call('history', idA)).map((h) => `${h.event}:${h.detail}`)));
+    await printHistories(a, idB, b, idA);
     throw error;
   }
   expect(dropped).toBeGreaterThan(1);
@@ -318,8 +323,7 @@ for (const resent of ['right after the original', 'once the newcomer answered th
       await a.waitForState(idB, ['direct'], 1000);
       await b.waitForState(idA, ['direct'], 1000);
     } catch (error) {
-      console.log('A', JSON.stringify((await a.call('history', idB)).map((h) => `${h.event}:${h.detail}`)));
-      console.log('B', JSON.stringify((await b.call('history', idA)).map((h) => `${h.event}:${h.detail}`)));
+      await printHistories(a, idB, b, idA);
       throw error;
     }
     // Direct well before the relay fallback (10 s) would have carried it.
