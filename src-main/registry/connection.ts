@@ -225,9 +225,14 @@ class Connection {
     }
     const decoded = decodeClientFrame(bytes);
     const relayed = decoded.ok && decoded.frame.type === 'relay' && this.phase === 'member';
-    if (!(relayed ? (this.relayBucket ??= new TokenBucket(this.limits.relayFramesPerSecond, this.limits.relayFramesPerSecond, this.ctx.now)) : this.bucket).take()) return this.rateLimited(decoded.ok ? decoded.frame : undefined);
+    if (!(relayed ? this.relayRate() : this.bucket).take()) return this.rateLimited(decoded.ok ? decoded.frame : undefined);
     if (!decoded.ok) return this.rejectFrame('BAD_FRAME', decoded.message, decoded.type);
     this.onFrame(decoded.frame, bytes);
+  }
+
+  /** The relay frames' own rate limit, made at the first relay frame (most consoles never relay). */
+  private relayRate(): TokenBucket {
+    return (this.relayBucket ??= new TokenBucket(this.limits.relayFramesPerSecond, this.limits.relayFramesPerSecond, this.ctx.now));
   }
 
   /**
