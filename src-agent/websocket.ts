@@ -5,6 +5,6 @@
 import WebSocket from 'ws';
 
 /** The `createSocket` the engine takes (SignalingClient, createConsoleSession), for Node. */
-export function createNodeSocket(url: string): globalThis.WebSocket {
-  return new WebSocket(url) as unknown as globalThis.WebSocket;
+export function createNodeSocket(url: string, protocols: string[] = []): globalThis.WebSocket {
+  return new WebSocket(url, protocols) as unknown as globalThis.WebSocket;
 }

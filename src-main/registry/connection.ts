@@ -1,6 +1,7 @@
 /**
  * One WebSocket connection's life: challenge → hello (invite + key proof) → member of a project,
- * routing signaling frames by to_peer_id. Every refusal is an `error` frame with a documented
+ * routing signaling frames by to_peer_id. A hello may also come with the upgrade (early-hello.ts):
+ * then there is no challenge, and a console is welcomed in the upgrade's turn. Every refusal is an `error` frame with a documented
  * code; refusals that end the connection close it with the code's close code.
  *
  * Longer than ~450 lines on purpose: it is one connection's state machine (its `Phase`), and each
@@ -11,7 +12,9 @@
 import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
-import { encodeFrameTransient, decodeClientFrame, forwardPrefix, forwardedSignalLength, writeForwardedSignal } from '../../src-shared/protocol/codec';
+import { encodeFrameTransient, decodeClientFrame, forwardPrefix, forwardedSignalLength, writeForwardedSignal, type DecodeResult } from '../../src-shared/protocol/codec';
+import { EARLY_HELLO_WINDOW_MS, earlyHelloNonce } from '../../src-shared/protocol/early-hello';
+import { toHex } from '../../src-shared/bytes';
 import { binaryMessage, bodyLength, bodyOf } from './ws-frame';
 import { packKeys, unpackKeys } from './member-keys';
 import { ERRORS, type ErrorCode } from '../../src-shared/protocol/errors';
@@ -20,6 +23,7 @@ import {
   SIGNAL_TYPES,
   type ClientFrame,
   type ClientInfo,
+  type EarlyHelloFrame,
   type HelloFrame,
   type IceServer,
   type PeerInfo,
@@ -34,6 +38,7 @@ import { TokenBucket } from '../../src-shared/token-bucket';
 import { refusalReason, type RelayAccounting, type RelayUsage } from './relay-accounting';
 import type { Cluster } from './cluster/cluster';
 import type { RecentDepartures } from './departures';
+import type { OnceWithin } from './once-within';
 
 export interface RegistryLimits {
   maxFrameBytes: number;
@@ -78,6 +83,8 @@ export interface ConnectionContext {
   cluster?: Cluster;
   /** Called when a connection's socket has closed (one shared function, not a listener per connection). */
   closed?: (ws: WebSocket) => void;
+  /** The nonces of early hellos accepted lately: each is accepted once (remembered 2 × EARLY_HELLO_WINDOW_MS). */
+  earlyHellos: OnceWithin;
 }
 
 /**
@@ -105,8 +112,8 @@ export const CLOSE_GRACE_MS = 2000;
  * to the same one): writes caused by one read are corked together (corkUntilTick). `ws` itself has
  * no public cork().
  */
-export function handleConnection(ws: WebSocket, socket: Socket, client: LogFields, ctx: ConnectionContext): { heartbeat(): void } {
-  return new Connection(ws, socket, client, ctx);
+export function handleConnection(ws: WebSocket, socket: Socket, client: LogFields, ctx: ConnectionContext, early?: DecodeResult<EarlyHelloFrame>): { heartbeat(): void } {
+  return new Connection(ws, socket, client, ctx, early);
 }
 
 /**
@@ -114,8 +121,10 @@ export function handleConnection(ws: WebSocket, socket: Socket, client: LogField
  * where ~20 inner functions cost ~1.5 KiB per connection (a function object each and their context).
  */
 class Connection {
-  /** The challenge: needed until the hello is checked, then dropped. */
+  /** The challenge (or the early hello's nonce): needed until the hello is checked, then dropped. */
   private nonce: Uint8Array | undefined;
+  /** The hello being checked came with the upgrade (its nonce is the console's, claimed once). */
+  private early = false;
   private readonly bucket: TokenBucket;
   /** Made at the first relay frame: most consoles never relay, and a bucket costs ~100 bytes. */
   private relayBucket: TokenBucket | undefined;
@@ -137,21 +146,53 @@ class Connection {
     private readonly socket: Socket,
     private readonly client: LogFields,
     private readonly ctx: ConnectionContext,
+    early: DecodeResult<EarlyHelloFrame> | undefined,
   ) {
-    const nonce = crypto.getRandomValues(new Uint8Array(32));
-    this.nonce = nonce;
     this.bucket = new TokenBucket(this.limits.framesPerSecond, this.limits.burst, ctx.now);
     this.metrics.connections.inc();
     this.authTimer = setTimeout(() => {
       if (this.phase === 'awaiting-hello' || this.phase === 'authenticating') this.refuse('AUTH_TIMEOUT', ERRORS.AUTH_TIMEOUT.text);
     }, this.limits.authTimeoutMs);
-    this.send({ type: 'challenge', protocol: PROTOCOL_VERSION, nonce });
     ws.on('pong', () => {
       this.alive = true;
     });
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('close', () => this.onClose());
     ws.on('error', (error) => this.logger.warn({ ...this.who, err: error.message }, 'socket error'));
+    if (early) this.earlyHello(early);
+    else this.challenge();
+  }
+
+  private challenge(): void {
+    this.phase = 'awaiting-hello';
+    this.early = false;
+    this.nonce = crypto.getRandomValues(new Uint8Array(32));
+    this.send({ type: 'challenge', protocol: PROTOCOL_VERSION, nonce: this.nonce });
+  }
+
+  /**
+   * A hello that came with the upgrade. Malformed: refused as a malformed hello would be. Made
+   * too far from this registry's time: the challenge instead (a console with a skewed clock is
+   * admitted the ordinary way). Otherwise checked as a hello, its nonce derived from its own time
+   * and salt (and claimed once, after its signatures verify: authenticate).
+   */
+  private earlyHello(early: DecodeResult<EarlyHelloFrame>): void {
+    if (!early.ok) return this.refuse('AUTH_REQUIRED', `the hello sent with the upgrade (Sec-WebSocket-Protocol) is not valid (${early.message})`, 'hello');
+    const hello = early.frame;
+    if (Math.abs(hello.early_at - this.now()) > EARLY_HELLO_WINDOW_MS) {
+      this.metrics.earlyHellos.inc({ result: 'stale' });
+      return this.challenge();
+    }
+    this.nonce = earlyHelloNonce(hello.early_at, hello.early_salt);
+    this.early = true;
+    this.onFrame(hello, new Uint8Array(0));
+  }
+
+  /** An accepted early hello's nonce: claimed here, and with `--redis` across the instances. */
+  private claimEarlyNonce(nonce: Uint8Array): boolean | Promise<boolean> {
+    const key = toHex(nonce);
+    if (!this.ctx.earlyHellos.claim(key)) return false;
+    return this.ctx.cluster?.claimOnce(`early-hello:${key}`, 2 * EARLY_HELLO_WINDOW_MS) ?? true;
   }
 
   /**
@@ -324,15 +365,30 @@ class Connection {
     if (!invite.ok) return this.refuse(invite.code, invite.message);
 
     const peerId = derivePeerId(hello.signing_key);
-    if (!this.nonce) return; // only while authenticating, which ends with the nonce
-    if (!ed25519VerifyInline(hello.signing_key, signedMessage('registryAuth', this.nonce), hello.nonce_sig)) {
-      return this.refuse('BAD_SIGNATURE', 'the challenge signature does not match the signing key');
+    const nonce = this.nonce;
+    if (!nonce) return; // only while authenticating, which ends with the nonce
+    if (!ed25519VerifyInline(hello.signing_key, signedMessage('registryAuth', nonce), hello.nonce_sig)) {
+      return this.refuse('BAD_SIGNATURE', this.early ? 'the early hello’s signature does not match the signing key' : 'the challenge signature does not match the signing key');
     }
     if (!ed25519VerifyInline(hello.signing_key, signedMessage('boxKey', hello.box_key), hello.box_key_sig)) {
       return this.refuse('BAD_SIGNATURE', 'the box key is not signed by the signing key');
     }
 
     const cluster = this.ctx.cluster;
+    if (this.early) {
+      // Claimed only once its signature verified: nobody fills the memory with nonces of hellos they cannot sign.
+      let fresh: boolean;
+      try {
+        // Awaited only with a cluster: alone, the welcome leaves in the upgrade's turn.
+        const claimed = this.claimEarlyNonce(nonce);
+        fresh = typeof claimed === 'boolean' ? claimed : await claimed;
+      } catch {
+        fresh = false; // Redis away: the challenge's way, which the checks below refuse if the cluster is down
+      }
+      if (this.phase !== 'authenticating') return;
+      this.metrics.earlyHellos.inc({ result: fresh ? 'accepted' : 'replayed' });
+      if (!fresh) return this.challenge();
+    }
     if (cluster && !cluster.healthy()) return this.refuse('REGISTRY_UNAVAILABLE', ERRORS.REGISTRY_UNAVAILABLE.text);
     let remote: PeerInfo[] = [];
     try {

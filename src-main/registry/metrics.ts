@@ -68,6 +68,12 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    earlyHellos: new Counter({
+      name: 'wsp_registry_early_hellos_total',
+      help: 'Hellos carried in the WebSocket upgrade (docs/PROTOCOL.md §3): accepted, or answered with the challenge because stale (outside the time window) or replayed (nonce seen before)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     requestTimeouts: new Counter({ name: 'wsp_registry_request_timeouts_total', help: 'HTTP requests and upgrades closed because they did not arrive in full within the request timeout', registers: [registry] }),
   };
   return metrics;

@@ -22,9 +22,17 @@ import { AdmissionGate, LogThrottle, clientAddress } from './admission';
 import { createHostPolicy } from './host-policy';
 import { DEFAULT_RELAY_BUDGET, RelayAccounting, type RelayBudget } from './relay-accounting';
 import { RecentDepartures } from './departures';
+import { OnceWithin } from './once-within';
+import { EARLY_HELLO_WINDOW_MS, SIGNALING_SUBPROTOCOL, readEarlyHello } from '../../src-shared/protocol/early-hello';
 import type { InviteSummary } from '../../src-shared/invite';
 import { RedisCluster } from './cluster/redis-cluster';
 import type { Cluster } from './cluster/cluster';
+
+/**
+ * Early-hello nonces remembered at most (their window is a minute): ~150 bytes each. Beyond it,
+ * early hellos are answered with the challenge until older nonces are forgotten.
+ */
+const MAX_EARLY_HELLO_NONCES = 100_000;
 
 export interface RegistryOptions {
   host?: string;
@@ -231,11 +239,18 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     departures,
     ...(cluster ? { cluster } : {}),
     closed: (ws) => connections.delete(ws),
+    earlyHellos: new OnceWithin(2 * EARLY_HELLO_WINDOW_MS, MAX_EARLY_HELLO_NONCES, now),
   };
   // Frames up to 4× the limit get a FRAME_TOO_LARGE error and the connection lives; beyond that
   // ws closes with 1009 before buffering them.
   // `connections` tracks the sockets: ws's own client set would add a Set entry and a closure per connection.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 4, clientTracking: false });
+  // `wsp` is selected when offered (a console offers it before its early hello, which is never selected).
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.maxFrameBytes * 4,
+    clientTracking: false,
+    handleProtocols: (offered) => (offered.has(SIGNALING_SUBPROTOCOL) ? SIGNALING_SUBPROTOCOL : false),
+  });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const client = clientAddress(req, trustProxy);
@@ -255,7 +270,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       logger.info(client, 'connection opened');
-      const connection = handleConnection(ws, socket as Socket, client, connectionContext);
+      const connection = handleConnection(ws, socket as Socket, client, connectionContext, readEarlyHello(req.headers['sec-websocket-protocol']));
       connections.set(ws, connection);
     });
   });

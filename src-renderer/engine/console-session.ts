@@ -28,7 +28,7 @@ export interface ConsoleSessionOptions {
   /** Trust on first use: link to this console? (see TrustBook) */
   admit?: (peer: PeerInfo) => boolean;
   /** Hosts without the browser's globals (a Node agent: src-agent/) bring their own WebSocket and RTCPeerConnection. */
-  createSocket?: (url: string) => WebSocket;
+  createSocket?: (url: string, protocols: string[]) => WebSocket;
   /** See LinkManagerOptions.prepareConnections. */
   prepareConnections?: boolean;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;

@@ -85,7 +85,7 @@ export interface OpenConsoleOptions {
   linkConfig?: Partial<LinkConfig>;
   backoff?: BackoffPolicy;
   /** Hosts without the browser's globals (a Node agent) bring their own WebSocket and RTCPeerConnection. */
-  createSocket?: (url: string) => WebSocket;
+  createSocket?: (url: string, protocols: string[]) => WebSocket;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
   /** See LinkManagerOptions.prepareConnections (a Node agent turns it off). */
   prepareConnections?: boolean;

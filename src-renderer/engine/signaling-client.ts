@@ -1,5 +1,6 @@
 /**
- * The console's connection to its registry: authenticates (invite + signed challenge), reports
+ * The console's connection to its registry: authenticates (invite + a signed nonce: its own, in the
+ * hello it sends with the upgrade, or the registry's challenge when that hello is not taken), reports
  * presence and incoming signaling, and reconnects with backoff and jitter until the registry
  * refuses it for good (bad or expired invite, bad key, replaced by another connection).
  * It keeps to the limits `welcome` gives: what it sends is paced to `frames_per_second`/`burst`
@@ -13,6 +14,7 @@ import {
   PROTOCOL_VERSION,
   type ClientFrame,
   type ClientInfo,
+  type HelloFrame,
   type IncomingSignal,
   type IceServer,
   type PeerInfo,
@@ -22,6 +24,7 @@ import {
   type SignalType,
   type WelcomeFrame,
 } from '../../src-shared/protocol/signaling';
+import { earlyHelloNonce, earlyHelloProtocols, SIGNALING_SUBPROTOCOL } from '../../src-shared/protocol/early-hello';
 import { Emitter } from './emitter';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
 import { systemClock, type Clock } from './clock';
@@ -60,7 +63,8 @@ export interface SignalingClientOptions {
   /** What this peer is (console or agent, software, version), sent in `hello` for peers to show. */
   client?: ClientInfo;
   signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
-  createSocket?: (url: string) => WebSocket;
+  /** `protocols`: the subprotocols to offer (the early hello rides in them: early-hello.ts). */
+  createSocket?: (url: string, protocols: string[]) => WebSocket;
   backoff?: BackoffPolicy;
   random?: () => number;
   clock?: Clock;
@@ -107,6 +111,8 @@ export class SignalingClient extends Emitter<Events> {
   private keepalive: Keepalive | undefined;
   private connectionDeadline: unknown;
   private framesPerSecond = 0;
+  /** Counts connection attempts and stops: an attempt still signing its early hello when another began, or stop(), is dropped. */
+  private attempts = 0;
 
   constructor(private readonly options: SignalingClientOptions) {
     super();
@@ -141,6 +147,7 @@ export class SignalingClient extends Emitter<Events> {
   /** Closes for good; idempotent. */
   stop(): void {
     this.stopped = true;
+    this.attempts++;
     this.clock.clearTimeout(this.retryTimer);
     const socket = this.socket;
     this.socket = undefined;
@@ -214,9 +221,48 @@ export class SignalingClient extends Emitter<Events> {
     this.attempt++;
     this.lastError = undefined;
     this.setState({ phase: 'connecting', attempt: this.attempt });
+    const attempt = ++this.attempts;
+    void this.earlyHelloProtocols().then((protocols) => {
+      if (attempt === this.attempts && !this.stopped) this.open(protocols);
+    });
+  }
+
+  /**
+   * The subprotocols to offer: `wsp`, and the hello itself with its own nonce (early-hello.ts),
+   * so that the registry can welcome this console without a challenge first. Without it (signing
+   * failed, or the hello is too long for a header) the registry's challenge is answered instead.
+   */
+  private async earlyHelloProtocols(): Promise<string[]> {
+    const at = Date.now(); // the registry's clock is what it is compared with, not this page's monotonic one
+    const salt = crypto.getRandomValues(new Uint8Array(16));
+    try {
+      const nonceSig = await this.options.signChallenge(earlyHelloNonce(at, salt));
+      this.helloName = this.displayName;
+      return earlyHelloProtocols({ ...this.hello(nonceSig), early_at: at, early_salt: salt });
+    } catch {
+      return [SIGNALING_SUBPROTOCOL];
+    }
+  }
+
+  private hello(nonceSig: Uint8Array): HelloFrame {
+    return {
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      invite: this.options.invite,
+      display_name: this.displayName,
+      signing_key: this.options.signingPublicKey,
+      box_key: this.options.boxPublicKey,
+      box_key_sig: this.options.boxKeySignature,
+      ...(this.options.sessionCertificate ? { session_cert: this.options.sessionCertificate } : {}),
+      ...(this.options.client ? { client: this.options.client } : {}),
+      nonce_sig: nonceSig,
+    };
+  }
+
+  private open(protocols: string[]): void {
     let socket: WebSocket;
     try {
-      socket = (this.options.createSocket ?? ((url) => new WebSocket(url)))(this.url);
+      socket = (this.options.createSocket ?? ((url, offered) => new WebSocket(url, offered)))(this.url, protocols);
     } catch (error) {
       this.scheduleRetry(`cannot open ${this.url}: ${(error as Error).message}`);
       return;
@@ -266,18 +312,7 @@ export class SignalingClient extends Emitter<Events> {
         const nonceSig = await this.options.signChallenge(frame.nonce);
         if (this.socket !== socket) return;
         this.helloName = this.displayName;
-        this.send({
-          type: 'hello',
-          protocol: PROTOCOL_VERSION,
-          invite: this.options.invite,
-          display_name: this.helloName,
-          signing_key: this.options.signingPublicKey,
-          box_key: this.options.boxPublicKey,
-          box_key_sig: this.options.boxKeySignature,
-          ...(this.options.sessionCertificate ? { session_cert: this.options.sessionCertificate } : {}),
-          ...(this.options.client ? { client: this.options.client } : {}),
-          nonce_sig: nonceSig,
-        });
+        this.send(this.hello(nonceSig));
         return;
       }
       case 'welcome': {

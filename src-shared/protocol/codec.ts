@@ -2,7 +2,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { z } from '../zod';
 import { PEER_ID_PATTERN } from '../identity';
-import { MAX_SIGNAL_PAYLOAD_BYTES, clientFrameSchema, serverFrameSchema, type ClientFrame, type ServerFrame } from './signaling';
+import { MAX_SIGNAL_PAYLOAD_BYTES, clientFrameSchema, earlyHelloSchema, serverFrameSchema, type ClientFrame, type EarlyHelloFrame, type ServerFrame } from './signaling';
 
 export type DecodeResult<T> =
   | { ok: true; frame: T }
@@ -119,6 +119,7 @@ export function decodeClientFrame(data: Uint8Array): DecodeResult<ClientFrame> {
   return signal ? { ok: true, frame: signal } : decodeWith<ClientFrame>(clientFrameSchema, data);
 }
 export const decodeServerFrame = (data: Uint8Array) => decodeWith<ServerFrame>(serverFrameSchema, data);
+export const decodeEarlyHelloFrame = (data: Uint8Array) => decodeWith<EarlyHelloFrame>(earlyHelloSchema, data);
 
 /** MessagePack's header of a map of 3 (fixmap) and of 4 entries. */
 const FIXMAP_3 = 0x83;

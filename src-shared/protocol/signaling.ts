@@ -108,6 +108,18 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type HelloFrame = z.infer<typeof helloSchema>;
 
+/**
+ * A hello sent with the WebSocket upgrade, before any challenge (early-hello.ts): `nonce_sig`
+ * signs earlyHelloNonce(early_at, early_salt) instead of a challenge's nonce.
+ */
+export const earlyHelloSchema = helloSchema.extend({
+  /** When the console made it (ms since epoch, its clock): the registry accepts it only near its own time. */
+  early_at: z.number().int().nonnegative(),
+  /** Fresh random bytes: with early_at, what makes each early hello's nonce unique. */
+  early_salt: bytes({ exact: 16 }),
+});
+export type EarlyHelloFrame = z.infer<typeof earlyHelloSchema>;
+
 // --- registry → console ---------------------------------------------------------------------
 
 const incomingSignalSchema = <T extends SignalType>(type: T) =>

@@ -126,6 +126,9 @@ test('the web console starts in Chromium and in Firefox (its startup check passe
   const chromiumId = await chromiumConsole.peerId();
   await expect(chromiumConsole.peerRow(firefoxId).locator('[data-col="state"]')).toHaveText('direct', { timeout: 20_000 });
   await page.waitForFunction((id) => document.querySelector(`tr[data-peer-id="${id}"] [data-col="state"]`)?.textContent === 'direct', { timeout: 20_000 }, chromiumId);
+  // Both were admitted in one registry turn: each browser sent its hello with the upgrade.
+  const metrics = await (await fetch(`${webRegistry.httpUrl}/metrics`)).text();
+  expect(metrics).toMatch(/^wsp_registry_early_hellos_total\{result="accepted"\} 2$/m);
 });
 
 test('a browser without what the console needs is told at once what it lacks, instead of a console that never links', async ({ browser }) => {

@@ -2,7 +2,8 @@
 import WebSocket, { type ClientOptions } from 'ws';
 import { encode } from '@msgpack/msgpack';
 import { decodeServerFrame, encodeFrame } from '../../src-shared/protocol/codec';
-import { PROTOCOL_VERSION, type ClientFrame, type ClientInfo, type ServerFrame } from '../../src-shared/protocol/signaling';
+import { PROTOCOL_VERSION, type ClientFrame, type ClientInfo, type EarlyHelloFrame, type ServerFrame } from '../../src-shared/protocol/signaling';
+import { earlyHelloNonce } from '../../src-shared/protocol/early-hello';
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../src-shared/identity';
 
 export class TestClient {
@@ -30,10 +31,13 @@ export class TestClient {
     );
   }
 
-  /** `socket`: ws client options, e.g. `localAddress` to connect from another loopback address, or `origin`/`headers`. */
-  static async open(url: string, identity?: SecretIdentity, socket?: ClientOptions): Promise<TestClient> {
+  /**
+   * `socket`: ws client options, e.g. `localAddress` to connect from another loopback address, or
+   * `origin`/`headers`; `protocols`: subprotocols to offer (a console's early hello rides in them).
+   */
+  static async open(url: string, identity?: SecretIdentity, socket?: ClientOptions, protocols: string[] = []): Promise<TestClient> {
     const id = identity ?? (await createIdentity());
-    const ws = new WebSocket(url, socket); // listeners attach synchronously below: no frame is missed
+    const ws = new WebSocket(url, protocols, socket); // listeners attach synchronously below: no frame is missed
     const client = new TestClient(ws, id);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -125,4 +129,23 @@ export class TestClient {
   private notify(): void {
     for (const waiter of [...this.waiters]) waiter();
   }
+}
+
+/** A hello to send with the upgrade (early-hello.ts), signed over its own nonce; `changes` replace any field after signing. */
+export async function earlyHello(identity: SecretIdentity, invite: string, changes: Partial<EarlyHelloFrame> = {}): Promise<EarlyHelloFrame> {
+  const at = changes.early_at ?? Date.now();
+  const salt = changes.early_salt ?? crypto.getRandomValues(new Uint8Array(16));
+  return {
+    type: 'hello',
+    protocol: PROTOCOL_VERSION,
+    invite,
+    display_name: 'Ada',
+    signing_key: identity.signingPublicKey,
+    box_key: identity.boxPublicKey,
+    box_key_sig: identity.boxKeySignature,
+    nonce_sig: await ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', earlyHelloNonce(at, salt))),
+    early_at: at,
+    early_salt: salt,
+    ...changes,
+  };
 }

@@ -54,6 +54,8 @@ export interface Cluster {
   revokeInvite(inviteId: string, expiresAt: number): Promise<void>;
   /** Whether an instance revoked the invite. */
   isInviteRevoked(inviteId: string): Promise<boolean>;
+  /** True for the first instance to claim `key` within `ttlMs` (an early hello's nonce, accepted once across instances). */
+  claimOnce(key: string, ttlMs: number): Promise<boolean>;
   /** Keeps this instance's members alive and expires dead instances' members. */
   heartbeat(localMembers: Array<{ project: string; peerId: string }>): Promise<void>;
   close(): Promise<void>;

@@ -211,6 +211,10 @@ export class RedisCluster implements Cluster {
     return (await this.commands.exists(revokedKey(inviteId))) === 1;
   }
 
+  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.commands.set(`${PREFIX}${key}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
   async heartbeat(localMembers: Array<{ project: string; peerId: string }>): Promise<void> {
     if (!this.healthy()) return;
     const refresh = this.commands.pipeline();

@@ -73,8 +73,8 @@ const harness = {
         return signature;
       },
       certifySession: (body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)),
-      createSocket: (url) => {
-        const socket = new WebSocket(url);
+      createSocket: (url, protocols) => {
+        const socket = new WebSocket(url, protocols);
         socket.addEventListener('open', () => (joinSteps.socketOpen ??= preciseNow()));
         return socket;
       },

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeClientFrame, encodeFrame } from '../../../src-shared/protocol/codec';
 import { PROTOCOL_VERSION, type ClientFrame, type ServerFrame } from '../../../src-shared/protocol/signaling';
 import { SignalingClient } from '../../../src-renderer/engine/signaling-client';
+import { readEarlyHello } from '../../../src-shared/protocol/early-hello';
 import { ManualClock } from './manual-clock';
 
 const PEER = 'b'.repeat(26);
@@ -55,7 +56,13 @@ async function connected(limits = { frames_per_second: 50, burst: 200, heartbeat
     clock,
     random: () => 0,
   });
-  const welcome = async (socket: FakeSocket) => {
+  // A socket is made once the early hello is signed (a microtask after each attempt starts).
+  const opened = async (index: number) => {
+    while (!sockets[index]) await new Promise((done) => setTimeout(done, 0));
+    return sockets[index];
+  };
+  const welcome = async (index: number) => {
+    const socket = await opened(index);
     socket.readyState = 1;
     socket.receive({ type: 'challenge', protocol: PROTOCOL_VERSION, nonce: new Uint8Array(32) });
     await new Promise((done) => setTimeout(done, 0)); // signChallenge
@@ -71,9 +78,9 @@ async function connected(limits = { frames_per_second: 50, burst: 200, heartbeat
     });
   };
   client.start();
-  await welcome(sockets[0]!);
+  await welcome(0);
   expect(client.state.phase).toBe('connected');
-  return { clock, sockets, client, welcome, socket: sockets[0]! };
+  return { clock, sockets, client, welcome, opened, socket: sockets[0]! };
 }
 
 const signals = (s: FakeSocket) => s.sent.filter((f) => f.type === 'webrtc_ice_candidate');
@@ -134,8 +141,8 @@ describe('SignalingClient keepalive', () => {
     expect(states).toEqual(['reconnecting: no answer from the registry for 15 s: the connection was dead']);
     expect(socket.closed).toBe(true);
     clock.advance(250); // backoff (no jitter here)
+    await welcome(1);
     expect(sockets).toHaveLength(2);
-    await welcome(sockets[1]!);
     expect(client.state.phase).toBe('connected');
   });
 
@@ -148,14 +155,46 @@ describe('SignalingClient keepalive', () => {
     expect(client.state.phase).toBe('connected');
   });
 
+  it('offers its hello with the upgrade, after the plain wsp subprotocol; stopped while signing it, opens no socket', async () => {
+    const offered: string[][] = [];
+    let signed!: () => void;
+    const client = new SignalingClient({
+      url: 'ws://registry.test/ws',
+      invite: 'invite',
+      displayName: 'Ada',
+      signingPublicKey: new Uint8Array(32),
+      boxPublicKey: new Uint8Array(32),
+      boxKeySignature: new Uint8Array(64),
+      signChallenge: () => new Promise((resolve) => (signed = () => resolve(new Uint8Array(64)))),
+      createSocket: (_url, protocols) => {
+        offered.push(protocols);
+        return new FakeSocket() as unknown as WebSocket;
+      },
+      clock: new ManualClock(),
+    });
+    client.start();
+    client.stop();
+    signed();
+    await new Promise((done) => setTimeout(done, 0));
+    expect(offered).toEqual([]);
+    client.start();
+    signed();
+    await new Promise((done) => setTimeout(done, 0));
+    expect(offered).toHaveLength(1);
+    expect(offered[0]![0]).toBe('wsp');
+    const early = readEarlyHello(offered[0]!.join(', '));
+    expect(early?.ok && [early.frame.display_name, early.frame.invite]).toEqual(['Ada', 'invite']);
+    client.stop();
+  });
+
   it('a connection attempt with no welcome is given up after WELCOME_DEADLINE_MS', async () => {
-    const { clock, client, sockets } = await connected();
+    const { clock, client, sockets, opened } = await connected();
     const reasons: string[] = [];
     client.on('state', (s) => s.phase === 'reconnecting' && reasons.push(s.reason));
     sockets[0]!.onclose?.({ code: 1006, reason: '' });
     clock.advance(250); // backoff (no jitter here)
+    (await opened(1)).readyState = 1; // opened, but nothing ever comes
     expect(sockets).toHaveLength(2);
-    sockets[1]!.readyState = 1; // opened, but nothing ever comes
     clock.advance(14_999);
     expect(sockets[1]!.closed).toBe(false);
     clock.advance(1);

@@ -2,7 +2,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startTestRegistry } from '../../support/registry-fixture';
-import { TestClient } from '../../support/registry-client';
+import { TestClient, earlyHello } from '../../support/registry-client';
+import { earlyHelloProtocols } from '../../../src-shared/protocol/early-hello';
 import { redisAvailable, startRedis, type RedisServer } from '../../support/redis-server';
 import { createIdentity } from '../../../src-shared/identity';
 import type { RegistryHandle, RegistryOptions } from '../../../src-main/registry/registry';
@@ -60,6 +61,24 @@ run('registry scale-out on Redis', () => {
     await bob.close();
     await ada.waitFor((f) => f.type === 'peer_left' && f.peer_id === bob.identity.peerId);
     await carol.waitFor((f) => f.type === 'peer_left' && f.peer_id === bob.identity.peerId);
+  });
+
+  it('an early hello accepted by one instance and replayed to another gets the challenge there', async () => {
+    const [one, two] = [await instance(), await instance()];
+    const { token } = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const ada = await createIdentity();
+    const protocols = earlyHelloProtocols(await earlyHello(ada, token));
+    const original = await TestClient.open(one.url, ada, undefined, protocols);
+    clients.push(original);
+    expect((await original.waitFor(() => true)).type).toBe('welcome');
+    const replay = await TestClient.open(two.url, undefined, undefined, protocols);
+    clients.push(replay);
+    expect((await replay.waitFor(() => true)).type).toBe('challenge');
+    // A fresh early hello is welcomed at the second instance too.
+    const bob = await TestClient.open(two.url, undefined, undefined, earlyHelloProtocols(await earlyHello(await createIdentity(), token)));
+    clients.push(bob);
+    expect((await bob.waitFor(() => true)).type).toBe('welcome');
+    expect(bob.welcome.peers.map((p) => p.peer_id)).toEqual([ada.peerId]);
   });
 
   it('what a peer says it is (an agent, its software and version) crosses instances, in welcome and peer_joined', async () => {
