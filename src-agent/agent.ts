@@ -116,12 +116,13 @@ async function openAgentConsole(options: {
   maxFileBytes: number;
 }): Promise<{ engine: ConsoleEngine; workstream: Workstream }> {
   const { identity } = options;
-  const signEntry = createEd25519Signer(identity.signingSecretKey);
+  const signWithIdentity = createEd25519Signer(identity.signingSecretKey); // the key imported once
   const host: ConsoleHost = {
     identity,
     signChallenge: (nonce) => ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', nonce)),
+    signEarlyHello: (payload) => signWithIdentity(signedMessage('registryHello', payload)),
     certifySession: (body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)),
-    signEntry: (body) => signEntry(signedMessage('workstreamEntry', body)),
+    signEntry: (body) => signWithIdentity(signedMessage('workstreamEntry', body)),
   };
   const engine = await openConsole(host, {
     invite: options.invite,

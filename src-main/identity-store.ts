@@ -10,6 +10,7 @@ import { fromBase64Url, toBase64Url } from '../src-shared/bytes';
 import type { IdentityInfo } from '../src-shared/ipc';
 import { parseCertificateBody } from '../src-shared/session-certificate';
 import { assertEntryToSign } from '../src-shared/workstream/entry';
+import { EARLY_HELLO_SIGNING_SLACK_MS, earlyHelloTime } from '../src-shared/protocol/early-hello';
 import type { SecretCodec } from './secret-codec';
 import { readJson, writeJsonAtomic } from './json-file';
 
@@ -72,6 +73,16 @@ export class IdentityStore {
 
   signChallenge(nonce: Uint8Array): Promise<Uint8Array> {
     return ed25519Sign(this.identity.signingSecretKey, signedMessage('registryAuth', nonce));
+  }
+
+  /**
+   * Signs an early hello's time and salt, for a connection made now: a time more than 2 s from
+   * this clock is refused, so a compromised renderer cannot collect hellos to admit it later.
+   */
+  async signEarlyHello(payload: Uint8Array, now = Date.now()): Promise<Uint8Array> {
+    const at = earlyHelloTime(payload);
+    if (Math.abs(at - now) > EARLY_HELLO_SIGNING_SLACK_MS) throw new Error(`an early hello is signed only for the current time (it says ${new Date(at).toISOString()})`);
+    return ed25519Sign(this.identity.signingSecretKey, signedMessage('registryHello', payload));
   }
 
   /** Signs a session certificate body, and nothing else (checked: two 32-byte keys, the current time). */

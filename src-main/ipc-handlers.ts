@@ -24,6 +24,7 @@ export function createIpcHandlers({ identity, settings, registry, trust, notify 
   return {
     'identity:get': async () => identity.info(),
     'identity:sign-challenge': (nonce) => identity.signChallenge(nonce),
+    'identity:sign-early-hello': (payload) => identity.signEarlyHello(payload),
     'identity:certify-session': (body) => identity.certifySession(body),
     'identity:sign-entry': (body) => identity.signEntry(body),
     'settings:get': async () => settings.get(),

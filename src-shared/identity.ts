@@ -31,6 +31,8 @@ export const PEER_ID_PATTERN = /^[a-z2-7]{26}$/;
 /** Domain-separation prefixes: a signature made for one purpose is never valid for another. */
 export const SIGNATURE_CONTEXT = {
   registryAuth: 'wsp/v1/registry-auth',
+  /** A hello sent with the upgrade, over its own time and salt (early-hello.ts). */
+  registryHello: 'wsp/v1/registry-hello',
   boxKey: 'wsp/v1/box-key',
   /** A console session's certificate (its signaling and relay keys), signed by the identity key. */
   sessionKey: 'wsp/v1/session-key',

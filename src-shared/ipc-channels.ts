@@ -5,6 +5,7 @@
 export const IPC_METHODS = {
   'identity:get': 'getIdentity',
   'identity:sign-challenge': 'signChallenge',
+  'identity:sign-early-hello': 'signEarlyHello',
   'identity:certify-session': 'certifySession',
   'identity:sign-entry': 'signEntry',
   'settings:get': 'getSettings',

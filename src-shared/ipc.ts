@@ -109,6 +109,11 @@ export interface HostApi {
   /** Signs a registry's challenge nonce; the secret key never leaves the host. */
   signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
   /**
+   * Signs an early hello's payload (its time and a salt, early-hello.ts) for a connection made
+   * now; the host refuses a time more than 2 s from its clock, so nothing signed now is good later.
+   */
+  signEarlyHello(payload: Uint8Array): Promise<Uint8Array>;
+  /**
    * Signs this session's certificate body (its signaling and relay public keys and start time,
    * see session-certificate.ts) with the identity key; the host refuses anything else.
    */
@@ -140,6 +145,7 @@ export type SystemNotice = z.infer<typeof systemNoticeSchema>;
 export const IPC_ARGS = {
   'identity:get': z.tuple([]),
   'identity:sign-challenge': z.tuple([bytes({ exact: 32 })]),
+  'identity:sign-early-hello': z.tuple([bytes({ exact: 24 })]),
   'identity:certify-session': z.tuple([bytes({ max: 128 })]),
   'identity:sign-entry': z.tuple([bytes({ max: MAX_ENTRY_BYTES })]),
   'settings:get': z.tuple([]),

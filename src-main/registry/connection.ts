@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
 import { encodeFrameTransient, decodeClientFrame, forwardPrefix, forwardedSignalLength, writeForwardedSignal, type DecodeResult } from '../../src-shared/protocol/codec';
-import { EARLY_HELLO_WINDOW_MS, earlyHelloNonce } from '../../src-shared/protocol/early-hello';
+import { EARLY_HELLO_WINDOW_MS, earlyHelloPayload } from '../../src-shared/protocol/early-hello';
 import { toHex } from '../../src-shared/bytes';
 import { binaryMessage, bodyLength, bodyOf } from './ws-frame';
 import { packKeys, unpackKeys } from './member-keys';
@@ -121,9 +121,9 @@ export function handleConnection(ws: WebSocket, socket: Socket, client: LogField
  * where ~20 inner functions cost ~1.5 KiB per connection (a function object each and their context).
  */
 class Connection {
-  /** The challenge (or the early hello's nonce): needed until the hello is checked, then dropped. */
+  /** What the hello signs: the challenge's nonce, or the early hello's time and salt. Needed until the hello is checked, then dropped. */
   private nonce: Uint8Array | undefined;
-  /** The hello being checked came with the upgrade (its nonce is the console's, claimed once). */
+  /** The hello being checked came with the upgrade (its nonce is the console's, claimed once; signed as `registryHello`). */
   private early = false;
   private readonly bucket: TokenBucket;
   /** Made at the first relay frame: most consoles never relay, and a bucket costs ~100 bytes. */
@@ -173,8 +173,8 @@ class Connection {
   /**
    * A hello that came with the upgrade. Malformed: refused as a malformed hello would be. Made
    * too far from this registry's time: the challenge instead (a console with a skewed clock is
-   * admitted the ordinary way). Otherwise checked as a hello, its nonce derived from its own time
-   * and salt (and claimed once, after its signatures verify: authenticate).
+   * admitted the ordinary way). Otherwise checked as a hello, over its own time and salt (claimed
+   * once, after its signatures verify: authenticate).
    */
   private earlyHello(early: DecodeResult<EarlyHelloFrame>): void {
     if (!early.ok) return this.refuse('AUTH_REQUIRED', `the hello sent with the upgrade (Sec-WebSocket-Protocol) is not valid (${early.message})`, 'hello');
@@ -183,14 +183,14 @@ class Connection {
       this.metrics.earlyHellos.inc({ result: 'stale' });
       return this.challenge();
     }
-    this.nonce = earlyHelloNonce(hello.early_at, hello.early_salt);
+    this.nonce = earlyHelloPayload(hello.early_at, hello.early_salt);
     this.early = true;
     this.onFrame(hello, new Uint8Array(0));
   }
 
-  /** An accepted early hello's nonce: claimed here, and with `--redis` across the instances. */
-  private claimEarlyNonce(nonce: Uint8Array): boolean | Promise<boolean> {
-    const key = toHex(nonce);
+  /** An early hello (its key, time and salt) accepted once: here, and with `--redis` across the instances. */
+  private claimEarlyHello(signingKey: Uint8Array, nonce: Uint8Array): boolean | Promise<boolean> {
+    const key = toHex(signingKey) + toHex(nonce);
     if (!this.ctx.earlyHellos.claim(key)) return false;
     return this.ctx.cluster?.claimOnce(`early-hello:${key}`, 2 * EARLY_HELLO_WINDOW_MS) ?? true;
   }
@@ -367,7 +367,7 @@ class Connection {
     const peerId = derivePeerId(hello.signing_key);
     const nonce = this.nonce;
     if (!nonce) return; // only while authenticating, which ends with the nonce
-    if (!ed25519VerifyInline(hello.signing_key, signedMessage('registryAuth', nonce), hello.nonce_sig)) {
+    if (!ed25519VerifyInline(hello.signing_key, signedMessage(this.early ? 'registryHello' : 'registryAuth', nonce), hello.nonce_sig)) {
       return this.refuse('BAD_SIGNATURE', this.early ? 'the early hello’s signature does not match the signing key' : 'the challenge signature does not match the signing key');
     }
     if (!ed25519VerifyInline(hello.signing_key, signedMessage('boxKey', hello.box_key), hello.box_key_sig)) {
@@ -380,7 +380,7 @@ class Connection {
       let fresh: boolean;
       try {
         // Awaited only with a cluster: alone, the welcome leaves in the upgrade's turn.
-        const claimed = this.claimEarlyNonce(nonce);
+        const claimed = this.claimEarlyHello(hello.signing_key, nonce);
         fresh = typeof claimed === 'boolean' ? claimed : await claimed;
       } catch {
         fresh = false; // Redis away: the challenge's way, which the checks below refuse if the cluster is down

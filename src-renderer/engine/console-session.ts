@@ -18,6 +18,8 @@ export interface ConsoleSessionOptions {
   client?: ClientInfo;
   identity: { signingPublicKey: Uint8Array; boxPublicKey: Uint8Array; boxKeySignature: Uint8Array };
   signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
+  /** See SignalingClientOptions.signEarlyHello. */
+  signEarlyHello?(payload: Uint8Array): Promise<Uint8Array>;
   /** The host signing a session certificate body with the identity key (see HostApi). */
   certifySession(body: Uint8Array): Promise<Uint8Array>;
   /** Reuse this session's keys (one certificate per console session); made when absent. */
@@ -53,6 +55,7 @@ export async function createConsoleSession(options: ConsoleSessionOptions): Prom
     boxPublicKey: options.identity.boxPublicKey,
     boxKeySignature: options.identity.boxKeySignature,
     signChallenge: options.signChallenge,
+    ...(options.signEarlyHello ? { signEarlyHello: options.signEarlyHello } : {}),
     sessionCertificate: encodeCertificate(session.certificate),
     ...(options.client ? { client: options.client } : {}),
     ...(options.backoff ? { backoff: options.backoff } : {}),

@@ -31,6 +31,12 @@ export interface ConsoleHost {
   identity: { peerId: string; signingPublicKey: Uint8Array; boxPublicKey: Uint8Array; boxKeySignature: Uint8Array };
   /** Signs a registry's challenge nonce (signedMessage 'registryAuth'). */
   signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Signs an early hello's time and salt (signedMessage 'registryHello', early-hello.ts), so the
+   * registry can welcome the console without a challenge first. Optional: without it, one registry
+   * turn more per connection.
+   */
+  signEarlyHello?(payload: Uint8Array): Promise<Uint8Array>;
   /** Signs a session certificate body (signedMessage 'sessionKey'). */
   certifySession(body: Uint8Array): Promise<Uint8Array>;
   /** Signs a workstream entry body (signedMessage 'workstreamEntry'). */
@@ -48,6 +54,7 @@ export function consoleHostOf(api: HostApi, identity: IdentityInfo): ConsoleHost
   return {
     identity,
     signChallenge: (nonce) => api.signChallenge(nonce),
+    signEarlyHello: (payload) => api.signEarlyHello(payload),
     certifySession: (body) => api.certifySession(body),
     signEntry: (body) => api.signEntry(body),
     loadTrust: () => api.loadTrust(),
@@ -308,6 +315,7 @@ export async function openConsole(host: ConsoleHost, options: OpenConsoleOptions
     ...(options.client ? { client: options.client } : {}),
     identity: host.identity,
     signChallenge: (nonce) => host.signChallenge(nonce),
+    ...(host.signEarlyHello ? { signEarlyHello: (payload: Uint8Array) => host.signEarlyHello!(payload) } : {}),
     certifySession: (body) => host.certifySession(body),
     session,
     admit: (peer) => holder.engine?.admit(peer) ?? false,

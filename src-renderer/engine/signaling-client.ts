@@ -24,7 +24,7 @@ import {
   type SignalType,
   type WelcomeFrame,
 } from '../../src-shared/protocol/signaling';
-import { earlyHelloNonce, earlyHelloProtocols, SIGNALING_SUBPROTOCOL } from '../../src-shared/protocol/early-hello';
+import { earlyHelloPayload, earlyHelloProtocols, SIGNALING_SUBPROTOCOL } from '../../src-shared/protocol/early-hello';
 import { Emitter } from './emitter';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
 import { systemClock, type Clock } from './clock';
@@ -63,6 +63,11 @@ export interface SignalingClientOptions {
   /** What this peer is (console or agent, software, version), sent in `hello` for peers to show. */
   client?: ClientInfo;
   signChallenge(nonce: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Signs an early hello's payload (its time and salt, early-hello.ts) as `registryHello`. Left out:
+   * the console waits for the registry's challenge (one registry turn more).
+   */
+  signEarlyHello?(payload: Uint8Array): Promise<Uint8Array>;
   /** `protocols`: the subprotocols to offer (the early hello rides in them: early-hello.ts). */
   createSocket?: (url: string, protocols: string[]) => WebSocket;
   backoff?: BackoffPolicy;
@@ -233,10 +238,11 @@ export class SignalingClient extends Emitter<Events> {
    * failed, or the hello is too long for a header) the registry's challenge is answered instead.
    */
   private async earlyHelloProtocols(): Promise<string[]> {
+    if (!this.options.signEarlyHello) return [SIGNALING_SUBPROTOCOL];
     const at = Date.now(); // the registry's clock is what it is compared with, not this page's monotonic one
     const salt = crypto.getRandomValues(new Uint8Array(16));
     try {
-      const nonceSig = await this.options.signChallenge(earlyHelloNonce(at, salt));
+      const nonceSig = await this.options.signEarlyHello(earlyHelloPayload(at, salt));
       this.helloName = this.displayName;
       return earlyHelloProtocols({ ...this.hello(nonceSig), early_at: at, early_salt: salt });
     } catch {

@@ -18,6 +18,7 @@ export function createDesktopHost(bridge: HostBridge): HostApi {
     kind: 'desktop',
     getIdentity: () => unwrap(bridge.getIdentity()),
     signChallenge: (nonce) => unwrap(bridge.signChallenge(nonce)),
+    signEarlyHello: (payload) => unwrap(bridge.signEarlyHello(payload)),
     certifySession: (body) => unwrap(bridge.certifySession(body)),
     signEntry: (body) => unwrap(bridge.signEntry(body)),
     getSettings: () => unwrap(bridge.getSettings()),

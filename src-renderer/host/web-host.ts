@@ -71,6 +71,8 @@ export async function createWebHost(settingsStorage: Storage = localStorage, ide
       return { peerId, signingPublicKey, boxPublicKey, boxKeySignature, fingerprint: keyFingerprint(signingPublicKey), storage: 'this browser tab (session storage)' };
     },
     signChallenge: (nonce) => ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', nonce)),
+    // The tab holds the key itself: no boundary to keep a time check at (main checks one: identity-store.ts).
+    signEarlyHello: (payload) => signWithIdentity(signedMessage('registryHello', payload)),
     certifySession: async (body) => {
       parseCertificateBody(body, Date.now());
       return ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body));

@@ -6,14 +6,16 @@
  * A browser's WebSocket can set nothing on the upgrade but the URL and the subprotocols; a URL
  * ends up in proxies' access logs, so the hello rides in `Sec-WebSocket-Protocol`, as a second
  * offered subprotocol `wsp-hello.<base64url(MessagePack)>` after the plain `wsp` the registry
- * selects. With no challenge to sign, the console signs a nonce made from its own clock and fresh
- * random bytes; the registry accepts it only within EARLY_HELLO_WINDOW_MS of its own time, and
- * only once (it remembers the nonces it has accepted for twice the window). An early hello the
+ * selects. With no challenge to sign, the console signs its own clock's time and fresh random
+ * bytes, under a signature context of their own (`registryHello`: a signature over a registry's
+ * challenge is never one over an early hello, so a host that signs challenges on request cannot be
+ * made to sign early hellos for later); the registry accepts the time only within
+ * EARLY_HELLO_WINDOW_MS of its own, and each hello only once (it remembers those it accepted for
+ * twice the window). An early hello the
  * registry does not accept for freshness (a skewed clock, a nonce seen before, a registry that
  * predates it) costs nothing: the registry sends its challenge as always and the console answers
  * it with an ordinary hello.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, fromBase64Url, toBase64Url } from '../bytes';
 import { decodeEarlyHelloFrame, encodeFrame, type DecodeResult } from './codec';
 import type { EarlyHelloFrame } from './signaling';
@@ -29,17 +31,23 @@ export const EARLY_HELLO_WINDOW_MS = 30_000;
  */
 export const MAX_EARLY_HELLO_CHARS = 6000;
 
-const NONCE_CONTEXT = new TextEncoder().encode('wsp/v1/early-hello\0');
+/** How far from its own clock a desktop app's main process signs an early hello's time. */
+export const EARLY_HELLO_SIGNING_SLACK_MS = 2_000;
 
 /**
- * What an early hello's `nonce_sig` signs in place of a challenge's nonce (as
- * signedMessage('registryAuth', nonce)): SHA-256 of a context string, `at` (8 bytes, big-endian)
- * and the salt. The context keeps it apart from any other hash the console signs.
+ * What an early hello's `nonce_sig` signs, as signedMessage('registryHello', payload): `at` (ms
+ * since epoch, 8 bytes big-endian) ‖ the 16-byte salt.
  */
-export function earlyHelloNonce(at: number, salt: Uint8Array): Uint8Array {
+export function earlyHelloPayload(at: number, salt: Uint8Array): Uint8Array {
   const time = new Uint8Array(8);
   new DataView(time.buffer).setBigUint64(0, BigInt(at));
-  return sha256(concatBytes(NONCE_CONTEXT, time, salt));
+  return concatBytes(time, salt);
+}
+
+/** The time an early-hello payload states; throws if it is not one (24 bytes). */
+export function earlyHelloTime(payload: Uint8Array): number {
+  if (payload.length !== 24) throw new Error('an early hello payload is 24 bytes: its time and a 16-byte salt');
+  return Number(new DataView(payload.buffer, payload.byteOffset, 8).getBigUint64(0));
 }
 
 /** The subprotocols to offer for `hello`: `wsp` first, then the early hello if it fits. */

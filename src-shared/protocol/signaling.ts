@@ -110,7 +110,7 @@ export type HelloFrame = z.infer<typeof helloSchema>;
 
 /**
  * A hello sent with the WebSocket upgrade, before any challenge (early-hello.ts): `nonce_sig`
- * signs earlyHelloNonce(early_at, early_salt) instead of a challenge's nonce.
+ * signs signedMessage('registryHello', earlyHelloPayload(early_at, early_salt)), not a challenge's nonce.
  */
 export const earlyHelloSchema = helloSchema.extend({
   /** When the console made it (ms since epoch, its clock): the registry accepts it only near its own time. */

@@ -3,7 +3,7 @@ import WebSocket, { type ClientOptions } from 'ws';
 import { encode } from '@msgpack/msgpack';
 import { decodeServerFrame, encodeFrame } from '../../src-shared/protocol/codec';
 import { PROTOCOL_VERSION, type ClientFrame, type ClientInfo, type EarlyHelloFrame, type ServerFrame } from '../../src-shared/protocol/signaling';
-import { earlyHelloNonce } from '../../src-shared/protocol/early-hello';
+import { earlyHelloPayload } from '../../src-shared/protocol/early-hello';
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../src-shared/identity';
 
 export class TestClient {
@@ -143,7 +143,7 @@ export async function earlyHello(identity: SecretIdentity, invite: string, chang
     signing_key: identity.signingPublicKey,
     box_key: identity.boxPublicKey,
     box_key_sig: identity.boxKeySignature,
-    nonce_sig: await ed25519Sign(identity.signingSecretKey, signedMessage('registryAuth', earlyHelloNonce(at, salt))),
+    nonce_sig: await ed25519Sign(identity.signingSecretKey, signedMessage('registryHello', earlyHelloPayload(at, salt))),
     early_at: at,
     early_salt: salt,
     ...changes,

@@ -72,6 +72,12 @@ const harness = {
         joinSteps.hello ??= preciseNow();
         return signature;
       },
+      signEarlyHello: async (payload) => {
+        joinSteps.challenge ??= preciseNow(); // no challenge: the early hello's signing starts here
+        const signature = await ed25519Sign(identity.signingSecretKey, signedMessage('registryHello', payload));
+        joinSteps.hello ??= preciseNow();
+        return signature;
+      },
       certifySession: (body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)),
       createSocket: (url, protocols) => {
         const socket = new WebSocket(url, protocols);

@@ -59,6 +59,7 @@ const wsHarness = {
       {
         identity: { peerId: secret.peerId, signingPublicKey: secret.signingPublicKey, boxPublicKey: secret.boxPublicKey, boxKeySignature: secret.boxKeySignature },
         signChallenge: (nonce) => ed25519Sign(secret.signingSecretKey, signedMessage('registryAuth', nonce)),
+        signEarlyHello: (payload) => ed25519Sign(secret.signingSecretKey, signedMessage('registryHello', payload)),
         certifySession: (body) => ed25519Sign(secret.signingSecretKey, signedMessage('sessionKey', body)),
         signEntry: sign,
       },

@@ -9,7 +9,7 @@ import { createNodeSocket } from '../../../src-agent/websocket';
 type Identity = Pick<SecretIdentity, 'signingPublicKey' | 'signingSecretKey' | 'boxPublicKey' | 'boxKeySignature'>;
 
 export async function nodeSignalingClient(
-  options: Pick<SignalingClientOptions, 'url' | 'invite'> & Partial<Omit<SignalingClientOptions, 'signingPublicKey' | 'boxPublicKey' | 'boxKeySignature' | 'signChallenge'>> & { identity?: Identity },
+  options: Pick<SignalingClientOptions, 'url' | 'invite'> & Partial<Omit<SignalingClientOptions, 'signingPublicKey' | 'boxPublicKey' | 'boxKeySignature' | 'signChallenge' | 'signEarlyHello'>> & { identity?: Identity },
 ): Promise<SignalingClient> {
   const { identity, ...rest } = options;
   const id = identity ?? (await createIdentity());
@@ -19,6 +19,7 @@ export async function nodeSignalingClient(
     boxPublicKey: id.boxPublicKey,
     boxKeySignature: id.boxKeySignature,
     signChallenge: (nonce) => ed25519Sign(id.signingSecretKey, signedMessage('registryAuth', nonce)),
+    signEarlyHello: (payload) => ed25519Sign(id.signingSecretKey, signedMessage('registryHello', payload)),
     createSocket: createNodeSocket,
     ...rest,
   });

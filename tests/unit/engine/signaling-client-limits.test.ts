@@ -165,7 +165,8 @@ describe('SignalingClient keepalive', () => {
       signingPublicKey: new Uint8Array(32),
       boxPublicKey: new Uint8Array(32),
       boxKeySignature: new Uint8Array(64),
-      signChallenge: () => new Promise((resolve) => (signed = () => resolve(new Uint8Array(64)))),
+      signChallenge: async () => new Uint8Array(64),
+      signEarlyHello: () => new Promise((resolve) => (signed = () => resolve(new Uint8Array(64)))),
       createSocket: (_url, protocols) => {
         offered.push(protocols);
         return new FakeSocket() as unknown as WebSocket;

@@ -7,6 +7,7 @@ import { IdentityStore } from '../../../src-main/identity-store';
 import { plainFileCodec, type SecretCodec } from '../../../src-main/secret-codec';
 import { ed25519Verify, signedMessage, verifyPublicIdentity } from '../../../src-shared/identity';
 import { toBase64Url } from '../../../src-shared/bytes';
+import { earlyHelloPayload } from '../../../src-shared/protocol/early-hello';
 import { checkEntry, encodeEntryBody } from '../../../src-shared/workstream/entry';
 
 /** Stands in for safeStorage: reversible, but the secrets do not appear in clear text. */
@@ -88,6 +89,21 @@ describe('IdentityStore', () => {
     // Bound to this nonce and to the registry-auth purpose.
     expect(await ed25519Verify(signingPublicKey, signedMessage('registryAuth', new Uint8Array(32)), signature)).toBe(false);
     expect(await ed25519Verify(signingPublicKey, signedMessage('boxKey', nonce), signature)).toBe(false);
+  });
+
+  it('signs an early hello for the current time only, under its own purpose (never a challenge signature)', async () => {
+    const store = await IdentityStore.open(tempDir(), fakeKeychain);
+    const { signingPublicKey } = store.info();
+    const salt = crypto.getRandomValues(new Uint8Array(16));
+    const now = Date.now();
+    const payload = earlyHelloPayload(now + 1_500, salt);
+    const signature = await store.signEarlyHello(payload, now);
+    expect(await ed25519Verify(signingPublicKey, signedMessage('registryHello', payload), signature)).toBe(true);
+    expect(await ed25519Verify(signingPublicKey, signedMessage('registryAuth', payload), signature)).toBe(false);
+    // Collected now for a connection later (or dated back): refused, so a compromised renderer gets nothing lasting.
+    await expect(store.signEarlyHello(earlyHelloPayload(now + 60_000, salt), now)).rejects.toThrow(/only for the current time/);
+    await expect(store.signEarlyHello(earlyHelloPayload(now - 2_001, salt), now)).rejects.toThrow(/only for the current time/);
+    await expect(store.signEarlyHello(new Uint8Array(32), now)).rejects.toThrow(/24 bytes/);
   });
 
   it('signs workstream entries of its own, written now, and refuses anything else', async () => {

@@ -13,6 +13,7 @@ import { createSenderCheck, isNavigationAllowed, secureWebPreferences } from '..
 import { SettingsStore } from '../../../src-main/settings-store';
 import { ed25519Verify, signedMessage } from '../../../src-shared/identity';
 import { parseInvite } from '../../../src-shared/invite';
+import { earlyHelloPayload } from '../../../src-shared/protocol/early-hello';
 import type { EmbeddedRegistryStatus, IdentityInfo, InviteSummary, IpcEnvelope, Settings } from '../../../src-shared/ipc';
 import { TestClient } from '../../support/registry-client';
 
@@ -111,6 +112,15 @@ describe('IPC dispatcher: arguments and errors', () => {
     const nonce = crypto.getRandomValues(new Uint8Array(32));
     const signature = value<Uint8Array>(await dispatch('identity:sign-challenge', RENDERER, [nonce]));
     expect(await ed25519Verify(identity.info().signingPublicKey, signedMessage('registryAuth', nonce), signature)).toBe(true);
+  });
+
+  it('signs an early hello of now for the renderer, and refuses one of another size or another time', async () => {
+    const { dispatch, identity } = await setup();
+    const payload = earlyHelloPayload(Date.now(), crypto.getRandomValues(new Uint8Array(16)));
+    const signature = value<Uint8Array>(await dispatch('identity:sign-early-hello', RENDERER, [payload]));
+    expect(await ed25519Verify(identity.info().signingPublicKey, signedMessage('registryHello', payload), signature)).toBe(true);
+    expect(failure(await dispatch('identity:sign-early-hello', RENDERER, [new Uint8Array(32)]), 'INVALID_ARGUMENT')).toContain('24 bytes');
+    expect(failure(await dispatch('identity:sign-early-hello', RENDERER, [earlyHelloPayload(Date.now() + 3_600_000, new Uint8Array(16))]), 'FAILED')).toContain('only for the current time');
   });
 
   it('refuses a 31-byte nonce with INVALID_ARGUMENT naming the problem', async () => {

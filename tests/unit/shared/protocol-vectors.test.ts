@@ -21,7 +21,8 @@ import { concatBytes, toHex } from '../../../src-shared/bytes';
 import { derivePeerId, ed25519Sign, ed25519Verify, signedMessage, verifyPublicIdentity, x25519, type SecretIdentity } from '../../../src-shared/identity';
 import { certificateBody, decodeCertificate, encodeCertificate, verifyCertificate, type SessionSecrets } from '../../../src-shared/session-certificate';
 import { decodeClientFrame, decodeServerFrame, encodeFrame } from '../../../src-shared/protocol/codec';
-import type { ClientFrame, ServerFrame } from '../../../src-shared/protocol/signaling';
+import { PROTOCOL_VERSION, type ClientFrame, type EarlyHelloFrame, type ServerFrame } from '../../../src-shared/protocol/signaling';
+import { earlyHelloPayload, earlyHelloProtocols, readEarlyHello } from '../../../src-shared/protocol/early-hello';
 import { checkEntry, encodeEntryBody, type FileBody } from '../../../src-shared/workstream/entry';
 import { entryHash, verifyRuns } from '../../../src-shared/workstream/chain';
 import { DEFAULT_LIMITS } from '../../../src-main/registry/registry';
@@ -253,6 +254,32 @@ const checkers: Record<string, Checker> = {
     expectBytes(boxSigned, v.hex('box_key_signed'), 'box_key_signed');
     expectBytes(await ed25519Sign(keys.secretKey, boxSigned), v.hex('box_key_sig'), 'box_key_sig');
     expect(await verifyPublicIdentity({ peerId: v.text('peer_id'), signingPublicKey: keys.publicKey, boxPublicKey: v.hex('box_key'), boxKeySignature: v.hex('box_key_sig') })).toBe(true);
+  },
+  async 'registry-hello'(v) {
+    const auth = reader('registry-auth');
+    const keys = ed25519FromSeed(auth.hex('signing_seed'));
+    const at = Number(v.text('early_at'));
+    const salt = v.hex('early_salt');
+    const signed = signedMessage('registryHello', earlyHelloPayload(at, salt));
+    expectBytes(signed, v.hex('payload_signed'), 'payload_signed');
+    const signature = await ed25519Sign(keys.secretKey, signed);
+    expectBytes(signature, v.hex('nonce_sig'), 'nonce_sig');
+    const hello: EarlyHelloFrame = {
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      invite: v.text('invite'),
+      display_name: v.text('display_name'),
+      signing_key: keys.publicKey,
+      box_key: auth.hex('box_key'),
+      box_key_sig: auth.hex('box_key_sig'),
+      nonce_sig: signature,
+      early_at: at,
+      early_salt: salt,
+    };
+    const offered = v.text('subprotocols').replace(/\s+/g, '');
+    expect(earlyHelloProtocols(hello).join(',')).toBe(offered);
+    const read = readEarlyHello(offered);
+    expect(read?.ok && toJsonForm(read.frame)).toEqual(toJsonForm(hello));
   },
 
   // ---- docs/PEER-PROTOCOL.md
