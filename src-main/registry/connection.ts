@@ -1,8 +1,9 @@
 /**
  * One WebSocket connection's life: challenge → hello (invite + key proof) → member of a project,
  * routing signaling frames by to_peer_id. A hello may also come with the upgrade (early-hello.ts):
- * then there is no challenge, and a console is welcomed in the upgrade's turn. Every refusal is an `error` frame with a documented
- * code; refusals that end the connection close it with the code's close code.
+ * then there is no challenge, and the console is welcomed in the upgrade's turn. Every refusal is
+ * an `error` frame with a documented code; refusals that end the connection close it with the
+ * code's close code.
  *
  * Longer than ~450 lines on purpose: it is one connection's state machine (its `Phase`), and each
  * frame type's handling reads and changes that connection's state (phase, membership, rate
@@ -83,7 +84,7 @@ export interface ConnectionContext {
   cluster?: Cluster;
   /** Called when a connection's socket has closed (one shared function, not a listener per connection). */
   closed?: (ws: WebSocket) => void;
-  /** The nonces of early hellos accepted lately: each is accepted once (remembered 2 × EARLY_HELLO_WINDOW_MS). */
+  /** The early hellos accepted lately: each is accepted once (remembered 2 × EARLY_HELLO_WINDOW_MS). */
   earlyHellos: OnceWithin;
 }
 
