@@ -28,6 +28,8 @@
  * Neither side uses STUN or TURN: loopback host candidates only. Each server runs as its own Node
  * process (bench/servers/), as in the product, where the registry never shares a process with a
  * test driver: here Playwright, driving up to 22 pages, would delay both systems' signaling alike.
+ * The bench, both servers and the browser share one cpu cgroup (sched-group.ts): with sched
+ * autogroup, Chromium in a session of its own took both cores from both servers for up to 1.8 s.
  */
 import { it } from 'vitest';
 import { chromium, type Browser, type Page } from '@playwright/test';
@@ -46,6 +48,7 @@ import { bootstrapInterval, percentile, median, recordResult } from './stats';
 import { startServer, stopServer, type ServerProcess } from './server-process';
 import { bundleForNode } from '../tests/support/registry-cli';
 import { SETUP_TRACE, printSetupTraces, recordSetupTrace } from './setup-trace';
+import { joinOwnCpuGroup } from './sched-group';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** BENCH_ONLY=setup runs only the setup comparison (warm and cold), for quick iterations on link setup. */
@@ -81,10 +84,10 @@ const BURST_TIMELINE = process.env.BENCH_BURST_TIMELINE === '1';
  */
 const NEW_IDENTITY = process.env.BENCH_BURST_NEW_IDENTITY === '1';
 /**
- * BENCH_SERVER_NICE=N (e.g. -10, as root) runs both servers at that scheduling priority: on this
- * 2-core machine the burst's 22 renderers keep each server process off a core for up to 1.5 s,
- * where a deployed registry has a machine or a core of its own. For looking into the burst only;
- * both servers get the same priority, and the figures in docs/BENCHMARKS.md are without it.
+ * BENCH_SERVER_NICE=N (e.g. -10, as root) runs both servers at that scheduling priority, for looking
+ * into the burst only: both servers get the same priority, and the figures in docs/BENCHMARKS.md are
+ * without it. (Under sched autogroup a nice value only counts within the session's group, which is
+ * why it changed nothing before the bench had a cpu cgroup of its own: sched-group.ts.)
  */
 const SERVER_NICE = process.env.BENCH_SERVER_NICE === undefined ? undefined : Number(process.env.BENCH_SERVER_NICE);
 
@@ -114,22 +117,30 @@ async function serveDir(root: string): Promise<{ origin: string; server: Server 
 }
 
 /** Each server as its own process (bench/servers/), bundled from the sources under test. */
-async function startServers(): Promise<{ registry: ServerProcess; registryUrl: string; peerServer: ServerProcess }> {
+async function startServers(): Promise<{ registry: ServerProcess; registryUrl: string; peerServer: ServerProcess; leaveCpuGroup: () => Promise<void> }> {
   await bundleForNode(SERVERS_OUT, { 'registry-server': resolve(__dirname, 'servers/registry-server.ts'), 'peer-server': resolve(__dirname, 'servers/peer-server.ts') }, 'es');
+  // After the build (whose esbuild service outlives it), before either server or the browser starts, so that both land in it.
+  const leaveCpuGroup = joinOwnCpuGroup('wsp-bench-peerjs');
   const [registry, peerServer] = await Promise.all([
     startServer('registry', resolve(SERVERS_OUT, 'registry-server.mjs'), { BENCH_WEB_ROOT: HARNESS_ROOT, BENCH_REGISTRY_LOG: BURST_TIMELINE ? '1' : '0' }, { ipc: true }),
     startServer('PeerServer', resolve(SERVERS_OUT, 'peer-server.mjs'), {}, { ipc: true }),
   ]);
   if (SERVER_NICE !== undefined) for (const server of [registry, peerServer]) setPriority(server.pid, SERVER_NICE);
-  return { registry, registryUrl: `http://127.0.0.1:${registry.port}`, peerServer };
+  return { registry, registryUrl: `http://127.0.0.1:${registry.port}`, peerServer, leaveCpuGroup };
 }
 
 interface ServerLoad {
   loopMaxMs: number;
   loopP99Ms: number;
   cpuMs: number;
+  /** Only from a server process (servers/ipc.ts): the worst 10 ms tick's gap, when it ended (epoch ms), the window in CLOCK_MONOTONIC ms. */
+  worstGapMs?: number;
+  worstEndedAt?: number;
+  monoWindow?: [number, number];
 }
-const describeLoad = (name: string, load: ServerLoad) => `${name}: event loop delay max ${load.loopMaxMs.toFixed(0)} ms, p99 ${load.loopP99Ms.toFixed(0)} ms; CPU ${load.cpuMs.toFixed(0)} ms`;
+const describeLoad = (name: string, load: ServerLoad, start?: number) =>
+  `${name}: event loop delay max ${load.loopMaxMs.toFixed(0)} ms, p99 ${load.loopP99Ms.toFixed(0)} ms; CPU ${load.cpuMs.toFixed(0)} ms` +
+  (load.worstGapMs === undefined || start === undefined ? '' : `; worst tick gap ${load.worstGapMs.toFixed(0)} ms, ending at ${(load.worstEndedAt! - start).toFixed(0)} ms; monotonic window ${load.monoWindow!.map((t) => t.toFixed(0)).join('–')} ms`);
 
 class PeerJsConsole {
   private constructor(readonly page: Page, readonly close: () => Promise<void>) {}
@@ -219,7 +230,7 @@ function printBurstTimeline(round: number, ids: string[], timings: BurstTimings[
 
 it('peerjs', async () => {
   await Promise.all([buildHarness(), buildPeerJsPage()]);
-  const { registry, registryUrl, peerServer } = await startServers();
+  const { registry, registryUrl, peerServer, leaveCpuGroup } = await startServers();
   const servers = [registry, peerServer];
   const pages = await serveDir(PEERJS_ROOT);
   const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
@@ -325,7 +336,7 @@ it('peerjs', async () => {
           const [registryLog, registryLoad] = await Promise.all([registry.request<Array<{ time: number; msg: string }>>('log-take'), registry.request<ServerLoad>('monitor-stop')]);
           console.log(`ours round ${round}: browser CPU ${(browserCpuMs(servers) - browserCpuAtStart).toFixed(0)} ms until all open`);
           printBurstTimeline(round, ids, timings, start, registryLog);
-          console.log(`${describeLoad('bench process (Playwright)', { loopMaxMs: loopDelay.max / 1e6, loopP99Ms: loopDelay.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 })}; ${describeLoad('registry process', registryLoad)}`);
+          console.log(`${describeLoad('bench process (Playwright)', { loopMaxMs: loopDelay.max / 1e6, loopP99Ms: loopDelay.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 })}; ${describeLoad('registry process', registryLoad, start)}`);
           // The two slowest links, peer known → open on both sides: each end's link history.
           const pairs = ids.flatMap((x, i) => ids.slice(i + 1).map((y, k) => ({ i, j: i + 1 + k, x, y })));
           const took = (p: (typeof pairs)[number]) => Math.max(timings[p.i]!.links[p.y]!.open!, timings[p.j]!.links[p.x]!.open!) - Math.min(timings[p.i]!.links[p.y]!.known!, timings[p.j]!.links[p.x]!.known!);
@@ -379,7 +390,7 @@ it('peerjs', async () => {
         if (BURST_TIMELINE) {
           const cpu = process.cpuUsage(theirProcessCpu);
           const serverLoad = await peerServer.request<ServerLoad>('monitor-stop');
-          console.log(`PeerJS round ${round}: browser CPU ${(browserCpuMs(servers) - theirCpuAtStart).toFixed(0)} ms until all open; bench process (Playwright) CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms; ${describeLoad('PeerServer process', serverLoad)}`);
+          console.log(`PeerJS round ${round}: browser CPU ${(browserCpuMs(servers) - theirCpuAtStart).toFixed(0)} ms until all open; bench process (Playwright) CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms; ${describeLoad('PeerServer process', serverLoad, start)}`);
           const registered = await Promise.all(peers.map((peer) => peer.call('registeredAt')));
           const started = await Promise.all(peers.map((peer) => peer.call('startedAt')));
           console.log(`PeerJS round ${round} (ms after the first start): ${peers.map((_, i) => `${i === BURST ? 'late' : i}: start ${(started[i]! - start).toFixed(0)}, OPEN ${(registered[i]! - start).toFixed(0)}, links open ${Math.min(...timings[i]!.map((c) => c.open!)) - start | 0}-${Math.max(...timings[i]!.map((c) => c.open!)) - start | 0}`).join('; ')}`);
@@ -455,5 +466,6 @@ it('peerjs', async () => {
     await browser.close();
     await Promise.all(servers.map(stopServer));
     pages.server.close();
+    await leaveCpuGroup();
   }
 }, 900_000);

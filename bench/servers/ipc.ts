@@ -17,6 +17,11 @@ export type Handlers = Record<string, (request: ServerRequest) => unknown>;
 export function serveRequests(handlers: Handlers): void {
   let loopDelay = monitorEventLoopDelay({ resolution: 10 });
   let cpuAtStart = process.cpuUsage();
+  // The worst gap between two 10 ms ticks and when it ended (wall clock), to place a stall in the
+  // round's timeline; the window in CLOCK_MONOTONIC ms, to find it in a scheduler trace (perf -k mono).
+  let worst = { gapMs: 0, endedAt: 0 };
+  let tick: NodeJS.Timeout | undefined;
+  let windowStart = 0;
   const all: Handlers = {
     ...handlers,
     'monitor-start': () => {
@@ -24,11 +29,22 @@ export function serveRequests(handlers: Handlers): void {
       loopDelay = monitorEventLoopDelay({ resolution: 10 });
       loopDelay.enable();
       cpuAtStart = process.cpuUsage();
+      worst = { gapMs: 0, endedAt: 0 };
+      windowStart = performance.now();
+      let last = windowStart;
+      clearInterval(tick);
+      tick = setInterval(() => {
+        const now = performance.now();
+        if (now - last > worst.gapMs) worst = { gapMs: now - last, endedAt: performance.timeOrigin + now };
+        last = now;
+      }, 10);
     },
     'monitor-stop': () => {
       loopDelay.disable();
+      clearInterval(tick);
       const cpu = process.cpuUsage(cpuAtStart);
-      return { loopMaxMs: loopDelay.max / 1e6, loopP99Ms: loopDelay.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 };
+      const mono = Number(process.hrtime.bigint() / 1_000_000n);
+      return { loopMaxMs: loopDelay.max / 1e6, loopP99Ms: loopDelay.percentile(99) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000, worstGapMs: worst.gapMs, worstEndedAt: worst.endedAt, monoWindow: [mono - (performance.now() - windowStart), mono] };
     },
   };
   process.on('message', (request: ServerRequest) => {
