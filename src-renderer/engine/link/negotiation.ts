@@ -19,11 +19,6 @@ import { Timers } from './timers';
 
 /** An unanswered offer this old, met by the peer's own offer, was lost on the way. */
 const LOST_OFFER_AFTER_MS = 1000;
-/**
- * How long an answer waits for this side's first candidate, to carry it in its SDP (sendAnswer):
- * a host candidate comes within a millisecond or two of the answer being set; what comes later trickles.
- */
-export const ANSWER_CANDIDATE_WAIT_MS = 2;
 
 export type SignalBody = Pick<LinkSignal, 'description' | 'candidate'>;
 
@@ -57,14 +52,9 @@ export class Negotiation {
   private readonly pendingCandidates: RTCIceCandidateInit[] = [];
   /** This connection's candidates as sent (null: the end of them), to send again if the registry dropped one. */
   private readonly sentCandidates: Array<NonNullable<LinkSignal['candidate']> | null> = [];
-  /** Candidates gathered while an answer waits for its first one: sent after it, unless its SDP holds them. */
-  private heldCandidates: Array<NonNullable<LinkSignal['candidate']> | null> | undefined;
-  private candidateGathered: (() => void) | undefined;
-  /** Answers made so far: one still waiting for its candidate leaves the sending to a later one. */
-  private answers = 0;
   private channel: RTCDataChannel | undefined;
   private closed = false;
-  private readonly timers: Timers<'offer-wait' | 'offer-resend' | 'answer-candidate'>;
+  private readonly timers: Timers<'offer-wait' | 'offer-resend'>;
 
   /**
    * `offerNow`: this side offers at once (with `prepared`, a connection made ahead whose offer is
@@ -91,9 +81,8 @@ export class Negotiation {
     pc.onicecandidate = ({ candidate }) => {
       if (this.closed || host.config().blockDirect) return;
       const init = candidate ? toCandidateInit(candidate) : null;
-      if (!this.heldCandidates) return this.sendCandidate(init);
-      this.heldCandidates.push(init);
-      this.candidateGathered?.();
+      this.sentCandidates.push(init);
+      host.signal(this, 'webrtc_ice_candidate', { candidate: init });
     };
     pc.oniceconnectionstatechange = () => !this.closed && host.iceStateChanged(this);
     pc.onconnectionstatechange = () => !this.closed && host.connectionStateChanged(this);
@@ -129,8 +118,7 @@ export class Negotiation {
       if (description.type === 'offer') {
         await pc.setLocalDescription();
         if (this.closed || !pc.localDescription) return;
-        // Not awaited: the peer's next messages (its candidates) are applied while the answer waits.
-        void this.sendAnswer();
+        this.sendDescription(pc.localDescription);
       }
       return;
     }
@@ -157,51 +145,6 @@ export class Negotiation {
       return;
     }
     for (const candidate of this.sentCandidates) this.host.signal(this, 'webrtc_ice_candidate', { candidate });
-  }
-
-  /**
-   * Sends the answer just set, with this side's first candidate in its SDP: the peer then knows
-   * where to reach us when it applies the answer, before its ICE picks a pair, instead of a
-   * trickled message later — which leaves while both sides are busiest (the offerer applying the
-   * answer, the DTLS handshake) and arrived ~1 ms after PeerJS's, its pair already chosen from our
-   * checks (docs/BENCHMARKS.md, cold setup). The wait is short and bounded (real networks gather
-   * slower: then the answer goes at the cap and its candidates trickle), and skipped when there is
-   * nothing to wait for: gathering complete, candidates already in the SDP (libdatachannel
-   * gathers before describing), or direct paths blocked. Candidates gathered meanwhile go after
-   * the answer, except those its SDP holds: a duplicate would cost the peer a signaling message
-   * and an `addIceCandidate` that blocks its main thread while its handshakes run.
-   */
-  private async sendAnswer(): Promise<void> {
-    const { pc } = this;
-    const turn = ++this.answers;
-    if (this.awaitsFirstCandidate(pc)) {
-      this.heldCandidates ??= [];
-      await new Promise<void>((gathered) => {
-        this.candidateGathered = gathered;
-        this.timers.set('answer-candidate', ANSWER_CANDIDATE_WAIT_MS, gathered);
-      });
-      // A later answer (the peer's offer again) waits in its turn, then sends itself and what was held.
-      if (turn !== this.answers) return;
-      this.timers.clear('answer-candidate');
-      this.candidateGathered = undefined;
-    }
-    const held = this.heldCandidates ?? [];
-    this.heldCandidates = undefined;
-    const answer = pc.localDescription;
-    if (this.closed || !answer) return;
-    // Mid-way through the peer's next offer: the answer to it follows.
-    if (pc.signalingState !== 'have-remote-offer') this.sendDescription(answer);
-    const described = new Set(this.host.config().blockDirect ? [] : [...answer.sdp.matchAll(/^a=(candidate:.*?)\r?$/gm)].map((m) => candidateKey(m[1]!)));
-    for (const candidate of held) if (!candidate || !described.has(candidateKey(candidate.candidate))) this.sendCandidate(candidate);
-  }
-
-  private awaitsFirstCandidate(pc: RTCPeerConnection): boolean {
-    return !this.host.config().blockDirect && pc.iceGatheringState !== 'complete' && !/^a=candidate:/m.test(pc.localDescription?.sdp ?? '');
-  }
-
-  private sendCandidate(candidate: NonNullable<LinkSignal['candidate']> | null): void {
-    this.sentCandidates.push(candidate);
-    this.host.signal(this, 'webrtc_ice_candidate', { candidate });
   }
 
   /** Sends again an offer still waiting for its answer; false if there is none. */
@@ -332,15 +275,6 @@ export class Negotiation {
  */
 function withoutCandidates(sdp: string): string {
   return sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, '');
-}
-
-/**
- * What names a candidate: foundation, component, transport, priority, address and port. The
- * event's string and the SDP's line for the same candidate differ after those (Chromium 156 puts
- * `ufrag …` in the one and not the other).
- */
-function candidateKey(candidate: string): string {
-  return candidate.trim().split(/\s+/).slice(0, 6).join(' ');
 }
 
 function toCandidateInit(candidate: RTCIceCandidate): NonNullable<LinkSignal['candidate']> {

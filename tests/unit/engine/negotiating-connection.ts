@@ -114,11 +114,10 @@ export class NegotiatingConnection {
     this.iceGatheringState = 'gathering';
     setTimeout(() => {
       if (this.closed) return;
-      const candidate = 'candidate:1 1 udp 1 127.0.0.1 5000 typ host generation 0';
+      const candidate = 'candidate:1 1 udp 1 127.0.0.1 5000 typ host';
       this.gatheredLines += `a=${candidate}\r\n`;
       if (this.localDescription) this.localDescription = { ...this.localDescription, sdp: `${this.localDescription.sdp}a=${candidate}\r\n` };
-      // As Chromium 156 has it, the event's string names the username fragment and the SDP's line does not.
-      this.onicecandidate?.({ candidate: { candidate: `${candidate} ufrag ${this.ufrag}`, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: this.ufrag } });
+      this.onicecandidate?.({ candidate: { candidate, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: this.ufrag } });
       this.iceGatheringState = 'complete';
       this.onicecandidate?.({ candidate: null });
     }, 0);
