@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeClientFrame, encodeFrame } from '../../../src-shared/protocol/codec';
 import { PROTOCOL_VERSION, type ClientFrame, type ServerFrame } from '../../../src-shared/protocol/signaling';
-import { SignalingClient } from '../../../src-renderer/engine/signaling-client';
+import { SignalingClient, type SignalingClientOptions } from '../../../src-renderer/engine/signaling-client';
 import { readEarlyHello } from '../../../src-shared/protocol/early-hello';
 import { ManualClock } from './manual-clock';
 
@@ -37,10 +37,9 @@ class FakeSocket {
   }
 }
 
-async function connected(limits = { frames_per_second: 50, burst: 200, heartbeat_ms: 15_000 }) {
-  const clock = new ManualClock();
-  const sockets: FakeSocket[] = [];
-  const client = new SignalingClient({
+/** A client of the fake registry ('Ada', invite 'invite'); `options` replace the defaults. */
+function fakeClient(options: Partial<SignalingClientOptions> = {}): SignalingClient {
+  return new SignalingClient({
     url: 'ws://registry.test/ws',
     invite: 'invite',
     displayName: 'Ada',
@@ -48,13 +47,22 @@ async function connected(limits = { frames_per_second: 50, burst: 200, heartbeat
     boxPublicKey: new Uint8Array(32),
     boxKeySignature: new Uint8Array(64),
     signChallenge: async () => new Uint8Array(64),
+    clock: new ManualClock(),
+    random: () => 0,
+    ...options,
+  });
+}
+
+async function connected(limits = { frames_per_second: 50, burst: 200, heartbeat_ms: 15_000 }) {
+  const clock = new ManualClock();
+  const sockets: FakeSocket[] = [];
+  const client = fakeClient({
     createSocket: () => {
       const socket = new FakeSocket();
       sockets.push(socket);
       return socket as unknown as WebSocket;
     },
     clock,
-    random: () => 0,
   });
   // A socket is made once the early hello is signed (a microtask after each attempt starts).
   const opened = async (index: number) => {
@@ -158,20 +166,12 @@ describe('SignalingClient keepalive', () => {
   it('offers its hello with the upgrade, after the plain wsp subprotocol; stopped while signing it, opens no socket', async () => {
     const offered: string[][] = [];
     let signed!: () => void;
-    const client = new SignalingClient({
-      url: 'ws://registry.test/ws',
-      invite: 'invite',
-      displayName: 'Ada',
-      signingPublicKey: new Uint8Array(32),
-      boxPublicKey: new Uint8Array(32),
-      boxKeySignature: new Uint8Array(64),
-      signChallenge: async () => new Uint8Array(64),
+    const client = fakeClient({
       signEarlyHello: () => new Promise((resolve) => (signed = () => resolve(new Uint8Array(64)))),
       createSocket: (_url, protocols) => {
         offered.push(protocols);
         return new FakeSocket() as unknown as WebSocket;
       },
-      clock: new ManualClock(),
     });
     client.start();
     client.stop();

@@ -46,6 +46,16 @@ async function metric(r: RegistryHandle, result: string): Promise<number> {
   return Number(new RegExp(`^wsp_registry_early_hellos_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
 }
 
+/** The console's own SignalingClient (signing its early hellos), started and welcomed. */
+async function welcomedConsole(r: RegistryHandle, invite: string): Promise<SignalingClient> {
+  const client = await nodeSignalingClient({ url: r.url, invite });
+  consoles.push(client);
+  const welcomed = new Promise((resolve) => client.on('welcome', resolve));
+  client.start();
+  await welcomed;
+  return client;
+}
+
 const first = (c: TestClient) => c.waitFor<ServerFrame>(() => true);
 
 describe('early hello', () => {
@@ -141,11 +151,7 @@ describe('the console (SignalingClient) and the early hello', () => {
   it('is welcomed in one registry turn: its hello rides with the upgrade', async () => {
     const r = await registry();
     const { token } = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });
-    const client = await nodeSignalingClient({ url: r.url, invite: token });
-    consoles.push(client);
-    const welcomed = new Promise((resolve) => client.on('welcome', resolve));
-    client.start();
-    await welcomed;
+    await welcomedConsole(r, token);
     expect(await metric(r, 'accepted')).toBe(1);
     expect(r.logs.join('')).not.toContain(token); // neither the header nor the invite reaches the log
   });
@@ -153,11 +159,7 @@ describe('the console (SignalingClient) and the early hello', () => {
   it('whose clock is five minutes off is still admitted, through the challenge', async () => {
     const r = await registry({ now: () => Date.now() + 5 * 60_000 });
     const { token } = await r.createInvite({ project: 'alpha', ttlMs: 60 * 60_000 });
-    const client = await nodeSignalingClient({ url: r.url, invite: token });
-    consoles.push(client);
-    const welcomed = new Promise((resolve) => client.on('welcome', resolve));
-    client.start();
-    await welcomed;
+    await welcomedConsole(r, token);
     expect(await metric(r, 'stale')).toBe(1);
     expect(await metric(r, 'accepted')).toBe(0);
   });
