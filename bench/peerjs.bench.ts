@@ -81,6 +81,7 @@ const ONLY_THROUGHPUT = process.env.BENCH_ONLY === 'throughput';
  * connections opened and consoles joined.
  */
 const BURST_TIMELINE = process.env.BENCH_BURST_TIMELINE === '1';
+// BENCH_BURST_PROFILE=1 (bench/burst-probe.ts): where each round's CPU went, per system.
 /**
  * The burst's consoles are returning ones, whose identity is stored (made before the timed window,
  * as the app loads it); BENCH_BURST_NEW_IDENTITY=1 makes them brand-new, creating it inside.
