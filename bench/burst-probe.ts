@@ -181,3 +181,13 @@ export function countTraceEvents(events: Array<{ ev: string }>): string {
   for (const { ev } of events) if (/^(cand\.|addCand|pc\.new)/.test(ev) && !ev.endsWith('.done')) counts.set(ev, (counts.get(ev) ?? 0) + 1);
   return [...counts].sort().map(([ev, n]) => `${ev} ${n}`).join(', ');
 }
+
+/** A page's candidates by side, type and protocol (the setup trace's getStats of its open connections), summed over them. */
+export function countCandidates(stats: Array<{ candidates: string[] }>): string {
+  const counts = new Map<string, number>();
+  for (const { candidates } of stats) for (const c of candidates) {
+    const key = c.split(' ').slice(0, 3).join(' ');
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return `${stats.length} connections: ` + [...counts].sort().map(([k, n]) => `${k} ${n}`).join(', ');
+}

@@ -49,7 +49,7 @@ import { startServer, stopServer, type ServerProcess } from './server-process';
 import { bundleForNode } from '../tests/support/registry-cli';
 import { SETUP_TRACE, printSetupTraces, recordSetupTrace } from './setup-trace';
 import { joinOwnCpuGroup } from './sched-group';
-import { BURST_PROFILE, PROFILE_DIR, PageProbe, countTraceEvents, describeProbes, describeThreadCpu, threadCpuMs } from './burst-probe';
+import { BURST_PROFILE, PROFILE_DIR, PageProbe, countCandidates, countTraceEvents, describeProbes, describeThreadCpu, threadCpuMs } from './burst-probe';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** BENCH_ONLY=setup runs only the setup comparison (warm and cold), for quick iterations on link setup. */
@@ -344,6 +344,7 @@ it('peerjs', async () => {
           await Promise.all(probes.map((p) => p.detach()));
           const sent: Record<string, number> = {};
           for (const counts of await Promise.all(consoles.map((c) => c.call('signalsOut')))) for (const [type, n] of Object.entries(counts)) sent[type] = (sent[type] ?? 0) + n;
+          console.log(`ours round ${round}: console ${PROFILED}'s candidates (getStats): ${countCandidates(await consoles[PROFILED]!.call('traceStats'))}`);
           console.log(`ours round ${round}: WebRTC events, all consoles: ${countTraceEvents((await Promise.all(consoles.map((c) => c.call('takeTrace')))).flat())}`);
           console.log(`ours round ${round}: signaling messages sent, all consoles: ${Object.entries(sent).map(([type, n]) => `${type} ${n}`).join(', ')}`);
         }
@@ -412,6 +413,7 @@ it('peerjs', async () => {
           console.log(`PeerJS round ${round}, threads until all open: ${describeThreadCpu(theirThreadsAtStart!, threadCpuMs(process.pid, servers.map((s) => s.pid)))}`);
           console.log(`PeerJS round ${round}, peer ${PROFILED}'s main thread: ${await theirProbes[PROFILED]!.stopProfile(PROFILE_DIR && `${PROFILE_DIR}/peerjs-${round}.cpuprofile`)}\n${await describeProbes('PeerJS', theirProbes)}`);
           await Promise.all(theirProbes.map((p) => p.detach()));
+          console.log(`PeerJS round ${round}: peer ${PROFILED}'s candidates (getStats): ${countCandidates(await peers[PROFILED]!.call('traceStats'))}`);
           console.log(`PeerJS round ${round}: WebRTC events, all peers: ${countTraceEvents((await Promise.all(peers.map((peer) => peer.call('takeTrace')))).flat())}`);
         }
         if (BURST_TIMELINE) {
