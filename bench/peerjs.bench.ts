@@ -49,6 +49,7 @@ import { startServer, stopServer, type ServerProcess } from './server-process';
 import { bundleForNode } from '../tests/support/registry-cli';
 import { SETUP_TRACE, printSetupTraces, recordSetupTrace } from './setup-trace';
 import { joinOwnCpuGroup } from './sched-group';
+import { BURST_PROFILE, PROFILE_DIR, PageProbe, countCandidates, countTraceEvents, describeProbes, describeThreadCpu, threadCpuMs } from './burst-probe';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** BENCH_ONLY=setup runs only the setup comparison (warm and cold), for quick iterations on link setup. */
@@ -67,6 +68,8 @@ const RAW_CHUNK = 64 * 1024;
 const MSGPACK_CHUNK = 256 * 1024;
 const PEERJS_ROOT = resolve(__dirname, '../.test-output/peerjs-page');
 const SERVERS_OUT = resolve(__dirname, '../.test-output/peerjs-servers');
+/** BENCH_BURST_PROFILE=1: the page whose main thread is profiled in each system's round (bench/burst-probe.ts). */
+const PROFILED = 5;
 /** BENCH_ONLY=burst runs only the burst (for quick iterations on admission). */
 const ONLY_BURST = process.env.BENCH_ONLY === 'burst';
 /** BENCH_ONLY=throughput runs only the 64 MiB transfers (peerjs_datachannel_throughput, peerjs_fast_throughput). */
@@ -78,6 +81,7 @@ const ONLY_THROUGHPUT = process.env.BENCH_ONLY === 'throughput';
  * connections opened and consoles joined.
  */
 const BURST_TIMELINE = process.env.BENCH_BURST_TIMELINE === '1';
+// BENCH_BURST_PROFILE=1 (bench/burst-probe.ts): where each round's CPU went, per system.
 /**
  * The burst's consoles are returning ones, whose identity is stored (made before the timed window,
  * as the app loads it); BENCH_BURST_NEW_IDENTITY=1 makes them brand-new, creating it inside.
@@ -320,6 +324,10 @@ it('peerjs', async () => {
           loopDelay.enable();
           await Promise.all([registry.request('log-start'), registry.request('monitor-start')]);
         }
+        const probes = BURST_PROFILE ? await Promise.all(consoles.map((c) => PageProbe.attach(c.page))) : [];
+        if (BURST_PROFILE) await Promise.all(consoles.map((c) => c.call('installTrace')));
+        await probes[PROFILED]?.startProfile();
+        const threadsAtStart = BURST_PROFILE ? threadCpuMs(process.pid, servers.map((s) => s.pid)) : undefined;
         const cpuAtStart = process.cpuUsage();
         const browserCpuAtStart = BURST_TIMELINE ? browserCpuMs(servers) : 0;
         const joins = consoles.slice(0, BURST).map((c, i) => c.join(burstLink, `burst ${i}`));
@@ -330,6 +338,16 @@ it('peerjs', async () => {
         await waitFor(async () => (await read()).every((t, i) => ids.every((id, j) => j === i || t.links[id]?.open !== undefined)), 60_000, 100);
         const timings = await read();
         const start = Math.min(...timings.map((t) => t.joinCalledAt));
+        if (BURST_PROFILE) {
+          console.log(`ours round ${round}, threads until all open: ${describeThreadCpu(threadsAtStart!, threadCpuMs(process.pid, servers.map((s) => s.pid)))}`);
+          console.log(`ours round ${round}, console ${PROFILED}'s main thread: ${await probes[PROFILED]!.stopProfile(PROFILE_DIR && `${PROFILE_DIR}/ours-${round}.cpuprofile`)}\n${await describeProbes('ours', probes)}`);
+          await Promise.all(probes.map((p) => p.detach()));
+          const sent: Record<string, number> = {};
+          for (const counts of await Promise.all(consoles.map((c) => c.call('signalsOut')))) for (const [type, n] of Object.entries(counts)) sent[type] = (sent[type] ?? 0) + n;
+          console.log(`ours round ${round}: console ${PROFILED}'s candidates (getStats): ${countCandidates(await consoles[PROFILED]!.call('traceStats'))}`);
+          console.log(`ours round ${round}: WebRTC events, all consoles: ${countTraceEvents((await Promise.all(consoles.map((c) => c.call('takeTrace')))).flat())}`);
+          console.log(`ours round ${round}: signaling messages sent, all consoles: ${Object.entries(sent).map(([type, n]) => `${type} ${n}`).join(', ')}`);
+        }
         if (BURST_TIMELINE) {
           loopDelay.disable();
           const cpu = process.cpuUsage(cpuAtStart);
@@ -376,6 +394,10 @@ it('peerjs', async () => {
       {
         const peers = await Promise.all(Array.from({ length: BURST + 1 }, () => PeerJsConsole.open(browser, pages.origin, undefined, peerServer.port)));
         const ids = peers.map((_, i) => `burst-${round}-${i}-${++serial}`);
+        const theirProbes = BURST_PROFILE ? await Promise.all(peers.map((peer) => PageProbe.attach(peer.page))) : [];
+        if (BURST_PROFILE) await Promise.all(peers.map((peer) => peer.call('installTrace')));
+        await theirProbes[PROFILED]?.startProfile();
+        const theirThreadsAtStart = BURST_PROFILE ? threadCpuMs(process.pid, servers.map((s) => s.pid)) : undefined;
         const theirCpuAtStart = BURST_TIMELINE ? browserCpuMs(servers) : 0;
         const theirProcessCpu = process.cpuUsage();
         if (BURST_TIMELINE) await peerServer.request('monitor-start');
@@ -387,6 +409,13 @@ it('peerjs', async () => {
         await waitFor(async () => (await read()).every((t) => t.length === BURST && t.every((c) => c.open !== undefined)), 60_000, 100);
         const timings = await read();
         const start = Math.min(...(await Promise.all(peers.map((peer) => peer.call('startedAt')))));
+        if (BURST_PROFILE) {
+          console.log(`PeerJS round ${round}, threads until all open: ${describeThreadCpu(theirThreadsAtStart!, threadCpuMs(process.pid, servers.map((s) => s.pid)))}`);
+          console.log(`PeerJS round ${round}, peer ${PROFILED}'s main thread: ${await theirProbes[PROFILED]!.stopProfile(PROFILE_DIR && `${PROFILE_DIR}/peerjs-${round}.cpuprofile`)}\n${await describeProbes('PeerJS', theirProbes)}`);
+          await Promise.all(theirProbes.map((p) => p.detach()));
+          console.log(`PeerJS round ${round}: peer ${PROFILED}'s candidates (getStats): ${countCandidates(await peers[PROFILED]!.call('traceStats'))}`);
+          console.log(`PeerJS round ${round}: WebRTC events, all peers: ${countTraceEvents((await Promise.all(peers.map((peer) => peer.call('takeTrace')))).flat())}`);
+        }
         if (BURST_TIMELINE) {
           const cpu = process.cpuUsage(theirProcessCpu);
           const serverLoad = await peerServer.request<ServerLoad>('monitor-stop');

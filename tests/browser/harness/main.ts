@@ -44,6 +44,8 @@ let joinCalledAt = 0;
 const joinSteps: Partial<Record<'identity' | 'session' | 'socketOpen' | 'challenge' | 'hello' | 'welcome', number>> = {};
 /** When the first signaling frame from a peer arrived (its offer, or our offer's answer). */
 const firstSignalAt = new Map<string, number>();
+/** Signaling messages this console sent, by type (bench/peerjs.bench.ts, BENCH_BURST_PROFILE). */
+const signalsOut: Record<string, number> = {};
 const preciseNow = () => performance.timeOrigin + performance.now();
 const received = new Map<string, Received>();
 const errors: Array<{ peerId: string; code: string; message: string }> = [];
@@ -93,6 +95,7 @@ const harness = {
     const sendSignal = client.sendSignal.bind(client);
     client.sendSignal = (type, to, payload) => {
       if (type === 'webrtc_offer' && !firstOfferAt.has(to)) firstOfferAt.set(to, preciseNow());
+      signalsOut[type] = (signalsOut[type] ?? 0) + 1;
       mark(`sig.out.${type}`);
       return sendSignal(type, to, payload);
     };
@@ -159,6 +162,8 @@ const harness = {
       [...knownAt.keys()].map((peerId) => [peerId, { known: knownAt.get(peerId), offer: firstOfferAt.get(peerId), signal: firstSignalAt.get(peerId), open: openedAt.get(peerId) }]),
     ),
   }),
+
+  signalsOut: () => ({ ...signalsOut }),
 
   /** Receive timing for throughput: when the last byte of a transfer arrived (epoch ms). */
   receivedAt: () => lastReceiveAt,
