@@ -6,11 +6,13 @@
  * SignalingClient against a real registry.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { startTestRegistry } from '../../support/registry-fixture';
+import { decodeClientFrame, encodeFrame } from '../../../src-shared/protocol/codec';
 import { TestClient, earlyHello } from '../../support/registry-client';
-import { createIdentity, type SecretIdentity } from '../../../src-shared/identity';
+import { createIdentity, derivePeerId, ed25519Verify, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { EARLY_HELLO_PREFIX, MAX_EARLY_HELLO_CHARS, earlyHelloProtocols, readEarlyHello } from '../../../src-shared/protocol/early-hello';
-import type { EarlyHelloFrame, ServerFrame } from '../../../src-shared/protocol/signaling';
+import { PROTOCOL_VERSION, type EarlyHelloFrame, type ServerFrame } from '../../../src-shared/protocol/signaling';
 import type { RegistryHandle, RegistryOptions } from '../../../src-main/registry/registry';
 import type { SignalingClient } from '../../../src-renderer/engine/signaling-client';
 import { nodeSignalingClient } from '../engine/node-signaling-client';
@@ -154,6 +156,35 @@ describe('the console (SignalingClient) and the early hello', () => {
     await welcomedConsole(r, token);
     expect(await metric(r, 'accepted')).toBe(1);
     expect(r.logs.join('')).not.toContain(token); // neither the header nor the invite reaches the log
+  });
+
+  it('is admitted by a registry from before the early hello: it selects the first subprotocol (wsp), sends its challenge, and gets an ordinary hello', async () => {
+    // What such a registry does, on `ws` without handleProtocols: challenge, check the hello's signature, welcome.
+    const old = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((resolve) => old.once('listening', resolve));
+    const seen: Array<{ protocol: string; helloVerified: boolean }> = [];
+    old.on('connection', (ws) => {
+      const nonce = crypto.getRandomValues(new Uint8Array(32));
+      ws.send(encodeFrame({ type: 'challenge', protocol: PROTOCOL_VERSION, nonce }));
+      ws.on('message', async (data: Buffer) => {
+        const decoded = decodeClientFrame(new Uint8Array(data));
+        if (!decoded.ok || decoded.frame.type !== 'hello') return;
+        const hello = decoded.frame;
+        seen.push({ protocol: ws.protocol, helloVerified: await ed25519Verify(hello.signing_key, signedMessage('registryAuth', nonce), hello.nonce_sig) });
+        const welcome = { type: 'welcome', protocol: PROTOCOL_VERSION, peer_id: derivePeerId(hello.signing_key), project_id: 'alpha', peers: [], ice_servers: [], ice_servers_expire_at: 0 };
+        ws.send(encodeFrame({ ...welcome, limits: { max_frame_bytes: 65536, frames_per_second: 50, burst: 200, heartbeat_ms: 15_000 } } as ServerFrame));
+      });
+    });
+    try {
+      const client = await nodeSignalingClient({ url: `ws://127.0.0.1:${(old.address() as { port: number }).port}/ws`, invite: 'an-invite' });
+      consoles.push(client);
+      const welcomed = new Promise((resolve) => client.on('welcome', resolve));
+      client.start();
+      await welcomed;
+      expect(seen).toEqual([{ protocol: 'wsp', helloVerified: true }]);
+    } finally {
+      old.close();
+    }
   });
 
   it('whose clock is five minutes off is still admitted, through the challenge', async () => {
