@@ -8,6 +8,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes, toHex } from '../../../src-shared/bytes';
 import { chunkCount, type Entry, type FileBody } from '../../../src-shared/workstream/entry';
 import type { FileProblem, FileStatus } from './file-transfers';
+import { isolate } from './entry-view';
 
 /** Chunks asked for at once: enough to keep a link busy, little to redo after a drop. */
 const WINDOW_CHUNKS = 16;
@@ -116,7 +117,7 @@ export class Download {
     const valid = m.data.length === chunkSize(this.body, m.index) && equalBytes(await digest(m.data), expected);
     if (!valid) this.checking.delete(m.index);
     if (!valid) {
-      this.files.report({ peerId, code: 'FILE_CHUNK_INVALID', message: `chunk ${m.index} of “${this.body.name}” from ${peerId.slice(0, 6)} does not match its hash: discarded` });
+      this.files.report({ peerId, code: 'FILE_CHUNK_INVALID', message: `chunk ${m.index} of “${isolate(this.body.name)}” from ${peerId.slice(0, 6)} does not match its hash: discarded` });
       return this.giveUpOn(peerId, 'it sent a chunk that does not match', true);
     }
     // A verified chunk is kept even if its link dropped while it was being checked.
@@ -158,7 +159,7 @@ export class Download {
     this.done = true;
     clearTimeout(this.stallTimer);
     if (!(await this.files.verify())) {
-      const message = `“${this.body.name}” does not match its SHA-256: not offered (the author’s chunk hashes and file hash disagree)`;
+      const message = `“${isolate(this.body.name)}” does not match its SHA-256: not offered (the author’s chunk hashes and file hash disagree)`;
       this.files.update({ state: 'failed', error: message });
       return this.settle.reject(new Error(message));
     }

@@ -16,6 +16,7 @@ import { equalBytes, formatBytes, toHex } from '../../../src-shared/bytes';
 import { bytes } from '../../../src-shared/protocol/signaling';
 import { chunkBytesFor, chunkCount, type Entry, type FileBody } from '../../../src-shared/workstream/entry';
 import { Emitter } from '../emitter';
+import { isolate } from './entry-view';
 import type { WorkstreamLog } from './workstream-log';
 import type { Channel, LinkBus } from '../channels';
 import type { WorkstreamStore } from './workstream-store';
@@ -129,7 +130,7 @@ export class FileTransfers extends Emitter<Events> {
   /** Shares a file: chunks stored, hashes computed, then the signed entry appended. */
   async share(file: Blob, name: string, append: (body: FileBody) => Promise<Entry>): Promise<Entry> {
     const limit = this.options.maxFileBytes();
-    if (file.size > limit) throw new FileTooLargeError(`“${name}” is ${formatBytes(file.size)}: files over ${formatBytes(limit)} cannot be shared (Settings → largest file)`);
+    if (file.size > limit) throw new FileTooLargeError(`“${isolate(name)}” is ${formatBytes(file.size)}: files over ${formatBytes(limit)} cannot be shared (Settings → largest file)`);
     const chunkBytes = chunkBytesFor(file.size);
     const count = chunkCount(file.size, chunkBytes);
     const whole = sha256.create();
@@ -166,7 +167,7 @@ export class FileTransfers extends Emitter<Events> {
     const limit = this.options.maxFileBytes();
     await this.track([entry]);
     if (body.size > limit) {
-      const message = `“${body.name}” is ${formatBytes(body.size)}: files over ${formatBytes(limit)} are not downloaded (Settings → largest file)`;
+      const message = `“${isolate(body.name)}” is ${formatBytes(body.size)}: files over ${formatBytes(limit)} are not downloaded (Settings → largest file)`;
       this.update(entryId, { state: 'failed', error: message });
       throw new FileTooLargeError(message);
     }

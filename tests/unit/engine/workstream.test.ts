@@ -647,6 +647,19 @@ describe('workstream files', () => {
     expect(small.ws.files.status(entry.id)!.state).toBe('failed');
   });
 
+  it('a file name a peer chose is isolated in the problem text: a direction override in it cannot turn the sentence around', async () => {
+    const [FSI, PDI, RLO] = ['\u2068', '\u2069', '\u202e'];
+    const name = `report${RLO}exe.txt`;
+    const a = await makeConsole({ maxFileBytes: 1024 * 1024 });
+    await expect(a.ws.share(file(2 * 1024 * 1024).blob, name)).rejects.toThrow(`“${FSI}${name}${PDI}” is 2.0 MiB: files over 1.0 MiB cannot be shared`);
+    const big = await makeConsole();
+    const small = await makeConsole({ maxFileBytes: 1024 * 1024 });
+    link(big, small);
+    const entry = await big.ws.share(file(2 * 1024 * 1024).blob, name);
+    await until(() => small.ws.log.size === 1);
+    await expect(small.ws.files.download(entry.id)).rejects.toThrow(`“${FSI}${name}${PDI}” is 2.0 MiB: files over 1.0 MiB are not downloaded`);
+  });
+
   it('an entry body is validated before it is signed', () => {
     expect(() => encodeEntryBody({ project: PROJECT, authorKey: new Uint8Array(32), seq: 1, ts: 1, kind: 'file', body: { name: 'a/b', size: 1 } })).toThrow(/file/);
   });
