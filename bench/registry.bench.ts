@@ -9,10 +9,10 @@ import nacl from 'tweetnacl';
 import { createRegistry } from '../src-main/registry/registry';
 import { createIdentity, ed25519Sign, ed25519Verify, signedMessage } from '../src-shared/identity';
 import { TestClient } from '../tests/support/registry-client';
+import { startTapProxy } from '../tests/support/tap-proxy';
 import { bootstrapInterval, median, recordResult } from './stats';
 import { SignalingClient } from '../src-renderer/engine/signaling-client';
 import { createNodeSocket } from '../src-agent/websocket';
-import { createServer, connect, type Socket } from 'node:net';
 import { redisAvailable, startRedis } from '../tests/support/redis-server';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -64,7 +64,7 @@ it('registry', async () => {
   // own SignalingClient, start() → welcome, with its hello sent with the upgrade (early hello, one
   // registry turn) against the same client answering the challenge (two turns). Alternating.
   const ONE_WAY_MS = 25;
-  const delayed = await delayingProxy(new URL(registry.url).port, ONE_WAY_MS);
+  const delayed = await startTapProxy(Number(new URL(registry.url).port), { delayMs: ONE_WAY_MS });
   const wanUrl = `ws://127.0.0.1:${delayed.port}/ws`;
   const admit = async (early: boolean) => {
     const id = await createIdentity();
@@ -94,7 +94,7 @@ it('registry', async () => {
     earlyTimes.push(await admit(true));
     challengeTimes.push(await admit(false));
   }
-  delayed.close();
+  await delayed.close();
   recordResult('registry_join_rtt50_early_hello', median(earlyTimes), median(challengeTimes), 'ms start → welcome over a 50 ms round trip (baseline: the same console answering the challenge)', {
     interval: bootstrapInterval(earlyTimes, challengeTimes, (o, b) => median(o) / median(b)),
   });
@@ -206,32 +206,3 @@ it('registry', async () => {
     await redis.stop();
   }
 });
-
-/**
- * A TCP proxy on loopback that holds every chunk `oneWayMs` before passing it on, each way: a
- * link with a round trip of 2 × oneWayMs (this machine has no netem), order kept.
- */
-async function delayingProxy(targetPort: string, oneWayMs: number): Promise<{ port: number; close(): void }> {
-  const sockets = new Set<Socket>();
-  const pipe = (from: Socket, to: Socket) => {
-    from.on('data', (chunk) => setTimeout(() => to.writable && to.write(chunk), oneWayMs));
-    from.on('close', () => setTimeout(() => to.destroy(), oneWayMs));
-    from.on('error', () => undefined);
-  };
-  const server = createServer((client) => {
-    client.setNoDelay(true);
-    const upstream = connect(Number(targetPort), '127.0.0.1');
-    upstream.setNoDelay(true);
-    for (const s of [client, upstream]) sockets.add(s);
-    pipe(client, upstream);
-    pipe(upstream, client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    close() {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}

@@ -186,7 +186,7 @@ class Connection {
     }
     this.nonce = earlyHelloPayload(hello.early_at, hello.early_salt);
     this.early = true;
-    this.onFrame(hello, new Uint8Array(0));
+    this.beginHello(hello);
   }
 
   /** An early hello (its key, time and salt) accepted once: here, and with `--redis` across the instances. */
@@ -339,21 +339,23 @@ class Connection {
 
   /** `bytes`: the frame as received (a signal is forwarded from them). */
   private onFrame(frame: ClientFrame, bytes: Uint8Array): void {
-    if (frame.type === 'hello') {
-      if (this.phase === 'member') return this.refuse('ALREADY_AUTHENTICATED', ERRORS.ALREADY_AUTHENTICATED.text, 'hello');
-      if (this.phase === 'authenticating') return this.refuse('AUTH_REQUIRED', 'hello is already being checked');
-      this.phase = 'authenticating';
-      void this.authenticate(frame).catch((error: unknown) => {
-        this.logger.error({ ...this.who, err: (error as Error).message }, 'authentication crashed');
-        this.refuse('INVITE_INVALID', 'the registry could not check this invite');
-      });
-      return;
-    }
+    if (frame.type === 'hello') return this.beginHello(frame);
     if (this.phase !== 'member') return this.refuse('AUTH_REQUIRED', ERRORS.AUTH_REQUIRED.text, frame.type);
     if (frame.type === 'ping') return this.send({ type: 'pong' });
     if (frame.type === 'relay') return this.routeRelay(frame);
     if (frame.type === 'update_presence') return this.updatePresence(frame.display_name);
     if ((SIGNAL_TYPES as readonly string[]).includes(frame.type)) this.route(frame, bytes);
+  }
+
+  /** A hello, sent as a frame or with the upgrade: checked unless one already is, or was. */
+  private beginHello(hello: HelloFrame): void {
+    if (this.phase === 'member') return this.refuse('ALREADY_AUTHENTICATED', ERRORS.ALREADY_AUTHENTICATED.text, 'hello');
+    if (this.phase === 'authenticating') return this.refuse('AUTH_REQUIRED', 'hello is already being checked');
+    this.phase = 'authenticating';
+    void this.authenticate(hello).catch((error: unknown) => {
+      this.logger.error({ ...this.who, err: (error as Error).message }, 'authentication crashed');
+      this.refuse('INVITE_INVALID', 'the registry could not check this invite');
+    });
   }
 
   private async authenticate(hello: HelloFrame): Promise<void> {

@@ -24,8 +24,4 @@ export class OnceWithin {
     this.forgetAt.set(key, now + this.rememberMs);
     return true;
   }
-
-  get size(): number {
-    return this.forgetAt.size;
-  }
 }

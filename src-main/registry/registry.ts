@@ -29,8 +29,8 @@ import { RedisCluster } from './cluster/redis-cluster';
 import type { Cluster } from './cluster/cluster';
 
 /**
- * Early-hello nonces remembered at most (their window is a minute): ~150 bytes each. Beyond it,
- * early hellos are answered with the challenge until older nonces are forgotten.
+ * Early hellos remembered at most (each for a minute; its key, time and salt as hex, ~200 bytes).
+ * Beyond it, early hellos are answered with the challenge until older ones are forgotten.
  */
 const MAX_EARLY_HELLO_NONCES = 100_000;
 

@@ -11,10 +11,9 @@
  * challenge is never one over an early hello, so a host that signs challenges on request cannot be
  * made to sign early hellos for later); the registry accepts the time only within
  * EARLY_HELLO_WINDOW_MS of its own, and each hello only once (it remembers those it accepted for
- * twice the window). An early hello the
- * registry does not accept for freshness (a skewed clock, a nonce seen before, a registry that
- * predates it) costs nothing: the registry sends its challenge as always and the console answers
- * it with an ordinary hello.
+ * twice the window). An early hello the registry does not take for freshness (a skewed clock, a
+ * hello seen before, a registry that predates it) costs one turn and nothing else: the registry
+ * sends its challenge as always and the console answers it with an ordinary hello.
  */
 import { concatBytes, fromBase64Url, toBase64Url } from '../bytes';
 import { decodeEarlyHelloFrame, encodeFrame, type DecodeResult } from './codec';
@@ -66,8 +65,7 @@ export function readEarlyHello(header: string | undefined): DecodeResult<EarlyHe
   if (early === undefined) return undefined;
   const text = early.slice(EARLY_HELLO_PREFIX.length);
   if (text.length > MAX_EARLY_HELLO_CHARS || !/^[A-Za-z0-9_-]+$/.test(text)) {
-    return { ok: false, code: 'BAD_FRAME', message: 'the early hello is not base64url of at most 6000 characters' };
+    return { ok: false, code: 'BAD_FRAME', message: `the early hello is not base64url of at most ${MAX_EARLY_HELLO_CHARS} characters` };
   }
   return decodeEarlyHelloFrame(fromBase64Url(text));
 }
-

@@ -1,7 +1,9 @@
 /**
  * A TCP proxy on loopback that records what the server sends, to inspect what crosses the wire,
  * and can freeze its connections: stop forwarding both ways without closing anything, as a NAT
- * that forgot a mapping or a laptop that went to sleep leaves a half-open socket.
+ * that forgot a mapping or a laptop that went to sleep leaves a half-open socket. With `delayMs`,
+ * every chunk is held that long each way, in order: a link with a round trip of 2 × delayMs (this
+ * machine has no netem).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +18,9 @@ export interface TapProxy {
   close(): Promise<void>;
 }
 
-export async function startTapProxy(targetPort: number): Promise<TapProxy> {
+export async function startTapProxy(targetPort: number, options: { delayMs?: number } = {}): Promise<TapProxy> {
+  const delayMs = options.delayMs ?? 0;
+  const pass = (to: Socket, chunk: Buffer) => (delayMs ? setTimeout(() => to.writable && to.write(chunk), delayMs) : to.write(chunk));
   const chunks: Buffer[] = [];
   const sockets = new Set<Socket>();
   const frozen = new WeakSet<Socket>();
@@ -24,12 +28,12 @@ export async function startTapProxy(targetPort: number): Promise<TapProxy> {
     const upstream = connect(targetPort, '127.0.0.1');
     sockets.add(client).add(upstream);
     client.on('data', (chunk: Buffer) => {
-      if (!frozen.has(client)) upstream.write(chunk);
+      if (!frozen.has(client)) pass(upstream, chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
       if (frozen.has(client)) return;
       chunks.push(chunk);
-      client.write(chunk);
+      pass(client, chunk);
     });
     const end = () => {
       client.destroy();
