@@ -5,7 +5,8 @@
  * so neither key can be substituted by the registry, and a newer start time tells a restart from a
  * replay of an older session.
  */
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { encode } from './msgpack';
 import { ed25519Verify, generateBoxKeyPair, generateSigningKeyPair, signedMessage } from './identity';
 
 export interface SessionCertificate {

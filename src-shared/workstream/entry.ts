@@ -12,7 +12,8 @@
  * entries with one signature (see chain.ts). Version 1 entries (no `prev`, each signed) are still
  * taken, as earlier consoles wrote them.
  */
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { encode } from '../msgpack';
 import { z } from '../zod';
 import { equalBytes } from '../bytes';
 import { derivePeerId, ed25519Verify, signedMessage } from '../identity';

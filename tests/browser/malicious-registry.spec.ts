@@ -276,6 +276,8 @@ for (const resent of ['right after the original', 'once the newcomer answered th
     let idB = '';
     let held: ServerFrame[] = [];
     let late: ServerFrame | undefined;
+    /** A's frames to B after the late resent offer: a registry keeps one socket's order, so they wait behind it. */
+    let afterLate: ServerFrame[] = [];
     let released = 0;
     let offersHeld = 0;
     let answersFromB = 0;
@@ -284,9 +286,12 @@ for (const resent of ['right after the original', 'once the newcomer answered th
       if (late && to === idB && frame.type === 'peer_joined') {
         const resentOffer = late;
         late = undefined;
-        return [resentOffer, frame];
+        const following = afterLate;
+        afterLate = [];
+        return [resentOffer, ...following, frame];
       }
       const fromA = 'from_peer_id' in frame && frame.from_peer_id === idA && to !== undefined && to > idA;
+      if (late && fromA) return (afterLate.push(frame), []);
       if (!fromA || released) return [frame];
       if (frame.type === 'webrtc_ice_candidate') return (held.push(frame), []);
       if (frame.type !== 'webrtc_offer') return [frame];

@@ -22,6 +22,11 @@ export interface LinkConfig {
   fallbackAfterMs: number;
   /** How long a side that does not offer first waits for the other's offer before offering itself. */
   offerWaitMs: number;
+  /**
+   * How long a connection holds back its host TCP candidates and its end-of-candidates, sending
+   * them only if ICE has not connected by then (negotiation.ts); 0 sends every candidate at once.
+   */
+  holdCandidatesMs: number;
   /** `disconnected` this long → ICE restart. */
   disconnectGraceMs: number;
   /** While relayed, how often to try direct again. */
@@ -37,6 +42,7 @@ export const DEFAULT_LINK_CONFIG: LinkConfig = {
   iceTransportPolicy: 'all',
   fallbackAfterMs: 10_000,
   offerWaitMs: 1_500,
+  holdCandidatesMs: 1_000,
   disconnectGraceMs: 2_000,
   directRetry: { baseMs: 5_000, maxMs: 60_000 },
   maxMessageBytes: 64 * 1024 * 1024,

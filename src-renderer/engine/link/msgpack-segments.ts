@@ -11,7 +11,7 @@
  * binary, and the binary's own header, are written here (msgpack-segments.test.ts checks them
  * against the library).
  */
-import { encode } from '@msgpack/msgpack';
+import { encode } from '../../../src-shared/msgpack';
 import { concatBytes } from '../../../src-shared/bytes';
 
 /** Below this a binary is copied like everything else: referencing it would save nothing. */

@@ -20,12 +20,13 @@ import { Timers } from './timers';
 /** An unanswered offer this old, met by the peer's own offer, was lost on the way. */
 const LOST_OFFER_AFTER_MS = 1000;
 
+
 export type SignalBody = Pick<LinkSignal, 'description' | 'candidate'>;
 
 /** What a connection's negotiation needs from its link, and tells it. */
 export interface NegotiationHost {
   readonly polite: boolean;
-  config(): Pick<LinkConfig, 'blockDirect' | 'offerWaitMs'>;
+  config(): Pick<LinkConfig, 'blockDirect' | 'offerWaitMs' | 'holdCandidatesMs'>;
   /** Sends signaling for this connection (the link addresses and authenticates it). */
   signal(from: Negotiation, type: SignalType, body: SignalBody): void;
   record(event: string, detail: string): void;
@@ -52,9 +53,11 @@ export class Negotiation {
   private readonly pendingCandidates: RTCIceCandidateInit[] = [];
   /** This connection's candidates as sent (null: the end of them), to send again if the registry dropped one. */
   private readonly sentCandidates: Array<NonNullable<LinkSignal['candidate']> | null> = [];
+  /** Candidates held back (`holdCandidatesMs`, see trickle), in the order gathered. */
+  private readonly heldCandidates: Array<NonNullable<LinkSignal['candidate']> | null> = [];
   private channel: RTCDataChannel | undefined;
   private closed = false;
-  private readonly timers: Timers<'offer-wait' | 'offer-resend'>;
+  private readonly timers: Timers<'offer-wait' | 'offer-resend' | 'held-candidates'>;
 
   /**
    * `offerNow`: this side offers at once (with `prepared`, a connection made ahead whose offer is
@@ -80,9 +83,7 @@ export class Negotiation {
     };
     pc.onicecandidate = ({ candidate }) => {
       if (this.closed || host.config().blockDirect) return;
-      const init = candidate ? toCandidateInit(candidate) : null;
-      this.sentCandidates.push(init);
-      host.signal(this, 'webrtc_ice_candidate', { candidate: init });
+      this.trickle(candidate ? toCandidateInit(candidate) : null);
     };
     pc.oniceconnectionstatechange = () => !this.closed && host.iceStateChanged(this);
     pc.onconnectionstatechange = () => !this.closed && host.connectionStateChanged(this);
@@ -168,13 +169,40 @@ export class Negotiation {
 
   /** A prepared connection's offer is set and holds the candidates gathered so far; later ones trickle as usual. */
   private sendPreparedOffer(): void {
-    const { pc, host } = this;
+    const { pc } = this;
     this.offerSentAt = this.clock.now();
     this.sendDescription(pc.localDescription!);
-    if (pc.iceGatheringState === 'complete') {
-      this.sentCandidates.push(null);
-      host.signal(this, 'webrtc_ice_candidate', { candidate: null });
-    }
+    if (pc.iceGatheringState === 'complete') this.trickle(null);
+  }
+
+  /**
+   * Sends a candidate (null: the end of them) to the peer, or holds it back: host TCP candidates
+   * and the end of candidates go out only if ICE has not connected `holdCandidatesMs` after them.
+   * Where UDP works between two peers (nearly everywhere) neither is ever used — a UDP pair is
+   * checked and selected first — yet they were ~40 % of a mesh's signaling, each message paid for
+   * at both ends and at the registry (docs/BENCHMARKS.md, "Burst"). Where only TCP gets through,
+   * or the peer's ICE agent waits for the end of candidates to give up (RFC 8838), they arrive
+   * that much later than before; the relay fallback (10 s) is not affected.
+   */
+  private trickle(candidate: NonNullable<LinkSignal['candidate']> | null): void {
+    const holdMs = this.host.config().holdCandidatesMs;
+    if (holdMs <= 0 || (candidate && !isHostTcp(candidate.candidate))) return this.sendCandidate(candidate);
+    this.heldCandidates.push(candidate);
+    if (this.heldCandidates.length === 1) this.timers.set('held-candidates', holdMs, () => this.releaseHeldCandidates(holdMs));
+  }
+
+  private releaseHeldCandidates(heldMs: number): void {
+    const held = this.heldCandidates.splice(0);
+    const ice = this.pc.iceConnectionState;
+    // Connected: they would change nothing. An ICE restart gathers (and holds) its own.
+    if (ice === 'connected' || ice === 'completed') return;
+    this.host.record('candidates-released', `ICE ${ice} after ${heldMs} ms: sending ${held.length} held back (host TCP, end of candidates)`);
+    for (const candidate of held) this.sendCandidate(candidate);
+  }
+
+  private sendCandidate(candidate: NonNullable<LinkSignal['candidate']> | null): void {
+    this.sentCandidates.push(candidate);
+    this.host.signal(this, 'webrtc_ice_candidate', { candidate });
   }
 
   /** A connection begun while the peer was being checked: its offer goes out once set (a colliding offer meanwhile is glare). */
@@ -275,6 +303,12 @@ export class Negotiation {
  */
 function withoutCandidates(sdp: string): string {
   return sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, '');
+}
+
+/** A host candidate over TCP (`candidate:<foundation> <component> tcp <priority> <address> <port> typ host …`). */
+function isHostTcp(candidate: string): boolean {
+  const fields = candidate.split(' ');
+  return fields[2]?.toLowerCase() === 'tcp' && fields[6] === 'typ' && fields[7] === 'host';
 }
 
 function toCandidateInit(candidate: RTCIceCandidate): NonNullable<LinkSignal['candidate']> {

@@ -19,7 +19,8 @@
  * fields (the stream, the DataChannel path, whether it relays), the coordination the modules above
  * report to. Splitting them further would hand that state around instead of keeping it in one place.
  */
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { encode } from '../../../src-shared/msgpack';
 import type { SessionCertificate } from '../../../src-shared/session-certificate';
 import type { SignalType } from '../../../src-shared/protocol/signaling';
 import { Emitter } from '../emitter';
@@ -599,7 +600,10 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (this.opened) return;
     this.opened = true;
     this.emit('open', undefined);
-    this.timers.set('ping', 0, () => this.ping());
+    // Over the relay the ping's echo is the only RTT there is: at once. Over a DataChannel ICE
+    // measures it (getStats), and a ping at open cost every link of a burst a ping, a pong and
+    // their ACKs at its busiest moment (docs/BENCHMARKS.md, "Burst"): the first one waits.
+    this.timers.set('ping', this.dcPath ? STATS_INTERVAL_MS : 0, () => this.ping());
   }
 
   private ping(): void {

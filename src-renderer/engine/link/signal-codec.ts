@@ -17,7 +17,8 @@
  * (`to`, when known), so a late message for a replaced connection is dropped, and the sender's link
  * (`link`, see link-epochs.ts), so a link made again on one side is noticed on the other.
  */
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { encode } from '../../../src-shared/msgpack';
 import { z } from '../../../src-shared/zod';
 import { bytes } from '../../../src-shared/protocol/signaling';
 import { signedMessage } from '../../../src-shared/identity';

@@ -7,7 +7,8 @@
  * are verified, without crossing IPC or sitting in the main process's memory. The memory store has
  * the same contract, for tests in Node.
  */
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { encode } from '../../../src-shared/msgpack';
 import { compact, type SignedEntry } from '../../../src-shared/workstream/entry';
 
 export interface StoredEntry extends SignedEntry {
