@@ -34,6 +34,15 @@ const MAX_AUTHORS = 10_000;
 export const ANTI_ENTROPY_MS = 15_000;
 /** Confirmations of entries received close together go out in one `ws-have`. */
 const HAVE_DELAY_MS = 50;
+/**
+ * A console tells its peers whom it is linked with (`ws-links`) at most this long after a link
+ * opened, and after one closed. Until a peer hears of a new link it forwards that console's
+ * entries here too (dropped as duplicates): no hurry, and links open in bursts (ten consoles
+ * joining together sent each other ~10 announcements each). A lost link is told at once, or
+ * peers would keep from forwarding what this console no longer receives from that author.
+ */
+const LINK_OPENED_NEWS_MS = 1000;
+const LINK_CLOSED_NEWS_MS = 100;
 const linksSchema = z.array(peerIdSchema).max(MAX_AUTHORS);
 
 const seqSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -81,6 +90,9 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
   private readonly unsubscribe: Array<() => void> = [];
   private readonly antiEntropy: ReturnType<typeof setInterval>;
   private linksChanged: ReturnType<typeof setTimeout> | undefined;
+  private linksNewsDueAt = Infinity;
+  /** The links each linked console was last told of (its hello or `ws-links`), as a key. */
+  private readonly linksTold = new Map<string, string>();
   private readonly channel: Channel<SyncMessage>;
 
   constructor(
@@ -106,7 +118,8 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
         this.peerLinks.delete(peerId);
         this.confirmed.delete(peerId);
         this.haveOwed.delete(peerId);
-        this.announceLinks();
+        this.linksTold.delete(peerId);
+        this.announceLinks(LINK_CLOSED_NEWS_MS);
         this.emit('confirmations', undefined);
       }),
       log.on('added', ({ entries, from }) => this.push(entries, from)),
@@ -139,7 +152,7 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
     this.linked.add(peerId);
     this.peerHeads.set(peerId, new Map());
     this.hello(peerId);
-    this.announceLinks();
+    this.announceLinks(LINK_OPENED_NEWS_MS);
     if (!known) this.emit('confirmations', undefined);
   }
 
@@ -176,15 +189,28 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
   private hello(peerId: string): void {
     const heads = this.log.highWaterMarks();
     const chains = Object.fromEntries(Object.entries(heads).map(([author, seq]) => [author, this.log.chainDigest(author, seq)!]));
-    this.sendTo(peerId, { t: 'ws-hello', project: this.log.project, heads, chains, links: [...this.linked] });
+    const links = [...this.linked];
+    this.linksTold.set(peerId, linksKey(links));
+    this.sendTo(peerId, { t: 'ws-hello', project: this.log.project, heads, chains, links });
   }
 
-  /** Tells every linked console whom this one is linked with (coalesced: links open in bursts). */
-  private announceLinks(): void {
+  /** Tells every linked console whom this one is linked with, within `withinMs`, unless its last hello or `ws-links` already did. */
+  private announceLinks(withinMs: number): void {
+    const due = Date.now() + withinMs;
+    if (this.linksChanged && this.linksNewsDueAt <= due) return;
     clearTimeout(this.linksChanged);
+    this.linksNewsDueAt = due;
     this.linksChanged = setTimeout(() => {
-      for (const peerId of this.linked) this.sendTo(peerId, { t: 'ws-links', project: this.log.project, links: [...this.linked] });
-    }, 100);
+      this.linksChanged = undefined;
+      this.linksNewsDueAt = Infinity;
+      const links = [...this.linked];
+      const key = linksKey(links);
+      for (const peerId of this.linked) {
+        if (this.linksTold.get(peerId) === key) continue;
+        this.linksTold.set(peerId, key);
+        this.sendTo(peerId, { t: 'ws-links', project: this.log.project, links });
+      }
+    }, withinMs);
   }
 
   private onMessage(peerId: string, m: SyncMessage): void {
@@ -270,4 +296,8 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
       () => false,
     );
   }
+}
+
+function linksKey(links: string[]): string {
+  return [...links].sort().join(' ');
 }

@@ -192,6 +192,26 @@ describe('workstream replication', () => {
     expect(a.ws.log.entries().map((e) => e.kind).sort()).toEqual(['message', 'task']);
   });
 
+  it('links that open one after another are announced once, not once per link; a closed one at once', async () => {
+    const [a, b, c, d] = await Promise.all([makeConsole(), makeConsole(), makeConsole(), makeConsole()]);
+    for (const peer of [b, c, d]) {
+      link(a, peer);
+      await new Promise((done) => setTimeout(done, 150));
+    }
+    await linksKnown(a, b, c, d);
+    const announcements = () => a.bus.sent.filter((s) => s.message.t === 'ws-links');
+    // d's hello already named b, c and d; b and c hear of the others once.
+    await until(() => announcements().length === 2);
+    await new Promise((done) => setTimeout(done, 1200));
+    expect(announcements().map((s) => s.to).sort()).toEqual([b.bus.id, c.bus.id].sort());
+
+    const toldB = (r: { from: string; message: { t: string; links?: string[] } }) => r.from === a.bus.id && r.message.t === 'ws-links' && !r.message.links?.includes(c.bus.id);
+    const lost = Date.now();
+    unlink(a, c);
+    await until(() => b.bus.received.some(toldB));
+    expect(Date.now() - lost).toBeLessThan(500);
+  });
+
   it('in a full mesh nobody forwards an author’s entries to a console linked with that author', async () => {
     const [a, b, c] = await Promise.all([makeConsole(), makeConsole(), makeConsole()]);
     link(a, b);
