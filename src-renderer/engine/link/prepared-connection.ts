@@ -29,7 +29,11 @@ export interface PreparedConnection {
   described?: Promise<void>;
 }
 
-/** A connection asked for while links are being set up is made this much later, not among them. */
+/**
+ * A connection asked for while links are being set up is made once none has begun for this long,
+ * not among them: in a burst (consoles joining together) each link set up would otherwise push
+ * another connection's creation and gathering into the busiest moment.
+ */
 export const SETTLE_MS = 250;
 /**
  * A prepared connection is replaced at this age: its candidates (and TURN allocation) date from
@@ -47,8 +51,11 @@ export class ConnectionPreparer {
   private spare: Spare | undefined;
   private bare: { pc: RTCPeerConnection; key: string } | undefined;
   private bareTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The configuration of the bare connection about to be made, if one is. */
+  private pendingBare: RTCConfiguration | undefined;
   /** The configuration of the connection about to be made, if one is. */
   private pendingKey: string | undefined;
+  private pendingConfiguration: RTCConfiguration | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -59,13 +66,34 @@ export class ConnectionPreparer {
   /** Keeps one connection prepared for this configuration, made after `delayMs`, replacing any other. */
   prepare(configuration: RTCConfiguration, delayMs = 0): void {
     const key = configurationKey(configuration);
-    if (this.pendingKey === key || (this.spare?.key === key && this.now() - this.spare.madeAt < MAX_AGE_MS)) return;
+    if (this.spare?.key === key && this.now() - this.spare.madeAt < MAX_AGE_MS) return;
+    if (this.pendingKey === key) return delayMs > 0 ? this.postpone() : undefined;
     this.discard();
     this.pendingKey = key;
-    this.timer = setTimeout(() => {
-      this.pendingKey = undefined;
-      this.make(configuration, key);
-    }, delayMs);
+    this.pendingConfiguration = configuration;
+    this.timer = setTimeout(() => this.makePending(), delayMs);
+  }
+
+  /** A link is being set up: the connections about to be made wait SETTLE_MS more. */
+  private postpone(): void {
+    if (this.pendingKey !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.makePending(), SETTLE_MS);
+    }
+    if (this.pendingBare) this.prepareBareLater(this.pendingBare);
+  }
+
+  private prepareBareLater(configuration: RTCConfiguration): void {
+    clearTimeout(this.bareTimer);
+    this.pendingBare = configuration;
+    this.bareTimer = setTimeout(() => this.prepareBare(configuration), SETTLE_MS);
+  }
+
+  private makePending(): void {
+    const key = this.pendingKey;
+    const configuration = this.pendingConfiguration;
+    this.pendingKey = this.pendingConfiguration = undefined;
+    if (key !== undefined && configuration) this.make(configuration, key);
   }
 
   /**
@@ -76,13 +104,16 @@ export class ConnectionPreparer {
     const spare = this.spare;
     const usable = spare?.ready && spare.key === configurationKey(configuration) && this.now() - spare.madeAt < MAX_AGE_MS;
     if (usable) this.spare = undefined;
-    this.prepare(configuration, SETTLE_MS); // the caller is setting a link up
+    // The caller is setting a link up: nothing is made among the links being set up.
+    this.postpone();
+    this.prepare(configuration, SETTLE_MS);
     return usable ? { pc: spare.pc, channel: spare.channel } : undefined;
   }
 
   /** A bare connection (no channel, no description) is made now, if none is ready. */
   prepareBare(configuration: RTCConfiguration): void {
     clearTimeout(this.bareTimer);
+    this.pendingBare = undefined;
     if (this.bare) return;
     try {
       this.bare = { pc: this.create(configuration), key: configurationKey(configuration) };
@@ -95,8 +126,8 @@ export class ConnectionPreparer {
   takeBare(configuration: RTCConfiguration): RTCPeerConnection | undefined {
     const bare = this.bare;
     this.bare = undefined;
-    clearTimeout(this.bareTimer);
-    this.bareTimer = setTimeout(() => this.prepareBare(configuration), SETTLE_MS);
+    this.postpone();
+    this.prepareBareLater(configuration);
     if (!bare) return undefined;
     const { pc } = bare;
     // setConfiguration is a synchronous trip to WebRTC's signaling thread (1–2 ms on a busy
@@ -115,6 +146,7 @@ export class ConnectionPreparer {
   close(): void {
     this.discard();
     clearTimeout(this.bareTimer);
+    this.pendingBare = undefined;
     this.bare?.pc.close();
     this.bare = undefined;
   }
@@ -122,7 +154,7 @@ export class ConnectionPreparer {
   /** Closes the offering connection, and prepares none (direct paths blocked). */
   discard(): void {
     clearTimeout(this.timer);
-    this.pendingKey = undefined;
+    this.pendingKey = this.pendingConfiguration = undefined;
     this.spare?.pc.close();
     this.spare = undefined;
   }

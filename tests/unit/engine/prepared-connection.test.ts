@@ -42,8 +42,10 @@ describe('ConnectionPreparer', () => {
 
   it('hands out a connection whose channel is the link’s and whose offer is set, then prepares the next after the link has set up', async () => {
     preparer.prepare(config('stun:a'));
-    expect(preparer.take(config('stun:a'))).toBeUndefined(); // not made yet: the link makes its own
-    await vi.advanceTimersByTimeAsync(0);
+    expect(preparer.take(config('stun:a'))).toBeUndefined(); // not made yet: the link makes its own…
+    await vi.advanceTimersByTimeAsync(SETTLE_MS - 1);
+    expect(made).toHaveLength(0); // …and this one waits until that link has set up
+    await vi.advanceTimersByTimeAsync(1);
     expect(made).toHaveLength(1);
     expect(made[0]!.channels).toEqual([{ label: 'workstream-v1', init: { negotiated: true, id: 0, ordered: true, protocol: 'workstream-v1' } }]);
     const taken = preparer.take(config('stun:a'));
@@ -53,6 +55,24 @@ describe('ConnectionPreparer', () => {
     expect(made).toHaveLength(1); // not while that link sets up
     await vi.advanceTimersByTimeAsync(1);
     expect(made).toHaveLength(2);
+  });
+
+  it('while links keep being set up (consoles joining together), the next connection waits until they stop', async () => {
+    preparer.prepareBare(config('stun:a'));
+    preparer.prepare(config('stun:a'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(preparer.take(config('stun:a'))?.pc).toBe(made[1]);
+    // A link every 200 ms, offering or answering: neither connection is made among them.
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(200);
+      if (i % 2) preparer.take(config('stun:a'));
+      else preparer.takeBare(config('stun:a'));
+    }
+    expect(made).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(SETTLE_MS);
+    expect(made).toHaveLength(4); // the offering one and the bare one, once they stopped
+    expect(made[2]!.channels).toHaveLength(1);
+    expect(made[3]!.channels).toHaveLength(0);
   });
 
   it('never hands out a connection made for other ICE servers: it is closed and replaced', async () => {
