@@ -51,6 +51,9 @@ function decodeWith<T>(schema: z.ZodType<T>, data: Uint8Array): DecodeResult<T> 
 
 /** A peer_id's length: PEER_ID_PATTERN is 26 base32 letters. */
 const PEER_ID_LENGTH = 26;
+/** MessagePack's header of a map of 3 (fixmap) and of 4 entries. */
+const FIXMAP_3 = 0x83;
+const FIXMAP_4 = 0x84;
 /** MessagePack bin 8 and bin 16 headers (a signal payload, at most 32 KiB, is one of these). */
 const BIN_8 = 0xc4;
 const BIN_16 = 0xc5;
@@ -58,19 +61,55 @@ const BIN_16 = 0xc5;
 /** The `payload` key as an encoder writes it (a fixstr), between to_peer_id's bytes and the payload's. */
 const PAYLOAD_KEY = encoder.encode('payload');
 /**
- * Each signal type's frame as an encoder writes it, up to the bytes of to_peer_id: taken from this
- * module's encoder, not written by hand.
+ * Each signal type's entries as an encoder writes them (after the map header), up to the bytes of
+ * to_peer_id: taken from this module's encoder, not written by hand.
  */
 const SIGNAL_HEADS = (['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candidate'] as const).map((type) => {
   const sample = encoder.encode({ type, to_peer_id: 'a'.repeat(PEER_ID_LENGTH), payload: new Uint8Array(0) });
   // ... to_peer_id's bytes, the payload key, a bin 8 header and its length 0.
-  return { type, head: sample.subarray(0, sample.length - PEER_ID_LENGTH - PAYLOAD_KEY.length - 2) };
+  return { type, head: sample.subarray(1, sample.length - PEER_ID_LENGTH - PAYLOAD_KEY.length - 2) };
 });
+/** from_peer_id's key and its value's header, as an encoder writes them: a forwarded signal's first entry. */
+const FROM_HEAD = (() => {
+  const sample = encoder.encode({ from_peer_id: 'a'.repeat(PEER_ID_LENGTH) });
+  return sample.subarray(1, sample.length - PEER_ID_LENGTH);
+})();
 
 function startsWith(data: Uint8Array, at: number, bytes: Uint8Array): boolean {
   if (data.length < at + bytes.length) return false;
   for (let i = 0; i < bytes.length; i++) if (data[at + i] !== bytes[i]) return false;
   return true;
+}
+
+/** The PEER_ID_LENGTH bytes from `at` as a peer_id, if they are one. */
+function readPeerId(data: Uint8Array, at: number): string | undefined {
+  if (data.length < at + PEER_ID_LENGTH) return undefined;
+  // ASCII bytes only: as UTF-8 they are these characters, and the pattern admits nothing else.
+  for (let i = at; i < at + PEER_ID_LENGTH; i++) if (data[i]! >= 0x80) return undefined;
+  // (apply, not a spread: a spread iterates the bytes one by one, ~2 % of the registry's CPU.)
+  const id = String.fromCharCode.apply(null, data.subarray(at, at + PEER_ID_LENGTH) as unknown as number[]);
+  return PEER_ID_PATTERN.test(id) ? id : undefined;
+}
+
+/** A signal's type, to_peer_id and payload entries from `at` to the end of `data`, as an encoder writes them. */
+function readSignalEntries(data: Uint8Array, at: number): { type: (typeof SIGNAL_HEADS)[number]['type']; to: string; payload: Uint8Array } | undefined {
+  const signal = SIGNAL_HEADS.find((candidate) => startsWith(data, at, candidate.head));
+  if (!signal) return undefined;
+  const idStart = at + signal.head.length;
+  const idEnd = idStart + PEER_ID_LENGTH;
+  if (!startsWith(data, idEnd, PAYLOAD_KEY)) return undefined;
+  let payloadAt = idEnd + PAYLOAD_KEY.length;
+  let length: number;
+  if (data[payloadAt] === BIN_8 && data.length > payloadAt + 1) {
+    length = data[payloadAt + 1]!;
+    payloadAt += 2;
+  } else if (data[payloadAt] === BIN_16 && data.length > payloadAt + 2) {
+    length = (data[payloadAt + 1]! << 8) | data[payloadAt + 2]!;
+    payloadAt += 3;
+  } else return undefined;
+  if (payloadAt + length !== data.length || length > MAX_SIGNAL_PAYLOAD_BYTES) return undefined;
+  const to = readPeerId(data, idStart);
+  return to === undefined ? undefined : { type: signal.type, to, payload: data.subarray(payloadAt) };
 }
 
 /**
@@ -85,45 +124,35 @@ function startsWith(data: Uint8Array, at: number, bytes: Uint8Array): boolean {
  * tests/unit/shared/codec.test.ts holds this to their verdicts, over mutated frames too.
  */
 export function readSignalFrame(data: Uint8Array): ClientFrame | undefined {
-  let signal: (typeof SIGNAL_HEADS)[number] | undefined;
-  for (const candidate of SIGNAL_HEADS) {
-    if (startsWith(data, 0, candidate.head)) {
-      signal = candidate;
-      break;
-    }
-  }
-  if (!signal) return undefined;
-  const idStart = signal.head.length;
-  const idEnd = idStart + PEER_ID_LENGTH;
-  if (!startsWith(data, idEnd, PAYLOAD_KEY)) return undefined;
-  let at = idEnd + PAYLOAD_KEY.length;
-  let length: number;
-  if (data[at] === BIN_8 && data.length > at + 1) {
-    length = data[at + 1]!;
-    at += 2;
-  } else if (data[at] === BIN_16 && data.length > at + 2) {
-    length = (data[at + 1]! << 8) | data[at + 2]!;
-    at += 3;
-  } else return undefined;
-  if (at + length !== data.length || length > MAX_SIGNAL_PAYLOAD_BYTES) return undefined;
-  // ASCII bytes only: as UTF-8 they are these characters, and the pattern admits nothing else.
-  for (let i = idStart; i < idEnd; i++) if (data[i]! >= 0x80) return undefined;
-  // (apply, not a spread: a spread iterates the bytes one by one, ~2 % of the registry's CPU.)
-  const to = String.fromCharCode.apply(null, data.subarray(idStart, idEnd) as unknown as number[]);
-  if (!PEER_ID_PATTERN.test(to)) return undefined;
-  return { type: signal.type, to_peer_id: to, payload: data.subarray(at) };
+  if (data[0] !== FIXMAP_3) return undefined;
+  const signal = readSignalEntries(data, 1);
+  return signal && { type: signal.type, to_peer_id: signal.to, payload: signal.payload };
+}
+
+/**
+ * The same for a signal as the registry forwards it (writeForwardedSignal: from_peer_id first,
+ * then the sender's entries): on a console in a burst of joins, decoding each one and checking it
+ * with the schema was ~5 % of the page's JavaScript (docs/BENCHMARKS.md, "Burst").
+ */
+export function readForwardedSignal(data: Uint8Array): ServerFrame | undefined {
+  if (data[0] !== FIXMAP_4 || !startsWith(data, 1, FROM_HEAD)) return undefined;
+  const fromAt = 1 + FROM_HEAD.length;
+  const signal = readSignalEntries(data, fromAt + PEER_ID_LENGTH);
+  const from = readPeerId(data, fromAt);
+  if (!signal || from === undefined) return undefined;
+  return { type: signal.type, from_peer_id: from, to_peer_id: signal.to, payload: signal.payload };
 }
 
 export function decodeClientFrame(data: Uint8Array): DecodeResult<ClientFrame> {
   const signal = readSignalFrame(data);
   return signal ? { ok: true, frame: signal } : decodeWith<ClientFrame>(clientFrameSchema, data);
 }
-export const decodeServerFrame = (data: Uint8Array) => decodeWith<ServerFrame>(serverFrameSchema, data);
+export function decodeServerFrame(data: Uint8Array): DecodeResult<ServerFrame> {
+  const signal = readForwardedSignal(data);
+  return signal ? { ok: true, frame: signal } : decodeWith<ServerFrame>(serverFrameSchema, data);
+}
 export const decodeEarlyHelloFrame = (data: Uint8Array) => decodeWith<EarlyHelloFrame>(earlyHelloSchema, data);
 
-/** MessagePack's header of a map of 3 (fixmap) and of 4 entries. */
-const FIXMAP_3 = 0x83;
-const FIXMAP_4 = 0x84;
 
 /**
  * What the registry puts before a signal's received entries when it forwards it (see

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@msgpack/msgpack';
-import { decodeClientFrame, decodeServerFrame, encodeFrame, forwardPrefix, forwardedSignalLength, readSignalFrame, writeForwardedSignal } from '../../../src-shared/protocol/codec';
-import { MAX_SIGNAL_PAYLOAD_BYTES, PROTOCOL_VERSION, clientFrameSchema, type ClientFrame, type PeerInfo, type ServerFrame } from '../../../src-shared/protocol/signaling';
+import { decodeClientFrame, decodeServerFrame, encodeFrame, forwardPrefix, forwardedSignalLength, readForwardedSignal, readSignalFrame, writeForwardedSignal } from '../../../src-shared/protocol/codec';
+import { MAX_SIGNAL_PAYLOAD_BYTES, PROTOCOL_VERSION, clientFrameSchema, serverFrameSchema, type ClientFrame, type PeerInfo, type ServerFrame } from '../../../src-shared/protocol/signaling';
 
 const ADA = 'a'.repeat(26);
 const BOB = 'b2b2b2b2b2b2b2b2b2b2b2b2b2';
@@ -279,6 +279,75 @@ describe('signal frames read from their bytes (readSignalFrame) get the schema v
       expect(decodeClientFrame(data).ok).toBe(expected.success);
     }
     expect(read).toBeGreaterThan(1000); // payload bytes changed: still read without the decoder
+  });
+});
+
+describe('forwarded signal frames read from their bytes (readForwardedSignal) get the schema verdict', () => {
+  const schemaVerdict = (data: Uint8Array) => {
+    try {
+      return serverFrameSchema.safeParse(decode(data));
+    } catch {
+      return { success: false as const, data: undefined };
+    }
+  };
+  /** What the registry sends: from_peer_id's entry, then the sender's entries as received. */
+  const forwarded = (received: Uint8Array, from = ADA) => {
+    const prefix = forwardPrefix(from);
+    const out = new Uint8Array(forwardedSignalLength(received, prefix)!);
+    writeForwardedSignal(out, 0, received, prefix);
+    return out;
+  };
+
+  it('reads every signal type as the registry forwards it, without the decoder', () => {
+    for (const type of ['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candidate'] as const) {
+      for (const payload of [bytes(0), bytes(300), bytes(MAX_SIGNAL_PAYLOAD_BYTES)]) {
+        const data = forwarded(encodeFrame({ type, to_peer_id: BOB, payload } as ClientFrame));
+        expect(readForwardedSignal(data)).toEqual({ type, from_peer_id: ADA, to_peer_id: BOB, payload });
+        expect(decodeServerFrame(data)).toEqual({ ok: true, frame: schemaVerdict(data).data });
+      }
+    }
+  });
+
+  it('leaves other forms to the decoder: a relay frame, another key order, a bad from_peer_id', () => {
+    const relay = encodeFrame({ type: 'relay', from_peer_id: ADA, to_peer_id: BOB, payload: bytes(5) } as ServerFrame);
+    expect(readForwardedSignal(relay)).toBeUndefined();
+    expect(decodeServerFrame(relay).ok).toBe(true);
+    const reordered = encode({ type: 'webrtc_offer', from_peer_id: ADA, to_peer_id: BOB, payload: bytes(5) });
+    expect(readForwardedSignal(reordered)).toBeUndefined();
+    expect(decodeServerFrame(reordered).ok).toBe(true);
+    const badFrom = forwarded(encodeFrame({ type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(5) } as ClientFrame), 'A'.repeat(26));
+    expect(readForwardedSignal(badFrom)).toBeUndefined();
+    expect(decodeServerFrame(badFrom)).toMatchObject({ ok: false, code: 'BAD_FRAME' });
+  });
+
+  it('agrees with the decoder and the schema on 20,000 mutated, cut and extended frames', () => {
+    let seed = 23;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const bases = [bytes(10), bytes(300)].flatMap((payload) =>
+      (['webrtc_offer', 'webrtc_answer', 'webrtc_ice_candidate'] as const).map((type) => forwarded(encodeFrame({ type, to_peer_id: BOB, payload } as ClientFrame))),
+    );
+    let read = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const base = bases[random(bases.length)]!;
+      let data = Uint8Array.from(base);
+      const edit = random(4);
+      if (edit === 0) data[random(data.length)] = random(256);
+      else if (edit === 1) data[random(100)]! ^= 1 << random(8); // within the header and both peer_ids
+      else if (edit === 2) data = data.subarray(0, random(data.length));
+      else data = Uint8Array.from([...data, random(256)]);
+      const expected = schemaVerdict(data);
+      const fast = readForwardedSignal(data);
+      if (fast) {
+        read++;
+        expect(expected.success).toBe(true);
+        expect(fast).toEqual(expected.data);
+      }
+      expect(decodeServerFrame(data).ok).toBe(expected.success);
+    }
+    expect(read).toBeGreaterThan(1000);
   });
 });
 
