@@ -121,11 +121,23 @@ export async function describeProbes(name: string, probes: PageProbe[]): Promise
   );
 }
 
+/** A thread kind's time in a round: on a core, waiting in the run queue for one, and how often it was preempted. */
+export interface ThreadTime {
+  cpu: number;
+  /** Runnable but not running (/proc/…/schedstat): the wait for a core. */
+  wait: number;
+  /** Involuntary context switches (/proc/…/status). */
+  preempted: number;
+  /** Threads of this kind at the reading. */
+  threads: number;
+}
+
 /**
  * CPU time (ms) of every thread of `root`'s descendants (but `exclude`), by process type (the
- * Chromium `--type=`) and thread name: which threads a round's CPU went to.
+ * Chromium `--type=`) and thread name: which threads a round's CPU went to; with each kind's wait
+ * for a core, which a CDP CPU profile (wall-clock samples) cannot tell from work.
  */
-export function threadCpuMs(root: number, exclude: number[]): Map<string, number> {
+export function threadCpuMs(root: number, exclude: number[]): Map<string, ThreadTime> {
   const tick = 1000 / 100; // USER_HZ
   const read = (path: string) => {
     try {
@@ -145,11 +157,13 @@ export function threadCpuMs(root: number, exclude: number[]): Map<string, number
     for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === root) return true;
     return false;
   };
-  const out = new Map<string, number>();
+  const out = new Map<string, ThreadTime>();
   for (const pid of parents.keys()) {
     if (skip.has(pid) || !inTree(pid)) continue;
     const cmdline = read(`/proc/${pid}/cmdline`) ?? '';
-    const kind = /--type=([a-z-]+)/.exec(cmdline)?.[1] ?? (cmdline.includes('chrom') ? 'browser' : (cmdline.split('\0')[0]?.split('/').pop() ?? '?'));
+    // A renderer with --top-chrome-webui draws the browser's own UI (the omnibox popup, one per window: each context), not a page.
+    const type = /--type=([a-z-]+)/.exec(cmdline)?.[1];
+    const kind = type === 'renderer' && cmdline.includes('--top-chrome-webui') ? 'webui' : (type ?? (cmdline.includes('chrom') ? 'browser' : (cmdline.split('\0')[0]?.split('/').pop() ?? '?')));
     let tasks: string[] = [];
     try {
       tasks = readdirSync(`/proc/${pid}/task`);
@@ -161,18 +175,38 @@ export function threadCpuMs(root: number, exclude: number[]): Map<string, number
       if (!text) continue;
       const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')).replace(/\d+/g, 'N');
       const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      const waitNs = Number(read(`/proc/${pid}/task/${tid}/schedstat`)?.split(' ')[1] ?? 0);
+      const preempted = Number(/nonvoluntary_ctxt_switches:\s*(\d+)/.exec(read(`/proc/${pid}/task/${tid}/status`) ?? '')?.[1] ?? 0);
       const key = `${kind}:${name}`;
-      out.set(key, (out.get(key) ?? 0) + (Number(fields[11]) + Number(fields[12])) * tick);
+      const sum = out.get(key) ?? { cpu: 0, wait: 0, preempted: 0, threads: 0 };
+      sum.threads++;
+      sum.cpu += (Number(fields[11]) + Number(fields[12])) * tick;
+      sum.wait += waitNs / 1e6;
+      sum.preempted += preempted;
+      out.set(key, sum);
     }
   }
   return out;
 }
 
-/** The CPU per thread kind used between two `threadCpuMs` readings, largest first. */
-export function describeThreadCpu(before: Map<string, number>, after: Map<string, number>, top = 14): string {
-  const used = [...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
-  const total = used.reduce((s, [, v]) => s + v, 0);
-  return `${total.toFixed(0)} ms of CPU: ` + used.sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
+/** The CPU per thread kind used between two `threadCpuMs` readings, largest first, and the wait for a core (cpu/wait ms, preemptions). */
+export function describeThreadCpu(before: Map<string, ThreadTime>, after: Map<string, ThreadTime>, top = 14): string {
+  const used = [...after]
+    .map(([k, v]) => {
+      const b = before.get(k) ?? { cpu: 0, wait: 0, preempted: 0, threads: 0 };
+      return [k, { cpu: v.cpu - b.cpu, wait: v.wait - b.wait, preempted: v.preempted - b.preempted, threads: v.threads }] as const;
+    })
+    .filter(([, v]) => v.cpu > 0 || v.wait > 1);
+  const total = used.reduce((s, [, v]) => s + v.cpu, 0);
+  const waited = used.reduce((s, [, v]) => s + v.wait, 0);
+  return (
+    `${total.toFixed(0)} ms of CPU, ${waited.toFixed(0)} ms waiting for a core (cpu/wait ms, preemptions, threads): ` +
+    used
+      .sort((a, b) => b[1].cpu - a[1].cpu)
+      .slice(0, top)
+      .map(([k, v]) => `${k} ${v.cpu.toFixed(0)}/${v.wait.toFixed(0)} (${v.preempted}, ${v.threads})`)
+      .join(', ')
+  );
 }
 
 /** A setup trace's (tests/support/rtc-trace.ts) candidate and connection events, counted. */
