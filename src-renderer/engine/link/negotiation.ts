@@ -20,7 +20,6 @@ import { Timers } from './timers';
 /** An unanswered offer this old, met by the peer's own offer, was lost on the way. */
 const LOST_OFFER_AFTER_MS = 1000;
 
-
 export type SignalBody = Pick<LinkSignal, 'description' | 'candidate'>;
 
 /** What a connection's negotiation needs from its link, and tells it. */

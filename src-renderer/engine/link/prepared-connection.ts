@@ -53,9 +53,8 @@ export class ConnectionPreparer {
   private bareTimer: ReturnType<typeof setTimeout> | undefined;
   /** The configuration of the bare connection about to be made, if one is. */
   private pendingBare: RTCConfiguration | undefined;
-  /** The configuration of the connection about to be made, if one is. */
-  private pendingKey: string | undefined;
-  private pendingConfiguration: RTCConfiguration | undefined;
+  /** The offering connection about to be made, if one is. */
+  private pending: { key: string; configuration: RTCConfiguration } | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -67,33 +66,29 @@ export class ConnectionPreparer {
   prepare(configuration: RTCConfiguration, delayMs = 0): void {
     const key = configurationKey(configuration);
     if (this.spare?.key === key && this.now() - this.spare.madeAt < MAX_AGE_MS) return;
-    if (this.pendingKey === key) return delayMs > 0 ? this.postpone() : undefined;
-    this.discard();
-    this.pendingKey = key;
-    this.pendingConfiguration = configuration;
-    this.timer = setTimeout(() => this.makePending(), delayMs);
-  }
-
-  /** A link is being set up: the connections about to be made wait SETTLE_MS more. */
-  private postpone(): void {
-    if (this.pendingKey !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.makePending(), SETTLE_MS);
+    if (this.pending?.key === key) {
+      if (delayMs > 0) this.makePendingIn(delayMs); // a link is being set up: not among it
+      return;
     }
-    if (this.pendingBare) this.prepareBareLater(this.pendingBare);
+    this.discard();
+    this.pending = { key, configuration };
+    this.makePendingIn(delayMs);
   }
 
+  private makePendingIn(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      const pending = this.pending;
+      this.pending = undefined;
+      if (pending) this.make(pending.configuration, pending.key);
+    }, delayMs);
+  }
+
+  /** The bare connection is made SETTLE_MS from now (again, if it was about to be). */
   private prepareBareLater(configuration: RTCConfiguration): void {
     clearTimeout(this.bareTimer);
     this.pendingBare = configuration;
     this.bareTimer = setTimeout(() => this.prepareBare(configuration), SETTLE_MS);
-  }
-
-  private makePending(): void {
-    const key = this.pendingKey;
-    const configuration = this.pendingConfiguration;
-    this.pendingKey = this.pendingConfiguration = undefined;
-    if (key !== undefined && configuration) this.make(configuration, key);
   }
 
   /**
@@ -105,8 +100,8 @@ export class ConnectionPreparer {
     const usable = spare?.ready && spare.key === configurationKey(configuration) && this.now() - spare.madeAt < MAX_AGE_MS;
     if (usable) this.spare = undefined;
     // The caller is setting a link up: nothing is made among the links being set up.
-    this.postpone();
     this.prepare(configuration, SETTLE_MS);
+    if (this.pendingBare) this.prepareBareLater(this.pendingBare);
     return usable ? { pc: spare.pc, channel: spare.channel } : undefined;
   }
 
@@ -126,7 +121,7 @@ export class ConnectionPreparer {
   takeBare(configuration: RTCConfiguration): RTCPeerConnection | undefined {
     const bare = this.bare;
     this.bare = undefined;
-    this.postpone();
+    if (this.pending) this.makePendingIn(SETTLE_MS);
     this.prepareBareLater(configuration);
     if (!bare) return undefined;
     const { pc } = bare;
@@ -154,7 +149,7 @@ export class ConnectionPreparer {
   /** Closes the offering connection, and prepares none (direct paths blocked). */
   discard(): void {
     clearTimeout(this.timer);
-    this.pendingKey = this.pendingConfiguration = undefined;
+    this.pending = undefined;
     this.spare?.pc.close();
     this.spare = undefined;
   }
