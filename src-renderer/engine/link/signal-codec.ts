@@ -52,7 +52,7 @@ const envelopeFields = {
   seq: z.number().int().positive(),
   body: bytes({ max: 32 * 1024 }),
 };
-const envelopeSchema = z.discriminatedUnion('v', [
+export const envelopeSchema = z.discriminatedUnion('v', [
   z.object({ v: z.literal(2), ...envelopeFields, sig: bytes({ exact: 64 }) }),
   z.object({ v: z.literal(3), ...envelopeFields, to_key: bytes({ exact: RECIPIENT_KEY_ID_BYTES }), mac: bytes({ exact: 32 }) }),
 ]);
@@ -91,9 +91,12 @@ export function decodeEnvelope(payload: Uint8Array): SignalEnvelope | { error: s
   } catch {
     return { error: 'signaling payload is not MessagePack' };
   }
-  const parsed = envelopeSchema.safeParse(raw);
-  if (!parsed.success) return { error: `signaling envelope is malformed: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}` };
-  const e = parsed.data;
+  let e = readEnvelope(raw);
+  if (!e) {
+    const parsed = envelopeSchema.safeParse(raw);
+    if (!parsed.success) return { error: `signaling envelope is malformed: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}` };
+    e = parsed.data;
+  }
   const auth: SignalAuth = e.v === 3 ? { mac: e.mac, recipientKeyId: e.to_key } : { signature: e.sig };
   return { certificate: { signKey: e.cert.sign_key, boxKey: e.cert.box_key, startedAt: e.cert.started_at, signature: e.cert.sig }, seq: e.seq, body: e.body, auth };
 }
@@ -109,9 +112,84 @@ export function decodeLinkSignal(payload: Uint8Array): LinkSignal | { error: str
   } catch {
     return { error: 'signaling payload is not MessagePack' };
   }
+  const signal = readLinkSignal(raw);
+  if (signal) return signal;
   const parsed = linkSignalSchema.safeParse(raw);
   if (!parsed.success) return { error: `signaling payload is malformed: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}` };
   return parsed.data;
+}
+
+// --- Fast paths -------------------------------------------------------------------------------
+// A link's every signaling message is an envelope around a LinkSignal, each checked against its
+// schema. In a burst of joins that was ~7 % of a page's JavaScript, and the schema library's
+// internals were among the functions V8 compiled in every new page (docs/BENCHMARKS.md, "Burst").
+// These read a decoded value that has exactly the fields consoles write, each of its type and
+// within its bounds, and return what the schema would; anything else (an extra field, a value out
+// of bounds, an older console's shape) goes to the schema, which has the last word and the error
+// messages. tests/unit/engine/signal-codec.test.ts holds them to the schema's verdicts.
+
+type Fields = Record<string, unknown>;
+const CONNECTION_ID = /^[A-Za-z0-9_-]{8,32}$/;
+
+function plainObject(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+function keyCount(value: Fields): number {
+  let n = 0;
+  for (const key in value) if (Object.prototype.hasOwnProperty.call(value, key)) n++;
+  return n;
+}
+const isBytes = (value: unknown, exact: number): value is Uint8Array => value instanceof Uint8Array && value.length === exact;
+const isCount = (value: unknown, min: number): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+const isString = (value: unknown, max: number): value is string => typeof value === 'string' && value.length <= max;
+const isNullableString = (value: unknown, max: number): value is string | null => value === null || isString(value, max);
+
+export function readLinkSignal(raw: unknown): LinkSignal | undefined {
+  if (!plainObject(raw) || raw.v !== 1) return undefined;
+  const { from, to, link, description, candidate } = raw;
+  if (typeof from !== 'string' || !CONNECTION_ID.test(from)) return undefined;
+  if (to !== null && (typeof to !== 'string' || !CONNECTION_ID.test(to))) return undefined;
+  let n = 3;
+  const signal: LinkSignal = { v: 1, from, to };
+  if (link !== undefined) {
+    if (!isCount(link, 1)) return undefined;
+    signal.link = link;
+    n++;
+  }
+  if (description !== undefined) {
+    if (!plainObject(description) || keyCount(description) !== 2) return undefined;
+    const { type, sdp } = description;
+    if ((type !== 'offer' && type !== 'answer') || !isString(sdp, 30_000)) return undefined;
+    signal.description = { type, sdp };
+    n++;
+  }
+  if (candidate !== undefined) {
+    if (candidate !== null) {
+      if (!plainObject(candidate) || keyCount(candidate) !== 4) return undefined;
+      const { candidate: line, sdpMid, sdpMLineIndex, usernameFragment } = candidate;
+      if (!isString(line, 1024) || !isNullableString(sdpMid, 64) || !isNullableString(usernameFragment, 256)) return undefined;
+      if (sdpMLineIndex !== null && !(isCount(sdpMLineIndex, 0) && sdpMLineIndex <= 255)) return undefined;
+      signal.candidate = { candidate: line, sdpMid, sdpMLineIndex, usernameFragment };
+    } else signal.candidate = null;
+    n++;
+  }
+  return keyCount(raw) === n ? signal : undefined;
+}
+
+type Envelope = z.infer<typeof envelopeSchema>;
+
+export function readEnvelope(raw: unknown): Envelope | undefined {
+  if (!plainObject(raw)) return undefined;
+  const { v, cert, seq, body } = raw;
+  if (keyCount(raw) !== (v === 3 ? 6 : 5)) return undefined;
+  if (!plainObject(cert) || keyCount(cert) !== 4) return undefined;
+  const { sign_key, box_key, started_at, sig } = cert;
+  if (!isBytes(sign_key, 32) || !isBytes(box_key, 32) || !isCount(started_at, 0) || !isBytes(sig, 64)) return undefined;
+  if (!isCount(seq, 1) || !(body instanceof Uint8Array) || body.length > 32 * 1024) return undefined;
+  const fields = { cert: { sign_key, box_key, started_at, sig }, seq, body };
+  if (v === 3 && isBytes(raw.to_key, RECIPIENT_KEY_ID_BYTES) && isBytes(raw.mac, 32)) return { v: 3, ...fields, to_key: raw.to_key, mac: raw.mac };
+  if (v === 2 && isBytes(raw.sig, 64)) return { v: 2, ...fields, sig: raw.sig };
+  return undefined;
 }
 
 export function newConnectionId(): string {

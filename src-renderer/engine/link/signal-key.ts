@@ -37,7 +37,26 @@ export async function deriveSignalKey(own: SessionSecrets, peer: SessionCertific
   const ownBoxKey = own.certificate.boxKey;
   const [lower, higher] = compareBytes(ownBoxKey, peer.boxKey) <= 0 ? [ownBoxKey, peer.boxKey] : [peer.boxKey, ownBoxKey];
   const info = concatBytes(utf8.encode('wsp/v1/signal-key\0'), lower, higher);
-  return { peerBoxKey: peer.boxKey, key: hkdf(sha256, shared, undefined, info, 32) };
+  return { peerBoxKey: peer.boxKey, key: await hkdfSha256(shared, info) };
+}
+
+/**
+ * HKDF-SHA256 to 32 bytes, without salt (RFC 5869: a hash-length of zeros, which HMAC pads to the
+ * same key as none). WebCrypto's where there is one: a new page's first derivations in JavaScript
+ * ran cold code on the main thread, once per peer (~3 ms each in a burst of joins,
+ * docs/BENCHMARKS.md); a page without WebCrypto (plain http from another machine) derives here.
+ */
+async function hkdfSha256(secret: Uint8Array, info: Uint8Array): Promise<Uint8Array> {
+  const subtle = globalThis.crypto?.subtle;
+  if (subtle) {
+    try {
+      const key = await subtle.importKey('raw', secret as BufferSource, 'HKDF', false, ['deriveBits']);
+      return new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: info as BufferSource }, key, 256));
+    } catch {
+      // a WebCrypto without HKDF: the same derivation below
+    }
+  }
+  return hkdf(sha256, secret, undefined, info, 32);
 }
 
 /** How a session is named in a message MAC'd for it. */
@@ -45,8 +64,13 @@ export function recipientKeyId(boxKey: Uint8Array): Uint8Array {
   return boxKey.subarray(0, RECIPIENT_KEY_ID_BYTES);
 }
 
+/** Each key's HMAC with its padded key already hashed in: a MAC then costs the message alone. */
+const keyedMacs = new WeakMap<Uint8Array, ReturnType<typeof hmac.create>>();
+
 export function signalMac(key: SignalKey, message: Uint8Array): Uint8Array {
-  return hmac(sha256, key.key, message);
+  let keyed = keyedMacs.get(key.key);
+  if (!keyed) keyedMacs.set(key.key, (keyed = hmac.create(sha256, key.key)));
+  return keyed.clone().update(message).digest();
 }
 
 /** Constant-time, so a forger learns nothing from how long a refusal took. */

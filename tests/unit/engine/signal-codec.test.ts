@@ -1,7 +1,7 @@
-import { encode } from '@msgpack/msgpack';
+import { decode, encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 
-import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, linkSignalSchema, newConnectionId, signalMacBytes, signalSignedBytes, type LinkSignal } from '../../../src-renderer/engine/link/signal-codec';
+import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, envelopeSchema, linkSignalSchema, newConnectionId, readEnvelope, readLinkSignal, signalMacBytes, signalSignedBytes, type LinkSignal } from '../../../src-renderer/engine/link/signal-codec';
 
 const FROM = 'conn_A-12345678';
 const TO = 'connB_87654321-x';
@@ -190,5 +190,79 @@ describe('newConnectionId', () => {
     const id = newConnectionId();
     const signal: LinkSignal = { v: 1, from: id, to: null, candidate: null };
     expect(decodeLinkSignal(encodeLinkSignal(signal))).toEqual(signal);
+  });
+});
+
+/**
+ * The fast paths (readLinkSignal, readEnvelope) read what consoles write without the schema
+ * library; the schema keeps the last word. Whatever a fast path reads, the schema must accept
+ * and give the same value; and the decoders' verdicts stay the schema's.
+ */
+describe('signals and envelopes read without the schema get the schema verdict', () => {
+  let seed = 7;
+  /** mulberry32: every bit of it random enough to choose among a few values. */
+  const random = (n: number) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+  };
+  const pick = <T>(values: readonly T[]): T => values[random(values.length)]!;
+  const odd = [null, undefined, 0, -1, 1, 1.5, 255, 256, 2 ** 53, NaN, '', 'x', 'offer', 'answer', FROM, 'a'.repeat(1025), 'a'.repeat(30_001), true, [], {}, bytes(8), bytes(32), bytes(64), bytes(32 * 1024 + 1)] as const;
+  // (Bodies stay small in the bases: comparing 32 KiB values 20,000 times would take minutes; the
+  // limit itself is among the odd values and checked directly below.)
+  /** A copy of `value` with one field somewhere in it changed, removed or added. */
+  function mutate(value: unknown): unknown {
+    if (typeof value !== 'object' || value === null || value instanceof Uint8Array || Array.isArray(value)) return pick(odd);
+    const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    const keys = Object.keys(copy);
+    const edit = random(4);
+    const key = pick(keys);
+    if (edit === 0) delete copy[key];
+    else if (edit === 1) copy[pick(['extra', 'v', 'to', 'link', 'sig', 'mac', 'to_key'])] = pick(odd);
+    else if (edit === 2) copy[key] = pick(odd);
+    else copy[key] = mutate(copy[key]);
+    return copy;
+  }
+  function check(
+    bases: unknown[],
+    read: (raw: unknown) => unknown,
+    schema: { safeParse(raw: unknown): { success: boolean; data?: unknown } },
+    decodeBytes: (data: Uint8Array) => unknown,
+  ): number {
+    let read_ = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let value = pick(bases);
+      for (let edits = random(3); edits > 0; edits--) value = mutate(value);
+      const data = encode(value);
+      const raw = decode(data);
+      const expected = schema.safeParse(raw);
+      const fast = read(raw);
+      if (fast) {
+        read_++;
+        expect(expected.success).toBe(true);
+        expect(fast).toEqual(expected.data);
+      }
+      const decoded = decodeBytes(data);
+      if (expected.success) expect(decoded).not.toHaveProperty('error');
+      else expect(decoded).toHaveProperty('error');
+    }
+    return read_;
+  }
+
+  it('link signals', () => {
+    const bases = [description, { ...description, to: TO, link: 3 }, candidate, endOfCandidates, { ...candidate, link: Number.MAX_SAFE_INTEGER }, base()];
+    for (const value of bases) expect(readLinkSignal(decode(encode(value)))).toEqual(linkSignalSchema.parse(value));
+    const read = check(bases, readLinkSignal, linkSignalSchema, decodeLinkSignal);
+    expect(read).toBeGreaterThan(2_000); // the unchanged and harmlessly changed ones
+  });
+
+  it('envelopes, signed and MAC’d', () => {
+    const cert = { sign_key: bytes(32, 1), box_key: bytes(32, 2), started_at: 1_700_000_000_000, sig: bytes(64, 3) };
+    const signed = { v: 2, cert, seq: 7, body: bytes(30), sig: bytes(64, 4) };
+    const macd = { v: 3, cert, seq: 8, body: bytes(40), to_key: bytes(8, 6), mac: bytes(32, 5) };
+    for (const value of [signed, macd, { ...macd, body: bytes(32 * 1024) }]) expect(readEnvelope(decode(encode(value)))).toEqual(envelopeSchema.parse(value));
+    const read = check([signed, macd, { ...signed, seq: 2 ** 40 }], readEnvelope, envelopeSchema, decodeEnvelope);
+    expect(read).toBeGreaterThan(2_000);
   });
 });

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import nacl from 'tweetnacl';
 import { createIdentity, ed25519Sign, signedMessage, x25519 } from '../../../src-shared/identity';
 import { createSession, type SessionSecrets } from '../../../src-shared/session-certificate';
@@ -71,5 +73,25 @@ describe('signal keys', () => {
   it('a session is named by the first 8 bytes of its box key', async () => {
     const ada = await session();
     expect(recipientKeyId(ada.certificate.boxKey)).toEqual(ada.certificate.boxKey.subarray(0, 8));
+  });
+
+  describe('where the work is done', () => {
+    afterEach(() => vi.unstubAllGlobals());
+
+    it('a page without WebCrypto’s HKDF derives the same key in JavaScript', async () => {
+      const [ada, bob] = await Promise.all([session(), session()]);
+      const native = await derive(ada, bob);
+      vi.stubGlobal('crypto', { getRandomValues: (a: Uint8Array) => globalThis.crypto.getRandomValues(a), subtle: undefined });
+      expect(globalThis.crypto.subtle).toBeUndefined();
+      const javascript = await derive(ada, bob);
+      expect(Buffer.from(javascript.key).toString('hex')).toBe(Buffer.from(native.key).toString('hex'));
+    });
+
+    it('a key’s MACs, one after another, are each the HMAC of their message alone', async () => {
+      const [ada, bob] = await Promise.all([session(), session()]);
+      const key = await derive(ada, bob);
+      const messages = [message(), message({ seq: 2 }), message({ body: new Uint8Array(5000).fill(9) }), message()];
+      for (const m of messages) expect(Buffer.from(signalMac(key, m)).toString('hex')).toBe(Buffer.from(hmac(sha256, key.key, m)).toString('hex'));
+    });
   });
 });
