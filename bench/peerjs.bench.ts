@@ -93,6 +93,12 @@ const NEW_IDENTITY = process.env.BENCH_BURST_NEW_IDENTITY === '1';
  * DIR/ours.json, DIR/peerjs.json (open in Perfetto). It slows the round; not for figures.
  */
 const BURST_TRACE = process.env.BENCH_BURST_TRACE;
+/**
+ * BENCH_JS_FLAGS passes V8 flags to the pages, for looking into what V8 does in them: with
+ * `--trace-opt` and DEBUG=pw:browser, every function V8 compiles with Maglev or TurboFan, and how
+ * long it took (docs/BENCHMARKS.md, "Burst: what V8 compiles"). Figures are without it.
+ */
+const JS_FLAGS = process.env.BENCH_JS_FLAGS;
 const TRACE_CATEGORIES = ['webrtc', 'disabled-by-default-webrtc', 'toplevel', 'devtools.timeline', 'v8.execute', 'base'];
 /**
  * Chromium 156 gives every window (each Playwright context: each console or peer) a renderer of its
@@ -256,7 +262,7 @@ it('peerjs', async () => {
   const { registry, registryUrl, peerServer, leaveCpuGroup } = await startServers();
   const servers = [registry, peerServer];
   const pages = await serveDir(PEERJS_ROOT);
-  const browser = await chromium.launch({ executablePath: chromiumPath(), args: BROWSER_ARGS });
+  const browser = await chromium.launch({ executablePath: chromiumPath(), args: [...BROWSER_ARGS, ...(JS_FLAGS ? [`--js-flags=${JS_FLAGS}`] : [])] });
   const link = await registry.request<string>('invite', { project: 'bench-peerjs' });
   let serial = 0;
   const pjPair = (kind: 'default' | 'msgpack' = 'default') => {
