@@ -2,6 +2,7 @@ import { decode, encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 
 import { decodeEnvelope, decodeLinkSignal, encodeEnvelope, encodeLinkSignal, envelopeSchema, linkSignalSchema, newConnectionId, readEnvelope, readLinkSignal, signalMacBytes, signalSignedBytes, type LinkSignal } from '../../../src-renderer/engine/link/signal-codec';
+import { seededRandom } from '../../support/seeded-random';
 
 const FROM = 'conn_A-12345678';
 const TO = 'connB_87654321-x';
@@ -199,14 +200,7 @@ describe('newConnectionId', () => {
  * and give the same value; and the decoders' verdicts stay the schema's.
  */
 describe('signals and envelopes read without the schema get the schema verdict', () => {
-  let seed = 7;
-  /** mulberry32: every bit of it random enough to choose among a few values. */
-  const random = (n: number) => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-  };
+  const random = seededRandom(7);
   const pick = <T>(values: readonly T[]): T => values[random(values.length)]!;
   const odd = [null, undefined, 0, -1, 1, 1.5, 255, 256, 2 ** 53, NaN, '', 'x', 'offer', 'answer', FROM, 'a'.repeat(1025), 'a'.repeat(30_001), true, [], {}, bytes(8), bytes(32), bytes(64), bytes(32 * 1024 + 1)] as const;
   // (Bodies stay small in the bases: comparing 32 KiB values 20,000 times would take minutes; the

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@msgpack/msgpack';
 import { decodeClientFrame, decodeServerFrame, encodeFrame, forwardPrefix, forwardedSignalLength, readForwardedSignal, readSignalFrame, writeForwardedSignal } from '../../../src-shared/protocol/codec';
 import { MAX_SIGNAL_PAYLOAD_BYTES, PROTOCOL_VERSION, clientFrameSchema, serverFrameSchema, type ClientFrame, type PeerInfo, type ServerFrame } from '../../../src-shared/protocol/signaling';
+import { seededRandom } from '../../support/seeded-random';
 
 const ADA = 'a'.repeat(26);
 const BOB = 'b2b2b2b2b2b2b2b2b2b2b2b2b2';
@@ -209,10 +210,7 @@ function fuzzFastPath(
   headBytes: number,
   check: { fast: (data: Uint8Array) => unknown; schema: (data: Uint8Array) => { success: boolean; data?: unknown }; decode: (data: Uint8Array) => boolean },
 ): number {
-  const random = (n: number) => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed % n;
-  };
+  const random = seededRandom(seed);
   let read = 0;
   for (let i = 0; i < 20_000; i++) {
     let data = Uint8Array.from(bases[random(bases.length)]!);
