@@ -25,7 +25,15 @@ import { signedMessage } from '../../../src-shared/identity';
 import type { SessionCertificate } from '../../../src-shared/session-certificate';
 import { RECIPIENT_KEY_ID_BYTES } from './signal-key';
 
-const connectionId = z.string().regex(/^[A-Za-z0-9_-]{8,32}$/);
+/** Bounds of a signal's fields: the schemas below and the fast paths after them read the same ones. */
+const CONNECTION_ID = /^[A-Za-z0-9_-]{8,32}$/;
+const MAX_SDP_CHARS = 30_000;
+const MAX_CANDIDATE_CHARS = 1024;
+const MAX_MID_CHARS = 64;
+const MAX_UFRAG_CHARS = 256;
+const MAX_BODY_BYTES = 32 * 1024;
+
+const connectionId = z.string().regex(CONNECTION_ID);
 
 export const linkSignalSchema = z.object({
   v: z.literal(1),
@@ -33,14 +41,14 @@ export const linkSignalSchema = z.object({
   to: connectionId.nullable(),
   /** The sender's link id (link-epochs.ts); absent from consoles that predate it. */
   link: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
-  description: z.object({ type: z.enum(['offer', 'answer']), sdp: z.string().max(30_000) }).optional(),
+  description: z.object({ type: z.enum(['offer', 'answer']), sdp: z.string().max(MAX_SDP_CHARS) }).optional(),
   /** null: end of candidates. */
   candidate: z
     .object({
-      candidate: z.string().max(1024),
-      sdpMid: z.string().max(64).nullable(),
+      candidate: z.string().max(MAX_CANDIDATE_CHARS),
+      sdpMid: z.string().max(MAX_MID_CHARS).nullable(),
       sdpMLineIndex: z.number().int().min(0).max(255).nullable(),
-      usernameFragment: z.string().max(256).nullable(),
+      usernameFragment: z.string().max(MAX_UFRAG_CHARS).nullable(),
     })
     .nullable()
     .optional(),
@@ -50,7 +58,7 @@ export type LinkSignal = z.infer<typeof linkSignalSchema>;
 const envelopeFields = {
   cert: z.object({ sign_key: bytes({ exact: 32 }), box_key: bytes({ exact: 32 }), started_at: z.number().int().nonnegative(), sig: bytes({ exact: 64 }) }),
   seq: z.number().int().positive(),
-  body: bytes({ max: 32 * 1024 }),
+  body: bytes({ max: MAX_BODY_BYTES }),
 };
 export const envelopeSchema = z.discriminatedUnion('v', [
   z.object({ v: z.literal(2), ...envelopeFields, sig: bytes({ exact: 64 }) }),
@@ -129,7 +137,6 @@ export function decodeLinkSignal(payload: Uint8Array): LinkSignal | { error: str
 // messages. tests/unit/engine/signal-codec.test.ts holds them to the schema's verdicts.
 
 type Fields = Record<string, unknown>;
-const CONNECTION_ID = /^[A-Za-z0-9_-]{8,32}$/;
 
 function plainObject(value: unknown): value is Fields {
   return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
@@ -159,7 +166,7 @@ export function readLinkSignal(raw: unknown): LinkSignal | undefined {
   if (description !== undefined) {
     if (!plainObject(description) || keyCount(description) !== 2) return undefined;
     const { type, sdp } = description;
-    if ((type !== 'offer' && type !== 'answer') || !isString(sdp, 30_000)) return undefined;
+    if ((type !== 'offer' && type !== 'answer') || !isString(sdp, MAX_SDP_CHARS)) return undefined;
     signal.description = { type, sdp };
     n++;
   }
@@ -167,7 +174,7 @@ export function readLinkSignal(raw: unknown): LinkSignal | undefined {
     if (candidate !== null) {
       if (!plainObject(candidate) || keyCount(candidate) !== 4) return undefined;
       const { candidate: line, sdpMid, sdpMLineIndex, usernameFragment } = candidate;
-      if (!isString(line, 1024) || !isNullableString(sdpMid, 64) || !isNullableString(usernameFragment, 256)) return undefined;
+      if (!isString(line, MAX_CANDIDATE_CHARS) || !isNullableString(sdpMid, MAX_MID_CHARS) || !isNullableString(usernameFragment, MAX_UFRAG_CHARS)) return undefined;
       if (sdpMLineIndex !== null && !(isCount(sdpMLineIndex, 0) && sdpMLineIndex <= 255)) return undefined;
       signal.candidate = { candidate: line, sdpMid, sdpMLineIndex, usernameFragment };
     } else signal.candidate = null;
@@ -185,7 +192,7 @@ export function readEnvelope(raw: unknown): Envelope | undefined {
   if (!plainObject(cert) || keyCount(cert) !== 4) return undefined;
   const { sign_key, box_key, started_at, sig } = cert;
   if (!isBytes(sign_key, 32) || !isBytes(box_key, 32) || !isCount(started_at, 0) || !isBytes(sig, 64)) return undefined;
-  if (!isCount(seq, 1) || !(body instanceof Uint8Array) || body.length > 32 * 1024) return undefined;
+  if (!isCount(seq, 1) || !(body instanceof Uint8Array) || body.length > MAX_BODY_BYTES) return undefined;
   const fields = { cert: { sign_key, box_key, started_at, sig }, seq, body };
   if (v === 3 && isBytes(raw.to_key, RECIPIENT_KEY_ID_BYTES) && isBytes(raw.mac, 32)) return { v: 3, ...fields, to_key: raw.to_key, mac: raw.mac };
   if (v === 2 && isBytes(raw.sig, 64)) return { v: 2, ...fields, sig: raw.sig };

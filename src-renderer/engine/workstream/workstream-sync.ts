@@ -37,9 +37,10 @@ const HAVE_DELAY_MS = 50;
 /**
  * A console tells its peers whom it is linked with (`ws-links`) at most this long after a link
  * opened, and after one closed. Until a peer hears of a new link it forwards that console's
- * entries here too (dropped as duplicates): no hurry, and links open in bursts (consoles
- * joining together), each of which would otherwise be told to every peer on its own. A lost link is told at once, or
- * peers would keep from forwarding what this console no longer receives from that author.
+ * entries here too (dropped as duplicates): no hurry, and links open in bursts (consoles joining
+ * together), each of which would otherwise be told to every peer on its own. A lost link is told
+ * at once, or peers would keep from forwarding what this console no longer receives from that
+ * author.
  */
 const LINK_OPENED_NEWS_MS = 1000;
 const LINK_CLOSED_NEWS_MS = 100;
