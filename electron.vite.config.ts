@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { defineConfig } from 'electron-vite';
 import vue from '@vitejs/plugin-vue';
 import { agentTypes } from './scripts/agent-types';
+import { ENGINE_MODULES, eagerlyCompiledChunk } from './scripts/compile-hints';
 
 /** Consoles and agents tell their peers their version (src-renderer/console-client.ts, src-agent/agent.ts). */
 const { version } = JSON.parse(readFileSync(resolve(__dirname, 'package.json'), 'utf8')) as { version: string };
@@ -34,7 +35,8 @@ export default defineConfig({
   renderer: {
     root: resolve(__dirname, 'src-renderer'),
     base: './',
-    plugins: [vue()],
+    // The link engine compiled when the console loads, not in its first links (scripts/compile-hints.ts).
+    plugins: [vue(), eagerlyCompiledChunk('engine', ENGINE_MODULES)],
     define: { __APP_VERSION__: JSON.stringify(version) },
     build: {
       outDir: resolve(__dirname, 'out/renderer'),

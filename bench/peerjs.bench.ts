@@ -50,6 +50,7 @@ import { bundleForNode } from '../tests/support/registry-cli';
 import { SETUP_TRACE, printSetupTraces, recordSetupTrace } from './setup-trace';
 import { joinOwnCpuGroup } from './sched-group';
 import { BURST_PROFILE, PROFILE_DIR, PageProbe, countCandidates, countTraceEvents, describeProbes, describeThreadCpu, threadCpuMs } from './burst-probe';
+import { eagerlyCompiledChunk } from '../scripts/compile-hints';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** BENCH_ONLY=setup runs only the setup comparison (warm and cold), for quick iterations on link setup. */
@@ -128,6 +129,8 @@ async function buildPeerJsPage(): Promise<void> {
     logLevel: 'warn',
     configFile: false,
     build: { outDir: PEERJS_ROOT, emptyOutDir: true, minify: false },
+    // PeerJS and what it runs on compiled when the page loads, as our engine is (scripts/compile-hints.ts).
+    plugins: [eagerlyCompiledChunk('peerjs', /[\\/]node_modules[\\/]/, process.env.BENCH_COMPILE_HINTS !== '0')],
   });
 }
 

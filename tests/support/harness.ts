@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { Harness } from '../browser/harness/main';
 import type { LinkConfig } from '../../src-renderer/engine/link/peer-link';
 import { watchPageNoise } from './page-noise';
+import { ENGINE_MODULES, eagerlyCompiledChunk } from '../../scripts/compile-hints';
 
 export const HARNESS_ROOT = resolve(__dirname, '../../.test-output/harness');
 
@@ -21,6 +22,8 @@ export async function buildHarnessTo(outDir: string): Promise<void> {
     base: './',
     logLevel: 'warn',
     build: { outDir, emptyOutDir: true, minify: false },
+    // As the console is built (BENCH_COMPILE_HINTS=0: the engine compiled lazily, for comparison).
+    plugins: [eagerlyCompiledChunk('engine', ENGINE_MODULES, process.env.BENCH_COMPILE_HINTS !== '0')],
   });
 }
 
