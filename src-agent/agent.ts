@@ -136,6 +136,7 @@ async function openAgentConsole(options: {
     createSocket: createNodeSocket,
     createPeerConnection: nodePeerConnectionFactory(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
     prepareConnections: false, // see LinkManagerOptions.prepareConnections
+    beginConnectionEarly: false, // and LinkManagerOptions.beginConnectionEarly
     ...(options.linkConfig ? { linkConfig: options.linkConfig } : {}),
   });
   if (!engine.workstream) {

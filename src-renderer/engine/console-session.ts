@@ -33,6 +33,8 @@ export interface ConsoleSessionOptions {
   createSocket?: (url: string, protocols: string[]) => WebSocket;
   /** See LinkManagerOptions.prepareConnections. */
   prepareConnections?: boolean;
+  /** See LinkManagerOptions.beginConnectionEarly. */
+  beginConnectionEarly?: boolean;
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
 }
 
@@ -69,6 +71,7 @@ export async function createConsoleSession(options: ConsoleSessionOptions): Prom
     ...(options.extraIceServers ? { extraIceServers: options.extraIceServers } : {}),
     ...(options.createPeerConnection ? { createPeerConnection: options.createPeerConnection } : {}),
     ...(options.prepareConnections === false ? { prepareConnections: false } : {}),
+    ...(options.beginConnectionEarly === false ? { beginConnectionEarly: false } : {}),
   });
   return {
     client,

@@ -96,6 +96,8 @@ export interface OpenConsoleOptions {
   createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection;
   /** See LinkManagerOptions.prepareConnections (a Node agent turns it off). */
   prepareConnections?: boolean;
+  /** See LinkManagerOptions.beginConnectionEarly (a Node agent turns it off). */
+  beginConnectionEarly?: boolean;
 }
 
 /** One console's view of one of its links, as it tells its peers (for the project graph). */
@@ -325,6 +327,7 @@ export async function openConsole(host: ConsoleHost, options: OpenConsoleOptions
     ...(options.createSocket ? { createSocket: options.createSocket } : {}),
     ...(options.createPeerConnection ? { createPeerConnection: options.createPeerConnection } : {}),
     ...(options.prepareConnections === false ? { prepareConnections: false } : {}),
+    ...(options.beginConnectionEarly === false ? { beginConnectionEarly: false } : {}),
   });
   const opened = (holder.engine = new ConsoleEngine(started, trust, options.admit));
   try {

@@ -56,6 +56,13 @@ export interface LinkManagerOptions {
    * comes (docs/PEER-PROTOCOL.md, "Node peers"), and an agent gains little from the saved ms.
    */
   prepareConnections?: boolean;
+  /**
+   * Begin a link's first connection while its peer is being checked (default true;
+   * FirstConnection in prepared-connection.ts). A Node agent turns it off too: there the offer set
+   * before the link takes the connection lost its ICE transport in about 1 link of 10, as a
+   * prepared one did (tests/unit/agent/engine-in-node.test.ts).
+   */
+  beginConnectionEarly?: boolean;
 }
 
 export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
@@ -361,6 +368,7 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
    */
   private beginConnection(offers: boolean): FirstConnection | undefined {
     if (offers && this.config.blockDirect) return undefined;
+    if (this.options.beginConnectionEarly === false) return undefined;
     const configuration = this.rtcConfiguration(this.iceServers);
     const prepared = this.options.prepareConnections === false ? undefined : offers ? this.preparer.take(configuration) : this.preparer.takeBare(configuration);
     return FirstConnection.begin(this.createPeerConnection, configuration, offers, prepared);

@@ -259,7 +259,12 @@ export class Negotiation {
     // The offer is made now, not a task later on negotiationneeded (which then finds it under way
     // and does nothing): that hop cost 0.3–0.5 ms of a cold setup (docs/BENCHMARKS.md). Not while
     // answering: the peer's offer already negotiates the channel; nor for a prepared connection.
-    if (!prepared && pc.signalingState === 'stable' && !pc.remoteDescription) void this.makeOffer();
+    if (prepared || pc.remoteDescription) return;
+    if (pc.signalingState === 'stable') void this.makeOffer();
+    // node-datachannel sets the offer by itself as the first channel is made: it is sent as it is
+    // (without this, a Node peer's link never offered on a connection it made itself: a retry, an
+    // offer after waiting, a connection recreated after `failed`).
+    else if (pc.signalingState === 'have-local-offer' && pc.localDescription) this.sendPreparedOffer();
   }
 
   /**

@@ -129,6 +129,9 @@ export class PeerLink extends Emitter<LinkEvents> {
       connectionStateChanged: ({ pc }) => {
         this.record('connection-state', pc.connectionState);
         if (pc.connectionState === 'failed') this.policy.failed('connection failed');
+        // Not closed by the link (which stops listening first): node-datachannel closes a
+        // connection that broke (an answer it could not apply). As good as failed: relay, retry.
+        else if (pc.connectionState === 'closed') this.policy.failed('the connection closed by itself');
         this.updateState();
       },
     };

@@ -59,6 +59,7 @@ async function join(link: string, name: string, linkConfig: Partial<LinkConfig> 
     createSocket: createNodeSocket,
     createPeerConnection: nodePeerConnectionFactory({ bindAddress: '127.0.0.1' }),
     prepareConnections: false, // as the agent does (LinkManagerOptions.prepareConnections)
+    beginConnectionEarly: false, // as the agent does (LinkManagerOptions.beginConnectionEarly)
   });
   const node: NodeConsole = { identity, session, received: new Map(), errors: [] };
   testChannel(session.links, (peerId, message) => {

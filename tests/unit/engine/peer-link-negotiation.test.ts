@@ -76,3 +76,51 @@ describe('PeerLink negotiation on a bare connection given ICE servers (Chromium 
     expect(signal.description?.sdp).toContain('m=application');
   });
 });
+
+/**
+ * node-datachannel's polyfill as tests/unit/agent/node-datachannel.test.ts finds it: libdatachannel
+ * sets the offer by itself when the first channel is created, and `setLocalDescription()` without a
+ * description does nothing.
+ */
+class LibdatachannelConnection extends StubConnection {
+  override createDataChannel() {
+    if (this.signalingState === 'stable' && !this.remoteDescription) {
+      this.localDescription = { type: 'offer', sdp: 'v=0\r\na=group:BUNDLE 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n' };
+      this.signalingState = 'have-local-offer';
+      queueMicrotask(() => this.onnegotiationneeded?.()); // as src-agent/webrtc.ts fires it
+    }
+    return super.createDataChannel();
+  }
+  override async setLocalDescription() {}
+}
+
+describe('PeerLink negotiation on a connection that sets its offer itself (node-datachannel)', () => {
+  it.each([
+    ['offering at once', true],
+    ['after waiting for the peer’s offer', false],
+  ])('sends the offer the platform set, %s, on a connection the link made itself', async (_, offersFirst) => {
+    const [ada, bob] = await twoParties();
+    const sent: Array<{ type: SignalType; payload: Uint8Array }> = [];
+    const link = new PeerLink({
+      ...linkBetween(ada, bob),
+      port: { sendSignal: (type, payload) => (sent.push({ type, payload }), true), sendRelay: () => true, relayWritable: () => true, relayMaxFrameBytes: () => 256 * 1024 },
+      config: { offerWaitMs: 30 },
+      createPeerConnection: () => new LibdatachannelConnection() as unknown as RTCPeerConnection,
+      offersFirst,
+    });
+    links.push(link);
+    const errors: string[] = [];
+    link.on('error', (error) => errors.push(`${error.code}: ${error.message}`));
+    link.start();
+    await wait(60);
+    expect(errors).toEqual([]);
+    const offers = sent.filter((s) => s.type === 'webrtc_offer');
+    expect(offers).toHaveLength(1); // once: negotiationneeded finds it sent
+    const envelope = decodeEnvelope(offers[0]!.payload);
+    if ('error' in envelope) throw new Error(envelope.error);
+    const signal = decodeLinkSignal(envelope.body);
+    if ('error' in signal) throw new Error(signal.error);
+    expect(signal.description).toMatchObject({ type: 'offer' });
+    expect(signal.description?.sdp).toContain('m=application');
+  });
+});

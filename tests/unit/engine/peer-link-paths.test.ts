@@ -66,6 +66,20 @@ describe('a PeerLink’s paths on its injected clock', () => {
     expect(link.state).toBe('relay');
   });
 
+  it('a connection closed by the platform itself (node-datachannel, after an answer it could not apply) is as good as failed: relay at once, a new connection when the retry is due', async () => {
+    const { link, clock, connections } = await relayableLink();
+    link.start();
+    clock.advance(1_000);
+    const pc = connections[0]!;
+    pc.connectionState = 'closed';
+    pc.onconnectionstatechange?.();
+    expect(link.state).toBe('relay');
+    expect(link.snapshot().history.some((h) => h.event === 'relay' && h.detail.includes('closed by itself'))).toBe(true);
+    clock.advance(DEFAULT_LINK_CONFIG.directRetry.baseMs);
+    if (link.polite) expect(connections).toHaveLength(1); // the other side makes it, this one answers
+    else expect(connections).toHaveLength(2);
+  });
+
   it('ICE failing on the connection relays at once, without waiting for the fallback', async () => {
     const { link, clock, connections } = await relayableLink();
     link.start();

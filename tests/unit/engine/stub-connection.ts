@@ -12,7 +12,7 @@ export class StubConnection {
   onnegotiationneeded: (() => unknown) | null = null;
   onicecandidate: ((event: { candidate: unknown }) => unknown) | null = null;
   oniceconnectionstatechange: (() => unknown) | null = null;
-  onconnectionstatechange = null;
+  onconnectionstatechange: (() => unknown) | null = null;
   createDataChannel() {
     return { binaryType: 'arraybuffer', readyState: 'connecting', close() {} };
   }
