@@ -97,7 +97,7 @@ const BURST_TRACE = process.env.BENCH_BURST_TRACE;
 /**
  * BENCH_JS_FLAGS passes V8 flags to the pages, for looking into what V8 does in them: with
  * `--trace-opt` and DEBUG=pw:browser, every function V8 compiles with Maglev or TurboFan, and how
- * long it took (docs/BENCHMARKS.md, "Burst: what V8 compiles"). Figures are without it.
+ * long it took (docs/BENCHMARKS.md, "Burst: the registry's admissions tested, and what V8 compiles"). Figures are without it.
  */
 const JS_FLAGS = process.env.BENCH_JS_FLAGS;
 const TRACE_CATEGORIES = ['webrtc', 'disabled-by-default-webrtc', 'toplevel', 'devtools.timeline', 'v8.execute', 'base'];

@@ -3,7 +3,7 @@
  * explicit compile hints: `//# allFunctionsCalledOnLoad` at the top of a script). V8 otherwise
  * compiles a function when it is first called, on the main thread: a console's first links (a
  * burst of teammates joining) then paid ~100 ms of compilation across eleven fresh pages, in the
- * busiest moment (docs/BENCHMARKS.md, "Burst: compile hints"). With the hint the engine is
+ * busiest moment (docs/BENCHMARKS.md, "Burst: the engine compiled when the console loads"). With the hint the engine is
  * compiled while the script streams in, off the main thread, before the console joins anything.
  * Only the engine and what it runs on: the GUI (Vue, the graph) stays lazily compiled, so the
  * hint costs the console's start what `console_load_ms` measures.

@@ -88,7 +88,7 @@ export class Negotiation {
     pc.onconnectionstatechange = () => !this.closed && host.connectionStateChanged(this);
 
     if (options.prepared) {
-      if (pc.localDescription) this.sendPreparedOffer();
+      if (pc.localDescription) this.sendOfferAsSet();
       else void this.awaitPreparedOffer(options.prepared.described);
     }
   }
@@ -166,8 +166,11 @@ export class Negotiation {
     pc.close();
   }
 
-  /** A prepared connection's offer is set and holds the candidates gathered so far; later ones trickle as usual. */
-  private sendPreparedOffer(): void {
+  /**
+   * Sends the offer already set on the connection (made ahead, or set by node-datachannel as the
+   * channel was made): it holds the candidates gathered so far; later ones trickle as usual.
+   */
+  private sendOfferAsSet(): void {
     const { pc } = this;
     this.offerSentAt = this.clock.now();
     this.sendDescription(pc.localDescription!);
@@ -211,7 +214,7 @@ export class Negotiation {
       this.makingOffer = true;
       await described;
       if (this.closed || pc.signalingState !== 'have-local-offer' || !pc.localDescription) return;
-      this.sendPreparedOffer();
+      this.sendOfferAsSet();
     } catch (error) {
       if (!this.closed) this.host.fail('NEGOTIATION_FAILED', `creating an offer failed: ${(error as Error).message}`);
     } finally {
@@ -261,10 +264,10 @@ export class Negotiation {
     // answering: the peer's offer already negotiates the channel; nor for a prepared connection.
     if (prepared || pc.remoteDescription) return;
     if (pc.signalingState === 'stable') void this.makeOffer();
-    // node-datachannel sets the offer by itself as the first channel is made: it is sent as it is
+    // node-datachannel sets the offer by itself as the first channel is made: it is sent as set
     // (without this, a Node peer's link never offered on a connection it made itself: a retry, an
     // offer after waiting, a connection recreated after `failed`).
-    else if (pc.signalingState === 'have-local-offer' && pc.localDescription) this.sendPreparedOffer();
+    else if (pc.signalingState === 'have-local-offer' && pc.localDescription) this.sendOfferAsSet();
   }
 
   /**
