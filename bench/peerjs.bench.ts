@@ -40,7 +40,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setPriority } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { CHROMIUM_ARGS, chromiumPath } from '../tests/support/chromium';
+import { CHROMIUM_ARGS, CHROMIUM_BASE_ARGS, chromiumPath } from '../tests/support/chromium';
 import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../tests/support/harness';
 import type { PeerJsPage } from './peerjs-page/main';
 import type { Harness } from '../tests/browser/harness/main';
@@ -102,17 +102,11 @@ const BURST_TRACE = process.env.BENCH_BURST_TRACE;
 const JS_FLAGS = process.env.BENCH_JS_FLAGS;
 const TRACE_CATEGORIES = ['webrtc', 'disabled-by-default-webrtc', 'toplevel', 'devtools.timeline', 'v8.execute', 'base'];
 /**
- * Chromium 156 gives every window (each Playwright context: each console or peer) a renderer of its
- * own for the browser's omnibox popup (chrome://omnibox-popup.top-chrome, `--top-chrome-webui`),
- * which it loads a moment after the window opens: ~0.4 s of CPU each, i.e. 11 of them inside a
- * burst round's timed window, for either system (docs/BENCHMARKS.md, "Burst: where the native
- * calls' time goes"). Neither system's work: turned off here. Playwright passes its own
- * `--disable-features` list and a later one replaces it (Chromium keeps a switch's last value), so
- * its list (playwright-core's chromiumSwitches.ts) is repeated. BENCH_KEEP_OMNIBOX_WEBUI=1 keeps them.
+ * The omnibox popup's renderers are off (tests/support/chromium.ts: one per context, loaded inside
+ * a burst round's timed window, for either system); BENCH_KEEP_OMNIBOX_WEBUI=1 keeps them, with
+ * Playwright's own switches only.
  */
-const PLAYWRIGHT_DISABLED_FEATURES = ['AvoidUnnecessaryBeforeUnloadCheckSync', 'DestroyProfileOnBrowserClose', 'HttpsUpgrades', 'HttpsFirstBalancedModeAutoEnable', 'LensOverlay', 'MediaRouter', 'PaintHolding', 'ThirdPartyStoragePartitioning', 'AvoidCorsURLLoaderRestartOnRedirect', 'TcpPortRandomizationWin', 'OptimizationHints', 'NetworkTimeServiceQuerying', 'AimEnabled', 'PreconnectToSearch'];
-const BROWSER_ARGS =
-  process.env.BENCH_KEEP_OMNIBOX_WEBUI === '1' ? CHROMIUM_ARGS : [...CHROMIUM_ARGS, `--disable-features=${[...PLAYWRIGHT_DISABLED_FEATURES, 'WebUIOmniboxPopup', 'WebUIOmniboxAimPopup', 'WebUIOmniboxFullPopup'].join(',')}`];
+const BROWSER_ARGS = process.env.BENCH_KEEP_OMNIBOX_WEBUI === '1' ? CHROMIUM_BASE_ARGS : CHROMIUM_ARGS;
 /**
  * BENCH_SERVER_NICE=N (e.g. -10, as root) runs both servers at that scheduling priority, for looking
  * into the burst only: both servers get the same priority, and the figures in docs/BENCHMARKS.md are
