@@ -595,6 +595,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (!this.relay.paused) this.stream.setPath(this.relay);
     this.path = { kind: 'registry-relay' };
     this.relay.pump(() => this.stream);
+    if (!this.timers.has('ping')) this.timers.set('ping', 0, () => this.ping());
     this.markOpen();
   }
 
@@ -603,14 +604,15 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (this.opened) return;
     this.opened = true;
     this.emit('open', undefined);
-    // Over the relay the ping's echo is the only RTT there is: at once. Over a DataChannel ICE
-    // measures it (getStats), and a ping at open cost every link of a burst a ping, a pong and
-    // their ACKs at its busiest moment (docs/BENCHMARKS.md, "Burst"): the first one waits.
-    this.timers.set('ping', this.dcPath ? STATS_INTERVAL_MS : 0, () => this.ping());
   }
 
+  /**
+   * Over the relay the ping's echo is the only RTT there is. Over a DataChannel ICE measures it
+   * (getStats) and checks the path itself (consent freshness), so an idle link sends nothing of
+   * its own: pings stop when a DataChannel carries the link, and start again on the relay.
+   */
   private ping(): void {
-    if (this.closed) return;
+    if (this.closed || this.dcPath) return;
     void this.stream.send(encode([MSG_PING, performance.now()])).catch(() => undefined);
     this.timers.set('ping', STATS_INTERVAL_MS, () => this.ping());
   }

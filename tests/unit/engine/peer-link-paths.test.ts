@@ -94,6 +94,8 @@ describe('a PeerLink’s paths on its injected clock', () => {
 
 /** A pre-negotiated DataChannel of a stub connection; `connect` pairs two and opens them. */
 class FakeChannel {
+  /** Messages this channel sent. */
+  sent = 0;
   binaryType = 'arraybuffer';
   readyState: RTCDataChannelState = 'connecting';
   bufferedAmount = 0;
@@ -105,6 +107,7 @@ class FakeChannel {
   onmessage: ((event: { data: ArrayBuffer }) => void) | null = null;
   onbufferedamountlow: (() => void) | null = null;
   send(data: Uint8Array): void {
+    this.sent++;
     const copy = data.slice().buffer;
     const peer = this.peer!;
     setTimeout(() => peer.onmessage?.({ data: copy }), 0);
@@ -124,7 +127,7 @@ class ChannelConnection extends StubConnection {
 async function relayedPair() {
   const [ada, bob] = await twoParties();
   const clock = new ManualClock();
-  const ends: Array<{ link: PeerLink; connections: ChannelConnection[]; received: number[] }> = [];
+  const ends: Array<{ link: PeerLink; connections: ChannelConnection[]; received: number[]; relayed: number }> = [];
   for (const [me, peer] of [
     [ada, bob],
     [bob, ada],
@@ -137,6 +140,7 @@ async function relayedPair() {
       port: {
         sendSignal: () => true,
         sendRelay: (payload) => {
+          ends[index]!.relayed++;
           const other = ends[1 - index]!.link;
           setTimeout(() => other.handleRelay(payload), 0); // the registry, asynchronously
           return true;
@@ -155,7 +159,7 @@ async function relayedPair() {
     links.push(link);
     const received: number[] = [];
     link.on('message', (m) => received.push((m as { n: number }).n));
-    ends.push({ link, connections, received });
+    ends.push({ link, connections, received, relayed: 0 });
   }
   for (const end of ends) end.link.start();
   clock.advance(DEFAULT_LINK_CONFIG.fallbackAfterMs);
@@ -194,4 +198,48 @@ describe('back to direct', () => {
     expect(ada.connections).toHaveLength(connections);
     expect(ada.link.snapshot().history.filter((h) => h.event === 'datachannel-open')).toHaveLength(1);
   });
+});
+
+describe('an idle link', () => {
+  /** Lets the in-memory registry and channels deliver what is in flight (they deliver on real timers). */
+  const settle = () => new Promise((done) => setTimeout(done, 20));
+
+  it('pings over the relay (its RTT), sends nothing of its own while a DataChannel carries it, and pings again when it is back on the relay', async () => {
+    const { ends, clock } = await relayedPair();
+    const [ada, bob] = ends;
+    await settle();
+    // On the relay: a ping and its echo, every 2 s; the echo is the link's RTT.
+    const relayedBefore = ada.relayed;
+    clock.advance(2_000);
+    await settle();
+    expect(ada.relayed).toBeGreaterThan(relayedBefore);
+    expect(ada.link.snapshot().rttMs).toBeDefined();
+    // A DataChannel takes over (the stats reader finds no pair on a stub: the path stays as it was read).
+    const [a, b] = [ada.connections[0]!.channel!, bob.connections[0]!.channel!];
+    a.peer = b;
+    b.peer = a;
+    for (const channel of [a, b]) {
+      channel.readyState = 'open';
+      channel.onopen?.();
+    }
+    expect([ada.link.state, bob.link.state]).toEqual(['direct', 'direct']);
+    clock.advance(2_000); // a ping armed on the relay comes due once more, and finds the channel
+    await settle();
+    const [sentA, sentB, relayedA] = [a.sent, b.sent, ada.relayed];
+    // A minute idle: ICE checks the path and measures its RTT; the link itself sends nothing.
+    for (let s = 0; s < 60; s++) {
+      clock.advance(1_000);
+      await settle();
+    }
+    expect([a.sent, b.sent, ada.relayed]).toEqual([sentA, sentB, relayedA]);
+    // The channel goes: back on the relay, and pinging again.
+    a.readyState = 'closed';
+    a.onclose?.();
+    expect(ada.link.state).toBe('relay');
+    await settle();
+    const relayedOnReturn = ada.relayed;
+    clock.advance(2_000);
+    await settle();
+    expect(ada.relayed).toBeGreaterThan(relayedOnReturn);
+  }, 20_000);
 });
