@@ -10,8 +10,11 @@
  * Forwarding is pruned without losing anything: every console tells its peers which consoles it
  * is linked with (`ws-links`), and an entry is not forwarded to a console that is linked with
  * its author (the author pushed it there itself). What a lost message or a link that dropped at
- * the wrong moment leaves out is repaired by the hello on every link open and by a hello every
- * ANTI_ENTROPY_MS on each link.
+ * the wrong moment leaves out is repaired by the hello on every link open and by the periodic
+ * hellos (anti-entropy): every ANTI_ENTROPY_MS on each link, and at most HELLOS_PER_ROUND of them
+ * per ANTI_ENTROPY_MS in all, taken in turn, so that a console's idle traffic does not grow with
+ * the project (a hello carries every author's head: one to each of 199 peers every 15 s was
+ * O(N²) bytes a round; in turn, a project of 200 has each link's hello every ~5 min).
  *
  * Delivery is confirmed by the receiver, not assumed by the sender: a console answers entries it
  * receives with `ws-have` (its heads for their authors), and its hellos say the same. So the GUI
@@ -32,6 +35,8 @@ export type { LinkBus } from '../channels';
 
 const MAX_AUTHORS = 10_000;
 export const ANTI_ENTROPY_MS = 15_000;
+/** Periodic hellos a console sends per ANTI_ENTROPY_MS at most, one at a time. */
+export const HELLOS_PER_ROUND = 10;
 /** Confirmations of entries received close together go out in one `ws-have`. */
 const HAVE_DELAY_MS = 50;
 /**
@@ -94,6 +99,8 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
   private linksNewsDueAt = Infinity;
   /** The links each linked console was last told of (its hello or `ws-links`), as a key. */
   private readonly linksTold = new Map<string, string>();
+  /** When each linked console was last sent a hello (performance.now()). */
+  private readonly lastHelloAt = new Map<string, number>();
   private readonly channel: Channel<SyncMessage>;
 
   constructor(
@@ -116,6 +123,7 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
       links.on('closed', ({ peerId }) => {
         this.linked.delete(peerId);
         this.peerHeads.delete(peerId);
+        this.lastHelloAt.delete(peerId);
         this.peerLinks.delete(peerId);
         this.confirmed.delete(peerId);
         this.haveOwed.delete(peerId);
@@ -130,9 +138,16 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
         for (const peerId of this.linked) if (peerId !== from) for (const entries of evidence) this.sendTo(peerId, { t: 'ws-entries', project: this.log.project, entries });
       }),
     );
+    // Each tick, the linked console whose last hello is oldest, once that is antiEntropyMs ago.
     this.antiEntropy = setInterval(() => {
-      for (const peerId of this.linked) this.hello(peerId);
-    }, antiEntropyMs);
+      let due: string | undefined;
+      let oldest = performance.now() - antiEntropyMs;
+      for (const peerId of this.linked) {
+        const at = this.lastHelloAt.get(peerId) ?? -Infinity;
+        if (at <= oldest) [due, oldest] = [peerId, at];
+      }
+      if (due) this.hello(due);
+    }, antiEntropyMs / HELLOS_PER_ROUND);
   }
 
   close(): void {
@@ -192,6 +207,7 @@ export class WorkstreamSync extends Emitter<{ confirmations: void }> {
     const chains = Object.fromEntries(Object.entries(heads).map(([author, seq]) => [author, this.log.chainDigest(author, seq)!]));
     const links = [...this.linked];
     this.linksTold.set(peerId, linksKey(links));
+    this.lastHelloAt.set(peerId, performance.now());
     this.sendTo(peerId, { t: 'ws-hello', project: this.log.project, heads, chains, links });
   }
 

@@ -5,6 +5,7 @@ import { encodeEntryBody, type SignedEntry } from '../../../src-shared/workstrea
 import { entryHash } from '../../../src-shared/workstream/chain';
 import { RoutedBus } from '../../support/link-bus';
 import { openWorkstream, type Workstream, type WorkstreamProblem } from '../../../src-renderer/engine/workstream/workstream';
+import { HELLOS_PER_ROUND } from '../../../src-renderer/engine/workstream/workstream-sync';
 import { MemoryWorkstreamStore, type StoredEntry } from '../../../src-renderer/engine/workstream/workstream-store';
 
 const PROJECT = 'team';
@@ -244,6 +245,40 @@ describe('workstream replication', () => {
     await a.ws.post('message', { text: 'two' });
     expect(dropped).toBe(1);
     await until(() => b.ws.log.size === 2, 5_000);
+  });
+
+  it('periodic hellos go to one console at a time, at most HELLOS_PER_ROUND a round: a console linked with many does not send each a hello every round', async () => {
+    const ROUND_MS = 400;
+    const hub = await makeConsole({ antiEntropyMs: ROUND_MS });
+    const peers = await Promise.all(Array.from({ length: 25 }, () => makeConsole()));
+    for (const peer of peers) link(hub, peer);
+    await hub.ws.post('message', { text: 'one' });
+    await until(() => peers.every((p) => p.ws.log.size === 1));
+    const hellos = () => hub.bus.sent.filter((s) => s.message.t === 'ws-hello');
+    const before = hellos().length; // one per link open
+    const started = performance.now();
+    await new Promise((done) => setTimeout(done, 3 * ROUND_MS * 2.5)); // 7.5 rounds
+    const periodic = hellos().slice(before);
+    const rounds = (performance.now() - started) / ROUND_MS;
+    // Each round sent every link a hello before: 25 a round. Now at most 10 a round, in turn.
+    expect(periodic.length).toBeLessThanOrEqual(Math.ceil(rounds * HELLOS_PER_ROUND) + 1);
+    // In turn: every linked console had one within 25 ticks (2.5 rounds).
+    expect(new Set(periodic.map((s) => s.to)).size).toBe(peers.length);
+  });
+
+  it('with a few consoles linked, each still gets its periodic hello every round', async () => {
+    const ROUND_MS = 400;
+    const hub = await makeConsole({ antiEntropyMs: ROUND_MS });
+    const peers = await Promise.all(Array.from({ length: 3 }, () => makeConsole()));
+    for (const peer of peers) link(hub, peer);
+    await until(() => hub.bus.sent.filter((s) => s.message.t === 'ws-hello').length === 3);
+    await new Promise((done) => setTimeout(done, 4 * ROUND_MS + ROUND_MS / 2));
+    const periodic = hub.bus.sent.filter((s) => s.message.t === 'ws-hello').slice(3);
+    for (const peer of peers) {
+      const got = periodic.filter((s) => s.to === peer.identity.peerId).length;
+      expect(got).toBeGreaterThanOrEqual(3); // ~4 rounds, timers allowing
+      expect(got).toBeLessThanOrEqual(5);
+    }
   });
 
   it('an entry never sorts before its author’s earlier ones, whatever time it claims; every console shows one order', async () => {
