@@ -21,6 +21,7 @@ import type { LinkConfig, LinkSnapshot } from './link/peer-link';
 import { TrustBook, type TrustStatus } from './trust-book';
 import { openWorkstream, type Workstream } from './workstream/workstream';
 import type { WorkstreamStore } from './workstream/workstream-store';
+import { LinkStateTeller } from './link-state-telling';
 
 /**
  * What a console needs from its host (the desktop app's main process, the web host, or a Node
@@ -168,6 +169,7 @@ export class ConsoleEngine extends Emitter<ConsoleEvents> {
   private relayUsageByPeer: Record<string, RelayUsage> = {};
   private readonly linkStatesByPeer: Record<string, SharedLinkState[]> = {};
   private shareTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly linkStatesTeller = new LinkStateTeller();
   private closed = false;
   private readonly linkStates: Channel<z.infer<typeof sharedLinksSchema>>;
   /** Set by openConsole (the workstream opens after the session, on its links). */
@@ -205,6 +207,8 @@ export class ConsoleEngine extends Emitter<ConsoleEvents> {
       };
       this.emit('relay-usage', this.relayUsageByPeer);
     });
+    // A link opened again (or closed) with a peer: that peer is told afresh at the next round.
+    for (const event of ['open', 'closed', 'reset'] as const) this.links.on(event, ({ peerId }) => this.linkStatesTeller.forget(peerId));
     this.linkStates = this.links.channel({
       name: 'link-states',
       types: ['link-states'],
@@ -292,10 +296,14 @@ export class ConsoleEngine extends Emitter<ConsoleEvents> {
     this.session.stop();
   }
 
+  /** Every 2 s, to each linked peer that has not been told these states (link-state-telling.ts). */
   private shareLinkStates(): void {
     const snapshots = this.links.snapshots();
     const message = { t: 'link-states' as const, links: sharedLinkStates(snapshots) };
-    for (const s of snapshots) if (SHARED_STATES.has(s.state)) void this.linkStates.send(s.peerId, message).catch(() => undefined);
+    const now = Date.now();
+    for (const s of snapshots) {
+      if (SHARED_STATES.has(s.state) && this.linkStatesTeller.due(s.peerId, message.links, now)) void this.linkStates.send(s.peerId, message).catch(() => this.linkStatesTeller.forget(s.peerId));
+    }
   }
 }
 
