@@ -166,6 +166,18 @@ async function relayedPair() {
   return { ends: ends as [(typeof ends)[0], (typeof ends)[0]], clock };
 }
 
+/** Pairs the two ends' first connections' channels and opens them: a DataChannel comes up. */
+function openChannels(ends: Awaited<ReturnType<typeof relayedPair>>['ends']): [FakeChannel, FakeChannel] {
+  const [a, b] = [ends[0].connections[0]!.channel!, ends[1].connections[0]!.channel!];
+  a.peer = b;
+  b.peer = a;
+  for (const channel of [a, b]) {
+    channel.readyState = 'open';
+    channel.onopen?.();
+  }
+  return [a, b];
+}
+
 describe('back to direct', () => {
   it('a DataChannel opening mid-stream takes over from the relay: every message arrives once, in order', async () => {
     const { ends, clock } = await relayedPair();
@@ -181,13 +193,7 @@ describe('back to direct', () => {
     await expect.poll(() => bob.received.length, { interval: 1 }).toBeGreaterThan(10);
     expect(bob.received.length).toBeLessThan(N); // the move happens mid-stream
     // The first connections' channels (the waiting side made its own when its wait was over) open, paired.
-    const [a, b] = [ada.connections[0]!.channel!, bob.connections[0]!.channel!];
-    a.peer = b;
-    b.peer = a;
-    for (const channel of [a, b]) {
-      channel.readyState = 'open';
-      channel.onopen?.();
-    }
+    openChannels(ends);
     expect([ada.link.state, bob.link.state]).toEqual(['direct', 'direct']);
     await sending;
     await expect.poll(() => bob.received.length).toBe(N);
@@ -215,13 +221,7 @@ describe('an idle link', () => {
     expect(ada.relayed).toBeGreaterThan(relayedBefore);
     expect(ada.link.snapshot().rttMs).toBeDefined();
     // A DataChannel takes over (the stats reader finds no pair on a stub: the path stays as it was read).
-    const [a, b] = [ada.connections[0]!.channel!, bob.connections[0]!.channel!];
-    a.peer = b;
-    b.peer = a;
-    for (const channel of [a, b]) {
-      channel.readyState = 'open';
-      channel.onopen?.();
-    }
+    const [a, b] = openChannels(ends);
     expect([ada.link.state, bob.link.state]).toEqual(['direct', 'direct']);
     clock.advance(2_000); // a ping armed on the relay comes due once more, and finds the channel
     await settle();
