@@ -1,6 +1,6 @@
 /**
  * When a console tells a peer how its links run (`link-states`, for the project graph): when
- * that changed since it last told that peer, and otherwise every REFRESH_MS. Told to every linked
+ * that changed since it last told that peer, and otherwise every LINK_STATES_REFRESH_MS. Told to every linked
  * peer every 2 s, the message — one entry per link of this console — cost each idle console
  * O(N²) bytes a round in a project of N (at 200 consoles, 199 messages of ~12 KB every 2 s).
  * A round trip time within 2 ms or 20 % of the one told is not a change (jitter); the refresh

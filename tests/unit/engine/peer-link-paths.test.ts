@@ -92,7 +92,7 @@ describe('a PeerLink’s paths on its injected clock', () => {
   });
 });
 
-/** A pre-negotiated DataChannel of a stub connection; `connect` pairs two and opens them. */
+/** A pre-negotiated DataChannel of a stub connection; `openChannels` pairs two and opens them. */
 class FakeChannel {
   /** Messages this channel sent. */
   sent = 0;
