@@ -21,7 +21,7 @@ import type { LinkConfig, LinkSnapshot } from './link/peer-link';
 import { TrustBook, type TrustStatus } from './trust-book';
 import { openWorkstream, type Workstream } from './workstream/workstream';
 import type { WorkstreamStore } from './workstream/workstream-store';
-import { LinkStateTeller } from './link-state-telling';
+import { LinkStateTeller, applyLinkStateChanges } from './link-state-telling';
 
 /**
  * What a console needs from its host (the desktop app's main process, the web host, or a Node
@@ -137,12 +137,11 @@ export interface ConsoleEvents extends Record<string, unknown> {
   'link-states': { peerId: string; links: SharedLinkState[] };
 }
 
-const sharedLinksSchema = z.object({
-  t: z.literal('link-states'),
-  links: z
-    .array(z.object({ peerId: z.string().max(64), state: z.string().max(16), path: z.string().max(32).optional(), rttMs: z.number().nonnegative().optional(), error: z.string().max(32).optional() }))
-    .max(1000),
-});
+const sharedLinkSchema = z.object({ peerId: z.string().max(64), state: z.string().max(16), path: z.string().max(32).optional(), rttMs: z.number().nonnegative().optional(), error: z.string().max(32).optional() });
+const sharedLinksSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('link-states'), links: z.array(sharedLinkSchema).max(1000), changes: z.literal(true).optional() }),
+  z.object({ t: z.literal('link-states-changed'), links: z.array(sharedLinkSchema).max(1000), gone: z.array(z.string().max(64)).max(1000) }),
+]);
 
 const LINK_SHARE_INTERVAL_MS = 2000;
 const SHARED_STATES = new Set(['direct', 'turn', 'relay']);
@@ -211,9 +210,11 @@ export class ConsoleEngine extends Emitter<ConsoleEvents> {
     for (const event of ['open', 'closed', 'reset'] as const) this.links.on(event, ({ peerId }) => this.linkStatesTeller.forget(peerId));
     this.linkStates = this.links.channel({
       name: 'link-states',
-      types: ['link-states'],
+      types: ['link-states', 'link-states-changed'],
       schema: sharedLinksSchema,
-      handle: (peerId, { links }) => {
+      handle: (peerId, message) => {
+        if (message.t === 'link-states') this.linkStatesTeller.heard(peerId, message.changes === true);
+        const links = message.t === 'link-states' ? message.links : applyLinkStateChanges(this.linkStatesByPeer[peerId], message);
         this.linkStatesByPeer[peerId] = links;
         this.emit('link-states', { peerId, links });
       },
@@ -296,13 +297,14 @@ export class ConsoleEngine extends Emitter<ConsoleEvents> {
     this.session.stop();
   }
 
-  /** Every 2 s, to each linked peer that has not been told these states (link-state-telling.ts). */
+  /** Every 2 s, to each linked peer, what it has not been told of these states (link-state-telling.ts). */
   private shareLinkStates(): void {
     const snapshots = this.links.snapshots();
-    const message = { t: 'link-states' as const, links: sharedLinkStates(snapshots) };
+    const states = sharedLinkStates(snapshots);
     const now = Date.now();
     for (const s of snapshots) {
-      if (SHARED_STATES.has(s.state) && this.linkStatesTeller.due(s.peerId, message.links, now)) void this.linkStates.send(s.peerId, message).catch(() => this.linkStatesTeller.forget(s.peerId));
+      const message = SHARED_STATES.has(s.state) ? this.linkStatesTeller.message(s.peerId, states, now) : undefined;
+      if (message) void this.linkStates.send(s.peerId, message).catch(() => this.linkStatesTeller.forget(s.peerId));
     }
   }
 }
