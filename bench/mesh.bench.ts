@@ -26,10 +26,10 @@ import { HarnessConsole, HARNESS_ROOT, buildHarness } from '../tests/support/har
 import { bootstrapInterval, median, recordResult } from './stats';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const SIZES = QUICK ? [2, 5] : [2, 5, 10, 20];
-const ROUNDS = QUICK ? 1 : 3;
-const SETTLE_MS = 2000;
-const IDLE_MS = QUICK ? 3000 : 5000;
+const SIZES = process.env.BENCH_MESH_SIZES ? process.env.BENCH_MESH_SIZES.split(',').map(Number) : QUICK ? [2, 5] : [2, 5, 10, 20];
+const ROUNDS = Number(process.env.BENCH_MESH_ROUNDS ?? (QUICK ? 1 : 3));
+const SETTLE_MS = Number(process.env.BENCH_MESH_SETTLE_MS ?? 2000);
+const IDLE_MS = Number(process.env.BENCH_MESH_IDLE_MS ?? (QUICK ? 3000 : 5000));
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, pollMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -77,7 +77,7 @@ async function bothIn(p: Pair, states: string[], timeout = 30_000): Promise<[Lin
   return [(await p.a.call('snapshot', p.idB))!, (await p.b.call('snapshot', p.idA))!];
 }
 
-/** The path both ends report from getStats() a moment after open (the link re-reads it every 2 s). */
+/** The path both ends report from getStats() a moment after open (the link re-reads it every 2 s in its first 30 s). */
 async function settledPaths(p: Pair): Promise<[LinkSnapshot, LinkSnapshot]> {
   await new Promise((r) => setTimeout(r, 2500));
   return [(await p.a.call('snapshot', p.idB))!, (await p.b.call('snapshot', p.idA))!];
@@ -241,7 +241,7 @@ test('7. an agent (wsp-agent, node-datachannel) and a console, both behind symme
     await agent.next((e) => e.type === 'peer' && e.peerId === consoleId && (e.link === 'turn' || e.link === 'direct'), 30_000);
     await expect.poll(() => ws<Record<string, string>>('linkStates').then((s) => s[agentId]), { timeout: 30_000 }).toBe('turn');
     console.log(`scenario 7: agent ↔ console on TURN ${Date.now() - joinedAt} ms after the agent started`);
-    await new Promise((r) => setTimeout(r, 2500)); // the link re-reads its path every 2 s
+    await new Promise((r) => setTimeout(r, 2500)); // the link re-reads its path every 2 s in its first 30 s
     const path = await ws<LinkSnapshot['path']>('linkPath', agentId);
     // The remote address is often hidden: Chromium leaves out a peer-reflexive candidate's address.
     console.log(`scenario 7: console's path to the agent: ${path?.kind}/${path?.protocol} ${path?.local} ⇄ ${path?.remote ?? '(not shown)'}`);

@@ -46,7 +46,17 @@ export * from './link-types';
 export { RELAY_PATH_ID } from './relay-path';
 const CHUNK_BYTES = 48 * 1024;
 const HISTORY_LENGTH = 50;
-const STATS_INTERVAL_MS = 2000;
+/** A ping's period while the link is on the relay (its echo is the RTT shown there). */
+const PING_INTERVAL_MS = 2000;
+/**
+ * On a DataChannel a link reads its path and RTT (getStats) every 2 s while it settles — the
+ * first 30 s after the channel opens, its path changes or ICE reconnects — and every 10 s after:
+ * the 2 s reads were ~30 % of an idle link's CPU (docs/BENCHMARKS.md, mesh). A path change
+ * without an ICE state change (the agent switching pairs on its own) shows within 10 s then.
+ */
+export const PATH_READ_SETTLING_MS = 2000;
+export const PATH_READ_STEADY_MS = 10_000;
+const PATH_SETTLES_FOR_MS = 30_000;
 /** How long a link stays on TURN before it tries once more for a direct pair (see considerUpgrade). */
 export const PATH_UPGRADE_AFTER_MS = 3000;
 
@@ -91,14 +101,15 @@ export class PeerLink extends Emitter<LinkEvents> {
   private counters = { iceRestarts: 0, reconnects: 0, relayFallbacks: 0, rejectedSignals: 0 };
   private readonly clock: Clock;
   /** The link's own timers; the path policy keeps its own (fallback, retry, ICE restart). */
-  private readonly timers: Timers<'relay-backoff' | 'ping' | 'path-upgrade'>;
+  private readonly timers: Timers<'relay-backoff' | 'ping' | 'path-upgrade' | 'path-read'>;
+  /** Until when the path is read at the settling pace (PATH_READ_SETTLING_MS). */
+  private pathSettlingUntil = 0;
   /** This connection has tried once for a direct pair after settling on TURN. */
   private upgradeTried = false;
   /** When to relay and when to try direct again (path-policy.ts). */
   private readonly policy: PathPolicy;
   /** How the connections' negotiations reach the link. */
   private readonly negotiationHost: NegotiationHost;
-  private statsTimer: ReturnType<typeof setInterval> | undefined;
   /** The registry relay as a path (relay-path.ts). */
   private readonly relay: RelayPath;
 
@@ -379,7 +390,6 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.closed = true;
     this.timers.clearAll();
     this.policy.close();
-    clearInterval(this.statsTimer);
     this.relay.stopPump();
     this.closeConnection();
     this.stream.close();
@@ -425,7 +435,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     const state = pc.iceConnectionState;
     this.record('ice-state', state);
     this.policy.iceState(state, () => (this.pc === pc ? pc.iceConnectionState : undefined));
-    if (state === 'connected' || state === 'completed') void this.refreshStats();
+    if (state === 'connected' || state === 'completed') this.readPathSoon();
     this.updateState();
   }
 
@@ -551,9 +561,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.dcPath = new DataChannelPath(channel, pc.sctp?.maxMessageSize, this.config.maxMessageBytes + 1024);
     this.stream.setPath(this.dcPath);
     this.record('datachannel-open', wasRelayed ? 'moved back from the registry relay to a direct path' : 'DataChannel open');
-    clearInterval(this.statsTimer);
-    this.statsTimer = setInterval(() => void this.refreshStats(), STATS_INTERVAL_MS);
-    void this.refreshStats();
+    this.readPathSoon();
     this.markOpen();
   }
 
@@ -564,7 +572,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   private dropDataChannel(reason = 'DataChannel closed'): void {
     if (!this.dcPath) return;
     this.dcPath = undefined;
-    clearInterval(this.statsTimer);
+    this.timers.clear('path-read');
     this.stream.pathLost(DATACHANNEL_PATH_ID);
     this.record('datachannel-closed', reason);
     // It was working a moment ago: relay at once rather than leave the application waiting.
@@ -614,16 +622,28 @@ export class PeerLink extends Emitter<LinkEvents> {
   private ping(): void {
     if (this.closed || this.dcPath) return;
     void this.stream.send(encode([MSG_PING, performance.now()])).catch(() => undefined);
-    this.timers.set('ping', STATS_INTERVAL_MS, () => this.ping());
+    this.timers.set('ping', PING_INTERVAL_MS, () => this.ping());
+  }
+
+  /** Reads the path now, and at the settling pace for the next 30 s (a channel opened, ICE connected again). */
+  private readPathSoon(): void {
+    this.pathSettlingUntil = this.clock.now() + PATH_SETTLES_FOR_MS;
+    void this.refreshStats();
   }
 
   private async refreshStats(): Promise<void> {
     const pc = this.pc;
     if (!pc || !this.dcPath) return;
+    // One pending read at a time: a read asked for meanwhile replaces the scheduled one.
+    const next = () => {
+      if (this.closed || this.pc !== pc || !this.dcPath) return;
+      this.timers.set('path-read', this.clock.now() < this.pathSettlingUntil ? PATH_READ_SETTLING_MS : PATH_READ_STEADY_MS, () => void this.refreshStats());
+    };
     try {
       const path = await readSelectedPath(pc);
-      if (this.pc !== pc || !this.dcPath || !path) return;
+      if (this.pc !== pc || !this.dcPath || !path) return next();
       const changed = path.kind !== this.path?.kind || path.protocol !== this.path?.protocol || path.family !== this.path?.family;
+      if (changed && this.path) this.pathSettlingUntil = this.clock.now() + PATH_SETTLES_FOR_MS;
       this.path = path;
       if (path.rttMs !== undefined) this.rttMs = path.rttMs;
       if (changed) this.record('path', `${path.kind}${path.protocol ? `/${path.protocol}` : ''} ${path.family ? `${path.family} ` : ''}${path.local ?? ''} ⇄ ${path.remote ?? ''}`);
@@ -632,6 +652,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     } catch {
       // getStats on a closing connection: nothing to report
     }
+    next();
   }
 
   /**

@@ -1,0 +1,117 @@
+/**
+ * How often a link on a DataChannel reads its path and RTT (getStats): every 2 s while it settles
+ * (30 s after the channel opens, its path changes or ICE connects again), every 10 s after — the
+ * 2 s reads were ~30 % of an idle link's CPU. A PeerLink on a manual clock over a stub connection
+ * whose getStats counts its calls.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LINK_CONFIG, PATH_READ_SETTLING_MS, PATH_READ_STEADY_MS, PeerLink } from '../../../src-renderer/engine/link/peer-link';
+import { ManualClock } from './manual-clock';
+import { StubConnection } from './stub-connection';
+import { linkBetween, twoParties } from './test-link';
+
+/** A stub whose channel opens on demand, over a selected pair whose local candidate type can change. */
+class CountingConnection extends StubConnection {
+  reads = 0;
+  localType: 'host' | 'relay' = 'host';
+  rtt = 0.02;
+  sctp = { maxMessageSize: 256 * 1024 };
+  channel: { readyState: string; onopen: (() => void) | null; bufferedAmount: number; bufferedAmountLowThreshold: number; binaryType: string; send(): void; close(): void } | undefined;
+  override createDataChannel() {
+    this.channel = { readyState: 'connecting', onopen: null, bufferedAmount: 0, bufferedAmountLowThreshold: 0, binaryType: 'arraybuffer', send() {}, close() {} };
+    return this.channel;
+  }
+  open(): void {
+    this.iceConnectionState = 'connected';
+    this.channel!.readyState = 'open';
+    this.channel!.onopen?.();
+  }
+  async getStats() {
+    this.reads++;
+    return new Map<string, object>([
+      ['t', { type: 'transport', selectedCandidatePairId: 'p' }],
+      ['p', { type: 'candidate-pair', id: 'p', localCandidateId: 'l', remoteCandidateId: 'r', currentRoundTripTime: this.rtt }],
+      ['l', { type: 'local-candidate', candidateType: this.localType, address: '198.51.100.1', port: 50000, protocol: 'udp', relayProtocol: 'udp' }],
+      ['r', { type: 'remote-candidate', candidateType: 'host', address: '203.0.113.7', port: 40000, protocol: 'udp' }],
+    ]);
+  }
+}
+
+const links: PeerLink[] = [];
+afterEach(() => links.splice(0).forEach((link) => link.close()));
+
+const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function openLink() {
+  const [ada, bob] = await twoParties(true); // polite: no try for a direct pair when on TURN
+  const clock = new ManualClock();
+  const connections: CountingConnection[] = [];
+  const link = new PeerLink({
+    ...linkBetween(ada, bob),
+    remoteCertificate: bob.session.certificate,
+    port: { sendSignal: () => true, sendRelay: () => true, relayWritable: () => true, relayMaxFrameBytes: () => 256 * 1024 },
+    config: DEFAULT_LINK_CONFIG,
+    createPeerConnection: () => {
+      const pc = new CountingConnection();
+      connections.push(pc);
+      return pc as unknown as RTCPeerConnection;
+    },
+    offersFirst: true,
+    clock,
+  });
+  links.push(link);
+  link.start();
+  await new Promise((resolve) => setTimeout(resolve, 10)); // the offer is made
+  const pc = connections[0]!;
+  pc.open();
+  await flush();
+  /** Reads during `ms` of clock, a second at a time. */
+  const readsOver = async (ms: number) => {
+    const before = pc.reads;
+    for (let t = 0; t < ms; t += 1000) {
+      clock.advance(1000);
+      await flush();
+    }
+    return pc.reads - before;
+  };
+  return { link, clock, pc, readsOver };
+}
+
+describe('a link on a DataChannel reads its path', () => {
+  it('at once when the channel opens, every 2 s for 30 s, then every 10 s', async () => {
+    const { link, pc, readsOver } = await openLink();
+    expect(pc.reads).toBe(1);
+    expect(link.snapshot()).toMatchObject({ state: 'direct', rttMs: 20, path: { kind: 'host' } });
+    expect(await readsOver(30_000)).toBe(30_000 / PATH_READ_SETTLING_MS);
+    expect(await readsOver(120_000)).toBe(120_000 / PATH_READ_STEADY_MS);
+  });
+
+  it('sees a change of path within 10 s when steady, then reads every 2 s again; ICE connecting again reads at once', async () => {
+    const { link, pc, readsOver } = await openLink();
+    await readsOver(60_000);
+    // The agent switches to a TURN pair on its own, without an ICE state change.
+    pc.localType = 'relay';
+    pc.rtt = 0.08;
+    await readsOver(PATH_READ_STEADY_MS);
+    expect(link.snapshot()).toMatchObject({ state: 'turn', rttMs: 80, path: { kind: 'turn' } });
+    expect(await readsOver(20_000)).toBe(20_000 / PATH_READ_SETTLING_MS);
+    await readsOver(60_000);
+    // ICE disconnected and connected again: read at once.
+    const before = pc.reads;
+    pc.iceConnectionState = 'disconnected';
+    pc.oniceconnectionstatechange?.();
+    pc.iceConnectionState = 'connected';
+    pc.oniceconnectionstatechange?.();
+    await flush();
+    expect(pc.reads).toBe(before + 1);
+    expect(await readsOver(10_000)).toBe(10_000 / PATH_READ_SETTLING_MS);
+  });
+
+  it('stops reading when the link closes', async () => {
+    const { link, pc, readsOver } = await openLink();
+    link.close();
+    const before = pc.reads;
+    await readsOver(60_000);
+    expect(pc.reads).toBe(before);
+  });
+});
