@@ -12,13 +12,15 @@ import { join } from 'node:path';
 import { HarnessConsole, buildHarnessTo, openHarnessPage } from '../support/harness';
 import { AgentProcess } from '../support/natlab/agent-process';
 import { NatLab, PUBLIC_IP, type LanFamilies, type NatMode } from '../support/natlab/lab';
-import { labUnsupportedReason } from '../support/natlab/netns';
+import { inNs, labUnsupportedReason } from '../support/natlab/netns';
 import { coturnAvailable } from '../support/coturn';
 import type { LinkConfig, LinkSnapshot } from '../../src-renderer/engine/link/peer-link';
 import { pathLabel } from '../../src-renderer/engine/link/path-stats';
 import { spawnSync } from 'node:child_process';
 
 const WEB_ROOT = join(__dirname, '../../.test-output/natlab-harness');
+/** Scenario 11: how long the routers keep an idle UDP mapping, in seconds (some home routers: 20–30). */
+const IDLE_MAPPING_S = 20;
 const unsupported = labUnsupportedReason() ?? (coturnAvailable() ? undefined : 'coturn is not installed (apt-get install -y coturn; .ci/run installs it)');
 
 // Scenarios 8–10 need the test CA trusted by Chromium, through an NSS database made with certutil.
@@ -270,6 +272,51 @@ test('7. an agent (wsp-agent, node-datachannel) and a console, both behind symme
     await agent?.stop().catch(() => undefined);
     await context.close();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('11. two agents behind NATs that drop an idle UDP mapping after 20 s: their direct link stays up through a minute idle, kept open by ICE alone, and carries an entry after it', async () => {
+  // Neither end is a browser, and a link sends nothing of its own over a DataChannel (no pings):
+  // libdatachannel's ICE (libjuice) must keep both routers' mappings open by itself.
+  test.setTimeout(150_000);
+  lab!.setNat('a', 'eim');
+  lab!.setNat('b', 'eim');
+  for (const side of ['a', 'b'] as const) {
+    lab!.setUdpMappingTimeout(side, IDLE_MAPPING_S);
+    lab!.flushMappings(side); // no flow of an earlier scenario's left with a longer timeout
+  }
+  const invite = await lab!.invite('agents-idle');
+  const dirs = [mkdtempSync(join(tmpdir(), 'wsp-natlab-agent-a-')), mkdtempSync(join(tmpdir(), 'wsp-natlab-agent-b-'))] as const;
+  const agents: AgentProcess[] = [];
+  try {
+    agents.push(AgentProcess.start(lab!.sides.a.lanNs, ['join', invite, '--name', 'agent a', '--data-dir', dirs[0], '--json']));
+    agents.push(AgentProcess.start(lab!.sides.b.lanNs, ['join', invite, '--name', 'agent b', '--data-dir', dirs[1], '--json']));
+    const [a, b] = agents as [AgentProcess, AgentProcess];
+    const [idA, idB] = (await Promise.all([a.next((e) => e.type === 'ready'), b.next((e) => e.type === 'ready')])).map((e) => e.peerId as string) as [string, string];
+    await Promise.all([a.next((e) => e.type === 'peer' && e.peerId === idB && e.link === 'direct', 30_000), b.next((e) => e.type === 'peer' && e.peerId === idA && e.link === 'direct', 30_000)]);
+    const linkEvents = () => [...a.seen((e) => e.type === 'peer' && e.peerId === idB), ...b.seen((e) => e.type === 'peer' && e.peerId === idA)].length;
+    const before = linkEvents();
+    const idleFrom = Date.now();
+    await new Promise((r) => setTimeout(r, 3 * IDLE_MAPPING_S * 1000));
+    // The mapping of the link's flow is still there on router a, and it is one that lapses in 20 s idle.
+    const flows = inNs(lab!.sides.a.routerNs, 'conntrack', '-L', '-p', 'udp', '--dst', lab!.sides.b.wanIp);
+    console.log(`scenario 11: router a's UDP flows to b after ${Math.round((Date.now() - idleFrom) / 1000)} s idle:\n${flows.trim()}`);
+    const timeouts = [...flows.matchAll(/^udp\s+\d+\s+(\d+)\s/gm)].map((m) => Number(m[1]));
+    expect(timeouts.length, flows).toBeGreaterThan(0);
+    expect(Math.max(...timeouts)).toBeLessThanOrEqual(IDLE_MAPPING_S);
+    // The link never changed state (no disconnect, restart or relay) and carries an entry now.
+    expect(linkEvents()).toBe(before);
+    const poster = AgentProcess.start(lab!.sides.a.lanNs, ['post', 'after a minute idle', '--data-dir', dirs[0], '--json', '--timeout', '20']);
+    const posted = await poster.next((e) => e.type === 'posted', 25_000);
+    expect(posted.delivered).toBe(true);
+    expect(await poster.exited()).toBe(0);
+    const printed = await b.next((e) => e.type === 'entry' && (e.entry as { id: string }).id === (posted.entry as { id: string }).id, 10_000);
+    expect(printed.entry).toMatchObject({ kind: 'message', body: { text: 'after a minute idle' }, authorName: 'agent a' });
+    expect(linkEvents()).toBe(before);
+  } finally {
+    await Promise.all(agents.map((agent) => agent.stop().catch(() => undefined)));
+    for (const side of ['a', 'b'] as const) lab!.setUdpMappingTimeout(side, undefined);
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -55,6 +55,11 @@ export class AgentProcess {
     });
   }
 
+  /** Every event printed so far that matches. */
+  seen(match: (e: AgentEvent) => boolean): AgentEvent[] {
+    return this.events.filter(match);
+  }
+
   exited(): Promise<number | null> {
     return this.exit;
   }

@@ -424,6 +424,16 @@ export class NatLab {
     inNs(this.sides[sideName].routerNs, 'conntrack', '-F');
   }
 
+  /**
+   * How long the router keeps an idle UDP mapping, in seconds (Linux's defaults: 30 for a flow
+   * that has seen one packet, 120 for one that has seen replies); `undefined` restores them. Home
+   * routers keep some for as little as 20–30 s.
+   */
+  setUdpMappingTimeout(sideName: 'a' | 'b', seconds: number | undefined): void {
+    const r = this.sides[sideName].routerNs;
+    inNs(r, 'sysctl', '-q', '-w', `net.netfilter.nf_conntrack_udp_timeout=${seconds ?? 30}`, `net.netfilter.nf_conntrack_udp_timeout_stream=${seconds ?? 120}`);
+  }
+
   /** Kills coturn without warning, as a crash or an outage would. */
   async killCoturn(): Promise<void> {
     const child = this.coturn;
