@@ -5,37 +5,8 @@
  * whose getStats counts its calls.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_LINK_CONFIG, PATH_READ_SETTLING_MS, PATH_READ_STEADY_MS, PeerLink } from '../../../src-renderer/engine/link/peer-link';
-import { ManualClock } from './manual-clock';
-import { StubConnection } from './stub-connection';
-import { linkBetween, twoParties } from './test-link';
-
-/** A stub whose channel opens on demand, over a selected pair whose local candidate type can change. */
-class CountingConnection extends StubConnection {
-  reads = 0;
-  localType: 'host' | 'relay' = 'host';
-  rtt = 0.02;
-  sctp = { maxMessageSize: 256 * 1024 };
-  channel: { readyState: string; onopen: (() => void) | null; bufferedAmount: number; bufferedAmountLowThreshold: number; binaryType: string; send(): void; close(): void } | undefined;
-  override createDataChannel() {
-    this.channel = { readyState: 'connecting', onopen: null, bufferedAmount: 0, bufferedAmountLowThreshold: 0, binaryType: 'arraybuffer', send() {}, close() {} };
-    return this.channel;
-  }
-  open(): void {
-    this.iceConnectionState = 'connected';
-    this.channel!.readyState = 'open';
-    this.channel!.onopen?.();
-  }
-  async getStats() {
-    this.reads++;
-    return new Map<string, object>([
-      ['t', { type: 'transport', selectedCandidatePairId: 'p' }],
-      ['p', { type: 'candidate-pair', id: 'p', localCandidateId: 'l', remoteCandidateId: 'r', currentRoundTripTime: this.rtt }],
-      ['l', { type: 'local-candidate', candidateType: this.localType, address: '198.51.100.1', port: 50000, protocol: 'udp', relayProtocol: 'udp' }],
-      ['r', { type: 'remote-candidate', candidateType: 'host', address: '203.0.113.7', port: 40000, protocol: 'udp' }],
-    ]);
-  }
-}
+import { PATH_READ_SETTLING_MS, PATH_READ_STEADY_MS, type PeerLink } from '../../../src-renderer/engine/link/peer-link';
+import { openLinkOnStub } from './test-link';
 
 const links: PeerLink[] = [];
 afterEach(() => links.splice(0).forEach((link) => link.close()));
@@ -43,28 +14,8 @@ afterEach(() => links.splice(0).forEach((link) => link.close()));
 const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 async function openLink() {
-  const [ada, bob] = await twoParties(true); // polite: no try for a direct pair when on TURN
-  const clock = new ManualClock();
-  const connections: CountingConnection[] = [];
-  const link = new PeerLink({
-    ...linkBetween(ada, bob),
-    remoteCertificate: bob.session.certificate,
-    port: { sendSignal: () => true, sendRelay: () => true, relayWritable: () => true, relayMaxFrameBytes: () => 256 * 1024 },
-    config: DEFAULT_LINK_CONFIG,
-    createPeerConnection: () => {
-      const pc = new CountingConnection();
-      connections.push(pc);
-      return pc as unknown as RTCPeerConnection;
-    },
-    offersFirst: true,
-    clock,
-  });
+  const { link, clock, pc } = await openLinkOnStub({ polite: true }); // polite: no try for a direct pair when on TURN
   links.push(link);
-  link.start();
-  await new Promise((resolve) => setTimeout(resolve, 10)); // the offer is made
-  const pc = connections[0]!;
-  pc.open();
-  await flush();
   /** Reads during `ms` of clock, a second at a time. */
   const readsOver = async (ms: number) => {
     const before = pc.reads;

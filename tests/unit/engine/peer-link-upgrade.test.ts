@@ -5,68 +5,17 @@
  * while a direct pair was within reach.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_LINK_CONFIG, PATH_UPGRADE_AFTER_MS, PeerLink } from '../../../src-renderer/engine/link/peer-link';
-import { ManualClock } from './manual-clock';
-import { StubConnection } from './stub-connection';
-import { linkBetween, twoParties } from './test-link';
-
-/** A stub whose channel opens on demand, over a selected pair of the given local candidate type. */
-class OpeningConnection extends StubConnection {
-  restarts = 0;
-  sctp = { maxMessageSize: 256 * 1024 };
-  channel: { readyState: string; onopen: (() => void) | null; bufferedAmount: number; bufferedAmountLowThreshold: number; binaryType: string; send(): void; close(): void } | undefined;
-  constructor(private readonly localType: 'relay' | 'srflx') {
-    super();
-  }
-  override createDataChannel() {
-    this.channel = { readyState: 'connecting', onopen: null, bufferedAmount: 0, bufferedAmountLowThreshold: 0, binaryType: 'arraybuffer', send() {}, close() {} };
-    return this.channel;
-  }
-  open(): void {
-    this.iceConnectionState = 'connected';
-    this.channel!.readyState = 'open';
-    this.channel!.onopen?.();
-  }
-  restartIce(): void {
-    this.restarts++;
-  }
-  async getStats() {
-    return new Map<string, object>([
-      ['t', { type: 'transport', selectedCandidatePairId: 'p' }],
-      ['p', { type: 'candidate-pair', id: 'p', localCandidateId: 'l', remoteCandidateId: 'r', currentRoundTripTime: 0.02 }],
-      ['l', { type: 'local-candidate', candidateType: this.localType, address: '198.51.100.1', port: 50000, protocol: 'udp', relayProtocol: 'udp' }],
-      ['r', { type: 'remote-candidate', candidateType: 'srflx', address: '203.0.113.7', port: 40000, protocol: 'udp' }],
-    ]);
-  }
-}
+import { PATH_UPGRADE_AFTER_MS, type PeerLink } from '../../../src-renderer/engine/link/peer-link';
+import { openLinkOnStub } from './test-link';
 
 const links: PeerLink[] = [];
 afterEach(() => links.splice(0).forEach((link) => link.close()));
 
 async function openLink(options: { polite: boolean; localType?: 'relay' | 'srflx'; iceTransportPolicy?: RTCIceTransportPolicy }) {
-  const [ada, bob] = await twoParties(options.polite);
-  const clock = new ManualClock();
-  const connections: OpeningConnection[] = [];
-  const link = new PeerLink({
-    ...linkBetween(ada, bob),
-    remoteCertificate: bob.session.certificate,
-    port: { sendSignal: () => true, sendRelay: () => true, relayWritable: () => true, relayMaxFrameBytes: () => 256 * 1024 },
-    config: { ...DEFAULT_LINK_CONFIG, iceTransportPolicy: options.iceTransportPolicy ?? 'all' },
-    createPeerConnection: () => {
-      const pc = new OpeningConnection(options.localType ?? 'relay');
-      connections.push(pc);
-      return pc as unknown as RTCPeerConnection;
-    },
-    offersFirst: true,
-    clock,
-  });
-  links.push(link);
-  expect(link.polite).toBe(options.polite);
-  link.start();
-  await new Promise((resolve) => setTimeout(resolve, 10)); // the offer is made
-  connections[0]!.open();
-  await new Promise((resolve) => setTimeout(resolve, 10)); // the path is read from getStats
-  return { link, clock, pc: connections[0]! };
+  const opened = await openLinkOnStub({ ...options, localType: options.localType ?? 'relay' });
+  links.push(opened.link);
+  expect(opened.link.polite).toBe(options.polite);
+  return opened;
 }
 
 describe('a link on TURN tries once for a direct pair', () => {
