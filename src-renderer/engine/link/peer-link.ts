@@ -50,7 +50,8 @@ const HISTORY_LENGTH = 50;
 const PING_INTERVAL_MS = 2000;
 /**
  * On a DataChannel a link reads its path and RTT (getStats) every 2 s while it settles — the
- * first 30 s after the channel opens, its path changes or ICE reconnects — and every 10 s after:
+ * first 30 s after the channel opens, its path changes or ICE reconnects, and as long as it is on
+ * TURN, from where ICE may still move it to a direct pair — and every 10 s after:
  * the 2 s reads were ~30 % of an idle link's CPU (docs/BENCHMARKS.md, mesh). A path change
  * without an ICE state change (the agent switching pairs on its own) shows within 10 s then.
  */
@@ -637,7 +638,9 @@ export class PeerLink extends Emitter<LinkEvents> {
     // One pending read at a time: a read asked for meanwhile replaces the scheduled one.
     const next = () => {
       if (this.closed || this.pc !== pc || !this.dcPath) return;
-      this.timers.set('path-read', this.clock.now() < this.pathSettlingUntil ? PATH_READ_SETTLING_MS : PATH_READ_STEADY_MS, () => void this.refreshStats());
+      // On TURN the agent may still find a direct pair (considerUpgrade): watched at the settling pace.
+      const settling = this.clock.now() < this.pathSettlingUntil || this.path?.kind === 'turn';
+      this.timers.set('path-read', settling ? PATH_READ_SETTLING_MS : PATH_READ_STEADY_MS, () => void this.refreshStats());
     };
     try {
       const path = await readSelectedPath(pc);

@@ -1,6 +1,6 @@
 /**
  * How often a link on a DataChannel reads its path and RTT (getStats): every 2 s while it settles
- * (30 s after the channel opens, its path changes or ICE connects again), every 10 s after — the
+ * (30 s after the channel opens, its path changes or ICE connects again, and while on TURN), every 10 s after — the
  * 2 s reads were ~30 % of an idle link's CPU. A PeerLink on a manual clock over a stub connection
  * whose getStats counts its calls.
  */
@@ -37,7 +37,7 @@ describe('a link on a DataChannel reads its path', () => {
     expect(await readsOver(120_000)).toBe(120_000 / PATH_READ_STEADY_MS);
   });
 
-  it('sees a change of path within 10 s when steady, then reads every 2 s again; ICE connecting again reads at once', async () => {
+  it('sees a change of path within 10 s when steady, then reads every 2 s again, and as long as it is on TURN; ICE connecting again reads at once', async () => {
     const { link, pc, readsOver } = await openLink();
     await readsOver(60_000);
     // The agent switches to a TURN pair on its own, without an ICE state change.
@@ -45,8 +45,15 @@ describe('a link on a DataChannel reads its path', () => {
     pc.rtt = 0.08;
     await readsOver(PATH_READ_STEADY_MS);
     expect(link.snapshot()).toMatchObject({ state: 'turn', rttMs: 80, path: { kind: 'turn' } });
-    expect(await readsOver(20_000)).toBe(20_000 / PATH_READ_SETTLING_MS);
+    // On TURN it keeps the settling pace (ICE may still find a direct pair), however long.
     await readsOver(60_000);
+    expect(await readsOver(20_000)).toBe(20_000 / PATH_READ_SETTLING_MS);
+    // Back on a direct pair: seen within 2 s, then the settling pace for 30 s, then steady.
+    pc.localType = 'host';
+    await readsOver(PATH_READ_SETTLING_MS);
+    expect(link.snapshot()).toMatchObject({ state: 'direct', path: { kind: 'host' } });
+    expect(await readsOver(30_000)).toBe(30_000 / PATH_READ_SETTLING_MS);
+    expect(await readsOver(60_000)).toBe(60_000 / PATH_READ_STEADY_MS);
     // ICE disconnected and connected again: read at once.
     const before = pc.reads;
     pc.iceConnectionState = 'disconnected';
