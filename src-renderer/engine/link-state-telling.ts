@@ -44,10 +44,15 @@ export class LinkStateTeller {
   /** The message to tell `peerId` now about these states, if any; if so, counted as told. */
   message(peerId: string, states: SharedLinkState[], now: number): LinkStatesMessage | undefined {
     const last = this.told.get(peerId);
-    const byPeer = new Map(states.map((s) => [s.peerId, s]));
     if (last && this.takingChanges.has(peerId)) {
-      const links = states.filter((s) => !sameState(last.states.get(s.peerId), s));
-      const gone = [...last.states.keys()].filter((id) => !byPeer.has(id));
+      // Called for every peer every round: an idle round compares, and builds nothing.
+      let stillThere = 0;
+      const links = states.filter((s) => {
+        const told = last.states.get(s.peerId);
+        if (told) stillThere++;
+        return !sameState(told, s);
+      });
+      const gone = stillThere === last.states.size ? [] : goneIds(last.states, states);
       if (links.length === 0 && gone.length === 0) return undefined;
       for (const id of gone) last.states.delete(id);
       for (const s of links) last.states.set(s.peerId, s);
@@ -55,7 +60,7 @@ export class LinkStateTeller {
       return { t: 'link-states-changed', links, gone };
     }
     if (last && now - last.at < this.refreshMs && sameStory(last.states, states)) return undefined;
-    this.told.set(peerId, { states: byPeer, at: now });
+    this.told.set(peerId, { states: new Map(states.map((s) => [s.peerId, s])), at: now });
     return { t: 'link-states', links: states, changes: true };
   }
 
@@ -63,6 +68,12 @@ export class LinkStateTeller {
   forget(peerId: string): void {
     this.told.delete(peerId);
   }
+}
+
+/** The peer ids told that these states no longer have. */
+function goneIds(told: Map<string, SharedLinkState>, states: SharedLinkState[]): string[] {
+  const present = new Set(states.map((s) => s.peerId));
+  return [...told.keys()].filter((id) => !present.has(id));
 }
 
 /** The same links, in the same order, each the same state (sameState). */
