@@ -21,7 +21,7 @@ import type { LinkConfig, LinkSnapshot } from './link/peer-link';
 import { TrustBook, type TrustStatus } from './trust-book';
 import { openWorkstream, type Workstream } from './workstream/workstream';
 import type { WorkstreamStore } from './workstream/workstream-store';
-import { LinkStateTeller, applyLinkStateChanges } from './link-state-telling';
+import { LinkStateTeller, MAX_SHARED_LINKS, applyLinkStateChanges } from './link-state-telling';
 
 /**
  * What a console needs from its host (the desktop app's main process, the web host, or a Node
@@ -139,8 +139,8 @@ export interface ConsoleEvents extends Record<string, unknown> {
 
 const sharedLinkSchema = z.object({ peerId: z.string().max(64), state: z.string().max(16), path: z.string().max(32).optional(), rttMs: z.number().nonnegative().optional(), error: z.string().max(32).optional() });
 const sharedLinksSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('link-states'), links: z.array(sharedLinkSchema).max(1000), changes: z.literal(true).optional() }),
-  z.object({ t: z.literal('link-states-changed'), links: z.array(sharedLinkSchema).max(1000), gone: z.array(z.string().max(64)).max(1000) }),
+  z.object({ t: z.literal('link-states'), links: z.array(sharedLinkSchema).max(MAX_SHARED_LINKS), changes: z.literal(true).optional() }),
+  z.object({ t: z.literal('link-states-changed'), links: z.array(sharedLinkSchema).max(MAX_SHARED_LINKS), gone: z.array(z.string().max(64)).max(MAX_SHARED_LINKS) }),
 ]);
 
 const LINK_SHARE_INTERVAL_MS = 2000;
@@ -215,6 +215,7 @@ export class ConsoleEngine extends Emitter<ConsoleEvents> {
       handle: (peerId, message) => {
         if (message.t === 'link-states') this.linkStatesTeller.heard(peerId, message.changes === true);
         const links = message.t === 'link-states' ? message.links : applyLinkStateChanges(this.linkStatesByPeer[peerId], message);
+        if (!links) return; // more links than any console has: ignored
         this.linkStatesByPeer[peerId] = links;
         this.emit('link-states', { peerId, links });
       },

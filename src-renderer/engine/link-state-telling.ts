@@ -16,6 +16,8 @@
 import type { SharedLinkState } from './console';
 
 export const LINK_STATES_REFRESH_MS = 30_000;
+/** The most links a console's list holds, told whole or built up from changes. */
+export const MAX_SHARED_LINKS = 1000;
 
 export type LinkStatesMessage =
   /** The sender's links, all of them; `changes`: the sender takes changes in return. */
@@ -91,10 +93,14 @@ function sameState(told: SharedLinkState | undefined, now: SharedLinkState): boo
   return Math.abs(now.rttMs - told.rttMs) <= Math.max(2, 0.2 * told.rttMs);
 }
 
-/** A peer's links as last told, with a change applied (`link-states-changed`). */
-export function applyLinkStateChanges(held: SharedLinkState[] | undefined, change: { links: SharedLinkState[]; gone: string[] }): SharedLinkState[] {
+/**
+ * A peer's links as last told, with a change applied (`link-states-changed`); undefined if that
+ * would hold more than MAX_SHARED_LINKS, the bound of a whole list (the change is ignored: changes
+ * cannot grow what a peer keeps for another without bound).
+ */
+export function applyLinkStateChanges(held: SharedLinkState[] | undefined, change: { links: SharedLinkState[]; gone: string[] }): SharedLinkState[] | undefined {
   const byPeer = new Map((held ?? []).map((s) => [s.peerId, s]));
   for (const id of change.gone) byPeer.delete(id);
   for (const s of change.links) byPeer.set(s.peerId, s);
-  return [...byPeer.values()];
+  return byPeer.size > MAX_SHARED_LINKS ? undefined : [...byPeer.values()];
 }

@@ -4,7 +4,7 @@
  * the whole list on a change and every 30 s.
  */
 import { describe, expect, it } from 'vitest';
-import { LINK_STATES_REFRESH_MS, LinkStateTeller, applyLinkStateChanges, type LinkStatesMessage } from '../../../src-renderer/engine/link-state-telling';
+import { LINK_STATES_REFRESH_MS, LinkStateTeller, MAX_SHARED_LINKS, applyLinkStateChanges, type LinkStatesMessage } from '../../../src-renderer/engine/link-state-telling';
 import type { SharedLinkState } from '../../../src-renderer/engine/console';
 import { seededRandom } from '../../support/seeded-random';
 
@@ -12,7 +12,7 @@ const A = 'a'.repeat(26);
 const B = 'b'.repeat(26);
 const C = 'c'.repeat(26);
 const states = (over: Partial<SharedLinkState> = {}): SharedLinkState[] => [{ peerId: A, state: 'direct', path: 'host', rttMs: 10, ...over }];
-const peer = (i: number): SharedLinkState => ({ peerId: `p${i}`.padEnd(26, '0'), state: 'direct', path: 'host', rttMs: 20 });
+const peer = (i: number): SharedLinkState => ({ peerId: `p${i}-`.padEnd(26, '0'), state: 'direct', path: 'host', rttMs: 20 });
 
 /** A teller whose peer B said it takes changes. */
 function changesTeller(): LinkStateTeller {
@@ -125,5 +125,12 @@ describe('LinkStateTeller, to a peer that takes changes', () => {
         else expect(Math.abs(g.rttMs - s.rttMs)).toBeLessThanOrEqual(Math.max(2, 0.2 * g.rttMs));
       }
     }
+  });
+
+  it('a change that would make a peer’s list longer than a whole list may be is ignored, so changes cannot grow it without bound', () => {
+    const full = Array.from({ length: MAX_SHARED_LINKS }, (_, i) => peer(i));
+    expect(applyLinkStateChanges(full, { links: [peer(0)], gone: [] })).toHaveLength(MAX_SHARED_LINKS);
+    expect(applyLinkStateChanges(full, { links: [peer(MAX_SHARED_LINKS)], gone: [] })).toBeUndefined();
+    expect(applyLinkStateChanges(full, { links: [peer(MAX_SHARED_LINKS)], gone: [peer(0).peerId] })).toHaveLength(MAX_SHARED_LINKS);
   });
 });
