@@ -51,6 +51,7 @@ import { SETUP_TRACE, printSetupTraces, recordSetupTrace } from './setup-trace';
 import { joinOwnCpuGroup } from './sched-group';
 import { BURST_PROFILE, PROFILE_DIR, PageProbe, countCandidates, countTraceEvents, describeProbes, describeThreadCpu, threadCpuMs } from './burst-probe';
 import { eagerlyCompiledChunk } from '../scripts/compile-hints';
+import { BURST_PERF, BurstPerf, PERF_JS_FLAGS } from './burst-perf';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** BENCH_ONLY=setup runs only the setup comparison (warm and cold), for quick iterations on link setup. */
@@ -259,7 +260,7 @@ it('peerjs', async () => {
   const { registry, registryUrl, peerServer, leaveCpuGroup } = await startServers();
   const servers = [registry, peerServer];
   const pages = await serveDir(PEERJS_ROOT);
-  const browser = await chromium.launch({ executablePath: chromiumPath(), args: [...BROWSER_ARGS, ...(JS_FLAGS ? [`--js-flags=${JS_FLAGS}`] : [])] });
+  const browser = await chromium.launch({ executablePath: chromiumPath(), args: [...BROWSER_ARGS, ...(JS_FLAGS || BURST_PERF ? [`--js-flags=${[JS_FLAGS, BURST_PERF ? PERF_JS_FLAGS : ''].filter(Boolean).join(' ')}`] : [])] });
   const link = await registry.request<string>('invite', { project: 'bench-peerjs' });
   let serial = 0;
   const pjPair = (kind: 'default' | 'msgpack' = 'default') => {
@@ -334,6 +335,7 @@ it('peerjs', async () => {
     const burstLinks: number[] = [];
     const theirBurstMesh: number[] = [];
     const theirBurstLinks: number[] = [];
+    const perf = BURST_PERF && !ONLY_THROUGHPUT ? await BurstPerf.start({ [registry.pid]: 'registry', [peerServer.pid]: 'PeerServer' }) : undefined;
     for (let round = 0; round < (ONLY_THROUGHPUT ? 0 : BURST_ROUNDS); round++) {
       {
         const consoles = await Promise.all(Array.from({ length: BURST + 1 }, () => HarnessConsole.open(browser, registryUrl)));
@@ -354,12 +356,14 @@ it('peerjs', async () => {
         const browserCpuAtStart = BURST_TIMELINE ? browserCpuMs(servers) : 0;
         const traced = BURST_TRACE !== undefined && round === 0;
         if (traced) await browser.startTracing(undefined, { path: `${BURST_TRACE}/ours.json`, categories: TRACE_CATEGORIES });
+        perf?.begin('ours');
         const joins = consoles.slice(0, BURST).map((c, i) => c.join(burstLink, `burst ${i}`));
         await new Promise((done) => setTimeout(done, BURST_LATE_MS));
         joins.push(consoles[BURST]!.join(burstLink, 'late'));
         const ids = await Promise.all(joins);
         const read = () => Promise.all(consoles.map((c) => c.call('timings')));
         await waitFor(async () => (await read()).every((t, i) => ids.every((id, j) => j === i || t.links[id]?.open !== undefined)), 60_000, 100);
+        perf?.end('ours');
         if (traced) await browser.stopTracing();
         const timings = await read();
         const start = Math.min(...timings.map((t) => t.joinCalledAt));
@@ -428,12 +432,14 @@ it('peerjs', async () => {
         if (BURST_TIMELINE) await peerServer.request('monitor-start');
         const traced = BURST_TRACE !== undefined && round === 0;
         if (traced) await browser.startTracing(undefined, { path: `${BURST_TRACE}/peerjs.json`, categories: TRACE_CATEGORIES });
+        perf?.begin('PeerJS');
         const starts = peers.slice(0, BURST).map((peer, i) => peer.call('startAndConnect', ids[i]!, peerServer.port, ids.slice(0, i)));
         await new Promise((done) => setTimeout(done, BURST_LATE_MS));
         starts.push(peers[BURST]!.call('startAndConnect', ids[BURST]!, peerServer.port, ids.slice(0, BURST)));
         await Promise.all(starts);
         const read = () => Promise.all(peers.map((peer) => peer.call('timings')));
         await waitFor(async () => (await read()).every((t) => t.length === BURST && t.every((c) => c.open !== undefined)), 60_000, 100);
+        perf?.end('PeerJS');
         if (traced) await browser.stopTracing();
         const timings = await read();
         const start = Math.min(...(await Promise.all(peers.map((peer) => peer.call('startedAt')))));
@@ -463,6 +469,7 @@ it('peerjs', async () => {
         await Promise.all(peers.map((peer) => peer.close()));
       }
     }
+    if (perf) console.log(await perf.stop());
     if (!ONLY_THROUGHPUT) {
       console.log(`burst: all ${((BURST + 1) * BURST) / 2} links open after ours ${burstMesh.map((t) => t.toFixed(0)).join(', ')} ms (every pair known after ${burstKnown.map((t) => t.toFixed(0)).join(', ')} ms), PeerJS ${theirBurstMesh.map((t) => t.toFixed(0)).join(', ')} ms; link p50/p95 ours ${percentile(burstLinks, 50).toFixed(0)}/${percentile(burstLinks, 95).toFixed(0)} ms, PeerJS ${percentile(theirBurstLinks, 50).toFixed(0)}/${percentile(theirBurstLinks, 95).toFixed(0)} ms`);
       recordResult('peerjs_burst_setup', median(burstMesh), median(theirBurstMesh), `ms to all ${((BURST + 1) * BURST) / 2} links open, ${BURST} consoles joining at once + 1 (baseline: PeerJS)`, { ratio: 'baseline/ours', higherIsBetter: true, interval: bootstrapInterval(burstMesh, theirBurstMesh, (o, t) => median(t) / median(o)) });
