@@ -196,6 +196,21 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000, pollMs
   }
 }
 
+/**
+ * A burst round waits in the pages for its links to open (one pending call per page) rather than
+ * polling them: polls cost the pages, the browser and this process CPU in proportion to the round's
+ * length, on the cores the round is measured on.
+ */
+async function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error('benchmark step timed out')), timeoutMs)));
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 type BurstTimings = ReturnType<Harness['timings']>;
 
 /**
@@ -361,11 +376,10 @@ it('peerjs', async () => {
         await new Promise((done) => setTimeout(done, BURST_LATE_MS));
         joins.push(consoles[BURST]!.join(burstLink, 'late'));
         const ids = await Promise.all(joins);
-        const read = () => Promise.all(consoles.map((c) => c.call('timings')));
-        await waitFor(async () => (await read()).every((t, i) => ids.every((id, j) => j === i || t.links[id]?.open !== undefined)), 60_000, 100);
+        await withTimeout(Promise.all(consoles.map((c, i) => c.call('whenLinked', ids.filter((_, j) => j !== i)))), 60_000);
         perf?.end('ours');
         if (traced) await browser.stopTracing();
-        const timings = await read();
+        const timings = await Promise.all(consoles.map((c) => c.call('timings')));
         const start = Math.min(...timings.map((t) => t.joinCalledAt));
         if (BURST_PROFILE) {
           console.log(`ours round ${round}, threads until all open: ${describeThreadCpu(threadsAtStart!, threadCpuMs(process.pid, servers.map((s) => s.pid)))}`);
@@ -437,11 +451,10 @@ it('peerjs', async () => {
         await new Promise((done) => setTimeout(done, BURST_LATE_MS));
         starts.push(peers[BURST]!.call('startAndConnect', ids[BURST]!, peerServer.port, ids.slice(0, BURST)));
         await Promise.all(starts);
-        const read = () => Promise.all(peers.map((peer) => peer.call('timings')));
-        await waitFor(async () => (await read()).every((t) => t.length === BURST && t.every((c) => c.open !== undefined)), 60_000, 100);
+        await withTimeout(Promise.all(peers.map((peer) => peer.call('whenOpen', BURST))), 60_000);
         perf?.end('PeerJS');
         if (traced) await browser.stopTracing();
-        const timings = await read();
+        const timings = await Promise.all(peers.map((peer) => peer.call('timings')));
         const start = Math.min(...(await Promise.all(peers.map((peer) => peer.call('startedAt')))));
         if (BURST_PROFILE) {
           console.log(`PeerJS round ${round}, threads until all open: ${describeThreadCpu(theirThreadsAtStart!, threadCpuMs(process.pid, servers.map((s) => s.pid)))}`);

@@ -34,6 +34,8 @@ const firstOfferAt = new Map<string, number>();
  * moment the engine starts a link, comparable to a PeerJS user's `peer.connect()` (bench/peerjs.bench.ts). */
 const knownAt = new Map<string, number>();
 const openedAt = new Map<string, number>();
+/** Pending `whenLinked` calls, checked on every link open. */
+const linkWaiters = new Set<() => void>();
 /** When `join` was called (epoch ms): the start of a burst's mesh time (bench/peerjs.bench.ts). */
 let joinCalledAt = 0;
 /**
@@ -128,6 +130,7 @@ const harness = {
       manager.on('open', ({ peerId }) => {
         openedAt.set(peerId, preciseNow());
         mark('link.open');
+        for (const check of linkWaiters) check();
       });
       manager.on('untrusted', ({ peerId, reason }) => errors.push({ peerId, code: 'IDENTITY_INVALID', message: reason }));
     }
@@ -162,6 +165,22 @@ const harness = {
       [...knownAt.keys()].map((peerId) => [peerId, { known: knownAt.get(peerId), offer: firstOfferAt.get(peerId), signal: firstSignalAt.get(peerId), open: openedAt.get(peerId) }]),
     ),
   }),
+
+  /**
+   * Resolves once a link to every one of `peerIds` has opened: one pending call instead of polling
+   * `timings` (each poll costs the page, the browser and Playwright CPU that a burst shares).
+   */
+  whenLinked(peerIds: string[]): Promise<void> {
+    return new Promise((done) => {
+      const check = () => {
+        if (!peerIds.every((id) => openedAt.has(id))) return;
+        linkWaiters.delete(check);
+        done();
+      };
+      linkWaiters.add(check);
+      check();
+    });
+  },
 
   signalsOut: () => ({ ...signalsOut }),
 
