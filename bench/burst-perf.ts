@@ -9,8 +9,9 @@
  * `--perf-basic-prof` (each renderer writes /tmp/perf-PID.map, naming its JIT code) and
  * `--interpreted-frames-native-stack` (interpreted functions get frames of their own). Each timed
  * window is marked with process.hrtime (CLOCK_MONOTONIC, perf's `-k mono` clock), so a sample falls
- * in one system's round or in neither. Chromium's own code has no symbols in Debian's build: a
- * sample in it is charged to the nearest JavaScript function on its stack, if any.
+ * in one system's round or in neither. A renderer main thread's sample counts for every JavaScript
+ * function on its stack (inclusive), so Chromium's own code, which has no symbols in Debian's
+ * build, is charged to the JavaScript that called it; a sample with none is Chromium's own task.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -44,7 +45,7 @@ const add = (map: Map<string, number>, key: string, n = 1) => map.set(key, (map.
 
 export class BurstPerf {
   private readonly windows: Window[] = [];
-  private open = new Map<string, number>();
+  private readonly open = new Map<string, number>();
 
   private constructor(
     private readonly perf: ChildProcess,

@@ -196,11 +196,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000, pollMs
   }
 }
 
-/**
- * A burst round waits in the pages for its links to open (one pending call per page) rather than
- * polling them: polls cost the pages, the browser and this process CPU in proportion to the round's
- * length, on the cores the round is measured on.
- */
+/** `work`, or a 'timed out' error after timeoutMs. */
 async function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error('benchmark step timed out')), timeoutMs)));
@@ -275,7 +271,8 @@ it('peerjs', async () => {
   const { registry, registryUrl, peerServer, leaveCpuGroup } = await startServers();
   const servers = [registry, peerServer];
   const pages = await serveDir(PEERJS_ROOT);
-  const browser = await chromium.launch({ executablePath: chromiumPath(), args: [...BROWSER_ARGS, ...(JS_FLAGS || BURST_PERF ? [`--js-flags=${[JS_FLAGS, BURST_PERF ? PERF_JS_FLAGS : ''].filter(Boolean).join(' ')}`] : [])] });
+  const jsFlags = [JS_FLAGS, BURST_PERF ? PERF_JS_FLAGS : undefined].filter(Boolean).join(' ');
+  const browser = await chromium.launch({ executablePath: chromiumPath(), args: [...BROWSER_ARGS, ...(jsFlags ? [`--js-flags=${jsFlags}`] : [])] });
   const link = await registry.request<string>('invite', { project: 'bench-peerjs' });
   let serial = 0;
   const pjPair = (kind: 'default' | 'msgpack' = 'default') => {
@@ -376,6 +373,7 @@ it('peerjs', async () => {
         await new Promise((done) => setTimeout(done, BURST_LATE_MS));
         joins.push(consoles[BURST]!.join(burstLink, 'late'));
         const ids = await Promise.all(joins);
+        // Waited for in the pages, not polled: polls would cost CPU on the cores the round is measured on.
         await withTimeout(Promise.all(consoles.map((c, i) => c.call('whenLinked', ids.filter((_, j) => j !== i)))), 60_000);
         perf?.end('ours');
         if (traced) await browser.stopTracing();

@@ -5,6 +5,7 @@
  */
 import { MsgPackPeer, Peer, type DataConnection } from 'peerjs';
 import { installTrace, mark, takeTrace, traceStats } from '../../tests/support/rtc-trace';
+import { openWaiters } from '../../tests/support/open-waiters';
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -13,8 +14,7 @@ const connections = new Map<string, DataConnection>();
 /** connect() call and 'open' times, by connection id (the same id on both sides). */
 const connectAt = new Map<string, number>();
 const openAt = new Map<string, number>();
-/** Pending `whenOpen` calls, checked on every connection open. */
-const openWaiters = new Set<() => void>();
+const connectionWaiters = openWaiters();
 let receivedBytes = 0;
 let lastReceiveAt = 0;
 let lastHash = '';
@@ -34,7 +34,7 @@ function track(connection: DataConnection): void {
   connection.on('open', () => {
     openAt.set(connection.connectionId, now());
     mark('link.open');
-    for (const check of openWaiters) check();
+    connectionWaiters.opened();
   });
   connection.on('data', (data) => {
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : undefined;
@@ -91,18 +91,8 @@ const pj = {
   },
   /** Every connection this peer has (made or accepted): when connect() was called (only on the side that made it) and when it opened here. */
   timings: () => [...connections.values()].map((c) => ({ id: c.connectionId, connect: connectAt.get(c.connectionId), open: openAt.get(c.connectionId) })),
-  /** Resolves once `count` connections are open here (as the link harness's `whenLinked`: one pending call, no polling). */
-  whenOpen(count: number): Promise<void> {
-    return new Promise((done) => {
-      const check = () => {
-        if (openAt.size < count) return;
-        openWaiters.delete(check);
-        done();
-      };
-      openWaiters.add(check);
-      check();
-    });
-  },
+  /** Resolves once `count` connections are open here (tests/support/open-waiters.ts). */
+  whenOpen: (count: number): Promise<void> => connectionWaiters.until(() => openAt.size >= count),
   startedAt: () => startAt,
   /** The setup trace (tests/support/rtc-trace.ts, BENCH_SETUP_TRACE): installed before `start`. */
   installTrace,

@@ -12,6 +12,7 @@ import { missingBrowserFeatures } from '../../../src-renderer/engine/browser-sup
 import './workstream'; // window.wsHarness
 import { testChannel, TEST_MESSAGE } from '../../support/link-bus';
 import { installTrace, mark, takeTrace, traceStats } from '../../support/rtc-trace';
+import { openWaiters } from '../../support/open-waiters';
 
 // The console's own startup check: a driver refuses a browser that fails it, with its message.
 (window as unknown as { browserSupport: { missing: string[] } }).browserSupport = { missing: missingBrowserFeatures() };
@@ -34,8 +35,7 @@ const firstOfferAt = new Map<string, number>();
  * moment the engine starts a link, comparable to a PeerJS user's `peer.connect()` (bench/peerjs.bench.ts). */
 const knownAt = new Map<string, number>();
 const openedAt = new Map<string, number>();
-/** Pending `whenLinked` calls, checked on every link open. */
-const linkWaiters = new Set<() => void>();
+const linkWaiters = openWaiters();
 /** When `join` was called (epoch ms): the start of a burst's mesh time (bench/peerjs.bench.ts). */
 let joinCalledAt = 0;
 /**
@@ -130,7 +130,7 @@ const harness = {
       manager.on('open', ({ peerId }) => {
         openedAt.set(peerId, preciseNow());
         mark('link.open');
-        for (const check of linkWaiters) check();
+        linkWaiters.opened();
       });
       manager.on('untrusted', ({ peerId, reason }) => errors.push({ peerId, code: 'IDENTITY_INVALID', message: reason }));
     }
@@ -166,20 +166,9 @@ const harness = {
     ),
   }),
 
-  /**
-   * Resolves once a link to every one of `peerIds` has opened: one pending call instead of polling
-   * `timings` (each poll costs the page, the browser and Playwright CPU that a burst shares).
-   */
+  /** Resolves once a link to every one of `peerIds` has opened (tests/support/open-waiters.ts). */
   whenLinked(peerIds: string[]): Promise<void> {
-    return new Promise((done) => {
-      const check = () => {
-        if (!peerIds.every((id) => openedAt.has(id))) return;
-        linkWaiters.delete(check);
-        done();
-      };
-      linkWaiters.add(check);
-      check();
-    });
+    return linkWaiters.until(() => peerIds.every((id) => openedAt.has(id)));
   },
 
   signalsOut: () => ({ ...signalsOut }),
