@@ -27,6 +27,7 @@ import {
   type EarlyHelloFrame,
   type HelloFrame,
   type IceServer,
+  type LeaveReason,
   type PeerInfo,
   type ServerFrame,
 } from '../../src-shared/protocol/signaling';
@@ -138,7 +139,7 @@ class Connection {
   private badFrames = 0;
   private lastRateLimitNotice = -Infinity;
   private alive = true;
-  private leaveReason: 'closed' | 'timeout' = 'closed';
+  private leaveReason: LeaveReason = 'closed';
   /** This member's forwardPrefix (its from_peer_id), for the signals it sends. */
   private signalPrefix: string | undefined;
 
@@ -238,6 +239,13 @@ class Connection {
     const data = message ? bodyOf(message) : Buffer.from(encodeFrameTransient(frame));
     this.metrics.traffic.sent(frame.type, data.length);
     this.ws.send(data);
+  }
+
+  /** Another connection took its peer_id (REPLACED), or its invite was revoked. */
+  kick(code: 'REPLACED' | 'INVITE_REVOKED'): void {
+    // Revoked: removed from the project, so its peers close their links to it (not just "away").
+    if (code === 'INVITE_REVOKED') this.leaveReason = 'kicked';
+    this.refuse(code, ERRORS[code].text);
   }
 
   refuse(code: ErrorCode, message: string, refType?: string, refPeerId?: string): void {
@@ -676,7 +684,7 @@ class Membership implements Member {
   }
 
   kick(code: 'REPLACED' | 'INVITE_REVOKED' = 'REPLACED'): void {
-    this.connection.refuse(code, ERRORS[code].text);
+    this.connection.kick(code);
   }
 }
 

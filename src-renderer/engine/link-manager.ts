@@ -119,13 +119,22 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
       }),
       client.on('state', (state) => {
         if (state.phase === 'connected') return;
+        // Refused for good (invite revoked, this identity opened elsewhere…): out of the project, so
+        // no link of it carries the project's traffic on.
+        if (state.phase === 'rejected') {
+          for (const peerId of [...this.links.keys()]) this.drop(peerId);
+          return;
+        }
         // Relayed links wait for the registry: nothing is lost, and nothing is sent into a closed socket.
         for (const { link } of this.links.values()) link.pauseRelay('the registry connection is down');
       }),
       client.on('peer_joined', (peer) => this.ensureLink(peer, true)),
-      client.on('peer_left', ({ peerId }) => {
+      client.on('peer_left', ({ peerId, reason }) => {
         this.held.delete(peerId);
-        this.peerAway(peerId);
+        // Removed from the project by the registry (its invite revoked): gone, not away, so even a
+        // direct link closes. A registry could send this falsely, but it can refuse anyone anyway.
+        if (reason === 'kicked') this.drop(peerId);
+        else this.peerAway(peerId);
       }),
       client.on('signal', (frame) => this.deliver(frame.from_peer_id, (link) => link.handleSignal(frame.type, frame.payload))),
       client.on('relay', (frame) => this.deliver(frame.from_peer_id, (link) => link.handleRelay(frame.payload))),

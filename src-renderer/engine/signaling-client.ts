@@ -17,6 +17,7 @@ import {
   type HelloFrame,
   type IncomingSignal,
   type IceServer,
+  type LeaveReason,
   type PeerInfo,
   type RelayFrame,
   type RelayUsageFrame,
@@ -88,7 +89,7 @@ type Events = {
   state: RegistryState;
   welcome: WelcomeFrame;
   peer_joined: PeerInfo;
-  peer_left: { peerId: string; reason: string };
+  peer_left: { peerId: string; reason: LeaveReason };
   signal: IncomingSignal;
   relay: RelayFrame;
   relay_usage: RelayUsageFrame;

@@ -130,6 +130,9 @@ const incomingSignalSchema = <T extends SignalType>(type: T) =>
     payload: bytes({ max: MAX_SIGNAL_PAYLOAD_BYTES }),
   });
 
+/** Why a console left: its connection closed, it missed a heartbeat, or the registry removed it from the project (its invite revoked). */
+const leaveReasonSchema = z.enum(['closed', 'timeout', 'kicked']);
+
 export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('challenge'),
@@ -156,7 +159,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('peer_left'),
     peer_id: peerIdSchema,
-    reason: z.enum(['closed', 'timeout', 'kicked']),
+    reason: leaveReasonSchema,
   }),
   incomingSignalSchema('webrtc_offer'),
   incomingSignalSchema('webrtc_answer'),
@@ -192,6 +195,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type ServerFrame = z.infer<typeof serverFrameSchema>;
+export type LeaveReason = z.infer<typeof leaveReasonSchema>;
 export type WelcomeFrame = Extract<ServerFrame, { type: 'welcome' }>;
 export type IncomingSignal = Extract<ServerFrame, { type: SignalType }>;
 export type RelayFrame = Extract<ServerFrame, { type: 'relay' }>;

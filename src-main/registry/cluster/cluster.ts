@@ -2,7 +2,7 @@
  * What one registry instance needs from the others when several share a project space.
  * Single-process registries have no cluster (undefined); `RedisCluster` implements it over Redis.
  */
-import type { PeerInfo, ServerFrame } from '../../../src-shared/protocol/signaling';
+import type { LeaveReason, PeerInfo, ServerFrame } from '../../../src-shared/protocol/signaling';
 import type { RelayBudget, RelayRefusal } from '../relay-accounting';
 
 /**
@@ -37,7 +37,7 @@ export interface Cluster {
   remoteMembers(project: string): Promise<PeerInfo[]>;
   /** A member joined here, or renamed itself: tell the others (and end an older connection of the same peer_id elsewhere). */
   announceJoin(project: string, info: PeerInfo): Promise<void>;
-  announceLeave(project: string, peerId: string, reason: 'closed' | 'timeout'): Promise<void>;
+  announceLeave(project: string, peerId: string, reason: LeaveReason): Promise<void>;
   /** Routes a frame to a member on another instance. */
   route(project: string, toPeerId: string, frame: ServerFrame): Promise<RouteResult>;
   /** Sends a frame to a member of a known instance; false if that instance is gone. */

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { decode, encode } from '@msgpack/msgpack';
 import type { Logger } from 'pino';
-import type { PeerInfo, ServerFrame } from '../../../src-shared/protocol/signaling';
+import type { LeaveReason, PeerInfo, ServerFrame } from '../../../src-shared/protocol/signaling';
 import { peerInfoSchema, serverFrameSchema } from '../../../src-shared/protocol/signaling';
 import type { Cluster, ClusterInbound, RelayCharge, RouteResult } from './cluster';
 import { DEPARTURE_GRACE_MS } from '../departures';
@@ -149,7 +149,7 @@ export class RedisCluster implements Cluster {
     await this.commands.publish(PRESENCE_CHANNEL, Buffer.from(encode(['joined', this.instanceId, project, info])));
   }
 
-  async announceLeave(project: string, peerId: string, reason: 'closed' | 'timeout'): Promise<void> {
+  async announceLeave(project: string, peerId: string, reason: LeaveReason): Promise<void> {
     // Only the instance that holds the member removes it: a newer connection elsewhere may own it now.
     const current = this.decodeMember((await this.commands.hgetBuffer(membersKey(project), peerId)) ?? undefined);
     if (current?.instance !== this.instanceId) return;
@@ -274,7 +274,7 @@ export class RedisCluster implements Cluster {
         const info = peerInfoSchema.safeParse(value[3]);
         if (info.success) this.options.inbound.presence(project, { type: 'peer_joined', peer: info.data }, info.data.peer_id);
       } else if (kind === 'left' && typeof value[3] === 'string') {
-        const reason = value[4] === 'timeout' ? 'timeout' : 'closed';
+        const reason = value[4] === 'timeout' || value[4] === 'kicked' ? value[4] : 'closed';
         this.options.inbound.presence(project, { type: 'peer_left', peer_id: value[3], reason }, value[3]);
       }
       return;

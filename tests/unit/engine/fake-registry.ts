@@ -135,6 +135,13 @@ export class FakeRegistry {
     for (const o of this.consoles) if (o !== c && o.client.connected) o.client.fire('peer_left', { peerId: c.identity.peerId, reason: 'timeout' });
   }
 
+  /** The console's invite is revoked: it is refused for good, and the others hear it was removed (peer_left `kicked`). */
+  revoke(c: TestConsole): void {
+    c.client.connected = false;
+    c.client.fire('state', { phase: 'rejected', code: 'INVITE_REVOKED', message: 'the invite was revoked' });
+    for (const o of this.consoles) if (o !== c && o.client.connected) o.client.fire('peer_left', { peerId: c.identity.peerId, reason: 'kicked' });
+  }
+
   route(from: FakeClient, toPeerId: string, payload: Uint8Array): void {
     const target = this.consoles.find((c) => c.identity.peerId === toPeerId && c.client.connected);
     if (!target) {

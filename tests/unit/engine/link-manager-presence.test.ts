@@ -104,6 +104,27 @@ describe('a link made again on one side only', () => {
   });
 });
 
+describe('a console removed from the project (its invite revoked)', () => {
+  it('its links close at once at both ends (a peer only away would keep them PEER_RETURN_MS), and nothing sent afterwards reaches it', async () => {
+    registry = new FakeRegistry();
+    const [ada, bob, mallory] = [await registry.console('Ada'), await registry.console('Bob'), await registry.console('Mallory')];
+    for (const c of [ada, bob, mallory]) registry.connect(c);
+    const malloryId = mallory.identity.peerId;
+    await expect.poll(() => [ada, bob].map((c) => c.links.snapshot(malloryId)?.state)).toEqual(['relay', 'relay']);
+    await expect.poll(() => mallory.links.snapshots().map((s) => s.state)).toEqual(['relay', 'relay']);
+
+    registry.revoke(mallory);
+    // Not "away" (which waits PEER_RETURN_MS for it): gone, at the others' end and at its own.
+    expect(ada.closed).toEqual([malloryId]);
+    expect(bob.closed).toEqual([malloryId]);
+    expect(mallory.closed.sort()).toEqual([ada.identity.peerId, bob.identity.peerId].sort());
+    await expect(ada.links.send(malloryId, { t: 'test', text: 'after the revocation' })).rejects.toThrow(/no link/);
+    await ada.links.send(bob.identity.peerId, { t: 'test', text: 'to Bob' });
+    await expect.poll(() => texts(bob)).toEqual(['to Bob']);
+    expect(texts(mallory)).toEqual([]);
+  });
+});
+
 describe('registry refusals reach the link concerned', () => {
   it('RATE_LIMITED naming a signaling frame and a peer: that link sends its negotiation again', async () => {
     const { ada, bob } = await relayedPair();

@@ -43,7 +43,7 @@ afterEach(async () => {
 });
 
 describe('revoking an invite', () => {
-  it('refuses new joins with INVITE_REVOKED (4012) and disconnects the consoles it admitted; other invites are untouched', async () => {
+  it('refuses new joins with INVITE_REVOKED (4012) and disconnects the consoles it admitted, whom the others are told were removed (peer_left kicked); other invites are untouched', async () => {
     const r = await registry();
     const leaked = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });
     const kept = await r.createInvite({ project: 'alpha', ttlMs: 60_000 });
@@ -54,12 +54,17 @@ describe('revoking an invite', () => {
     expect(await mallory.waitForClose()).toBe(4012);
     expect(mallory.errors().at(-1)).toMatchObject({ code: 'INVITE_REVOKED' });
     expect(mallory.closeReason).toBe('INVITE_REVOKED');
-    await ada.waitFor((f) => f.type === 'peer_left' && f.peer_id === mallory.identity.peerId);
+    // `kicked`, not `closed`: its peers close even their direct links to it (link-manager.ts).
+    expect(await ada.waitFor((f) => f.type === 'peer_left' && f.peer_id === mallory.identity.peerId)).toMatchObject({ reason: 'kicked' });
     const again = await join_(r, leaked.token, 'Mallory');
     expect(again.errors()[0]).toMatchObject({ code: 'INVITE_REVOKED', message: expect.stringMatching(/revoked/) });
     expect(await again.waitForClose()).toBe(4012);
     expect((await join_(r, kept.token, 'Bob')).welcome.peers.map((p) => p.display_name)).toEqual(['Ada']);
     expect(ada.closeCode).toBeUndefined();
+    // A console that just leaves is `closed`: its direct links may carry on (an outage of its own).
+    const bob = await join_(r, kept.token, 'Bob');
+    await bob.close();
+    expect(await ada.waitFor((f) => f.type === 'peer_left' && f.peer_id === bob.identity.peerId)).toMatchObject({ reason: 'closed' });
     expect(r.listInvites().map((i) => [i.id, i.revoked])).toEqual(
       expect.arrayContaining([
         [leaked.id, true],

@@ -258,12 +258,16 @@ run('registry scale-out on Redis', () => {
     expect(await relayKeys()).toEqual([]);
   });
 
-  it('an invite revoked at one instance is refused at every instance, and consoles it admitted elsewhere are disconnected', async () => {
+  it('an invite revoked at one instance is refused at every instance, and consoles it admitted elsewhere are disconnected; consoles at any instance are told they were removed', async () => {
     const [one, two] = [await instance(), await instance()];
     const leaked = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const kept = await one.createInvite({ project: 'scale', ttlMs: 60_000 });
+    const ada = await joinAt(one, kept.token, 'Ada');
     const mallory = await joinAt(two, leaked.token, 'Mallory');
+    await ada.waitFor((f) => f.type === 'peer_joined');
     await one.revokeInvite(leaked.id);
     expect(await mallory.waitForClose()).toBe(4012);
+    expect(await ada.waitFor((f) => f.type === 'peer_left' && f.peer_id === mallory.identity.peerId)).toMatchObject({ reason: 'kicked' });
     const again = await joinAt(two, leaked.token, 'Mallory');
     expect(again.errors()[0]?.code).toBe('INVITE_REVOKED');
     // An instance that starts later learns it from Redis too.
