@@ -24,7 +24,21 @@ export const peerIdSchema = z.string().regex(PEER_ID_PATTERN, 'not a peer_id');
 export const projectIdSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'project: 1–63 letters, digits, dot, dash, underscore');
-export const displayNameSchema = z.string().trim().min(1).max(64);
+/**
+ * Explicit bidirectional formatting (embeddings, overrides, isolates: U+202A–U+202E, U+2066–U+2069).
+ * A RIGHT-TO-LEFT OVERRIDE turns a name's own letters around, so "\u202EecilA" reads "Alice" while
+ * trust on first use compares "ecilA" (name-skeleton.ts): a teammate's name without the warning.
+ * A name needs none of them (the bidi algorithm orders Arabic or Hebrew by itself), so they are
+ * taken out wherever a name is read — by the registry, by every console from the registry (which
+ * could send them anyway), from settings — and what is shown is what is compared.
+ */
+const BIDI_FORMATTING = /[\u202A-\u202E\u2066-\u2069]/g;
+export const displayNameSchema = z
+  .string()
+  .overwrite((name) => name.replace(BIDI_FORMATTING, ''))
+  .trim()
+  .min(1)
+  .max(64);
 
 /** What a peer says it is. A console that sends no descriptor (an older one) is a console. */
 export const CLIENT_KINDS = ['console', 'agent'] as const;

@@ -263,23 +263,27 @@ test('notifications: a task naming you and a mention show in the console and, in
   // Bob's own console told Bob nothing of his own posts.
   await expect(bob.page.getByTestId('notifications-button')).toHaveAccessibleName('Notifications');
 
-  // A name made to turn the text after it around: a RIGHT-TO-LEFT OVERRIDE in it would draw the
-  // rest of the notice's title backwards ("uoy denoitnem …"), and the POP DIRECTIONAL ISOLATE
-  // before it would end the isolate of the element it is shown in (the peer list drew the key tag
-  // inside the name, "Bob #k3xa live"). The name is shown without its isolate marks and isolated, so what follows it still
-  // reads left to right, on screen and in the system notification.
+  // A name cannot carry formatting that reorders text: "Bob" + POP DIRECTIONAL ISOLATE + RIGHT-TO-LEFT
+  // OVERRIDE + "evil" arrives as "Bobevil" (displayNameSchema), in the peer list, the notice and
+  // the system notification, so what is shown is what trust on first use compares.
   await bob.rename('Bob\u2069\u202eevil');
   const bobName = desk.peerRow(bobId).getByTestId('peer-name');
-  await expect(bobName.locator('.user-text')).toHaveText('Bob\u202eevil', { timeout: 20_000 });
-  const [nameBox, tagBox] = [await bobName.locator('.user-text').boundingBox(), await bobName.locator('.key-tag').boundingBox()];
-  expect(tagBox!.x, 'the key tag after the whole name').toBeGreaterThanOrEqual(nameBox!.x + nameBox!.width);
+  await expect(bobName.locator('.user-text')).toHaveText('Bobevil', { timeout: 20_000 });
   await bob.page.getByLabel('Message').fill('@Dora once more');
   await bob.page.getByRole('button', { name: 'Post' }).click();
-  const title = toast.locator('strong');
-  await expect(title).toHaveText(/^\u2068Bob\u202eevil\u2069 #[a-z2-7]{4} mentioned you$/, { timeout: 20_000 });
-  const xs = await drawnXs(title, ' mentioned you');
-  expect(xs, 'the title drawn left to right').toEqual([...xs].sort((x, y) => x - y));
-  expect(desk.systemNotifications.at(-1)?.title).toMatch(/^\u2068Bob\u202eevil\u2069 #[a-z2-7]{4} mentioned you$/);
+  await expect(toast.locator('strong')).toHaveText(/^\u2068Bobevil\u2069 #[a-z2-7]{4} mentioned you$/, { timeout: 20_000 });
+  expect(desk.systemNotifications.at(-1)?.title).toMatch(/^\u2068Bobevil\u2069 #[a-z2-7]{4} mentioned you$/);
+  // Other text a peer chose may: a task's title. Its override would draw the rest of the notice
+  // backwards, and the POP DIRECTIONAL ISOLATE before it would end the isolate it is shown in. The
+  // title is shown without its isolate marks and isolated, so the override ends with it: the
+  // closing quote is still drawn after the whole title, on screen and in the system notification.
+  await bob.page.getByLabel('New task').fill('Dora: \u2069\u202eweiver');
+  await bob.page.getByRole('button', { name: 'Create task' }).click();
+  const body = toast.locator('.body');
+  await expect(body).toHaveText(/^\u2068Bobevil\u2069 #[a-z2-7]{4}: “\u2068Dora: \u202eweiver\u2069”$/, { timeout: 20_000 });
+  const [title, quote] = [await drawnXs(body, 'weiver'), await drawnXs(body, '”')];
+  expect(quote[0]!, 'the closing quote drawn after the whole title').toBeGreaterThan(Math.max(...title));
+  expect(desk.systemNotifications.at(-1)).toEqual({ title: 'A task for you', body: expect.stringMatching(/^\u2068Bobevil\u2069 #[a-z2-7]{4}: “\u2068Dora: \u202eweiver\u2069”$/) });
 });
 
 /** Where each non-blank character of `text` (all of it by default) in the element's single text node is drawn: left edges in px. */

@@ -119,3 +119,20 @@ test('a linked console renaming itself to a teammate’s name, and a new key und
   await expect(ada.peerRow(eveId).locator('[data-col="state"]')).toHaveText('—');
   for (const w of [ada, bob, carol, eve]) await w.close();
 });
+
+test('a name with a right-to-left override (U+202E) before "boB" is shown as its letters are, "boB", to its teammates and to itself, not as "Bob"', async ({ browser }) => {
+  // Found by a new-user pass: the override turned the name around on screen ("Bob") while trust on
+  // first use compared its letters ("boB"), so it passed as a second Bob without a warning.
+  test.setTimeout(60_000);
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'bidi-names', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  const eve = await WebConsole.open(browser, registry.httpUrl + '/');
+  await eve.rename('\u202EboB');
+  await eve.pasteInvite(link);
+  const eveId = await eve.peerId();
+  await expect(ada.peerRow(eveId).getByTestId('peer-name').locator('.user-text')).toHaveText('boB', { timeout: 20_000 });
+  await expect(eve.page.getByTitle('Change your display name')).toHaveText('boB');
+  for (const w of [ada, eve]) await w.close();
+});
+

@@ -159,6 +159,10 @@ describe('joining', () => {
     expect(ada.frames.some((f) => f.type === 'peer_joined' && f.peer.peer_id === ada.identity.peerId)).toBe(false);
     expect(bob.frames.filter((f) => f.type === 'peer_joined' && f.peer.peer_id === ada.identity.peerId)).toHaveLength(1);
     expect(ada.closeCode).toBeUndefined();
+    // A right-to-left override would make "ecilA" read "Alice" to the others: the registry takes it out.
+    ada.send({ type: 'update_presence', display_name: '\u202eecilA' });
+    const spoof = await bob.waitFor<Extract<ServerFrame, { type: 'peer_joined' }>>((f) => f.type === 'peer_joined' && f.peer.peer_id === ada.identity.peerId && f.peer.display_name !== 'Ada Lovelace');
+    expect(spoof.peer.display_name).toBe('ecilA');
   });
 
   it('keeps projects apart: no presence and no routing across projects', async () => {

@@ -181,6 +181,21 @@ describe('malformed input gives BAD_FRAME, never a throw', () => {
   });
 });
 
+describe('display names lose explicit bidirectional formatting, wherever they are read', () => {
+  const RLO = '\u202e';
+  it('a right-to-left override that would make "ecilA" read "Alice" is taken out: what is shown is what trust on first use compares', () => {
+    const decoded = decodeServerFrame(encode({ type: 'peer_joined', peer: { ...peer, display_name: `${RLO}ecilA` } }));
+    expect(decoded).toMatchObject({ ok: true, frame: { peer: { display_name: 'ecilA' } } });
+    const renamed = decodeClientFrame(encode({ type: 'update_presence', display_name: `Bob ${RLO}live\u202c \u2067x\u2069` }));
+    expect(renamed).toMatchObject({ ok: true, frame: { display_name: 'Bob live x' } });
+  });
+
+  it('a name of nothing but formatting is refused like an empty one; right-to-left scripts and direction marks are kept', () => {
+    expect(decodeClientFrame(encode({ type: 'update_presence', display_name: `${RLO}\u2066 ` })).ok).toBe(false);
+    expect(decodeClientFrame(encode({ type: 'update_presence', display_name: 'مريم \u200fMaryam' }))).toMatchObject({ ok: true, frame: { display_name: 'مريم \u200fMaryam' } });
+  });
+});
+
 describe('unknown fields', () => {
   it('a client cannot forge from_peer_id: it is stripped from a client webrtc_offer', () => {
     const result = decodeClientFrame(encode({ type: 'webrtc_offer', to_peer_id: BOB, payload: bytes(3), from_peer_id: ADA }));
