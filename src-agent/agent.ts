@@ -192,6 +192,7 @@ export class Agent extends Emitter<AgentEvents> {
     const lastState = new Map<string, AgentLinkState>();
     this.workstream.log.on('added', ({ entries, from }) => entries.forEach((entry) => this.emit('entry', { entry, ...(from ? { from } : {}) })));
     this.workstream.onProblem((p) => this.emit('problem', p));
+    links.on('problem', (p) => this.emit('problem', { ...p, at: Date.now() }));
     client.on('state', (state) => {
       this.registryState = state;
       this.emit('registry', state);

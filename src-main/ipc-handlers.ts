@@ -4,7 +4,7 @@
  * answer is an envelope — a value, or `{ code, message }` (never a stack trace).
  */
 import type { Logger } from 'pino';
-import { IPC_ARGS, type IpcChannel, type IpcEnvelope, type IpcHandlers } from '../src-shared/ipc';
+import { IPC_ARGS, describeSettingsIssue, type IpcChannel, type IpcEnvelope, type IpcHandlers } from '../src-shared/ipc';
 import type { IdentityStore } from './identity-store';
 import type { SettingsStore } from './settings-store';
 import type { EmbeddedRegistry } from './embedded-registry';
@@ -53,8 +53,10 @@ export function createIpcDispatcher(handlers: IpcHandlers, isTrustedSender: (fra
     }
     const parsed = IPC_ARGS[channel].safeParse(args);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return { ok: false, error: { code: 'INVALID_ARGUMENT', message: `${channel}: ${issue?.path.join('.') || 'arguments'}: ${issue?.message}` } };
+      const issue = parsed.error.issues[0]!;
+      // Settings the user typed are told in the Settings panel's words; other arguments are the code's.
+      const message = channel === 'settings:update' ? describeSettingsIssue({ ...issue, path: issue.path.slice(1) }) : `${channel}: ${issue.path.join('.') || 'arguments'}: ${issue.message}`;
+      return { ok: false, error: { code: 'INVALID_ARGUMENT', message } };
     }
     try {
       const handler = handlers[channel] as (...a: unknown[]) => Promise<unknown>;

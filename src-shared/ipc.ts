@@ -8,21 +8,33 @@ import { z } from './zod';
 import { bytes, displayNameSchema, projectIdSchema } from './protocol/signaling';
 import { IPC_METHODS, type IpcChannel } from './ipc-channels';
 import { MAX_ENTRY_BYTES } from './workstream/entry';
+import { iceUrlProblem } from './ice-url';
 import type { InviteSummary } from './invite';
 
 export type { InviteSummary };
 
 export type { IpcChannel };
 
-const iceServerSettingSchema = z.object({
-  urls: z.array(z.string().regex(/^(stun|turn|turns):[^\s]+$/, 'ICE server URLs start with stun:, turn: or turns:')).min(1).max(8),
-  username: z.string().max(256).optional(),
-  credential: z.string().max(256).optional(),
-}).strict();
+const iceServerSettingSchema = z
+  .object({
+    urls: z
+      .array(z.string().superRefine((url, ctx) => {
+        const problem = iceUrlProblem(url);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }))
+      .min(1)
+      .max(8),
+    username: z.string().max(256).optional(),
+    credential: z.string().max(256).optional(),
+  })
+  .strict()
+  .refine((server) => !server.urls.some((url) => url.startsWith('turn')) || (server.username && server.credential), {
+    message: 'a TURN server needs a user name and a password: turn:HOST:PORT USER PASSWORD',
+  });
 
 export const linkSettingsSchema = z.object({
   /** No DataChannel this long after negotiation starts → registry relay. */
-  fallbackAfterMs: z.number().int().min(1000, 'the relay fallback needs at least 1 s').max(120_000, 'the relay fallback can wait at most 120 s'),
+  fallbackAfterMs: z.number({ error: 'a number of seconds' }).int().min(1000, 'at least 1 s').max(120_000, 'at most 120 s'),
   iceTransportPolicy: z.enum(['all', 'relay']),
   /** ICE servers of the user's own, used besides the registry's. */
   iceServers: z.array(iceServerSettingSchema).max(16),
@@ -30,7 +42,13 @@ export const linkSettingsSchema = z.object({
 
 export const settingsSchema = z.object({
   displayName: displayNameSchema,
-  links: linkSettingsSchema.default({ fallbackAfterMs: 10_000, iceTransportPolicy: 'all', iceServers: [] }),
+  links: linkSettingsSchema
+    .extend({
+      // Saved by an older version under looser rules: a server a browser would refuse is dropped,
+      // the rest of the settings (name, invite) kept. A new one is refused when saved (settingsPatchSchema).
+      iceServers: z.preprocess((servers) => (Array.isArray(servers) ? servers.filter((s) => iceServerSettingSchema.safeParse(s).success) : servers), linkSettingsSchema.shape.iceServers),
+    })
+    .default({ fallbackAfterMs: 10_000, iceTransportPolicy: 'all', iceServers: [] }),
   /** Share of the project's daily relay budget at which the relay warning turns strong. */
   relayWarningShare: z.number().min(0.05, 'at least 5 %').max(1, 'at most 100 %').default(0.8),
   theme: z.enum(['system', 'light', 'dark']).default('system'),
@@ -41,7 +59,7 @@ export const settingsSchema = z.object({
   embeddedRegistry: z.object({
     /** Start the embedded registry with the app (the default). */
     enabled: z.boolean(),
-    port: z.number().int().min(0).max(65535),
+    port: z.number().int().min(0, 'a port of 0–65535').max(65535, 'a port of 0–65535'),
     /** Project this console's own registry invites to. */
     project: projectIdSchema,
     /** Share the project space with other registry instances through Redis (redis://host:port[/db]). */
@@ -50,12 +68,33 @@ export const settingsSchema = z.object({
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
+/** Settings fields as the Settings panel names them, for messages about a value it refused. */
+const SETTINGS_FIELDS: Readonly<Record<string, string>> = {
+  displayName: 'Display name',
+  'links.fallbackAfterMs': 'Relay fallback',
+  'links.iceTransportPolicy': 'ICE transport policy',
+  'links.iceServers': 'STUN/TURN servers',
+  relayWarningShare: 'Loud relay warning',
+  maxFileMiB: 'Largest file',
+  theme: 'Theme',
+  invite: 'Invite',
+  embeddedRegistry: 'Embedded registry',
+};
+
+/** A refused settings value in the Settings panel's words: "STUN/TURN server 2: …", not "links.iceServers.1.urls.0: …". */
+export function describeSettingsIssue(issue: { path: readonly PropertyKey[]; message: string }): string {
+  const [first, second, index] = issue.path;
+  if (first === 'links' && second === 'iceServers' && typeof index === 'number') return `STUN/TURN server ${index + 1}: ${issue.message}`;
+  const label = SETTINGS_FIELDS[`${String(first)}.${String(second)}`] ?? SETTINGS_FIELDS[String(first)] ?? 'Settings';
+  return `${label}: ${issue.message}`;
+}
+
 export const settingsPatchSchema = z.object({
   displayName: displayNameSchema.optional(),
   links: linkSettingsSchema.partial().strict().optional(),
-  relayWarningShare: z.number().min(0.05, 'at least 5 %').max(1, 'at most 100 %').optional(),
+  relayWarningShare: z.number({ error: 'a percentage' }).min(0.05, 'at least 5 %').max(1, 'at most 100 %').optional(),
   theme: z.enum(['system', 'light', 'dark']).optional(),
-  maxFileMiB: z.number().int().min(1, 'at least 1 MiB').max(16_384, 'at most 16 GiB').optional(),
+  maxFileMiB: z.number({ error: 'a whole number of MiB' }).int('a whole number of MiB').min(1, 'at least 1 MiB').max(16_384, 'at most 16 GiB').optional(),
   invite: z.string().max(4096).nullable().optional(),
   embeddedRegistry: settingsSchema.shape.embeddedRegistry.partial().strict().optional(),
 }).strict();

@@ -14,6 +14,7 @@ import { createRegistry, type TlsFiles } from './registry';
 import { InviteAuthority, SECRET_FILE, loadOrCreateSecret } from './invites';
 import { parseDuration } from './duration';
 import { formatInviteLink, type InviteSummary } from '../../src-shared/invite';
+import { iceUrlProblem } from '../../src-shared/ice-url';
 
 const DEFAULT_PORT = 7420;
 /** For real users; tests pass --no-stun or their own server and never reach a public one. */
@@ -40,8 +41,9 @@ function commandOf(argv: string[]): { command: Command; args: string[] } {
 
 export async function main(argv: string[]): Promise<number> {
   const { command, args } = commandOf(argv);
-  const { values, positionals } = parseArgs({
+  const { values, positionals, tokens } = parseArgs({
     args,
+    tokens: true,
     allowPositionals: command === 'invite revoke',
     options: {
       host: { type: 'string', default: '127.0.0.1' },
@@ -81,6 +83,13 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // An option of another command would otherwise be ignored without a word (`--ttl` to the server).
+  for (const token of tokens) {
+    if (token.kind === 'option' && !optionApplies(command, token.name)) throw new UsageError(`--${token.name} is not an option of ${command === 'serve' ? 'the registry server' : `\`${command}\``} (see --help)`);
+  }
+  for (const url of [...(values['public-url'] ?? []), ...(values['alternate-url'] ?? [])]) {
+    if (!isHttpUrl(url)) throw new UsageError(`--public-url and --alternate-url take the http:// or https:// address teammates reach the registry at, not ${url}`);
+  }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, not ${values.port}`);
   const dataDir = resolve(values['data-dir']);
@@ -119,6 +128,13 @@ export async function main(argv: string[]): Promise<number> {
   const webRoot = values['web-root'] ?? defaultWebRoot();
   const turnSecret = values['turn-secret-file'] ? readFileSync(values['turn-secret-file'], 'utf8').trim() : (values['turn-secret'] ?? process.env.WSP_TURN_SECRET);
   const turnUrls = values['turn-url'] ?? [];
+  // A wrong address would make every console's RTCPeerConnection throw: refused here, at the start.
+  for (const [option, kind, urls] of [['--stun-url', 'stun', values['stun-url'] ?? []], ['--turn-url', 'turn', turnUrls]] as const) {
+    for (const url of urls) {
+      const problem = iceUrlProblem(url, kind);
+      if (problem) throw new UsageError(`${option}: ${problem}`);
+    }
+  }
   if (turnUrls.length && !turnSecret) throw new UsageError('--turn-url needs --turn-secret, --turn-secret-file or WSP_TURN_SECRET (the coturn static-auth-secret)');
   const registry = await createRegistry({
     host: values.host,
@@ -250,6 +266,26 @@ function defaultWebRoot(): string | undefined {
 }
 
 export class UsageError extends Error {}
+
+const INVITE_OPTIONS = new Set(['project', 'ttl', 'max-uses']);
+const OPTIONS_OF: Partial<Record<Command, ReadonlySet<string>>> = {
+  invite: new Set(['host', 'port', 'data-dir', 'public-url', 'tls-cert', 'help', ...INVITE_OPTIONS]),
+  'invite list': new Set(['data-dir', 'help']),
+  'invite revoke': new Set(['data-dir', 'help']),
+};
+
+function optionApplies(command: Command, option: string): boolean {
+  return OPTIONS_OF[command]?.has(option) ?? !INVITE_OPTIONS.has(option);
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(

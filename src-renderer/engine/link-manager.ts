@@ -12,6 +12,7 @@ import { SIGNAL_TYPES, type PeerInfo, type IceServer, type SignalType } from '..
 import { Emitter } from './emitter';
 import { ChannelRouter, type Channel, type ChannelSpec, type ChannelStats, type LinkBus } from './channels';
 import { equalBytes } from '../../src-shared/bytes';
+import { iceServerProblem } from '../../src-shared/ice-url';
 import type { SignalingClient } from './signaling-client';
 import { DEFAULT_LINK_CONFIG, PeerLink, rtcConfiguration, type LinkConfig, type LinkSnapshot } from './link/peer-link';
 import { ConnectionPreparer, FirstConnection, SETTLE_MS } from './link/prepared-connection';
@@ -39,6 +40,8 @@ type ManagerEvents = {
   /** A console the application did not admit (e.g. a pinned name with a new key): no link until released. */
   held: { peerId: string };
   closed: { peerId: string };
+  /** An ICE server that could not be used (the registry's, or one this browser refused): links go on without it. */
+  problem: { code: 'ICE_SERVER_REFUSED'; message: string };
 };
 
 export interface LinkManagerOptions {
@@ -89,12 +92,25 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
   /** Connections kept ready, so a newly seen peer gets an offer at once and a newcomer answers at once. */
   private readonly preparer: ConnectionPreparer;
   private readonly createPeerConnection: (configuration: RTCConfiguration) => RTCPeerConnection;
+  /** ICE server problems already said (the registry sends its servers again at every TURN renewal). */
+  private readonly toldIceProblems = new Set<string>();
 
   constructor(private readonly options: LinkManagerOptions) {
     super();
     this.config = { ...options.config };
     this.extraIceServers = options.extraIceServers ?? [];
-    this.createPeerConnection = options.createPeerConnection ?? ((c) => new RTCPeerConnection(c));
+    const make = options.createPeerConnection ?? ((c: RTCConfiguration) => new RTCPeerConnection(c));
+    // A server this browser refuses would make every connection throw, and no link would ever try
+    // the relay: the connection is made without the servers instead, and the problem said.
+    this.createPeerConnection = (configuration) => {
+      try {
+        return make(configuration);
+      } catch (error) {
+        if (!configuration.iceServers?.length) throw error;
+        this.refusedIceServers(`this browser refused the ICE servers (${(error as Error).message}): links go on without STUN or TURN`);
+        return make({ ...configuration, iceServers: [] });
+      }
+    };
     this.preparer = new ConnectionPreparer(this.createPeerConnection);
     // Before joining: the registry's ICE servers are not known yet, and are set when it is taken.
     if (options.prepareConnections !== false) this.preparer.prepareBare(this.rtcConfiguration(this.extraIceServers));
@@ -105,7 +121,7 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
         const reconnect = this.localPeerId === welcome.peer_id;
         this.localPeerId = welcome.peer_id;
         this.projectId = welcome.project_id;
-        this.registryIceServers = toRtcIceServers(welcome.ice_servers);
+        this.registryIceServers = this.usableIceServers(welcome.ice_servers);
         this.maxFrameBytes = welcome.limits.max_frame_bytes;
         const present = new Set(welcome.peers.map((p) => p.peer_id));
         // After a registry restart the others reconnect one by one: absent is not gone.
@@ -147,7 +163,7 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
         else if (error.code === 'RATE_LIMITED' && isSignalType(error.refType)) link.signalRefused(error.refType, error.code);
       }),
       client.on('ice_servers', ({ servers }) => {
-        this.registryIceServers = toRtcIceServers(servers);
+        this.registryIceServers = this.usableIceServers(servers);
         for (const { link } of this.links.values()) link.updateIceServers(this.iceServers);
         this.prepareConnection();
       }),
@@ -397,7 +413,7 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
       ...(remoteSession ? { remoteCertificate: remoteSession.certificate } : {}),
       ...(remoteSession?.signalKey ? { remoteSignalKey: remoteSession.signalKey } : {}),
       config: { ...this.config, iceServers: this.iceServers },
-      ...(this.options.createPeerConnection ? { createPeerConnection: this.options.createPeerConnection } : {}),
+      createPeerConnection: this.createPeerConnection,
       offersFirst,
       ...(first ? { preparer: first } : {}),
       port: {
@@ -416,6 +432,23 @@ export class LinkManager extends Emitter<ManagerEvents> implements LinkBus {
     this.links.set(peerId, { link, signingKey: peer.signing_key });
     link.start();
     return link;
+  }
+
+  /** The registry's ICE servers that a browser takes; each one left out is said once. */
+  private usableIceServers(servers: IceServer[]): RTCIceServer[] {
+    return toRtcIceServers(
+      servers.filter((server) => {
+        const problem = iceServerProblem(server);
+        if (problem) this.refusedIceServers(`the registry’s ICE server was left out: ${problem}`);
+        return !problem;
+      }),
+    );
+  }
+
+  private refusedIceServers(message: string): void {
+    if (this.toldIceProblems.has(message)) return;
+    this.toldIceProblems.add(message);
+    this.emit('problem', { code: 'ICE_SERVER_REFUSED', message });
   }
 
   private get iceServers(): RTCIceServer[] {

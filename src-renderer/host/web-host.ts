@@ -13,7 +13,7 @@ import { createEd25519Signer, createIdentity, derivePeerId, ed25519Sign, keyFing
 import { fromBase64Url, toBase64Url } from '../../src-shared/bytes';
 import { parseCertificateBody } from '../../src-shared/session-certificate';
 import { assertEntryToSign } from '../../src-shared/workstream/entry';
-import { settingsPatchSchema, settingsSchema, trustRecordsSchema, type HostApi, type Settings } from '../../src-shared/ipc';
+import { describeSettingsIssue, settingsPatchSchema, settingsSchema, trustRecordsSchema, type HostApi, type Settings } from '../../src-shared/ipc';
 
 const IDENTITY_KEY = 'wsp.identity.v1';
 const SETTINGS_KEY = 'wsp.settings.v1';
@@ -87,8 +87,7 @@ export async function createWebHost(settingsStorage: Storage = localStorage, ide
     async updateSettings(patch) {
       const parsed = settingsPatchSchema.safeParse(patch);
       if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new Error(`${issue?.path.join('.') || 'settings'}: ${issue?.message ?? 'invalid'}`);
+        throw new Error(describeSettingsIssue(parsed.error.issues[0]!));
       }
       const { invite, embeddedRegistry, links, ...rest } = parsed.data;
       const next = settingsSchema.parse({ ...settings, ...rest, links: { ...settings.links, ...links }, embeddedRegistry: { ...settings.embeddedRegistry, ...embeddedRegistry } });

@@ -210,6 +210,7 @@ export const useSessionStore = defineStore('session', () => {
       untrusted.value = { ...untrusted.value, [peerId]: reason };
       notices.value = [...notices.value.slice(-19), { at: Date.now(), code: 'IDENTITY_INVALID', message: `${peerId.slice(0, 6)}: ${reason}` }];
     });
+    m.on('problem', (problem) => (notices.value = [...notices.value.slice(-19), { at: Date.now(), ...problem }]));
     c.on('pacing', (p) => (pacing.value = p));
     c.on('state', (state) => {
       registryState.value = state;

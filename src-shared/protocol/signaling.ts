@@ -37,8 +37,8 @@ export const displayNameSchema = z
   .string()
   .overwrite((name) => name.replace(BIDI_FORMATTING, ''))
   .trim()
-  .min(1)
-  .max(64);
+  .min(1, 'a name is needed')
+  .max(64, 'at most 64 characters');
 
 /** What a peer says it is. A console that sends no descriptor (an older one) is a console. */
 export const CLIENT_KINDS = ['console', 'agent'] as const;

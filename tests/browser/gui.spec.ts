@@ -117,11 +117,18 @@ test('settings: invalid values are refused with a message; valid ones persist ac
   await ada.openDialog('Settings');
   await page.getByLabel('Relay fallback after (seconds)').fill('0');
   await page.getByRole('button', { name: 'Save settings' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: 'Not saved' })).toContainText('at least 1 s');
+  await expect(page.getByRole('alert').filter({ hasText: 'Not saved' })).toHaveText('Not saved: Relay fallback: at least 1 s');
   await page.getByLabel('Your own STUN/TURN servers (one per line: URL [user credential])').fill('http://not-a-turn-server');
   await page.getByLabel('Relay fallback after (seconds)').fill('15');
   await page.getByRole('button', { name: 'Save settings' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: 'Not saved' })).toContainText('stun:, turn: or turns:');
+  await expect(page.getByRole('alert').filter({ hasText: 'Not saved' })).toHaveText('Not saved: STUN/TURN server 1: “http://not-a-turn-server” does not start with stun:, stuns:, turn: or turns:');
+  // A TURN server without its user name and password would make every connection throw: refused here.
+  await page.getByLabel('Your own STUN/TURN servers (one per line: URL [user credential])').fill('stun:127.0.0.1:3478\nturn:127.0.0.1:3478?transport=udp');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'Not saved' })).toHaveText('Not saved: STUN/TURN server 2: a TURN server needs a user name and a password: turn:HOST:PORT USER PASSWORD');
+  await page.getByRole('region', { name: 'Settings' }).getByLabel('Display name').fill(' ');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'Not saved' })).toHaveText('Not saved: Display name: a name is needed');
 
   await page.getByLabel('Your own STUN/TURN servers (one per line: URL [user credential])').fill('turn:127.0.0.1:3478?transport=udp alice s3cret');
   await page.getByRole('region', { name: 'Settings' }).getByLabel('Display name').fill('Ada Lovelace');

@@ -6,7 +6,7 @@
  */
 import { createIdentity, ed25519Sign, signedMessage, type SecretIdentity } from '../../../src-shared/identity';
 import { createSession, encodeCertificate, type SessionSecrets } from '../../../src-shared/session-certificate';
-import type { PeerInfo, RelayFrame, WelcomeFrame } from '../../../src-shared/protocol/signaling';
+import type { IceServer, PeerInfo, RelayFrame, WelcomeFrame } from '../../../src-shared/protocol/signaling';
 import { Emitter } from '../../../src-renderer/engine/emitter';
 import type { RegistryState, SignalingClient } from '../../../src-renderer/engine/signaling-client';
 import { LinkManager } from '../../../src-renderer/engine/link-manager';
@@ -60,7 +60,10 @@ export interface TestConsole {
 export class FakeRegistry {
   readonly consoles: TestConsole[] = [];
 
-  async console(name: string, identity?: SecretIdentity, admit?: (peer: PeerInfo) => boolean): Promise<TestConsole> {
+  /** The ICE servers its welcome hands out. */
+  iceServers: IceServer[] = [];
+
+  async console(name: string, identity?: SecretIdentity, admit?: (peer: PeerInfo) => boolean, createPeerConnection?: (configuration: RTCConfiguration) => RTCPeerConnection): Promise<TestConsole> {
     identity ??= await createIdentity();
     const session = await createSession((body) => ed25519Sign(identity.signingSecretKey, signedMessage('sessionKey', body)));
     const info: PeerInfo = {
@@ -77,7 +80,7 @@ export class FakeRegistry {
       client: client as unknown as SignalingClient,
       session,
       config: { blockDirect: true, fallbackAfterMs: 30, directRetry: { baseMs: 600_000, maxMs: 600_000 } },
-      createPeerConnection: () => new StubConnection() as unknown as RTCPeerConnection,
+      createPeerConnection: createPeerConnection ?? (() => new StubConnection() as unknown as RTCPeerConnection),
       ...(admit ? { admit } : {}),
     });
     const c: TestConsole = { identity, session, client, links, received: [], closed: [], errors: [] };
@@ -107,7 +110,7 @@ export class FakeRegistry {
       peer_id: c.identity.peerId,
       project_id: 'p',
       peers: others.map((o) => o.client.info),
-      ice_servers: [],
+      ice_servers: this.iceServers,
       ice_servers_expire_at: 0,
       limits: { max_frame_bytes: 65536, frames_per_second: 50, burst: 200, heartbeat_ms: 15000 },
     });

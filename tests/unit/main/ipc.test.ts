@@ -136,12 +136,16 @@ describe('IPC dispatcher: arguments and errors', () => {
     expect(message).toContain('binary');
   });
 
-  it('refuses a settings patch with a bad port, names the field, and leaves settings unchanged', async () => {
+  it('refuses a bad settings value in the Settings panel’s words, and leaves settings unchanged', async () => {
     const { dispatch, settings } = await setup();
     const before = settings.get();
-    const message = failure(await dispatch('settings:update', RENDERER, [{ embeddedRegistry: { port: 70000 } }]), 'INVALID_ARGUMENT');
-    expect(message).toContain('settings:update');
-    expect(message).toContain('embeddedRegistry.port');
+    const refused = async (patch: unknown) => failure(await dispatch('settings:update', RENDERER, [patch]), 'INVALID_ARGUMENT');
+    expect(await refused({ embeddedRegistry: { port: 70000 } })).toBe('Embedded registry: a port of 0–65535');
+    expect(await refused({ displayName: ' ' })).toBe('Display name: a name is needed');
+    expect(await refused({ links: { iceServers: [{ urls: ['stun:stun.example.org'] }, { urls: ['turn:turn.example.org:3478'] }] } })).toBe(
+      'STUN/TURN server 2: a TURN server needs a user name and a password: turn:HOST:PORT USER PASSWORD',
+    );
+    expect(await refused({ links: { iceServers: [{ urls: ['notaurl'] }] } })).toBe('STUN/TURN server 1: “notaurl” does not start with stun:, stuns:, turn: or turns:');
     expect(settings.get()).toEqual(before);
   });
 

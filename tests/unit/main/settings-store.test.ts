@@ -128,7 +128,7 @@ describe('SettingsStore', () => {
     const dir = tempDir();
     const store = new SettingsStore(dir, 'ada');
     expect(() => store.update({ links: { fallbackAfterMs: 0 } })).toThrow(/at least 1 s/);
-    expect(() => store.update({ links: { iceServers: [{ urls: ['http://x'] }] } })).toThrow(/stun:, turn: or turns:/);
+    expect(() => store.update({ links: { iceServers: [{ urls: ['http://x'] }] } })).toThrow(/does not start with stun:, stuns:, turn: or turns:/);
     store.update({ links: { fallbackAfterMs: 20_000 }, theme: 'dark' });
     const reopened = new SettingsStore(dir, 'x').get();
     expect(reopened.links).toEqual({ fallbackAfterMs: 20_000, iceTransportPolicy: 'all', iceServers: [] });
