@@ -150,6 +150,13 @@ export class SignalingClient extends Emitter<Events> {
     this.connect();
   }
 
+  /** While reconnecting: tries now instead of waiting out the backoff (a person who knows the registry is back). */
+  retryNow(): void {
+    if (this.stopped || this.current.phase !== 'reconnecting') return;
+    this.clock.clearTimeout(this.retryTimer);
+    this.connect();
+  }
+
   /** Closes for good; idempotent. */
   stop(): void {
     this.stopped = true;

@@ -244,6 +244,12 @@ export const useSessionStore = defineStore('session', () => {
       await join(link, options);
     } catch (error) {
       joinError.value = (error as Error).message;
+      // The project an earlier try was refused from is over: only this invite's problem is said.
+      if (registryState.value.phase === 'rejected') {
+        leave();
+        invite.value = undefined;
+        project.value = undefined;
+      }
     }
   }
 
@@ -290,6 +296,11 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   /** Diagnostics: force the link to a peer onto the registry relay, or let it go direct again. */
+  /** The header's "Retry now" while the registry connection is down. */
+  function retryRegistry(): void {
+    current?.client.retryNow();
+  }
+
   function forceRelay(peerId: string, on: boolean): void {
     current?.links.forceRelay(peerId, on);
     forcedRelay.value = { ...forcedRelay.value, [peerId]: on };
@@ -412,5 +423,5 @@ export const useSessionStore = defineStore('session', () => {
     return saveSettings({ displayName });
   }
 
-  return { authorOf, linkNotes, host, identity, settings, registryState, registryAddress, project, invite, joinError, peers, peerList, links, untrusted, projectLinks, relayUsage, pacing, forcedRelay, ownLinkStates, notices, init, join, openInvite, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings };
+  return { authorOf, linkNotes, host, identity, settings, registryState, registryAddress, project, invite, joinError, peers, peerList, links, untrusted, projectLinks, relayUsage, pacing, forcedRelay, ownLinkStates, notices, init, join, openInvite, leave, forgetInvite, rename, acceptPeer, rejectPeer, setVerified, safetyCodeWith, forceRelay, diagnosticsReport, saveSettings, retryRegistry };
 });

@@ -76,6 +76,15 @@ test('first run and a refused join: one obvious step, the refusal in words with 
   await expect(joinBox.getByLabel('Invite link')).toBeEditable();
   await screenshots(w, 'join-refused', [LIGHT, DARK]);
 
+  // Another invite with a problem of its own (expired): that problem alone is said, not the last one's too.
+  const { link: expired } = await scene.registry.createInvite({ project: 'ux', ttlMs: 1 });
+  await w.page.waitForTimeout(2100); // its expiry is the next whole second after the next
+  await w.pasteInvite(expired);
+  await expect(joinBox.getByRole('alert')).toHaveText('this invite has expired: ask for a new one');
+  await expect(w.page.getByRole('heading', { name: 'This invite has been used up' })).toHaveCount(0);
+  await expect(w.page.getByTestId('join-refused')).toHaveCount(0);
+  await expect(w.page.getByRole('heading', { name: 'Join your team’s project' })).toBeVisible();
+
   const { link: fresh } = await scene.registry.createInvite({ project: 'ux', ttlMs: 3_600_000 });
   await w.pasteInvite(fresh);
   await w.expectConnected();

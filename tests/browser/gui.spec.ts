@@ -71,6 +71,14 @@ test('three consoles: every graph shows three nodes and three direct edges; forc
   await a.page.getByLabel('Force this link through the registry relay (diagnostics)').uncheck();
   for (const w of [a, b]) await expect(w.page.getByTestId('relay-warning')).toHaveCount(0, { timeout: 20_000 });
   for (const w of consoles) await expect(w.page.locator(`[data-edge="${edgeAB}"]`)).toHaveAttribute('data-path', 'direct', { timeout: 20_000 });
+
+  // Relayed again, then B's tab closes: A's relay line goes with B's row, though the link itself
+  // waits a minute, paused, in case B comes back.
+  await a.page.getByLabel('Force this link through the registry relay (diagnostics)').check();
+  await expect(a.page.getByTestId('relay-warning')).toBeVisible({ timeout: 20_000 });
+  await b.close();
+  await expect(a.peerRow(idB)).toHaveCount(0, { timeout: 10_000 });
+  await expect(a.page.getByTestId('relay-warning')).toHaveCount(0, { timeout: 2000 });
   for (const w of consoles) await w.close();
 });
 
@@ -105,6 +113,56 @@ test('the diagnostics export has candidates and state history, and no invite or 
   expect(text).not.toMatch(/"0":\s*\d+,\s*"1":/); // no serialized byte arrays at all
   await ada.close();
   await bob.close();
+});
+
+test('leaving a project asks once (it takes a new invite to come back), then closes the links and shows the way in; a reload stays out', async ({ browser }) => {
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent });
+  const { link } = await registry.createInvite({ project: 'leaving', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  const bob = await WebConsole.open(browser, link);
+  const adaId = await ada.peerId();
+  await expect(bob.peerRow(adaId).locator('[data-col="state"]')).toHaveText('direct', { timeout: 30_000 });
+
+  await ada.openDialog('This console');
+  await ada.page.getByRole('button', { name: 'Leave leaving', exact: true }).click();
+  // The first click only asks: still in the project, still linked.
+  const sure = ada.page.getByRole('button', { name: 'Leave leaving — sure? Coming back takes a new invite' });
+  await expect(sure).toBeVisible();
+  await expect(ada.status()).toHaveAttribute('data-phase', 'connected');
+  await ada.page.waitForTimeout(5500); // unanswered, the question goes away
+  await expect(sure).toHaveCount(0);
+  await ada.page.getByRole('button', { name: 'Leave leaving', exact: true }).click();
+  await sure.click();
+
+  await expect(ada.page.getByRole('dialog')).toHaveCount(0);
+  await expect(ada.page.getByLabel('Invite link')).toBeVisible();
+  await expect(bob.peerRow(adaId)).toHaveCount(0, { timeout: 20_000 });
+  await ada.page.reload();
+  await expect(ada.page.getByLabel('Invite link')).toBeVisible();
+  await expect(bob.peerRow(adaId)).toHaveCount(0);
+  await ada.close();
+  await bob.close();
+});
+
+test('while the registry is away the header keeps the project and offers "Retry now", which reconnects at once instead of after the backoff', async ({ browser, pageNoise }) => {
+  test.setTimeout(90_000);
+  const inviteSecret = crypto.getRandomValues(new Uint8Array(32)); // the restarted registry still honours the invite
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, inviteSecret });
+  const port = registry.port;
+  pageNoise.allow(new RegExp(`WebSocket connection to 'ws://127\\.0\\.0\\.1:${port}/ws' failed`), 'reconnecting while the registry is down');
+  const { link } = await registry.createInvite({ project: 'retry-now', ttlMs: 3_600_000 });
+  const ada = await WebConsole.open(browser, link);
+  await ada.expectConnected();
+  await registry.close();
+  await expect(ada.status()).toHaveAttribute('data-phase', 'reconnecting');
+  await expect(ada.status()).toContainText('project retry-now');
+  // Wait until the backoff has grown: the next try is at least 4 s away.
+  await expect.poll(async () => Number((await ada.status().textContent())?.match(/retry in (\d+) s/)?.[1] ?? 0), { timeout: 60_000, intervals: [200] }).toBeGreaterThanOrEqual(4);
+  registry = await createRegistry({ webRoot: WEB_ROOT, logger: silent, inviteSecret, port });
+  await ada.status().getByRole('button', { name: 'Retry now' }).click();
+  await expect(ada.status()).toHaveAttribute('data-phase', 'connected', { timeout: 2500 });
+  await expect(ada.status().getByRole('button', { name: 'Retry now' })).toHaveCount(0);
+  await ada.close();
 });
 
 test('settings: invalid values are refused with a message; valid ones persist across a reload and apply', async ({ browser }) => {

@@ -36,6 +36,13 @@ test('two web consoles share a workstream: messages, a task from creation to don
   await expect(bobsView).toHaveCount(1, { timeout: 20_000 });
   await expect(bobsView).toContainText('Ada');
   await expect(bobsView).toContainText('Build 1432 is green');
+  // ✓ means "you verified this author's key": not on an unverified teammate's entry, and one's own
+  // entries say "(you)" instead.
+  await expect(bobsView.locator('.meta')).not.toContainText('✓');
+  await expect(bobsView.locator('.meta')).not.toContainText('(you)');
+  await expect(log(ada).locator('li[data-kind="message"] .meta')).toContainText('Ada');
+  await expect(log(ada).locator('li[data-kind="message"] .meta')).toContainText('(you)');
+  await expect(log(ada).locator('li[data-kind="message"] .meta')).not.toContainText('✓');
 
   // A task: created by Bob, claimed and finished by Ada; both consoles see each step.
   await bob.page.getByLabel('New task').fill('Write the release notes');
