@@ -16,8 +16,8 @@
  * - `getStats()` names the address `ip`, has no `protocol`, and gives the RTT in milliseconds (-1
  *   when unknown): completed here with `address`, `protocol` and `currentRoundTripTime` in seconds.
  *   That RTT is SCTP's smoothed round trip, not ICE's: on a quiet link it counts the other end's
- *   delayed acknowledgements (tens of ms where a browser reads 1), so the console's graph takes
- *   the lower of the two ends' figures (graph-edges.ts).
+ *   delayed acknowledgements (tens of ms where a browser reads 1), so the console's graph prefers
+ *   a console's figure to an agent's (graph-edges.ts).
  * - `restartIce()` throws (libdatachannel has no ICE restart): left as it is; the link copes.
  * - TURN credentials: the polyfill writes them into a URL as they are (`turn:USER:PASS@host`) and
  *   libdatachannel cuts the user name at its first colon, while the registry's REST user names are

@@ -1,9 +1,10 @@
 /**
  * The project's connection graph as one edge per pair of consoles, from what each end reports of
- * its links (this console's own first). Either end on the registry relay makes the edge a relay
- * edge. Its RTT is the lower of the two ends' figures: both measure one path, and an end can only
- * add to it — a Node agent's figure is SCTP's smoothed round trip, which counts the other end's
- * delayed acknowledgements (tens of ms on a quiet link where a browser's ICE checks read 1).
+ * its links. Either end on the registry relay makes the edge a relay edge. Its RTT is the first
+ * figure given, so reports come best first: this console's own (what its peer row says), then
+ * other consoles' (ICE's round trip), then agents' — a Node agent's figure is SCTP's smoothed round
+ * trip, which counts the other end's delayed acknowledgements (tens of ms on a quiet link where a
+ * browser's ICE checks read 1).
  */
 export interface GraphEdge {
   a: string;
@@ -29,8 +30,8 @@ export function projectEdges(known: ReadonlySet<string>, reports: Iterable<reado
       const previous = edges.get(`${a}|${b}`);
       const reported = link.state === 'relay' ? 'registry-relay' : link.path;
       const path = previous && (previous.path === 'registry-relay' || !reported) ? previous.path : (reported ?? 'none');
-      const rtts = [previous?.rttMs, link.rttMs].filter((ms): ms is number => ms !== undefined);
-      edges.set(`${a}|${b}`, { a, b, path, ...(rtts.length ? { rttMs: Math.min(...rtts) } : {}) });
+      const rttMs = previous?.rttMs ?? link.rttMs;
+      edges.set(`${a}|${b}`, { a, b, path, ...(rttMs !== undefined ? { rttMs } : {}) });
     }
   }
   return [...edges.values()].sort((x, y) => `${x.a}${x.b}`.localeCompare(`${y.a}${y.b}`));

@@ -60,6 +60,10 @@ test('three consoles: every graph shows three nodes and three direct edges; forc
   await expect(c.page.getByTestId('relay-warning')).toHaveCount(0);
   for (const w of consoles) await expect(w.page.locator(`[data-edge="${edgeAB}"]`)).toHaveAttribute('data-path', 'relay', { timeout: 20_000 });
   await expect(a.peerRow(idB).locator('[data-col="path"]')).toHaveText('registry relay');
+  // A relayed RTT (tens of ms) is read whole, not cut to "12 …" (found by a new-user pass).
+  const rtt = a.peerRow(idB).locator('[data-col="rtt"]');
+  await expect(rtt).toHaveText(/^\d+ ms$/, { timeout: 20_000 });
+  expect(await rtt.evaluate((cell) => cell.scrollWidth <= cell.clientWidth), `RTT "${await rtt.textContent()}" shown whole`).toBe(true);
   await expect(a.page.getByTestId('graph-edges').locator('li[data-path="relay"]')).toHaveCount(1);
   await screenshots(a, 'console-peer-details');
   // The link's history says what happened, with times.
@@ -254,7 +258,7 @@ test('invite: created in the desktop console, pasted into a fresh console, which
   await expect(desk.peerRow(mateId)).toHaveCount(1, { timeout: 20_000 });
   await expect(mate.peerRow(deskId)).toContainText('Dora');
   await desk.openDialog('Invite people');
-  await expect(desk.page.getByRole('region', { name: 'This console’s registry' })).toContainText('2 console(s)', { timeout: 20_000 });
+  await expect(desk.page.getByRole('region', { name: 'This console’s registry' })).toContainText('2 consoles', { timeout: 20_000 });
   await screenshots(desk, 'desktop-registry-invite', [LOOKS[0]!, LOOKS[1]!]);
 
   // A fresh console given a garbled or an expired invite says so and joins nothing.
@@ -267,7 +271,7 @@ test('invite: created in the desktop console, pasted into a fresh console, which
   await late.pasteInvite(shortLived);
   await expect(late.page.getByRole('alert')).toContainText('this invite has expired: ask for a new one');
   await expect(late.status()).toHaveAttribute('data-phase', 'idle');
-  await expect(desk.page.getByRole('region', { name: 'This console’s registry' })).toContainText('2 console(s)');
+  await expect(desk.page.getByRole('region', { name: 'This console’s registry' })).toContainText('2 consoles');
 
   await mate.close();
   await expect(desk.peerRow(mateId)).toHaveCount(0, { timeout: 20_000 });

@@ -127,7 +127,7 @@ function describe(e: Entry): Pick<EntryView, 'summary' | 'task' | 'status' | 'fi
       const note = showText(field(body, 'note'), 2000) || undefined;
       const progress = showProgress(field(body, 'progress'));
       const task = { state: showText(field(body, 'state'), 32) || 'unknown', ...(title ? { title } : {}), ...(note ? { note } : {}), ...(progress !== undefined ? { progress } : {}) };
-      const change = `${task.state}${progress !== undefined ? ` ${progress} %` : ''}${note ? ` — ${note}` : ''}`;
+      const change = `${task.state}${progress !== undefined && task.state !== 'done' ? ` ${progress} %` : ''}${note ? ` — ${note}` : ''}`;
       return { task, summary: title ? `${title} (${change})` : change };
     }
     case 'status': {
